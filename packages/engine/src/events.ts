@@ -1,0 +1,72 @@
+import { EventEmitter } from 'node:events';
+
+/** A torrent's state, by libtorrent's torrent_status::state_t names. */
+export type TorrentState =
+  | 'checking_resume_data'
+  | 'checking_files'
+  | 'downloading_metadata'
+  | 'downloading'
+  | 'finished'
+  | 'seeding';
+
+export const STATE_VALUES: Readonly<Record<TorrentState, number>> = {
+  checking_files: 1,
+  downloading_metadata: 2,
+  downloading: 3,
+  finished: 4,
+  seeding: 5,
+  checking_resume_data: 7,
+};
+
+/**
+ * The session's events, in the spirit of libtorrent's alerts (the names drop the `_alert` suffix).
+ * Every payload is plain JSON-ready data.
+ */
+export interface SessionEvents {
+  torrent_added: { info_hash: string; name: string };
+  torrent_removed: { info_hash: string; deleted_files: boolean };
+  state_changed: { info_hash: string; state: TorrentState; prev_state: TorrentState };
+  metadata_received: { info_hash: string; name: string };
+  piece_finished: { info_hash: string; piece_index: number };
+  hash_failed: { info_hash: string; piece_index: number };
+  torrent_finished: { info_hash: string };
+  torrent_paused: { info_hash: string };
+  torrent_resumed: { info_hash: string };
+  torrent_checked: { info_hash: string };
+  torrent_error: { info_hash: string; error: string; file?: string };
+  peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
+  peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };
+  peer_banned: { info_hash: string; ip: string; port: number; reason: string };
+}
+
+export type SessionEventName = keyof SessionEvents;
+
+/** EventEmitter with the payload type tied to the event name. */
+export class TypedEmitter<E extends { [K in keyof E]: unknown }> {
+  private readonly ee = new EventEmitter();
+  constructor() {
+    this.ee.setMaxListeners(0);
+  }
+  on<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
+    this.ee.on(name, fn);
+    return this;
+  }
+  once<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
+    this.ee.once(name, fn);
+    return this;
+  }
+  off<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
+    this.ee.off(name, fn);
+    return this;
+  }
+  /** Listen to every event: (name, payload). Used by the SSE stream. */
+  onAny(fn: (name: keyof E & string, payload: E[keyof E]) => void): () => void {
+    const wrapped = (name: keyof E & string, payload: E[keyof E]): void => fn(name, payload);
+    this.ee.on('*', wrapped);
+    return () => this.ee.off('*', wrapped);
+  }
+  protected emit<K extends keyof E & string>(name: K, payload: E[K]): void {
+    if (this.ee.listenerCount(name) > 0) this.ee.emit(name, payload);
+    if (this.ee.listenerCount('*') > 0) this.ee.emit('*', name, payload);
+  }
+}

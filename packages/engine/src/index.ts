@@ -1,0 +1,24 @@
+/**
+ * @spritzle/engine: a BitTorrent engine with libtorrent's semantics and vocabulary.
+ *
+ * ```ts
+ * import { Session } from '@spritzle/engine';
+ * const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+ * const t = await session.addTorrent({ ti: torrentBytes, save_path: '/tmp/dl' });
+ * session.on('torrent_finished', ({ info_hash }) => console.log('done', info_hash));
+ * ```
+ */
+export { Session } from './session.js';
+export { TorrentHandle, type TorrentUpdate, type TrackerInfo } from './torrent-handle.js';
+export type { FileInfo, PeerInfo } from './torrent.js';
+export type { TorrentStatus, ErrorCodeJson } from './status.js';
+export {
+  normalizeAddParams, flagNames, TORRENT_FLAGS, DEFAULT_FLAGS,
+  type AddTorrentParams, type NormalizedAddParams, type TorrentFlagName,
+} from './add-torrent-params.js';
+export { DEFAULT_SETTINGS, validateSettings, type SessionSettings } from './settings.js';
+export { Counters, type SessionStats, type MetricType } from './counters.js';
+export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentState } from './events.js';
+export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';
+export { parseTorrentFile, type TorrentInfo } from './metainfo.js';
+export { parseMagnet, type Magnet } from './magnet.js';

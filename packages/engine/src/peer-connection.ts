@@ -1,0 +1,285 @@
+import type { Socket } from 'node:net';
+import Wire from 'bittorrent-protocol';
+import type { Counters } from './counters.js';
+import { M } from './counters.js';
+
+/** Largest message a peer may send: bounds memory against a hostile length prefix. */
+const MAX_MESSAGE_LENGTH = 2 * 1024 * 1024;
+
+let nextPeerId = 1;
+
+export type Direction = 'incoming' | 'outgoing';
+
+/**
+ * One peer connection: a TCP socket with a bittorrent-protocol Wire on it, plus the per-peer state the
+ * torrent and choker need (rates, queue depth, outstanding requests, timestamps). It decides nothing
+ * about pieces itself; the torrent does.
+ */
+export class PeerConnection {
+  readonly id = nextPeerId++;
+  readonly wire: Wire;
+  readonly connectedAt = Date.now();
+  /** Remote peer id, hex, once the handshake arrived. */
+  peerId = '';
+  /** Client name from the extended handshake's `v`. */
+  client = '';
+  closed = false;
+  closeReason = '';
+
+  // Our view of the peer.
+  /** Block ids requested from this peer and not yet answered. */
+  readonly outstanding = new Set<number>();
+  /** Reused for every pick from this peer (no allocation per pick); exclude keeps end-game duplicates off this peer. */
+  readonly pickOptions = { sequential: false, snubbed: false, exclude: (id: number): boolean => this.outstanding.has(id) };
+  /** Target number of outstanding requests (libtorrent's desired queue size). */
+  queueTarget = 4;
+  slowStart = true;
+  snubbed = false;
+  /** Most requests the peer accepts (its extended handshake's `reqq`). */
+  peerReqq = 250;
+  isSeed = false;
+  /** libtorrent's trust points: +1 per passed piece it helped with, -2 per failed one. */
+  trust = 0;
+  /** A peer that handed us a piece that failed its hash check; its blocks are not mixed with others'. */
+  onParole = false;
+
+  // Timing (ms).
+  lastMessageAt = Date.now();
+  lastBlockAt = 0;
+  lastRequestAt = 0;
+  lastPayloadAt = Date.now();
+  unchokedAt = 0;
+  lastOptimisticAt = 0;
+  optimistic = false;
+
+  // Byte accounting. *InTick are reset by the session tick, rates are bytes/s smoothed over ticks.
+  downloadedPayload = 0;
+  uploadedPayload = 0;
+  downloadedInTick = 0;
+  uploadedInTick = 0;
+  downloadedInRound = 0;
+  uploadedSinceUnchoke = 0;
+  downloadRate = 0;
+  uploadRate = 0;
+  /** Protocol + payload bytes per second, from the socket's own counters. */
+  downloadRateAll = 0;
+  uploadRateAll = 0;
+  private lastBytesRead = 0;
+  private lastBytesWritten = 0;
+  private prevTickRate = 0;
+
+  constructor(
+    readonly socket: Socket,
+    readonly direction: Direction,
+    readonly ip: string,
+    readonly port: number,
+    private readonly counters: Counters,
+  ) {
+    this.wire = new Wire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing');
+    this.guardMessageLength();
+    socket.setNoDelay(true);
+    socket.pipe(this.wire as never);
+    this.wire.pipe(socket);
+    this.wire.setKeepAlive(true);
+    this.wire.on('close', () => this.markClosed('connection closed'));
+    socket.on('error', (e: NodeJS.ErrnoException) => this.markClosed(e.code ?? e.message));
+    socket.on('close', () => this.markClosed(this.closeReason || 'connection closed'));
+    this.countIncoming();
+  }
+
+  /** Rejects a message whose length prefix exceeds what any sane peer sends, before buffering it. */
+  private guardMessageLength(): void {
+    const wire = this.wire as unknown as { _onMessageLength: (b: Uint8Array) => void };
+    const original = wire._onMessageLength;
+    const self = this;
+    wire._onMessageLength = function (this: unknown, b: Uint8Array): void {
+      const len = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+      if (len > MAX_MESSAGE_LENGTH) {
+        self.counters.inc(M.peer_invalid_arg_peers);
+        self.close(`message of ${len} bytes exceeds the limit`);
+        return;
+      }
+      original.call(this, b);
+    };
+  }
+
+  /** Counts incoming messages by type, libtorrent's ses.num_incoming_* names. */
+  private countIncoming(): void {
+    const c = this.counters;
+    const w = this.wire;
+    const seen = (): void => {
+      this.lastMessageAt = Date.now();
+    };
+    w.on('keep-alive', seen);
+    w.on('choke', () => { seen(); if (!this.closed) c.inc(M.ses_num_incoming_choke); });
+    w.on('unchoke', () => { seen(); c.inc(M.ses_num_incoming_unchoke); });
+    w.on('interested', () => { seen(); c.inc(M.ses_num_incoming_interested); });
+    w.on('uninterested', () => { seen(); if (!this.closed) c.inc(M.ses_num_incoming_not_interested); });
+    w.on('have', () => { seen(); c.inc(M.ses_num_incoming_have); });
+    w.on('bitfield', () => { seen(); c.inc(M.ses_num_incoming_bitfield); });
+    w.on('request', () => { seen(); c.inc(M.ses_num_incoming_request); });
+    w.on('cancel', () => { seen(); c.inc(M.ses_num_incoming_cancel); });
+    w.on('reject', () => { seen(); c.inc(M.ses_num_incoming_reject); });
+    w.on('have-all', () => { seen(); c.inc(M.ses_num_incoming_have_all); });
+    w.on('have-none', () => { seen(); c.inc(M.ses_num_incoming_have_none); });
+    w.on('allowed-fast', () => { seen(); c.inc(M.ses_num_incoming_allowed_fast); });
+    w.on('suggest', () => { seen(); c.inc(M.ses_num_incoming_suggest); });
+    w.on('port', () => { seen(); c.inc(M.ses_num_incoming_dht_port); });
+    w.on('extended', (ext: string | number) => {
+      seen();
+      c.inc(M.ses_num_incoming_extended);
+      if (ext === 'handshake') c.inc(M.ses_num_incoming_ext_handshake);
+      else if (ext === 'ut_metadata') c.inc(M.ses_num_incoming_metadata);
+      else if (ext === 'ut_pex') c.inc(M.ses_num_incoming_pex);
+    });
+    // 'piece' is counted by the torrent on its hot path together with the payload.
+  }
+
+  // Outgoing messages, each counted (ses.num_outgoing_*).
+  choke(): void {
+    if (this.wire.amChoking || this.closed) return;
+    this.wire.choke();
+    this.unchokedAt = 0;
+    this.optimistic = false;
+    this.counters.inc(M.ses_num_outgoing_choke);
+  }
+
+  unchoke(now: number, optimistic: boolean): void {
+    if (this.closed) return;
+    this.optimistic = optimistic;
+    if (optimistic) this.lastOptimisticAt = now;
+    if (!this.wire.amChoking) return;
+    this.wire.unchoke();
+    this.unchokedAt = now;
+    this.uploadedSinceUnchoke = 0;
+    this.counters.inc(M.ses_num_outgoing_unchoke);
+  }
+
+  interested(): void {
+    if (this.wire.amInterested || this.closed) return;
+    this.wire.interested();
+    this.counters.inc(M.ses_num_outgoing_interested);
+  }
+
+  notInterested(): void {
+    if (!this.wire.amInterested || this.closed) return;
+    this.wire.uninterested();
+    this.counters.inc(M.ses_num_outgoing_not_interested);
+  }
+
+  have(piece: number): void {
+    if (this.closed) return;
+    this.wire.have(piece);
+    this.counters.inc(M.ses_num_outgoing_have);
+  }
+
+  /** Our pieces at connection start: have_all/have_none where the fast extension allows, else a bitfield. */
+  sendPieces(bitfield: Uint8Array, numHave: number, numPieces: number): void {
+    if (this.closed) return;
+    if (this.wire.hasFast && numHave === numPieces) {
+      this.wire.haveAll();
+      this.counters.inc(M.ses_num_outgoing_have_all);
+    } else if (this.wire.hasFast && numHave === 0) {
+      this.wire.haveNone();
+      this.counters.inc(M.ses_num_outgoing_have_none);
+    } else if (numHave > 0) {
+      this.wire.bitfield(bitfield);
+      this.counters.inc(M.ses_num_outgoing_bitfield);
+    }
+  }
+
+  request(piece: number, offset: number, length: number): void {
+    this.wire.request(piece, offset, length, noop);
+    this.counters.inc(M.ses_num_outgoing_request);
+  }
+
+  cancel(piece: number, offset: number, length: number): void {
+    if (this.closed) return;
+    this.wire.cancel(piece, offset, length);
+    this.counters.inc(M.ses_num_outgoing_cancel);
+  }
+
+  reject(piece: number, offset: number, length: number): void {
+    if (this.closed || !this.wire.hasFast) return;
+    this.wire.reject(piece, offset, length);
+    this.counters.inc(M.ses_num_outgoing_reject);
+  }
+
+  /** A block went out (bittorrent-protocol sent it from the request's respond callback). */
+  accountUpload(n: number): void {
+    this.uploadedPayload += n;
+    this.uploadedInTick += n;
+    this.uploadedSinceUnchoke += n;
+    this.lastPayloadAt = Date.now();
+    this.counters.inc(M.ses_num_outgoing_piece);
+    this.counters.inc(M.net_sent_payload_bytes, n);
+  }
+
+  /** Moves the socket's byte counts since the last call into net.recv_bytes / net.sent_bytes. */
+  private flushSocketBytes(): { read: number; written: number } {
+    const read = this.socket.bytesRead - this.lastBytesRead;
+    const written = this.socket.bytesWritten - this.lastBytesWritten;
+    this.lastBytesRead += read;
+    this.lastBytesWritten += written;
+    this.counters.inc(M.net_recv_bytes, read);
+    this.counters.inc(M.net_sent_bytes, written);
+    return { read, written };
+  }
+
+  /** Called by the torrent once a second: rates and byte counters. */
+  tick(seconds: number): void {
+    const { read, written } = this.flushSocketBytes();
+    // Half-life of one tick: reacts within two seconds, smooth enough for queue sizing and display.
+    this.downloadRate = (this.downloadRate + this.downloadedInTick / seconds) / 2;
+    this.uploadRate = (this.uploadRate + this.uploadedInTick / seconds) / 2;
+    this.downloadRateAll = (this.downloadRateAll + read / seconds) / 2;
+    this.uploadRateAll = (this.uploadRateAll + written / seconds) / 2;
+    this.downloadedInTick = 0;
+    this.uploadedInTick = 0;
+  }
+
+  /**
+   * libtorrent's update_desired_queue_size: enough requests to cover request_queue_time seconds at the
+   * measured rate; slow start (+1 per block) until the rate stops growing.
+   */
+  updateQueueTarget(requestQueueTime: number, maxQueue: number, blockSize: number): void {
+    const cap = Math.max(2, Math.min(maxQueue, this.peerReqq));
+    if (this.snubbed) {
+      this.queueTarget = 1;
+      return;
+    }
+    if (this.slowStart) {
+      const rate = this.downloadRate;
+      if (this.prevTickRate > 0 && rate < this.prevTickRate * 1.1 && this.lastBlockAt > 0) this.slowStart = false;
+      this.prevTickRate = rate;
+      if (this.slowStart) {
+        this.queueTarget = Math.min(this.queueTarget, cap);
+        return;
+      }
+    }
+    const target = Math.ceil((this.downloadRate * requestQueueTime) / blockSize);
+    this.queueTarget = Math.max(2, Math.min(cap, target));
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closeReason = reason;
+    this.markClosed(reason);
+  }
+
+  private markClosed(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason ||= reason;
+    this.flushSocketBytes();
+    this.wire.setKeepAlive(false);
+    this.wire.destroy();
+    this.socket.destroy();
+    this.onClose?.(this);
+  }
+
+  /** Set by the owner: called once when the connection ends for any reason. */
+  onClose?: (peer: PeerConnection) => void;
+}
+
+function noop(): void {}

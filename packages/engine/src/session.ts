@@ -1,0 +1,461 @@
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Counters, M, type SessionStats } from './counters.js';
+import { DEFAULT_SETTINGS, parseListenInterface, validateSettings, RESTART_ONLY_SETTINGS, type SessionSettings } from './settings.js';
+import { TypedEmitter, type SessionEvents } from './events.js';
+import { HashPool } from './hasher.js';
+import { Choker, type ChokerPeer } from './choker.js';
+import { PeerConnection } from './peer-connection.js';
+import { Torrent, type TorrentHost } from './torrent.js';
+import { TorrentHandle } from './torrent-handle.js';
+import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
+import { parseTorrentFile, type TorrentInfo } from './metainfo.js';
+import { parseMagnet } from './magnet.js';
+import { SpritzleError, errnoCode } from './errors.js';
+
+const TICK_MS = 1000;
+
+/**
+ * The session: settings, the listen socket, the torrents, the counters, the choker and the events.
+ * Create one with `Session.create()`, close it with `close()`.
+ */
+export class Session extends TypedEmitter<SessionEvents> {
+  readonly counters = new Counters();
+  readonly peerId: Uint8Array;
+  readonly hashPool = new HashPool();
+  private readonly torrentsByHash = new Map<string, Torrent>();
+  private readonly handles = new Map<string, TorrentHandle>();
+  private readonly server: net.Server;
+  private readonly choker: Choker;
+  private settingsValue: SessionSettings;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private rechokeTimer: NodeJS.Timeout | null = null;
+  private lastTick = Date.now();
+  private lastRechoke = 0;
+  private lastOptimistic = 0;
+  private readonly pending = new Set<PeerConnection>();
+  private closedFlag = false;
+  private port = 0;
+  private readonly host: TorrentHost;
+
+  private constructor(settings: SessionSettings) {
+    super();
+    this.settingsValue = settings;
+    const prefix = Buffer.from(settings.peer_fingerprint.padEnd(8, '-').slice(0, 8), 'latin1');
+    // The rest of the id is printable, as most clients' are.
+    const rest = Buffer.from(randomBytes(12).toString('base64').replace(/[+/=]/g, 'x').slice(0, 12), 'latin1');
+    this.peerId = Buffer.concat([prefix, rest]);
+    this.choker = new Choker({
+      unchoke_slots_limit: settings.unchoke_slots_limit,
+      num_optimistic_unchoke_slots: settings.num_optimistic_unchoke_slots,
+      seeding_piece_quota: settings.seeding_piece_quota,
+    });
+    this.server = net.createServer((socket) => this.onIncoming(socket));
+    const session = this;
+    this.host = {
+      counters: this.counters,
+      get settings() { return session.settingsValue; },
+      hashPool: this.hashPool,
+      peerId: this.peerId,
+      get listenPort() { return session.port; },
+      emit: (name, payload) => this.emit(name, payload),
+      connect: (t, host, port) => this.connectPeer(t, host, port),
+      requestRechoke: () => this.scheduleRechoke(),
+    };
+  }
+
+  /** Starts a session listening on settings.listen_interfaces (default 0.0.0.0:6881). */
+  static async create(settings: Partial<SessionSettings> = {}): Promise<Session> {
+    const s: SessionSettings = { ...DEFAULT_SETTINGS, ...validateSettings(settings) };
+    const session = new Session(s);
+    await session.listen();
+    session.tickTimer = setInterval(() => session.tick(), TICK_MS);
+    session.tickTimer.unref();
+    return session;
+  }
+
+  private listen(): Promise<void> {
+    const { host, port } = parseListenInterface(this.settingsValue.listen_interfaces);
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => {
+        const code = errnoCode(e);
+        reject(new SpritzleError('network_error',
+          code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${e.message}`,
+          { cause: e }));
+      };
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        this.server.on('error', () => undefined);
+        this.port = (this.server.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  /** The TCP port peers reach us on. */
+  get listenPort(): number {
+    return this.port;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  settings(): SessionSettings {
+    return { ...this.settingsValue };
+  }
+
+  /** Changes settings by libtorrent's names; unknown names or wrong types are an invalid_param error. */
+  applySettings(partial: Partial<SessionSettings> | Record<string, unknown>): SessionSettings {
+    const valid = validateSettings(partial);
+    for (const key of Object.keys(valid) as (keyof SessionSettings)[]) {
+      if (RESTART_ONLY_SETTINGS.has(key) && valid[key] !== this.settingsValue[key]) {
+        throw new SpritzleError('invalid_param', `${key} can only be set when the session starts`, { field: key });
+      }
+    }
+    this.settingsValue = { ...this.settingsValue, ...valid };
+    this.choker.updateSettings({
+      unchoke_slots_limit: this.settingsValue.unchoke_slots_limit,
+      num_optimistic_unchoke_slots: this.settingsValue.num_optimistic_unchoke_slots,
+      seeding_piece_quota: this.settingsValue.seeding_piece_quota,
+    });
+    this.scheduleRechoke();
+    return this.settings();
+  }
+
+  // ------------------------------------------------------------------ torrents
+
+  /**
+   * Adds a torrent (libtorrent's add_torrent_params by name). A torrent already in the session is returned
+   * as it is, unless `duplicate_is_error` is set.
+   */
+  async addTorrent(params: AddTorrentParams): Promise<TorrentHandle> {
+    this.assertOpen();
+    const p = normalizeAddParams(params);
+    const sources = [p.ti, p.info_hash, p.url].filter((x) => x !== undefined).length;
+    if (sources !== 1) {
+      throw new SpritzleError('invalid_param', 'exactly one of ti, info_hash or url names the torrent', { field: sources ? 'ti' : 'info_hash' });
+    }
+    let info: TorrentInfo | null = null;
+    let infoHash: string;
+    let name = p.name ?? '';
+    let torrentBytes: Uint8Array | null = null;
+    if (p.ti) {
+      info = parseTorrentFile(p.ti);
+      infoHash = info.infoHash;
+      torrentBytes = p.ti;
+      if (p.trackers.length === 0) p.trackers = info.announce.flat();
+    } else if (p.url) {
+      const magnet = await parseMagnet(p.url);
+      infoHash = magnet.infoHash;
+      name ||= magnet.name ?? '';
+      p.trackers = [...p.trackers, ...magnet.trackers];
+      p.peers = [...p.peers, ...magnet.peers];
+    } else {
+      infoHash = p.info_hash!;
+    }
+    const existing = this.torrentsByHash.get(infoHash);
+    if (existing) {
+      if (p.flags & TORRENT_FLAGS.duplicate_is_error) {
+        throw new SpritzleError('duplicate_torrent', `torrent ${infoHash} is already in the session`);
+      }
+      for (const peer of p.peers) existing.addKnownPeer(peer.host, peer.port);
+      existing.connectToPeers();
+      return this.handles.get(infoHash)!;
+    }
+    const normalized: NormalizedAddParams = {
+      ...p,
+      save_path: path.resolve(p.save_path ?? this.settingsValue.save_path),
+    };
+    const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
+    const handle = new TorrentHandle(this, torrent);
+    this.torrentsByHash.set(infoHash, torrent);
+    this.handles.set(infoHash, handle);
+    this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
+    await torrent.start();
+    return handle;
+  }
+
+  torrents(): TorrentHandle[] {
+    return [...this.handles.values()];
+  }
+
+  findTorrent(infoHash: string): TorrentHandle | undefined {
+    return this.handles.get(infoHash.toLowerCase());
+  }
+
+  /** Removes a torrent; with deleteFiles its data goes too. An unknown hash is torrent_not_found. */
+  async removeTorrent(infoHash: string, opts: { deleteFiles?: boolean } = {}): Promise<void> {
+    const key = infoHash.toLowerCase();
+    const torrent = this.torrentsByHash.get(key);
+    if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
+    this.torrentsByHash.delete(key);
+    this.handles.delete(key);
+    await torrent.close(!!opts.deleteFiles);
+    this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
+  }
+
+  /** @internal for TorrentHandle */
+  torrentOf(infoHash: string): Torrent | undefined {
+    return this.torrentsByHash.get(infoHash);
+  }
+
+  /** Whether the DHT node runs (the discovery layer drives it; none yet). */
+  isDhtRunning(): boolean {
+    return false;
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  /** Every libtorrent session counter by name, live. */
+  stats(): SessionStats {
+    this.updateGauges();
+    return this.counters.snapshot();
+  }
+
+  private updateGauges(): void {
+    const c = this.counters;
+    let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
+    let connected = 0, upInterested = 0, downInterested = 0, upUnchoked = 0, downUnchoked = 0, upRequests = 0, downRequests = 0, optimistic = 0;
+    for (const t of this.torrentsByHash.values()) {
+      t.syncStorageCounters();
+      if (t.hasError) error++;
+      else if (t.paused) stopped++;
+      else if (t.state === 'checking_files' || t.state === 'checking_resume_data') checking++;
+      else if (t.state === 'seeding') seeding++;
+      else if (t.state === 'finished') uploadOnly++;
+      else downloading++;
+      havePieces += t.picker?.numHave ?? 0;
+      for (const p of t.peers) {
+        connected++;
+        const w = p.wire;
+        if (w.peerInterested) upInterested++;
+        if (w.amInterested) downInterested++;
+        if (!w.amChoking) upUnchoked++;
+        if (!w.peerChoking) downUnchoked++;
+        if (p.optimistic) optimistic++;
+        if (p.outstanding.size > 0) downRequests++;
+        if (w.peerRequests.length > 0) upRequests++;
+      }
+    }
+    c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
+    c.set(M.ses_num_checking_torrents, checking);
+    c.set(M.ses_num_downloading_torrents, downloading);
+    c.set(M.ses_num_seeding_torrents, seeding);
+    c.set(M.ses_num_upload_only_torrents, uploadOnly);
+    c.set(M.ses_num_stopped_torrents, stopped);
+    c.set(M.ses_num_error_torrents, error);
+    c.set(M.ses_num_have_pieces, havePieces);
+    c.set(M.peer_num_peers_connected, connected);
+    c.set(M.peer_num_tcp_peers, connected);
+    c.set(M.peer_num_peers_half_open, this.pending.size);
+    c.set(M.peer_num_peers_up_interested, upInterested);
+    c.set(M.peer_num_peers_down_interested, downInterested);
+    c.set(M.peer_num_peers_up_unchoked_all, upUnchoked);
+    c.set(M.peer_num_peers_up_unchoked, upUnchoked - optimistic);
+    c.set(M.peer_num_peers_up_unchoked_optimistic, optimistic);
+    c.set(M.peer_num_peers_down_unchoked, downUnchoked);
+    c.set(M.peer_num_peers_up_requests, upRequests);
+    c.set(M.peer_num_peers_down_requests, downRequests);
+    c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
+    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.banned.size, 0));
+    c.set(M.net_has_incoming_connections, c.get(M.peer_incoming_connections) > 0 ? 1 : 0);
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  private connectionCount(): number {
+    let n = this.pending.size;
+    for (const t of this.torrentsByHash.values()) n += t.peers.size;
+    return n;
+  }
+
+  private connectPeer(torrent: Torrent, host: string, port: number): void {
+    if (this.closedFlag) return;
+    if (this.connectionCount() >= this.settingsValue.connections_limit) {
+      this.counters.inc(M.peer_too_many_peers);
+      torrent.connectFailed(host, port, false);
+      return;
+    }
+    this.counters.inc(M.peer_connection_attempts);
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      this.counters.inc(M.peer_connect_timeouts);
+      socket.destroy(new Error('connect timed out'));
+    }, this.settingsValue.peer_connect_timeout * 1000);
+    timer.unref();
+    const failed = (e: NodeJS.ErrnoException): void => {
+      clearTimeout(timer);
+      const code = e.code ?? '';
+      if (code === 'ECONNREFUSED') this.counters.inc(M.peer_connrefused_peers);
+      else if (code === 'ECONNRESET') this.counters.inc(M.peer_connreset_peers);
+      else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') this.counters.inc(M.peer_unreachable_peers);
+      this.counters.inc(M.peer_error_outgoing_peers);
+      torrent.connectFailed(host, port, false);
+    };
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', failed);
+      if (this.closedFlag || torrent.closed || torrent.paused) {
+        socket.destroy();
+        torrent.connectFailed(host, port, false);
+        return;
+      }
+      const peer = new PeerConnection(socket, 'outgoing', host, port, this.counters);
+      this.handshakePhase(peer, torrent);
+      torrent.useMetadataExtension(peer);
+      peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
+      this.counters.inc(M.ses_num_outgoing_ext_handshake);
+    });
+  }
+
+  private onIncoming(socket: net.Socket): void {
+    if (this.closedFlag) {
+      socket.destroy();
+      return;
+    }
+    this.counters.inc(M.peer_incoming_connections);
+    this.counters.inc(M.net_on_accept_counter);
+    if (this.connectionCount() >= this.settingsValue.connections_limit) {
+      this.counters.inc(M.peer_too_many_peers);
+      socket.destroy();
+      return;
+    }
+    const ip = normalizeIp(socket.remoteAddress ?? '');
+    const peer = new PeerConnection(socket, 'incoming', ip, socket.remotePort ?? 0, this.counters);
+    this.handshakePhase(peer, null);
+  }
+
+  /**
+   * Until the BitTorrent handshake arrives a connection belongs to no torrent. Then: the right torrent,
+   * not ourselves, not a peer id already connected, not banned, or it is dropped.
+   */
+  private handshakePhase(peer: PeerConnection, outgoingTorrent: Torrent | null): void {
+    this.pending.add(peer);
+    const timer = setTimeout(() => {
+      this.counters.inc(M.peer_timeout_peers);
+      peer.close('handshake timed out');
+    }, this.settingsValue.handshake_timeout * 1000);
+    timer.unref();
+    peer.onClose = () => {
+      clearTimeout(timer);
+      this.pending.delete(peer);
+      this.counters.inc(M.peer_disconnected_peers);
+      if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, false);
+    };
+    peer.wire.once('handshake', (infoHash: string, peerIdHex: string) => {
+      clearTimeout(timer);
+      this.pending.delete(peer);
+      const torrent = outgoingTorrent ?? this.torrentsByHash.get(infoHash);
+      const drop = (reason: string, skip: boolean): void => {
+        peer.onClose = undefined;
+        peer.close(reason);
+        if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, skip);
+      };
+      if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
+      if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
+      if (peerIdHex === Buffer.from(this.peerId).toString('hex')) return drop('connected to ourselves', true);
+      if (torrent.isBanned(peer.ip, peer.port, peerIdHex)) return drop('banned', true);
+      if (torrent.hasPeerId(peerIdHex)) {
+        return drop('duplicate peer id', true);
+      }
+      if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
+      peer.peerId = peerIdHex;
+      if (peer.direction === 'incoming') {
+        torrent.useMetadataExtension(peer);
+        peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
+        this.counters.inc(M.ses_num_outgoing_ext_handshake);
+      }
+      peer.onClose = undefined;
+      torrent.attachPeer(peer);
+      const onClose = peer.onClose as ((p: PeerConnection) => void) | undefined;
+      peer.onClose = (p) => {
+        this.counters.inc(M.peer_disconnected_peers);
+        onClose?.(p);
+      };
+      this.scheduleRechoke();
+    });
+  }
+
+  // ------------------------------------------------------------------ periodic work
+
+  private scheduleRechoke(): void {
+    if (this.rechokeTimer || this.closedFlag) return;
+    // Coalesce bursts (many peers turning interested at once) into one rechoke.
+    this.rechokeTimer = setTimeout(() => {
+      this.rechokeTimer = null;
+      this.rechoke(Date.now(), false);
+    }, 10);
+    this.rechokeTimer.unref();
+  }
+
+  private rechoke(now: number, rotateOptimistic: boolean): void {
+    const peers: PeerConnection[] = [];
+    const views: ChokerPeer[] = [];
+    for (const t of this.torrentsByHash.values()) {
+      if (t.paused || t.hasError || !t.picker) continue;
+      for (const p of t.peers) {
+        if (p.closed) continue;
+        peers.push(p);
+        views.push({
+          id: p.id,
+          interested: p.wire.peerInterested,
+          choked: p.wire.amChoking,
+          seeding: t.isSeeding,
+          downloadedInRound: p.downloadedInRound,
+          uploadedSinceUnchoke: p.uploadedSinceUnchoke,
+          unchokedAt: p.unchokedAt,
+          lastOptimisticAt: p.lastOptimisticAt,
+          connectedAt: p.connectedAt,
+          pieceLength: t.info!.pieceLength,
+        });
+      }
+    }
+    const decision = this.choker.rechoke(views, now, rotateOptimistic);
+    for (const p of peers) {
+      if (decision.optimistic.has(p.id)) p.unchoke(now, true);
+      else if (decision.unchoke.has(p.id)) p.unchoke(now, false);
+      else p.choke();
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
+    this.lastTick = now;
+    this.counters.inc(M.net_on_tick_counter);
+    for (const t of this.torrentsByHash.values()) t.tick(now, seconds);
+    const s = this.settingsValue;
+    const rotate = now - this.lastOptimistic >= s.optimistic_unchoke_interval * 1000;
+    if (rotate || now - this.lastRechoke >= s.unchoke_interval * 1000) {
+      this.rechoke(now, rotate);
+      this.lastRechoke = now;
+      if (rotate) this.lastOptimistic = now;
+      for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closedFlag) throw new SpritzleError('session_closed', 'the session is closed');
+  }
+
+  /** Closes every connection and the listen socket; torrents stay as they are on disk. */
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.rechokeTimer) clearTimeout(this.rechokeTimer);
+    for (const p of this.pending) p.close('session closed');
+    await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.hashPool.close();
+  }
+}
+
+function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+

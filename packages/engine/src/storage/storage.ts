@@ -1,0 +1,447 @@
+/**
+ * Piece storage on the local file system: writes verified pieces into the torrent's files, reads
+ * blocks back for uploads, and re-checks existing data against the piece hashes.
+ *
+ * Files are created lazily on the first write and never pre-filled, so they stay sparse, and
+ * existing data is never truncated. Open handles are kept in a small LRU cache because the
+ * download/upload path issues thousands of operations per second.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { SpritzleError, errnoCode } from '../errors.js';
+import type { FileLayout } from './file-layout.js';
+import { resolveInside } from './paths.js';
+
+export interface StorageOptions {
+  savePath: string;
+  layout: FileLayout;
+}
+
+export interface StorageStats {
+  writeOps: number;
+  readOps: number;
+  blocksWritten: number;
+  blocksRead: number;
+  blocksHashed: number;
+}
+
+const BLOCK_SIZE = 16 * 1024;
+const MAX_OPEN_FILES = 32;
+/** check(): pieces hashed in parallel, each through a buffer of CHECK_CHUNK, so memory stays at a few MiB whatever the piece size. */
+const CHECK_PARALLEL = 4;
+const CHECK_CHUNK = 1024 * 1024;
+const STAT_PARALLEL = 16;
+
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EEXIST: 'file already exists',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in system',
+  EIO: 'input/output error',
+  EFBIG: 'file too large',
+  ENAMETOOLONG: 'file name too long',
+  ELOOP: 'too many levels of symbolic links',
+  EBADF: 'bad file descriptor',
+  EBUSY: 'resource busy',
+  ENOTEMPTY: 'directory not empty',
+};
+
+function errnoMeaning(e: unknown): string {
+  const code = errnoCode(e);
+  if (code !== undefined) {
+    const known = ERRNO_TEXT[code];
+    if (known !== undefined) return `${known} (${code})`;
+    // Node messages look like "ECODE: meaning, syscall 'path'"; keep just the meaning.
+    const m = e instanceof Error ? /^[A-Z0-9_]+: ([^,]+)/.exec(e.message) : null;
+    return m?.[1] !== undefined ? `${m[1]} (${code})` : code;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+function diskError(e: unknown, action: string, file: string): SpritzleError {
+  if (e instanceof SpritzleError) return e;
+  return new SpritzleError('disk_error', `${errnoMeaning(e)} ${action} ${file}`, { cause: e });
+}
+
+/** The errno behind an error, looking through our own disk_error wrapping. */
+function rootErrno(e: unknown): string | undefined {
+  return e instanceof SpritzleError ? errnoCode(e.cause) : errnoCode(e);
+}
+
+function isMissing(e: unknown): boolean {
+  const code = rootErrno(e);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+interface HandleEntry {
+  readonly fh: FileHandle;
+  readonly path: string;
+  readonly writable: boolean;
+  /** Operations currently using the handle; it is closed only when this drops to 0. */
+  refs: number;
+  /** Evicted or superseded: close as soon as the last user releases it. */
+  retired: boolean;
+  closing: Promise<void> | undefined;
+}
+
+interface PendingOpen {
+  readonly write: boolean;
+  readonly promise: Promise<HandleEntry>;
+}
+
+export class Storage {
+  readonly stats: StorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
+  private readonly savePath: string;
+  private readonly layout: FileLayout;
+  /** Absolute path per file, checked against savePath once up front. */
+  private readonly paths: readonly string[];
+  /** Insertion order is recency order (LRU): touching an entry re-inserts it. */
+  private readonly handles = new Map<number, HandleEntry>();
+  /** Dedupes concurrent opens of one file, so parallel first writes do not race on creating it. */
+  private readonly opening = new Map<number, PendingOpen>();
+  private zeros: Uint8Array | undefined;
+
+  constructor(opts: StorageOptions) {
+    this.savePath = path.resolve(opts.savePath);
+    this.layout = opts.layout;
+    // The layout's paths were sanitised when the torrent was parsed; check again (defence in depth).
+    this.paths = opts.layout.files.map((f) => resolveInside(this.savePath, f.path));
+  }
+
+  /** Writes one whole verified piece: one positional write per file span; creates parent dirs and files lazily on first write (sparse: never pre-fill); never writes pad files. */
+  async writePiece(piece: number, data: Uint8Array): Promise<void> {
+    const size = this.layout.pieceSize(piece);
+    if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);
+    for (const s of this.layout.spans(piece, 0, size)) {
+      if (this.layout.files[s.file]!.pad) continue;
+      const file = this.paths[s.file]!;
+      const entry = await this.acquire(s.file, true);
+      try {
+        let done = 0;
+        while (done < s.length) {
+          const { bytesWritten } = await entry.fh.write(data, s.bufOffset + done, s.length - done, s.fileOffset + done);
+          this.stats.writeOps++;
+          this.stats.blocksWritten += Math.ceil(bytesWritten / BLOCK_SIZE);
+          // A zero-byte write would loop forever; the kernel only does that when it cannot make progress.
+          if (bytesWritten <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          done += bytesWritten;
+        }
+      } catch (e) {
+        throw diskError(e, 'writing', file);
+      } finally {
+        this.release(entry);
+      }
+    }
+  }
+
+  /** Reads for uploads; pad-file ranges read as zeros; throws disk_error if the data is not there. */
+  async read(piece: number, offset: number, length: number): Promise<Uint8Array> {
+    const spans = this.layout.spans(piece, offset, length);
+    const buf = Buffer.allocUnsafe(length);
+    for (const s of spans) {
+      if (this.layout.files[s.file]!.pad) {
+        buf.fill(0, s.bufOffset, s.bufOffset + s.length);
+        continue;
+      }
+      const file = this.paths[s.file]!;
+      const entry = await this.acquire(s.file, false);
+      try {
+        let done = 0;
+        while (done < s.length) {
+          const { bytesRead } = await entry.fh.read(buf, s.bufOffset + done, s.length - done, s.fileOffset + done);
+          this.stats.readOps++;
+          this.stats.blocksRead += Math.ceil(bytesRead / BLOCK_SIZE);
+          if (bytesRead <= 0) {
+            throw new SpritzleError(
+              'disk_error',
+              `file is shorter than expected (end of file at byte ${s.fileOffset + done}, needed ${s.fileOffset + s.length}) reading ${file}`,
+            );
+          }
+          done += bytesRead;
+        }
+      } catch (e) {
+        throw diskError(e, 'reading', file);
+      } finally {
+        this.release(entry);
+      }
+    }
+    return buf;
+  }
+
+  /** Reads each piece and SHA-1 checks it against pieceHashes[piece] (20-byte Uint8Array); missing or short files mean "not had" (not an error); returns which pieces are had. onPiece is called after each piece (for progress / counters). Stops early (returns what it has) when signal aborts. Reads ahead with bounded parallelism; reading a 512 MiB torrent must not hold more than a few MiB in memory. */
+  async check(
+    pieceHashes: readonly Uint8Array[],
+    opts?: { onPiece?: (piece: number, ok: boolean) => void; signal?: AbortSignal },
+  ): Promise<boolean[]> {
+    const numPieces = this.layout.numPieces;
+    if (pieceHashes.length !== numPieces) {
+      throw new RangeError(`expected ${numPieces} piece hashes, got ${pieceHashes.length}`);
+    }
+    const had = new Array<boolean>(numPieces).fill(false);
+    const chunk = Math.min(CHECK_CHUNK, this.layout.pieceLength);
+    // One stat per file per check, so missing/short files are rejected without opening or reading them.
+    const sizes = new Map<number, Promise<number>>();
+    const signal = opts?.signal;
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      const buf = Buffer.allocUnsafe(chunk);
+      while (!failed && signal?.aborted !== true) {
+        const p = next++;
+        if (p >= numPieces) return;
+        try {
+          const ok = await this.checkPiece(p, pieceHashes[p]!, buf, sizes);
+          had[p] = ok;
+        } catch (e) {
+          failed = true; // stop the other workers from issuing more I/O
+          throw e;
+        }
+        opts?.onPiece?.(p, had[p]!);
+      }
+    };
+    const workers: Promise<void>[] = [];
+    for (let i = 0; i < Math.min(CHECK_PARALLEL, numPieces); i++) workers.push(worker());
+    await Promise.all(workers);
+    return had;
+  }
+
+  /** Whether any of the torrent's (non-pad) files exists on disk. */
+  async hasAnyFile(): Promise<boolean> {
+    const candidates: number[] = [];
+    for (let i = 0; i < this.layout.files.length; i++) if (!this.layout.files[i]!.pad) candidates.push(i);
+    for (let i = 0; i < candidates.length; i += STAT_PARALLEL) {
+      const batch = candidates.slice(i, i + STAT_PARALLEL).map(async (f) => {
+        const file = this.paths[f]!;
+        try {
+          await lstat(file);
+          return true;
+        } catch (e) {
+          if (isMissing(e)) return false;
+          throw diskError(e, 'looking up', file);
+        }
+      });
+      if ((await Promise.all(batch)).includes(true)) return true;
+    }
+    return false;
+  }
+
+  /** Deletes the torrent's files and then the directories under savePath that became empty because of it (only those the layout names, deepest first); never touches anything else, never savePath itself. Missing files are fine. */
+  async deleteFiles(): Promise<void> {
+    // Cached handles would otherwise keep writing into unlinked inodes.
+    await this.close();
+    let firstError: SpritzleError | undefined;
+    const dirs = new Set<string>();
+    for (let i = 0; i < this.layout.files.length; i++) {
+      const f = this.layout.files[i]!;
+      if (f.pad) continue;
+      const parts = f.path.split('/');
+      for (let d = 1; d < parts.length; d++) dirs.add(parts.slice(0, d).join('/'));
+      const file = this.paths[i]!;
+      try {
+        await unlink(file);
+      } catch (e) {
+        if (!isMissing(e)) firstError ??= diskError(e, 'deleting', file);
+      }
+    }
+    const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
+    for (const rel of ordered) {
+      const dir = resolveInside(this.savePath, rel);
+      try {
+        await rmdir(dir);
+      } catch (e) {
+        // Not empty means someone else's files live there too: leave it.
+        const code = errnoCode(e);
+        if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+          firstError ??= diskError(e, 'removing directory', dir);
+        }
+      }
+    }
+    if (firstError !== undefined) throw firstError;
+  }
+
+  /** Closes cached file handles. Handles still in use by an in-flight operation close when it finishes. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.opening.values()].map((p) => p.promise));
+    const closes: Promise<void>[] = [];
+    for (const [file, entry] of this.handles) {
+      this.handles.delete(file);
+      entry.retired = true;
+      if (entry.refs === 0) closes.push(this.closeEntry(entry));
+    }
+    const results = await Promise.allSettled(closes);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  private async checkPiece(piece: number, expected: Uint8Array, buf: Buffer, sizes: Map<number, Promise<number>>): Promise<boolean> {
+    const size = this.layout.pieceSize(piece);
+    const spans = this.layout.spans(piece, 0, size);
+    for (const s of spans) {
+      if (this.layout.files[s.file]!.pad) continue;
+      if ((await this.fileSize(s.file, sizes)) < s.fileOffset + s.length) return false;
+    }
+    const hash = createHash('sha1');
+    for (const s of spans) {
+      if (this.layout.files[s.file]!.pad) {
+        const zeros = (this.zeros ??= new Uint8Array(buf.length));
+        for (let left = s.length; left > 0; left -= zeros.length) hash.update(zeros.subarray(0, Math.min(left, zeros.length)));
+        continue;
+      }
+      const file = this.paths[s.file]!;
+      let entry: HandleEntry;
+      try {
+        entry = await this.acquire(s.file, false);
+      } catch (e) {
+        if (isMissing(e)) return false; // deleted since the stat
+        throw e;
+      }
+      try {
+        let done = 0;
+        while (done < s.length) {
+          const { bytesRead } = await entry.fh.read(buf, 0, Math.min(buf.length, s.length - done), s.fileOffset + done);
+          this.stats.readOps++;
+          this.stats.blocksRead += Math.ceil(bytesRead / BLOCK_SIZE);
+          if (bytesRead <= 0) return false; // truncated since the stat
+          // update() consumes the bytes synchronously, so buf can be reused straight away.
+          hash.update(buf.subarray(0, bytesRead));
+          done += bytesRead;
+        }
+      } catch (e) {
+        throw diskError(e, 'reading', file);
+      } finally {
+        this.release(entry);
+      }
+    }
+    const digest = hash.digest();
+    this.stats.blocksHashed += Math.ceil(size / BLOCK_SIZE);
+    return expected.length === digest.length && digest.equals(expected);
+  }
+
+  /** Size of a file on disk for check(), or -1 when it is missing or not a regular file. */
+  private fileSize(file: number, sizes: Map<number, Promise<number>>): Promise<number> {
+    let p = sizes.get(file);
+    if (p === undefined) {
+      const filePath = this.paths[file]!;
+      p = stat(filePath).then(
+        (st) => (st.isFile() ? st.size : -1),
+        (e: unknown) => {
+          if (isMissing(e)) return -1;
+          throw diskError(e, 'checking', filePath);
+        },
+      );
+      sizes.set(file, p);
+    }
+    return p;
+  }
+
+  /** Gets a cached handle (writable if asked), opening it at most once however many callers want it. */
+  private async acquire(file: number, write: boolean): Promise<HandleEntry> {
+    for (;;) {
+      const cached = this.handles.get(file);
+      if (cached !== undefined && (cached.writable || !write)) {
+        this.handles.delete(file);
+        this.handles.set(file, cached);
+        cached.refs++;
+        return cached;
+      }
+      const pending = this.opening.get(file);
+      if (pending !== undefined) {
+        // Same kind of open: share its outcome, failure included. Otherwise wait and look again.
+        if (pending.write === write) await pending.promise;
+        else await pending.promise.catch(() => undefined);
+        continue;
+      }
+      if (cached !== undefined) {
+        // Opened read-only (by a check or an upload) and now we need to write: replace it.
+        this.handles.delete(file);
+        this.retire(cached);
+      }
+      const promise = this.openEntry(file, write);
+      this.opening.set(file, { write, promise });
+      try {
+        return await promise;
+      } finally {
+        this.opening.delete(file);
+      }
+    }
+  }
+
+  private async openEntry(file: number, write: boolean): Promise<HandleEntry> {
+    const filePath = this.paths[file]!;
+    const fh = write ? await this.openWritable(filePath) : await this.openReadable(filePath);
+    const entry: HandleEntry = { fh, path: filePath, writable: write, refs: 1, retired: false, closing: undefined };
+    this.handles.set(file, entry);
+    this.evict();
+    return entry;
+  }
+
+  private async openReadable(file: string): Promise<FileHandle> {
+    try {
+      return await open(file, 'r');
+    } catch (e) {
+      throw diskError(e, 'opening', file);
+    }
+  }
+
+  /** 'r+' first so existing data is never truncated; create with 'wx+' only when the file is missing. */
+  private async openWritable(file: string): Promise<FileHandle> {
+    try {
+      return await open(file, 'r+');
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw diskError(e, 'opening', file);
+    }
+    const dir = path.dirname(file);
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw diskError(e, 'creating directory', dir);
+    }
+    try {
+      return await open(file, 'wx+');
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw diskError(e, 'creating', file);
+    }
+    // Someone else (another process) created it in between: open what is there.
+    try {
+      return await open(file, 'r+');
+    } catch (e) {
+      throw diskError(e, 'opening', file);
+    }
+  }
+
+  private release(entry: HandleEntry): void {
+    entry.refs--;
+    if (entry.retired && entry.refs === 0) void this.closeEntry(entry).catch(() => undefined);
+  }
+
+  private retire(entry: HandleEntry): void {
+    entry.retired = true;
+    if (entry.refs === 0) void this.closeEntry(entry).catch(() => undefined);
+  }
+
+  /** Evicts least recently used idle handles beyond the cap; busy ones are skipped (the cap is soft). */
+  private evict(): void {
+    if (this.handles.size <= MAX_OPEN_FILES) return;
+    for (const [file, entry] of this.handles) {
+      if (this.handles.size <= MAX_OPEN_FILES) break;
+      if (entry.refs > 0) continue;
+      this.handles.delete(file);
+      this.retire(entry);
+    }
+  }
+
+  private closeEntry(entry: HandleEntry): Promise<void> {
+    entry.closing ??= entry.fh.close().catch((e: unknown) => {
+      throw diskError(e, 'closing', entry.path);
+    });
+    return entry.closing;
+  }
+}

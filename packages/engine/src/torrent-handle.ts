@@ -1,0 +1,115 @@
+import type { Session } from './session.js';
+import type { Torrent, FileInfo, PeerInfo } from './torrent.js';
+import { buildStatus, type TorrentStatus } from './status.js';
+import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from './add-torrent-params.js';
+import { encodeTorrentFile } from './metainfo.js';
+import { SpritzleError } from './errors.js';
+
+/** Per-torrent settings that can change while it runs. */
+export interface TorrentUpdate {
+  sequential_download?: boolean;
+  file_priorities?: number[];
+  upload_limit?: number;
+  download_limit?: number;
+  max_uploads?: number;
+  max_connections?: number;
+}
+
+export interface TrackerInfo {
+  url: string;
+  tier: number;
+  status: 'idle' | 'announcing' | 'working' | 'error';
+  message: string;
+  num_peers: number;
+}
+
+/**
+ * The public face of a torrent in the session, as libtorrent's torrent_handle: every operation checks
+ * that the torrent is still in the session (torrent_not_found otherwise).
+ */
+export class TorrentHandle {
+  constructor(private readonly session: Session, private readonly torrentRef: Torrent) {}
+
+  get infoHash(): string {
+    return this.torrentRef.infoHash;
+  }
+
+  get name(): string {
+    return this.torrentRef.name;
+  }
+
+  /** Whether the torrent is still in the session. */
+  isValid(): boolean {
+    return this.session.torrentOf(this.torrentRef.infoHash) === this.torrentRef;
+  }
+
+  private get t(): Torrent {
+    if (!this.isValid()) throw new SpritzleError('torrent_not_found', `torrent ${this.torrentRef.infoHash} is no longer in the session`);
+    return this.torrentRef;
+  }
+
+  /** libtorrent's torrent_status, every key of the original spritzle's example. */
+  status(): TorrentStatus {
+    return buildStatus(this.t, Date.now());
+  }
+
+  /** Stops the torrent: its peer connections are closed. */
+  pause(): void {
+    this.t.pause();
+  }
+
+  resume(): void {
+    this.t.resume();
+  }
+
+  /** Re-hashes the data on disk; resolves when checking is done. */
+  forceRecheck(): Promise<void> {
+    return this.t.forceRecheck();
+  }
+
+  /** Dials a peer for this torrent. */
+  connectPeer(host: string, port: number): void {
+    const t = this.t;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new SpritzleError('invalid_param', `port ${port} is not a TCP port`, { field: 'port' });
+    }
+    t.addKnownPeer(host, port);
+    t.connectToPeers();
+  }
+
+  files(): FileInfo[] {
+    return this.t.files();
+  }
+
+  peers(): PeerInfo[] {
+    return this.t.peerInfo();
+  }
+
+  /** Trackers and their state (the discovery layer fills this; empty until then). */
+  trackers(): TrackerInfo[] {
+    this.t;
+    return [];
+  }
+
+  flags(): TorrentFlagName[] {
+    return flagNames(this.t.flags);
+  }
+
+  /** Changes what can change on a live torrent. */
+  update(u: TorrentUpdate): void {
+    const t = this.t;
+    if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
+    if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
+    if (u.upload_limit !== undefined) t.uploadLimit = u.upload_limit;
+    if (u.download_limit !== undefined) t.downloadLimit = u.download_limit;
+    if (u.max_uploads !== undefined) t.maxUploads = u.max_uploads;
+    if (u.max_connections !== undefined) t.maxConnections = u.max_connections;
+  }
+
+  /** The .torrent file (as added, or built from metadata received from peers); null before metadata. */
+  torrentFile(): Uint8Array | null {
+    const t = this.t;
+    if (t.torrentBytes) return t.torrentBytes;
+    return t.info ? encodeTorrentFile(t.info) : null;
+  }
+}

@@ -1,0 +1,950 @@
+import type { TorrentInfo } from './metainfo.js';
+import { parseInfoDict } from './metainfo.js';
+import type { NormalizedAddParams } from './add-torrent-params.js';
+import { TORRENT_FLAGS } from './add-torrent-params.js';
+import type { Counters } from './counters.js';
+import { M } from './counters.js';
+import type { SessionSettings } from './settings.js';
+import type { SessionEvents, TorrentState } from './events.js';
+import type { HashPool } from './hasher.js';
+import type { PeerConnection } from './peer-connection.js';
+import { PiecePicker, type PickOptions } from './piece-picker.js';
+import { FileLayout } from './storage/file-layout.js';
+import { Storage } from './storage/storage.js';
+import { resolveInside } from './storage/paths.js';
+import { SpritzleError } from './errors.js';
+import utMetadata from 'ut_metadata';
+
+const BLOCK = 16384;
+/** Verified-but-unwritten and being-hashed bytes above which we stop requesting (disk back-pressure). */
+const MAX_PENDING_DISK_BYTES = 64 * 1024 * 1024;
+/** Peers dialled at once per torrent. */
+const MAX_HALF_OPEN = 8;
+
+/** What a torrent needs from its session. */
+export interface TorrentHost {
+  readonly counters: Counters;
+  readonly settings: Readonly<SessionSettings>;
+  readonly hashPool: HashPool;
+  readonly peerId: Uint8Array;
+  readonly listenPort: number;
+  emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
+  /** Dial a peer for this torrent; the session calls attachPeer once the handshake checks out. */
+  connect(torrent: Torrent, host: string, port: number): void;
+  /** Ask for a rechoke soon (a peer became interested, a slot opened). */
+  requestRechoke(): void;
+}
+
+interface KnownPeer {
+  host: string;
+  port: number;
+  lastAttempt: number;
+  failures: number;
+  connected: boolean;
+  connecting: boolean;
+  /** A peer we will not dial again (ourselves, or a connection that proved to be a duplicate). */
+  skip: boolean;
+}
+
+interface PartialPiece {
+  buf: Uint8Array;
+  contributors: PeerConnection[];
+}
+
+export interface PeerInfo {
+  ip: string;
+  port: number;
+  client: string;
+  peer_id: string;
+  direction: 'incoming' | 'outgoing';
+  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed. */
+  flags: string;
+  progress: number;
+  down_speed: number;
+  up_speed: number;
+  total_download: number;
+  total_upload: number;
+  num_pieces: number;
+  queue: number;
+}
+
+export interface FileInfo {
+  index: number;
+  path: string;
+  size: number;
+  offset: number;
+  progress: number;
+  bytes_done: number;
+  priority: number;
+  pad: boolean;
+}
+
+/**
+ * One torrent's life: checking → (downloading_metadata) → downloading → finished/seeding, paused or in
+ * error. It glues the wires to the piece picker and to storage; the decisions themselves live in those.
+ */
+export class Torrent {
+  readonly infoHash: string;
+  readonly infoHashBytes: Uint8Array;
+  info: TorrentInfo | null = null;
+  savePath: string;
+  flags: number;
+  state: TorrentState = 'checking_resume_data';
+  errorMessage = '';
+  errorFile = -1;
+  picker: PiecePicker | null = null;
+  storage: Storage | null = null;
+  layout: FileLayout | null = null;
+  filePriorities: number[] = [];
+  readonly peers = new Set<PeerConnection>();
+  readonly knownPeers = new Map<string, KnownPeer>();
+  readonly banned = new Set<string>();
+  closed = false;
+  /** Our verified pieces as a wire bitfield (MSB first). */
+  bitfield: Uint8Array = new Uint8Array(0);
+  checkedPieces = 0;
+
+  // Limits (-1 unlimited).
+  uploadLimit: number;
+  downloadLimit: number;
+  maxUploads: number;
+  maxConnections: number;
+
+  // Times (unix seconds) and durations (seconds).
+  readonly addedTime: number;
+  completedTime: number;
+  lastSeenComplete = 0;
+  lastDownload = 0;
+  lastUpload = 0;
+  activeSeconds = 0;
+  finishedSeconds = 0;
+  seedingSeconds = 0;
+
+  // Totals (bytes). total_* are this session; all_time_* include resume data.
+  totalDownload = 0;
+  totalUpload = 0;
+  totalPayloadDownload = 0;
+  totalPayloadUpload = 0;
+  totalFailedBytes = 0;
+  totalRedundantBytes = 0;
+  readonly priorDownload: number;
+  readonly priorUpload: number;
+  downloadRate = 0;
+  uploadRate = 0;
+  downloadPayloadRate = 0;
+  uploadPayloadRate = 0;
+
+  private readonly partial = new Map<number, PartialPiece>();
+  private readonly freeBuffers: Uint8Array[] = [];
+  private pendingDiskBytes = 0;
+  private readonly pickOut: number[] = [];
+  private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
+  private checkAbort: AbortController | null = null;
+  private metadataPieces: Uint8Array | null = null;
+
+  constructor(
+    private readonly host: TorrentHost,
+    params: NormalizedAddParams,
+    info: TorrentInfo | null,
+    infoHash: string,
+    readonly torrentBytes: Uint8Array | null,
+    readonly displayName: string,
+  ) {
+    this.infoHash = infoHash;
+    this.infoHashBytes = Buffer.from(infoHash, 'hex');
+    this.savePath = params.save_path ?? host.settings.save_path;
+    this.flags = params.flags;
+    this.uploadLimit = params.upload_limit;
+    this.downloadLimit = params.download_limit;
+    this.maxUploads = params.max_uploads;
+    this.maxConnections = params.max_connections;
+    this.addedTime = params.added_time ?? Math.floor(Date.now() / 1000);
+    this.completedTime = params.completed_time ?? 0;
+    this.priorDownload = params.total_downloaded;
+    this.priorUpload = params.total_uploaded;
+    for (const p of params.peers) this.addKnownPeer(p.host, p.port);
+    if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
+  }
+
+  get name(): string {
+    return this.info?.name ?? this.displayName;
+  }
+  get paused(): boolean {
+    return (this.flags & TORRENT_FLAGS.paused) !== 0;
+  }
+  get hasMetadata(): boolean {
+    return this.info !== null;
+  }
+  get sequential(): boolean {
+    return (this.flags & TORRENT_FLAGS.sequential_download) !== 0;
+  }
+  get isSeeding(): boolean {
+    return this.state === 'seeding';
+  }
+  get isFinished(): boolean {
+    return this.state === 'finished' || this.state === 'seeding';
+  }
+  get hasError(): boolean {
+    return this.errorMessage !== '';
+  }
+
+  private setMetadata(info: TorrentInfo, filePriorities?: number[], piecePriorities?: number[]): void {
+    this.info = info;
+    this.layout = new FileLayout(info.files, info.pieceLength);
+    this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
+    this.storage = new Storage({ savePath: this.savePath, layout: this.layout });
+    this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
+    this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
+    this.applyPiecePriorities(piecePriorities);
+    this.host.counters.inc(M.ses_num_total_pieces_added, info.numPieces);
+  }
+
+  private applyPiecePriorities(piecePriorities?: number[]): void {
+    const picker = this.picker!;
+    const fromFiles = this.layout!.piecePriorities(this.filePriorities);
+    for (let i = 0; i < picker.numPieces; i++) picker.setPiecePriority(i, piecePriorities?.[i] ?? fromFiles[i]!);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Checks existing data (unless seed_mode), then starts downloading or seeding unless paused. */
+  async start(): Promise<void> {
+    if (!this.info) {
+      this.setState('downloading_metadata');
+      if (!this.paused) this.connectToPeers();
+      return;
+    }
+    await this.check();
+    if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
+  }
+
+  private async check(): Promise<void> {
+    const info = this.info!;
+    const picker = this.picker!;
+    const storage = this.storage!;
+    try {
+      resolveInside(this.savePath, info.files[0]!.path);
+    } catch (e) {
+      this.setError(e as Error);
+      return;
+    }
+    if (this.flags & TORRENT_FLAGS.seed_mode) {
+      for (let i = 0; i < info.numPieces; i++) this.markHave(i);
+      this.checkedPieces = info.numPieces;
+      this.updateFinishedState();
+      return;
+    }
+    this.setState('checking_files');
+    this.checkedPieces = 0;
+    try {
+      if (await storage.hasAnyFile()) {
+        this.checkAbort = new AbortController();
+        const had = await storage.check(info.pieceHashes, {
+          signal: this.checkAbort.signal,
+          onPiece: () => {
+            this.checkedPieces++;
+          },
+        });
+        this.checkAbort = null;
+        if (this.closed) return;
+        for (let i = 0; i < had.length; i++) {
+          if (had[i]) this.markHave(i);
+          else if (picker.have(i)) this.unmarkHave(i);
+        }
+      }
+      this.checkedPieces = info.numPieces;
+      this.syncStorageCounters();
+      this.host.emit('torrent_checked', { info_hash: this.infoHash });
+    } catch (e) {
+      this.setError(e as Error);
+      return;
+    }
+    this.updateFinishedState();
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.flags = (this.flags | TORRENT_FLAGS.paused) & ~TORRENT_FLAGS.auto_managed;
+    this.checkAbort?.abort();
+    for (const peer of [...this.peers]) peer.close('torrent paused');
+    this.host.emit('torrent_paused', { info_hash: this.infoHash });
+  }
+
+  resume(): void {
+    if (!this.paused && !this.hasError) return;
+    this.flags &= ~TORRENT_FLAGS.paused;
+    const wasError = this.hasError;
+    this.errorMessage = '';
+    this.errorFile = -1;
+    this.host.emit('torrent_resumed', { info_hash: this.infoHash });
+    if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
+      void this.start();
+    } else {
+      this.connectToPeers();
+    }
+  }
+
+  /** Re-hashes all data on disk; the torrent then continues from what is really there. */
+  async forceRecheck(): Promise<void> {
+    if (!this.info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet; nothing to check');
+    for (const peer of [...this.peers]) peer.close('recheck');
+    this.flags &= ~TORRENT_FLAGS.seed_mode;
+    this.errorMessage = '';
+    await this.check();
+    if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
+  }
+
+  async close(deleteFiles: boolean): Promise<void> {
+    this.closed = true;
+    this.checkAbort?.abort();
+    for (const peer of [...this.peers]) peer.close('torrent removed');
+    this.syncStorageCounters();
+    if (this.storage) {
+      await this.storage.close();
+      if (deleteFiles) await this.storage.deleteFiles();
+    }
+  }
+
+  private setState(state: TorrentState): void {
+    if (this.state === state) return;
+    const prev = this.state;
+    this.state = state;
+    this.host.emit('state_changed', { info_hash: this.infoHash, state, prev_state: prev });
+  }
+
+  setError(e: Error): void {
+    this.errorMessage = e.message;
+    for (const peer of [...this.peers]) peer.close('torrent error');
+    this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+  }
+
+  private updateFinishedState(): void {
+    const picker = this.picker!;
+    if (picker.isSeed()) this.setState('seeding');
+    else if (picker.isFinished()) this.setState('finished');
+    else this.setState('downloading');
+  }
+
+  // ---------------------------------------------------------------- pieces we have
+
+  private markHave(piece: number): void {
+    if (this.picker!.have(piece)) return;
+    this.picker!.setHave(piece);
+    this.bitfield[piece >> 3]! |= 0x80 >> (piece & 7);
+  }
+
+  private unmarkHave(piece: number): void {
+    this.picker!.clearHave(piece);
+    this.bitfield[piece >> 3]! &= ~(0x80 >> (piece & 7));
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  addKnownPeer(host: string, port: number): void {
+    const key = `${host}:${port}`;
+    if (this.knownPeers.has(key) || this.banned.has(key)) return;
+    this.knownPeers.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false });
+  }
+
+  /** Dial known peers we are not connected to, within the limits. */
+  connectToPeers(): void {
+    if (this.closed || this.paused || this.hasError) return;
+    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return;
+    if (this.isFinished && this.info) {
+      // A seed waits for leechers to dial it; it does not dial.
+      return;
+    }
+    const now = Date.now();
+    let halfOpen = 0;
+    for (const k of this.knownPeers.values()) if (k.connecting) halfOpen++;
+    for (const k of this.knownPeers.values()) {
+      if (halfOpen >= MAX_HALF_OPEN) break;
+      if (this.maxConnections >= 0 && this.peers.size + halfOpen >= this.maxConnections) break;
+      if (k.connected || k.connecting || k.skip) continue;
+      const wait = k.failures === 0 ? 0 : Math.min(this.host.settings.min_reconnect_time, 2 ** k.failures) * 1000;
+      if (k.lastAttempt && now - k.lastAttempt < wait) continue;
+      k.connecting = true;
+      k.lastAttempt = now;
+      halfOpen++;
+      this.host.connect(this, k.host, k.port);
+    }
+  }
+
+  /** The session's dial ended without a usable connection. */
+  connectFailed(host: string, port: number, skip: boolean): void {
+    const k = this.knownPeers.get(`${host}:${port}`);
+    if (!k) return;
+    k.connecting = false;
+    k.failures++;
+    if (skip) k.skip = true;
+  }
+
+  isBanned(ip: string, port: number, peerId: string): boolean {
+    return this.banned.has(`${ip}:${port}`) || this.banned.has(peerId);
+  }
+
+  hasPeerId(peerId: string): boolean {
+    for (const p of this.peers) if (p.peerId === peerId) return true;
+    return false;
+  }
+
+  /** A connection whose handshake checked out joins the torrent. */
+  attachPeer(peer: PeerConnection): void {
+    const key = `${peer.ip}:${peer.port}`;
+    if (peer.direction === 'outgoing') {
+      const k = this.knownPeers.get(key);
+      if (k) {
+        k.connecting = false;
+        k.connected = true;
+        k.failures = 0;
+      }
+    }
+    this.peers.add(peer);
+    const c = this.host.counters;
+    const wire = peer.wire;
+    const now = Date.now();
+    peer.lastMessageAt = now;
+    peer.lastPayloadAt = now;
+    const pickOptions = peer.pickOptions;
+    let counted: { get(i: number): boolean } | null = null;
+    let countedSeed = false;
+    let peerHave = 0;
+    const numPieces = (): number => this.info?.numPieces ?? 0;
+
+    const onPeerPiecesChanged = (): void => {
+      if (this.picker && !peer.isSeed && peerHave >= numPieces()) {
+        peer.isSeed = true;
+        this.lastSeenComplete = Math.floor(Date.now() / 1000);
+      }
+      this.updateInterest(peer);
+      if (peer.isSeed && this.isSeeding) peer.close('both are seeds');
+    };
+    const countBitfield = (): void => {
+      if (!this.picker) return;
+      if (counted) this.picker.removePeerPieces(counted);
+      counted = wire.peerPieces;
+      this.picker.addPeerPieces(counted);
+      peerHave = 0;
+      const n = numPieces();
+      for (let i = 0; i < n; i++) if (counted.get(i)) peerHave++;
+    };
+
+    wire.on('bitfield', () => {
+      if (countedSeed) return;
+      countBitfield();
+      onPeerPiecesChanged();
+    });
+    wire.on('have-all', () => {
+      if (countedSeed || !this.picker) {
+        peer.isSeed = true;
+        return;
+      }
+      if (counted) this.picker.removePeerPieces(counted);
+      counted = null;
+      countedSeed = true;
+      this.picker.addSeed();
+      peerHave = numPieces();
+      onPeerPiecesChanged();
+    });
+    wire.on('have', (index: number) => {
+      if (!this.picker) return;
+      if (index >= numPieces()) {
+        c.inc(M.peer_invalid_arg_peers);
+        peer.close('HAVE for a piece index beyond the torrent');
+        return;
+      }
+      if (countedSeed) return;
+      if (!counted) counted = wire.peerPieces;
+      this.picker.addPeerHave(index);
+      peerHave++;
+      if (peerHave >= numPieces()) onPeerPiecesChanged();
+      else if (!wire.amInterested && this.wants(index)) peer.interested();
+      if (!peer.wire.peerChoking && wire.amInterested) this.requestBlocks(peer, pickOptions);
+    });
+    wire.on('unchoke', () => this.requestBlocks(peer, pickOptions));
+    wire.on('choke', () => {
+      if (peer.closed) return;
+      // Without the fast extension a choke drops every request; with it, rejects will follow.
+      if (!wire.hasFast) this.abortAll(peer);
+    });
+    wire.on('reject', (index: number, offset: number) => {
+      const id = this.blockId(index, offset);
+      if (id >= 0 && peer.outstanding.delete(id)) this.picker!.abortRequest(id);
+      c.inc(M.peer_piece_rejects);
+    });
+    wire.on('piece', (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf, pickOptions));
+    wire.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, buf?: Uint8Array) => void) =>
+      this.onRequest(peer, index, offset, length, respond));
+    wire.on('interested', () => this.host.requestRechoke());
+    wire.on('uninterested', () => {
+      if (!peer.closed) this.host.requestRechoke();
+    });
+    wire.on('extended', (ext: string, obj: unknown) => {
+      if (ext !== 'handshake' || typeof obj !== 'object' || obj === null) return;
+      const hs = obj as Record<string, unknown>;
+      if (typeof hs.reqq === 'number' && hs.reqq > 0) peer.peerReqq = Math.min(hs.reqq, 100000);
+      if (hs.v instanceof Uint8Array) peer.client = new TextDecoder().decode(hs.v).slice(0, 64);
+      if (!this.info) this.fetchMetadata(peer);
+    });
+
+    peer.onClose = () => this.detachPeer(peer, counted, countedSeed);
+    this.host.emit('peer_connected', {
+      info_hash: this.infoHash, ip: peer.ip, port: peer.port, peer_id: peer.peerId, direction: peer.direction,
+    });
+    if (this.picker) peer.sendPieces(this.bitfield, this.picker.numHave, this.picker.numPieces);
+  }
+
+  private detachPeer(peer: PeerConnection, counted: { get(i: number): boolean } | null, countedSeed: boolean): void {
+    if (!this.peers.delete(peer)) return;
+    this.abortAll(peer);
+    if (this.picker) {
+      if (countedSeed) this.picker.removeSeed();
+      else if (counted) this.picker.removePeerPieces(counted);
+    }
+    const k = this.knownPeers.get(`${peer.ip}:${peer.port}`);
+    if (k) {
+      k.connected = false;
+      k.lastAttempt = Date.now();
+    }
+    this.totalDownload += peer.socket.bytesRead;
+    this.totalUpload += peer.socket.bytesWritten;
+    this.host.emit('peer_disconnected', { info_hash: this.infoHash, ip: peer.ip, port: peer.port, reason: peer.closeReason });
+    this.host.requestRechoke();
+  }
+
+  private abortAll(peer: PeerConnection): void {
+    const picker = this.picker;
+    if (picker) for (const id of peer.outstanding) picker.abortRequest(id);
+    peer.outstanding.clear();
+  }
+
+  private wants(piece: number): boolean {
+    const picker = this.picker!;
+    return !picker.have(piece) && picker.piecePriority(piece) > 0;
+  }
+
+  /** Interested iff the peer has a piece we want and lack. */
+  updateInterest(peer: PeerConnection): void {
+    const picker = this.picker;
+    if (!picker || peer.closed) return;
+    if (picker.isFinished()) {
+      peer.notInterested();
+      return;
+    }
+    const pieces = peer.wire.peerPieces;
+    let want = false;
+    for (let i = 0; i < picker.numPieces && !want; i++) want = pieces.get(i) && this.wants(i);
+    if (want) peer.interested();
+    else peer.notInterested();
+  }
+
+  private blockId(index: number, offset: number): number {
+    const picker = this.picker;
+    if (!picker || index >= picker.numPieces || offset % BLOCK !== 0) return -1;
+    const block = offset / BLOCK;
+    if (block >= picker.blocksInPiece(index)) return -1;
+    return index * picker.blocksPerPiece + block;
+  }
+
+  // ---------------------------------------------------------------- downloading (hot path)
+
+  requestBlocks(peer: PeerConnection, opts: PickOptions): void {
+    const picker = this.picker;
+    if (!picker || peer.closed || peer.wire.peerChoking || !peer.wire.amInterested || this.paused) return;
+    if (this.pendingDiskBytes > MAX_PENDING_DISK_BYTES) return;
+    const want = peer.queueTarget - peer.outstanding.size;
+    // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
+    if (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0)) return;
+    const out = this.pickOut;
+    out.length = 0;
+    opts.sequential = this.sequential;
+    opts.snubbed = peer.snubbed;
+    const n = picker.pick(peer.wire.peerPieces, want, out, opts);
+    const bpp = picker.blocksPerPiece;
+    for (let i = 0; i < n; i++) {
+      const id = out[i]!;
+      const piece = (id / bpp) | 0;
+      const block = id - piece * bpp;
+      peer.outstanding.add(id);
+      peer.request(piece, block * BLOCK, picker.blockLength(piece, block));
+    }
+    if (n > 0) peer.lastRequestAt = Date.now();
+    else if (peer.outstanding.size === 0) this.updateInterest(peer);
+  }
+
+  private onBlock(peer: PeerConnection, index: number, offset: number, buf: Uint8Array, opts: PickOptions): void {
+    const c = this.host.counters;
+    const len = buf.length;
+    c.inc(M.ses_num_incoming_piece);
+    const now = Date.now();
+    peer.lastMessageAt = now;
+    const id = this.blockId(index, offset);
+    if (id < 0 || !peer.outstanding.delete(id)) {
+      // Unrequested, or cancelled before it arrived (end-game): counted as waste.
+      c.inc(M.net_recv_redundant_bytes, len);
+      this.totalRedundantBytes += len;
+      return;
+    }
+    const picker = this.picker!;
+    if (len !== picker.blockLength(index, offset / BLOCK)) {
+      picker.abortRequest(id);
+      c.inc(M.peer_invalid_arg_peers);
+      peer.close('block of the wrong length');
+      return;
+    }
+    peer.lastBlockAt = now;
+    peer.lastPayloadAt = now;
+    peer.downloadedPayload += len;
+    peer.downloadedInTick += len;
+    peer.downloadedInRound += len;
+    if (peer.slowStart) peer.queueTarget++;
+    peer.snubbed = false;
+    c.inc(M.net_recv_payload_bytes, len);
+    this.totalPayloadDownload += len;
+    this.lastDownload = now;
+
+    if (!picker.markReceived(id)) {
+      c.inc(M.net_recv_redundant_bytes, len);
+      c.inc(M.ses_waste_piece_end_game, len);
+      this.totalRedundantBytes += len;
+      this.requestBlocks(peer, opts);
+      return;
+    }
+    if (picker.requestCount(id) > 0) this.cancelElsewhere(peer, id, index, offset, len);
+
+    let part = this.partial.get(index);
+    if (!part) {
+      part = { buf: this.allocPieceBuffer(), contributors: [] };
+      this.partial.set(index, part);
+    }
+    part.buf.set(buf, offset);
+    if (!part.contributors.includes(peer)) part.contributors.push(peer);
+    if (picker.isPieceComplete(index)) {
+      this.partial.delete(index);
+      this.verifyPiece(index, part);
+    }
+    this.requestBlocks(peer, opts);
+  }
+
+  /** End-game: the block came from one peer, so the duplicate requests elsewhere are cancelled. */
+  private cancelElsewhere(from: PeerConnection, id: number, index: number, offset: number, len: number): void {
+    for (const p of this.peers) {
+      if (p === from || !p.outstanding.delete(id)) continue;
+      this.picker!.abortRequest(id);
+      p.cancel(index, offset, len);
+      this.host.counters.inc(M.ses_waste_piece_cancelled, len);
+    }
+  }
+
+  private allocPieceBuffer(): Uint8Array {
+    // Each buffer owns its ArrayBuffer: it is transferred to the hashing thread and back.
+    return this.freeBuffers.pop() ?? new Uint8Array(this.info!.pieceLength);
+  }
+
+  private releasePieceBuffer(buf: Uint8Array): void {
+    if (this.freeBuffers.length < 16 && buf.buffer.byteLength === this.info?.pieceLength) {
+      this.freeBuffers.push(new Uint8Array(buf.buffer));
+    }
+  }
+
+  private verifyPiece(index: number, part: PartialPiece): void {
+    const info = this.info!;
+    const size = this.layout!.pieceSize(index);
+    const blocks = this.picker!.blocksInPiece(index);
+    this.pendingDiskBytes += size;
+    this.host.hashPool.hash(part.buf.subarray(0, size)).then(
+      ({ buf, digest }) => {
+        this.host.counters.inc(M.disk_num_blocks_hashed, blocks);
+        if (this.closed) {
+          this.pendingDiskBytes -= size;
+          return;
+        }
+        if (Buffer.compare(digest, info.pieceHashes[index]!) !== 0) {
+          this.pendingDiskBytes -= size;
+          this.releasePieceBuffer(buf);
+          this.pieceFailed(index, part.contributors, size);
+          return;
+        }
+        this.storage!.writePiece(index, buf).then(
+          () => {
+            this.pendingDiskBytes -= size;
+            this.releasePieceBuffer(buf);
+            this.pieceVerified(index, part.contributors);
+          },
+          (e: Error) => {
+            this.pendingDiskBytes -= size;
+            this.picker?.pieceFailed(index);
+            if (!this.closed) this.setError(e);
+          },
+        );
+      },
+      (e: Error) => {
+        this.pendingDiskBytes -= size;
+        if (!this.closed) this.setError(e);
+      },
+    );
+  }
+
+  private pieceVerified(index: number, contributors: PeerConnection[]): void {
+    if (this.closed) return;
+    const c = this.host.counters;
+    this.picker!.pieceVerified(index);
+    this.bitfield[index >> 3]! |= 0x80 >> (index & 7);
+    c.inc(M.ses_num_piece_passed);
+    for (const p of contributors) p.trust = Math.min(8, p.trust + 1);
+    for (const p of this.peers) p.have(index);
+    this.host.emit('piece_finished', { info_hash: this.infoHash, piece_index: index });
+    if (this.picker!.isFinished()) this.onFinished();
+    else if (this.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
+      // Peers may have idled on disk back-pressure.
+      for (const p of this.peers) if (p.outstanding.size === 0) this.requestBlocks(p, p.pickOptions);
+    }
+  }
+
+  private pieceFailed(index: number, contributors: PeerConnection[], size: number): void {
+    const c = this.host.counters;
+    this.picker!.pieceFailed(index);
+    c.inc(M.ses_num_piece_failed);
+    c.inc(M.net_recv_failed_bytes, size);
+    this.totalFailedBytes += size;
+    this.host.emit('hash_failed', { info_hash: this.infoHash, piece_index: index });
+    // libtorrent's rule: -2 trust per failure; a peer that alone sent a bad piece, or whose trust fell to
+    // -7, is banned.
+    for (const p of contributors) {
+      p.trust -= 2;
+      p.onParole = true;
+      if (contributors.length === 1 || p.trust <= -7) this.ban(p, 'sent data that failed the hash check');
+    }
+  }
+
+  private ban(peer: PeerConnection, reason: string): void {
+    this.banned.add(`${peer.ip}:${peer.port}`);
+    if (peer.peerId) this.banned.add(peer.peerId);
+    this.knownPeers.delete(`${peer.ip}:${peer.port}`);
+    this.host.counters.inc(M.peer_banned_for_hash_failure);
+    this.host.emit('peer_banned', { info_hash: this.infoHash, ip: peer.ip, port: peer.port, reason });
+    peer.close(`banned: ${reason}`);
+  }
+
+  private onFinished(): void {
+    this.completedTime ||= Math.floor(Date.now() / 1000);
+    this.updateFinishedState();
+    for (const p of [...this.peers]) {
+      if (p.isSeed && this.isSeeding) p.close('both are seeds');
+      else p.notInterested();
+    }
+    this.host.emit('torrent_finished', { info_hash: this.infoHash });
+  }
+
+  // ---------------------------------------------------------------- uploading
+
+  private onRequest(
+    peer: PeerConnection, index: number, offset: number, length: number,
+    respond: (err: Error | null, buf?: Uint8Array) => void,
+  ): void {
+    const c = this.host.counters;
+    const picker = this.picker;
+    if (!picker || index >= picker.numPieces || !picker.have(index) || length === 0 || length > 2 * BLOCK ||
+        offset + length > this.layout!.pieceSize(index)) {
+      c.inc(M.peer_invalid_piece_requests);
+      respond(new Error('invalid request'));
+      return;
+    }
+    if (peer.wire.peerRequests.length > this.host.settings.max_allowed_in_request_queue) {
+      c.inc(M.peer_max_piece_requests);
+      respond(new Error('too many requests'));
+      return;
+    }
+    c.inc(M.peer_piece_requests);
+    this.storage!.read(index, offset, length).then(
+      (buf) => {
+        if (peer.closed) return;
+        respond(null, buf);
+        peer.accountUpload(buf.length);
+        this.totalPayloadUpload += buf.length;
+        this.lastUpload = Date.now();
+      },
+      (e: Error) => {
+        respond(e);
+        if (!this.closed) this.setError(e);
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------- metadata (BEP 9)
+
+  private fetchMetadata(peer: PeerConnection): void {
+    const ext = peer.wire.ut_metadata as { fetch(): void } | undefined;
+    if (!ext) return;
+    ext.fetch();
+  }
+
+  /** Called by the session for wires of a torrent without metadata, before the handshake goes out. */
+  useMetadataExtension(peer: PeerConnection): void {
+    peer.wire.use(utMetadata(this.info ? this.torrentFileForPeers() : undefined));
+    if (this.info) return;
+    const ext = peer.wire.ut_metadata as { on(ev: string, fn: () => void): void; metadata?: Uint8Array } | undefined;
+    // The raw verified info bytes, not the library's re-encoding: the info-hash is over these bytes.
+    ext?.on('metadata', () => {
+      if (ext.metadata) this.onMetadata(ext.metadata);
+    });
+    ext?.on('warning', () => undefined);
+  }
+
+  private torrentFileForPeers(): Uint8Array {
+    if (!this.metadataPieces) {
+      const head = Buffer.from('d4:info');
+      this.metadataPieces = Buffer.concat([head, this.info!.infoBytes, Buffer.from('e')]);
+    }
+    return this.metadataPieces;
+  }
+
+  private onMetadata(infoBytes: Uint8Array): void {
+    if (this.info || this.closed) return;
+    try {
+      const info = parseInfoDict(infoBytes);
+      if (info.infoHash !== this.infoHash) throw new Error('metadata does not match the info-hash');
+      this.setMetadata(info);
+      this.host.emit('metadata_received', { info_hash: this.infoHash, name: info.name });
+      const peers = [...this.peers];
+      void this.start().then(() => {
+        for (const p of peers) {
+          if (p.closed) continue;
+          p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
+          this.updateInterest(p);
+        }
+      });
+    } catch (e) {
+      this.host.emit('torrent_error', { info_hash: this.infoHash, error: `bad metadata from a peer: ${(e as Error).message}` });
+    }
+  }
+
+  // ---------------------------------------------------------------- periodic work
+
+  /** Once a second: rates, timeouts, snubbing, queue sizes, dialling. */
+  tick(now: number, seconds: number): void {
+    if (this.closed) return;
+    const s = this.host.settings;
+    const c = this.host.counters;
+    let down = 0, up = 0, downAll = 0, upAll = 0;
+    for (const peer of this.peers) {
+      peer.tick(seconds);
+      down += peer.downloadRate;
+      up += peer.uploadRate;
+      downAll += peer.downloadRateAll;
+      upAll += peer.uploadRateAll;
+      if (now - peer.lastMessageAt > s.peer_timeout * 1000) {
+        c.inc(M.peer_timeout_peers);
+        peer.close('peer timed out');
+        continue;
+      }
+      if (!peer.wire.amInterested && !peer.wire.peerInterested && now - peer.lastPayloadAt > s.inactivity_timeout * 1000) {
+        c.inc(M.peer_timeout_peers);
+        peer.close('inactive');
+        continue;
+      }
+      if (peer.outstanding.size > 0 && !peer.snubbed &&
+          now - Math.max(peer.lastBlockAt, peer.lastRequestAt) > s.piece_timeout * 1000) {
+        // Snubbed: its requests go back to the picker for others; it keeps one request at a time.
+        peer.snubbed = true;
+        this.abortAll(peer);
+      }
+      peer.updateQueueTarget(s.request_queue_time, s.max_out_request_queue, BLOCK);
+      if (peer.outstanding.size < peer.queueTarget) this.requestBlocks(peer, peer.pickOptions);
+    }
+    this.downloadPayloadRate = down;
+    this.uploadPayloadRate = up;
+    this.downloadRate = downAll;
+    this.uploadRate = upAll;
+    if (!this.paused && !this.hasError) {
+      this.activeSeconds += seconds;
+      if (this.isFinished) this.finishedSeconds += seconds;
+      if (this.isSeeding) this.seedingSeconds += seconds;
+    }
+    this.syncStorageCounters();
+    this.connectToPeers();
+  }
+
+  /** Moves storage operation counts into the disk.* counters (storage counts on its own, without the session). */
+  syncStorageCounters(): void {
+    const st = this.storage?.stats;
+    if (!st) return;
+    const c = this.host.counters;
+    const last = this.lastStorageStats;
+    c.inc(M.disk_num_write_ops, st.writeOps - last.writeOps);
+    c.inc(M.disk_num_read_ops, st.readOps - last.readOps);
+    c.inc(M.disk_num_blocks_written, st.blocksWritten - last.blocksWritten);
+    c.inc(M.disk_num_blocks_read, st.blocksRead - last.blocksRead);
+    c.inc(M.disk_num_blocks_hashed, st.blocksHashed - last.blocksHashed);
+    this.lastStorageStats = { ...st };
+  }
+
+  // ---------------------------------------------------------------- queries and settings
+
+  setFilePriorities(priorities: number[]): void {
+    if (!this.info) throw new SpritzleError('invalid_state', 'file priorities need the torrent metadata');
+    if (priorities.length > this.info.files.length) {
+      throw new SpritzleError('invalid_param', `file_priorities has ${priorities.length} entries for ${this.info.files.length} files`, { field: 'file_priorities' });
+    }
+    this.filePriorities = this.info.files.map((f, i) => (f.pad ? 0 : priorities[i] ?? this.filePriorities[i] ?? 4));
+    this.applyPiecePriorities();
+    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return;
+    const wasFinished = this.isFinished;
+    this.updateFinishedState();
+    if (!wasFinished && this.isFinished) this.onFinished();
+    for (const p of this.peers) this.updateInterest(p);
+    if (wasFinished && !this.isFinished) this.connectToPeers();
+  }
+
+  setFlag(flag: number, on: boolean): void {
+    this.flags = on ? this.flags | flag : this.flags & ~flag;
+  }
+
+  files(): FileInfo[] {
+    if (!this.layout || !this.picker) return [];
+    const picker = this.picker;
+    const done = this.layout.fileProgress((p) => picker.have(p));
+    return this.layout.files.map((f, i) => ({
+      index: i, path: f.path, size: f.length, offset: f.offset, bytes_done: done[i] ?? 0,
+      progress: f.length === 0 ? 1 : (done[i] ?? 0) / f.length, priority: this.filePriorities[i] ?? 4, pad: f.pad,
+    }));
+  }
+
+  peerInfo(): PeerInfo[] {
+    const n = this.info?.numPieces ?? 0;
+    return [...this.peers].map((p) => {
+      const w = p.wire;
+      let have = 0;
+      if (p.isSeed) have = n;
+      else for (let i = 0; i < n; i++) if (w.peerPieces.get(i)) have++;
+      const flags = (w.amInterested ? 'i' : '') + (w.peerInterested ? 'I' : '') + (w.peerChoking ? 'c' : '') +
+        (w.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '');
+      return {
+        ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, flags,
+        progress: n ? have / n : 0, down_speed: Math.round(p.downloadRate), up_speed: Math.round(p.uploadRate),
+        total_download: p.downloadedPayload, total_upload: p.uploadedPayload, num_pieces: have, queue: p.outstanding.size,
+      };
+    });
+  }
+
+  /** Bytes of wanted pieces we have, and of all pieces we have. */
+  doneBytes(): { done: number; wantedDone: number; wanted: number } {
+    const picker = this.picker;
+    const layout = this.layout;
+    if (!picker || !layout) return { done: 0, wantedDone: 0, wanted: 0 };
+    let done = 0, wantedDone = 0, wanted = 0;
+    const last = picker.numPieces - 1;
+    const full = layout.pieceLength;
+    const lastSize = layout.pieceSize(last);
+    for (let i = 0; i <= last; i++) {
+      const size = i === last ? lastSize : full;
+      const w = picker.piecePriority(i) > 0;
+      if (w) wanted += size;
+      if (picker.have(i)) {
+        done += size;
+        if (w) wantedDone += size;
+      }
+    }
+    return { done, wantedDone, wanted };
+  }
+}
