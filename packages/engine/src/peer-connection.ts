@@ -37,6 +37,8 @@ export class PeerConnection {
   snubbed = false;
   /** Most requests the peer accepts (its extended handshake's `reqq`). */
   peerReqq = 250;
+  /** Our max_out_request_queue setting, copied when the peer joins a torrent. */
+  maxOutQueue = 500;
   isSeed = false;
   /** libtorrent's trust points: +1 per passed piece it helped with, -2 per failed one. */
   trust = 0;
@@ -242,23 +244,32 @@ export class PeerConnection {
    * libtorrent's update_desired_queue_size: enough requests to cover request_queue_time seconds at the
    * measured rate; slow start (+1 per block) until the rate stops growing.
    */
-  updateQueueTarget(requestQueueTime: number, maxQueue: number, blockSize: number): void {
-    const cap = Math.max(2, Math.min(maxQueue, this.peerReqq));
+  updateQueueTarget(requestQueueTime: number, blockSize: number): void {
+    const cap = this.queueCap;
     if (this.snubbed) {
       this.queueTarget = 1;
       return;
     }
     if (this.slowStart) {
       const rate = this.downloadRate;
-      if (this.prevTickRate > 0 && rate < this.prevTickRate * 1.1 && this.lastBlockAt > 0) this.slowStart = false;
+      if (this.lastBlockAt > 0 && this.prevTickRate > 0 && rate < this.prevTickRate * 1.1) this.slowStart = false;
       this.prevTickRate = rate;
-      if (this.slowStart) {
-        this.queueTarget = Math.min(this.queueTarget, cap);
-        return;
-      }
+      if (this.slowStart) return;
     }
     const target = Math.ceil((this.downloadRate * requestQueueTime) / blockSize);
     this.queueTarget = Math.max(2, Math.min(cap, target));
+  }
+
+  /** Requests we may have outstanding: ours and the peer's limit. */
+  get queueCap(): number {
+    return Math.max(2, Math.min(this.maxOutQueue, this.peerReqq));
+  }
+
+  /** Slow start: one more outstanding request per block received, up to the cap. */
+  onBlockReceived(): void {
+    if (!this.slowStart) return;
+    if (this.queueTarget < this.queueCap) this.queueTarget++;
+    else this.slowStart = false;
   }
 
   close(reason: string): void {

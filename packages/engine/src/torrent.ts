@@ -400,6 +400,7 @@ export class Torrent {
       }
     }
     this.peers.add(peer);
+    peer.maxOutQueue = this.host.settings.max_out_request_queue;
     const c = this.host.counters;
     const wire = peer.wire;
     const now = Date.now();
@@ -597,7 +598,7 @@ export class Torrent {
     peer.downloadedPayload += len;
     peer.downloadedInTick += len;
     peer.downloadedInRound += len;
-    if (peer.slowStart) peer.queueTarget++;
+    peer.onBlockReceived();
     peer.snubbed = false;
     c.inc(M.net_recv_payload_bytes, len);
     this.totalPayloadDownload += len;
@@ -849,7 +850,8 @@ export class Torrent {
         peer.snubbed = true;
         this.abortAll(peer);
       }
-      peer.updateQueueTarget(s.request_queue_time, s.max_out_request_queue, BLOCK);
+      peer.maxOutQueue = s.max_out_request_queue;
+      peer.updateQueueTarget(s.request_queue_time, BLOCK);
       if (peer.outstanding.size < peer.queueTarget) this.requestBlocks(peer, peer.pickOptions);
     }
     this.downloadPayloadRate = down;
