@@ -30,7 +30,7 @@ export class PeerConnection {
   /** Block ids requested from this peer and not yet answered. */
   readonly outstanding = new Set<number>();
   /** Reused for every pick from this peer (no allocation per pick); exclude keeps end-game duplicates off this peer. */
-  readonly pickOptions = { sequential: false, snubbed: false, exclude: (id: number): boolean => this.outstanding.has(id) };
+  readonly pickOptions = { sequential: false, snubbed: false, allowBusy: false, exclude: (id: number): boolean => this.outstanding.has(id) };
   /** Target number of outstanding requests (libtorrent's desired queue size). */
   queueTarget = 4;
   slowStart = true;
@@ -69,6 +69,11 @@ export class PeerConnection {
   private lastBytesRead = 0;
   private lastBytesWritten = 0;
   private prevTickRate = 0;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   constructor(
     readonly socket: Socket,
@@ -191,6 +196,12 @@ export class PeerConnection {
   }
 
   request(piece: number, offset: number, length: number): void {
+    // A batch of requests leaves in one writev, not one syscall per 17-byte message.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
     this.wire.request(piece, offset, length, noop);
     this.counters.inc(M.ses_num_outgoing_request);
   }

@@ -5,9 +5,10 @@
  *
  * Performance model: `pick()` and `markReceived()` run once per 16 KiB block, so neither allocates
  * nor scans every piece. Per-piece state lives in typed arrays; per-block state exists only for
- * partial pieces, in a pool of slots (libtorrent's downloading_piece / block_info). Wanted pieces
- * we lack are kept in one array partitioned into buckets by (priority, availability), as libtorrent
- * does with m_pieces and m_priority_boundaries, so an availability change moves a piece by one swap.
+ * partial pieces, in a pool of slots (libtorrent's downloading_piece / block_info), and the partial
+ * pieces that still have free blocks are listed apart. Wanted pieces not started yet are kept in one
+ * array partitioned into buckets by (priority, availability), as libtorrent does with m_pieces and
+ * m_priority_boundaries, so an availability change moves a piece by one swap.
  */
 
 /** A peer's pieces. The `bitfield` npm BitField satisfies it. */
@@ -108,9 +109,8 @@ export class PiecePicker {
   private readonly unstarted = new Int32Array(TOP_PRIORITY + 1);
   private numUnstarted: number;
 
-  // Buckets: order[bStart[b] .. bStart[b+1]) holds the wanted, not-had pieces of bucket
-  // b = (7 - priority) * L + availability. Partial pieces stay in and are skipped when scanning;
-  // there are few of them, and it saves moving them out and back.
+  // Buckets: order[bStart[b] .. bStart[b+1]) holds the wanted, not-had, not-started pieces of
+  // bucket b = (7 - priority) * L + availability; pos[piece] >= 0 exactly for those pieces.
   private L = 16;
   private readonly order: Int32Array;
   private readonly pos: Int32Array;
@@ -130,6 +130,11 @@ export class PiecePicker {
   private slotReceived = new Int32Array(0);
   /** No free block below this index: resumes the block scan. */
   private slotHint = new Int32Array(0);
+  /** Slots with at least one free block, so pick() does not walk fully requested pieces. */
+  private openList = new Int32Array(0);
+  /** Index of a slot in openList, -1 when it has no free block. */
+  private openPos = new Int32Array(0);
+  private numOpen = 0;
   private blkReceived = new Uint8Array(0);
   private blkReq = new Uint16Array(0);
   /** Marks blocks already handed out (or excluded) by the current end-game pick. */
@@ -289,8 +294,8 @@ export class PiecePicker {
     if (priority > 0) {
       this._numWanted++;
       if (had) this._numWantedHave++;
-      else this.bucketInsert(piece);
       if (unstarted) {
+        this.bucketInsert(piece);
         this.adjUnstarted(priority, 1);
         this.becameCandidate(piece);
       }
@@ -403,7 +408,7 @@ export class PiecePicker {
   abortRequest(blockId: number): void {
     const piece = Math.floor(blockId / this.blocksPerPiece);
     const block = blockId - piece * this.blocksPerPiece;
-    if (piece < 0 || piece >= this.numPieces) return;
+    if (piece < 0 || piece >= this.numPieces || block >= this.blocksInPiece(piece)) return;
     const s = this.pieceSlot[piece];
     if (s < 0) return;
     const idx = s * this.blocksPerPiece + block;
@@ -412,6 +417,7 @@ export class PiecePicker {
     this.blkReq[idx] = req - 1;
     if (req === 1 && this.blkReceived[idx] === 0) {
       const free = ++this.slotFree[s];
+      if (free === 1) this.openAdd(s);
       if (block < this.slotHint[s]) this.slotHint[s] = block;
       // Nothing requested or received any more: like libtorrent, the piece stops being partial.
       if (free === this.blocksInPiece(piece)) this.releaseSlot(s);
@@ -438,7 +444,7 @@ export class PiecePicker {
     this.blkReceived[idx] = 1;
     this.slotReceived[s]++;
     if (req > 0) this.blkReq[idx] = req - 1;
-    else this.slotFree[s]--;
+    else if (--this.slotFree[s] === 0) this.openRemove(s);
     return true;
   }
 
@@ -488,8 +494,8 @@ export class PiecePicker {
    */
   get inEndGame(): boolean {
     if (this._numWantedHave === this._numWanted || this.numUnstarted > 0) return false;
-    for (let s = 0; s < this.numSlots; s++) {
-      if (this.slotFree[s] > 0 && this.prio[this.slotPiece[s]] > 0) return false;
+    for (let i = 0; i < this.numOpen; i++) {
+      if (this.prio[this.slotPiece[this.openList[i]]] > 0) return false;
     }
     return true;
   }
@@ -498,9 +504,10 @@ export class PiecePicker {
 
   private pickPartials(peer: PieceSet, max: number, out: number[], n: number): number {
     const c = this._counters;
-    for (let s = 0; s < this.numSlots && n < max; s++) {
+    // Downwards: takeBlocks may drop the current entry, which swaps in an already visited one.
+    for (let i = this.numOpen - 1; i >= 0 && n < max; i--) {
       c.piece_picker_partial_loops++;
-      if (this.slotFree[s] === 0) continue;
+      const s = this.openList[i];
       const piece = this.slotPiece[s];
       if (this.prio[piece] === 0 || !peer.get(piece)) continue;
       n = this.takeBlocks(s, max, out, n);
@@ -560,21 +567,25 @@ export class PiecePicker {
     const c = this._counters;
     const L = this.L;
     for (let g = 0; g < LEVELS; g++) {
-      if (this.unstarted[TOP_PRIORITY - g] === 0) continue;
-      const lo = this.bStart[g * L];
-      const hi = this.bStart[(g + 1) * L];
-      const size = hi - lo;
-      if (size === 0) continue;
-      c.piece_picker_rand_start_loops++;
-      let idx = lo + (this.rand() % size);
-      for (let k = 0; k < size; k++, idx++) {
-        if (idx === hi) idx = lo;
-        c.piece_picker_rand_loops++;
-        const piece = this.order[idx];
-        if (this.pieceSlot[piece] >= 0 || !peer.get(piece)) continue;
-        n = this.takeBlocks(this.startPiece(piece), max, out, n);
-        if (n >= max) return n;
+      // Starting a piece takes it out of the level, so each new piece gets a fresh random start.
+      search: while (n < max) {
+        const lo = this.bStart[g * L];
+        const hi = this.bStart[(g + 1) * L];
+        const size = hi - lo;
+        if (size === 0) break;
+        c.piece_picker_rand_start_loops++;
+        let idx = lo + (this.rand() % size);
+        for (let k = 0; k < size; k++, idx++) {
+          if (idx === hi) idx = lo;
+          c.piece_picker_rand_loops++;
+          const piece = this.order[idx];
+          if (!peer.get(piece)) continue;
+          n = this.takeBlocks(this.startPiece(piece), max, out, n);
+          continue search;
+        }
+        break;
       }
+      if (n >= max) return n;
     }
     return n;
   }
@@ -602,22 +613,28 @@ export class PiecePicker {
     return n;
   }
 
-  /** Starts the bucket's pieces the peer has, from a random offset so equal rarity is shuffled. */
+  /**
+   * Starts the bucket's pieces the peer has, each found from a random offset so equal rarity is
+   * shuffled (starting a piece takes it out of the bucket, hence the fresh search each time).
+   */
   private scanBucket(b: number, peer: PieceSet, max: number, out: number[], n: number, reverse: boolean): number {
-    const lo = this.bStart[b];
-    const hi = this.bStart[b + 1];
-    const size = hi - lo;
-    if (size === 0) return n;
     const c = this._counters;
-    let idx = lo + (this.rand() % size);
-    for (let k = 0; k < size; k++, idx++) {
-      if (idx === hi) idx = lo;
-      if (reverse) c.piece_picker_reverse_rare_loops++;
-      else c.piece_picker_rare_loops++;
-      const piece = this.order[idx];
-      if (this.pieceSlot[piece] >= 0 || !peer.get(piece)) continue;
-      n = this.takeBlocks(this.startPiece(piece), max, out, n);
-      if (n >= max) return n;
+    search: while (n < max) {
+      const lo = this.bStart[b];
+      const hi = this.bStart[b + 1];
+      const size = hi - lo;
+      if (size === 0) return n;
+      let idx = lo + (this.rand() % size);
+      for (let k = 0; k < size; k++, idx++) {
+        if (idx === hi) idx = lo;
+        if (reverse) c.piece_picker_reverse_rare_loops++;
+        else c.piece_picker_rare_loops++;
+        const piece = this.order[idx];
+        if (!peer.get(piece)) continue;
+        n = this.takeBlocks(this.startPiece(piece), max, out, n);
+        continue search;
+      }
+      return n;
     }
     return n;
   }
@@ -696,6 +713,7 @@ export class PiecePicker {
     }
     this.slotFree[s] = free;
     this.slotHint[s] = b;
+    if (free === 0) this.openRemove(s);
     return n;
   }
 
@@ -725,8 +743,12 @@ export class PiecePicker {
     this.slotHint[s] = 0;
     this.blkReceived.fill(0, s * bpp, s * bpp + bpp);
     this.blkReq.fill(0, s * bpp, s * bpp + bpp);
-    const p = this.prio[piece];
-    if (p > 0 && this.haveArr[piece] === 0) this.adjUnstarted(p, -1);
+    this.openPos[s] = -1;
+    this.openAdd(s);
+    if (this.pos[piece] >= 0) {
+      this.bucketRemove(piece);
+      this.adjUnstarted(this.prio[piece], -1);
+    }
     return s;
   }
 
@@ -735,6 +757,7 @@ export class PiecePicker {
     const piece = this.slotPiece[s];
     const bpp = this.blocksPerPiece;
     this.pieceSlot[piece] = -1;
+    if (this.openPos[s] >= 0) this.openRemove(s);
     const last = --this.numSlots;
     if (s !== last) {
       const moved = this.slotPiece[last];
@@ -746,9 +769,14 @@ export class PiecePicker {
       this.blkReceived.copyWithin(s * bpp, last * bpp, last * bpp + bpp);
       this.blkReq.copyWithin(s * bpp, last * bpp, last * bpp + bpp);
       this.blkStamp.copyWithin(s * bpp, last * bpp, last * bpp + bpp);
+      const op = this.openPos[last];
+      this.openPos[s] = op;
+      if (op >= 0) this.openList[op] = s;
     }
+    this.openPos[last] = -1;
     const p = this.prio[piece];
     if (p > 0 && this.haveArr[piece] === 0) {
+      this.bucketInsert(piece);
       this.adjUnstarted(p, 1);
       this.becameCandidate(piece);
     }
@@ -778,7 +806,26 @@ export class PiecePicker {
     const blkStamp = new Uint32Array(cap * bpp);
     blkStamp.set(this.blkStamp);
     this.blkStamp = blkStamp;
+    const openList = new Int32Array(cap);
+    openList.set(this.openList);
+    this.openList = openList;
+    const openPos = new Int32Array(cap).fill(-1);
+    openPos.set(this.openPos);
+    this.openPos = openPos;
     this.slotCap = cap;
+  }
+
+  private openAdd(s: number): void {
+    this.openPos[s] = this.numOpen;
+    this.openList[this.numOpen++] = s;
+  }
+
+  private openRemove(s: number): void {
+    const i = this.openPos[s];
+    const moved = this.openList[--this.numOpen];
+    this.openList[i] = moved;
+    this.openPos[moved] = i;
+    this.openPos[s] = -1;
   }
 
   private adjUnstarted(p: number, d: number): void {
@@ -888,7 +935,7 @@ export class PiecePicker {
     this.pos[a] = j;
   }
 
-  /** Counting sort of every wanted piece we lack into L availability levels, shuffled within buckets. */
+  /** Counting sort of every unstarted wanted piece we lack into L availability levels, shuffled within buckets. */
   private rebuild(L: number): void {
     const np = this.numPieces;
     let maxAvail = 0;
@@ -898,12 +945,12 @@ export class PiecePicker {
     const K = LEVELS * L;
     const bs = new Int32Array(K + 1);
     for (let i = 0; i < np; i++) {
-      if (this.prio[i] > 0 && this.haveArr[i] === 0) bs[this.bucketOf(i) + 1]++;
+      if (this.prio[i] > 0 && this.haveArr[i] === 0 && this.pieceSlot[i] < 0) bs[this.bucketOf(i) + 1]++;
     }
     for (let b = 0; b < K; b++) bs[b + 1] += bs[b];
     const fill = bs.slice(0, K);
     for (let i = 0; i < np; i++) {
-      if (this.prio[i] > 0 && this.haveArr[i] === 0) {
+      if (this.prio[i] > 0 && this.haveArr[i] === 0 && this.pieceSlot[i] < 0) {
         const at = fill[this.bucketOf(i)]++;
         this.order[at] = i;
         this.pos[i] = at;

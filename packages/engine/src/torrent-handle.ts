@@ -73,7 +73,7 @@ export class TorrentHandle {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new SpritzleError('invalid_param', `port ${port} is not a TCP port`, { field: 'port' });
     }
-    t.addKnownPeer(host, port);
+    t.addKnownPeer(host, port, true);
     t.connectToPeers();
   }
 

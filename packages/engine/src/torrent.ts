@@ -44,6 +44,8 @@ interface KnownPeer {
   connecting: boolean;
   /** A peer we will not dial again (ourselves, or a connection that proved to be a duplicate). */
   skip: boolean;
+  /** It had every piece when we last saw it. */
+  seed: boolean;
 }
 
 interface PartialPiece {
@@ -201,8 +203,9 @@ export class Torrent {
 
   private applyPiecePriorities(piecePriorities?: number[]): void {
     const picker = this.picker!;
-    const fromFiles = this.layout!.piecePriorities(this.filePriorities);
-    for (let i = 0; i < picker.numPieces; i++) picker.setPiecePriority(i, piecePriorities?.[i] ?? fromFiles[i]!);
+    const prios = this.layout!.piecePriorities(this.filePriorities);
+    if (piecePriorities) for (let i = 0; i < prios.length && i < piecePriorities.length; i++) prios[i] = piecePriorities[i]!;
+    picker.setPiecePriorities(prios);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -276,6 +279,7 @@ export class Torrent {
     const wasError = this.hasError;
     this.errorMessage = '';
     this.errorFile = -1;
+    for (const k of this.knownPeers.values()) k.lastAttempt = 0;
     this.host.emit('torrent_resumed', { info_hash: this.infoHash });
     if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
       void this.start();
@@ -288,6 +292,7 @@ export class Torrent {
   async forceRecheck(): Promise<void> {
     if (!this.info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet; nothing to check');
     for (const peer of [...this.peers]) peer.close('recheck');
+    for (const k of this.knownPeers.values()) k.lastAttempt = 0;
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
     await this.check();
@@ -340,20 +345,22 @@ export class Torrent {
 
   // ---------------------------------------------------------------- peers
 
-  addKnownPeer(host: string, port: number): void {
+  /** Remembers a peer to dial; `now` (an explicit connect) dials it at the next chance, backoff or not. */
+  addKnownPeer(host: string, port: number, now = false): void {
     const key = `${host}:${port}`;
-    if (this.knownPeers.has(key) || this.banned.has(key)) return;
-    this.knownPeers.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false });
+    const known = this.knownPeers.get(key);
+    if (known && now) {
+      known.lastAttempt = 0;
+      known.failures = 0;
+    }
+    if (known || this.banned.has(key)) return;
+    this.knownPeers.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false, seed: false });
   }
 
   /** Dial known peers we are not connected to, within the limits. */
   connectToPeers(): void {
     if (this.closed || this.paused || this.hasError) return;
     if (this.state === 'checking_files' || this.state === 'checking_resume_data') return;
-    if (this.isFinished && this.info) {
-      // A seed waits for leechers to dial it; it does not dial.
-      return;
-    }
     const now = Date.now();
     let halfOpen = 0;
     for (const k of this.knownPeers.values()) if (k.connecting) halfOpen++;
@@ -361,7 +368,11 @@ export class Torrent {
       if (halfOpen >= MAX_HALF_OPEN) break;
       if (this.maxConnections >= 0 && this.peers.size + halfOpen >= this.maxConnections) break;
       if (k.connected || k.connecting || k.skip) continue;
-      const wait = k.failures === 0 ? 0 : Math.min(this.host.settings.min_reconnect_time, 2 ** k.failures) * 1000;
+      // Two seeds have nothing to trade.
+      if (k.seed && this.isSeeding) continue;
+      // libtorrent's min_reconnect_time after a connection ended; a short exponential backoff after failed dials.
+      const minReconnect = this.host.settings.min_reconnect_time;
+      const wait = k.lastAttempt === 0 ? 0 : (k.failures === 0 ? minReconnect : Math.min(minReconnect, 2 ** k.failures)) * 1000;
       if (k.lastAttempt && now - k.lastAttempt < wait) continue;
       k.connecting = true;
       k.lastAttempt = now;
@@ -506,6 +517,7 @@ export class Torrent {
     if (k) {
       k.connected = false;
       k.lastAttempt = Date.now();
+      k.seed = peer.isSeed;
     }
     this.totalDownload += peer.socket.bytesRead;
     this.totalUpload += peer.socket.bytesWritten;
@@ -560,6 +572,8 @@ export class Torrent {
     out.length = 0;
     opts.sequential = this.sequential;
     opts.snubbed = peer.snubbed;
+    // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
+    opts.allowBusy = peer.outstanding.size === 0;
     const n = picker.pick(peer.wire.peerPieces, want, out, opts);
     const bpp = picker.blocksPerPiece;
     for (let i = 0; i < n; i++) {
@@ -719,6 +733,8 @@ export class Torrent {
   }
 
   private ban(peer: PeerConnection, reason: string): void {
+    // Pieces already in flight from a banned peer fail too; it is banned once.
+    if (this.banned.has(`${peer.ip}:${peer.port}`)) return;
     this.banned.add(`${peer.ip}:${peer.port}`);
     if (peer.peerId) this.banned.add(peer.peerId);
     this.knownPeers.delete(`${peer.ip}:${peer.port}`);

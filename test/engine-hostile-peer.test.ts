@@ -1,0 +1,124 @@
+import { describe, it, expect, afterAll } from '@jest/globals';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import Wire from 'bittorrent-protocol';
+import { Session } from '@spritzle/engine';
+import { makeTorrent, tmpDir, sameBytes, dataFiles } from './helpers/fixtures.js';
+import { waitFor, finished } from './helpers/engine.js';
+
+/** A peer that claims every piece and answers every request with random bytes. */
+function startLiar(): Promise<{ port: number; connections: () => number; blocksSent: () => number; close: () => void }> {
+  let connections = 0;
+  let blocks = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const wire = new Wire('tcpIncoming');
+    socket.pipe(wire as never);
+    wire.pipe(socket);
+    wire.on('handshake', (infoHash: string) => {
+      wire.handshake(infoHash, randomBytes(20), { fast: true });
+      if (wire.hasFast) wire.haveAll();
+      wire.unchoke();
+    });
+    wire.on('request', (_i: number, _o: number, length: number, respond: (e: Error | null, b?: Uint8Array) => void) => {
+      blocks++;
+      respond(null, randomBytes(length));
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({
+      port: (server.address() as net.AddressInfo).port,
+      connections: () => connections,
+      blocksSent: () => blocks,
+      close: () => {
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    }));
+  });
+}
+
+describe('a peer that sends corrupt data', () => {
+  const cleanup: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const f of cleanup) await f();
+  });
+
+  it('never lands on disk, is banned, and the honest peer completes the download', async () => {
+    const t = await makeTorrent({ dir: await tmpDir('liar-src'), name: 'honest.bin', files: 2_000_000, pieceLength: 65536 });
+    const liar = await startLiar();
+    cleanup.push(liar.close);
+    const seed = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    cleanup.push(() => seed.close());
+    const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => sh.status().is_seeding);
+
+    const leech = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    cleanup.push(() => leech.close());
+    const banned: number[] = [];
+    leech.on('peer_banned', ({ port }) => banned.push(port));
+    const save = await tmpDir('liar-dl');
+    // The liar first, alone for a moment, so that it certainly delivers whole pieces.
+    const h = await leech.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`] });
+    await waitFor(() => banned.length > 0, 10_000, 'the liar to be banned');
+    h.connectPeer('127.0.0.1', seed.listenPort);
+    await finished(leech, h);
+
+    expect(await sameBytes(dataFiles(t, t.dataRoot)[0]!, dataFiles(t, save)[0]!)).toBe(true);
+    expect(banned).toEqual([liar.port]);
+    const s = leech.stats();
+    expect(s['peer.banned_for_hash_failure']).toBe(1);
+    expect(s['ses.num_piece_failed']!).toBeGreaterThanOrEqual(1);
+    expect(s['net.recv_failed_bytes']!).toBeGreaterThanOrEqual(65536);
+    expect(h.status().total_failed_bytes).toBe(s['net.recv_failed_bytes']);
+    // Banned means banned: the liar is not dialled again.
+    h.connectPeer('127.0.0.1', liar.port);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(liar.connections()).toBe(1);
+  });
+
+  it('with the liar and an honest seed connected at once, only the liar is banned', async () => {
+    const t = await makeTorrent({ dir: await tmpDir('liar2-src'), name: 'mixed.bin', files: 3_000_000, pieceLength: 32768 });
+    const liar = await startLiar();
+    cleanup.push(liar.close);
+    const seed = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    cleanup.push(() => seed.close());
+    const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => sh.status().is_seeding);
+    const leech = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    cleanup.push(() => leech.close());
+    const banned: number[] = [];
+    leech.on('peer_banned', ({ port }) => banned.push(port));
+    const save = await tmpDir('liar2-dl');
+    const h = await leech.addTorrent({
+      ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`, `127.0.0.1:${seed.listenPort}`],
+    });
+    await finished(leech, h);
+    expect(await sameBytes(dataFiles(t, t.dataRoot)[0]!, dataFiles(t, save)[0]!)).toBe(true);
+    expect(banned).toEqual([liar.port]);
+  });
+
+  it('a peer announcing an absurd message length is disconnected before it is buffered', async () => {
+    const t = await makeTorrent({ dir: await tmpDir('huge-src'), name: 'x.bin', files: 100_000 });
+    const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    cleanup.push(() => session.close());
+    await session.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('huge-dl') });
+    const closed = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(session.listenPort, '127.0.0.1', () => {
+        const hs = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(8), Buffer.from(t.infoHash, 'hex'), randomBytes(20)]);
+        sock.write(hs);
+        // A 1 GiB bitfield "message": a hostile length prefix.
+        sock.write(Buffer.from([0x40, 0, 0, 0, 5]));
+      });
+      sock.on('error', () => undefined);
+      sock.on('close', () => resolve(true));
+      setTimeout(() => resolve(false), 5000).unref();
+    });
+    expect(closed).toBe(true);
+    expect(session.stats()['peer.invalid_arg_peers']).toBe(1);
+  });
+});
