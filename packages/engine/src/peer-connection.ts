@@ -25,6 +25,8 @@ export class PeerConnection {
   client = '';
   closed = false;
   closeReason = '';
+  /** The port the peer accepts connections on: ours to dial for outgoing, its extended handshake's `p` for incoming. */
+  listenPort = 0;
 
   // Our view of the peer.
   /** Block ids requested from this peer and not yet answered. */
@@ -83,6 +85,7 @@ export class PeerConnection {
     private readonly counters: Counters,
   ) {
     this.wire = new Wire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing');
+    if (direction === 'outgoing') this.listenPort = port;
     this.guardMessageLength();
     socket.setNoDelay(true);
     socket.pipe(this.wire as never);

@@ -13,6 +13,7 @@ import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type Normaliz
 import { parseTorrentFile, type TorrentInfo } from './metainfo.js';
 import { parseMagnet } from './magnet.js';
 import { SpritzleError, errnoCode } from './errors.js';
+import type { SessionDiscovery } from './discovery/types.js';
 
 const TICK_MS = 1000;
 
@@ -38,6 +39,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
+  /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. */
+  discovery: SessionDiscovery | null = null;
 
   private constructor(settings: SessionSettings) {
     super();
@@ -146,7 +149,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       info = parseTorrentFile(p.ti);
       infoHash = info.infoHash;
       torrentBytes = p.ti;
-      if (p.trackers.length === 0) p.trackers = info.announce.flat();
+      if (p.trackers.length === 0) {
+        p.trackers = info.announce.flat();
+        p.tracker_tiers = info.announce.flatMap((tier, i) => tier.map(() => i));
+      }
     } else if (p.url) {
       const magnet = await parseMagnet(p.url);
       infoHash = magnet.infoHash;
@@ -170,6 +176,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       save_path: path.resolve(p.save_path ?? this.settingsValue.save_path),
     };
     const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
+    torrent.discovery = this.discovery?.forTorrent(torrent, normalized.trackers, normalized.tracker_tiers) ?? null;
     const handle = new TorrentHandle(this, torrent);
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
@@ -202,9 +209,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.torrentsByHash.get(infoHash);
   }
 
-  /** Whether the DHT node runs (the discovery layer drives it; none yet). */
+  /** Whether the session's DHT node runs. */
   isDhtRunning(): boolean {
-    return false;
+    return this.discovery?.isDhtRunning() ?? false;
   }
 
   // ------------------------------------------------------------------ stats
@@ -306,7 +313,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       const peer = new PeerConnection(socket, 'outgoing', host, port, this.counters);
       this.handshakePhase(peer, torrent);
-      torrent.useMetadataExtension(peer);
+      torrent.useExtensions(peer);
       peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
       this.counters.inc(M.ses_num_outgoing_ext_handshake);
     });
@@ -365,7 +372,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
       peer.peerId = peerIdHex;
       if (peer.direction === 'incoming') {
-        torrent.useMetadataExtension(peer);
+        torrent.useExtensions(peer);
         peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
         this.counters.inc(M.ses_num_outgoing_ext_handshake);
       }
@@ -450,6 +457,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.rechokeTimer) clearTimeout(this.rechokeTimer);
     for (const p of this.pending) p.close('session closed');
     await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
+    await this.discovery?.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.hashPool.close();
   }

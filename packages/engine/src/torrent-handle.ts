@@ -50,7 +50,8 @@ export class TorrentHandle {
 
   /** libtorrent's torrent_status, every key of the original spritzle's example. */
   status(): TorrentStatus {
-    return buildStatus(this.t, Date.now());
+    const t = this.t;
+    return buildStatus(t, Date.now(), t.discovery?.status());
   }
 
   /** Stops the torrent: its peer connections are closed. */
@@ -85,10 +86,21 @@ export class TorrentHandle {
     return this.t.peerInfo();
   }
 
-  /** Trackers and their state (the discovery layer fills this; empty until then). */
+  /** Trackers and their state. */
   trackers(): TrackerInfo[] {
-    this.t;
-    return [];
+    return this.t.discovery?.trackers() ?? [];
+  }
+
+  /** Adds a tracker to the live torrent (tier 0 unless given). */
+  addTracker(url: string, tier = 0): void {
+    const t = this.t;
+    if (!t.discovery) throw new SpritzleError('invalid_state', 'this session runs without trackers');
+    t.discovery.addTracker(url, tier);
+  }
+
+  /** Removes a tracker; false if the torrent had none with that URL. */
+  removeTracker(url: string): boolean {
+    return this.t.discovery?.removeTracker(url) ?? false;
   }
 
   flags(): TorrentFlagName[] {

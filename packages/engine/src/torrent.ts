@@ -14,6 +14,7 @@ import { Storage } from './storage/storage.js';
 import { resolveInside } from './storage/paths.js';
 import { SpritzleError } from './errors.js';
 import utMetadata from 'ut_metadata';
+import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from './discovery/types.js';
 
 const BLOCK = 16384;
 /** Verified-but-unwritten and being-hashed bytes above which we stop requesting (disk back-pressure). */
@@ -85,7 +86,7 @@ export interface FileInfo {
  * One torrent's life: checking → (downloading_metadata) → downloading → finished/seeding, paused or in
  * error. It glues the wires to the piece picker and to storage; the decisions themselves live in those.
  */
-export class Torrent {
+export class Torrent implements DiscoveryTorrent {
   readonly infoHash: string;
   readonly infoHashBytes: Uint8Array;
   info: TorrentInfo | null = null;
@@ -102,6 +103,8 @@ export class Torrent {
   readonly knownPeers = new Map<string, KnownPeer>();
   readonly banned = new Set<string>();
   closed = false;
+  /** Trackers, DHT, PEX and LSD for this torrent; set by the session before start(). */
+  discovery: TorrentDiscovery | null = null;
   /** Our verified pieces as a wire bitfield (MSB first). */
   bitfield: Uint8Array = new Uint8Array(0);
   checkedPieces = 0;
@@ -190,6 +193,32 @@ export class Torrent {
     return this.errorMessage !== '';
   }
 
+  // DiscoveryTorrent: what trackers, the DHT, PEX and LSD read.
+  get isPrivate(): boolean {
+    return this.info?.private ?? false;
+  }
+  get uploaded(): number {
+    return this.totalPayloadUpload;
+  }
+  get downloaded(): number {
+    return this.totalPayloadDownload;
+  }
+  get left(): number {
+    if (!this.picker) return 1;
+    const d = this.doneBytes();
+    return d.wanted - d.wantedDone;
+  }
+  addPeer(host: string, port: number, _source: PeerSource): void {
+    if (this.closed) return;
+    this.addKnownPeer(host, port);
+    this.connectToPeers();
+  }
+  connectedPeers(): { host: string; port: number }[] {
+    const out: { host: string; port: number }[] = [];
+    for (const p of this.peers) if (p.listenPort > 0) out.push({ host: p.ip, port: p.listenPort });
+    return out;
+  }
+
   private setMetadata(info: TorrentInfo, filePriorities?: number[], piecePriorities?: number[]): void {
     this.info = info;
     this.layout = new FileLayout(info.files, info.pieceLength);
@@ -214,11 +243,17 @@ export class Torrent {
   async start(): Promise<void> {
     if (!this.info) {
       this.setState('downloading_metadata');
-      if (!this.paused) this.connectToPeers();
+      if (!this.paused) {
+        this.discovery?.start();
+        this.connectToPeers();
+      }
       return;
     }
     await this.check();
-    if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
+    if (!this.paused && !this.closed && !this.hasError) {
+      this.discovery?.start();
+      this.connectToPeers();
+    }
   }
 
   private async check(): Promise<void> {
@@ -270,6 +305,7 @@ export class Torrent {
     this.flags = (this.flags | TORRENT_FLAGS.paused) & ~TORRENT_FLAGS.auto_managed;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
+    this.discovery?.stop();
     this.host.emit('torrent_paused', { info_hash: this.infoHash });
   }
 
@@ -284,6 +320,7 @@ export class Torrent {
     if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
       void this.start();
     } else {
+      this.discovery?.start();
       this.connectToPeers();
     }
   }
@@ -304,6 +341,7 @@ export class Torrent {
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
     this.syncStorageCounters();
+    await this.discovery?.close();
     if (this.storage) {
       await this.storage.close();
       if (deleteFiles) await this.storage.deleteFiles();
@@ -496,6 +534,7 @@ export class Torrent {
       const hs = obj as Record<string, unknown>;
       if (typeof hs.reqq === 'number' && hs.reqq > 0) peer.peerReqq = Math.min(hs.reqq, 100000);
       if (hs.v instanceof Uint8Array) peer.client = new TextDecoder().decode(hs.v).slice(0, 64);
+      if (typeof hs.p === 'number' && hs.p > 0 && hs.p < 65536) peer.listenPort = hs.p;
       if (!this.info) this.fetchMetadata(peer);
     });
 
@@ -750,6 +789,7 @@ export class Torrent {
       if (p.isSeed && this.isSeeding) p.close('both are seeds');
       else p.notInterested();
     }
+    this.discovery?.completed();
     this.host.emit('torrent_finished', { info_hash: this.infoHash });
   }
 
@@ -796,8 +836,9 @@ export class Torrent {
     ext.fetch();
   }
 
-  /** Called by the session for wires of a torrent without metadata, before the handshake goes out. */
-  useMetadataExtension(peer: PeerConnection): void {
+  /** Called by the session for every wire of this torrent, before our handshake goes out. */
+  useExtensions(peer: PeerConnection): void {
+    this.discovery?.attachWire(peer.wire, { ip: peer.ip, port: peer.port });
     peer.wire.use(utMetadata(this.info ? this.torrentFileForPeers() : undefined));
     if (this.info) return;
     const ext = peer.wire.ut_metadata as { on(ev: string, fn: () => void): void; metadata?: Uint8Array } | undefined;
@@ -822,6 +863,7 @@ export class Torrent {
       const info = parseInfoDict(infoBytes);
       if (info.infoHash !== this.infoHash) throw new Error('metadata does not match the info-hash');
       this.setMetadata(info);
+      this.discovery?.metadataReceived(info.announce);
       this.host.emit('metadata_received', { info_hash: this.infoHash, name: info.name });
       const peers = [...this.peers];
       void this.start().then(() => {

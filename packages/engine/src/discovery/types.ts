@@ -1,0 +1,72 @@
+import type Wire from 'bittorrent-protocol';
+import type { Counters } from '../counters.js';
+import type { SessionSettings } from '../settings.js';
+import type { DiscoveryStatus } from '../status.js';
+import type { TrackerInfo } from '../torrent-handle.js';
+
+/** Where a peer address came from. */
+export type PeerSource = 'tracker' | 'dht' | 'pex' | 'lsd' | 'manual' | 'resume';
+
+/** What the discovery layer sees of one torrent (implemented by Torrent). */
+export interface DiscoveryTorrent {
+  readonly infoHash: string;
+  readonly infoHashBytes: Uint8Array;
+  /** BEP 27: a private torrent uses its trackers only (no DHT, PEX or LSD). False until metadata is known. */
+  readonly isPrivate: boolean;
+  /** Payload bytes this session, for announces. */
+  readonly uploaded: number;
+  readonly downloaded: number;
+  /** Bytes of wanted pieces still missing (the announce's `left`); unknown (no metadata) counts as 1. */
+  readonly left: number;
+  readonly isSeeding: boolean;
+  /** torrent_flags bits (disable_dht, disable_pex, disable_lsd). */
+  readonly flags: number;
+  /** A peer address to dial. */
+  addPeer(host: string, port: number, source: PeerSource): void;
+  /** Connected peers as dialable addresses (their listen port, when known), for PEX. */
+  connectedPeers(): { host: string; port: number }[];
+}
+
+/** The discovery state of one torrent: its trackers, and its presence in the DHT, LSD and PEX. */
+export interface TorrentDiscovery {
+  /** The torrent became active (added unpaused, or resumed): announce event=started. */
+  start(): void;
+  /** The torrent stopped (paused, or is being removed): announce event=stopped. */
+  stop(): void;
+  /** The download completed: announce event=completed. */
+  completed(): void;
+  /** Metadata arrived (a magnet): the private flag and trackers may have changed. */
+  metadataReceived(trackers: readonly (readonly string[])[]): void;
+  status(): DiscoveryStatus;
+  trackers(): TrackerInfo[];
+  addTracker(url: string, tier?: number): void;
+  /** Returns false if the torrent had no such tracker. */
+  removeTracker(url: string): boolean;
+  /** A new peer connection of this torrent, before our handshake goes out: register wire extensions (ut_pex). */
+  attachWire(wire: Wire, peer: { ip: string; port: number }): void;
+  /** Releases timers and sockets; sends event=stopped if still started. */
+  close(): Promise<void>;
+}
+
+/** The session's side: what a Discovery needs from the session. */
+export interface DiscoveryContext {
+  readonly counters: Counters;
+  readonly settings: Readonly<SessionSettings>;
+  readonly peerId: Uint8Array;
+  /** Our BitTorrent TCP port (also the DHT's UDP port when the setting allows). */
+  readonly listenPort: number;
+  /** The host we listen on (127.0.0.1 in tests; DHT and LSD bind accordingly). */
+  readonly listenHost: string;
+}
+
+/** The session-wide discovery: one DHT node, one LSD socket, and a TorrentDiscovery per torrent. */
+export interface SessionDiscovery {
+  forTorrent(t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]): TorrentDiscovery;
+  isDhtRunning(): boolean;
+  /** The DHT routing table and other state worth keeping across restarts (bencodable). */
+  saveState(): Record<string, unknown>;
+  loadState(state: Record<string, unknown>): void;
+  /** Called when settings change (enable_dht, enable_lsd, dht_bootstrap_nodes). */
+  settingsChanged(): void;
+  close(): Promise<void>;
+}
