@@ -1,4 +1,5 @@
 import { SpritzleError } from './errors.js';
+import { decodeResumeData, type ResumeData } from './resume.js';
 
 /** libtorrent 2.0's torrent_flags_t bit values, by name. */
 export const TORRENT_FLAGS = {
@@ -51,6 +52,11 @@ export interface AddTorrentParams {
   info_hash?: string;
   /** A magnet URI. */
   url?: string;
+  /**
+   * Fast-resume data from `handle.saveResumeData()`. Alone it names the torrent (with its metadata when
+   * it had any); its save_path, flags, priorities, trackers, peers and totals apply unless given here too.
+   */
+  resume_data?: Uint8Array;
   /** Where the torrent's files go; the session's save_path setting if absent. */
   save_path?: string;
   /** Display name until metadata arrives. */
@@ -95,6 +101,7 @@ export interface NormalizedAddParams {
   ti?: Uint8Array;
   info_hash?: string;
   url?: string;
+  resume?: ResumeData;
   save_path?: string;
   name?: string;
   flags: number;
@@ -116,7 +123,7 @@ export interface NormalizedAddParams {
 }
 
 const KNOWN_KEYS = new Set<string>([
-  'ti', 'info_hash', 'url', 'save_path', 'name', 'flags', ...BOOLEAN_FLAG_KEYS, 'file_priorities', 'piece_priorities',
+  'ti', 'info_hash', 'url', 'resume_data', 'save_path', 'name', 'flags', ...BOOLEAN_FLAG_KEYS, 'file_priorities', 'piece_priorities',
   'peers', 'trackers', 'tracker_tiers', 'dht_nodes', 'upload_limit', 'download_limit', 'max_uploads', 'max_connections',
   'storage_mode', 'trackerid', 'added_time', 'completed_time', 'total_uploaded', 'total_downloaded',
 ]);
@@ -126,7 +133,6 @@ const UNSUPPORTED = new Map<string, string>([
   ['url_seeds', 'web seeds (BEP 19) are not supported'],
   ['http_seeds', 'HTTP seeds (BEP 17) are not supported'],
   ['renamed_files', 'renaming files at add time is not supported'],
-  ['resume_data', 'pass resume data through the daemon state directory instead'],
   ['banned_peers', 'banned_peers is not supported'],
   ['merkle_tree', 'BitTorrent v2 merkle trees are not supported'],
   ['info_hashes', 'use info_hash (v1, 40 hex characters)'],
@@ -260,6 +266,24 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
   }
   for (const key of ['total_uploaded', 'total_downloaded'] as const) {
     if (p[key] !== undefined) out[key] = intIn(key, p[key], 0, Number.MAX_SAFE_INTEGER);
+  }
+  if (p.resume_data !== undefined) {
+    if (!(p.resume_data instanceof Uint8Array)) bad('resume_data', 'must be the bytes of a resume file');
+    const r = decodeResumeData(p.resume_data);
+    out.resume = r;
+    // What the caller gives explicitly wins over what the resume file remembers.
+    out.save_path ??= r.save_path;
+    if (p.flags === undefined && BOOLEAN_FLAG_KEYS.every((k) => p[k] === undefined)) out.flags = r.flags;
+    out.file_priorities ??= r.file_priorities;
+    if (p.trackers === undefined) {
+      out.trackers = r.trackers;
+      out.tracker_tiers = r.tracker_tiers;
+    }
+    if (p.peers === undefined) out.peers = r.peers.map((e) => endpoint('resume_data', e));
+    if (out.added_time === undefined && r.added_time) out.added_time = r.added_time;
+    if (out.completed_time === undefined && r.completed_time) out.completed_time = r.completed_time;
+    if (p.total_uploaded === undefined) out.total_uploaded = r.total_uploaded;
+    if (p.total_downloaded === undefined) out.total_downloaded = r.total_downloaded;
   }
   if (p.storage_mode !== undefined && p.storage_mode !== 1 && p.storage_mode !== 'storage_mode_sparse') {
     bad('storage_mode', 'only sparse storage (1, "storage_mode_sparse") is supported');

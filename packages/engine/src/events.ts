@@ -33,6 +33,8 @@ export interface SessionEvents {
   torrent_paused: { info_hash: string };
   torrent_resumed: { info_hash: string };
   torrent_checked: { info_hash: string };
+  /** Resume data could not be used (files changed, damaged data): the torrent is checked instead. */
+  fastresume_rejected: { info_hash: string; error: string };
   torrent_error: { info_hash: string; error: string; file?: string };
   peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
   peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };

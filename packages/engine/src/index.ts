@@ -22,3 +22,4 @@ export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentSt
 export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';
 export { parseTorrentFile, type TorrentInfo } from './metainfo.js';
 export { parseMagnet, type Magnet } from './magnet.js';
+export { encodeResumeData, decodeResumeData, type ResumeData } from './resume.js';

@@ -10,7 +10,7 @@ import { PeerConnection } from './peer-connection.js';
 import { Torrent, type TorrentHost } from './torrent.js';
 import { TorrentHandle } from './torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
-import { parseTorrentFile, type TorrentInfo } from './metainfo.js';
+import { parseTorrentFile, parseInfoDict, type TorrentInfo } from './metainfo.js';
 import { parseMagnet } from './magnet.js';
 import { SpritzleError, errnoCode } from './errors.js';
 import type { SessionDiscovery } from './discovery/types.js';
@@ -137,13 +137,14 @@ export class Session extends TypedEmitter<SessionEvents> {
   async addTorrent(params: AddTorrentParams): Promise<TorrentHandle> {
     this.assertOpen();
     const p = normalizeAddParams(params);
+    const r = p.resume;
     const sources = [p.ti, p.info_hash, p.url].filter((x) => x !== undefined).length;
-    if (sources !== 1) {
-      throw new SpritzleError('invalid_param', 'exactly one of ti, info_hash or url names the torrent', { field: sources ? 'ti' : 'info_hash' });
+    if (sources > 1 || (sources === 0 && !r)) {
+      throw new SpritzleError('invalid_param', 'exactly one of ti, info_hash or url (or resume_data alone) names the torrent', { field: sources ? 'ti' : 'info_hash' });
     }
     let info: TorrentInfo | null = null;
     let infoHash: string;
-    let name = p.name ?? '';
+    let name = p.name ?? r?.name ?? '';
     let torrentBytes: Uint8Array | null = null;
     if (p.ti) {
       info = parseTorrentFile(p.ti);
@@ -159,8 +160,17 @@ export class Session extends TypedEmitter<SessionEvents> {
       name ||= magnet.name ?? '';
       p.trackers = [...p.trackers, ...magnet.trackers];
       p.peers = [...p.peers, ...magnet.peers];
+    } else if (p.info_hash) {
+      infoHash = p.info_hash;
     } else {
-      infoHash = p.info_hash!;
+      infoHash = r!.info_hash;
+      if (r!.info) info = parseInfoDict(r!.info);
+    }
+    if (r && r.info_hash !== infoHash) {
+      throw new SpritzleError('invalid_param', `resume_data is for ${r.info_hash}, not ${infoHash}`, { field: 'resume_data' });
+    }
+    if (info && info.infoHash !== infoHash) {
+      throw new SpritzleError('invalid_param', 'resume_data: its info dictionary does not match its info-hash', { field: 'resume_data' });
     }
     const existing = this.torrentsByHash.get(infoHash);
     if (existing) {

@@ -176,7 +176,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     stop_when_ready: flag(TORRENT_FLAGS.stop_when_ready),
     ip_filter_applies: flag(TORRENT_FLAGS.apply_ip_filter),
     moving_storage: false,
-    need_save_resume: true,
+    need_save_resume: t.needSaveResume,
     flags: f,
     progress,
     progress_ppm: Math.floor(progress * 1_000_000),

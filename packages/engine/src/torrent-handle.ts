@@ -4,6 +4,7 @@ import { buildStatus, type TorrentStatus } from './status.js';
 import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from './add-torrent-params.js';
 import { encodeTorrentFile } from './metainfo.js';
 import { SpritzleError } from './errors.js';
+import { encodeResumeData } from './resume.js';
 
 /** Per-torrent settings that can change while it runs. */
 export interface TorrentUpdate {
@@ -116,6 +117,19 @@ export class TorrentHandle {
     if (u.download_limit !== undefined) t.downloadLimit = u.download_limit;
     if (u.max_uploads !== undefined) t.maxUploads = u.max_uploads;
     if (u.max_connections !== undefined) t.maxConnections = u.max_connections;
+  }
+
+  /**
+   * Fast-resume data (bencoded): pass it back as `resume_data` to addTorrent to restore this torrent
+   * without re-hashing files that did not change. Write it to disk atomically.
+   */
+  async saveResumeData(): Promise<Uint8Array> {
+    return encodeResumeData(await this.t.resumeData());
+  }
+
+  /** Whether anything worth saving changed since the last saveResumeData(). */
+  needSaveResume(): boolean {
+    return this.t.needSaveResume;
   }
 
   /** The .torrent file (as added, or built from metadata received from peers); null before metadata. */

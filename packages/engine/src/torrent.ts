@@ -13,6 +13,8 @@ import { FileLayout } from './storage/file-layout.js';
 import { Storage } from './storage/storage.js';
 import { resolveInside } from './storage/paths.js';
 import { SpritzleError } from './errors.js';
+import { stat } from 'node:fs/promises';
+import type { ResumeData } from './resume.js';
 import utMetadata from 'ut_metadata';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from './discovery/types.js';
 
@@ -146,6 +148,10 @@ export class Torrent implements DiscoveryTorrent {
   private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private checkAbort: AbortController | null = null;
   private metadataPieces: Uint8Array | null = null;
+  /** Resume data to try once instead of hashing, at the first check. */
+  private pendingResume: ResumeData | null;
+  /** Something worth saving in resume data changed since the last save (libtorrent's need_save_resume). */
+  needSaveResume = true;
 
   constructor(
     private readonly host: TorrentHost,
@@ -167,6 +173,12 @@ export class Torrent implements DiscoveryTorrent {
     this.completedTime = params.completed_time ?? 0;
     this.priorDownload = params.total_downloaded;
     this.priorUpload = params.total_uploaded;
+    this.pendingResume = params.resume ?? null;
+    if (this.pendingResume) {
+      this.activeSeconds = this.pendingResume.active_time;
+      this.finishedSeconds = this.pendingResume.finished_time;
+      this.seedingSeconds = this.pendingResume.seeding_time;
+    }
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
   }
@@ -272,6 +284,21 @@ export class Torrent implements DiscoveryTorrent {
       this.updateFinishedState();
       return;
     }
+    const resume = this.pendingResume;
+    this.pendingResume = null;
+    if (resume?.pieces) {
+      const mismatch = await this.fastResumeMismatch(resume);
+      if (mismatch === null) {
+        for (let i = 0; i < info.numPieces; i++) {
+          if (resume.pieces[i >> 3]! & (0x80 >> (i & 7))) this.markHave(i);
+        }
+        this.checkedPieces = info.numPieces;
+        this.needSaveResume = false;
+        this.updateFinishedState();
+        return;
+      }
+      this.host.emit('fastresume_rejected', { info_hash: this.infoHash, error: mismatch });
+    }
     this.setState('checking_files');
     this.checkedPieces = 0;
     try {
@@ -300,9 +327,80 @@ export class Torrent implements DiscoveryTorrent {
     this.updateFinishedState();
   }
 
+  /**
+   * Why resume data cannot be trusted, or null if it can: every file must have the size and modification
+   * time recorded with the bitfield (libtorrent's rule), so data changed behind our back is re-hashed.
+   */
+  private async fastResumeMismatch(r: ResumeData): Promise<string | null> {
+    const info = this.info!;
+    if (r.pieces!.length !== Math.ceil(info.numPieces / 8)) return 'the piece bitfield does not fit the torrent';
+    const sizes = r.file_sizes ?? [];
+    if (sizes.length !== info.files.length) return 'file sizes do not fit the torrent';
+    for (let i = 0; i < info.files.length; i++) {
+      const f = info.files[i]!;
+      if (f.pad) continue;
+      const [size, mtime] = sizes[i]!;
+      let st: { size: number; mtimeMs: number } | null = null;
+      try {
+        st = await stat(resolveInside(this.savePath, f.path));
+      } catch {
+        st = null;
+      }
+      if (!st) {
+        if (size === 0) continue;
+        return `${f.path} is missing`;
+      }
+      if (st.size !== size || Math.abs(Math.round(st.mtimeMs) - mtime) > 1) return `${f.path} changed on disk since the resume data was saved`;
+    }
+    return null;
+  }
+
+  /** Fast-resume data for this torrent, as it is now (see ResumeData). Clears need_save_resume. */
+  async resumeData(): Promise<ResumeData> {
+    this.needSaveResume = false;
+    const info = this.info;
+    const r: ResumeData = {
+      info_hash: this.infoHash,
+      name: this.name,
+      save_path: this.savePath,
+      flags: this.flags,
+      trackers: [],
+      tracker_tiers: [],
+      peers: [...this.knownPeers.values()].filter((k) => !k.skip).slice(0, 200).map((k) => `${k.host}:${k.port}`),
+      added_time: this.addedTime,
+      completed_time: this.completedTime,
+      total_uploaded: this.priorUpload + this.totalPayloadUpload,
+      total_downloaded: this.priorDownload + this.totalPayloadDownload,
+      active_time: Math.floor(this.activeSeconds),
+      finished_time: Math.floor(this.finishedSeconds),
+      seeding_time: Math.floor(this.seedingSeconds),
+    };
+    for (const t of this.discovery?.trackers() ?? []) {
+      r.trackers.push(t.url);
+      r.tracker_tiers.push(t.tier);
+    }
+    if (info) {
+      r.info = info.infoBytes;
+      // A piece counts only once it is on disk: the bitfield is taken before the file times, so a piece
+      // written in between makes the times newer and the next start re-hashes rather than trusts.
+      r.pieces = Uint8Array.from(this.bitfield);
+      r.file_priorities = [...this.filePriorities];
+      r.file_sizes = await Promise.all(info.files.map(async (f): Promise<[number, number]> => {
+        try {
+          const st = await stat(resolveInside(this.savePath, f.path));
+          return [st.size, Math.round(st.mtimeMs)];
+        } catch {
+          return [0, 0];
+        }
+      }));
+    }
+    return r;
+  }
+
   pause(): void {
     if (this.paused) return;
     this.flags = (this.flags | TORRENT_FLAGS.paused) & ~TORRENT_FLAGS.auto_managed;
+    this.needSaveResume = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
     this.discovery?.stop();
@@ -312,6 +410,7 @@ export class Torrent implements DiscoveryTorrent {
   resume(): void {
     if (!this.paused && !this.hasError) return;
     this.flags &= ~TORRENT_FLAGS.paused;
+    this.needSaveResume = true;
     const wasError = this.hasError;
     this.errorMessage = '';
     this.errorFile = -1;
@@ -745,6 +844,7 @@ export class Torrent implements DiscoveryTorrent {
     this.picker!.pieceVerified(index);
     this.bitfield[index >> 3]! |= 0x80 >> (index & 7);
     c.inc(M.ses_num_piece_passed);
+    this.needSaveResume = true;
     for (const p of contributors) p.trust = Math.min(8, p.trust + 1);
     for (const p of this.peers) p.have(index);
     this.host.emit('piece_finished', { info_hash: this.infoHash, piece_index: index });
@@ -947,6 +1047,7 @@ export class Torrent implements DiscoveryTorrent {
       throw new SpritzleError('invalid_param', `file_priorities has ${priorities.length} entries for ${this.info.files.length} files`, { field: 'file_priorities' });
     }
     this.filePriorities = this.info.files.map((f, i) => (f.pad ? 0 : priorities[i] ?? this.filePriorities[i] ?? 4));
+    this.needSaveResume = true;
     this.applyPiecePriorities();
     if (this.state === 'checking_files' || this.state === 'checking_resume_data') return;
     const wasFinished = this.isFinished;
@@ -958,6 +1059,7 @@ export class Torrent implements DiscoveryTorrent {
 
   setFlag(flag: number, on: boolean): void {
     this.flags = on ? this.flags | flag : this.flags & ~flag;
+    this.needSaveResume = true;
   }
 
   files(): FileInfo[] {
