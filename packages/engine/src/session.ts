@@ -13,6 +13,7 @@ import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type Normaliz
 import { parseTorrentFile, parseInfoDict, type TorrentInfo } from './metainfo.js';
 import { parseMagnet } from './magnet.js';
 import { SpritzleError, errnoCode } from './errors.js';
+import { RateLimiter } from './bandwidth.js';
 import type { SessionDiscovery } from './discovery/types.js';
 
 const TICK_MS = 1000;
@@ -39,6 +40,9 @@ export class Session extends TypedEmitter<SessionEvents> {
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
+  private readonly downLimiter = new RateLimiter();
+  private readonly upLimiter = new RateLimiter();
+  private limiterTimer: NodeJS.Timeout | null = null;
   /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. */
   discovery: SessionDiscovery | null = null;
 
@@ -65,7 +69,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       emit: (name, payload) => this.emit(name, payload),
       connect: (t, host, port) => this.connectPeer(t, host, port),
       requestRechoke: () => this.scheduleRechoke(),
+      downLimiter: this.downLimiter,
+      upLimiter: this.upLimiter,
+      limiterWake: () => this.limiterWake(),
     };
+    this.applyRateLimits();
   }
 
   /** Starts a session listening on settings.listen_interfaces (default 0.0.0.0:6881). */
@@ -125,7 +133,28 @@ export class Session extends TypedEmitter<SessionEvents> {
       seeding_piece_quota: this.settingsValue.seeding_piece_quota,
     });
     this.scheduleRechoke();
+    this.applyRateLimits();
     return this.settings();
+  }
+
+  private applyRateLimits(): void {
+    this.downLimiter.setRate(this.settingsValue.download_rate_limit);
+    this.upLimiter.setRate(this.settingsValue.upload_rate_limit);
+    this.limiterWake();
+  }
+
+  /** Runs the 100 ms bandwidth clock while some torrent waits for bandwidth; stops when none does. */
+  private limiterWake(): void {
+    if (this.limiterTimer || this.closedFlag) return;
+    this.limiterTimer = setInterval(() => {
+      let waiting = false;
+      for (const t of this.torrentsByHash.values()) if (t.limiterTick()) waiting = true;
+      if (!waiting && this.limiterTimer) {
+        clearInterval(this.limiterTimer);
+        this.limiterTimer = null;
+      }
+    }, 100);
+    this.limiterTimer.unref();
   }
 
   // ------------------------------------------------------------------ torrents
@@ -235,6 +264,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private updateGauges(): void {
     const c = this.counters;
     let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
+    let upQueue = 0, upBytes = 0, downQueue = 0;
     let connected = 0, upInterested = 0, downInterested = 0, upUnchoked = 0, downUnchoked = 0, upRequests = 0, downRequests = 0, optimistic = 0;
     for (const t of this.torrentsByHash.values()) {
       t.syncStorageCounters();
@@ -245,6 +275,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       else if (t.state === 'finished') uploadOnly++;
       else downloading++;
       havePieces += t.picker?.numHave ?? 0;
+      const lim = t.limiterState();
+      upQueue += lim.upQueue;
+      upBytes += lim.upBytes;
+      if (lim.downThrottled) downQueue++;
       for (const p of t.peers) {
         connected++;
         const w = p.wire;
@@ -258,6 +292,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
     }
     c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
+    c.set(M.net_limiter_up_queue, upQueue);
+    c.set(M.net_limiter_up_bytes, upBytes);
+    c.set(M.net_limiter_down_queue, downQueue);
     c.set(M.ses_num_checking_torrents, checking);
     c.set(M.ses_num_downloading_torrents, downloading);
     c.set(M.ses_num_seeding_torrents, seeding);
@@ -465,6 +502,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.closedFlag = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.rechokeTimer) clearTimeout(this.rechokeTimer);
+    if (this.limiterTimer) clearInterval(this.limiterTimer);
     for (const p of this.pending) p.close('session closed');
     await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
     await this.discovery?.close();

@@ -15,6 +15,7 @@ import { resolveInside } from './storage/paths.js';
 import { SpritzleError } from './errors.js';
 import { stat } from 'node:fs/promises';
 import type { ResumeData } from './resume.js';
+import { RateLimiter } from './bandwidth.js';
 import utMetadata from 'ut_metadata';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from './discovery/types.js';
 
@@ -36,6 +37,19 @@ export interface TorrentHost {
   connect(torrent: Torrent, host: string, port: number): void;
   /** Ask for a rechoke soon (a peer became interested, a slot opened). */
   requestRechoke(): void;
+  /** Session-wide bandwidth limits (download_rate_limit / upload_rate_limit). */
+  readonly downLimiter: RateLimiter;
+  readonly upLimiter: RateLimiter;
+  /** A torrent has work waiting for bandwidth: make sure the limiter clock runs. */
+  limiterWake(): void;
+}
+
+interface QueuedUpload {
+  peer: PeerConnection;
+  index: number;
+  offset: number;
+  length: number;
+  respond: (err: Error | null, buf?: Uint8Array) => void;
 }
 
 interface KnownPeer {
@@ -112,8 +126,12 @@ export class Torrent implements DiscoveryTorrent {
   checkedPieces = 0;
 
   // Limits (-1 unlimited).
-  uploadLimit: number;
-  downloadLimit: number;
+  private readonly downLimiter = new RateLimiter();
+  private readonly upLimiter = new RateLimiter();
+  /** Requests waiting for upload bandwidth. */
+  private readonly upQueue: QueuedUpload[] = [];
+  /** Requests were held back for download bandwidth. */
+  private downThrottled = false;
   maxUploads: number;
   maxConnections: number;
 
@@ -186,6 +204,24 @@ export class Torrent implements DiscoveryTorrent {
   get name(): string {
     return this.info?.name ?? this.displayName;
   }
+  /** Bytes/s, -1 = unlimited (libtorrent's upload_limit / download_limit). */
+  get uploadLimit(): number {
+    return this.uploadLimitValue;
+  }
+  set uploadLimit(v: number) {
+    this.uploadLimitValue = v;
+    this.upLimiter.setRate(v);
+  }
+  get downloadLimit(): number {
+    return this.downloadLimitValue;
+  }
+  set downloadLimit(v: number) {
+    this.downloadLimitValue = v;
+    this.downLimiter.setRate(v);
+    if (v <= 0 && this.downThrottled) this.limiterTick();
+  }
+  private uploadLimitValue = -1;
+  private downloadLimitValue = -1;
   get paused(): boolean {
     return (this.flags & TORRENT_FLAGS.paused) !== 0;
   }
@@ -703,9 +739,21 @@ export class Torrent implements DiscoveryTorrent {
     const picker = this.picker;
     if (!picker || peer.closed || peer.wire.peerChoking || !peer.wire.amInterested || this.paused) return;
     if (this.pendingDiskBytes > MAX_PENDING_DISK_BYTES) return;
-    const want = peer.queueTarget - peer.outstanding.size;
+    let want = peer.queueTarget - peer.outstanding.size;
     // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
     if (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0)) return;
+    const limited = this.downLimiter.limited || this.host.downLimiter.limited;
+    if (limited) {
+      // Bandwidth is spent when a block is requested (libtorrent limits the socket; the effect is the same).
+      const now = Date.now();
+      const allowed = Math.min(this.downLimiter.available(now), this.host.downLimiter.available(now));
+      want = Math.min(want, Math.floor(allowed / BLOCK));
+      if (want <= 0) {
+        this.downThrottled = true;
+        this.host.limiterWake();
+        return;
+      }
+    }
     const out = this.pickOut;
     out.length = 0;
     opts.sequential = this.sequential;
@@ -713,6 +761,10 @@ export class Torrent implements DiscoveryTorrent {
     // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
     opts.allowBusy = peer.outstanding.size === 0;
     const n = picker.pick(peer.wire.peerPieces, want, out, opts);
+    if (limited) {
+      this.downLimiter.consume(n * BLOCK);
+      this.host.downLimiter.consume(n * BLOCK);
+    }
     const bpp = picker.blocksPerPiece;
     for (let i = 0; i < n; i++) {
       const id = out[i]!;
@@ -913,6 +965,53 @@ export class Torrent implements DiscoveryTorrent {
       return;
     }
     c.inc(M.peer_piece_requests);
+    if (this.upQueue.length > 0 || !this.uploadAllowed(length)) {
+      this.upQueue.push({ peer, index, offset, length, respond });
+      this.host.limiterWake();
+      return;
+    }
+    this.serve(peer, index, offset, length, respond);
+  }
+
+  private uploadAllowed(length: number): boolean {
+    if (!this.upLimiter.limited && !this.host.upLimiter.limited) return true;
+    const now = Date.now();
+    if (Math.min(this.upLimiter.available(now), this.host.upLimiter.available(now)) < length) return false;
+    this.upLimiter.consume(length);
+    this.host.upLimiter.consume(length);
+    return true;
+  }
+
+  /** Bandwidth came back: serve queued uploads and re-request where downloads were held back. Returns true while work waits. */
+  limiterTick(): boolean {
+    while (this.upQueue.length > 0) {
+      const q = this.upQueue[0]!;
+      if (q.peer.closed || q.peer.wire.amChoking) {
+        this.upQueue.shift();
+        continue;
+      }
+      if (!this.uploadAllowed(q.length)) break;
+      this.upQueue.shift();
+      this.serve(q.peer, q.index, q.offset, q.length, q.respond);
+    }
+    if (this.downThrottled) {
+      this.downThrottled = false;
+      for (const p of this.peers) this.requestBlocks(p, p.pickOptions);
+    }
+    return this.upQueue.length > 0 || this.downThrottled;
+  }
+
+  /** Queued uploads and throttled downloads, for the net.limiter_* gauges. */
+  limiterState(): { upQueue: number; upBytes: number; downThrottled: boolean } {
+    let bytes = 0;
+    for (const q of this.upQueue) bytes += q.length;
+    return { upQueue: this.upQueue.length, upBytes: bytes, downThrottled: this.downThrottled };
+  }
+
+  private serve(
+    peer: PeerConnection, index: number, offset: number, length: number,
+    respond: (err: Error | null, buf?: Uint8Array) => void,
+  ): void {
     this.storage!.read(index, offset, length).then(
       (buf) => {
         if (peer.closed) return;
