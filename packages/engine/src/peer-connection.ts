@@ -87,6 +87,7 @@ export class PeerConnection {
     this.wire = new Wire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing');
     if (direction === 'outgoing') this.listenPort = port;
     this.guardMessageLength();
+    this.avoidChunkConcat();
     socket.setNoDelay(true);
     socket.pipe(this.wire as never);
     this.wire.pipe(socket);
@@ -110,6 +111,47 @@ export class PeerConnection {
         return;
       }
       original.call(this, b);
+    };
+  }
+
+  /**
+   * bittorrent-protocol's _write concatenates the unparsed tail with every new socket chunk, copying all
+   * received data once more (and allocating as much). This feeds the same parser but copies only the
+   * one message that straddles two chunks. Same contract as the library's _write for a plaintext wire;
+   * anything unusual (encryption, zero-size parse) goes to the original.
+   */
+  private avoidChunkConcat(): void {
+    const wire = this.wire as unknown as WireParser;
+    const original = wire._write;
+    wire._write = function (this: WireParser, data: Uint8Array, cb: (err: null) => void): void {
+      if (this._encryptor || this._cryptoSyncPattern || this._pePending || this._parserSize === 0 || this._bufferSize === 0) {
+        if (this._bufferSize === 0 && !this._encryptor && !this._cryptoSyncPattern && !this._pePending) {
+          this._buffer = [data];
+          this._bufferSize = data.length;
+          this._processBuffer();
+          cb(null);
+          return;
+        }
+        original.call(this, data, cb);
+        return;
+      }
+      const head = this._buffer[0]!;
+      const need = this._parserSize - this._bufferSize;
+      if (data.length < need) {
+        original.call(this, data, cb);
+        return;
+      }
+      const msg = new Uint8Array(this._parserSize);
+      msg.set(head, 0);
+      msg.set(data.subarray(0, need), head.length);
+      const rest = data.subarray(need);
+      this._buffer = [];
+      this._bufferSize = 0;
+      this._parser(msg);
+      this._buffer = rest.length ? [rest] : [];
+      this._bufferSize = rest.length;
+      this._processBuffer();
+      cb(null);
     };
   }
 
@@ -308,3 +350,16 @@ export class PeerConnection {
 }
 
 function noop(): void {}
+
+/** The parser state of bittorrent-protocol 5's Wire that avoidChunkConcat relies on. */
+interface WireParser {
+  _write(data: Uint8Array, cb: (err: null) => void): void;
+  _processBuffer(): void;
+  _parser(buf: Uint8Array): void;
+  _parserSize: number;
+  _buffer: Uint8Array[];
+  _bufferSize: number;
+  _encryptor: unknown;
+  _cryptoSyncPattern: unknown;
+  _pePending: boolean;
+}

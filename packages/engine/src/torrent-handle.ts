@@ -111,6 +111,19 @@ export class TorrentHandle {
   /** Changes what can change on a live torrent. */
   update(u: TorrentUpdate): void {
     const t = this.t;
+    for (const key of ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const) {
+      const v = u[key];
+      if (v !== undefined && (!Number.isInteger(v) || v < -1)) {
+        throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
+      }
+    }
+    if (u.sequential_download !== undefined && typeof u.sequential_download !== 'boolean') {
+      throw new SpritzleError('invalid_param', 'sequential_download must be true or false', { field: 'sequential_download' });
+    }
+    if (u.file_priorities !== undefined && (!Array.isArray(u.file_priorities) ||
+        !u.file_priorities.every((p) => Number.isInteger(p) && p >= 0 && p <= 7))) {
+      throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
+    }
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
     if (u.upload_limit !== undefined) t.uploadLimit = u.upload_limit;
