@@ -1,0 +1,43 @@
+import express from 'express';
+import type { Session } from '@spritzle/engine';
+import { errorHandler, notFound } from './errors.js';
+import { eventsHandler } from './events.js';
+import { metricsHandler } from './metrics.js';
+import { openApiHandler } from './openapi.js';
+import { resolveOptions, type ServerOptions } from './options.js';
+import { route } from './routes/route.js';
+import { sessionRoutes } from './routes/session.js';
+import { torrentRoutes } from './routes/torrents.js';
+import { security } from './security.js';
+
+/**
+ * The REST facade over one engine session: security → body parsing → routes → errors. The app only talks
+ * to the session through @spritzle/engine's public API.
+ */
+export function createApp(session: Session, options: ServerOptions = {}): express.Express {
+  const opts = resolveOptions(session, options);
+  const app = express();
+  app.disable('x-powered-by');
+  // Statuses change every second; hashing each answer for an ETag would cost time for nothing.
+  app.set('etag', false);
+
+  app.use(security(opts));
+
+  // Room for a .torrent sent as base64 inside a JSON or urlencoded body.
+  const bodyLimit = Math.ceil((opts.maxTorrentBytes * 4) / 3) + 64 * 1024;
+  app.use(express.json({ limit: bodyLimit }));
+  app.use(express.urlencoded({ extended: false, limit: bodyLimit, parameterLimit: 20 }));
+  // multipart is parsed by multer on POST /torrent only, the one route that takes a file.
+
+  const router = express.Router();
+  sessionRoutes(router, session, opts);
+  torrentRoutes(router, session, opts);
+  route(router, '/events', { get: eventsHandler(session, opts) });
+  route(router, '/metrics', { get: metricsHandler(session) });
+  route(router, '/openapi.json', { get: openApiHandler });
+  app.use(router);
+
+  app.use(notFound);
+  app.use(errorHandler(opts.log));
+  return app;
+}

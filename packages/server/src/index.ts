@@ -1,0 +1,18 @@
+/**
+ * @spritzle/server: the REST facade over @spritzle/engine.
+ *
+ * ```ts
+ * import { Session } from '@spritzle/engine';
+ * import { startServer } from '@spritzle/server';
+ * const session = await Session.create();
+ * const api = await startServer(session, { port: 8080, downloadRoot: '/srv/torrents' });
+ * ```
+ */
+export { createApp } from './app.js';
+export { startServer, type RunningServer } from './server.js';
+export type { ServerOptions } from './options.js';
+export { openApiDocument, type OpenApiDocument } from './openapi.js';
+export { renderMetrics, metricName } from './metrics.js';
+export type { ApiErrorBody, ApiErrorCode, ServerErrorCode } from './errors.js';
+export type { StatsEvent } from './events.js';
+export type { JsonSchema } from './schemas.js';

@@ -1,0 +1,429 @@
+import type { RequestHandler } from 'express';
+import {
+  Counters, DEFAULT_SETTINGS,
+  type FileInfo, type PeerInfo, type TorrentStatus, type TrackerInfo,
+} from '@spritzle/engine';
+import type { ApiErrorBody } from './errors.js';
+import { STATS_TORRENT_FIELDS, type StatsEvent } from './events.js';
+import type { Method } from './routes/route.js';
+import {
+  ADD_ARGS, ERROR_BODY, ERROR_CODE_JSON, FILE_INFO, INFO_HASH, PEER_INFO, TORRENT_STATUS, TORRENT_UPDATE, TRACKER_INFO,
+  sessionStatsSchema, settingsSchema, type JsonSchema,
+} from './schemas.js';
+
+export interface MediaType {
+  schema: JsonSchema;
+  example?: unknown;
+  examples?: Record<string, { summary?: string; value: unknown }>;
+}
+export interface ResponseObject {
+  description: string;
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
+  content?: Record<string, MediaType>;
+}
+export interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  required?: boolean;
+  description?: string;
+  schema: JsonSchema;
+  allowEmptyValue?: boolean;
+}
+export interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  parameters?: Parameter[];
+  requestBody?: { required: boolean; content: Record<string, MediaType> };
+  responses: Record<string, ResponseObject>;
+}
+export type PathItem = Partial<Record<Method, Operation>>;
+export interface OpenApiDocument {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string; license: { name: string; identifier: string } };
+  paths: Record<string, PathItem>;
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }> };
+  security: Record<string, string[]>[];
+}
+
+const HASH = '44a040be6d74d8d290cd20128788864cbf770719';
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonSchema, example: unknown): Record<string, MediaType> => ({ 'application/json': { schema, example } });
+
+/** The spec's status example, in the engine's (libtorrent 2.0-extended) shape. */
+const STATUS_EXAMPLE: TorrentStatus = {
+  info_hash: HASH, info_hashes: { v1: HASH, v2: '' }, name: 'tmprandomfile', save_path: '/tmp', state: 'downloading',
+  errc: { value: 0, message: 'Success', category: { name: 'system', message: 'Success' } }, error: '', error_file: -1,
+  has_metadata: true, is_loaded: true, is_finished: false, is_seeding: false, paused: false, auto_managed: true,
+  sequential_download: false, seed_mode: false, upload_mode: false, share_mode: false, super_seeding: false,
+  stop_when_ready: false, ip_filter_applies: true, moving_storage: false, need_save_resume: true, flags: 168,
+  progress: 0, progress_ppm: 0, pieces: [false, false, false, false, false, false, false, false], verified_pieces: [],
+  num_pieces: 0, block_size: 16384, total: 4194304, total_done: 0, total_wanted: 4194304, total_wanted_done: 0,
+  total_download: 0, total_upload: 0, total_payload_download: 0, total_payload_upload: 0, total_failed_bytes: 0,
+  total_redundant_bytes: 0, all_time_download: 0, all_time_upload: 0, download_rate: 0, upload_rate: 0,
+  download_payload_rate: 0, upload_payload_rate: 0, num_peers: 0, num_seeds: 0, num_connections: 0, num_uploads: 0,
+  list_peers: 0, list_seeds: 0, connect_candidates: 0, num_complete: -1, num_incomplete: -1, connections_limit: -1,
+  uploads_limit: -1, distributed_copies: -1, distributed_full_copies: -1, distributed_fraction: -1,
+  down_bandwidth_queue: 0, up_bandwidth_queue: 0, has_incoming: false, current_tracker: '', next_announce: '0.0',
+  announce_interval: '0.0', announcing_to_trackers: true, announcing_to_lsd: true, announcing_to_dht: true,
+  last_scrape: -1, last_seen_complete: 0, added_time: 1455682321, completed_time: 0, active_time: 17,
+  finished_time: 0, seeding_time: 0, active_duration: '17.0', finished_duration: '0.0', seeding_duration: '0.0',
+  time_since_download: -1, time_since_upload: -1, last_download: null, last_upload: null, queue_position: 0,
+  priority: 0, seed_rank: 0, storage_mode: 1,
+};
+
+const FILES_EXAMPLE: FileInfo[] = [
+  { index: 0, path: 'album/01.flac', size: 31457280, offset: 0, progress: 0.5, bytes_done: 15728640, priority: 4, pad: false },
+  { index: 1, path: 'album/cover.jpg', size: 524288, offset: 31457280, progress: 0, bytes_done: 0, priority: 0, pad: false },
+];
+const PEERS_EXAMPLE: PeerInfo[] = [{
+  ip: '192.0.2.7', port: 51413, client: 'Transmission 4.0.5', peer_id: '2d5452343035302d6f6b316b31346c30666a3962',
+  direction: 'outgoing', flags: 'iC', progress: 1, down_speed: 1048576, up_speed: 0, total_download: 52428800,
+  total_upload: 0, num_pieces: 256, queue: 64,
+}];
+const TRACKERS_EXAMPLE: TrackerInfo[] = [
+  { url: 'http://tracker.example.org:6969/announce', tier: 0, status: 'working', message: '', num_peers: 12 },
+];
+
+function statsExample(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { name } of Counters.names()) out[name] = 0;
+  out['ses.num_loaded_torrents'] = 1;
+  out['ses.num_downloading_torrents'] = 1;
+  return out;
+}
+
+function metricsExample(): string {
+  return ['# HELP libtorrent_net_recv_bytes libtorrent session counter net.recv_bytes', '# TYPE libtorrent_net_recv_bytes counter',
+    'libtorrent_net_recv_bytes 1048576', '# HELP libtorrent_dht_dht_nodes libtorrent session gauge dht.dht_nodes',
+    '# TYPE libtorrent_dht_dht_nodes gauge', 'libtorrent_dht_dht_nodes 0', ''].join('\n');
+}
+
+function err(code: string, message: string, field?: string): ApiErrorBody {
+  return { error: { code: code as ApiErrorBody['error']['code'], message, ...(field !== undefined ? { field } : {}) } };
+}
+
+function errorResponse(description: string, example: ApiErrorBody): ResponseObject {
+  return { description, content: json(ref('Error'), example) };
+}
+
+const E400_HASH = errorResponse('Malformed info-hash.', err('invalid_info_hash', '"xyz" is not an info-hash (40 hex characters)', 'hash'));
+const E404_TORRENT = errorResponse('No torrent with this info-hash in the session.', err('torrent_not_found', `no torrent ${HASH} in the session`));
+const E400_FIELDS = errorResponse('Unknown status field in `fields`.', err('bad_request', 'fields: "nmae" is not a status field', 'fields'));
+
+const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the v1 info-hash, 40 hex digits (either case)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' } };
+const FIELDS_PARAM: Parameter = {
+  name: 'fields', in: 'query', required: false,
+  description: 'comma-separated status field names; the answer then holds just those (and info_hash)',
+  schema: { type: 'string' },
+};
+const DELETE_FILES_PARAM: Parameter = {
+  name: 'delete_files', in: 'query', required: false, allowEmptyValue: true,
+  description: 'presence only (any value): also delete the downloaded data', schema: { type: 'string' },
+};
+
+const EMPTY_OK: ResponseObject = {
+  description: 'Removed. The body is empty (Content-Length: 0).',
+  headers: { 'Content-Length': { description: 'always 0', schema: { type: 'integer', const: 0 } } },
+};
+
+const STATUS_OK: ResponseObject = { description: "The torrent's status after the change.", content: json(ref('TorrentStatus'), STATUS_EXAMPLE) };
+
+function action(id: string, summary: string, description: string): PathItem {
+  return {
+    post: {
+      operationId: id, summary, description, tags: ['torrent'], parameters: [HASH_PARAM],
+      responses: {
+        200: STATUS_OK,
+        400: E400_HASH,
+        404: E404_TORRENT,
+      },
+    },
+  };
+}
+
+function build(): OpenApiDocument {
+  const stats = sessionStatsSchema();
+  const statsTorrent: JsonSchema = {
+    type: 'object', additionalProperties: false, required: STATS_TORRENT_FIELDS,
+    properties: Object.fromEntries(STATS_TORRENT_FIELDS.map((f) => [f, TORRENT_STATUS.properties![f]!])),
+  };
+  const statsEvent: StatsEvent = { session: statsExample(), torrents: [{
+    info_hash: HASH, name: 'tmprandomfile', state: 'downloading', paused: false, progress: 0.25, download_rate: 1048576,
+    upload_rate: 0, download_payload_rate: 1000000, upload_payload_rate: 0, num_peers: 3, num_seeds: 1, total_done: 1048576,
+    total_wanted: 4194304, error: '',
+  }] };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'spritzle',
+      version: '0.1.0',
+      description: 'The REST interface of spritzle, a BitTorrent daemon with libtorrent\'s vocabulary. Every error is '
+        + '`{"error": {"code", "message"}}` (plus `field` when an input is at fault). State-changing requests from a '
+        + 'foreign web Origin and requests with a Host header that is not the daemon\'s are refused (403).',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    security: [{}, { bearer: [] }],
+    paths: {
+      '/session': {
+        get: {
+          operationId: 'getSession', summary: 'Session statistics', tags: ['session'],
+          description: 'Every libtorrent session counter by name (e.g. "net.recv_bytes"), integer values, live.',
+          responses: { 200: { description: 'The counters.', content: json(ref('SessionStats'), statsExample()) } },
+        },
+      },
+      '/session/dht': {
+        get: {
+          operationId: 'getDht', summary: 'Whether the DHT is running', tags: ['session'],
+          responses: { 200: { description: '`true` or `false`.', content: json({ type: 'boolean' }, true) } },
+        },
+      },
+      '/session/settings': {
+        get: {
+          operationId: 'getSettings', summary: 'Session settings by libtorrent name', tags: ['session'],
+          responses: { 200: { description: 'Every setting.', content: json(ref('Settings'), { ...DEFAULT_SETTINGS }) } },
+        },
+        patch: {
+          operationId: 'patchSettings', summary: 'Change session settings', tags: ['session'],
+          description: 'Unknown names and ill-typed values are a 400 and change nothing. Numeric strings are coerced. '
+            + 'save_path must stay inside the download root. listen_interfaces and peer_fingerprint only apply at start.',
+          requestBody: { required: true, content: json(ref('SettingsPatch'), { upload_rate_limit: 1048576, save_path: 'movies' }) },
+          responses: {
+            200: { description: 'Every setting after the change.', content: json(ref('Settings'), { ...DEFAULT_SETTINGS, upload_rate_limit: 1048576 }) },
+            400: errorResponse('Unknown setting or wrong type.', err('invalid_param', 'unknown setting "upload_rate"', 'upload_rate')),
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+          },
+        },
+      },
+      '/torrent': {
+        get: {
+          operationId: 'listTorrents', summary: 'The torrents in the session', tags: ['torrent'],
+          description: 'A list of info-hashes; with `fields`, a list of objects holding `info_hash` and those status fields.',
+          parameters: [FIELDS_PARAM],
+          responses: {
+            200: {
+              description: 'The torrents.',
+              content: {
+                'application/json': {
+                  schema: { anyOf: [{ type: 'array', items: INFO_HASH }, { type: 'array', items: ref('PartialStatus') }] },
+                  examples: {
+                    hashes: { summary: 'GET /torrent', value: [HASH] },
+                    fields: { summary: 'GET /torrent?fields=name,state,progress', value: [{ info_hash: HASH, name: 'tmprandomfile', state: 'downloading', progress: 0.25 }] },
+                  },
+                },
+              },
+            },
+            400: E400_FIELDS,
+          },
+        },
+        post: {
+          operationId: 'addTorrent', summary: 'Add a torrent', tags: ['torrent'],
+          description: 'Exactly one of `file` (a .torrent upload; base64 in a text field or JSON), `url` (http/https .torrent, '
+            + 'fetched with a size limit, a timeout and a redirect limit, or a magnet link) or `info_hash`, plus optional `args`: '
+            + "a JSON object of libtorrent's add_torrent_params. Adding a torrent already in the session answers 201 with its "
+            + 'hash, unless `duplicate_is_error` is set (409).',
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object', additionalProperties: false,
+                  properties: {
+                    file: { type: 'string', contentMediaType: 'application/x-bittorrent', description: 'the .torrent file' },
+                    url: { type: 'string' }, info_hash: INFO_HASH, args: { type: 'string', description: 'JSON-encoded add params' },
+                  },
+                },
+              },
+              'application/x-www-form-urlencoded': {
+                schema: {
+                  type: 'object', additionalProperties: false,
+                  properties: { file: { type: 'string', contentEncoding: 'base64' }, url: { type: 'string' }, info_hash: INFO_HASH, args: { type: 'string' } },
+                },
+                example: { info_hash: '88066b90278f2de655ee2dd44e784c340b54e45c', args: '{"save_path": "/tmp"}' },
+              },
+              'application/json': {
+                schema: {
+                  type: 'object', additionalProperties: false,
+                  properties: {
+                    file: { type: 'string', contentEncoding: 'base64' }, url: { type: 'string' }, info_hash: INFO_HASH,
+                    args: { oneOf: [ref('AddArgs'), { type: 'string' }] },
+                  },
+                },
+                example: { url: 'magnet:?xt=urn:btih:88066b90278f2de655ee2dd44e784c340b54e45c', args: { save_path: 'linux', paused: true } },
+              },
+            },
+          },
+          responses: {
+            201: {
+              description: 'Added (or already there).',
+              headers: { Location: { description: 'absolute URL of the new torrent resource', schema: { type: 'string', format: 'uri' } } },
+              content: json(ref('InfoHash'), { info_hash: HASH }),
+            },
+            400: {
+              description: 'Bad input: none or several of file/url/info_hash, bad JSON in args, an unknown or ill-typed param, '
+                + 'not a torrent, a refused url scheme, an unreachable or oversized url, a save_path outside the download root.',
+              content: {
+                'application/json': {
+                  schema: ref('Error'),
+                  examples: {
+                    args: { value: err('invalid_param', 'args is not valid JSON: Unexpected token } in JSON at position 14', 'args') },
+                    torrent: { value: err('invalid_torrent', 'not a torrent file: it is not bencoded') },
+                    path: { value: err('invalid_path', 'args.save_path: "/etc" is outside the download root /srv/torrents', 'args.save_path') },
+                    fetch: { value: err('fetch_failed', 'url: the server answered 404 Not Found', 'url') },
+                  },
+                },
+              },
+            },
+            409: errorResponse('Already in the session and duplicate_is_error was given.', err('duplicate_torrent', `torrent ${HASH} is already in the session`)),
+            413: errorResponse('The upload is larger than the limit.', err('payload_too_large', 'multipart form: File too large (file)', 'file')),
+            415: errorResponse('A body in another encoding.', err('unsupported_media_type', 'send the body as application/json or application/x-www-form-urlencoded or multipart/form-data, not text/plain')),
+          },
+        },
+        delete: {
+          operationId: 'removeAllTorrents', summary: 'Remove every torrent', tags: ['torrent'],
+          parameters: [DELETE_FILES_PARAM],
+          responses: { 200: EMPTY_OK },
+        },
+      },
+      '/torrent/{hash}': {
+        get: {
+          operationId: 'getTorrent', summary: "A torrent's status", tags: ['torrent'],
+          description: "libtorrent's torrent_status: the spec's keys plus libtorrent 2.0's.",
+          parameters: [HASH_PARAM, FIELDS_PARAM],
+          responses: {
+            200: {
+              description: 'The status (with `fields`, just those keys and info_hash).',
+              content: {
+                'application/json': {
+                  schema: { anyOf: [ref('TorrentStatus'), ref('PartialStatus')] },
+                  examples: {
+                    full: { value: STATUS_EXAMPLE },
+                    fields: { summary: '?fields=name,progress', value: { info_hash: HASH, name: 'tmprandomfile', progress: 0 } },
+                  },
+                },
+              },
+            },
+            400: E400_HASH,
+            404: E404_TORRENT,
+          },
+        },
+        patch: {
+          operationId: 'updateTorrent', summary: 'Change a live torrent', tags: ['torrent'],
+          description: 'Any of sequential_download, file_priorities, upload_limit, download_limit, max_uploads, max_connections. '
+            + 'Any other key is a 400 and nothing changes.',
+          parameters: [HASH_PARAM],
+          requestBody: { required: true, content: json(ref('TorrentUpdate'), { sequential_download: true, file_priorities: [7, 0], download_limit: 1048576 }) },
+          responses: {
+            200: STATUS_OK,
+            400: errorResponse('Unknown key or wrong type.', err('invalid_param', '"paused" cannot be changed here', 'paused')),
+            404: E404_TORRENT,
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+          },
+        },
+        delete: {
+          operationId: 'removeTorrent', summary: 'Remove a torrent', tags: ['torrent'],
+          parameters: [HASH_PARAM, DELETE_FILES_PARAM],
+          responses: { 200: EMPTY_OK, 400: E400_HASH, 404: E404_TORRENT },
+        },
+      },
+      '/torrent/{hash}/pause': action('pauseTorrent', 'Pause a torrent', 'Closes its peer connections; the answer is its status.'),
+      '/torrent/{hash}/resume': action('resumeTorrent', 'Resume a torrent', 'The answer is its status.'),
+      '/torrent/{hash}/recheck': action('recheckTorrent', 'Re-hash the data on disk',
+        'Answers once checking has started (state checking_files); progress shows in the status and the event stream. '
+          + 'A torrent without metadata is a 400 (invalid_state).'),
+      '/torrent/{hash}/files': {
+        get: {
+          operationId: 'getTorrentFiles', summary: "A torrent's files", tags: ['torrent'], parameters: [HASH_PARAM],
+          description: 'Empty until the metadata is known.',
+          responses: { 200: { description: 'The files, in torrent order.', content: json({ type: 'array', items: ref('FileInfo') }, FILES_EXAMPLE) }, 400: E400_HASH, 404: E404_TORRENT },
+        },
+      },
+      '/torrent/{hash}/peers': {
+        get: {
+          operationId: 'getTorrentPeers', summary: "A torrent's connected peers", tags: ['torrent'], parameters: [HASH_PARAM],
+          responses: { 200: { description: 'The peers.', content: json({ type: 'array', items: ref('PeerInfo') }, PEERS_EXAMPLE) }, 400: E400_HASH, 404: E404_TORRENT },
+        },
+      },
+      '/torrent/{hash}/trackers': {
+        get: {
+          operationId: 'getTorrentTrackers', summary: "A torrent's trackers", tags: ['torrent'], parameters: [HASH_PARAM],
+          responses: { 200: { description: 'The trackers.', content: json({ type: 'array', items: ref('TrackerInfo') }, TRACKERS_EXAMPLE) }, 400: E400_HASH, 404: E404_TORRENT },
+        },
+      },
+      '/events': {
+        get: {
+          operationId: 'events', summary: 'Server-Sent Events', tags: ['events'],
+          description: 'Every engine event as `event: <name>` / `data: <json>` (torrent_added, torrent_removed, state_changed, '
+            + 'metadata_received, piece_finished, hash_failed, torrent_finished, torrent_paused, torrent_resumed, torrent_checked, '
+            + 'torrent_error, peer_connected, peer_disconnected, peer_banned), a `stats` event (schema StatsEvent) on connect and '
+            + 'then periodically, and `: heartbeat` comments.',
+          responses: {
+            200: {
+              description: 'An endless event stream.',
+              content: { 'text/event-stream': { schema: { type: 'string' }, example: `event: stats\ndata: ${JSON.stringify({ session: { 'net.recv_bytes': 0 }, torrents: [] })}\n\nevent: torrent_added\ndata: {"info_hash":"${HASH}","name":"tmprandomfile"}\n\n` } },
+            },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics', summary: 'Prometheus metrics', tags: ['session'],
+          description: 'Every session counter as `libtorrent_<name with dots as underscores>`, typed counter or gauge.',
+          responses: { 200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' }, example: metricsExample() } } } },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'openapi', summary: 'This document', tags: ['meta'],
+          responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } } } } },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        Error: ERROR_BODY,
+        InfoHash: { type: 'object', properties: { info_hash: INFO_HASH }, required: ['info_hash'], additionalProperties: false },
+        ErrorCode: ERROR_CODE_JSON,
+        TorrentStatus: TORRENT_STATUS,
+        PartialStatus: {
+          type: 'object', required: ['info_hash'], additionalProperties: false,
+          properties: TORRENT_STATUS.properties!,
+        },
+        FileInfo: FILE_INFO,
+        PeerInfo: PEER_INFO,
+        TrackerInfo: TRACKER_INFO,
+        AddArgs: ADD_ARGS,
+        TorrentUpdate: TORRENT_UPDATE,
+        Settings: settingsSchema(true),
+        SettingsPatch: settingsSchema(false),
+        SessionStats: stats,
+        StatsEvent: {
+          type: 'object', required: ['session', 'torrents'], additionalProperties: false,
+          properties: { session: stats, torrents: { type: 'array', items: statsTorrent } },
+          examples: [statsEvent],
+        },
+      },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Required when the daemon is started with a token.' },
+      },
+    },
+  };
+}
+
+let cached: string | null = null;
+
+/** The document (built once; it depends only on the engine's tables). */
+export function openApiDocument(): OpenApiDocument {
+  return JSON.parse(openApiJson()) as OpenApiDocument;
+}
+
+function openApiJson(): string {
+  cached ??= JSON.stringify(build());
+  return cached;
+}
+
+export const openApiHandler: RequestHandler = (_req, res) => {
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.send(openApiJson());
+};

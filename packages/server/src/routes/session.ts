@@ -1,0 +1,23 @@
+import type { Router } from 'express';
+import type { Session } from '@spritzle/engine';
+import { confineSavePath } from '../add-params.js';
+import type { ResolvedOptions } from '../options.js';
+import { accepts, jsonObjectBody, route } from './route.js';
+
+export function sessionRoutes(router: Router, session: Session, opts: ResolvedOptions): void {
+  route(router, '/session', { get: (_req, res) => { res.json(session.stats()); } });
+  route(router, '/session/dht', { get: (_req, res) => { res.json(session.isDhtRunning()); } });
+  route(router, '/session/settings', {
+    get: (_req, res) => { res.json(session.settings()); },
+    // Answers with every setting after the change (the original answered an empty body), so a client sees
+    // coercions such as "5" → 5.
+    patch: [accepts(['application/json']), async (req, res) => {
+      const body = { ...jsonObjectBody(req.body) };
+      // The default save_path must stay inside the download root too, or it would be a way around the fence.
+      if (opts.downloadRoot !== null && typeof body.save_path === 'string') {
+        body.save_path = await confineSavePath(body.save_path, opts.downloadRoot, 'save_path');
+      }
+      res.json(session.applySettings(body));
+    }],
+  });
+}

@@ -1,0 +1,196 @@
+import type { Request, RequestHandler, Response, Router } from 'express';
+import multer from 'multer';
+import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus, type TorrentUpdate } from '@spritzle/engine';
+import { readAddParams } from '../add-params.js';
+import { HttpError, badRequest } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { STATUS_FIELDS } from '../schemas.js';
+import { accepts, jsonObjectBody, route } from './route.js';
+
+const HEX40 = /^[0-9a-fA-F]{40}$/;
+
+/** `:hash` → the torrent's handle: 400 for a malformed hash (the original answered 500), 404 for an unknown one. */
+function handleOf(session: Session, req: Request): TorrentHandle {
+  const hash = String(req.params.hash);
+  if (!HEX40.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters)`, 'hash', 'invalid_info_hash');
+  const handle = session.findTorrent(hash.toLowerCase());
+  if (!handle) throw new SpritzleError('torrent_not_found', `no torrent ${hash.toLowerCase()} in the session`);
+  return handle;
+}
+
+/**
+ * `?fields=a,b` (or repeated) → the status keys asked for, or null when absent. An unknown name is a 400,
+ * so a typo does not silently become a missing column.
+ */
+export function parseFields(q: unknown): string[] | null {
+  if (q === undefined) return null;
+  const parts = Array.isArray(q) ? q : [q];
+  if (!parts.every((p): p is string => typeof p === 'string')) throw badRequest('fields must be a comma-separated list of status field names', 'fields');
+  const names = [...new Set(parts.flatMap((p) => p.split(',')).map((s) => s.trim()).filter(Boolean))];
+  if (names.length === 0) throw badRequest('fields must name at least one status field', 'fields');
+  const unknown = names.find((n) => !STATUS_FIELDS.has(n));
+  if (unknown !== undefined) throw badRequest(`fields: "${unknown.slice(0, 64)}" is not a status field`, 'fields');
+  return names;
+}
+
+/** info_hash always comes first, so a list of picked objects is still keyed. */
+function pick(status: TorrentStatus, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { info_hash: status.info_hash };
+  const all = status as unknown as Record<string, unknown>;
+  for (const f of fields) out[f] = all[f];
+  return out;
+}
+
+/** 200 with an empty body, as the spec's DELETE examples show (Content-Length: 0, no Content-Type). */
+function emptyOk(res: Response): void {
+  res.status(200).setHeader('Content-Length', '0');
+  res.end();
+}
+
+function deleteFiles(req: Request): boolean {
+  // Presence only: `?delete_files`, `?delete_files=1` and `?delete_files=false` all delete (as the original did).
+  return Object.prototype.hasOwnProperty.call(req.query, 'delete_files');
+}
+
+const UPDATE_INT_KEYS = ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const;
+
+/** PATCH /torrent/<hash>'s body, checked whole before anything changes, so a bad key changes nothing. */
+export function readTorrentUpdate(raw: unknown): TorrentUpdate {
+  const body = jsonObjectBody(raw);
+  const out: TorrentUpdate = {};
+  for (const [key, v] of Object.entries(body)) {
+    if (key === 'sequential_download') {
+      if (typeof v !== 'boolean') throw badRequest('sequential_download must be true or false', key, 'invalid_param');
+      out.sequential_download = v;
+    } else if (key === 'file_priorities') {
+      if (!Array.isArray(v) || !v.every((p) => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 7)) {
+        throw badRequest('file_priorities must be a list of integers 0..7', key, 'invalid_param');
+      }
+      out.file_priorities = v as number[];
+    } else if ((UPDATE_INT_KEYS as readonly string[]).includes(key)) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1) throw badRequest(`${key} must be an integer, -1 for unlimited`, key, 'invalid_param');
+      out[key as (typeof UPDATE_INT_KEYS)[number]] = v;
+    } else {
+      throw badRequest(`"${key.slice(0, 64)}" cannot be changed here (sequential_download, file_priorities, ${UPDATE_INT_KEYS.join(', ')})`, key.slice(0, 64), 'invalid_param');
+    }
+  }
+  return out;
+}
+
+/** multer with memory storage and limits; its parse failures (malformed multipart) become 400s, not 500s. */
+function multipart(opts: ResolvedOptions): RequestHandler {
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: {
+      fileSize: opts.maxTorrentBytes,
+      files: 1,
+      fields: 8,
+      parts: 12,
+      fieldNameSize: 200,
+      // A text `file` field carries the .torrent in base64: 4/3 of the upload limit.
+      fieldSize: Math.ceil((opts.maxTorrentBytes * 4) / 3) + 4096,
+    },
+  }).single('file');
+  return (req, res, next) => {
+    upload(req, res, (err?: unknown) => {
+      if (err === undefined || err === null || err instanceof multer.MulterError) {
+        next(err ?? undefined);
+        return;
+      }
+      next(new HttpError(400, 'bad_request', `malformed multipart body: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+    });
+  };
+}
+
+export function torrentRoutes(router: Router, session: Session, opts: ResolvedOptions): void {
+  route(router, '/torrent', {
+    get: (req, res) => {
+      const fields = parseFields(req.query.fields);
+      const handles = session.torrents();
+      if (fields === null) res.json(handles.map((h) => h.infoHash));
+      else {
+        const rows: Record<string, unknown>[] = [];
+        for (const h of handles) {
+          // A torrent removed while the list is built is simply not in it (not a 404 for the whole list).
+          if (h.isValid()) rows.push(pick(h.status(), fields));
+        }
+        res.json(rows);
+      }
+    },
+    post: [
+      accepts(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']),
+      multipart(opts),
+      async (req, res) => {
+        const params = await readAddParams(req, {
+          downloadRoot: opts.downloadRoot,
+          self: { boundHost: opts.host, localAddress: req.socket.localAddress, localPort: req.socket.localPort },
+          limits: { maxBytes: opts.maxTorrentBytes, timeoutMs: opts.fetchTimeoutMs, maxRedirects: opts.maxRedirects },
+        });
+        const handle = await session.addTorrent(params);
+        const host = req.headers.host ?? `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${req.socket.localPort ?? ''}`;
+        res.status(201).location(`${req.protocol}://${host}${req.baseUrl}/torrent/${handle.infoHash}`).json({ info_hash: handle.infoHash });
+      },
+    ],
+    delete: async (req, res) => {
+      const del = deleteFiles(req);
+      // Remove them all even if one fails; then report the first real failure.
+      const results = await Promise.allSettled(session.torrents().map((h) => session.removeTorrent(h.infoHash, { deleteFiles: del })));
+      const failure = results.find((r): r is PromiseRejectedResult =>
+        r.status === 'rejected' && !(r.reason instanceof SpritzleError && r.reason.code === 'torrent_not_found'));
+      if (failure) throw failure.reason;
+      emptyOk(res);
+    },
+  });
+
+  route(router, '/torrent/:hash', {
+    get: (req, res) => {
+      const fields = parseFields(req.query.fields);
+      const status = handleOf(session, req).status();
+      res.json(fields === null ? status : pick(status, fields));
+    },
+    patch: [accepts(['application/json']), (req, res) => {
+      const handle = handleOf(session, req);
+      handle.update(readTorrentUpdate(req.body));
+      res.json(handle.status());
+    }],
+    delete: async (req, res) => {
+      const handle = handleOf(session, req);
+      await session.removeTorrent(handle.infoHash, { deleteFiles: deleteFiles(req) });
+      emptyOk(res);
+    },
+  });
+
+  // The actions answer with the torrent's status, so a UI sees the effect without a second request.
+  route(router, '/torrent/:hash/pause', {
+    post: (req, res) => {
+      const handle = handleOf(session, req);
+      handle.pause();
+      res.json(handle.status());
+    },
+  });
+  route(router, '/torrent/:hash/resume', {
+    post: (req, res) => {
+      const handle = handleOf(session, req);
+      handle.resume();
+      res.json(handle.status());
+    },
+  });
+  route(router, '/torrent/:hash/recheck', {
+    post: async (req, res) => {
+      const handle = handleOf(session, req);
+      const checking = handle.forceRecheck();
+      // Checking can take minutes: answer once it has started. A refusal (no metadata yet) comes at once and
+      // is the answer; a later failure shows in the torrent's status and events.
+      const early = await Promise.race([
+        checking.then(() => undefined, (e: unknown) => ({ error: e })),
+        new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined))),
+      ]);
+      if (early) throw early.error;
+      checking.catch(() => undefined);
+      res.json(handle.status());
+    },
+  });
+  route(router, '/torrent/:hash/files', { get: (req, res) => { res.json(handleOf(session, req).files()); } });
+  route(router, '/torrent/:hash/peers', { get: (req, res) => { res.json(handleOf(session, req).peers()); } });
+  route(router, '/torrent/:hash/trackers', { get: (req, res) => { res.json(handleOf(session, req).trackers()); } });
+}

@@ -1,0 +1,49 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Session } from '@spritzle/engine';
+import { createApp } from './app.js';
+import { DEFAULT_HOST, DEFAULT_PORT, type ServerOptions } from './options.js';
+import { isLoopbackAddress } from './security.js';
+
+export interface RunningServer {
+  /** Base URL, e.g. "http://127.0.0.1:8080". */
+  url: string;
+  /** Stops listening and closes every connection (event streams included). */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the API on options.host:options.port (127.0.0.1:8080 by default; port 0 picks one). Listening on
+ * an address other machines can reach is refused unless a token is set: the API can write files anywhere
+ * the download root allows.
+ */
+export async function startServer(session: Session, options: ServerOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be an integer from 0 to 65535, not ${port}`);
+  if (!isLoopbackAddress(host) && !options.token) {
+    throw new Error(`refusing to serve the API on ${host}, which is not a loopback address, without an API token; set a token or listen on 127.0.0.1`);
+  }
+  const app = createApp(session, { ...options, host });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      reject(new Error(e.code === 'EADDRINUSE' ? `cannot serve the API: ${host}:${port} is already in use` : `cannot serve the API on ${host}:${port}: ${e.message}`, { cause: e }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shown = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shown}:${addr.port}`,
+    close: () => new Promise<void>((resolve, reject) => {
+      server.close((e) => (e ? reject(e) : resolve()));
+      // Event streams never end on their own; without this close() would wait for every client to leave.
+      server.closeAllConnections();
+    }),
+  };
+}
