@@ -1,4 +1,3 @@
-import parseTorrent from 'parse-torrent';
 import { SpritzleError } from './errors.js';
 
 export interface Magnet {
@@ -11,6 +10,8 @@ export interface Magnet {
 /** Parses a magnet URI (BEP 9): the v1 info-hash (hex or base32), dn, tr and x.pe. */
 export async function parseMagnet(uri: string): Promise<Magnet> {
   if (!/^magnet:\?/i.test(uri)) throw new SpritzleError('invalid_param', 'url: not a magnet link', { field: 'url' });
+  // Loaded on first use: it pulls in an HTTP client that only magnet parsing would pay for at start-up.
+  const { default: parseTorrent } = await import('parse-torrent');
   let parsed: Awaited<ReturnType<typeof parseTorrent>>;
   try {
     parsed = await parseTorrent(uri);

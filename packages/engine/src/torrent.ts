@@ -842,12 +842,18 @@ export class Torrent implements DiscoveryTorrent {
   }
 
   private allocPieceBuffer(): Uint8Array {
-    // Each buffer owns its ArrayBuffer: it is transferred to the hashing thread and back.
-    return this.freeBuffers.pop() ?? new Uint8Array(this.info!.pieceLength);
+    // Each buffer owns its ArrayBuffer (it is transferred to the hashing thread and back) and is not
+    // zero-filled: every byte is overwritten by blocks before it is hashed.
+    const buf = this.freeBuffers.pop();
+    if (buf) return buf;
+    const b = Buffer.allocUnsafeSlow(this.info!.pieceLength);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   }
 
   private releasePieceBuffer(buf: Uint8Array): void {
-    if (this.freeBuffers.length < 16 && buf.buffer.byteLength === this.info?.pieceLength) {
+    // Keep up to 16 MiB of buffers for reuse: enough for the pieces in flight at full speed.
+    const keep = Math.max(4, Math.floor((16 << 20) / (this.info?.pieceLength ?? 1)));
+    if (this.freeBuffers.length < keep && buf.buffer.byteLength === this.info?.pieceLength) {
       this.freeBuffers.push(new Uint8Array(buf.buffer));
     }
   }

@@ -46,6 +46,10 @@ export interface TorrentDiscovery {
   attachWire(wire: Wire, peer: { ip: string; port: number }): void;
   /** Releases timers and sockets; sends event=stopped if still started. */
   close(): Promise<void>;
+  /** libtorrent's force_reannounce: every tracker may be announced to now (back-off and intervals reset). */
+  forceReannounce(): void;
+  /** libtorrent's scrape_tracker: scrape the working tracker (or the first one) as soon as it is free. */
+  scrapeTracker(): void;
 }
 
 /** The session's side: what a Discovery needs from the session. */
@@ -57,10 +61,36 @@ export interface DiscoveryContext {
   readonly listenPort: number;
   /** The host we listen on (127.0.0.1 in tests; DHT and LSD bind accordingly). */
   readonly listenHost: string;
+  /** Timing and addresses that are constants in production; tests shorten or move them. */
+  readonly options?: DiscoveryOptions;
+}
+
+/**
+ * Discovery knobs that libtorrent keeps as constants or rarely-touched settings. Every one has
+ * libtorrent's value by default; tests pass smaller intervals (so a re-announce happens within a test)
+ * and a private LSD group/port (so parallel test files do not hear each other).
+ */
+export interface DiscoveryOptions {
+  /** Seconds between get_peers + announce_peer rounds per torrent (libtorrent: dht_announce_interval, 15 min). */
+  dhtAnnounceInterval?: number;
+  /** Seconds between LSD announces per torrent (libtorrent: local_service_announce_interval, 5 min). */
+  lsdAnnounceInterval?: number;
+  /** BEP 14 multicast group (239.192.152.143). */
+  lsdAddress?: string;
+  /** BEP 14 port (6771). */
+  lsdPort?: number;
+  /** Floor under a tracker's interval, seconds (libtorrent: min_announce_interval, 5 min). */
+  minAnnounceInterval?: number;
+  /** Seconds of the first retry after a tracker failure; later ones grow quadratically (libtorrent: 10 s). */
+  trackerRetryDelayMin?: number;
+  /** Peers asked of a tracker (libtorrent: num_want, 200). */
+  numWant?: number;
 }
 
 /** The session-wide discovery: one DHT node, one LSD socket, and a TorrentDiscovery per torrent. */
 export interface SessionDiscovery {
+  /** Binds what the settings ask for (DHT node, LSD socket); resolves once they listen or have failed. */
+  start(): Promise<void>;
   forTorrent(t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]): TorrentDiscovery;
   isDhtRunning(): boolean;
   /** The DHT routing table and other state worth keeping across restarts (bencodable). */
