@@ -168,6 +168,8 @@ export class Torrent implements DiscoveryTorrent {
   private metadataPieces: Uint8Array | null = null;
   /** Resume data to try once instead of hashing, at the first check. */
   private pendingResume: ResumeData | null;
+  /** The data on disk has been checked (or trusted from resume data): only then does a bitfield mean anything. */
+  private dataChecked = false;
   /** Something worth saving in resume data changed since the last save (libtorrent's need_save_resume). */
   needSaveResume = true;
 
@@ -317,6 +319,7 @@ export class Torrent implements DiscoveryTorrent {
     if (this.flags & TORRENT_FLAGS.seed_mode) {
       for (let i = 0; i < info.numPieces; i++) this.markHave(i);
       this.checkedPieces = info.numPieces;
+      this.dataChecked = true;
       this.updateFinishedState();
       return;
     }
@@ -330,6 +333,7 @@ export class Torrent implements DiscoveryTorrent {
         }
         this.checkedPieces = info.numPieces;
         this.needSaveResume = false;
+        this.dataChecked = true;
         this.updateFinishedState();
         return;
       }
@@ -337,6 +341,8 @@ export class Torrent implements DiscoveryTorrent {
     }
     this.setState('checking_files');
     this.checkedPieces = 0;
+    this.dataChecked = false;
+    let aborted = false;
     try {
       if (await storage.hasAnyFile()) {
         this.checkAbort = new AbortController();
@@ -346,6 +352,7 @@ export class Torrent implements DiscoveryTorrent {
             this.checkedPieces++;
           },
         });
+        aborted = this.checkAbort.signal.aborted;
         this.checkAbort = null;
         if (this.closed) return;
         for (let i = 0; i < had.length; i++) {
@@ -354,6 +361,7 @@ export class Torrent implements DiscoveryTorrent {
         }
       }
       this.checkedPieces = info.numPieces;
+      this.dataChecked = !aborted;
       this.syncStorageCounters();
       this.host.emit('torrent_checked', { info_hash: this.infoHash });
     } catch (e) {
@@ -417,10 +425,14 @@ export class Torrent implements DiscoveryTorrent {
     }
     if (info) {
       r.info = info.infoBytes;
+      r.file_priorities = [...this.filePriorities];
+    }
+    // Before the first check finished, a bitfield would claim nothing is on disk: leave it out so the
+    // next start checks the data instead of trusting an empty record.
+    if (info && this.dataChecked) {
       // A piece counts only once it is on disk: the bitfield is taken before the file times, so a piece
       // written in between makes the times newer and the next start re-hashes rather than trusts.
       r.pieces = Uint8Array.from(this.bitfield);
-      r.file_priorities = [...this.filePriorities];
       r.file_sizes = await Promise.all(info.files.map(async (f): Promise<[number, number]> => {
         try {
           const st = await stat(resolveInside(this.savePath, f.path));
