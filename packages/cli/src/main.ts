@@ -11,6 +11,14 @@ import type { CreateOptions } from './commands/create.js';
 import type { DownloadOptions } from './commands/download.js';
 import type { SeedOptions } from './commands/seed.js';
 import type { StartOptions } from './commands/start.js';
+import { withClientOptions } from './client/options.js';
+import type { AddOptions } from './commands/add.js';
+import type { ControlAction, ControlOptions } from './commands/control.js';
+import type { LsOptions } from './commands/ls.js';
+import type { RmOptions } from './commands/rm.js';
+import type { StatsOptions } from './commands/stats.js';
+import type { StatusOptions } from './commands/status.js';
+import type { WatchOptions } from './commands/watch.js';
 
 let exitCode = 0;
 
@@ -64,20 +72,107 @@ program.command('seed')
   });
 
 program.command('start')
-  .description('run the daemon: a session and the REST API, until SIGINT/SIGTERM')
-  .option('--port <port>', 'REST API port (0 = any free port; the URL printed has the port used)', portParser(true), 8080)
-  .option('--host <address>', 'REST API address (anything but loopback needs a token)', '127.0.0.1')
-  .option('--listen-port <port>', 'TCP port for peers (0 = any free port)', portParser(true), 6881)
-  .option('--listen-host <address>', 'address to listen on for peers', '0.0.0.0')
+  .description('run the daemon: a session and the REST API, keeping its torrents across restarts, until SIGINT/SIGTERM')
+  .addOption(new Option('--port <port>', 'REST API port (0 = any free port; the URL printed has the port used)').argParser(portParser(true)).default(8080).env('SPRITZLE_PORT'))
+  .addOption(new Option('--host <address>', 'REST API address (anything but loopback needs a token)').default('127.0.0.1').env('SPRITZLE_HOST'))
+  .addOption(new Option('--listen-port <port>', 'TCP port for peers (0 = any free port)').argParser(portParser(true)).default(6881).env('SPRITZLE_LISTEN_PORT'))
+  .addOption(new Option('--listen-host <address>', 'address to listen on for peers').default('0.0.0.0').env('SPRITZLE_LISTEN_HOST'))
   .addOption(new Option('--download-dir <dir>', 'where torrents are saved (created if missing)')
-    .default(undefined, '$XDG_DOWNLOAD_DIR/spritzle or ~/Downloads/spritzle'))
-  .addOption(new Option('--state-dir <dir>', 'daemon state directory')
-    .default(undefined, '$XDG_STATE_HOME/spritzle or ~/.local/state/spritzle'))
+    .default(undefined, '$XDG_DOWNLOAD_DIR/spritzle or ~/Downloads/spritzle').env('SPRITZLE_DOWNLOAD_DIR'))
+  .addOption(new Option('--state-dir <dir>', 'daemon state: resume data, session state, the lock')
+    .default(undefined, '$XDG_STATE_HOME/spritzle or ~/.local/state/spritzle').env('SPRITZLE_STATE_DIR'))
+  .addOption(new Option('--config <file>', 'JSON file of these options (flags and SPRITZLE_* variables win)')
+    .default(undefined, '<state-dir>/config.json if present').env('SPRITZLE_CONFIG'))
   .addOption(new Option('--token <token>', 'API token, sent as "Authorization: Bearer <token>"').env('SPRITZLE_TOKEN'))
   .option('--no-dht', 'do not run the DHT node')
-  .action(async (opts: StartOptions) => {
-    const { runStart } = await import('./commands/start.js');
-    exitCode = await runStart(opts);
+  .addOption(new Option('--dht-bootstrap <host:port>', 'DHT bootstrap node (repeatable)').argParser(collect).env('SPRITZLE_DHT_BOOTSTRAP'))
+  .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent').default('info').env('SPRITZLE_LOG_LEVEL'))
+  .action(async (opts: StartOptions & { config?: string }, cmd: Command) => {
+    const { runStart, defaultStateDir } = await import('./commands/start.js');
+    const { loadConfigFile } = await import('./daemon/config.js');
+    const { resolve } = await import('node:path');
+    const stateDir = opts.stateDir ?? defaultStateDir();
+    const config = await loadConfigFile(opts.config ?? resolve(stateDir, 'config.json'), opts.config !== undefined);
+    // Precedence: flag > SPRITZLE_* variable > config file > default.
+    for (const [key, value] of Object.entries(config)) {
+      const source = cmd.getOptionValueSource(key);
+      if (source === undefined || source === 'default' || source === 'implied') cmd.setOptionValueWithSource(key, value, 'config');
+    }
+    const merged = cmd.opts<StartOptions>();
+    // SPRITZLE_DHT_BOOTSTRAP may hold a comma-separated list.
+    if (merged.dhtBootstrap) merged.dhtBootstrap = merged.dhtBootstrap.flatMap((b) => b.split(',')).filter(Boolean);
+    const given = new Set<string>();
+    if (cmd.getOptionValueSource('dht') !== 'default') given.add('enable_dht');
+    if (merged.dhtBootstrap?.length) given.add('dht_bootstrap_nodes');
+    given.add('save_path');
+    exitCode = await runStart({ ...merged, givenSettings: given });
+  });
+
+// The client commands: they talk to a running `spritzle start` over its REST API (--url, --token, --json).
+
+withClientOptions(program.command('add')
+  .description('add a torrent to the running daemon and print its info-hash')
+  .argument('<torrent>', '.torrent file (uploaded to the daemon), http(s):// URL of one (fetched by the daemon) or magnet: link')
+  .option('--save-path <dir>', 'where the daemon saves it (on the daemon\'s side; a relative path is inside its download directory)')
+  .option('--paused', 'add it paused: it transfers nothing until `spritzle resume`'))
+  .action(async (torrent: string, opts: AddOptions) => {
+    const { runAdd } = await import('./commands/add.js');
+    exitCode = await runAdd(torrent, opts);
+  });
+
+withClientOptions(program.command('ls')
+  .description('list the daemon\'s torrents: name, state, progress, download and upload rates, info-hash'))
+  .action(async (opts: LsOptions) => {
+    const { runLs } = await import('./commands/ls.js');
+    exitCode = await runLs(opts);
+  });
+
+withClientOptions(program.command('status')
+  .description('show one torrent\'s status')
+  .argument('<hash>', 'info-hash (or a unique start of it)'))
+  .action(async (hash: string, opts: StatusOptions) => {
+    const { runStatus } = await import('./commands/status.js');
+    exitCode = await runStatus(hash, opts);
+  });
+
+withClientOptions(program.command('watch')
+  .description('live progress until every torrent (or every one named) is finished; paused ones and errors are not waited for')
+  .argument('[hash...]', 'only these torrents (info-hashes or unique starts of them)'))
+  .action(async (hashes: string[], opts: WatchOptions) => {
+    const { runWatch } = await import('./commands/watch.js');
+    exitCode = await runWatch(hashes, opts);
+  });
+
+const CONTROL: readonly [ControlAction, string][] = [
+  ['pause', 'pause a torrent: its peers are disconnected and nothing more is transferred'],
+  ['resume', 'resume a paused torrent'],
+  ['recheck', 'hash the torrent\'s data on disk again (answers once checking has started)'],
+];
+for (const [action, description] of CONTROL) {
+  withClientOptions(program.command(action)
+    .description(description)
+    .argument('<hash>', 'info-hash (or a unique start of it)'))
+    .action(async (hash: string, opts: ControlOptions) => {
+      const { runControl } = await import('./commands/control.js');
+      exitCode = await runControl(action, hash, opts);
+    });
+}
+
+withClientOptions(program.command('rm')
+  .description('remove a torrent from the daemon (its data stays unless --delete-files)')
+  .argument('<hash>', 'info-hash (or a unique start of it)')
+  .option('--delete-files', 'also delete the downloaded data'))
+  .action(async (hash: string, opts: RmOptions) => {
+    const { runRm } = await import('./commands/rm.js');
+    exitCode = await runRm(hash, opts);
+  });
+
+withClientOptions(program.command('stats')
+  .description('the daemon\'s session counters, by libtorrent\'s names')
+  .argument('[prefix...]', 'only counters whose names start with one of these (e.g. net. or dht.)'))
+  .action(async (prefixes: string[], opts: StatsOptions) => {
+    const { runStats } = await import('./commands/stats.js');
+    exitCode = await runStats(prefixes, opts);
   });
 
 try {

@@ -39,6 +39,8 @@ export interface SessionEvents {
   peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
   peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };
   peer_banned: { info_hash: string; ip: string; port: number; reason: string };
+  /** applySettings changed these settings (name → new value). */
+  settings_changed: { changed: Record<string, string | number | boolean> };
 }
 
 export type SessionEventName = keyof SessionEvents;

@@ -14,9 +14,16 @@ import { parseTorrentFile, parseInfoDict, type TorrentInfo } from './metainfo.js
 import { parseMagnet } from './magnet.js';
 import { SpritzleError, errnoCode } from './errors.js';
 import { RateLimiter } from './bandwidth.js';
-import type { SessionDiscovery } from './discovery/types.js';
+import type { DiscoveryOptions, SessionDiscovery } from './discovery/types.js';
+import { Discovery } from './discovery/discovery.js';
 
 const TICK_MS = 1000;
+
+/** What Session.create takes besides settings. */
+export interface SessionOptions {
+  /** Discovery timing and LSD group (libtorrent's values by default; tests shorten them). */
+  discovery?: DiscoveryOptions;
+}
 
 /**
  * The session: settings, the listen socket, the torrents, the counters, the choker and the events.
@@ -77,10 +84,25 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /** Starts a session listening on settings.listen_interfaces (default 0.0.0.0:6881). */
-  static async create(settings: Partial<SessionSettings> = {}): Promise<Session> {
+  static async create(settings: Partial<SessionSettings> = {}, options: SessionOptions = {}): Promise<Session> {
     const s: SessionSettings = { ...DEFAULT_SETTINGS, ...validateSettings(settings) };
     const session = new Session(s);
-    await session.listen();
+    try {
+      await session.listen();
+    } catch (e) {
+      session.closedFlag = true;
+      await session.hashPool.close();
+      throw e;
+    }
+    session.discovery = new Discovery({
+      counters: session.counters,
+      get settings() { return session.settingsValue; },
+      peerId: session.peerId,
+      get listenPort() { return session.port; },
+      listenHost: parseListenInterface(s.listen_interfaces).host,
+      ...(options.discovery ? { options: options.discovery } : {}),
+    });
+    await session.discovery.start();
     session.tickTimer = setInterval(() => session.tick(), TICK_MS);
     session.tickTimer.unref();
     return session;
@@ -126,6 +148,10 @@ export class Session extends TypedEmitter<SessionEvents> {
         throw new SpritzleError('invalid_param', `${key} can only be set when the session starts`, { field: key });
       }
     }
+    const changed: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(valid) as [keyof SessionSettings, SessionSettings[keyof SessionSettings]][]) {
+      if (this.settingsValue[k] !== v) changed[k] = v;
+    }
     this.settingsValue = { ...this.settingsValue, ...valid };
     this.choker.updateSettings({
       unchoke_slots_limit: this.settingsValue.unchoke_slots_limit,
@@ -134,6 +160,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
     this.scheduleRechoke();
     this.applyRateLimits();
+    this.discovery?.settingsChanged();
+    if (Object.keys(changed).length > 0) this.emit('settings_changed', { changed });
     return this.settings();
   }
 
@@ -251,6 +279,16 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Whether the session's DHT node runs. */
   isDhtRunning(): boolean {
     return this.discovery?.isDhtRunning() ?? false;
+  }
+
+  /** The DHT's state worth keeping across restarts (node id, routing table), bencodable, libtorrent's layout. */
+  dhtState(): Record<string, unknown> {
+    return this.discovery?.saveState() ?? {};
+  }
+
+  /** Restores what dhtState() returned; a running DHT node restarts with that id and those nodes. */
+  loadDhtState(state: Record<string, unknown>): void {
+    this.discovery?.loadState(state);
   }
 
   // ------------------------------------------------------------------ stats

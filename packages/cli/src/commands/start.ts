@@ -1,12 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
 import type { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
 import { CliError, describeError } from '../errors.js';
 import { formatHostPort } from '../net.js';
 import { openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
+import { acquireStateLock } from '../daemon/lock.js';
+import { ResumeStore } from '../daemon/resume-store.js';
+import { SessionStateStore } from '../daemon/session-state.js';
 
 export interface StartOptions {
   port: number;
@@ -17,7 +22,14 @@ export interface StartOptions {
   stateDir?: string;
   token?: string;
   dht: boolean;
+  dhtBootstrap?: string[];
+  logLevel: string;
+  /** Engine settings that came from the command line, environment or config file (they win over saved state). */
+  givenSettings?: ReadonlySet<string>;
 }
+
+/** How long a graceful shutdown may take before the daemon exits anyway. */
+const SHUTDOWN_LIMIT_MS = 10_000;
 
 /** $XDG_DOWNLOAD_DIR/spritzle when the desktop names a download folder, else ~/Downloads/spritzle. */
 export function defaultDownloadDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -46,28 +58,54 @@ function errnoOf(e: unknown, depth = 0): string | undefined {
   return typeof code === 'string' ? code : errnoOf(cause, depth + 1);
 }
 
+/** JSON lines on stderr; human-readable when stderr is a terminal. */
+function makeLogger(level: string): Logger {
+  if (!pino.levels.values[level]) throw new CliError(`unknown --log-level "${level}" (use ${Object.keys(pino.levels.values).join(', ')}, or silent)`);
+  if (process.stderr.isTTY) {
+    return pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss' } } });
+  }
+  return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+}
+
 /**
- * `spritzle start`: a session plus the REST API, until SIGINT/SIGTERM; then the API stops first (no new
- * requests into a closing session) and the session closes.
+ * `spritzle start`: a session plus the REST API, with its torrents kept in the state directory across
+ * restarts and crashes, until SIGINT/SIGTERM. Shutdown: the API stops (no new requests into a closing
+ * session), resume data and session state are saved, trackers hear `stopped`, sockets close.
  */
 export async function runStart(opts: StartOptions): Promise<number> {
+  const t0 = performance.now();
   const downloadDir = resolvePath(opts.downloadDir ?? defaultDownloadDir());
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
+  const log = opts.logLevel === 'silent' ? pino({ level: 'silent' }) : makeLogger(opts.logLevel);
   await ensureDir(downloadDir, 'download directory');
-  // Nothing is persisted yet; creating the state directory now still catches an unusable path at start.
   await ensureDir(stateDir, 'state directory');
+  const releaseLock = await acquireStateLock(stateDir);
   // An empty SPRITZLE_TOKEN= is the shell's way of unsetting it, not a request for an empty token.
   const token = opts.token !== undefined && opts.token !== '' ? opts.token : undefined;
   const trap = trapSignals();
   let session: Session | null = null;
   let server: { url: string; close(): unknown } | null = null;
+  let resume: ResumeStore | null = null;
+  let state: SessionStateStore | null = null;
   try {
-    session = await openSession(opts.listenHost, opts.listenPort, { save_path: downloadDir, enable_dht: opts.dht });
+    session = await openSession(opts.listenHost, opts.listenPort, {
+      save_path: downloadDir,
+      enable_dht: opts.dht,
+      ...(opts.dhtBootstrap?.length ? { dht_bootstrap_nodes: opts.dhtBootstrap.join(',') } : {}),
+    });
+    state = new SessionStateStore(session, stateDir, log);
+    await state.load(opts.givenSettings ?? new Set());
+    resume = new ResumeStore(session, join(stateDir, 'torrents'), log, { defaultSavePath: downloadDir });
+    const loaded = await resume.loadAll();
+    resume.start();
+    session.on('torrent_error', (e) => log.error(e, 'torrent error'));
+    session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));
+    session.on('torrent_added', (e) => log.info(e, 'torrent added'));
+    session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));
+    session.on('torrent_removed', (e) => log.info(e, 'torrent removed'));
     let api: { url: string; close(): unknown };
     try {
-      api = await startServer(session, {
-        host: opts.host, port: opts.port, token, downloadRoot: downloadDir,
-      });
+      api = await startServer(session, { host: opts.host, port: opts.port, token, downloadRoot: downloadDir });
       server = api;
     } catch (e) {
       const code = errnoOf(e);
@@ -80,15 +118,28 @@ export async function runStart(opts: StartOptions): Promise<number> {
     process.stdout.write(`spritzle API on ${api.url}\n`);
     process.stdout.write(`peers on ${formatHostPort(opts.listenHost, session.listenPort)}\n`);
     process.stdout.write(`downloads go to ${downloadDir}\n`);
+    process.stdout.write(`state in ${stateDir}\n`);
+    log.info({
+      ...loaded, ready_ms: Math.round(performance.now() - t0), rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
+    }, 'ready');
     const sig = await trap.received;
-    process.stderr.write(`spritzle: ${sig} received, shutting down\n`);
+    log.info({ signal: sig }, 'shutting down');
+    const limit = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    limit.unref();
     return 0;
   } finally {
     try {
       await server?.close();
+      await resume?.close();
+      await state?.close();
     } finally {
       await session?.close();
+      await releaseLock();
       trap.dispose();
+      log.flush?.();
     }
   }
 }

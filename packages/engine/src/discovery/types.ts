@@ -81,7 +81,7 @@ export interface DiscoveryOptions {
   lsdPort?: number;
   /** Floor under a tracker's interval, seconds (libtorrent: min_announce_interval, 5 min). */
   minAnnounceInterval?: number;
-  /** Seconds of the first retry after a tracker failure; later ones grow quadratically (libtorrent: 10 s). */
+  /** Base of the retry delay after a tracker failure, seconds: delay = base + fails² × base × 2.5, at most an hour (libtorrent: 5 s). */
   trackerRetryDelayMin?: number;
   /** Peers asked of a tracker (libtorrent: num_want, 200). */
   numWant?: number;

@@ -1,0 +1,193 @@
+import dgram from 'node:dgram';
+import DHT from 'bittorrent-dht';
+import { M, type Counters } from '../counters.js';
+import { decodeCompact4, encodeCompact4, type Endpoint } from './addr.js';
+
+/** Most info-hashes whose stored peers are counted for dht.dht_torrents / dht_peers (bittorrent-dht keeps 10 000 peers). */
+const MAX_TRACKED_HASHES = 10_000;
+
+/** The DHT part of the session state, in libtorrent's layout ("dht state": node-id, compact nodes). */
+export interface DhtState {
+  'node-id'?: Uint8Array;
+  nodes?: Uint8Array;
+}
+
+/** Incoming and outgoing query counters by KRPC method. */
+const QUERY_IN: Record<string, number> = {
+  ping: M.dht_dht_ping_in,
+  find_node: M.dht_dht_find_node_in,
+  get_peers: M.dht_dht_get_peers_in,
+  announce_peer: M.dht_dht_announce_peer_in,
+  get: M.dht_dht_get_in,
+  put: M.dht_dht_put_in,
+};
+const QUERY_OUT: Record<string, number> = {
+  ping: M.dht_dht_ping_out,
+  find_node: M.dht_dht_find_node_out,
+  get_peers: M.dht_dht_get_peers_out,
+  announce_peer: M.dht_dht_announce_peer_out,
+  get: M.dht_dht_get_out,
+  put: M.dht_dht_put_out,
+};
+
+/** bittorrent-dht's k-rpc-socket, reached through the node for per-method counters. */
+interface KrpcSocket {
+  query(peer: unknown, message: { q?: unknown }, cb?: unknown): unknown;
+  on(event: 'query', fn: (message: { q?: unknown }) => void): void;
+}
+
+/**
+ * The session's DHT node (BEP 5) over bittorrent-dht, on a UDP socket of our own so that every datagram is
+ * counted (dht.dht_messages_* and dht_bytes_*, payload bytes as libtorrent counts them). It only ever
+ * talks to the bootstrap nodes it is given and to nodes those lead to: never to the library's public
+ * routers.
+ */
+export class DhtNode {
+  private dht: DHT | null = null;
+  private readonly stored = new Map<string, Set<string>>();
+  private storedPeers = 0;
+  private port = 0;
+
+  constructor(
+    private readonly counters: Counters,
+    private readonly onPeer: (infoHashHex: string, host: string, port: number) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.dht !== null && this.dht.listening && !this.dht.destroyed;
+  }
+
+  /** The UDP port the node listens on (0 when stopped). */
+  get udpPort(): number {
+    return this.running ? this.port : 0;
+  }
+
+  /**
+   * Binds on host:port (the session's port, as libtorrent does) and bootstraps from `bootstrap`. If that UDP
+   * port is taken, a free one is used: the DHT announces our TCP port explicitly, so peers still find us.
+   */
+  async start(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null): Promise<void> {
+    await this.stop();
+    try {
+      await this.bind(host, port, bootstrap, state);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw e;
+      await this.bind(host, 0, bootstrap, state);
+    }
+  }
+
+  private bind(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null): Promise<void> {
+    const c = this.counters;
+    const socket = dgram.createSocket('udp4');
+    socket.on('message', (buf: Buffer) => {
+      c.inc(M.dht_dht_messages_in);
+      c.inc(M.dht_dht_bytes_in, buf.length);
+    });
+    const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+    // k-rpc-socket always calls send(buf, offset, length, port, host, cb).
+    (socket as unknown as { send: (...args: unknown[]) => void }).send = (...args: unknown[]): void => {
+      c.inc(M.dht_dht_messages_out);
+      c.inc(M.dht_dht_bytes_out, typeof args[2] === 'number' ? args[2] : (args[0] as Uint8Array).length);
+      send(...args);
+    };
+    const nodeId = state?.['node-id'];
+    const dht = new DHT({
+      // An empty list must be false: bittorrent-dht's default is the public routers.
+      bootstrap: bootstrap.length ? bootstrap.map((b) => `${b.host}:${b.port}`) : false,
+      host: false,
+      socket,
+      ...(nodeId && nodeId.length === 20 ? { nodeId: Buffer.from(nodeId) } : {}),
+    });
+    const rpcSocket = (dht as unknown as { _rpc: { socket: KrpcSocket } })._rpc.socket;
+    const query = rpcSocket.query.bind(rpcSocket);
+    rpcSocket.query = (peer, message, cb) => {
+      const metric = QUERY_OUT[String(message.q)];
+      if (metric !== undefined) c.inc(metric);
+      return query(peer, message, cb);
+    };
+    rpcSocket.on('query', (message) => {
+      const metric = QUERY_IN[String(message.q)];
+      if (metric !== undefined) c.inc(metric);
+    });
+    dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer) => this.onPeer(infoHash.toString('hex'), peer.host, peer.port));
+    dht.on('announce', (peer: { host: string; port: number }, infoHash: Buffer) => this.onStored(infoHash.toString('hex'), `${peer.host}:${peer.port}`));
+    const nodesChanged = (): void => c.set(M.dht_dht_nodes, dht.nodes.count());
+    dht.on('node', nodesChanged);
+    dht.nodes.on('removed', nodesChanged);
+    dht.on('warning', () => undefined);
+    return new Promise<void>((resolve, reject) => {
+      const onError = (e: Error): void => {
+        try {
+          dht.destroy();
+        } catch {
+          // The socket never bound; closing it may throw "not running".
+        }
+        reject(e);
+      };
+      dht.once('error', onError);
+      dht.listen(port, host, () => {
+        dht.off('error', onError);
+        // Later socket errors (EACCES on send, ...) must not crash the session.
+        dht.on('error', () => undefined);
+        this.dht = dht;
+        this.port = dht.address().port;
+        for (const n of decodeCompact4(state?.nodes ?? new Uint8Array(0), 1000)) dht.addNode(n);
+        resolve();
+      });
+    });
+  }
+
+  /** bittorrent-dht stores announced peers forever (up to 10 000); mirror the counts for the gauges. */
+  private onStored(hash: string, peer: string): void {
+    let set = this.stored.get(hash);
+    if (!set) {
+      if (this.stored.size >= MAX_TRACKED_HASHES) return;
+      set = new Set();
+      this.stored.set(hash, set);
+    }
+    if (set.has(peer)) return;
+    set.add(peer);
+    this.storedPeers++;
+    this.counters.set(M.dht_dht_torrents, this.stored.size);
+    this.counters.set(M.dht_dht_peers, this.storedPeers);
+  }
+
+  /** get_peers towards the info-hash, then announce_peer with our TCP port to the closest nodes that answered. */
+  announce(infoHash: Uint8Array, tcpPort: number): void {
+    const dht = this.dht;
+    if (!dht || !this.running) return;
+    const hash = Buffer.from(infoHash);
+    dht.lookup(hash, () => {
+      if (dht.destroyed) return;
+      dht.announce(hash, tcpPort, () => undefined);
+    });
+  }
+
+  /** Nodes to ping into the routing table (bootstrap nodes given later, add params' dht_nodes). */
+  addNodes(nodes: Endpoint[]): void {
+    for (const n of nodes) this.dht?.addNode(n);
+  }
+
+  get nodeCount(): number {
+    return this.dht?.nodes.count() ?? 0;
+  }
+
+  /** Node id and the routing table's IPv4 nodes. */
+  state(): DhtState | null {
+    const dht = this.dht;
+    if (!dht) return null;
+    return { 'node-id': new Uint8Array(dht.nodeId), nodes: encodeCompact4(dht.toJSON().nodes) };
+  }
+
+  async stop(): Promise<void> {
+    const dht = this.dht;
+    this.dht = null;
+    this.port = 0;
+    // The library's peer store goes with the node.
+    this.stored.clear();
+    this.storedPeers = 0;
+    for (const m of [M.dht_dht_nodes, M.dht_dht_torrents, M.dht_dht_peers]) this.counters.set(m, 0);
+    if (!dht) return;
+    await new Promise<void>((resolve) => dht.destroy(() => resolve()));
+  }
+}

@@ -1,0 +1,179 @@
+import type Wire from 'bittorrent-protocol';
+import { TORRENT_FLAGS } from '../add-torrent-params.js';
+import type { DiscoveryStatus } from '../status.js';
+import type { TrackerInfo } from '../torrent-handle.js';
+import type { Endpoint } from './addr.js';
+import { utPex, type PexOwner, type PexPeer } from './pex.js';
+import { TrackerList, type TrackerHost } from './tracker.js';
+import type { DiscoveryTorrent, TorrentDiscovery } from './types.js';
+
+/** What one torrent's discovery uses of the session's. */
+export interface DiscoveryServices {
+  readonly trackerHost: TrackerHost;
+  readonly listenPort: number;
+  readonly dhtIntervalMs: number;
+  readonly lsdIntervalMs: number;
+  /** The session's DHT node runs (enable_dht and bound). */
+  dhtRunning(): boolean;
+  lsdRunning(): boolean;
+  /** Starts get_peers + announce_peer now; false if this tick's budget is spent (try again next tick). */
+  dhtAnnounce(t: DiscoveryTorrent): boolean;
+  /** Queues the info-hash for this tick's LSD datagram. */
+  lsdAnnounce(infoHash: string): void;
+  isSelf(host: string, port: number): boolean;
+  /** Run this torrent's tick now (it just started) instead of within the next second. */
+  kick(td: TorrentDiscoveryImpl): void;
+  detach(td: TorrentDiscoveryImpl): void;
+}
+
+/**
+ * One torrent's presence in trackers, the DHT, LSD and PEX. The session's one-second discovery tick drives
+ * it; nothing here runs per block or per message.
+ */
+export class TorrentDiscoveryImpl implements TorrentDiscovery {
+  private readonly list: TrackerList;
+  private active = false;
+  private closed = false;
+  private nextDht = 0;
+  private nextLsd = 0;
+  private readonly pex = new Set<PexPeer>();
+  private readonly pexOwner: PexOwner;
+
+  constructor(private readonly s: DiscoveryServices, readonly t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]) {
+    this.list = new TrackerList(s.trackerHost, t, trackers, tiers);
+    this.pexOwner = {
+      enabled: () => !this.closed && this.pexAllowed,
+      received: (peers: Endpoint[]) => {
+        for (const p of peers) if (!s.isSelf(p.host, p.port)) t.addPeer(p.host, p.port, 'pex');
+      },
+      detach: (p: PexPeer) => this.pex.delete(p),
+    };
+  }
+
+  // BEP 27: a private torrent uses its trackers only. For a magnet this is known once metadata arrives.
+  get dhtAllowed(): boolean {
+    return !this.t.isPrivate && (this.t.flags & TORRENT_FLAGS.disable_dht) === 0;
+  }
+  get lsdAllowed(): boolean {
+    return !this.t.isPrivate && (this.t.flags & TORRENT_FLAGS.disable_lsd) === 0;
+  }
+  get pexAllowed(): boolean {
+    return !this.t.isPrivate && (this.t.flags & TORRENT_FLAGS.disable_pex) === 0;
+  }
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  start(): void {
+    if (this.closed) return;
+    // A magnet's torrent calls start() again once its metadata is checked: that is no new "started".
+    if (!this.active) {
+      this.active = true;
+      this.nextDht = 0;
+      this.nextLsd = 0;
+      this.list.start();
+    }
+    this.s.kick(this);
+  }
+
+  stop(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.list.stop();
+  }
+
+  completed(): void {
+    this.list.completed();
+  }
+
+  metadataReceived(trackers: readonly (readonly string[])[]): void {
+    this.list.merge(trackers);
+  }
+
+  status(): DiscoveryStatus {
+    const now = Date.now();
+    return {
+      ...this.list.status(now),
+      announcing_to_dht: this.active && this.dhtAllowed && this.s.dhtRunning(),
+      announcing_to_lsd: this.active && this.lsdAllowed && this.s.lsdRunning(),
+    };
+  }
+
+  trackers(): TrackerInfo[] {
+    return this.list.info();
+  }
+
+  addTracker(url: string, tier = 0): void {
+    this.list.add(url, tier);
+  }
+
+  removeTracker(url: string): boolean {
+    return this.list.remove(url);
+  }
+
+  forceReannounce(): void {
+    this.list.forceReannounce();
+    this.nextDht = 0;
+    this.nextLsd = 0;
+    if (this.active) this.s.kick(this);
+  }
+
+  /** The session's DHT node (re)started: look up and announce at the next tick. */
+  forceDht(): void {
+    this.nextDht = 0;
+  }
+
+  /** The LSD socket (re)started. */
+  forceLsd(): void {
+    this.nextLsd = 0;
+  }
+
+  scrapeTracker(): void {
+    this.list.scrape();
+  }
+
+  attachWire(wire: Wire, peer: { ip: string; port: number }): void {
+    // BEP 10's `p`: the port we accept connections on, so that the remote (and its PEX) can dial us back.
+    if (wire.extendedHandshake.p === undefined) wire.extendedHandshake.p = this.s.listenPort;
+    // A private torrent does not even offer ut_pex (libtorrent does the same).
+    if (this.closed || !this.pexAllowed) return;
+    wire.use(utPex(this.pexOwner, peer, (p) => this.pex.add(p)));
+  }
+
+  /** The session's discovery tick (about once a second). */
+  tick(now: number): void {
+    if (this.closed) return;
+    this.list.tick(now);
+    if (!this.active) return;
+    const s = this.s;
+    if (now >= this.nextDht && this.dhtAllowed && s.dhtRunning() && s.dhtAnnounce(this.t)) this.nextDht = now + s.dhtIntervalMs;
+    if (now >= this.nextLsd && this.lsdAllowed && s.lsdRunning()) {
+      s.lsdAnnounce(this.t.infoHash);
+      this.nextLsd = now + s.lsdIntervalMs;
+    }
+    if (this.pex.size > 0 && this.pexAllowed) {
+      let current: Endpoint[] | null = null;
+      for (const p of this.pex) {
+        if (!p.due(now)) continue;
+        current ??= this.t.connectedPeers();
+        p.maybeSend(now, current);
+      }
+    }
+  }
+
+  /** A peer found by the DHT or LSD for this torrent (the session routes by info-hash). */
+  found(host: string, port: number, source: 'dht' | 'lsd'): void {
+    if (this.closed || !this.active) return;
+    if (source === 'dht' ? !this.dhtAllowed : !this.lsdAllowed) return;
+    if (this.s.isSelf(host, port)) return;
+    this.t.addPeer(host, port, source);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.active = false;
+    this.s.detach(this);
+    await this.list.close();
+  }
+}
