@@ -93,16 +93,16 @@ export async function runStart(opts: StartOptions): Promise<number> {
       enable_dht: opts.dht,
       ...(opts.dhtBootstrap?.length ? { dht_bootstrap_nodes: opts.dhtBootstrap.join(',') } : {}),
     });
+    session.on('torrent_error', (e) => log.error(e, 'torrent error'));
+    session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));
+    session.on('torrent_added', (e) => log.debug(e, 'torrent added'));
+    session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));
+    session.on('torrent_removed', (e) => log.info(e, 'torrent removed'));
     state = new SessionStateStore(session, stateDir, log);
     await state.load(opts.givenSettings ?? new Set());
     resume = new ResumeStore(session, join(stateDir, 'torrents'), log, { defaultSavePath: downloadDir });
     const loaded = await resume.loadAll();
     resume.start();
-    session.on('torrent_error', (e) => log.error(e, 'torrent error'));
-    session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));
-    session.on('torrent_added', (e) => log.info(e, 'torrent added'));
-    session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));
-    session.on('torrent_removed', (e) => log.info(e, 'torrent removed'));
     let api: { url: string; close(): unknown };
     try {
       api = await startServer(session, { host: opts.host, port: opts.port, token, downloadRoot: downloadDir });
