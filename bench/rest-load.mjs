@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// REST load benchmark: a real `spritzle start` daemon with 1,000 torrents loaded; autocannon measures
+// requests/s and p99 latency of GET /torrent/<hash>, GET /torrent and GET /session, first alone, then while
+// one torrent downloads at full speed from a libtorrent seed on 127.0.0.1 (re-added whenever it finishes).
+//
+//   pnpm run build && node bench/rest-load.mjs [--torrents 1000] [--seconds 10] [--connections 10] [--size-mib 512]
+//
+// The download part needs Debian's python3-libtorrent; it reuses bench/download-vs-libtorrent.mjs's data.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import bencode from 'bencode';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const { values: opt } = parseArgs({ options: {
+  torrents: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' },
+  connections: { type: 'string', default: '10' }, 'size-mib': { type: 'string', default: '512' },
+} });
+const N = Number(opt.torrents);
+const cli = join(root, 'packages/cli/dist/main.js');
+const ltPeer = join(root, 'test/peers/lt_peer.py');
+if (!existsSync(cli)) throw new Error('build first: pnpm run build');
+
+const work = await mkdtemp(join(tmpdir(), 'spritzle-rest-bench-'));
+const daemon = spawn(process.execPath, [cli, 'start', '--port', '0', '--host', '127.0.0.1', '--listen-port', '0', '--listen-host', '127.0.0.1',
+  '--no-dht', '--log-level', 'warn', '--state-dir', join(work, 'state'), '--download-dir', join(work, 'dl')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const base = await new Promise((resolve, reject) => {
+  let out = '';
+  daemon.stdout.on('data', (d) => { out += d; const m = /spritzle API on (\S+)/.exec(out); if (m) resolve(m[1].replace(/\/$/, '')); });
+  daemon.on('close', (c) => reject(new Error(`daemon exited ${c}`)));
+});
+
+async function post(form) {
+  const r = await fetch(`${base}/torrent`, { method: 'POST', body: form });
+  if (r.status !== 201) throw new Error(`POST /torrent ${r.status} ${await r.text()}`);
+  return (await r.json()).info_hash;
+}
+
+// 1,000 small distinct torrents without data: loaded, downloading, no peers.
+const hashes = [];
+for (let i = 0; i < N; i++) {
+  const t = bencode.encode({ info: { name: `bench-${i}.bin`, 'piece length': 16384, length: 16384 * 4, pieces: randomBytes(80) } });
+  const form = new FormData();
+  form.append('file', new Blob([t]), 't.torrent');
+  hashes.push(await post(form));
+}
+
+async function load(path, label) {
+  let i = 0;
+  const r = await autocannon({
+    url: base, connections: Number(opt.connections), duration: Number(opt.seconds),
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: typeof path === 'function' ? path(i++) : path }) }],
+  });
+  const line = { label, path: typeof path === 'function' ? '/torrent/<hash>' : path, req_per_s: Math.round(r.requests.average),
+    p50_ms: r.latency.p50, p99_ms: r.latency.p99, max_ms: r.latency.max, non2xx: r.non2xx, errors: r.errors };
+  console.log(JSON.stringify(line));
+  return line;
+}
+
+async function measureAll(label) {
+  await load((i) => `/torrent/${hashes[i % hashes.length]}`, label);
+  await load('/torrent', label);
+  await load('/session', label);
+}
+
+await measureAll('idle');
+
+// Now with one torrent downloading at full speed from a libtorrent seed, re-added whenever it finishes.
+const data = `/tmp/spritzle-bench/${opt['size-mib']}m-256k`;
+if (existsSync(join(data, 'data.torrent'))) {
+  const seed = spawn('/usr/bin/python3', [ltPeer, 'seed', join(data, 'data.torrent'), '--save-path', data], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => seed.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+  const torrent = await readFile(join(data, 'data.torrent'));
+  let running = true;
+  let downloads = 0;
+  const loop = (async () => {
+    while (running) {
+      const form = new FormData();
+      form.append('file', new Blob([torrent]), 'd.torrent');
+      form.append('args', JSON.stringify({ peers: [`127.0.0.1:${port}`] }));
+      const h = await post(form);
+      for (;;) {
+        const s = await (await fetch(`${base}/torrent/${h}?fields=state`)).json();
+        if (s.state === 'seeding' || !running) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      downloads++;
+      await fetch(`${base}/torrent/${h}?delete_files`, { method: 'DELETE' });
+    }
+  })();
+  await measureAll('downloading');
+  running = false;
+  await loop;
+  console.log(JSON.stringify({ downloads_completed_during_load: downloads, size_mib: Number(opt['size-mib']) }));
+  seed.kill('SIGTERM');
+} else {
+  console.log(JSON.stringify({ skipped: 'downloading', why: `no ${data}: run bench/download-vs-libtorrent.mjs first` }));
+}
+
+daemon.kill('SIGTERM');
+await new Promise((r) => daemon.on('close', r));
+await rm(work, { recursive: true, force: true });
