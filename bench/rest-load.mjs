@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// REST load benchmark: a real `spritzle start` daemon with 1,000 torrents loaded; autocannon measures
+// REST load benchmark: a real `spritzle start` daemon with 1,000 torrents loaded; autocannon (1 and 10
+// concurrent connections by default) measures
 // requests/s and p99 latency of GET /torrent/<hash>, GET /torrent and GET /session, first alone, then while
 // one torrent downloads at full speed from a libtorrent seed on 127.0.0.1 (re-added whenever it finishes).
 //
@@ -20,7 +21,7 @@ import bencode from 'bencode';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values: opt } = parseArgs({ options: {
   torrents: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' },
-  connections: { type: 'string', default: '10' }, 'size-mib': { type: 'string', default: '512' },
+  connections: { type: 'string', default: '1,10' }, 'size-mib': { type: 'string', default: '512' },
 } });
 const N = Number(opt.torrents);
 const cli = join(root, 'packages/cli/dist/main.js');
@@ -51,22 +52,24 @@ for (let i = 0; i < N; i++) {
   hashes.push(await post(form));
 }
 
-async function load(path, label) {
+async function load(path, label, connections) {
   let i = 0;
   const r = await autocannon({
-    url: base, connections: Number(opt.connections), duration: Number(opt.seconds),
+    url: base, connections, duration: Number(opt.seconds),
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: typeof path === 'function' ? path(i++) : path }) }],
   });
-  const line = { label, path: typeof path === 'function' ? '/torrent/<hash>' : path, req_per_s: Math.round(r.requests.average),
+  const line = { label, connections, path: typeof path === 'function' ? '/torrent/<hash>' : path, req_per_s: Math.round(r.requests.average),
     p50_ms: r.latency.p50, p99_ms: r.latency.p99, max_ms: r.latency.max, non2xx: r.non2xx, errors: r.errors };
   console.log(JSON.stringify(line));
   return line;
 }
 
 async function measureAll(label) {
-  await load((i) => `/torrent/${hashes[i % hashes.length]}`, label);
-  await load('/torrent', label);
-  await load('/session', label);
+  for (const c of opt.connections.split(',').map(Number)) {
+    await load((i) => `/torrent/${hashes[i % hashes.length]}`, label, c);
+    await load('/torrent', label, c);
+    await load('/session', label, c);
+  }
 }
 
 await measureAll('idle');

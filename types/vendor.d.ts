@@ -79,3 +79,130 @@ declare module 'bitfield' {
     set(index: number, value?: boolean): void;
   }
 }
+
+declare module 'bittorrent-tracker' {
+  import type { EventEmitter } from 'node:events';
+  import type { Server as HttpServer } from 'node:http';
+  import type { Socket as UdpSocket } from 'node:dgram';
+
+  export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'update';
+  export interface AnnounceOptions {
+    uploaded?: number;
+    downloaded?: number;
+    left?: number;
+    numwant?: number;
+    /** Extra keys go into the HTTP query string as they are (e.g. `trackerid`). */
+    [key: string]: unknown;
+  }
+  export interface ClientOptions {
+    infoHash: string | Uint8Array;
+    peerId: string | Uint8Array;
+    announce: string[];
+    port: number;
+    userAgent?: string;
+    /** false: no WebRTC (ws:// trackers are then "unsupported"). */
+    wrtc?: false;
+  }
+  /** 'update': the decoded announce response (HTTP: every key; UDP: complete/incomplete) plus `announce`. */
+  export interface AnnounceResponse {
+    announce: string;
+    complete?: number;
+    incomplete?: number;
+    interval?: number;
+    'min interval'?: number;
+    'tracker id'?: Uint8Array;
+    [key: string]: unknown;
+  }
+  export interface ScrapeResponse {
+    announce: string;
+    infoHash: string;
+    complete: number;
+    incomplete: number;
+    downloaded: number;
+  }
+  export class Client extends EventEmitter {
+    constructor(opts: ClientOptions);
+    destroyed: boolean;
+    start(opts?: AnnounceOptions): void;
+    stop(opts?: AnnounceOptions): void;
+    complete(opts?: AnnounceOptions): void;
+    update(opts?: AnnounceOptions): void;
+    scrape(opts?: Record<string, unknown>): void;
+    setInterval(ms?: number): void;
+    destroy(cb?: (err: Error | null) => void): void;
+  }
+  export default Client;
+
+  export interface ServerOptions {
+    /** Interval (ms) the tracker tells clients. */
+    interval?: number;
+    http?: boolean;
+    udp?: boolean;
+    ws?: boolean;
+    stats?: boolean;
+    filter?: (infoHash: string, params: Record<string, unknown>, cb: (err?: Error | null) => void) => void;
+  }
+  /** What the server passes with its 'start' / 'complete' / 'stop' / 'update' events. */
+  export interface ServerAnnounceParams {
+    info_hash: string;
+    peer_id: string;
+    port: number;
+    left: number;
+    uploaded: number;
+    downloaded: number;
+    numwant: number;
+    event: string;
+    addr: string;
+    ip: string;
+    type: 'http' | 'udp' | 'ws';
+  }
+  export class Server extends EventEmitter {
+    constructor(opts?: ServerOptions);
+    http: HttpServer | null;
+    udp4: UdpSocket | null;
+    udp6: UdpSocket | null;
+    torrents: Record<string, { complete: number; incomplete: number }>;
+    listen(port: number, hostname?: string | { http?: string; udp?: string; udp6?: string }, cb?: () => void): void;
+    close(cb?: (err?: Error | null) => void): void;
+  }
+}
+
+declare module 'bittorrent-dht' {
+  import type { EventEmitter } from 'node:events';
+  import type { Socket as UdpSocket } from 'node:dgram';
+
+  export interface DhtNodeAddress { host: string; port: number; id?: Uint8Array }
+  export interface DhtOptions {
+    /** 20 bytes or 40 hex. */
+    nodeId?: Uint8Array | string;
+    /** false: no bootstrap at all (the default is the public routers: never in tests). */
+    bootstrap?: false | string[] | DhtNodeAddress[];
+    /** An own address to store as a peer when announcing (false: none). */
+    host?: string | false;
+    /** The UDP socket to use (k-rpc-socket's `socket`). */
+    socket?: UdpSocket;
+    concurrency?: number;
+    maxPeers?: number;
+    timeBucketOutdated?: number;
+  }
+  export interface RoutingTable extends EventEmitter {
+    count(): number;
+    toArray(): { id: Uint8Array; host: string; port: number }[];
+  }
+  export default class DHT extends EventEmitter {
+    constructor(opts?: DhtOptions);
+    readonly nodeId: Buffer;
+    readonly nodes: RoutingTable;
+    listening: boolean;
+    destroyed: boolean;
+    listen(port?: number, address?: string, cb?: () => void): void;
+    address(): { address: string; family: string; port: number };
+    addNode(node: DhtNodeAddress): void;
+    removeNode(id: Uint8Array | string): void;
+    /** get_peers towards the info-hash; every peer found is a 'peer' event. Returns an abort function. */
+    lookup(infoHash: Uint8Array | string, cb?: (err: Error | null, visited?: number) => void): () => void;
+    announce(infoHash: Uint8Array | string, port: number, cb?: (err: Error | null) => void): void;
+    toJSON(): { nodes: { host: string; port: number }[]; values: Record<string, unknown> };
+    destroy(cb?: () => void): void;
+  }
+}

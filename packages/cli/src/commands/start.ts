@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
 import { CliError, describeError } from '../errors.js';
@@ -62,7 +63,9 @@ function errnoOf(e: unknown, depth = 0): string | undefined {
 function makeLogger(level: string): Logger {
   if (!pino.levels.values[level]) throw new CliError(`unknown --log-level "${level}" (use ${Object.keys(pino.levels.values).join(', ')}, or silent)`);
   if (process.stderr.isTTY) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss' } } });
+    // In-process pretty stream rather than a pino transport: a transport loads its target in a worker
+    // thread by module name, which fails when the CLI runs as one bundled file (the npx package).
+    return pino({ level }, pretty({ destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss' }));
   }
   return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
 }
