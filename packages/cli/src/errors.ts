@@ -1,5 +1,3 @@
-import { isSpritzleError } from '@spritzle/engine';
-
 /** Exit codes: 1 for a failed command, 2 for bad usage (as most Unix tools), 128+n after signal n. */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -35,6 +33,14 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
 interface SystemError extends Error {
   code: string;
   path?: string;
+}
+
+/**
+ * A SpritzleError, recognised by shape: importing the engine here would make every command (even the
+ * REST clients that never use it) pay for loading it.
+ */
+function isSpritzleError(e: unknown): e is Error & { code: string } {
+  return e instanceof Error && e.name === 'SpritzleError' && typeof (e as { code?: unknown }).code === 'string';
 }
 
 function isSystemError(e: unknown): e is SystemError {
