@@ -243,6 +243,14 @@ export class Torrent implements DiscoveryTorrent {
     return this.errorMessage !== '';
   }
 
+  /** Payload totals including what resume data carried over from earlier sessions. */
+  get allTimeDownload(): number {
+    return this.priorDownload + this.totalPayloadDownload;
+  }
+  get allTimeUpload(): number {
+    return this.priorUpload + this.totalPayloadUpload;
+  }
+
   // DiscoveryTorrent: what trackers, the DHT, PEX and LSD read.
   get isPrivate(): boolean {
     return this.info?.private ?? false;
@@ -413,8 +421,8 @@ export class Torrent implements DiscoveryTorrent {
       peers: [...this.knownPeers.values()].filter((k) => !k.skip).slice(0, 200).map((k) => `${k.host}:${k.port}`),
       added_time: this.addedTime,
       completed_time: this.completedTime,
-      total_uploaded: this.priorUpload + this.totalPayloadUpload,
-      total_downloaded: this.priorDownload + this.totalPayloadDownload,
+      total_uploaded: this.allTimeUpload,
+      total_downloaded: this.allTimeDownload,
       active_time: Math.floor(this.activeSeconds),
       finished_time: Math.floor(this.finishedSeconds),
       seeding_time: Math.floor(this.seedingSeconds),
