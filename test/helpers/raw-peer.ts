@@ -1,0 +1,57 @@
+// A bare bittorrent-protocol peer for the discovery tests: it connects to an engine on 127.0.0.1, offers
+// ut_pex (so the engine may send PEX to it) and records every extended message it receives.
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import bencode from 'bencode';
+import Wire from 'bittorrent-protocol';
+
+export interface RawPeer {
+  /** The engine's extended handshake, once it arrived. */
+  handshake(): Record<string, unknown> | null;
+  /** Decoded ut_pex messages received, with their arrival times. */
+  pex: { at: number; msg: Record<string, Uint8Array> }[];
+  /** Names of every extended message received (not the handshake). */
+  extended: string[];
+  close(): void;
+}
+
+export async function connectRawPeer(port: number, infoHash: string): Promise<RawPeer> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  const wire = new Wire();
+  socket.pipe(wire as never);
+  wire.pipe(socket);
+  const pex: RawPeer['pex'] = [];
+  const extended: string[] = [];
+  let hs: Record<string, unknown> | null = null;
+  class UtPex {
+    onMessage(buf: Uint8Array): void {
+      pex.push({ at: Date.now(), msg: bencode.decode(buf) as Record<string, Uint8Array> });
+    }
+  }
+  Object.defineProperty(UtPex.prototype, 'name', { value: 'ut_pex' });
+  wire.use(UtPex as never);
+  wire.on('extended', (ext: string, obj: unknown) => {
+    if (ext === 'handshake') hs = obj as Record<string, unknown>;
+    else extended.push(ext);
+  });
+  wire.handshake(infoHash, randomBytes(20), { dht: false });
+  return {
+    handshake: () => hs,
+    pex,
+    extended,
+    close: () => socket.destroy(),
+  };
+}
+
+/** "a.b.c.d:port" of each 6-byte entry of a compact peer list. */
+export function compactPeers(buf: Uint8Array | undefined): string[] {
+  const out: string[] = [];
+  if (!buf) return out;
+  for (let i = 0; i + 6 <= buf.length; i += 6) out.push(`${buf[i]}.${buf[i + 1]}.${buf[i + 2]}.${buf[i + 3]}:${(buf[i + 4]! << 8) | buf[i + 5]!}`);
+  return out;
+}
