@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import DHT from 'bittorrent-dht';
+import type DHT from 'bittorrent-dht';
 import { M, type Counters } from '../counters.js';
 import { decodeCompact4, encodeCompact4, type Endpoint } from './addr.js';
 
@@ -76,7 +76,9 @@ export class DhtNode {
     }
   }
 
-  private bind(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null): Promise<void> {
+  private async bind(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null): Promise<void> {
+    // Loaded when a DHT first starts: a session without one does not pay for the module at start-up.
+    const { default: DHTNode } = await import('bittorrent-dht');
     const c = this.counters;
     const socket = dgram.createSocket('udp4');
     socket.on('message', (buf: Buffer) => {
@@ -91,7 +93,7 @@ export class DhtNode {
       send(...args);
     };
     const nodeId = state?.['node-id'];
-    const dht = new DHT({
+    const dht = new DHTNode({
       // An empty list must be false: bittorrent-dht's default is the public routers.
       bootstrap: bootstrap.length ? bootstrap.map((b) => `${b.host}:${b.port}`) : false,
       host: false,

@@ -1,6 +1,9 @@
 import querystring from 'node:querystring';
 import bencode from 'bencode';
-import { Client, type AnnounceOptions, type AnnounceResponse, type ScrapeResponse } from 'bittorrent-tracker';
+import type { Client, AnnounceOptions, AnnounceResponse, ScrapeResponse } from 'bittorrent-tracker';
+
+/** bittorrent-tracker, loaded at the first announce: sessions without trackers never pay for it. */
+let trackerModule: Promise<typeof import('bittorrent-tracker')> | null = null;
 import { M, type Counters } from '../counters.js';
 import { SpritzleError } from '../errors.js';
 import type { DiscoveryStatus } from '../status.js';
@@ -395,9 +398,11 @@ export class TrackerList {
    * request alone (the library reports errors as bare 'warning's without saying which tracker or request),
    * and no library timer outlives it. UDP opens a socket per request in the library anyway.
    */
-  private request(e: TrackerEntry, kind: 'announce' | 'scrape', event: EventName, opts: AnnounceOptions): Promise<Result> {
+  private async request(e: TrackerEntry, kind: 'announce' | 'scrape', event: EventName, opts: AnnounceOptions): Promise<Result> {
     const h = this.host;
-    const client = new Client({
+    trackerModule ??= import('bittorrent-tracker');
+    const { Client: TrackerClient } = await trackerModule;
+    const client: Client = new TrackerClient({
       infoHash: this.t.infoHashBytes, peerId: h.peerId, announce: [e.url], port: h.listenPort, userAgent: h.userAgent, wrtc: false,
     });
     // The library re-arms its own announce timer from each answer; spritzle schedules announces itself, so
