@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { writeFile, rm, stat } from 'node:fs/promises';
+import { writeFile, readFile, rm, stat } from 'node:fs/promises';
+import bencode from 'bencode';
 import { join } from 'node:path';
 import { makeTorrent, tmpDir, sameBytes, dataFiles } from './helpers/fixtures.js';
 import { startLtSeed, requireLibtorrent } from './helpers/libtorrent.js';
@@ -138,3 +139,39 @@ describe('the daemon configuration', () => {
     await d.stop();
   });
 });
+
+describe('the daemon DHT state', () => {
+  it('keeps the DHT routing table in session.state across restarts', async () => {
+    const { default: DHT } = await import('bittorrent-dht');
+    const node = new DHT({ bootstrap: false, host: false });
+    await new Promise<void>((r) => node.listen(0, '127.0.0.1', () => r()));
+    const nodePort = (node.address() as { port: number }).port;
+    try {
+      const state = await tmpDir('daemon-dht');
+      const dl = await tmpDir('daemon-dht-dl');
+      const args = ['--dht-bootstrap', `127.0.0.1:${nodePort}`];
+      let d = await startDaemon(state, dl, args.concat('--dht'));
+      await waitFor(async () => (await getJson<Stats>(`${d.url}/session`))['dht.dht_nodes']! > 0, 10_000);
+      await d.stop();
+      const saved = bencode.decode(await readFile(join(state, 'session.state'))) as { dht?: { 'dht state'?: { 'node-id'?: Uint8Array; nodes?: Uint8Array } } };
+      const id = saved.dht?.['dht state']?.['node-id'];
+      expect(id?.length).toBe(20);
+      expect(saved.dht?.['dht state']?.nodes?.length).toBeGreaterThanOrEqual(6);
+      // A run without the DHT keeps what it found.
+      d = await startDaemon(state, dl);
+      await d.stop();
+      const again = bencode.decode(await readFile(join(state, 'session.state'))) as typeof saved;
+      expect(Buffer.from(again.dht!['dht state']!['node-id']!).equals(Buffer.from(id!))).toBe(true);
+    } finally {
+      node.destroy();
+    }
+  });
+});
+
+async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

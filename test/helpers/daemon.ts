@@ -26,8 +26,11 @@ const live = new Set<ChildProcess>();
 
 /** Starts `spritzle start` on 127.0.0.1 with free ports, resolves once the API URL is printed. */
 export async function startDaemon(stateDir: string, downloadDir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  // DHT off unless the caller passes '--dht' (and then, always with its own local --dht-bootstrap).
+  const dht = extra.includes('--dht');
+  const args = extra.filter((a) => a !== '--dht');
   const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--host', '127.0.0.1', '--listen-port', '0',
-    '--listen-host', '127.0.0.1', '--no-dht', '--state-dir', stateDir, '--download-dir', downloadDir, ...extra],
+    '--listen-host', '127.0.0.1', ...(dht ? [] : ['--no-dht']), '--state-dir', stateDir, '--download-dir', downloadDir, ...args],
   { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPRITZLE_TOKEN: '', ...env } });
   live.add(child);
   let out = '';

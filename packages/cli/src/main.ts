@@ -85,7 +85,7 @@ program.command('start')
     .default(undefined, '<state-dir>/config.json if present').env('SPRITZLE_CONFIG'))
   .addOption(new Option('--token <token>', 'API token, sent as "Authorization: Bearer <token>"').env('SPRITZLE_TOKEN'))
   .option('--no-dht', 'do not run the DHT node')
-  .addOption(new Option('--dht-bootstrap <host:port>', 'DHT bootstrap node (repeatable)').argParser(collect).env('SPRITZLE_DHT_BOOTSTRAP'))
+  .addOption(new Option('--dht-bootstrap <host:port>', "DHT bootstrap node (repeatable); default: libtorrent's routers").argParser(collect).env('SPRITZLE_DHT_BOOTSTRAP'))
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent').default('info').env('SPRITZLE_LOG_LEVEL'))
   .action(async (opts: StartOptions & { config?: string }, cmd: Command) => {
     const { runStart, defaultStateDir } = await import('./commands/start.js');

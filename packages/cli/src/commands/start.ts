@@ -29,6 +29,9 @@ export interface StartOptions {
   givenSettings?: ReadonlySet<string>;
 }
 
+/** libtorrent's default DHT routers, for a daemon given none: without them a fresh node knows nobody. */
+export const DEFAULT_DHT_BOOTSTRAP = 'dht.libtorrent.org:25401,router.bittorrent.com:6881,router.utorrent.com:6881,dht.transmissionbt.com:6881';
+
 /** How long a graceful shutdown may take before the daemon exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
 
@@ -94,7 +97,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
     session = await openSession(opts.listenHost, opts.listenPort, {
       save_path: downloadDir,
       enable_dht: opts.dht,
-      ...(opts.dhtBootstrap?.length ? { dht_bootstrap_nodes: opts.dhtBootstrap.join(',') } : {}),
+      dht_bootstrap_nodes: opts.dhtBootstrap?.length ? opts.dhtBootstrap.join(',') : DEFAULT_DHT_BOOTSTRAP,
     });
     session.on('torrent_error', (e) => log.error(e, 'torrent error'));
     session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));

@@ -57,13 +57,13 @@ export class SessionStateStore {
   }
 
   private loadDht(state: Record<string, unknown>): void {
-    const s = this.session as unknown as { loadDhtState?: (x: Record<string, unknown>) => void };
-    s.loadDhtState?.(state);
+    this.session.loadDhtState(state);
   }
 
+  /** The live routing table when the DHT runs, else what was loaded (a daemon run with --no-dht keeps it). */
   private dhtState(): Record<string, unknown> | undefined {
-    const s = this.session as unknown as { dhtState?: () => Record<string, unknown> | undefined };
-    return s.dhtState?.() ?? this.dht;
+    const live = this.session.dhtState();
+    return Object.keys(live).length > 0 ? live : this.dht;
   }
 
   async save(): Promise<void> {
