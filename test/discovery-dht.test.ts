@@ -61,6 +61,8 @@ describe('DHT', () => {
     expect(s['dht.dht_torrents']).toBe(1);
     expect(s['dht.dht_peers']).toBeGreaterThanOrEqual(1);
     expect(seedHandle.status().announcing_to_dht).toBe(true);
+    // One node per session, on the session's own port (UDP), as libtorrent does.
+    expect(plain.some((n) => n.dht.nodes.toArray().some((x) => x.port === seed.listenPort))).toBe(true);
   });
 
   it('a magnet with only the info-hash reaches downloading through the DHT and completes', async () => {

@@ -48,12 +48,15 @@ program.command('create')
 
 program.command('download')
   .description('download a torrent into a folder, verify it and exit (does not stay to seed)')
-  .argument('<torrent>', '.torrent file')
+  .argument('<torrent>', '.torrent file or magnet link')
   .requiredOption('-o, --output <dir>', 'save path: the torrent\'s file or folder is created inside it')
   .option('--peer <host:port>', 'peer to connect to (repeatable)', collectPeer)
   .option('--listen-port <port>', 'TCP port for incoming peers (0 = any free port)', portParser(true), 0)
   .option('--host <address>', 'address to listen on for peers', '0.0.0.0')
   .option('--json', 'print one JSON line {"info_hash","bytes","seconds","mib_per_s"} at the end')
+  .option('--no-dht', 'do not run a DHT node (on by default, bootstrapping from libtorrent\'s routers)')
+  .option('--dht-bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collectPeer)
+  .option('--dht-port <port>', 'UDP port of the DHT node (default: the listen port)', portParser(true))
   .option('--timeout <seconds>', 'give up (exit 1) if not complete this many seconds after adding', seconds)
   .action(async (file: string, opts: DownloadOptions) => {
     const { runDownload } = await import('./commands/download.js');
@@ -66,6 +69,9 @@ program.command('seed')
   .requiredOption('--data <dir>', 'save path holding the torrent\'s file or folder')
   .option('--listen-port <port>', 'TCP port for peers (0 = any free port; the port used is printed)', portParser(true), 0)
   .option('--host <address>', 'address to listen on for peers', '0.0.0.0')
+  .option('--no-dht', 'do not run a DHT node (on by default, bootstrapping from libtorrent\'s routers)')
+  .option('--dht-bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collectPeer)
+  .option('--dht-port <port>', 'UDP port of the DHT node, for others to bootstrap from (default: the listen port)', portParser(true))
   .action(async (file: string, opts: SeedOptions) => {
     const { runSeed } = await import('./commands/seed.js');
     exitCode = await runSeed(file, opts);

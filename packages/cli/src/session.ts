@@ -16,3 +16,21 @@ export async function openSession(host: string, port: number, settings: Partial<
     throw e;
   }
 }
+
+/** libtorrent's default DHT routers, for a node given none: without them a fresh node knows nobody. */
+export const DEFAULT_DHT_BOOTSTRAP = 'dht.libtorrent.org:25401,router.bittorrent.com:6881,router.utorrent.com:6881,dht.transmissionbt.com:6881';
+
+export interface DhtFlags {
+  dht: boolean;
+  dhtBootstrap?: string[];
+  dhtPort?: number;
+}
+
+/** Engine settings for the --dht / --no-dht, --dht-bootstrap and --dht-port flags. */
+export function dhtSettings(f: DhtFlags): Partial<SessionSettings> {
+  return {
+    enable_dht: f.dht,
+    dht_bootstrap_nodes: f.dhtBootstrap?.length ? f.dhtBootstrap.join(',') : DEFAULT_DHT_BOOTSTRAP,
+    ...(f.dhtPort !== undefined ? { dht_port: f.dhtPort } : {}),
+  };
+}

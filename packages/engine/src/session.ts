@@ -281,6 +281,11 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.discovery?.isDhtRunning() ?? false;
   }
 
+  /** The UDP port of the session's DHT node (0 when it does not run). */
+  get dhtPort(): number {
+    return this.discovery?.isDhtRunning() ? this.discovery.dhtPort : 0;
+  }
+
   /** The DHT's state worth keeping across restarts (node id, routing table), bencodable, libtorrent's layout. */
   dhtState(): Record<string, unknown> {
     return this.discovery?.saveState() ?? {};

@@ -55,6 +55,8 @@ export interface SessionSettings {
   enable_lsd: boolean;
   /** "host:port,host:port" bootstrap nodes for the DHT. */
   dht_bootstrap_nodes: string;
+  /** UDP port of the DHT node; 0 = the listen port, as libtorrent does (spritzle's addition). */
+  dht_port: number;
   /** Default save_path for torrents added without one. */
   save_path: string;
 }
@@ -84,6 +86,7 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   enable_dht: false,
   enable_lsd: false,
   dht_bootstrap_nodes: '',
+  dht_port: 0,
   save_path: '.',
 });
 

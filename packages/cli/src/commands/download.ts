@@ -5,12 +5,12 @@ import type { Session, TorrentHandle, TorrentStatus } from '@spritzle/engine';
 import { CliError, describeError } from '../errors.js';
 import { formatBytes, mib, round } from '../format.js';
 import { downloadProgress } from '../progress.js';
-import { openSession } from '../session.js';
+import { dhtSettings, openSession, type DhtFlags } from '../session.js';
 import { trapSignals, type SignalTrap } from '../signals.js';
-import { loadTorrent, type LoadedTorrent } from '../torrent-file.js';
+import { loadTorrent } from '../torrent-file.js';
 import { deadline, deferred } from '../wait.js';
 
-export interface DownloadOptions {
+export interface DownloadOptions extends DhtFlags {
   output: string;
   peer?: string[];
   listenPort: number;
@@ -39,8 +39,32 @@ function progressText(st: TorrentStatus | null): string {
  * `spritzle download`: one session, one torrent, until every wanted piece is verified and written; then
  * the session closes (it does not stay to seed) and the command exits 0.
  */
+/** What to download: a .torrent read from disk, or a magnet link whose metadata comes from peers. */
+interface Source {
+  infoHash: string;
+  name: string;
+  /** Trackers in the .torrent or the magnet's tr= */
+  hasTrackers: boolean;
+  params: { ti: Uint8Array } | { url: string };
+}
+
+async function resolveSource(arg: string): Promise<Source> {
+  if (/^magnet:/i.test(arg)) {
+    const { parseMagnet, isSpritzleError } = await import('@spritzle/engine');
+    try {
+      const m = await parseMagnet(arg);
+      return { infoHash: m.infoHash, name: m.name ?? m.infoHash, hasTrackers: m.trackers.length > 0 || m.peers.length > 0, params: { url: arg } };
+    } catch (e) {
+      if (isSpritzleError(e)) throw new CliError(e.message.replace(/^url: /, ''));
+      throw e;
+    }
+  }
+  const t = await loadTorrent(arg);
+  return { infoHash: t.info.infoHash, name: t.info.name, hasTrackers: t.info.announce.length > 0, params: { ti: t.bytes } };
+}
+
 export async function runDownload(file: string, opts: DownloadOptions): Promise<number> {
-  const torrent = await loadTorrent(file);
+  const torrent = await resolveSource(file);
   const saveDir = resolvePath(opts.output);
   try {
     await mkdir(saveDir, { recursive: true });
@@ -51,9 +75,9 @@ export async function runDownload(file: string, opts: DownloadOptions): Promise<
   const trap = trapSignals();
   let session: Session | null = null;
   try {
-    session = await openSession(opts.host, opts.listenPort, { save_path: saveDir });
-    if (peers.length === 0 && torrent.info.announce.length === 0) {
-      // Without DHT (not yet) such a download can only be fed by peers that dial in; say so instead of
+    session = await openSession(opts.host, opts.listenPort, { save_path: saveDir, ...dhtSettings(opts) });
+    if (peers.length === 0 && !torrent.hasTrackers && !opts.dht) {
+      // Without DHT such a download can only be fed by peers that dial in; say so instead of
       // leaving the user to wonder why nothing happens. (After the session opened, so that a listen
       // failure stays the only line.)
       process.stderr.write(`spritzle: warning: no --peer given and the torrent lists no trackers; waiting for peers to connect on port ${session.listenPort}\n`);
@@ -64,7 +88,7 @@ export async function runDownload(file: string, opts: DownloadOptions): Promise<
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
-      process.stdout.write(`downloaded ${torrent.info.name} (${result.info_hash}): ${formatBytes(result.bytes)} in ` +
+      process.stdout.write(`downloaded ${torrent.name} (${result.info_hash}): ${formatBytes(result.bytes)} in ` +
         `${result.seconds.toFixed(2)} s, ${result.mib_per_s.toFixed(1)} MiB/s\n`);
     }
     return 0;
@@ -75,9 +99,9 @@ export async function runDownload(file: string, opts: DownloadOptions): Promise<
 }
 
 async function download(
-  session: Session, torrent: LoadedTorrent, saveDir: string, peers: string[], timeoutS: number | undefined, trap: SignalTrap,
+  session: Session, torrent: Source, saveDir: string, peers: string[], timeoutS: number | undefined, trap: SignalTrap,
 ): Promise<DownloadResult> {
-  const hash = torrent.info.infoHash;
+  const hash = torrent.infoHash;
   let handle: TorrentHandle | null = null;
   const status = (): TorrentStatus | null => (handle?.isValid() ? handle.status() : null);
 
@@ -99,7 +123,7 @@ async function download(
   const started = performance.now();
   let progress = { stop() {} };
   try {
-    const adding = session.addTorrent({ ti: torrent.bytes, save_path: saveDir, peers });
+    const adding = session.addTorrent({ ...torrent.params, save_path: saveDir, peers });
     adding.catch(() => undefined); // may lose the race to a signal; its fate then no longer matters
     handle = await Promise.race([adding, interrupted, timeout.promise]);
     progress = downloadProgress(handle);

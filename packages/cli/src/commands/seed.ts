@@ -3,12 +3,12 @@ import { resolve as resolvePath } from 'node:path';
 import type { Session, TorrentHandle } from '@spritzle/engine';
 import { CliError, describeError } from '../errors.js';
 import { formatHostPort } from '../net.js';
-import { openSession } from '../session.js';
+import { dhtSettings, openSession, type DhtFlags } from '../session.js';
 import { trapSignals } from '../signals.js';
 import { loadTorrent } from '../torrent-file.js';
 import { deferred } from '../wait.js';
 
-export interface SeedOptions {
+export interface SeedOptions extends DhtFlags {
   data: string;
   listenPort: number;
   host: string;
@@ -31,7 +31,7 @@ export async function runSeed(file: string, opts: SeedOptions): Promise<number> 
   const trap = trapSignals();
   let session: Session | null = null;
   try {
-    session = await openSession(opts.host, opts.listenPort, { save_path: dataDir });
+    session = await openSession(opts.host, opts.listenPort, { save_path: dataDir, ...dhtSettings(opts) });
     const failed = deferred<never>();
     session.on('torrent_error', ({ info_hash, error, file: errFile }) => {
       if (info_hash === hash) failed.reject(new CliError(`seeding ${hash} failed: ${error}${errFile ? ` (${errFile})` : ''}`));
@@ -47,6 +47,7 @@ export async function runSeed(file: string, opts: SeedOptions): Promise<number> 
     }
     // The listen socket is up since the session started and the torrent is seeding: peers are served.
     process.stdout.write(`seeding ${hash} on ${formatHostPort(opts.host, session.listenPort)}\n`);
+    if (session.dhtPort) process.stdout.write(`dht on ${formatHostPort(opts.host, session.dhtPort)}\n`);
     await Promise.race([trap.received, failed.promise]);
     return 0;
   } finally {

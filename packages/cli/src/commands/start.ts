@@ -8,7 +8,7 @@ import type { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
 import { CliError, describeError } from '../errors.js';
 import { formatHostPort } from '../net.js';
-import { openSession } from '../session.js';
+import { dhtSettings, openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
 import { acquireStateLock } from '../daemon/lock.js';
 import { ResumeStore } from '../daemon/resume-store.js';
@@ -28,9 +28,6 @@ export interface StartOptions {
   /** Engine settings that came from the command line, environment or config file (they win over saved state). */
   givenSettings?: ReadonlySet<string>;
 }
-
-/** libtorrent's default DHT routers, for a daemon given none: without them a fresh node knows nobody. */
-export const DEFAULT_DHT_BOOTSTRAP = 'dht.libtorrent.org:25401,router.bittorrent.com:6881,router.utorrent.com:6881,dht.transmissionbt.com:6881';
 
 /** How long a graceful shutdown may take before the daemon exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -96,8 +93,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
   try {
     session = await openSession(opts.listenHost, opts.listenPort, {
       save_path: downloadDir,
-      enable_dht: opts.dht,
-      dht_bootstrap_nodes: opts.dhtBootstrap?.length ? opts.dhtBootstrap.join(',') : DEFAULT_DHT_BOOTSTRAP,
+      ...dhtSettings(opts),
     });
     session.on('torrent_error', (e) => log.error(e, 'torrent error'));
     session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));

@@ -93,6 +93,8 @@ export interface SessionDiscovery {
   start(): Promise<void>;
   forTorrent(t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]): TorrentDiscovery;
   isDhtRunning(): boolean;
+  /** The DHT node's UDP port, 0 when it does not run. */
+  readonly dhtPort: number;
   /** The DHT routing table and other state worth keeping across restarts (bencodable). */
   saveState(): Record<string, unknown>;
   loadState(state: Record<string, unknown>): void;
