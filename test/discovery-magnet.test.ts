@@ -19,7 +19,7 @@ describe('magnets with libtorrent', () => {
   });
 
   it('a magnet whose only source is a libtorrent seed (x.pe) goes downloading_metadata → downloading and completes byte-identical', async () => {
-    const t = await makeTorrent({ dir: await tmpDir('mag-xpe'), name: 'xpe', files: [{ path: 'a.bin', size: 300_000 }, { path: 'b/c.bin', size: 123_457 }], pieceLength: 32768 });
+    const t = await makeTorrent({ dir: await tmpDir('mag-xpe'), name: 'xpe', files: [{ path: 'a.bin', size: 1_300_000 }, { path: 'b/c.bin', size: 723_457 }], pieceLength: 16384 });
     const lt = await startLtSeed(t.torrentPath, t.dataRoot);
     seeds.push(lt);
     const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
@@ -44,7 +44,7 @@ describe('magnets with libtorrent', () => {
   it('a magnet whose tracker (tr=) knows a libtorrent seed reaches downloading and completes', async () => {
     const tr = await startLocalTracker();
     trackers.push(tr);
-    const t = await makeTorrent({ dir: await tmpDir('mag-tr'), name: 'tr', files: 400_000, pieceLength: 32768 });
+    const t = await makeTorrent({ dir: await tmpDir('mag-tr'), name: 'tr', files: 2_000_000, pieceLength: 16384 });
     const lt = await startLtSeed(t.torrentPath, t.dataRoot, { tracker: tr.httpUrl });
     seeds.push(lt);
     const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });

@@ -345,6 +345,9 @@ export class PeerConnection {
     this.onClose?.(this);
   }
 
+  /** Set by the torrent: counts the peer's pieces once metadata (and so the piece count) is known. */
+  recountPieces?: () => void;
+
   /** Set by the owner: called once when the connection ends for any reason. */
   onClose?: (peer: PeerConnection) => void;
 }

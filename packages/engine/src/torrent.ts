@@ -693,6 +693,18 @@ export class Torrent implements DiscoveryTorrent {
       if (!this.info) this.fetchMetadata(peer);
     });
 
+    // A magnet's peers announce their pieces before we know how many there are: count them once we do.
+    peer.recountPieces = () => {
+      if (!this.picker || countedSeed || counted) return;
+      if (peer.isSeed) {
+        countedSeed = true;
+        this.picker.addSeed();
+        peerHave = numPieces();
+      } else {
+        countBitfield();
+      }
+      onPeerPiecesChanged();
+    };
     peer.onClose = () => this.detachPeer(peer, counted, countedSeed);
     this.host.emit('peer_connected', {
       info_hash: this.infoHash, ip: peer.ip, port: peer.port, peer_id: peer.peerId, direction: peer.direction,
@@ -1095,6 +1107,7 @@ export class Torrent implements DiscoveryTorrent {
         for (const p of peers) {
           if (p.closed) continue;
           p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
+          p.recountPieces?.();
           this.updateInterest(p);
         }
       });
