@@ -136,3 +136,20 @@ describe('disk errors', () => {
     expect(s.stats()['ses.num_error_torrents']).toBe(1);
   });
 });
+
+describe('simultaneous connections', () => {
+  it('two peers that dial each other at once keep exactly one connection', async () => {
+    const t = await makeTorrent({ dir: await tmpDir('simul'), name: 'simul.bin', files: 2_000_000, pieceLength: 16384 });
+    const a = await session();
+    const b = await session();
+    // Neither has data and neither wants it: nothing ends the connection but the duplicate rule.
+    const ha = await a.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('simul-a'), file_priorities: [0] });
+    const hb = await b.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('simul-b'), file_priorities: [0] });
+    ha.connectPeer('127.0.0.1', b.listenPort);
+    hb.connectPeer('127.0.0.1', a.listenPort);
+    await waitFor(() => ha.status().num_peers === 1 && hb.status().num_peers === 1, 5000, 'one connection each');
+    await new Promise((r) => setTimeout(r, 300));
+    expect([ha.status().num_peers, hb.status().num_peers]).toEqual([1, 1]);
+    expect(ha.peers()[0]!.direction).not.toBe(hb.peers()[0]!.direction);
+  });
+});

@@ -456,8 +456,14 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
       if (peerIdHex === Buffer.from(this.peerId).toString('hex')) return drop('connected to ourselves', true);
       if (torrent.isBanned(peer.ip, peer.port, peerIdHex)) return drop('banned', true);
-      if (torrent.hasPeerId(peerIdHex)) {
-        return drop('duplicate peer id', true);
+      const existing = torrent.peerById(peerIdHex);
+      if (existing) {
+        // Both sides dialled each other at once: each keeps the connection opened by the lower peer id, so
+        // both keep the same one. Otherwise (a second connection from the same side) the new one goes.
+        const ours = Buffer.from(this.peerId).toString('hex');
+        const opener = (p: PeerConnection): string => (p.direction === 'outgoing' ? ours : peerIdHex);
+        if (existing.direction === peer.direction || opener(peer) > opener(existing)) return drop('duplicate peer id', false);
+        existing.close('duplicate connection: both sides dialled');
       }
       if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
       peer.peerId = peerIdHex;

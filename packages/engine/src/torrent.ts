@@ -587,9 +587,9 @@ export class Torrent implements DiscoveryTorrent {
     return this.banned.has(`${ip}:${port}`) || this.banned.has(peerId);
   }
 
-  hasPeerId(peerId: string): boolean {
-    for (const p of this.peers) if (p.peerId === peerId) return true;
-    return false;
+  peerById(peerId: string): PeerConnection | undefined {
+    for (const p of this.peers) if (p.peerId === peerId) return p;
+    return undefined;
   }
 
   /** A connection whose handshake checked out joins the torrent. */
