@@ -96,7 +96,7 @@ try {
       const out = join(work, `out-${client}`);
       await rm(out, { recursive: true, force: true });
       const cmd = client === 'spritzle'
-        ? `node ${cli} download ${torrentPath} -o ${out} --peer 127.0.0.1:${seed.port} --json`
+        ? `node ${cli} download ${torrentPath} -o ${out} --peer 127.0.0.1:${seed.port} --no-dht --json`
         : `/usr/bin/python3 ${ltPeer} get ${torrentPath} --save-path ${out} --peer 127.0.0.1:${seed.port}`;
       const r = await timed(cmd);
       const json = JSON.parse(r.lines.filter((l) => l.startsWith('{')).pop() ?? '{}');

@@ -19,9 +19,14 @@ interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: stri
 const children = new Set<ChildProcess>();
 
 /** Runs the CLI to completion (killed after `ms`). */
+/** download and seed run a DHT node by default; tests keep it off (no public bootstrap routers). */
+function offline(args: string[]): string[] {
+  return (args[0] === 'download' || args[0] === 'seed') && !args.includes('--help') ? [...args, '--no-dht'] : args;
+}
+
 function runCli(args: string[], ms = 60_000): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...offline(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -39,7 +44,7 @@ function runCli(args: string[], ms = 60_000): Promise<Run> {
 
 /** A long-running CLI process (seed): resolves once stdout has a line matching `re`. */
 function startCli(args: string[], re: RegExp, ms = 30_000): Promise<{ child: ChildProcess; match: RegExpExecArray; done: Promise<Run> }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...offline(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stdout = '';
   let stderr = '';

@@ -25,8 +25,13 @@ async function tmp(prefix: string): Promise<string> {
   return d;
 }
 
+/** A daemon runs a DHT node by default; tests keep it off (no public bootstrap routers). */
+function offline(args: string[]): string[] {
+  return args[0] === 'start' && !args.includes('--no-dht') && !args.includes('--help') ? [...args, '--no-dht'] : args;
+}
+
 function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [CLI, ...offline(args)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(child);
   let stdout = '';
   let stderr = '';
