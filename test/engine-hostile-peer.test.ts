@@ -42,11 +42,12 @@ function startLiar(): Promise<{ port: number; connections: () => number; blocksS
   });
 }
 
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup) await f();
+});
+
 describe('a peer that sends corrupt data', () => {
-  const cleanup: (() => unknown)[] = [];
-  afterAll(async () => {
-    for (const f of cleanup) await f();
-  });
 
   it('never lands on disk, is banned, and the honest peer completes the download', async () => {
     const t = await makeTorrent({ dir: await tmpDir('liar-src'), name: 'honest.bin', files: 2_000_000, pieceLength: 65536 });
@@ -120,5 +121,34 @@ describe('a peer that sends corrupt data', () => {
     });
     expect(closed).toBe(true);
     expect(session.stats()['peer.invalid_arg_peers']).toBe(1);
+  });
+});
+
+describe('a peer that serves the wrong metadata', () => {
+  it('is dropped, and the magnet keeps waiting for metadata that matches', async () => {
+    const { default: utMetadata } = await import('ut_metadata');
+    const wanted = await makeTorrent({ dir: await tmpDir('meta-want'), name: 'wanted.bin', files: 50_000 });
+    const other = await makeTorrent({ dir: await tmpDir('meta-other'), name: 'other.bin', files: 60_000 });
+    // Answers the handshake for any info-hash and serves the other torrent's info dictionary.
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      const wire = new Wire('tcpIncoming');
+      wire.use(utMetadata(other.torrentBytes));
+      socket.pipe(wire as never);
+      wire.pipe(socket);
+      wire.on('handshake', (infoHash: string) => wire.handshake(infoHash, randomBytes(20), { fast: true }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => server.close());
+    const port = (server.address() as net.AddressInfo).port;
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    cleanup.push(() => s.close());
+    const reasons: string[] = [];
+    s.on('peer_disconnected', ({ reason }) => reasons.push(reason));
+    const h = await s.addTorrent({ url: `magnet:?xt=urn:btih:${wanted.infoHash}&x.pe=127.0.0.1:${port}`, save_path: await tmpDir('meta-dl') });
+    await waitFor(() => reasons.length > 0, 10_000, 'the peer to be dropped');
+    expect(reasons[0]).toMatch(/metadata/);
+    expect(h.status().has_metadata).toBe(false);
+    expect(h.status().state).toBe('downloading_metadata');
   });
 });

@@ -1078,12 +1078,19 @@ export class Torrent implements DiscoveryTorrent {
     this.discovery?.attachWire(peer.wire, { ip: peer.ip, port: peer.port });
     peer.wire.use(utMetadata(this.info ? this.torrentFileForPeers() : undefined));
     if (this.info) return;
-    const ext = peer.wire.ut_metadata as { on(ev: string, fn: () => void): void; metadata?: Uint8Array } | undefined;
+    const ext = peer.wire.ut_metadata as { on(ev: string, fn: (e: Error) => void): void; metadata?: Uint8Array } | undefined;
     // The raw verified info bytes, not the library's re-encoding: the info-hash is over these bytes.
     ext?.on('metadata', () => {
       if (ext.metadata) this.onMetadata(ext.metadata);
     });
-    ext?.on('warning', () => undefined);
+    // ut_metadata checks every assembled copy against the info-hash and re-asks; once it gives up on a peer
+    // (metadata that never matches, or a size past its 10 MB bound) that peer has nothing for us.
+    ext?.on('warning', (e: Error) => {
+      if (/invalid metadata|invalid metadata size|reject/i.test(e.message)) {
+        this.host.counters.inc(M.peer_invalid_arg_peers);
+        peer.close(`metadata: ${e.message}`);
+      }
+    });
   }
 
   private torrentFileForPeers(): Uint8Array {
