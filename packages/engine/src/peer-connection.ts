@@ -83,13 +83,20 @@ export class PeerConnection {
     readonly ip: string,
     readonly port: number,
     private readonly counters: Counters,
+    /** True when the socket was opened with `onread` (see ReadSink): data comes through onRead, not a pipe. */
+    sharedReads = false,
   ) {
     this.wire = new Wire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing');
     if (direction === 'outgoing') this.listenPort = port;
     this.guardMessageLength();
     this.avoidChunkConcat();
     socket.setNoDelay(true);
-    socket.pipe(this.wire as never);
+    if (sharedReads) {
+      this.keepNoViews();
+      socket.on('end', () => this.close('connection closed'));
+    } else {
+      socket.pipe(this.wire as never);
+    }
     this.wire.pipe(socket);
     this.wire.setKeepAlive(true);
     this.wire.on('close', () => this.markClosed('connection closed'));
@@ -152,6 +159,30 @@ export class PeerConnection {
       this._bufferSize = rest.length;
       this._processBuffer();
       cb(null);
+    };
+  }
+
+  /**
+   * Socket data read into one shared buffer (no allocation per read): parsed at once, synchronously. The
+   * parser then holds views into a buffer the next read overwrites, so the few places that keep bytes past
+   * the call (the peer's bitfield, extension messages, an unfinished message) get copies.
+   */
+  onRead(data: Uint8Array): void {
+    if (this.closed) return;
+    const w = this.wire as unknown as WireParser;
+    w._write(data, noop);
+    if (w._bufferSize > 0) w._buffer = [Uint8Array.from(w._buffer[0]!)];
+  }
+
+  private keepNoViews(): void {
+    const w = this.wire as unknown as { _onBitField(b: Uint8Array): void; _onExtended(ext: number, b: Uint8Array): void };
+    const onBitField = w._onBitField;
+    const onExtended = w._onExtended;
+    w._onBitField = function (this: unknown, b: Uint8Array): void {
+      onBitField.call(this, b.slice());
+    };
+    w._onExtended = function (this: unknown, ext: number, b: Uint8Array): void {
+      onExtended.call(this, ext, b.slice());
     };
   }
 

@@ -18,6 +18,8 @@ import type { DiscoveryOptions, SessionDiscovery } from './discovery/types.js';
 import { Discovery } from './discovery/discovery.js';
 
 const TICK_MS = 1000;
+/** Shared by every outgoing socket: a read is consumed synchronously before the next one fills it. */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
 /** What Session.create takes besides settings. */
 export interface SessionOptions {
@@ -377,7 +379,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       return;
     }
     this.counters.inc(M.peer_connection_attempts);
-    const socket = net.connect({ host, port });
+    // Outgoing sockets read into one shared buffer: no allocation per read (see PeerConnection.onRead).
+    let peer: PeerConnection | null = null;
+    const socket = net.connect({
+      host, port,
+      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array) => { peer?.onRead(buf.subarray(0, n)); return true; } },
+    });
     const timer = setTimeout(() => {
       this.counters.inc(M.peer_connect_timeouts);
       socket.destroy(new Error('connect timed out'));
@@ -401,7 +408,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         torrent.connectFailed(host, port, false);
         return;
       }
-      const peer = new PeerConnection(socket, 'outgoing', host, port, this.counters);
+      peer = new PeerConnection(socket, 'outgoing', host, port, this.counters, true);
       this.handshakePhase(peer, torrent);
       torrent.useExtensions(peer);
       peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
