@@ -21,7 +21,7 @@ import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from './discovery
 
 const BLOCK = 16384;
 /** Verified-but-unwritten and being-hashed bytes above which we stop requesting (disk back-pressure). */
-const MAX_PENDING_DISK_BYTES = 64 * 1024 * 1024;
+const MAX_PENDING_DISK_BYTES = 32 * 1024 * 1024;
 /** Peers dialled at once per torrent. */
 const MAX_HALF_OPEN = 8;
 
@@ -883,8 +883,8 @@ export class Torrent implements DiscoveryTorrent {
   }
 
   private releasePieceBuffer(buf: Uint8Array): void {
-    // Keep up to 16 MiB of buffers for reuse: enough for the pieces in flight at full speed.
-    const keep = Math.max(4, Math.floor((16 << 20) / (this.info?.pieceLength ?? 1)));
+    // Keep as many buffers as may be in flight (MAX_PENDING_DISK_BYTES): reused, never freed mid-download.
+    const keep = Math.max(4, Math.floor(MAX_PENDING_DISK_BYTES / (this.info?.pieceLength ?? 1)) + 8);
     if (this.freeBuffers.length < keep && buf.buffer.byteLength === this.info?.pieceLength) {
       this.freeBuffers.push(new Uint8Array(buf.buffer));
     }
@@ -973,6 +973,8 @@ export class Torrent implements DiscoveryTorrent {
   }
 
   private onFinished(): void {
+    // Nothing more to assemble: the piece buffers go back to the allocator.
+    this.freeBuffers.length = 0;
     this.completedTime ||= Math.floor(Date.now() / 1000);
     this.updateFinishedState();
     for (const p of [...this.peers]) {
