@@ -1,88 +1,23 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { makeTorrent, tmpDir, type TestTorrent } from './helpers/fixtures.js';
+import { join } from 'node:path';
+import { makeTorrent, type TestTorrent } from './helpers/fixtures.js';
+import { buildCli, cleanup, cliRunner, closedPort, expectOneLineError, tmp, waitForOutput, type Run, type Running } from './helpers/cli.js';
 
 // The client commands (add, ls, status, watch, pause, resume, recheck, rm, stats) as real subprocesses of
 // the built dist, against a real `spritzle start` subprocess. Everything listens on 127.0.0.1, port 0.
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const CLI = join(ROOT, 'packages/cli/dist/main.js');
 const TOKEN = 'cli-client-sekrit';
 const HEX40 = /^[0-9a-f]{40}$/;
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-interface Running { child: ChildProcess; stdout: () => string; done: Promise<Run> }
 interface Daemon { run: Running; url: string; downloadDir: string; token: string | undefined }
 
-const children = new Set<ChildProcess>();
 const daemons: Daemon[] = [];
-const tmpDirs: string[] = [];
-
-async function tmp(prefix: string): Promise<string> {
-  const d = await tmpDir(prefix);
-  tmpDirs.push(d);
-  return d;
-}
-
-function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  // No SPRITZLE_* leaks in from the environment the tests run in: each run says what it means.
-  const base = { ...process.env };
-  delete base.SPRITZLE_URL;
-  delete base.SPRITZLE_TOKEN;
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const done = new Promise<Run>((res) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      res({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, stdout: () => stdout, done };
-}
-
-/** Waits until stdout matches `re`, failing early if the process exits first. */
-async function waitForOutput(r: Running, re: RegExp, ms = 30_000): Promise<RegExpExecArray> {
-  const end = Date.now() + ms;
-  let exited: Run | null = null;
-  void r.done.then((x) => { exited = x; });
-  for (;;) {
-    const m = re.exec(r.stdout());
-    if (m) return m;
-    if (exited) throw new Error(`exited before printing ${re}: ${JSON.stringify(exited)}`);
-    if (Date.now() > end) throw new Error(`no ${re} in ${ms} ms; stdout so far: ${r.stdout()}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-}
-
-/** Runs to completion, killed after `ms` (a command that should have ended must not hang the suite). */
-async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, ms = 30_000): Promise<Run> {
-  const r = spawnCli(args, env);
-  const timer = setTimeout(() => r.child.kill('SIGKILL'), ms);
-  const out = await r.done;
-  clearTimeout(timer);
-  return out;
-}
-
-/** The error contract: exactly one line `spritzle: ...` on stderr, no stack trace, a non-zero exit. */
-function expectOneLineError(r: Run, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  expect(r.code).not.toBeNull();
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^spritzle: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
+// No SPRITZLE_* leaks in from the environment the tests run in: each run says what it means.
+const { spawnCli, runCli } = cliRunner({ unset: ['SPRITZLE_URL', 'SPRITZLE_TOKEN'], timeout: 30_000 });
 
 function expectOk(r: Run): void {
   if (r.code !== 0) throw new Error(`exit ${r.code ?? r.signal}: ${r.stderr}`);
@@ -143,24 +78,11 @@ async function seeding(d: Daemon, folder: string): Promise<TestTorrent> {
   return t;
 }
 
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 function magnet(hash: string, name: string): string {
   return `magnet:?xt=urn:btih:${hash}&dn=${name}`;
 }
 
-beforeAll(() => {
-  const r = spawnSync('npx', ['tsc', '-b'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) console.warn(`tsc -b exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  if (!existsSync(CLI)) throw new Error(`${CLI} was not built:\n${r.stdout}${r.stderr}`);
-}, 180_000);
+beforeAll(() => buildCli(), 180_000);
 
 afterAll(async () => {
   await Promise.all(daemons.map(async (d) => {
@@ -169,8 +91,7 @@ afterAll(async () => {
     await d.run.done;
     clearTimeout(timer);
   }));
-  for (const c of children) c.kill('SIGKILL');
-  await Promise.all(tmpDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  await cleanup();
 }, 30_000);
 
 describe('client commands against a daemon with a token', () => {

@@ -1,116 +1,25 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import parseTorrent from 'parse-torrent';
-import { makeTorrent, tmpDir, sameBytes, dataFiles, type TestTorrent } from './helpers/fixtures.js';
+import { makeTorrent, sameBytes, dataFiles, type TestTorrent } from './helpers/fixtures.js';
+import { buildCli, cleanup, cliRunner, closedPort, expectOneLineError, tmp, type Started } from './helpers/cli.js';
 
 // The `spritzle` command run as a real subprocess from its built dist (jest maps @spritzle/* to sources
 // only inside jest; a child process needs the compiled packages). Every socket is on 127.0.0.1.
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const CLI = join(ROOT, 'packages/cli/dist/main.js');
-
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-const children = new Set<ChildProcess>();
-
-/** Runs the CLI to completion (killed after `ms`). */
 /** download and seed run a DHT node by default; tests keep it off (no public bootstrap routers). */
 function offline(args: string[]): string[] {
   return (args[0] === 'download' || args[0] === 'seed') && !args.includes('--help') ? [...args, '--no-dht'] : args;
 }
 
-function runCli(args: string[], ms = 60_000): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...offline(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-  });
-}
+const { runCli, startCli } = cliRunner({ rewrite: offline, timeout: 60_000 });
 
-/** A long-running CLI process (seed): resolves once stdout has a line matching `re`. */
-function startCli(args: string[], re: RegExp, ms = 30_000): Promise<{ child: ChildProcess; match: RegExpExecArray; done: Promise<Run> }> {
-  const child = spawn(process.execPath, [CLI, ...offline(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  const done = new Promise<Run>((res) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      res({ code, signal, stdout, stderr });
-    });
-  });
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`no line matching ${re} in ${ms} ms; stdout=${stdout} stderr=${stderr}`)), ms);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      const m = re.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        res({ child, match: m, done });
-      }
-    });
-    void done.then((r) => {
-      clearTimeout(timer);
-      rej(new Error(`exited (${r.code ?? r.signal}) before printing ${re}: ${r.stderr}`));
-    });
-  });
-}
+beforeAll(() => buildCli(), 180_000);
 
-/** The error contract: exactly one line `spritzle: ...` on stderr, no stack trace, a non-zero exit. */
-function expectOneLineError(r: Run, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  expect(r.code).not.toBeNull();
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^spritzle: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
-
-/** A TCP port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-const tmpDirs: string[] = [];
-async function tmp(prefix: string): Promise<string> {
-  const d = await tmpDir(prefix);
-  tmpDirs.push(d);
-  return d;
-}
-
-beforeAll(() => {
-  const r = spawnSync('npx', ['tsc', '-b'], { cwd: ROOT, encoding: 'utf8' });
-  // Type errors elsewhere in the workspace do not stop tsc -b from emitting; what the tests need is
-  // the CLI's dist. Show the errors but only fail if nothing runnable was built.
-  if (r.status !== 0) console.warn(`tsc -b exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  if (!existsSync(CLI)) throw new Error(`${CLI} was not built:\n${r.stdout}${r.stderr}`);
-}, 180_000);
-
-afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
-  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+afterAll(() => cleanup());
 
 describe('spritzle --help', () => {
   it.each([[[]], [['create']], [['download']], [['seed']], [['start']]])('%j --help exits 0 with usage', async (cmd) => {
@@ -173,7 +82,7 @@ describe('spritzle create', () => {
 
 describe('spritzle seed + spritzle download between two processes', () => {
   let t: TestTorrent;
-  let seed: { child: ChildProcess; match: RegExpExecArray; done: Promise<Run> };
+  let seed: Started;
   let port: number;
 
   beforeAll(async () => {
@@ -199,7 +108,7 @@ describe('spritzle seed + spritzle download between two processes', () => {
   it('download --json exits 0 with one JSON line, and the bytes are identical', async () => {
     const save = await tmp('cli-dl');
     const r = await runCli(['download', t.torrentPath, '-o', save, '--peer', `127.0.0.1:${port}`,
-      '--host', '127.0.0.1', '--json', '--timeout', '60'], 90_000);
+      '--host', '127.0.0.1', '--json', '--timeout', '60'], {}, 90_000);
     expect(r.stderr).toBe(''); // no progress bar on a non-TTY
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
@@ -221,7 +130,7 @@ describe('spritzle seed + spritzle download between two processes', () => {
 
   it('download without --json prints a human summary line', async () => {
     const save = await tmp('cli-dl2');
-    const r = await runCli(['download', t.torrentPath, '-o', save, '--peer', `127.0.0.1:${port}`, '--host', '127.0.0.1', '--timeout', '60'], 90_000);
+    const r = await runCli(['download', t.torrentPath, '-o', save, '--peer', `127.0.0.1:${port}`, '--host', '127.0.0.1', '--timeout', '60'], {}, 90_000);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^downloaded payload \\(${t.infoHash}\\): .* MiB/s\\n$`));
   }, 120_000);

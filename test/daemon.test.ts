@@ -4,7 +4,8 @@ import bencode from 'bencode';
 import { join } from 'node:path';
 import { makeTorrent, tmpDir, sameBytes, dataFiles } from './helpers/fixtures.js';
 import { startLtSeed, requireLibtorrent } from './helpers/libtorrent.js';
-import { buildCli, startDaemon, killAllDaemons, getJson, addTorrentFile } from './helpers/daemon.js';
+import { buildCli } from './helpers/cli.js';
+import { startDaemon, killAllDaemons, getJson, addTorrentFile } from './helpers/daemon.js';
 
 type Status = { state: string; progress: number; paused: boolean; total_wanted_done: number; total_payload_download: number; total_wanted: number };
 type Stats = Record<string, number>;

@@ -1,16 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-export const CLI = join(ROOT, 'packages/cli/dist/main.js');
-
-/** Builds the workspace once (the CLI runs from dist in a real process). */
-export function buildCli(): void {
-  const r = spawnSync('npx', ['tsc', '-b'], { cwd: ROOT, encoding: 'utf8' });
-  if (!existsSync(CLI)) throw new Error(`${CLI} was not built:\n${r.stdout}${r.stderr}`);
-}
+import type { ChildProcess } from 'node:child_process';
+import { cliRunner, killChildren, waitForOutput } from './cli.js';
 
 export interface Daemon {
   child: ChildProcess;
@@ -22,53 +11,33 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const live = new Set<ChildProcess>();
+const { spawnCli } = cliRunner();
 
-/** Starts `spritzle start` on 127.0.0.1 with free ports, resolves once the API URL is printed. */
+/** Starts `spritzle start` on 127.0.0.1 with free ports, resolves once its start-up lines are all printed. */
 export async function startDaemon(stateDir: string, downloadDir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
   // DHT off unless the caller passes '--dht' (and then, always with its own local --dht-bootstrap).
   const dht = extra.includes('--dht');
   const args = extra.filter((a) => a !== '--dht');
-  const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--host', '127.0.0.1', '--listen-port', '0',
+  const run = spawnCli(['start', '--port', '0', '--host', '127.0.0.1', '--listen-port', '0',
     '--listen-host', '127.0.0.1', ...(dht ? [] : ['--no-dht']), '--state-dir', stateDir, '--download-dir', downloadDir, ...args],
-  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPRITZLE_TOKEN: '', ...env } });
-  live.add(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
-    child.on('close', (code, signal) => {
-      live.delete(child);
-      res({ code, signal });
-    });
+  { SPRITZLE_TOKEN: '', ...env });
+  const exited = run.done.then(({ code, signal }) => ({ code, signal }));
+  // "state in ..." is the last start-up line: waiting for it means every line before it is there too.
+  const m = await waitForOutput(run, /spritzle API on (http:\/\/\S+)[\s\S]*\nstate in /, 30_000).catch(() => {
+    // Tests match on what the daemon said when it refused to start.
+    throw new Error(`daemon did not start: ${run.stdout()}\n${run.stderr()}`);
   });
-  let gone = false;
-  void exited.then(() => { gone = true; });
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const m = /spritzle API on (http:\/\/\S+)/.exec(out);
-    if (m) {
-      return {
-        child, url: m[1]!.replace(/\/$/, ''), stdout: () => out, stderr: () => err, exited,
-        stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-          child.kill(signal);
-          return exited;
-        },
-      };
-    }
-    if (gone || Date.now() > end) throw new Error(`daemon did not start: ${out}\n${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return {
+    child: run.child, url: m[1]!.replace(/\/$/, ''), stdout: run.stdout, stderr: run.stderr, exited,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      run.child.kill(signal);
+      return exited;
+    },
+  };
 }
 
 /** Kills every daemon still running (afterAll). */
-export async function killAllDaemons(): Promise<void> {
-  await Promise.all([...live].map((c) => new Promise<void>((res) => {
-    c.once('close', () => res());
-    c.kill('SIGKILL');
-  })));
-}
+export const killAllDaemons = killChildren;
 
 export async function getJson<T>(url: string): Promise<T> {
   const r = await fetch(url);
