@@ -24,8 +24,8 @@
  * shell but does not reach the daemon; Ctrl-C in a terminal reaches the whole process group and so
  * the daemon too, which then shuts down cleanly.
  *
- * `pnpm pack` inside packages/cli still packs the workspace manifest (workspace dependencies, dist/):
- * that tarball is not the one to hand out.
+ * `pnpm pack` inside packages/cli gives the same package: its prepack runs `--stage pack` and
+ * publishConfig.directory makes pnpm pack that staged folder.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -46,7 +46,7 @@ const BUNDLE_FILE = 'bundle/spritzle.mjs';
 const LICENSES_FILE = 'bundle/THIRD_PARTY_LICENSES.txt';
 
 const { values: args } = parseArgs({
-  options: { out: { type: 'string' }, 'bundle-only': { type: 'boolean', default: false } },
+  options: { out: { type: 'string' }, 'bundle-only': { type: 'boolean', default: false }, stage: { type: 'string' } },
 });
 
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
@@ -156,14 +156,20 @@ function manifest() {
   };
 }
 
+/** Writes the publishable package (manifest, README, bundle) into `stage`. */
+async function stagePackage(stage) {
+  mkdirSync(stage, { recursive: true });
+  const pkg = manifest();
+  writeFileSync(join(stage, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  writeFileSync(join(stage, 'README.md'), readme());
+  smokeTest(await bundle(stage), pkg.version);
+}
+
 /** Stages the package in a temporary folder (nothing of the work tree is touched) and packs it into outDir. */
 async function pack(outDir) {
   const stage = mkdtempSync(join(tmpdir(), 'spritzle-pack-'));
   try {
-    const pkg = manifest();
-    writeFileSync(join(stage, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
-    writeFileSync(join(stage, 'README.md'), readme());
-    smokeTest(await bundle(stage), pkg.version);
+    await stagePackage(stage);
     const t0 = performance.now();
     mkdirSync(outDir, { recursive: true });
     // npm pack: it ships with Node, needs no registry and writes the same tarball layout as pnpm pack.
@@ -199,7 +205,13 @@ WebRTC peers are not supported (spritzle speaks TCP). The licences of the bundle
 `;
 }
 
-if (args['bundle-only']) {
+if (args.stage) {
+  // `pnpm pack` in packages/cli: its prepack stages here and publishConfig.directory packs this folder.
+  const stage = resolve(CLI_DIR, args.stage);
+  rmSync(stage, { recursive: true, force: true });
+  await stagePackage(stage);
+  console.log(stage);
+} else if (args['bundle-only']) {
   const file = await bundle(CLI_DIR);
   smokeTest(file, manifest().version);
   console.log(file);
