@@ -34,6 +34,7 @@ export interface SessionOptions {
 export class Session extends TypedEmitter<SessionEvents> {
   readonly counters = new Counters();
   readonly peerId: Uint8Array;
+  private readonly peerIdHex: string;
   readonly hashPool = new HashPool();
   private readonly torrentsByHash = new Map<string, Torrent>();
   private readonly handles = new Map<string, TorrentHandle>();
@@ -62,6 +63,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     // The rest of the id is printable, as most clients' are.
     const rest = Buffer.from(randomBytes(12).toString('base64').replace(/[+/=]/g, 'x').slice(0, 12), 'latin1');
     this.peerId = Buffer.concat([prefix, rest]);
+    this.peerIdHex = Buffer.from(this.peerId).toString('hex');
     this.choker = new Choker({
       unchoke_slots_limit: settings.unchoke_slots_limit,
       num_optimistic_unchoke_slots: settings.num_optimistic_unchoke_slots,
@@ -461,14 +463,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       };
       if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
       if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
-      if (peerIdHex === Buffer.from(this.peerId).toString('hex')) return drop('connected to ourselves', true);
+      if (peerIdHex === this.peerIdHex) return drop('connected to ourselves', true);
       if (torrent.isBanned(peer.ip, peer.port, peerIdHex)) return drop('banned', true);
       const existing = torrent.peerById(peerIdHex);
       if (existing) {
         // Both sides dialled each other at once: each keeps the connection opened by the lower peer id, so
         // both keep the same one. Otherwise (a second connection from the same side) the new one goes.
-        const ours = Buffer.from(this.peerId).toString('hex');
-        const opener = (p: PeerConnection): string => (p.direction === 'outgoing' ? ours : peerIdHex);
+        const opener = (p: PeerConnection): string => (p.direction === 'outgoing' ? this.peerIdHex : peerIdHex);
         if (existing.direction === peer.direction || opener(peer) > opener(existing)) return drop('duplicate peer id', false);
         existing.close('duplicate connection: both sides dialled');
       }
@@ -481,11 +482,6 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       peer.onClose = undefined;
       torrent.attachPeer(peer);
-      const onClose = peer.onClose as ((p: PeerConnection) => void) | undefined;
-      peer.onClose = (p) => {
-        this.counters.inc(M.peer_disconnected_peers);
-        onClose?.(p);
-      };
       this.scheduleRechoke();
     });
   }

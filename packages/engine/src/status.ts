@@ -132,14 +132,16 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
   const pieces: boolean[] = new Array<boolean>(numPieces);
   for (let i = 0; i < numPieces; i++) pieces[i] = picker!.have(i);
   const { done, wantedDone, wanted } = t.doneBytes();
-  let state = t.state;
+  const state = t.state;
   let progress: number;
   if (state === 'checking_files' && numPieces > 0) progress = t.checkedPieces / numPieces;
   else if (!t.hasMetadata) progress = 0;
   else progress = wanted === 0 ? 1 : wantedDone / wanted;
   if (t.isFinished && t.hasMetadata) progress = 1;
-  let seeds = 0, uploads = 0, incoming = false;
+  let seeds = 0, uploads = 0, incoming = false, bytesRead = 0, bytesWritten = 0;
   for (const p of t.peers) {
+    bytesRead += p.socket.bytesRead;
+    bytesWritten += p.socket.bytesWritten;
     if (p.isSeed) seeds++;
     if (!p.wire.amChoking) uploads++;
     if (p.direction === 'incoming') incoming = true;
@@ -188,8 +190,8 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     total_done: done,
     total_wanted: wanted,
     total_wanted_done: wantedDone,
-    total_download: t.totalDownload + sumPeers(t, (p) => p.socket.bytesRead),
-    total_upload: t.totalUpload + sumPeers(t, (p) => p.socket.bytesWritten),
+    total_download: t.totalDownload + bytesRead,
+    total_upload: t.totalUpload + bytesWritten,
     total_payload_download: t.totalPayloadDownload,
     total_payload_upload: t.totalPayloadUpload,
     total_failed_bytes: t.totalFailedBytes,
@@ -242,10 +244,4 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     seed_rank: 0,
     storage_mode: 1,
   };
-}
-
-function sumPeers(t: Torrent, f: (p: Torrent['peers'] extends Set<infer P> ? P : never) => number): number {
-  let n = 0;
-  for (const p of t.peers) n += f(p);
-  return n;
 }

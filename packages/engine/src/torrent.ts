@@ -165,7 +165,6 @@ export class Torrent implements DiscoveryTorrent {
   private readonly pickOut: number[] = [];
   private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private checkAbort: AbortController | null = null;
-  private metadataPieces: Uint8Array | null = null;
   /** Resume data to try once instead of hashing, at the first check. */
   private pendingResume: ResumeData | null;
   /** The data on disk has been checked (or trusted from resume data): only then does a bitfield mean anything. */
@@ -714,6 +713,7 @@ export class Torrent implements DiscoveryTorrent {
 
   private detachPeer(peer: PeerConnection, counted: { get(i: number): boolean } | null, countedSeed: boolean): void {
     if (!this.peers.delete(peer)) return;
+    this.host.counters.inc(M.peer_disconnected_peers);
     this.abortAll(peer);
     if (this.picker) {
       if (countedSeed) this.picker.removeSeed();
@@ -1078,7 +1078,8 @@ export class Torrent implements DiscoveryTorrent {
   /** Called by the session for every wire of this torrent, before our handshake goes out. */
   useExtensions(peer: PeerConnection): void {
     this.discovery?.attachWire(peer.wire, { ip: peer.ip, port: peer.port });
-    peer.wire.use(utMetadata(this.info ? this.torrentFileForPeers() : undefined));
+    // The exact info bytes we hashed: ut_metadata serves them as given (no re-encoding).
+    peer.wire.use(utMetadata(this.info?.infoBytes));
     if (this.info) return;
     const ext = peer.wire.ut_metadata as { on(ev: string, fn: (e: Error) => void): void; metadata?: Uint8Array } | undefined;
     // The raw verified info bytes, not the library's re-encoding: the info-hash is over these bytes.
@@ -1093,14 +1094,6 @@ export class Torrent implements DiscoveryTorrent {
         peer.close(`metadata: ${e.message}`);
       }
     });
-  }
-
-  private torrentFileForPeers(): Uint8Array {
-    if (!this.metadataPieces) {
-      const head = Buffer.from('d4:info');
-      this.metadataPieces = Buffer.concat([head, this.info!.infoBytes, Buffer.from('e')]);
-    }
-    return this.metadataPieces;
   }
 
   private onMetadata(infoBytes: Uint8Array): void {
