@@ -1,17 +1,9 @@
-import { describe, it, expect, afterAll } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { Session } from '@spritzle/engine';
 import { makeTorrent, tmpDir } from './helpers/fixtures.js';
-import { waitFor, finished } from './helpers/engine.js';
+import { waitFor, finished, sessionsForThisFile } from './helpers/engine.js';
 
-const sessions: Session[] = [];
-afterAll(async () => {
-  await Promise.all(sessions.map((s) => s.close()));
-});
-async function session(extra: Record<string, unknown> = {}): Promise<Session> {
-  const s = await Session.create({ listen_interfaces: '127.0.0.1:0', ...extra });
-  sessions.push(s);
-  return s;
-}
+const session = sessionsForThisFile();
 
 // Upper bounds only: a limiter may be slower than its rate, never faster (rate × time + one second of burst).
 describe('bandwidth limits', () => {

@@ -1,20 +1,12 @@
-import { describe, it, expect, afterAll } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
 import { Session, type SessionStats } from '@spritzle/engine';
 import { makeTorrent, tmpDir } from './helpers/fixtures.js';
-import { waitFor, finished } from './helpers/engine.js';
+import { waitFor, finished, sessionsForThisFile } from './helpers/engine.js';
 
-const sessions: Session[] = [];
-afterAll(async () => {
-  await Promise.all(sessions.map((s) => s.close()));
-});
-async function session(): Promise<Session> {
-  const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-  sessions.push(s);
-  return s;
-}
+const session = sessionsForThisFile();
 
 // Each counter the engine claims to drive moves when its event happens.
 describe('session counters', () => {

@@ -2,46 +2,25 @@ import { describe, it, expect, afterAll } from '@jest/globals';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
-import { Session } from '@spritzle/engine';
 import { makeTorrent, tmpDir, sameBytes, dataFiles } from './helpers/fixtures.js';
-import { waitFor, finished } from './helpers/engine.js';
+import { waitFor, finished, sessionsForThisFile } from './helpers/engine.js';
+import { servePeers, type PeerServer } from './helpers/raw-peer.js';
 
 /** A peer that claims every piece and answers every request with random bytes. */
-function startLiar(): Promise<{ port: number; connections: () => number; blocksSent: () => number; close: () => void }> {
-  let connections = 0;
-  let blocks = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const wire = new Wire('tcpIncoming');
-    socket.pipe(wire as never);
-    wire.pipe(socket);
+function startLiar(): Promise<PeerServer> {
+  return servePeers((wire) => {
     wire.on('handshake', (infoHash: string) => {
       wire.handshake(infoHash, randomBytes(20), { fast: true });
       if (wire.hasFast) wire.haveAll();
       wire.unchoke();
     });
     wire.on('request', (_i: number, _o: number, length: number, respond: (e: Error | null, b?: Uint8Array) => void) => {
-      blocks++;
       respond(null, randomBytes(length));
     });
   });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => resolve({
-      port: (server.address() as net.AddressInfo).port,
-      connections: () => connections,
-      blocksSent: () => blocks,
-      close: () => {
-        for (const s of sockets) s.destroy();
-        server.close();
-      },
-    }));
-  });
 }
 
+const session = sessionsForThisFile();
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
   for (const f of cleanup) await f();
@@ -53,13 +32,11 @@ describe('a peer that sends corrupt data', () => {
     const t = await makeTorrent({ dir: await tmpDir('liar-src'), name: 'honest.bin', files: 2_000_000, pieceLength: 65536 });
     const liar = await startLiar();
     cleanup.push(liar.close);
-    const seed = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-    cleanup.push(() => seed.close());
+    const seed = await session();
     const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
     await waitFor(() => sh.status().is_seeding);
 
-    const leech = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-    cleanup.push(() => leech.close());
+    const leech = await session();
     const banned: number[] = [];
     leech.on('peer_banned', ({ port }) => banned.push(port));
     const save = await tmpDir('liar-dl');
@@ -86,12 +63,10 @@ describe('a peer that sends corrupt data', () => {
     const t = await makeTorrent({ dir: await tmpDir('liar2-src'), name: 'mixed.bin', files: 3_000_000, pieceLength: 32768 });
     const liar = await startLiar();
     cleanup.push(liar.close);
-    const seed = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-    cleanup.push(() => seed.close());
+    const seed = await session();
     const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
     await waitFor(() => sh.status().is_seeding);
-    const leech = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-    cleanup.push(() => leech.close());
+    const leech = await session();
     const banned: number[] = [];
     leech.on('peer_banned', ({ port }) => banned.push(port));
     const save = await tmpDir('liar2-dl');
@@ -105,11 +80,10 @@ describe('a peer that sends corrupt data', () => {
 
   it('a peer announcing an absurd message length is disconnected before it is buffered', async () => {
     const t = await makeTorrent({ dir: await tmpDir('huge-src'), name: 'x.bin', files: 100_000 });
-    const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-    cleanup.push(() => session.close());
-    await session.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('huge-dl') });
+    const target = await session();
+    await target.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('huge-dl') });
     const closed = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(session.listenPort, '127.0.0.1', () => {
+      const sock = net.connect(target.listenPort, '127.0.0.1', () => {
         const hs = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(8), Buffer.from(t.infoHash, 'hex'), randomBytes(20)]);
         sock.write(hs);
         // A 1 GiB bitfield "message": a hostile length prefix.
@@ -120,7 +94,7 @@ describe('a peer that sends corrupt data', () => {
       setTimeout(() => resolve(false), 5000).unref();
     });
     expect(closed).toBe(true);
-    expect(session.stats()['peer.invalid_arg_peers']).toBe(1);
+    expect(target.stats()['peer.invalid_arg_peers']).toBe(1);
   });
 });
 
@@ -130,19 +104,13 @@ describe('a peer that serves the wrong metadata', () => {
     const wanted = await makeTorrent({ dir: await tmpDir('meta-want'), name: 'wanted.bin', files: 50_000 });
     const other = await makeTorrent({ dir: await tmpDir('meta-other'), name: 'other.bin', files: 60_000 });
     // Answers the handshake for any info-hash and serves the other torrent's info dictionary.
-    const server = net.createServer((socket) => {
-      socket.on('error', () => undefined);
-      const wire = new Wire('tcpIncoming');
+    const server = await servePeers((wire) => {
       wire.use(utMetadata(other.torrentBytes));
-      socket.pipe(wire as never);
-      wire.pipe(socket);
       wire.on('handshake', (infoHash: string) => wire.handshake(infoHash, randomBytes(20), { fast: true }));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(() => server.close());
-    const port = (server.address() as net.AddressInfo).port;
-    const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-    cleanup.push(() => s.close());
+    cleanup.push(server.close);
+    const port = server.port;
+    const s = await session();
     const reasons: string[] = [];
     s.on('peer_disconnected', ({ reason }) => reasons.push(reason));
     const h = await s.addTorrent({ url: `magnet:?xt=urn:btih:${wanted.infoHash}&x.pe=127.0.0.1:${port}`, save_path: await tmpDir('meta-dl') });

@@ -6,27 +6,18 @@ import { join } from 'node:path';
 import Wire from 'bittorrent-protocol';
 import { Session, type SessionSettings } from '@spritzle/engine';
 import { makeTorrent, tmpDir } from './helpers/fixtures.js';
-import { waitFor, finished } from './helpers/engine.js';
+import { waitFor, finished, sessionsForThisFile } from './helpers/engine.js';
+import { servePeers, type PeerServer } from './helpers/raw-peer.js';
 
-const sessions: Session[] = [];
-async function session(s: Partial<SessionSettings> = {}): Promise<Session> {
-  const x = await Session.create({ listen_interfaces: '127.0.0.1:0', ...s });
-  sessions.push(x);
-  return x;
-}
-const servers: net.Server[] = [];
-afterAll(async () => {
-  await Promise.all(sessions.map((s) => s.close()));
+const session = sessionsForThisFile();
+const servers: PeerServer[] = [];
+afterAll(() => {
   for (const s of servers) s.close();
 });
 
 /** A peer that completes the handshake, claims every piece, unchokes, and then never sends a block. */
-function startStaller(silent: boolean): Promise<number> {
-  const server = net.createServer((socket) => {
-    socket.on('error', () => undefined);
-    const wire = new Wire('tcpIncoming');
-    socket.pipe(wire as never);
-    wire.pipe(socket);
+async function startStaller(silent: boolean): Promise<number> {
+  const server = await servePeers((wire) => {
     wire.on('handshake', (infoHash: string) => {
       wire.handshake(infoHash, randomBytes(20), { fast: true });
       if (silent) return;
@@ -35,7 +26,7 @@ function startStaller(silent: boolean): Promise<number> {
     });
   });
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  return server.port;
 }
 
 describe('peer rules', () => {

@@ -1,18 +1,10 @@
-import { describe, it, expect, afterAll } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { utimes, writeFile, readFile } from 'node:fs/promises';
 import { Session, SpritzleError, decodeResumeData } from '@spritzle/engine';
 import { makeTorrent, tmpDir, dataFiles } from './helpers/fixtures.js';
-import { waitFor, finished } from './helpers/engine.js';
+import { waitFor, finished, sessionsForThisFile } from './helpers/engine.js';
 
-const sessions: Session[] = [];
-async function session(): Promise<Session> {
-  const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-  sessions.push(s);
-  return s;
-}
-afterAll(async () => {
-  await Promise.all(sessions.map((s) => s.close()));
-});
+const session = sessionsForThisFile();
 
 async function seededResume(name: string): Promise<{ resume: Uint8Array; file: string; infoHash: string }> {
   const t = await makeTorrent({ dir: await tmpDir(`resume-${name}`), name: `${name}.bin`, files: 600_000, pieceLength: 32768 });

@@ -1,25 +1,17 @@
-import { describe, it, expect, afterAll } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { readFile, readdir, writeFile, truncate, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import bencode from 'bencode';
 import { Session, SpritzleError, type SessionEvents } from '@spritzle/engine';
 import { makeTorrent, tmpDir, sameBytes, dataFiles } from './helpers/fixtures.js';
-import { waitFor, finished } from './helpers/engine.js';
+import { waitFor, finished, sessionsForThisFile } from './helpers/engine.js';
 
 const require = createRequire(import.meta.url);
 const specStatusKeys = (require('./fixtures/spec-status-keys.json') as { keys: string[] }).keys;
 const statNames = (require('./fixtures/session-stats-names.json') as { names: string[] }).names;
 
-const sessions: Session[] = [];
-async function session(): Promise<Session> {
-  const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
-  sessions.push(s);
-  return s;
-}
-afterAll(async () => {
-  await Promise.all(sessions.map((s) => s.close()));
-});
+const session = sessionsForThisFile();
 
 function caught(f: () => unknown): Promise<SpritzleError> {
   return Promise.resolve().then(f).then(

@@ -1,4 +1,5 @@
-import type { Session, TorrentHandle } from '@spritzle/engine';
+import { afterAll } from '@jest/globals';
+import { Session, type SessionSettings, type TorrentHandle } from '@spritzle/engine';
 
 /** Polls `cond` every 20 ms until it holds; fails with `what` after `ms`. */
 export async function waitFor(cond: () => boolean, ms = 30_000, what = 'condition'): Promise<void> {
@@ -27,4 +28,20 @@ export function finished(session: Session, handle: TorrentHandle, ms = 60_000): 
       reject(new Error(error));
     });
   });
+}
+
+/**
+ * A session factory for one test file: sessions listen on 127.0.0.1 with a free port and are all closed
+ * after the file's tests. Call at module level.
+ */
+export function sessionsForThisFile(): (settings?: Partial<SessionSettings>) => Promise<Session> {
+  const open: Session[] = [];
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.close()));
+  });
+  return async (settings = {}) => {
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0', ...settings });
+    open.push(s);
+    return s;
+  };
 }

@@ -55,3 +55,36 @@ export function compactPeers(buf: Uint8Array | undefined): string[] {
   for (let i = 0; i + 6 <= buf.length; i += 6) out.push(`${buf[i]}.${buf[i + 1]}.${buf[i + 2]}.${buf[i + 3]}:${(buf[i + 4]! << 8) | buf[i + 5]!}`);
   return out;
 }
+
+/** A listening fake peer: every accepted connection becomes a bittorrent-protocol Wire handed to `onWire`. */
+export interface PeerServer {
+  port: number;
+  /** Connections accepted so far. */
+  connections(): number;
+  close(): void;
+}
+
+export function servePeers(onWire: (wire: Wire) => void): Promise<PeerServer> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const wire = new Wire('tcpIncoming');
+    socket.pipe(wire as never);
+    wire.pipe(socket);
+    onWire(wire);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({
+      port: (server.address() as net.AddressInfo).port,
+      connections: () => connections,
+      close: () => {
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    }));
+  });
+}
