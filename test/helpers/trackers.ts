@@ -181,8 +181,17 @@ export async function startOpentracker(infoHashes: string[]): Promise<OpenTracke
   }));
   const scrape = async (infoHash: string): Promise<{ complete: number; incomplete: number; downloaded: number }> => {
     const escaped = [...Buffer.from(infoHash, 'hex')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
-    const res = await fetch(`http://127.0.0.1:${port}/scrape?info_hash=${escaped}`);
-    const body = bencode.decode(new Uint8Array(await res.arrayBuffer())) as { files?: Record<string, { complete: number; incomplete: number; downloaded: number }> };
+    // A fresh connection per request (agent: false): opentracker closes each one after answering, and a
+    // pooled keep-alive socket (fetch's) can be reused just as it is closed ("fetch failed").
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: `/scrape?info_hash=${escaped}`, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    const body = bencode.decode(new Uint8Array(bytes)) as { files?: Record<string, { complete: number; incomplete: number; downloaded: number }> };
     const entry = Object.values(body.files ?? {})[0];
     return { complete: entry?.complete ?? 0, incomplete: entry?.incomplete ?? 0, downloaded: entry?.downloaded ?? 0 };
   };
