@@ -4,7 +4,8 @@
 // requests/s and p99 latency of GET /torrent/<hash>, GET /torrent and GET /session, first alone, then while
 // one torrent downloads at full speed from a libtorrent seed on 127.0.0.1 (re-added whenever it finishes).
 //
-//   pnpm run build && node bench/rest-load.mjs [--torrents 1000] [--seconds 10] [--connections 10] [--size-mib 512]
+//   pnpm run build && node bench/rest-load.mjs [--torrents 1000] [--seconds 10] [--connections 1,10] [--size-mib 512]
+//     [--phases idle,downloading] [--routes hash,list,session] [--node-flags '--v8-flag ...' (for the daemon)]
 //
 // The download part needs Debian's python3-libtorrent; it reuses bench/download-vs-libtorrent.mjs's data.
 import { spawn } from 'node:child_process';
@@ -22,14 +23,17 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values: opt } = parseArgs({ options: {
   torrents: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' },
   connections: { type: 'string', default: '1,10' }, 'size-mib': { type: 'string', default: '512' },
+  phases: { type: 'string', default: 'idle,downloading' }, 'node-flags': { type: 'string', default: '' }, routes: { type: 'string', default: 'hash,list,session' },
 } });
+const phases = opt.phases.split(',');
+const routes = opt.routes.split(',');
 const N = Number(opt.torrents);
 const cli = join(root, 'packages/cli/dist/main.js');
 const ltPeer = join(root, 'test/peers/lt_peer.py');
 if (!existsSync(cli)) throw new Error('build first: pnpm run build');
 
 const work = await mkdtemp(join(tmpdir(), 'spritzle-rest-bench-'));
-const daemon = spawn(process.execPath, [cli, 'start', '--port', '0', '--host', '127.0.0.1', '--listen-port', '0', '--listen-host', '127.0.0.1',
+const daemon = spawn(process.execPath, [...opt['node-flags'].split(' ').filter(Boolean), cli, 'start', '--port', '0', '--host', '127.0.0.1', '--listen-port', '0', '--listen-host', '127.0.0.1',
   '--no-dht', '--log-level', 'warn', '--state-dir', join(work, 'state'), '--download-dir', join(work, 'dl')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const base = await new Promise((resolve, reject) => {
   let out = '';
@@ -66,17 +70,19 @@ async function load(path, label, connections) {
 
 async function measureAll(label) {
   for (const c of opt.connections.split(',').map(Number)) {
-    await load((i) => `/torrent/${hashes[i % hashes.length]}`, label, c);
-    await load('/torrent', label, c);
-    await load('/session', label, c);
+    if (routes.includes('hash')) await load((i) => `/torrent/${hashes[i % hashes.length]}`, label, c);
+    if (routes.includes('list')) await load('/torrent', label, c);
+    if (routes.includes('session')) await load('/session', label, c);
   }
 }
 
-await measureAll('idle');
+if (phases.includes('idle')) await measureAll('idle');
 
 // Now with one torrent downloading at full speed from a libtorrent seed, re-added whenever it finishes.
 const data = `/tmp/spritzle-bench/${opt['size-mib']}m-256k`;
-if (existsSync(join(data, 'data.torrent'))) {
+if (!phases.includes('downloading')) {
+  // idle only
+} else if (existsSync(join(data, 'data.torrent'))) {
   const seed = spawn('/usr/bin/python3', [ltPeer, 'seed', join(data, 'data.torrent'), '--save-path', data], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => seed.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
   const torrent = await readFile(join(data, 'data.torrent'));

@@ -5,6 +5,8 @@ import { M } from './counters.js';
 
 /** Largest message a peer may send: bounds memory against a hostile length prefix. */
 const MAX_MESSAGE_LENGTH = 2 * 1024 * 1024;
+/** Requests per outgoing batch buffer (17 bytes each): a queue refill rarely exceeds this. */
+const REQUEST_BATCH = 64;
 
 let nextPeerId = 1;
 
@@ -71,11 +73,8 @@ export class PeerConnection {
   private lastBytesRead = 0;
   private lastBytesWritten = 0;
   private prevTickRate = 0;
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  private requestBatch: Buffer | null = null;
+  private requestCount = 0;
 
   constructor(
     readonly socket: Socket,
@@ -87,6 +86,9 @@ export class PeerConnection {
     sharedReads = false,
   ) {
     this.wire = new Wire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing');
+    // The library formats a debug line per message even when debugging is off; skip that unless asked for.
+    if (!process.env.DEBUG) (this.wire as unknown as { _debug: () => void })._debug = noop;
+    this.wire.on('piece', (index: number, offset: number, block: Uint8Array) => this.onPiece(index, offset, block));
     if (direction === 'outgoing') this.listenPort = port;
     this.guardMessageLength();
     this.avoidChunkConcat();
@@ -115,6 +117,8 @@ export class PeerConnection {
       if (len > MAX_MESSAGE_LENGTH) {
         self.counters.inc(M.peer_invalid_arg_peers);
         self.close(`message of ${len} bytes exceeds the limit`);
+        // Parse nothing more from this peer (the rest of the chunk would be read as more lengths).
+        (this as WireParser)._parse(Number.MAX_VALUE, noop);
         return;
       }
       original.call(this, b);
@@ -123,43 +127,74 @@ export class PeerConnection {
 
   /**
    * bittorrent-protocol's _write concatenates the unparsed tail with every new socket chunk, copying all
-   * received data once more (and allocating as much). This feeds the same parser but copies only the
-   * one message that straddles two chunks. Same contract as the library's _write for a plaintext wire;
-   * anything unusual (encryption, zero-size parse) goes to the original.
+   * received data once more (and allocating as much), and its parser makes two views per message stage.
+   * This feeds whole messages straight from the chunk (fastParse) and copies only the one message that
+   * straddles two chunks. Same contract as the library's _write for a plaintext wire; anything unusual
+   * (encryption, handshake, zero-size parse) goes to the original.
    */
   private avoidChunkConcat(): void {
     const wire = this.wire as unknown as WireParser;
     const original = wire._write;
+    const self = this;
     wire._write = function (this: WireParser, data: Uint8Array, cb: (err: null) => void): void {
-      if (this._encryptor || this._cryptoSyncPattern || this._pePending || this._parserSize === 0 || this._bufferSize === 0) {
-        if (this._bufferSize === 0 && !this._encryptor && !this._cryptoSyncPattern && !this._pePending) {
-          this._buffer = [data];
-          this._bufferSize = data.length;
-          this._processBuffer();
-          cb(null);
+      if (this._encryptor || this._cryptoSyncPattern || this._pePending || this._parserSize === 0) {
+        original.call(this, data, cb);
+        return;
+      }
+      if (this._bufferSize > 0) {
+        const head = this._buffer[0]!;
+        const need = this._parserSize - this._bufferSize;
+        if (data.length < need) {
+          original.call(this, data, cb);
           return;
         }
-        original.call(this, data, cb);
-        return;
+        const msg = new Uint8Array(this._parserSize);
+        msg.set(head, 0);
+        msg.set(data.subarray(0, need), head.length);
+        data = data.subarray(need);
+        this._buffer = [];
+        this._bufferSize = 0;
+        this._parser(msg);
       }
-      const head = this._buffer[0]!;
-      const need = this._parserSize - this._bufferSize;
-      if (data.length < need) {
-        original.call(this, data, cb);
-        return;
+      const used = self.fastParse(data);
+      if (used < data.length) {
+        this._buffer = [used > 0 ? data.subarray(used) : data];
+        this._bufferSize = data.length - used;
+        this._processBuffer();
       }
-      const msg = new Uint8Array(this._parserSize);
-      msg.set(head, 0);
-      msg.set(data.subarray(0, need), head.length);
-      const rest = data.subarray(need);
-      this._buffer = [];
-      this._bufferSize = 0;
-      this._parser(msg);
-      this._buffer = rest.length ? [rest] : [];
-      this._bufferSize = rest.length;
-      this._processBuffer();
       cb(null);
     };
+  }
+
+  /**
+   * Parses every whole message at the start of `data` while the wire is between messages, and returns the
+   * bytes consumed. Blocks go straight to onPiece (one view, no library bookkeeping: we track requests
+   * ourselves); other messages to the library's own dispatcher, exactly as its parser would call it.
+   */
+  private fastParse(data: Uint8Array): number {
+    const w = this.wire as unknown as WireParser;
+    const end = data.length;
+    let pos = 0;
+    while (end - pos >= 4 && !this.closed && w._parser === w._onMessageLength && w._bufferSize === 0) {
+      const len = ((data[pos]! << 24) | (data[pos + 1]! << 16) | (data[pos + 2]! << 8) | data[pos + 3]!) >>> 0;
+      if (len === 0) {
+        pos += 4;
+        w._onKeepAlive();
+        continue;
+      }
+      if (len > MAX_MESSAGE_LENGTH) break; // the guarded _onMessageLength closes the connection
+      if (end - pos - 4 < len) break;
+      const body = pos + 4;
+      pos = body + len;
+      if (data[body] === 7 && len >= 9) {
+        const index = ((data[body + 1]! << 24) | (data[body + 2]! << 16) | (data[body + 3]! << 8) | data[body + 4]!) >>> 0;
+        const offset = ((data[body + 5]! << 24) | (data[body + 6]! << 16) | (data[body + 7]! << 8) | data[body + 8]!) >>> 0;
+        this.onPiece(index, offset, data.subarray(body + 9, pos));
+      } else {
+        w._onMessage(data.subarray(body, pos));
+      }
+    }
+    return pos;
   }
 
   /**
@@ -221,6 +256,7 @@ export class PeerConnection {
   // Outgoing messages, each counted (ses.num_outgoing_*).
   choke(): void {
     if (this.wire.amChoking || this.closed) return;
+    this.flushRequests();
     this.wire.choke();
     this.unchokedAt = 0;
     this.optimistic = false;
@@ -246,12 +282,14 @@ export class PeerConnection {
 
   notInterested(): void {
     if (!this.wire.amInterested || this.closed) return;
+    this.flushRequests();
     this.wire.uninterested();
     this.counters.inc(M.ses_num_outgoing_not_interested);
   }
 
   have(piece: number): void {
     if (this.closed) return;
+    this.flushRequests();
     this.wire.have(piece);
     this.counters.inc(M.ses_num_outgoing_have);
   }
@@ -271,25 +309,48 @@ export class PeerConnection {
     }
   }
 
+  /**
+   * Queues a request. A batch leaves as one buffer (one write) at the end of the current job; we track
+   * outstanding requests ourselves, so the library's per-request bookkeeping is skipped. Callers check
+   * that the peer is not choking us.
+   */
   request(piece: number, offset: number, length: number): void {
-    // A batch of requests leaves in one writev, not one syscall per 17-byte message.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(this.uncork);
+    if (this.closed) return;
+    let batch = this.requestBatch;
+    if (!batch) {
+      batch = this.requestBatch = Buffer.allocUnsafe(REQUEST_BATCH * 17);
+      queueMicrotask(this.flushRequests);
     }
-    this.wire.request(piece, offset, length, noop);
+    const at = this.requestCount++ * 17;
+    batch.writeUInt32BE(13, at);
+    batch[at + 4] = 6;
+    batch.writeUInt32BE(piece, at + 5);
+    batch.writeUInt32BE(offset, at + 9);
+    batch.writeUInt32BE(length, at + 13);
     this.counters.inc(M.ses_num_outgoing_request);
+    if (this.requestCount === REQUEST_BATCH) this.flushRequests();
   }
+
+  /** Sends the queued requests; also called before any other message so the peer sees them in order. */
+  readonly flushRequests = (): void => {
+    const batch = this.requestBatch;
+    if (!batch) return;
+    const n = this.requestCount;
+    this.requestBatch = null;
+    this.requestCount = 0;
+    if (n > 0 && !this.closed) (this.wire as unknown as WireParser)._push(batch.subarray(0, n * 17));
+  };
 
   cancel(piece: number, offset: number, length: number): void {
     if (this.closed) return;
+    this.flushRequests();
     this.wire.cancel(piece, offset, length);
     this.counters.inc(M.ses_num_outgoing_cancel);
   }
 
   reject(piece: number, offset: number, length: number): void {
     if (this.closed || !this.wire.hasFast) return;
+    this.flushRequests();
     this.wire.reject(piece, offset, length);
     this.counters.inc(M.ses_num_outgoing_reject);
   }
@@ -376,6 +437,9 @@ export class PeerConnection {
     this.onClose?.(this);
   }
 
+  /** Set by the torrent: every block the peer sends (a view valid only during the call). */
+  onPiece: (index: number, offset: number, block: Uint8Array) => void = noop;
+
   /** Set by the torrent: counts the peer's pieces once metadata (and so the piece count) is known. */
   recountPieces?: () => void;
 
@@ -388,6 +452,11 @@ function noop(): void {}
 /** The parser state of bittorrent-protocol 5's Wire that avoidChunkConcat relies on. */
 interface WireParser {
   _write(data: Uint8Array, cb: (err: null) => void): void;
+  _push(data: Uint8Array): void;
+  _parse(size: number, parser: (buf: Uint8Array) => void): void;
+  _onMessageLength(buf: Uint8Array): void;
+  _onMessage(buf: Uint8Array): void;
+  _onKeepAlive(): void;
   _processBuffer(): void;
   _parser(buf: Uint8Array): void;
   _parserSize: number;

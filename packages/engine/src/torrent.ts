@@ -676,7 +676,7 @@ export class Torrent implements DiscoveryTorrent {
       if (id >= 0 && peer.outstanding.delete(id)) this.picker!.abortRequest(id);
       c.inc(M.peer_piece_rejects);
     });
-    wire.on('piece', (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf, pickOptions));
+    peer.onPiece = (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf, pickOptions);
     wire.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, buf?: Uint8Array) => void) =>
       this.onRequest(peer, index, offset, length, respond));
     wire.on('interested', () => this.host.requestRechoke());

@@ -1,0 +1,116 @@
+import { describe, it, expect, afterEach } from '@jest/globals';
+import net from 'node:net';
+import { PeerConnection } from '../packages/engine/src/peer-connection.js';
+import { Counters, M } from '../packages/engine/src/counters.js';
+
+/** A connected pair of TCP sockets on 127.0.0.1: `ours` for the PeerConnection, `theirs` to read what it sends. */
+async function socketPair(): Promise<{ ours: net.Socket; theirs: net.Socket; close(): void }> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const ours = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const theirs = await accepted;
+  await new Promise<void>((r) => (ours.readyState === 'open' ? r() : ours.once('connect', () => r())));
+  return { ours, theirs, close: () => { ours.destroy(); theirs.destroy(); server.close(); } };
+}
+
+const u32 = (n: number): number[] => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+const msg = (id: number, ...payload: number[]): number[] => [...u32(1 + payload.length), id, ...payload];
+const block = (index: number, offset: number, len: number): number[] => {
+  const data = Array.from({ length: len }, (_, i) => (index * 31 + offset + i * 7) & 255);
+  return msg(7, ...u32(index), ...u32(offset), ...data);
+};
+
+/** The handshake a plain peer sends, then a stream mixing blocks with other messages and a keep-alive. */
+function stream(): Uint8Array {
+  const hs = [19, ...Buffer.from('BitTorrent protocol'), 0, 0, 0, 0, 0, 0x10, 0, 0, ...new Array(20).fill(0xab), ...new Array(20).fill(0xcd)];
+  return Uint8Array.from([
+    ...hs,
+    ...msg(1), // unchoke
+    ...block(0, 0, 40),
+    ...u32(0), // keep-alive
+    ...msg(4, ...u32(3)), // have 3
+    ...block(0, 40, 40),
+    ...block(2, 0, 17),
+    ...msg(4, ...u32(5)),
+    ...block(9, 16384, 3),
+  ]);
+}
+
+type Seen = (string | number[])[];
+
+/** Feeds the stream in `chunk`-byte reads through one scratch buffer that is overwritten after each read. */
+function parse(peer: PeerConnection, data: Uint8Array, chunk: number): Seen {
+  const seen: Seen = [];
+  peer.onPiece = (index, offset, b) => seen.push([index, offset, ...b]);
+  peer.wire.on('unchoke', () => seen.push('unchoke'));
+  peer.wire.on('keep-alive', () => seen.push('keep-alive'));
+  peer.wire.on('have', (i: number) => seen.push(`have ${i}`));
+  const scratch = new Uint8Array(chunk);
+  for (let at = 0; at < data.length; at += chunk) {
+    const part = data.subarray(at, at + chunk);
+    scratch.set(part);
+    peer.onRead(scratch.subarray(0, part.length));
+    scratch.fill(0xee); // what the next socket read does to a shared buffer
+  }
+  return seen;
+}
+
+const pairs: { close(): void }[] = [];
+afterEach(() => {
+  for (const p of pairs.splice(0)) p.close();
+});
+
+describe('PeerConnection parsing', () => {
+  it('delivers the same blocks and messages in order whatever the read boundaries', async () => {
+    const data = stream();
+    const results: Seen[] = [];
+    for (const chunk of [1, 2, 3, 5, 13, 17, 64, 100, data.length]) {
+      const pair = await socketPair();
+      pairs.push(pair);
+      const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, new Counters(), true);
+      results.push(parse(peer, data, chunk));
+    }
+    expect(results[0]).toEqual([
+      'unchoke', [0, 0, ...block(0, 0, 40).slice(13)], 'keep-alive', 'have 3', [0, 40, ...block(0, 40, 40).slice(13)],
+      [2, 0, ...block(2, 0, 17).slice(13)], 'have 5', [9, 16384, ...block(9, 16384, 3).slice(13)],
+    ]);
+    for (const r of results) expect(r).toEqual(results[0]);
+  });
+
+  it('disconnects a peer whose length prefix exceeds the limit, without buffering it', async () => {
+    const pair = await socketPair();
+    pairs.push(pair);
+    const counters = new Counters();
+    const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, counters, true);
+    const data = stream();
+    const evil = Uint8Array.from([...data.subarray(0, 68), ...u32(0x7fffffff), 7, 0, 0, 0]);
+    parse(peer, evil, evil.length);
+    expect(peer.closed).toBe(true);
+    expect(peer.closeReason).toMatch(/exceeds the limit/);
+    expect(counters.get(M.peer_invalid_arg_peers)).toBe(1);
+  });
+});
+
+describe('PeerConnection requests', () => {
+  it('sends a batch of requests in one write, before any later message', async () => {
+    const pair = await socketPair();
+    pairs.push(pair);
+    const counters = new Counters();
+    const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, counters, true);
+    const got: Buffer[] = [];
+    pair.theirs.on('data', (d: Buffer) => got.push(d));
+    peer.request(1, 0, 16384);
+    peer.request(1, 16384, 16384);
+    peer.have(7);
+    peer.request(2, 0, 100);
+    const want = Buffer.from([
+      ...msg(6, ...u32(1), ...u32(0), ...u32(16384)), ...msg(6, ...u32(1), ...u32(16384), ...u32(16384)),
+      ...msg(4, ...u32(7)), ...msg(6, ...u32(2), ...u32(0), ...u32(100)),
+    ]);
+    for (let i = 0; i < 100 && Buffer.concat(got).length < want.length; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(Buffer.concat(got)).toEqual(want);
+    expect(counters.get(M.ses_num_outgoing_request)).toBe(3);
+    expect(counters.get(M.ses_num_outgoing_have)).toBe(1);
+  });
+});
