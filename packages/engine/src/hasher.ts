@@ -3,20 +3,21 @@ import os from 'node:os';
 
 /**
  * SHA-1 of whole pieces on worker threads, so hashing never runs on the thread that feeds the sockets.
- * Piece buffers are transferred to the worker and back (no copies); the caller gets its buffer back
- * with the digest.
+ * Piece buffers live in shared memory (DiskBufferPool): the worker reads them in place, nothing is copied
+ * or transferred, and the buffer stays usable by the caller (it must not change until the digest is back).
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 parentPort.on('message', (m) => {
-  const view = new Uint8Array(m.buf, 0, m.len);
-  const digest = createHash('sha1').update(view).digest();
-  parentPort.postMessage({ id: m.id, buf: m.buf, digest: digest.buffer.slice(digest.byteOffset, digest.byteOffset + 20) }, [m.buf]);
+  const digest = createHash('sha1').update(new Uint8Array(m.sab, m.off, m.len)).digest();
+  const out = new ArrayBuffer(20);
+  new Uint8Array(out).set(digest);
+  parentPort.postMessage({ id: m.id, digest: out }, [out]);
 });
 `;
 
-interface Job { resolve: (r: { buf: Uint8Array; digest: Uint8Array }) => void; reject: (e: Error) => void; len: number }
+interface Job { resolve: (digest: Uint8Array) => void; reject: (e: Error) => void }
 
 export class HashPool {
   private readonly workers: Worker[] = [];
@@ -29,28 +30,26 @@ export class HashPool {
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.unref();
-      w.on('message', (m: { id: number; buf: ArrayBuffer; digest: ArrayBuffer }) => {
+      w.on('message', (m: { id: number; digest: ArrayBuffer }) => {
         const job = this.jobs.get(m.id);
         if (!job) return;
         this.jobs.delete(m.id);
-        job.resolve({ buf: new Uint8Array(m.buf, 0, job.len), digest: new Uint8Array(m.digest) });
+        job.resolve(new Uint8Array(m.digest));
       });
       w.on('error', (e) => this.failAll(e));
       this.workers.push(w);
     }
   }
 
-  /**
-   * Hashes `buf` (which must own its whole ArrayBuffer: it is transferred and unusable until the promise
-   * settles; use the returned buffer).
-   */
-  hash(buf: Uint8Array): Promise<{ buf: Uint8Array; digest: Uint8Array }> {
+  /** The SHA-1 digest of `buf`, a view of a SharedArrayBuffer (see DiskBufferPool). */
+  hash(buf: Uint8Array): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new Error('hash pool closed'));
+    if (!(buf.buffer instanceof SharedArrayBuffer)) return Promise.reject(new TypeError('hash() takes a view of a SharedArrayBuffer'));
     const id = this.nextId++;
     const w = this.workers[this.next++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject, len: buf.byteLength });
-      w.postMessage({ id, buf: buf.buffer, len: buf.byteLength }, [buf.buffer as ArrayBuffer]);
+      this.jobs.set(id, { resolve, reject });
+      w.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength });
     });
   }
 

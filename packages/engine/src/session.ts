@@ -5,6 +5,7 @@ import { Counters, M, type SessionStats } from './counters.js';
 import { DEFAULT_SETTINGS, parseListenInterface, validateSettings, RESTART_ONLY_SETTINGS, type SessionSettings } from './settings.js';
 import { TypedEmitter, type SessionEvents } from './events.js';
 import { HashPool } from './hasher.js';
+import { DiskBufferPool } from './disk-buffer-pool.js';
 import { Choker, type ChokerPeer } from './choker.js';
 import { PeerConnection } from './peer-connection.js';
 import { Torrent, type TorrentHost } from './torrent.js';
@@ -36,6 +37,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly peerId: Uint8Array;
   private readonly peerIdHex: string;
   readonly hashPool = new HashPool();
+  /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
+  private readonly bufferPool = new DiskBufferPool();
   private readonly torrentsByHash = new Map<string, Torrent>();
   private readonly handles = new Map<string, TorrentHandle>();
   private readonly server: net.Server;
@@ -75,6 +78,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       counters: this.counters,
       get settings() { return session.settingsValue; },
       hashPool: this.hashPool,
+      bufferPool: this.bufferPool,
       peerId: this.peerId,
       get listenPort() { return session.port; },
       emit: (name, payload) => this.emit(name, payload),
@@ -534,6 +538,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
     for (const t of this.torrentsByHash.values()) t.tick(now, seconds);
+    this.bufferPool.trim(now);
     const s = this.settingsValue;
     const rotate = now - this.lastOptimistic >= s.optimistic_unchoke_interval * 1000;
     if (rotate || now - this.lastRechoke >= s.unchoke_interval * 1000) {

@@ -7,6 +7,7 @@ import { M } from './counters.js';
 import type { SessionSettings } from './settings.js';
 import type { SessionEvents, TorrentState } from './events.js';
 import type { HashPool } from './hasher.js';
+import type { DiskBufferPool } from './disk-buffer-pool.js';
 import type { PeerConnection } from './peer-connection.js';
 import { PiecePicker, type PickOptions } from './piece-picker.js';
 import { FileLayout } from './storage/file-layout.js';
@@ -30,6 +31,7 @@ export interface TorrentHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
   readonly hashPool: HashPool;
+  readonly bufferPool: DiskBufferPool;
   readonly peerId: Uint8Array;
   readonly listenPort: number;
   emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
@@ -160,7 +162,6 @@ export class Torrent implements DiscoveryTorrent {
   uploadPayloadRate = 0;
 
   private readonly partial = new Map<number, PartialPiece>();
-  private readonly freeBuffers: Uint8Array[] = [];
   private pendingDiskBytes = 0;
   private readonly pickOut: number[] = [];
   private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
@@ -494,6 +495,9 @@ export class Torrent implements DiscoveryTorrent {
     this.closed = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
+    // Unfinished pieces are dropped; their buffers serve the next download (none is being hashed).
+    for (const part of this.partial.values()) this.host.bufferPool.release(part.buf);
+    this.partial.clear();
     this.syncStorageCounters();
     await this.discovery?.close();
     if (this.storage) {
@@ -874,20 +878,8 @@ export class Torrent implements DiscoveryTorrent {
   }
 
   private allocPieceBuffer(): Uint8Array {
-    // Each buffer owns its ArrayBuffer (it is transferred to the hashing thread and back) and is not
-    // zero-filled: every byte is overwritten by blocks before it is hashed.
-    const buf = this.freeBuffers.pop();
-    if (buf) return buf;
-    const b = Buffer.allocUnsafeSlow(this.info!.pieceLength);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  }
-
-  private releasePieceBuffer(buf: Uint8Array): void {
-    // Keep as many buffers as may be in flight (MAX_PENDING_DISK_BYTES): reused, never freed mid-download.
-    const keep = Math.max(4, Math.floor(MAX_PENDING_DISK_BYTES / (this.info?.pieceLength ?? 1)) + 8);
-    if (this.freeBuffers.length < keep && buf.buffer.byteLength === this.info?.pieceLength) {
-      this.freeBuffers.push(new Uint8Array(buf.buffer));
-    }
+    // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed.
+    return this.host.bufferPool.alloc(this.info!.pieceLength);
   }
 
   private verifyPiece(index: number, part: PartialPiece): void {
@@ -895,8 +887,10 @@ export class Torrent implements DiscoveryTorrent {
     const size = this.layout!.pieceSize(index);
     const blocks = this.picker!.blocksInPiece(index);
     this.pendingDiskBytes += size;
-    this.host.hashPool.hash(part.buf.subarray(0, size)).then(
-      ({ buf, digest }) => {
+    const buf = part.buf.subarray(0, size);
+    const pool = this.host.bufferPool;
+    this.host.hashPool.hash(buf).then(
+      (digest) => {
         this.host.counters.inc(M.disk_num_blocks_hashed, blocks);
         if (this.closed) {
           this.pendingDiskBytes -= size;
@@ -904,14 +898,14 @@ export class Torrent implements DiscoveryTorrent {
         }
         if (Buffer.compare(digest, info.pieceHashes[index]!) !== 0) {
           this.pendingDiskBytes -= size;
-          this.releasePieceBuffer(buf);
+          pool.release(part.buf);
           this.pieceFailed(index, part.contributors, size);
           return;
         }
         this.storage!.writePiece(index, buf).then(
           () => {
             this.pendingDiskBytes -= size;
-            this.releasePieceBuffer(buf);
+            pool.release(part.buf);
             this.pieceVerified(index, part.contributors);
           },
           (e: Error) => {
@@ -973,8 +967,6 @@ export class Torrent implements DiscoveryTorrent {
   }
 
   private onFinished(): void {
-    // Nothing more to assemble: the piece buffers go back to the allocator.
-    this.freeBuffers.length = 0;
     this.completedTime ||= Math.floor(Date.now() / 1000);
     this.updateFinishedState();
     for (const p of [...this.peers]) {
