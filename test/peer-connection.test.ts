@@ -78,17 +78,40 @@ describe('PeerConnection parsing', () => {
     for (const r of results) expect(r).toEqual(results[0]);
   });
 
-  it('disconnects a peer whose length prefix exceeds the limit, without buffering it', async () => {
+  it.each([
+    ['with the handshake', 1000],
+    ['after the handshake, in a later read', 73],
+    ['cut between two reads', 75],
+  ])('disconnects a peer whose length prefix exceeds the limit (%s), counting it once', async (_name, chunk) => {
     const pair = await socketPair();
     pairs.push(pair);
     const counters = new Counters();
     const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, counters, true);
     const data = stream();
-    const evil = Uint8Array.from([...data.subarray(0, 68), ...u32(0x7fffffff), 7, 0, 0, 0]);
-    parse(peer, evil, evil.length);
+    const evil = Uint8Array.from([...data.subarray(0, 73), ...u32(0x7fffffff), 7, 0, 0, 0, ...u32(0x7fffffff)]);
+    parse(peer, evil, chunk);
     expect(peer.closed).toBe(true);
     expect(peer.closeReason).toMatch(/exceeds the limit/);
     expect(counters.get(M.peer_invalid_arg_peers)).toBe(1);
+  });
+});
+
+describe('PeerConnection reading', () => {
+  it('asks to pause the socket after half a MiB in one turn of the event loop, and resumes it on the next', async () => {
+    const pair = await socketPair();
+    pairs.push(pair);
+    const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, new Counters(), true);
+    const data = stream();
+    expect(peer.onRead(data)).toBe(true);
+    const chunk = new Uint8Array(64 * 1024); // keep-alives: parsed and dropped
+    const answers: boolean[] = [];
+    for (let i = 0; i < 8; i++) answers.push(peer.onRead(chunk));
+    expect(answers).toEqual([true, true, true, true, true, true, true, false]);
+    let resumed = false;
+    pair.ours.resume = ((orig) => function (this: net.Socket) { resumed = true; return orig.call(this); })(pair.ours.resume);
+    await new Promise((r) => setImmediate(r));
+    expect(resumed).toBe(true);
+    expect(peer.closed).toBe(false);
   });
 });
 

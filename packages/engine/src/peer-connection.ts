@@ -7,6 +7,8 @@ import { M } from './counters.js';
 const MAX_MESSAGE_LENGTH = 2 * 1024 * 1024;
 /** Requests per outgoing batch buffer (17 bytes each): a queue refill rarely exceeds this. */
 const REQUEST_BATCH = 64;
+/** Bytes read from one socket before yielding to the event loop (see onRead). */
+const READ_BUDGET = 512 * 1024;
 
 let nextPeerId = 1;
 
@@ -91,10 +93,11 @@ export class PeerConnection {
     this.wire.on('piece', (index: number, offset: number, block: Uint8Array) => this.onPiece(index, offset, block));
     if (direction === 'outgoing') this.listenPort = port;
     this.guardMessageLength();
-    this.avoidChunkConcat();
+    this.installFraming();
+    // Messages are handed over as views of buffers that are reused (carry, the shared read buffer).
+    this.keepNoViews();
     socket.setNoDelay(true);
     if (sharedReads) {
-      this.keepNoViews();
       socket.on('end', () => this.close('connection closed'));
     } else {
       socket.pipe(this.wire as never);
@@ -115,8 +118,7 @@ export class PeerConnection {
     wire._onMessageLength = function (this: unknown, b: Uint8Array): void {
       const len = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
       if (len > MAX_MESSAGE_LENGTH) {
-        self.counters.inc(M.peer_invalid_arg_peers);
-        self.close(`message of ${len} bytes exceeds the limit`);
+        self.tooLong(len);
         // Parse nothing more from this peer (the rest of the chunk would be read as more lengths).
         (this as WireParser)._parse(Number.MAX_VALUE, noop);
         return;
@@ -126,88 +128,159 @@ export class PeerConnection {
   }
 
   /**
-   * bittorrent-protocol's _write concatenates the unparsed tail with every new socket chunk, copying all
-   * received data once more (and allocating as much), and its parser makes two views per message stage.
-   * This feeds whole messages straight from the chunk (fastParse) and copies only the one message that
-   * straddles two chunks. Same contract as the library's _write for a plaintext wire; anything unusual
-   * (encryption, handshake, zero-size parse) goes to the original.
+   * Message framing. bittorrent-protocol's parser concatenates the unparsed tail with every socket chunk
+   * and makes two views per message stage; at hundreds of MiB/s that allocation drives the GC. So once the
+   * handshake is done we frame messages ourselves: whole messages are dispatched straight from the chunk
+   * (blocks to onPiece, everything else to the library's own dispatcher, exactly as its parser would call
+   * it), and a message cut by the end of a chunk is assembled in one reusable per-peer buffer (`carry`).
+   * The handshake, and any encrypted wire, stay with the library's parser.
    */
-  private avoidChunkConcat(): void {
+  private installFraming(): void {
     const wire = this.wire as unknown as WireParser;
     const original = wire._write;
     const self = this;
     wire._write = function (this: WireParser, data: Uint8Array, cb: (err: null) => void): void {
-      if (this._encryptor || this._cryptoSyncPattern || this._pePending || this._parserSize === 0) {
-        original.call(this, data, cb);
-        return;
-      }
-      if (this._bufferSize > 0) {
-        const head = this._buffer[0]!;
-        const need = this._parserSize - this._bufferSize;
-        if (data.length < need) {
-          original.call(this, data, cb);
-          return;
+      if (self.framing) self.feed(data);
+      else {
+        original.call(this, data, noop);
+        if (!this._encryptor && !this._cryptoSyncPattern && !this._pePending && (this._parser === this._onMessageLength || this._parser === this._onMessage)) {
+          self.takeOverFraming();
         }
-        const msg = new Uint8Array(this._parserSize);
-        msg.set(head, 0);
-        msg.set(data.subarray(0, need), head.length);
-        data = data.subarray(need);
-        this._buffer = [];
-        this._bufferSize = 0;
-        this._parser(msg);
-      }
-      const used = self.fastParse(data);
-      if (used < data.length) {
-        this._buffer = [used > 0 ? data.subarray(used) : data];
-        this._bufferSize = data.length - used;
-        this._processBuffer();
       }
       cb(null);
     };
   }
 
-  /**
-   * Parses every whole message at the start of `data` while the wire is between messages, and returns the
-   * bytes consumed. Blocks go straight to onPiece (one view, no library bookkeeping: we track requests
-   * ourselves); other messages to the library's own dispatcher, exactly as its parser would call it.
-   */
-  private fastParse(data: Uint8Array): number {
+  private framing = false;
+  /** The start of a message cut by the end of a chunk: carryLen bytes of it. */
+  private carry = EMPTY;
+  private carryLen = 0;
+
+  /** Handshake done: whatever the library buffered of the next message moves to `carry`. */
+  private takeOverFraming(): void {
     const w = this.wire as unknown as WireParser;
-    const end = data.length;
-    let pos = 0;
-    while (end - pos >= 4 && !this.closed && w._parser === w._onMessageLength && w._bufferSize === 0) {
-      const len = ((data[pos]! << 24) | (data[pos + 1]! << 16) | (data[pos + 2]! << 8) | data[pos + 3]!) >>> 0;
-      if (len === 0) {
-        pos += 4;
-        w._onKeepAlive();
-        continue;
-      }
-      if (len > MAX_MESSAGE_LENGTH) break; // the guarded _onMessageLength closes the connection
-      if (end - pos - 4 < len) break;
-      const body = pos + 4;
-      pos = body + len;
-      if (data[body] === 7 && len >= 9) {
-        const index = ((data[body + 1]! << 24) | (data[body + 2]! << 16) | (data[body + 3]! << 8) | data[body + 4]!) >>> 0;
-        const offset = ((data[body + 5]! << 24) | (data[body + 6]! << 16) | (data[body + 7]! << 8) | data[body + 8]!) >>> 0;
-        this.onPiece(index, offset, data.subarray(body + 9, pos));
-      } else {
-        w._onMessage(data.subarray(body, pos));
-      }
+    const buffered = w._bufferSize > 0 ? w._buffer[0]!.subarray(0, w._bufferSize) : EMPTY;
+    if (w._parser === w._onMessage) {
+      // The library has read the length prefix and waits for the body.
+      const len = w._parserSize;
+      this.carry = new Uint8Array(Math.max(4 + len, CARRY_SIZE));
+      this.carry[0] = len >>> 24;
+      this.carry[1] = (len >>> 16) & 255;
+      this.carry[2] = (len >>> 8) & 255;
+      this.carry[3] = len & 255;
+      this.carry.set(buffered, 4);
+      this.carryLen = 4 + buffered.length;
+    } else if (buffered.length > 0) {
+      this.carry = new Uint8Array(CARRY_SIZE);
+      this.carry.set(buffered, 0);
+      this.carryLen = buffered.length;
     }
+    w._buffer = [];
+    w._bufferSize = 0;
+    w._parse(4, w._onMessageLength);
+    this.framing = true;
+  }
+
+  private feed(data: Uint8Array): void {
+    let pos = 0;
+    if (this.carryLen > 0) {
+      pos = this.fillCarry(data);
+      if (this.carryLen > 0) return;
+    }
+    const end = data.length;
+    while (end - pos >= 4 && !this.closed) {
+      const len = u32(data, pos);
+      if (len > MAX_MESSAGE_LENGTH) {
+        this.tooLong(len);
+        return;
+      }
+      if (end - pos - 4 < len) break;
+      this.dispatch(data, pos + 4, len);
+      pos += 4 + len;
+    }
+    if (pos < end && !this.closed) {
+      const tail = end - pos;
+      const need = tail >= 4 ? 4 + u32(data, pos) : 4;
+      if (this.carry.length < need) this.carry = new Uint8Array(Math.max(need, CARRY_SIZE));
+      this.carry.set(data.subarray(pos), 0);
+      this.carryLen = tail;
+    }
+  }
+
+  /** Adds the start of `data` to the cut message; dispatches it once whole. Returns the bytes used. */
+  private fillCarry(data: Uint8Array): number {
+    let pos = 0;
+    if (this.carryLen < 4) {
+      const n = Math.min(4 - this.carryLen, data.length);
+      this.carry.set(data.subarray(0, n), this.carryLen);
+      this.carryLen += n;
+      pos = n;
+      if (this.carryLen < 4) return pos;
+    }
+    const len = u32(this.carry, 0);
+    if (len > MAX_MESSAGE_LENGTH) {
+      this.carryLen = 0;
+      this.tooLong(len);
+      return data.length;
+    }
+    const total = 4 + len;
+    if (this.carry.length < total) {
+      const bigger = new Uint8Array(total);
+      bigger.set(this.carry.subarray(0, this.carryLen));
+      this.carry = bigger;
+    }
+    const n = Math.min(total - this.carryLen, data.length - pos);
+    this.carry.set(data.subarray(pos, pos + n), this.carryLen);
+    this.carryLen += n;
+    pos += n;
+    if (this.carryLen < total) return pos;
+    this.carryLen = 0;
+    const msg = this.carry;
+    // A hostile or unusual peer's big message does not pin a big buffer for the connection's lifetime.
+    if (msg.length > CARRY_SIZE * 4) this.carry = EMPTY;
+    this.dispatch(msg, 4, len);
     return pos;
+  }
+
+  /** One whole message (body at buf[body], len bytes), in a buffer that is reused after the call. */
+  private dispatch(buf: Uint8Array, body: number, len: number): void {
+    const w = this.wire as unknown as WireParser;
+    if (len === 0) w._onKeepAlive();
+    else if (buf[body] === 7 && len >= 9) this.onPiece(u32(buf, body + 1), u32(buf, body + 5), buf.subarray(body + 9, body + len));
+    else w._onMessage(buf.subarray(body, body + len));
+  }
+
+  private tooLong(len: number): void {
+    this.counters.inc(M.peer_invalid_arg_peers);
+    this.close(`message of ${len} bytes exceeds the limit`);
   }
 
   /**
    * Socket data read into one shared buffer (no allocation per read): parsed at once, synchronously. The
    * parser then holds views into a buffer the next read overwrites, so the few places that keep bytes past
    * the call (the peer's bitfield, extension messages, an unfinished message) get copies.
+   *
+   * Returns false once READ_BUDGET bytes were taken since reading last resumed: the socket then pauses
+   * until the loop's next turn. libuv reads a ready socket up to 32 times in a row (8 MiB with our buffer)
+   * before it looks at anything else, so a fast peer would otherwise hold off API requests and every
+   * other peer for tens of milliseconds.
    */
-  onRead(data: Uint8Array): void {
-    if (this.closed) return;
+  onRead(data: Uint8Array): boolean {
+    if (this.closed) return true;
     const w = this.wire as unknown as WireParser;
     w._write(data, noop);
     if (w._bufferSize > 0) w._buffer = [Uint8Array.from(w._buffer[0]!)];
+    this.readInTurn += data.length;
+    if (this.readInTurn < READ_BUDGET || this.closed) return true;
+    this.readInTurn = 0;
+    setImmediate(this.resumeReading);
+    return false;
   }
+
+  private readInTurn = 0;
+  private readonly resumeReading = (): void => {
+    if (!this.closed) this.socket.resume();
+  };
 
   private keepNoViews(): void {
     const w = this.wire as unknown as { _onBitField(b: Uint8Array): void; _onExtended(ext: number, b: Uint8Array): void };
@@ -449,7 +522,15 @@ export class PeerConnection {
 
 function noop(): void {}
 
-/** The parser state of bittorrent-protocol 5's Wire that avoidChunkConcat relies on. */
+const EMPTY = new Uint8Array(0);
+/** Room for one block message (16 KiB + 13 bytes of header), the usual message cut by a chunk's end. */
+const CARRY_SIZE = 16 * 1024 + 13;
+
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/** The parser state of bittorrent-protocol 5's Wire that our framing relies on. */
 interface WireParser {
   _write(data: Uint8Array, cb: (err: null) => void): void;
   _push(data: Uint8Array): void;

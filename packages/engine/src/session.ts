@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Counters, M, type SessionStats } from './counters.js';
 import { DEFAULT_SETTINGS, parseListenInterface, validateSettings, RESTART_ONLY_SETTINGS, type SessionSettings } from './settings.js';
 import { TypedEmitter, type SessionEvents } from './events.js';
-import { HashPool } from './hasher.js';
+import { DiskIoThreads } from './disk-io-thread.js';
 import { DiskBufferPool } from './disk-buffer-pool.js';
 import { Choker, type ChokerPeer } from './choker.js';
 import { PeerConnection } from './peer-connection.js';
@@ -36,7 +36,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly counters = new Counters();
   readonly peerId: Uint8Array;
   private readonly peerIdHex: string;
-  readonly hashPool = new HashPool();
+  /** Hashing and piece writes, off the network thread. */
+  readonly diskIo = new DiskIoThreads();
   /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
   private readonly bufferPool = new DiskBufferPool();
   private readonly torrentsByHash = new Map<string, Torrent>();
@@ -77,7 +78,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.host = {
       counters: this.counters,
       get settings() { return session.settingsValue; },
-      hashPool: this.hashPool,
+      diskIo: this.diskIo,
       bufferPool: this.bufferPool,
       peerId: this.peerId,
       get listenPort() { return session.port; },
@@ -99,7 +100,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       await session.listen();
     } catch (e) {
       session.closedFlag = true;
-      await session.hashPool.close();
+      await session.diskIo.close();
       throw e;
     }
     session.discovery = new Discovery({
@@ -389,7 +390,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     let peer: PeerConnection | null = null;
     const socket = net.connect({
       host, port,
-      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array) => { peer?.onRead(buf.subarray(0, n)); return true; } },
+      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array) => peer?.onRead(buf.subarray(0, n)) ?? true },
     });
     const timer = setTimeout(() => {
       this.counters.inc(M.peer_connect_timeouts);
@@ -564,7 +565,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
     await this.discovery?.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await this.hashPool.close();
+    await this.diskIo.close();
   }
 }
 

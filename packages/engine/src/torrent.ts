@@ -6,7 +6,7 @@ import type { Counters } from './counters.js';
 import { M } from './counters.js';
 import type { SessionSettings } from './settings.js';
 import type { SessionEvents, TorrentState } from './events.js';
-import type { HashPool } from './hasher.js';
+import type { DiskIoThreads } from './disk-io-thread.js';
 import type { DiskBufferPool } from './disk-buffer-pool.js';
 import type { PeerConnection } from './peer-connection.js';
 import { PiecePicker, type PickOptions } from './piece-picker.js';
@@ -30,7 +30,7 @@ const MAX_HALF_OPEN = 8;
 export interface TorrentHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
-  readonly hashPool: HashPool;
+  readonly diskIo: DiskIoThreads;
   readonly bufferPool: DiskBufferPool;
   readonly peerId: Uint8Array;
   readonly listenPort: number;
@@ -889,7 +889,8 @@ export class Torrent implements DiscoveryTorrent {
     this.pendingDiskBytes += size;
     const buf = part.buf.subarray(0, size);
     const pool = this.host.bufferPool;
-    this.host.hashPool.hash(buf).then(
+    const diskIo = this.host.diskIo;
+    diskIo.hash(buf).then(
       (digest) => {
         this.host.counters.inc(M.disk_num_blocks_hashed, blocks);
         if (this.closed) {
@@ -902,7 +903,7 @@ export class Torrent implements DiscoveryTorrent {
           this.pieceFailed(index, part.contributors, size);
           return;
         }
-        this.storage!.writePiece(index, buf).then(
+        this.storage!.writePiece(index, buf, (spans) => diskIo.write(buf, spans)).then(
           () => {
             this.pendingDiskBytes -= size;
             pool.release(part.buf);

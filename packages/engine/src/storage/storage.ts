@@ -82,6 +82,40 @@ function isMissing(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** Does a piece's positional writes: `spans` holds [fd, offset in the piece, length, file offset] per file part. */
+export type PieceWriter = (spans: number[]) => Promise<PieceWriteResult>;
+
+/** What a piece write did: write calls made, and the first failure with the index of its span. */
+export interface PieceWriteResult {
+  ops: number;
+  error?: { code?: string; message: string };
+  failedSpan?: number;
+}
+
+/** The in-process writer: async positional writes through the open handles, retried on short writes. */
+async function writeSpans(data: Uint8Array, entries: HandleEntry[], spans: number[]): Promise<PieceWriteResult> {
+  let ops = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const bufOffset = spans[i * 4 + 1]!;
+    const length = spans[i * 4 + 2]!;
+    const fileOffset = spans[i * 4 + 3]!;
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        ({ bytesWritten: n } = await entries[i]!.fh.write(data, bufOffset + done, length - done, fileOffset + done));
+      } catch (e) {
+        return { ops, error: { code: errnoCode(e), message: e instanceof Error ? e.message : String(e) }, failedSpan: i };
+      }
+      ops++;
+      // A zero-byte write would loop forever; the kernel only does that when it cannot make progress.
+      if (n <= 0) return { ops, error: { code: 'ENOSPC', message: 'ENOSPC: no space left on device, write' }, failedSpan: i };
+      done += n;
+    }
+  }
+  return { ops };
+}
+
 interface HandleEntry {
   readonly fh: FileHandle;
   readonly path: string;
@@ -117,29 +151,36 @@ export class Storage {
     this.paths = opts.layout.files.map((f) => resolveInside(this.savePath, f.path));
   }
 
-  /** Writes one whole verified piece: one positional write per file span; creates parent dirs and files lazily on first write (sparse: never pre-fill); never writes pad files. */
-  async writePiece(piece: number, data: Uint8Array): Promise<void> {
+  /**
+   * Writes one whole verified piece: one positional write per file span; creates parent dirs and files
+   * lazily on first write (sparse: never pre-fill); never writes pad files. The writes themselves are done
+   * by `writer` when given (the disk threads, with the fds opened here and kept open until it settles),
+   * else here with async file I/O.
+   */
+  async writePiece(piece: number, data: Uint8Array, writer?: PieceWriter): Promise<void> {
     const size = this.layout.pieceSize(piece);
     if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);
-    for (const s of this.layout.spans(piece, 0, size)) {
-      if (this.layout.files[s.file]!.pad) continue;
-      const file = this.paths[s.file]!;
-      const entry = await this.acquire(s.file, true);
-      try {
-        let done = 0;
-        while (done < s.length) {
-          const { bytesWritten } = await entry.fh.write(data, s.bufOffset + done, s.length - done, s.fileOffset + done);
-          this.stats.writeOps++;
-          this.stats.blocksWritten += Math.ceil(bytesWritten / BLOCK_SIZE);
-          // A zero-byte write would loop forever; the kernel only does that when it cannot make progress.
-          if (bytesWritten <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-          done += bytesWritten;
-        }
-      } catch (e) {
-        throw diskError(e, 'writing', file);
-      } finally {
-        this.release(entry);
+    const entries: HandleEntry[] = [];
+    const files: number[] = [];
+    const spans: number[] = [];
+    try {
+      for (const s of this.layout.spans(piece, 0, size)) {
+        if (this.layout.files[s.file]!.pad) continue;
+        const entry = await this.acquire(s.file, true);
+        entries.push(entry);
+        files.push(s.file);
+        spans.push(entry.fh.fd, s.bufOffset, s.length, s.fileOffset);
       }
+      const r = writer ? await writer(spans) : await writeSpans(data, entries, spans);
+      this.stats.writeOps += r.ops;
+      const written = r.failedSpan ?? files.length;
+      for (let i = 0; i < written; i++) this.stats.blocksWritten += Math.ceil(spans[i * 4 + 2]! / BLOCK_SIZE);
+      if (r.error) {
+        const e = Object.assign(new Error(r.error.message), { code: r.error.code });
+        throw diskError(e, 'writing', this.paths[files[r.failedSpan ?? 0]!]!);
+      }
+    } finally {
+      for (const entry of entries) this.release(entry);
     }
   }
 

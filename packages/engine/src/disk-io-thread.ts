@@ -1,0 +1,126 @@
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+
+/**
+ * The disk threads (libtorrent's disk_io_thread): SHA-1 of whole pieces and the writes of verified pieces
+ * run on worker threads, never on the thread that feeds the sockets and serves the API. Piece buffers live
+ * in shared memory (DiskBufferPool): workers read them in place, nothing is copied or transferred, and a
+ * buffer must not change until its job is back.
+ *
+ * On Linux the workers lower their own scheduling priority (nice DISK_THREAD_NICE, the thread only, as
+ * libtorrent's low_prio_disk did): when the CPUs are busy, the network/API thread runs first and the disk
+ * work catches up in the gaps; the torrent's back-pressure on pending disk bytes keeps it from falling
+ * behind for long.
+ */
+export const DISK_THREAD_NICE = 10;
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { writeSync } = require('node:fs');
+if (workerData.nice > 0 && process.platform === 'linux') {
+  try { require('node:os').setPriority(workerData.nice); } catch {}
+}
+parentPort.on('message', (m) => {
+  const view = new Uint8Array(m.sab, m.off, m.len);
+  if (m.spans === undefined) {
+    const digest = createHash('sha1').update(view).digest();
+    const out = new ArrayBuffer(20);
+    new Uint8Array(out).set(digest);
+    parentPort.postMessage({ id: m.id, digest: out }, [out]);
+    return;
+  }
+  // spans: [fd, bufferOffset, length, fileOffset] per file part; positional writes, retried on short writes.
+  const s = m.spans;
+  let ops = 0;
+  for (let i = 0; i < s.length; i += 4) {
+    let done = 0;
+    while (done < s[i + 2]) {
+      let n;
+      try {
+        n = writeSync(s[i], view, s[i + 1] + done, s[i + 2] - done, s[i + 3] + done);
+      } catch (e) {
+        parentPort.postMessage({ id: m.id, ops, error: { code: e.code, message: e.message }, failedSpan: i / 4 });
+        return;
+      }
+      ops++;
+      if (n <= 0) {
+        parentPort.postMessage({ id: m.id, ops, error: { code: 'ENOSPC', message: 'ENOSPC: no space left on device, write' }, failedSpan: i / 4 });
+        return;
+      }
+      done += n;
+    }
+  }
+  parentPort.postMessage({ id: m.id, ops });
+});
+`;
+
+/** What a piece write did: write calls made, and the first failure with the index of its span. */
+export interface PieceWriteResult {
+  ops: number;
+  error?: { code?: string; message: string };
+  failedSpan?: number;
+}
+
+interface Reply { id: number; digest?: ArrayBuffer; ops?: number; error?: { code?: string; message: string }; failedSpan?: number }
+interface Job { resolve: (r: Reply) => void; reject: (e: Error) => void }
+
+export class DiskIoThreads {
+  private readonly workers: Worker[] = [];
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 1;
+  private next = 0;
+  private closed = false;
+
+  constructor(size = Math.max(1, Math.min(4, os.availableParallelism() - 1)), nice = DISK_THREAD_NICE) {
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice } });
+      w.unref();
+      w.on('message', (m: Reply) => {
+        const job = this.jobs.get(m.id);
+        if (!job) return;
+        this.jobs.delete(m.id);
+        job.resolve(m);
+      });
+      w.on('error', (e) => this.failAll(e));
+      this.workers.push(w);
+    }
+  }
+
+  /** The SHA-1 digest of `buf`, a view of a SharedArrayBuffer (see DiskBufferPool). */
+  async hash(buf: Uint8Array): Promise<Uint8Array> {
+    const r = await this.post(buf, undefined);
+    return new Uint8Array(r.digest!);
+  }
+
+  /**
+   * Writes parts of `buf` (a view of a SharedArrayBuffer) to open files: `spans` holds
+   * [fd, offset in buf, length, file offset] per part. The fds must stay open until this settles.
+   */
+  async write(buf: Uint8Array, spans: number[]): Promise<PieceWriteResult> {
+    const r = await this.post(buf, spans);
+    return { ops: r.ops ?? 0, error: r.error, failedSpan: r.failedSpan };
+  }
+
+  private post(buf: Uint8Array, spans: number[] | undefined): Promise<Reply> {
+    if (this.closed) return Promise.reject(new Error('disk threads closed'));
+    if (!(buf.buffer instanceof SharedArrayBuffer)) return Promise.reject(new TypeError('disk jobs take a view of a SharedArrayBuffer'));
+    const id = this.nextId++;
+    const w = this.workers[this.next++ % this.workers.length]!;
+    return new Promise((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject });
+      w.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength, spans });
+    });
+  }
+
+  private failAll(e: Error): void {
+    for (const job of this.jobs.values()) job.reject(e);
+    this.jobs.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('disk threads closed'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
