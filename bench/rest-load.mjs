@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// REST load benchmark: a real `spritzle start` daemon with 1,000 torrents loaded; autocannon (1 and 10
-// concurrent connections by default) measures
+// REST load benchmark: a real `spritzle start` daemon with 1,000 torrents loaded; autocannon (or wrk, with
+// --tool wrk; 1 and 10 concurrent connections by default) measures
 // requests/s and p99 latency of GET /torrent/<hash>, GET /torrent and GET /session, first alone, then while
 // one torrent downloads at full speed from a libtorrent seed on 127.0.0.1 (re-added whenever it finishes).
 //
 //   pnpm run build && node bench/rest-load.mjs [--torrents 1000] [--seconds 10] [--connections 1,10] [--size-mib 512]
-//     [--phases idle,downloading] [--routes hash,list,session] [--node-flags '--v8-flag ...' (for the daemon)]
+//     [--phases idle,downloading] [--routes hash,list,session] [--tool autocannon|wrk] [--node-flags='--v8-flag ...' (daemon)]
 //
 // The download part needs Debian's python3-libtorrent; it reuses bench/download-vs-libtorrent.mjs's data.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values: opt } = parseArgs({ options: {
   torrents: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' },
   connections: { type: 'string', default: '1,10' }, 'size-mib': { type: 'string', default: '512' },
-  phases: { type: 'string', default: 'idle,downloading' }, 'node-flags': { type: 'string', default: '' }, routes: { type: 'string', default: 'hash,list,session' },
+  phases: { type: 'string', default: 'idle,downloading' }, tool: { type: 'string', default: 'autocannon' }, 'node-flags': { type: 'string', default: '' }, routes: { type: 'string', default: 'hash,list,session' },
 } });
 const phases = opt.phases.split(',');
 const routes = opt.routes.split(',');
@@ -56,17 +56,43 @@ for (let i = 0; i < N; i++) {
   hashes.push(await post(form));
 }
 
+/** wrk (Debian's, C): one thread, `connections` connections; the Lua script rotates over the hashes. */
+async function loadWrk(path, label, connections) {
+  const args = ['-t1', `-c${connections}`, `-d${opt.seconds}s`];
+  if (typeof path === 'function') args.push('-s', join(root, 'bench/rest-load.wrk.lua'), base, '--', join(work, 'hashes.txt'));
+  else args.push('--latency', base + path);
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (d) => { text += d; });
+    p.on('error', reject);
+    p.on('close', () => resolve(text));
+  });
+  let r;
+  if (typeof path === 'function') r = JSON.parse(out.trim().split('\n').pop());
+  else {
+    const ms = (re) => { const m = re.exec(out); if (!m) return null; const v = Number(m[1]); return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v; };
+    r = { req_per_s: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), p50_ms: ms(/50%\s+([\d.]+)(us|ms|s)/), p99_ms: ms(/99%\s+([\d.]+)(us|ms|s)/), max_ms: ms(/Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)/) };
+  }
+  const line = { label, tool: 'wrk', connections, path: typeof path === 'function' ? '/torrent/<hash>' : path, req_per_s: Math.round(r.req_per_s), p50_ms: r.p50_ms, p99_ms: r.p99_ms, max_ms: r.max_ms, errors: r.errors ?? 0 };
+  console.log(JSON.stringify(line));
+  return line;
+}
+
 async function load(path, label, connections) {
+  if (opt.tool === 'wrk') return loadWrk(path, label, connections);
   let i = 0;
   const r = await autocannon({
     url: base, connections, duration: Number(opt.seconds),
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: typeof path === 'function' ? path(i++) : path }) }],
   });
-  const line = { label, connections, path: typeof path === 'function' ? '/torrent/<hash>' : path, req_per_s: Math.round(r.requests.average),
+  const line = { label, tool: 'autocannon', connections, path: typeof path === 'function' ? '/torrent/<hash>' : path, req_per_s: Math.round(r.requests.average),
     p50_ms: r.latency.p50, p99_ms: r.latency.p99, max_ms: r.latency.max, non2xx: r.non2xx, errors: r.errors };
   console.log(JSON.stringify(line));
   return line;
 }
+
+await writeFile(join(work, 'hashes.txt'), hashes.join('\n') + '\n');
 
 async function measureAll(label) {
   for (const c of opt.connections.split(',').map(Number)) {

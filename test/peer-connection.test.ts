@@ -113,6 +113,22 @@ describe('PeerConnection reading', () => {
     expect(resumed).toBe(true);
     expect(peer.closed).toBe(false);
   });
+
+  it('pauses a streamed (incoming) socket the same way, and reads everything in the end', async () => {
+    const pair = await socketPair();
+    pairs.push(pair);
+    const peer = new PeerConnection(pair.ours, 'incoming', '127.0.0.1', 1, new Counters());
+    let pauses = 0;
+    pair.ours.pause = ((orig) => function (this: net.Socket) { pauses++; return orig.call(this); })(pair.ours.pause);
+    let keepAlives = 0;
+    peer.wire.on('keep-alive', () => keepAlives++);
+    const n = 512 * 1024; // 2 MiB of keep-alives after the handshake
+    pair.theirs.write(stream().subarray(0, 68));
+    pair.theirs.write(new Uint8Array(4 * n));
+    for (let i = 0; i < 200 && keepAlives < n; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(keepAlives).toBe(n);
+    expect(pauses).toBeGreaterThan(0);
+  });
 });
 
 describe('PeerConnection requests', () => {

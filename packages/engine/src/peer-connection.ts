@@ -101,6 +101,10 @@ export class PeerConnection {
       socket.on('end', () => this.close('connection closed'));
     } else {
       socket.pipe(this.wire as never);
+      // Streamed sockets (incoming) yield the same way as shared reads (see onRead).
+      socket.on('data', (d: Uint8Array) => {
+        if (this.tookTurn(d.length)) socket.pause();
+      });
     }
     this.wire.pipe(socket);
     this.wire.setKeepAlive(true);
@@ -270,11 +274,16 @@ export class PeerConnection {
     const w = this.wire as unknown as WireParser;
     w._write(data, noop);
     if (w._bufferSize > 0) w._buffer = [Uint8Array.from(w._buffer[0]!)];
-    this.readInTurn += data.length;
-    if (this.readInTurn < READ_BUDGET || this.closed) return true;
+    return !this.tookTurn(data.length);
+  }
+
+  /** Counts bytes read; true (and a resume scheduled for the next turn) once the budget is spent. */
+  private tookTurn(n: number): boolean {
+    this.readInTurn += n;
+    if (this.readInTurn < READ_BUDGET || this.closed) return false;
     this.readInTurn = 0;
     setImmediate(this.resumeReading);
-    return false;
+    return true;
   }
 
   private readInTurn = 0;

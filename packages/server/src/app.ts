@@ -25,8 +25,13 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
 
   // Room for a .torrent sent as base64 inside a JSON or urlencoded body.
   const bodyLimit = Math.ceil((opts.maxTorrentBytes * 4) / 3) + 64 * 1024;
-  app.use(express.json({ limit: bodyLimit }));
-  app.use(express.urlencoded({ extended: false, limit: bodyLimit, parameterLimit: 20 }));
+  const json = express.json({ limit: bodyLimit });
+  const form = express.urlencoded({ extended: false, limit: bodyLimit, parameterLimit: 20 });
+  // GET and HEAD carry no body: skipping the parsers keeps the polled routes cheap (less garbage per request).
+  app.use((req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD') next();
+    else json(req, res, (err?: unknown) => (err ? next(err) : form(req, res, next)));
+  });
   // multipart is parsed by multer on POST /torrent only, the one route that takes a file.
 
   const router = express.Router();
