@@ -7,7 +7,7 @@
  * `idleMs` (a finished download does not hold its buffers forever).
  */
 export class DiskBufferPool {
-  private readonly free = new Map<number, Uint8Array[]>();
+  private readonly free = new Map<number, Buffer[]>();
   private freeBytes = 0;
   private lastAllocAt = 0;
 
@@ -17,18 +17,18 @@ export class DiskBufferPool {
   ) {}
 
   /** A buffer of exactly `size` bytes, its own SharedArrayBuffer; contents are undefined. */
-  alloc(size: number, now = Date.now()): Uint8Array {
+  alloc(size: number, now = Date.now()): Buffer {
     this.lastAllocAt = now;
     const buf = this.free.get(size)?.pop();
     if (buf) {
       this.freeBytes -= size;
       return buf;
     }
-    return new Uint8Array(new SharedArrayBuffer(size));
+    return Buffer.from(new SharedArrayBuffer(size));
   }
 
   /** Returns a buffer from alloc() (the whole of it); kept for reuse while under the retain limit. */
-  release(buf: Uint8Array): void {
+  release(buf: Buffer): void {
     const size = buf.byteLength;
     if (this.freeBytes + size > this.retainBytes || buf.buffer.byteLength !== size) return;
     let list = this.free.get(size);

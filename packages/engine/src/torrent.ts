@@ -68,7 +68,8 @@ interface KnownPeer {
 }
 
 interface PartialPiece {
-  buf: Uint8Array;
+  /** From the DiskBufferPool: shared memory. */
+  buf: Buffer;
   contributors: PeerConnection[];
 }
 
@@ -858,7 +859,9 @@ export class Torrent implements DiscoveryTorrent {
       part = { buf: this.allocPieceBuffer(), contributors: [] };
       this.partial.set(index, part);
     }
-    part.buf.set(buf, offset);
+    // Not set(): V8 copies into shared memory with relaxed atomics, byte by byte when source and target
+    // are not equally aligned (block data sits at any offset in a socket read): 5x slower than fill's memcpy.
+    part.buf.fill(buf, offset, offset + len);
     if (!part.contributors.includes(peer)) part.contributors.push(peer);
     if (picker.isPieceComplete(index)) {
       this.partial.delete(index);
@@ -877,7 +880,7 @@ export class Torrent implements DiscoveryTorrent {
     }
   }
 
-  private allocPieceBuffer(): Uint8Array {
+  private allocPieceBuffer(): Buffer {
     // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed.
     return this.host.bufferPool.alloc(this.info!.pieceLength);
   }
