@@ -132,23 +132,27 @@ describe('PeerConnection reading', () => {
 });
 
 describe('PeerConnection requests', () => {
-  it('sends a batch of requests in one write, before any later message', async () => {
+  it('sends requests and haves in one write, in the order they were queued, before any other message', async () => {
     const pair = await socketPair();
     pairs.push(pair);
     const counters = new Counters();
     const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, counters, true);
     const got: Buffer[] = [];
     pair.theirs.on('data', (d: Buffer) => got.push(d));
+    let writes = 0;
+    pair.ours.write = ((orig) => function (this: net.Socket, ...a: unknown[]) { writes++; return (orig as (...x: unknown[]) => boolean).apply(this, a); })(pair.ours.write);
     peer.request(1, 0, 16384);
     peer.request(1, 16384, 16384);
     peer.have(7);
     peer.request(2, 0, 100);
+    peer.interested(); // not batched: the batch goes first
     const want = Buffer.from([
       ...msg(6, ...u32(1), ...u32(0), ...u32(16384)), ...msg(6, ...u32(1), ...u32(16384), ...u32(16384)),
-      ...msg(4, ...u32(7)), ...msg(6, ...u32(2), ...u32(0), ...u32(100)),
+      ...msg(4, ...u32(7)), ...msg(6, ...u32(2), ...u32(0), ...u32(100)), ...msg(2),
     ]);
     for (let i = 0; i < 100 && Buffer.concat(got).length < want.length; i++) await new Promise((r) => setTimeout(r, 10));
     expect(Buffer.concat(got)).toEqual(want);
+    expect(writes).toBe(2); // the batch, then interested
     expect(counters.get(M.ses_num_outgoing_request)).toBe(3);
     expect(counters.get(M.ses_num_outgoing_have)).toBe(1);
   });

@@ -5,8 +5,8 @@ import { M } from './counters.js';
 
 /** Largest message a peer may send: bounds memory against a hostile length prefix. */
 const MAX_MESSAGE_LENGTH = 2 * 1024 * 1024;
-/** Requests per outgoing batch buffer (17 bytes each): a queue refill rarely exceeds this. */
-const REQUEST_BATCH = 64;
+/** Outgoing batch buffer: 64 requests of 17 bytes, more than a queue refill usually sends. */
+const BATCH_BYTES = 64 * 17;
 /** Bytes read from one socket before yielding to the event loop (see onRead). */
 const READ_BUDGET = 512 * 1024;
 
@@ -75,8 +75,9 @@ export class PeerConnection {
   private lastBytesRead = 0;
   private lastBytesWritten = 0;
   private prevTickRate = 0;
-  private requestBatch: Buffer | null = null;
-  private requestCount = 0;
+  /** Requests and haves waiting to leave in one write (see request()). */
+  private batch: Buffer | null = null;
+  private batchLength = 0;
 
   constructor(
     readonly socket: Socket,
@@ -338,7 +339,7 @@ export class PeerConnection {
   // Outgoing messages, each counted (ses.num_outgoing_*).
   choke(): void {
     if (this.wire.amChoking || this.closed) return;
-    this.flushRequests();
+    this.flushBatch();
     this.wire.choke();
     this.unchokedAt = 0;
     this.optimistic = false;
@@ -350,6 +351,7 @@ export class PeerConnection {
     this.optimistic = optimistic;
     if (optimistic) this.lastOptimisticAt = now;
     if (!this.wire.amChoking) return;
+    this.flushBatch();
     this.wire.unchoke();
     this.unchokedAt = now;
     this.uploadedSinceUnchoke = 0;
@@ -358,21 +360,27 @@ export class PeerConnection {
 
   interested(): void {
     if (this.wire.amInterested || this.closed) return;
+    this.flushBatch();
     this.wire.interested();
     this.counters.inc(M.ses_num_outgoing_interested);
   }
 
   notInterested(): void {
     if (!this.wire.amInterested || this.closed) return;
-    this.flushRequests();
+    this.flushBatch();
     this.wire.uninterested();
     this.counters.inc(M.ses_num_outgoing_not_interested);
   }
 
+  /** Batched with requests (see request()): one write per verified piece and peer would add up. */
   have(piece: number): void {
     if (this.closed) return;
-    this.flushRequests();
-    this.wire.have(piece);
+    const batch = this.batchRoom(9);
+    const at = this.batchLength;
+    batch.writeUInt32BE(5, at);
+    batch[at + 4] = 4;
+    batch.writeUInt32BE(piece, at + 5);
+    this.batchLength = at + 9;
     this.counters.inc(M.ses_num_outgoing_have);
   }
 
@@ -392,47 +400,54 @@ export class PeerConnection {
   }
 
   /**
-   * Queues a request. A batch leaves as one buffer (one write) at the end of the current job; we track
-   * outstanding requests ourselves, so the library's per-request bookkeeping is skipped. Callers check
-   * that the peer is not choking us.
+   * Queues a request. Requests and haves are batched: a batch leaves as one buffer (one write) at the end of
+   * the current job. We track outstanding requests ourselves, so the library's per-request bookkeeping is
+   * skipped. Callers check that the peer is not choking us.
    */
   request(piece: number, offset: number, length: number): void {
     if (this.closed) return;
-    let batch = this.requestBatch;
-    if (!batch) {
-      batch = this.requestBatch = Buffer.allocUnsafe(REQUEST_BATCH * 17);
-      queueMicrotask(this.flushRequests);
-    }
-    const at = this.requestCount++ * 17;
+    const batch = this.batchRoom(17);
+    const at = this.batchLength;
     batch.writeUInt32BE(13, at);
     batch[at + 4] = 6;
     batch.writeUInt32BE(piece, at + 5);
     batch.writeUInt32BE(offset, at + 9);
     batch.writeUInt32BE(length, at + 13);
+    this.batchLength = at + 17;
     this.counters.inc(M.ses_num_outgoing_request);
-    if (this.requestCount === REQUEST_BATCH) this.flushRequests();
   }
 
-  /** Sends the queued requests; also called before any other message so the peer sees them in order. */
-  readonly flushRequests = (): void => {
-    const batch = this.requestBatch;
+  /** The batch buffer with room for `n` more bytes (the full one is sent first). */
+  private batchRoom(n: number): Buffer {
+    if (this.batch && this.batchLength + n > this.batch.length) this.flushBatch();
+    if (!this.batch) {
+      this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+      this.batchLength = 0;
+      queueMicrotask(this.flushBatch);
+    }
+    return this.batch;
+  }
+
+  /** Sends the batched messages; also called before any other message so the peer sees them in order. */
+  readonly flushBatch = (): void => {
+    const batch = this.batch;
     if (!batch) return;
-    const n = this.requestCount;
-    this.requestBatch = null;
-    this.requestCount = 0;
-    if (n > 0 && !this.closed) (this.wire as unknown as WireParser)._push(batch.subarray(0, n * 17));
+    const n = this.batchLength;
+    this.batch = null;
+    this.batchLength = 0;
+    if (n > 0 && !this.closed) (this.wire as unknown as WireParser)._push(batch.subarray(0, n));
   };
 
   cancel(piece: number, offset: number, length: number): void {
     if (this.closed) return;
-    this.flushRequests();
+    this.flushBatch();
     this.wire.cancel(piece, offset, length);
     this.counters.inc(M.ses_num_outgoing_cancel);
   }
 
   reject(piece: number, offset: number, length: number): void {
     if (this.closed || !this.wire.hasFast) return;
-    this.flushRequests();
+    this.flushBatch();
     this.wire.reject(piece, offset, length);
     this.counters.inc(M.ses_num_outgoing_reject);
   }
