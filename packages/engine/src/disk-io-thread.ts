@@ -120,7 +120,9 @@ export class DiskIoThreads {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.failAll(new Error('disk threads closed'));
+    // Threads first: a failed job releases its file handles, and a descriptor closed while a thread could
+    // still write through it might be reused for another file by then.
     await Promise.all(this.workers.map((w) => w.terminate()));
+    this.failAll(new Error('disk threads closed'));
   }
 }
