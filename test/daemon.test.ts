@@ -44,6 +44,29 @@ describe('the daemon (spritzle start) across restarts', () => {
     expect((await d.stop()).code).toBe(0);
   });
 
+  it('a torrent removed and added again at once keeps its files: after a SIGKILL it is still there', async () => {
+    const state = await tmpDir('daemon-readd');
+    const root = await tmpDir('daemon-readd-data');
+    const t = await makeTorrent({ dir: root, name: 'again.bin', files: 300_000 });
+    const d = await startDaemon(state, t.dataRoot);
+    const h = await addTorrentFile(d.url, t.torrentBytes, { save_path: t.dataRoot });
+    await waitStatus(d.url, h, (s) => s.state === 'seeding');
+    for (let i = 0; i < 5; i++) {
+      expect((await fetch(`${d.url}/torrent/${h}`, { method: 'DELETE' })).status).toBe(200);
+      expect(await addTorrentFile(d.url, t.torrentBytes, { save_path: t.dataRoot })).toBe(h);
+    }
+    // Saves on add are immediate; give the last one time to land, then die without a chance to save more.
+    const files = [join(state, 'torrents', `${h}.resume`), join(state, 'torrents', `${h}.torrent`)];
+    for (let i = 0; i < 100 && !(await Promise.all(files.map((f) => stat(f).then(() => true, () => false)))).every(Boolean); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    await d.stop('SIGKILL');
+    const d2 = await startDaemon(state, t.dataRoot);
+    expect(await getJson<string[]>(`${d2.url}/torrent`)).toEqual([h]);
+    expect((await d2.stop()).code).toBe(0);
+  });
+
   it('a second daemon on the same state directory refuses to start', async () => {
     const state = await tmpDir('daemon-lock');
     const d = await startDaemon(state, await tmpDir('daemon-lock-dl'));

@@ -22,6 +22,8 @@ export class ResumeStore {
   private readonly lastSave = new Map<string, number>();
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly saving = new Map<string, Promise<void>>();
+  /** Torrents whose .torrent is on disk: the metadata never changes, so it is written once, not per save. */
+  private readonly torrentWritten = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
@@ -58,6 +60,7 @@ export class ResumeStore {
     for (const n of names) {
       const m = /^([0-9a-f]{40})\.(resume|torrent)$/.exec(n);
       if (m) hashes.add(m[1]!);
+      if (m?.[2] === 'torrent') this.torrentWritten.add(m[1]!);
     }
     let restored = 0, rechecked = 0, failed = 0;
     for (const hash of hashes) {
@@ -126,15 +129,17 @@ export class ResumeStore {
     this.pending.set(hash, t);
   }
 
-  /** Writes one torrent's files; saves of the same torrent never overlap. */
-  async save(hash: string): Promise<void> {
-    const prior = this.saving.get(hash) ?? Promise.resolve();
-    const next = prior.then(async () => {
+  /** Writes one torrent's files. */
+  save(hash: string): Promise<void> {
+    return this.inOrder(hash, async () => {
       const h = this.session.findTorrent(hash);
       if (!h) return;
       try {
-        const torrent = h.torrentFile();
-        if (torrent) await writeFileAtomic(this.torrentPath(hash), torrent);
+        const torrent = this.torrentWritten.has(hash) ? null : h.torrentFile();
+        if (torrent) {
+          await writeFileAtomic(this.torrentPath(hash), torrent);
+          this.torrentWritten.add(hash);
+        }
         await writeFileAtomic(this.resumePath(hash), await h.saveResumeData());
         this.lastSave.set(hash, Date.now());
       } catch (e) {
@@ -142,19 +147,29 @@ export class ResumeStore {
         if (this.session.findTorrent(hash)) this.log.error({ info_hash: hash, err: (e as Error).message }, 'cannot save resume data');
       }
     });
-    this.saving.set(hash, next);
-    await next;
-    if (this.saving.get(hash) === next) this.saving.delete(hash);
   }
 
-  private async forget(hash: string): Promise<void> {
+  private forget(hash: string): Promise<void> {
     const t = this.pending.get(hash);
     if (t) clearTimeout(t);
     this.pending.delete(hash);
-    await this.saving.get(hash);
-    await unlink(this.resumePath(hash)).catch(() => undefined);
-    await unlink(this.torrentPath(hash)).catch(() => undefined);
-    this.lastSave.delete(hash);
+    return this.inOrder(hash, async () => {
+      await unlink(this.resumePath(hash)).catch(() => undefined);
+      await unlink(this.torrentPath(hash)).catch(() => undefined);
+      this.torrentWritten.delete(hash);
+      this.lastSave.delete(hash);
+    });
+  }
+
+  /**
+   * Runs one torrent's file operations one after another, in the order asked: a torrent removed and added
+   * again at once gets its files deleted, then written, never the other way round.
+   */
+  private async inOrder(hash: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.saving.get(hash) ?? Promise.resolve()).then(op);
+    this.saving.set(hash, next);
+    await next;
+    if (this.saving.get(hash) === next) this.saving.delete(hash);
   }
 
   /** At shutdown: stop following the session and save every torrent. */
