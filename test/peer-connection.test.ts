@@ -26,6 +26,7 @@ function stream(): Uint8Array {
   const hs = [19, ...Buffer.from('BitTorrent protocol'), 0, 0, 0, 0, 0, 0x10, 0, 0, ...new Array(20).fill(0xab), ...new Array(20).fill(0xcd)];
   return Uint8Array.from([
     ...hs,
+    ...msg(5, 0b10100000), // bitfield: pieces 0 and 2
     ...msg(1), // unchoke
     ...block(0, 0, 40),
     ...u32(0), // keep-alive
@@ -46,7 +47,8 @@ function parse(peer: PeerConnection, data: Uint8Array, chunk: number): Seen {
   peer.wire.on('unchoke', () => seen.push('unchoke'));
   peer.wire.on('keep-alive', () => seen.push('keep-alive'));
   peer.wire.on('have', (i: number) => seen.push(`have ${i}`));
-  const scratch = new Uint8Array(chunk);
+  // A Buffer, as a socket's read buffer is: its slice() is a view, not a copy.
+  const scratch = Buffer.alloc(chunk);
   for (let at = 0; at < data.length; at += chunk) {
     const part = data.subarray(at, at + chunk);
     scratch.set(part);
@@ -71,6 +73,7 @@ describe('PeerConnection parsing', () => {
       const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, new Counters(), true);
       results.push(parse(peer, data, chunk));
     }
+    expect(results[0]!.length).toBe(8);
     expect(results[0]).toEqual([
       'unchoke', [0, 0, ...block(0, 0, 40).slice(13)], 'keep-alive', 'have 3', [0, 40, ...block(0, 40, 40).slice(13)],
       [2, 0, ...block(2, 0, 17).slice(13)], 'have 5', [9, 16384, ...block(9, 16384, 3).slice(13)],
@@ -78,17 +81,35 @@ describe('PeerConnection parsing', () => {
     for (const r of results) expect(r).toEqual(results[0]);
   });
 
+  it('keeps its own copy of the peer\'s bitfield, not a view of the reused read buffer', async () => {
+    const pair = await socketPair();
+    pairs.push(pair);
+    const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, new Counters(), true);
+    parse(peer, stream(), 1000); // the scratch buffer is overwritten with 0xee after the read
+    // Pieces 0 and 2 from the bitfield, 3 and 5 from the HAVEs that follow it.
+    expect([0, 1, 2, 3, 4, 5].map((i) => peer.wire.peerPieces.get(i))).toEqual([true, false, true, true, false, true]);
+  });
+
+  it('parses nothing more once the connection is closed, even from the read being parsed', async () => {
+    const pair = await socketPair();
+    pairs.push(pair);
+    const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, new Counters(), true);
+    peer.wire.on('bitfield', () => peer.close('closed by the test'));
+    const seen = parse(peer, stream(), 1000);
+    expect(seen).toEqual([]);
+  });
+
   it.each([
     ['with the handshake', 1000],
-    ['after the handshake, in a later read', 73],
-    ['cut between two reads', 75],
+    ["after the handshake, in a later read", 79],
+    ["cut between two reads", 81],
   ])('disconnects a peer whose length prefix exceeds the limit (%s), counting it once', async (_name, chunk) => {
     const pair = await socketPair();
     pairs.push(pair);
     const counters = new Counters();
     const peer = new PeerConnection(pair.ours, 'outgoing', '127.0.0.1', 1, counters, true);
     const data = stream();
-    const evil = Uint8Array.from([...data.subarray(0, 73), ...u32(0x7fffffff), 7, 0, 0, 0, ...u32(0x7fffffff)]);
+    const evil = Uint8Array.from([...data.subarray(0, 79), ...u32(0x7fffffff), 7, 0, 0, 0, ...u32(0x7fffffff)]);
     parse(peer, evil, chunk);
     expect(peer.closed).toBe(true);
     expect(peer.closeReason).toMatch(/exceeds the limit/);

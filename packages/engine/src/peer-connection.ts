@@ -296,11 +296,12 @@ export class PeerConnection {
     const w = this.wire as unknown as { _onBitField(b: Uint8Array): void; _onExtended(ext: number, b: Uint8Array): void };
     const onBitField = w._onBitField;
     const onExtended = w._onExtended;
+    // Uint8Array's slice copies; a Buffer's slice would be one more view of the reused memory.
     w._onBitField = function (this: unknown, b: Uint8Array): void {
-      onBitField.call(this, b.slice());
+      onBitField.call(this, copyOf(b));
     };
     w._onExtended = function (this: unknown, ext: number, b: Uint8Array): void {
-      onExtended.call(this, ext, b.slice());
+      onExtended.call(this, ext, copyOf(b));
     };
   }
 
@@ -528,6 +529,8 @@ export class PeerConnection {
     this.closed = true;
     this.closeReason ||= reason;
     this.flushSocketBytes();
+    // The library would go on parsing the rest of the current chunk (before our framing takes over).
+    (this.wire as unknown as WireParser)._parse(Number.MAX_VALUE, noop);
     this.wire.setKeepAlive(false);
     this.wire.destroy();
     this.socket.destroy();
@@ -549,6 +552,10 @@ function noop(): void {}
 const EMPTY = new Uint8Array(0);
 /** Room for one block message (16 KiB + 13 bytes of header), the usual message cut by a chunk's end. */
 const CARRY_SIZE = 16 * 1024 + 13;
+
+function copyOf(b: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(b);
+}
 
 function u32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;

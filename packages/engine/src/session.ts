@@ -21,6 +21,11 @@ import { Discovery } from './discovery/discovery.js';
 const TICK_MS = 1000;
 /** Shared by every outgoing socket: a read is consumed synchronously before the next one fills it. */
 const SHARED_READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+/**
+ * The same memory as a plain Uint8Array: what the parser gets. bittorrent-protocol copies what it keeps with
+ * slice(), which on a Buffer would be one more view of memory the next read overwrites.
+ */
+const SHARED_READ_VIEW = new Uint8Array(SHARED_READ_BUFFER.buffer, SHARED_READ_BUFFER.byteOffset, SHARED_READ_BUFFER.length);
 
 /** What Session.create takes besides settings. */
 export interface SessionOptions {
@@ -390,7 +395,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     let peer: PeerConnection | null = null;
     const socket = net.connect({
       host, port,
-      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array) => peer?.onRead(buf.subarray(0, n)) ?? true },
+      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number) => peer?.onRead(SHARED_READ_VIEW.subarray(0, n)) ?? true },
     });
     const timer = setTimeout(() => {
       this.counters.inc(M.peer_connect_timeouts);
