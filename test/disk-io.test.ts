@@ -88,4 +88,21 @@ describe('DiskIoThreads', () => {
     expect(niceOf(String(process.pid))).toBe(0);
     expect(readdirSync('/proc/self/task').map(niceOf)).toContain(DISK_THREAD_NICE);
   });
+
+  it('when a thread dies, fails only its own jobs and carries on with a new thread', async () => {
+    const threads = new DiskIoThreads(2);
+    try {
+      const pool = new DiskBufferPool();
+      const big = pool.alloc(64 << 20);
+      const onDying = threads.hash(big); // the first job goes to the first thread
+      const onOther = threads.hash(pool.alloc(1000));
+      await (threads as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0]!.worker.terminate();
+      await expect(onDying).rejects.toThrow(/disk thread stopped/);
+      expect((await onOther).length).toBe(20);
+      const after = await Promise.all([threads.hash(pool.alloc(10)), threads.hash(pool.alloc(10))]);
+      expect(after.map((d) => Buffer.from(d).toString('hex'))).toEqual(Array(2).fill(createHash('sha1').update(new Uint8Array(10)).digest('hex')));
+    } finally {
+      await threads.close();
+    }
+  });
 });

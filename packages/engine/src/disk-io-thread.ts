@@ -64,27 +64,51 @@ export interface PieceWriteResult {
 
 interface Reply { id: number; digest?: ArrayBuffer; ops?: number; error?: { code?: string; message: string }; failedSpan?: number }
 interface Job { resolve: (r: Reply) => void; reject: (e: Error) => void }
+/** One thread and the jobs it holds: when a thread dies, only its own jobs fail (the others may still be writing). */
+interface Slot { worker: Worker; jobs: Map<number, Job> }
+
+/** Threads restarted after dying before the disk threads give up (each failure also fails its jobs). */
+const MAX_RESTARTS = 10;
 
 export class DiskIoThreads {
-  private readonly workers: Worker[] = [];
-  private readonly jobs = new Map<number, Job>();
+  private readonly slots: Slot[] = [];
   private nextId = 1;
   private next = 0;
   private closed = false;
+  private failure: Error | null = null;
+  private restarts = 0;
 
-  constructor(size = Math.max(1, Math.min(4, os.availableParallelism() - 1)), nice = DISK_THREAD_NICE) {
+  constructor(size = Math.max(1, Math.min(4, os.availableParallelism() - 1)), private readonly nice = DISK_THREAD_NICE) {
     for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice } });
-      w.unref();
-      w.on('message', (m: Reply) => {
-        const job = this.jobs.get(m.id);
-        if (!job) return;
-        this.jobs.delete(m.id);
-        job.resolve(m);
-      });
-      w.on('error', (e) => this.failAll(e));
-      this.workers.push(w);
+      const slot: Slot = { worker: null as unknown as Worker, jobs: new Map() };
+      this.slots.push(slot);
+      this.start(slot);
     }
+  }
+
+  private start(slot: Slot): void {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice: this.nice } });
+    w.unref();
+    slot.worker = w;
+    let error: Error | null = null;
+    w.on('message', (m: Reply) => {
+      const job = slot.jobs.get(m.id);
+      if (!job) return;
+      slot.jobs.delete(m.id);
+      job.resolve(m);
+    });
+    w.on('error', (e) => {
+      error = e;
+    });
+    w.on('exit', (code) => {
+      if (this.closed) return;
+      // The thread is gone, so nothing writes through the fds of its jobs any more: failing them is safe.
+      const e = new Error(`a disk thread stopped (${error?.message ?? `exit code ${code}`})`);
+      for (const job of slot.jobs.values()) job.reject(e);
+      slot.jobs.clear();
+      if (++this.restarts > MAX_RESTARTS) this.failure = e;
+      else this.start(slot);
+    });
   }
 
   /** The SHA-1 digest of `buf`, a view of a SharedArrayBuffer (see DiskBufferPool). */
@@ -104,25 +128,25 @@ export class DiskIoThreads {
 
   private post(buf: Uint8Array, spans: number[] | undefined): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('disk threads closed'));
+    if (this.failure) return Promise.reject(this.failure);
     if (!(buf.buffer instanceof SharedArrayBuffer)) return Promise.reject(new TypeError('disk jobs take a view of a SharedArrayBuffer'));
     const id = this.nextId++;
-    const w = this.workers[this.next++ % this.workers.length]!;
+    const slot = this.slots[this.next++ % this.slots.length]!;
     return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      w.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength, spans });
+      slot.jobs.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength, spans });
     });
-  }
-
-  private failAll(e: Error): void {
-    for (const job of this.jobs.values()) job.reject(e);
-    this.jobs.clear();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     // Threads first: a failed job releases its file handles, and a descriptor closed while a thread could
     // still write through it might be reused for another file by then.
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.failAll(new Error('disk threads closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    const e = new Error('disk threads closed');
+    for (const slot of this.slots) {
+      for (const job of slot.jobs.values()) job.reject(e);
+      slot.jobs.clear();
+    }
   }
 }

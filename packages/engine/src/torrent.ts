@@ -912,18 +912,20 @@ export class Torrent implements DiscoveryTorrent {
             pool.release(part.buf);
             this.pieceVerified(index, part.contributors);
           },
-          (e: Error) => {
-            this.pendingDiskBytes -= size;
-            this.picker?.pieceFailed(index);
-            if (!this.closed) this.setError(e);
-          },
+          (e: Error) => this.diskJobFailed(index, part.buf, size, e),
         );
       },
-      (e: Error) => {
-        this.pendingDiskBytes -= size;
-        if (!this.closed) this.setError(e);
-      },
+      (e: Error) => this.diskJobFailed(index, part.buf, size, e),
     );
+  }
+
+  /** A hash or write job failed (no thread uses the buffer any more): the piece is wanted again, the torrent errs. */
+  private diskJobFailed(index: number, buf: Buffer, size: number, e: Error): void {
+    this.pendingDiskBytes -= size;
+    this.host.bufferPool.release(buf);
+    if (this.closed) return;
+    this.picker?.pieceFailed(index);
+    this.setError(e);
   }
 
   private pieceVerified(index: number, contributors: PeerConnection[]): void {
