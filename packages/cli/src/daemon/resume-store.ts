@@ -60,14 +60,17 @@ export class ResumeStore {
     for (const n of names) {
       const m = /^([0-9a-f]{40})\.(resume|torrent)$/.exec(n);
       if (m) hashes.add(m[1]!);
-      if (m?.[2] === 'torrent') this.torrentWritten.add(m[1]!);
     }
     let restored = 0, rechecked = 0, failed = 0;
+    // A torrent back in the session keeps the .torrent it came with; one that failed to come back gets a
+    // fresh one if it is added again.
+    const hasTorrentFile = (hash: string): boolean => names.includes(`${hash}.torrent`);
     for (const hash of hashes) {
       const resume = await readFile(this.resumePath(hash)).catch(() => null);
       if (resume) {
         try {
           await this.session.addTorrent({ resume_data: resume });
+          if (hasTorrentFile(hash)) this.torrentWritten.add(hash);
           restored++;
           continue;
         } catch (e) {
@@ -83,6 +86,7 @@ export class ResumeStore {
       }
       try {
         await this.session.addTorrent({ ti: torrent, save_path: this.opts.defaultSavePath });
+        this.torrentWritten.add(hash);
         rechecked++;
         this.schedule(hash, true);
       } catch (e) {
@@ -166,7 +170,7 @@ export class ResumeStore {
    * again at once gets its files deleted, then written, never the other way round.
    */
   private async inOrder(hash: string, op: () => Promise<void>): Promise<void> {
-    const next = (this.saving.get(hash) ?? Promise.resolve()).then(op);
+    const next = (this.saving.get(hash) ?? Promise.resolve()).then(op, op);
     this.saving.set(hash, next);
     await next;
     if (this.saving.get(hash) === next) this.saving.delete(hash);
