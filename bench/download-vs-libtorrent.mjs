@@ -37,7 +37,7 @@ async function ensureData() {
   const chunk = Buffer.alloc(4 << 20);
   const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length / 4);
   let x = 0x9e3779b9;
-  for (let written = 0; written < sizeMiB << 20; written += chunk.length) {
+  for (let written = 0; written < sizeMiB * 1024 * 1024; written += chunk.length) {
     for (let i = 0; i < words.length; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; words[i] = x; }
     await fh.write(chunk);
   }
