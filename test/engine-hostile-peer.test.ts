@@ -26,19 +26,24 @@ afterAll(async () => {
   for (const f of cleanup) await f();
 });
 
+/** A liar, an honest session seeding `t`, and a leeching session that records the ports it bans. */
+async function liarSeedAndLeech(t: Awaited<ReturnType<typeof makeTorrent>>) {
+  const liar = await startLiar();
+  cleanup.push(liar.close);
+  const seed = await session();
+  const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+  await waitFor(() => sh.status().is_seeding);
+  const leech = await session();
+  const banned: number[] = [];
+  leech.on('peer_banned', ({ port }) => banned.push(port));
+  return { liar, seed, leech, banned };
+}
+
 describe('a peer that sends corrupt data', () => {
 
   it('never lands on disk, is banned, and the honest peer completes the download', async () => {
     const t = await makeTorrent({ dir: await tmpDir('liar-src'), name: 'honest.bin', files: 2_000_000, pieceLength: 65536 });
-    const liar = await startLiar();
-    cleanup.push(liar.close);
-    const seed = await session();
-    const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
-    await waitFor(() => sh.status().is_seeding);
-
-    const leech = await session();
-    const banned: number[] = [];
-    leech.on('peer_banned', ({ port }) => banned.push(port));
+    const { liar, seed, leech, banned } = await liarSeedAndLeech(t);
     const save = await tmpDir('liar-dl');
     // The liar first, alone for a moment, so that it certainly delivers whole pieces.
     const h = await leech.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`] });
@@ -61,14 +66,7 @@ describe('a peer that sends corrupt data', () => {
 
   it('with the liar and an honest seed connected at once, only the liar is banned', async () => {
     const t = await makeTorrent({ dir: await tmpDir('liar2-src'), name: 'mixed.bin', files: 3_000_000, pieceLength: 32768 });
-    const liar = await startLiar();
-    cleanup.push(liar.close);
-    const seed = await session();
-    const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
-    await waitFor(() => sh.status().is_seeding);
-    const leech = await session();
-    const banned: number[] = [];
-    leech.on('peer_banned', ({ port }) => banned.push(port));
+    const { liar, seed, leech, banned } = await liarSeedAndLeech(t);
     const save = await tmpDir('liar2-dl');
     const h = await leech.addTorrent({
       ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`, `127.0.0.1:${seed.listenPort}`],

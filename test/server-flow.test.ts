@@ -5,7 +5,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { sameBytes } from './helpers/fixtures.js';
 import { startLtSeed, type LtSeed } from './helpers/libtorrent.js';
-import { type Api, postFile, raw, sleep, startApi, testTorrent } from './server-helpers.js';
+import { type Api, type SseEvent, postFile, raw, sleep, sseEvents, startApi, testTorrent } from './server-helpers.js';
 
 let api: Api;
 let seed: LtSeed | undefined;
@@ -17,8 +17,6 @@ afterAll(async () => {
   await api.close();
 });
 
-interface SseEvent { event: string; data: Record<string, unknown> }
-
 /** Collects SSE events in the background until aborted. */
 function listen(url: string): { events: SseEvent[]; stop(): void; ready: Promise<void> } {
   const ctl = new AbortController();
@@ -27,24 +25,9 @@ function listen(url: string): { events: SseEvent[]; stop(): void; ready: Promise
   const ready = new Promise<void>((resolve) => { markReady = resolve; });
   void (async () => {
     const res = await fetch(`${url}/events`, { signal: ctl.signal });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += decoder.decode(value, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const ev = /^event: (.*)$/m.exec(block);
-        const data = /^data: (.*)$/m.exec(block);
-        if (ev && data) {
-          events.push({ event: ev[1]!, data: JSON.parse(data[1]!) as Record<string, unknown> });
-          markReady();
-        }
-      }
+    for await (const e of sseEvents(res)) {
+      events.push(e);
+      markReady();
     }
   })().catch(() => undefined);
   return { events, stop: () => ctl.abort(), ready };

@@ -136,3 +136,29 @@ export async function errorOf(res: Response): Promise<{ code: string; message: s
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+export interface SseEvent { event: string; data: Record<string, unknown> }
+
+/** The events of a Server-Sent Events response body, as they arrive; the body is cancelled when the loop ends. */
+export async function* sseEvents(res: Response): AsyncGenerator<SseEvent> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const ev = /^event: (.*)$/m.exec(block);
+        const data = /^data: (.*)$/m.exec(block);
+        if (ev && data) yield { event: ev[1]!, data: JSON.parse(data[1]!) as Record<string, unknown> };
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { Counters } from '@spritzle/engine';
-import { type Api, closedPort, errorOf, localHttp, postFile, postForm, postJson, raw, sleep, startApi, testTorrent } from './server-helpers.js';
+import { type Api, closedPort, errorOf, localHttp, postFile, postForm, postJson, raw, sleep, sseEvents, startApi, testTorrent } from './server-helpers.js';
 
 // Every key of the spec's GET /session example.
 const SPEC_SESSION_KEYS = ('dht.dht_allocated_observers dht.dht_announce_peer_in dht.dht_announce_peer_out dht.dht_bytes_in ' +
@@ -700,30 +700,14 @@ describe('GET /metrics', () => {
   });
 });
 
-/** Reads SSE frames from a fetch body until `want` says stop. */
+/** Reads SSE events from a fetch body until `want` says stop. */
 async function readEvents(res: Response, want: (events: { event: string; data: unknown }[]) => boolean, timeoutMs = 5000): Promise<{ event: string; data: unknown }[]> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
   const events: { event: string; data: unknown }[] = [];
-  let buf = '';
   const deadline = Date.now() + timeoutMs;
-  try {
-    while (!want(events)) {
-      if (Date.now() > deadline) throw new Error(`no matching events; got ${events.map((e) => e.event).join(',')}`);
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const ev = /^event: (.*)$/m.exec(block);
-        const data = /^data: (.*)$/m.exec(block);
-        if (ev && data) events.push({ event: ev[1]!, data: JSON.parse(data[1]!) });
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
+  for await (const e of sseEvents(res)) {
+    events.push(e);
+    if (want(events)) break;
+    if (Date.now() > deadline) throw new Error(`no matching events; got ${events.map((x) => x.event).join(',')}`);
   }
   return events;
 }
