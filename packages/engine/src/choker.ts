@@ -86,11 +86,6 @@ export class Choker {
     return Math.min(slots, n > 0 ? n : Math.max(1, Math.floor(slots / 5)));
   }
 
-  /** The peers currently holding an optimistic slot. */
-  get optimisticPeers(): ReadonlySet<number> {
-    return this.optimisticIds;
-  }
-
   /**
    * Decides who is unchoked. `peers` are all the connections sharing the slots; an id missing
    * from the list is treated as disconnected and its state is forgotten.
@@ -155,13 +150,6 @@ export class Choker {
     this.recordUnchoked(peers, unchoke, now);
     for (const id of optimistic) this.lastUnchoked.set(id, now);
     return { unchoke, optimistic };
-  }
-
-  /** Drops what is kept about a peer (optional: absent peers are forgotten at the next rechoke). */
-  removePeer(id: number): void {
-    this.optimisticIds.delete(id);
-    this.optimisticAt.delete(id);
-    this.lastUnchoked.delete(id);
   }
 
   /**

@@ -39,22 +39,3 @@ export class Counters {
   }
 }
 
-/** Keys of `M` for incoming/outgoing message counters by BitTorrent message id (BEP 3/6/10). */
-export const INCOMING_MSG: Partial<Record<number, number>> = {
-  0: M.ses_num_incoming_choke,
-  1: M.ses_num_incoming_unchoke,
-  2: M.ses_num_incoming_interested,
-  3: M.ses_num_incoming_not_interested,
-  4: M.ses_num_incoming_have,
-  5: M.ses_num_incoming_bitfield,
-  6: M.ses_num_incoming_request,
-  7: M.ses_num_incoming_piece,
-  8: M.ses_num_incoming_cancel,
-  9: M.ses_num_incoming_dht_port,
-  13: M.ses_num_incoming_suggest,
-  14: M.ses_num_incoming_have_all,
-  15: M.ses_num_incoming_have_none,
-  16: M.ses_num_incoming_reject,
-  17: M.ses_num_incoming_allowed_fast,
-  20: M.ses_num_incoming_extended,
-};

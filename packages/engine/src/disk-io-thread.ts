@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
+import type { PieceWriteResult } from './storage/storage.js';
 
 /**
  * The disk threads (libtorrent's disk_io_thread): SHA-1 of whole pieces and the writes of verified pieces
@@ -55,12 +56,6 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** What a piece write did: write calls made, and the first failure with the index of its span. */
-export interface PieceWriteResult {
-  ops: number;
-  error?: { code?: string; message: string };
-  failedSpan?: number;
-}
 
 interface Reply { id: number; digest?: ArrayBuffer; ops?: number; error?: { code?: string; message: string }; failedSpan?: number }
 interface Job { resolve: (r: Reply) => void; reject: (e: Error) => void }

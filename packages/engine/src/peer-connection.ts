@@ -569,7 +569,6 @@ interface WireParser {
   _onMessageLength(buf: Uint8Array): void;
   _onMessage(buf: Uint8Array): void;
   _onKeepAlive(): void;
-  _processBuffer(): void;
   _parser(buf: Uint8Array): void;
   _parserSize: number;
   _buffer: Uint8Array[];

@@ -212,10 +212,6 @@ export class PiecePicker {
     return Math.min(this.blockSize, len - block * this.blockSize);
   }
 
-  pieceSize(piece: number): number {
-    return piece === this.numPieces - 1 ? this.lastPieceLength : this.pieceLength;
-  }
-
   // ---- what we have ----
 
   have(piece: number): boolean {
@@ -338,12 +334,6 @@ export class PiecePicker {
     this.incAvail(piece);
   }
 
-  /** Undoes addPeerHave (e.g. a HAVE counted before the peer turned out to be a seed). */
-  removePeerHave(piece: number): void {
-    this.checkPiece(piece);
-    this.decAvail(piece);
-  }
-
   /** A HAVE_ALL peer: counted once instead of touching every piece. */
   addSeed(): void {
     this.numSeeds++;
@@ -453,13 +443,6 @@ export class PiecePicker {
     if (this.haveArr[piece] === 1) return true;
     const s = this.pieceSlot[piece];
     return s >= 0 && this.slotReceived[s] === this.blocksInPiece(piece);
-  }
-
-  isBlockReceived(blockId: number): boolean {
-    const piece = Math.floor(blockId / this.blocksPerPiece);
-    if (this.haveArr[piece] === 1) return true;
-    const s = this.pieceSlot[piece];
-    return s >= 0 && this.blkReceived[s * this.blocksPerPiece + blockId - piece * this.blocksPerPiece] === 1;
   }
 
   /** Hash failed: every block is free again and the piece is not had. */

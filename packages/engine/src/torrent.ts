@@ -9,7 +9,7 @@ import type { SessionEvents, TorrentState } from './events.js';
 import type { DiskIoThreads } from './disk-io-thread.js';
 import type { DiskBufferPool } from './disk-buffer-pool.js';
 import type { PeerConnection } from './peer-connection.js';
-import { PiecePicker, type PickOptions } from './piece-picker.js';
+import { PiecePicker } from './piece-picker.js';
 import { FileLayout } from './storage/file-layout.js';
 import { Storage } from './storage/storage.js';
 import { resolveInside } from './storage/paths.js';
@@ -614,7 +614,6 @@ export class Torrent implements DiscoveryTorrent {
     const now = Date.now();
     peer.lastMessageAt = now;
     peer.lastPayloadAt = now;
-    const pickOptions = peer.pickOptions;
     let counted: { get(i: number): boolean } | null = null;
     let countedSeed = false;
     let peerHave = 0;
@@ -668,9 +667,9 @@ export class Torrent implements DiscoveryTorrent {
       peerHave++;
       if (peerHave >= numPieces()) onPeerPiecesChanged();
       else if (!wire.amInterested && this.wants(index)) peer.interested();
-      if (!peer.wire.peerChoking && wire.amInterested) this.requestBlocks(peer, pickOptions);
+      if (!peer.wire.peerChoking && wire.amInterested) this.requestBlocks(peer);
     });
-    wire.on('unchoke', () => this.requestBlocks(peer, pickOptions));
+    wire.on('unchoke', () => this.requestBlocks(peer));
     wire.on('choke', () => {
       if (peer.closed) return;
       // Without the fast extension a choke drops every request; with it, rejects will follow.
@@ -681,7 +680,7 @@ export class Torrent implements DiscoveryTorrent {
       if (id >= 0 && peer.outstanding.delete(id)) this.picker!.abortRequest(id);
       c.inc(M.peer_piece_rejects);
     });
-    peer.onPiece = (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf, pickOptions);
+    peer.onPiece = (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf);
     wire.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, buf?: Uint8Array) => void) =>
       this.onRequest(peer, index, offset, length, respond));
     wire.on('interested', () => this.host.requestRechoke());
@@ -772,7 +771,8 @@ export class Torrent implements DiscoveryTorrent {
 
   // ---------------------------------------------------------------- downloading (hot path)
 
-  requestBlocks(peer: PeerConnection, opts: PickOptions): void {
+  /** Tops up the peer's request queue. `now` when the caller has it (the per-block path). */
+  requestBlocks(peer: PeerConnection, now?: number): void {
     const picker = this.picker;
     if (!picker || peer.closed || peer.wire.peerChoking || !peer.wire.amInterested || this.paused) return;
     if (this.pendingDiskBytes > MAX_PENDING_DISK_BYTES) return;
@@ -782,7 +782,7 @@ export class Torrent implements DiscoveryTorrent {
     const limited = this.downLimiter.limited || this.host.downLimiter.limited;
     if (limited) {
       // Bandwidth is spent when a block is requested (libtorrent limits the socket; the effect is the same).
-      const now = Date.now();
+      now ??= Date.now();
       const allowed = Math.min(this.downLimiter.available(now), this.host.downLimiter.available(now));
       want = Math.min(want, Math.floor(allowed / BLOCK));
       if (want <= 0) {
@@ -793,6 +793,7 @@ export class Torrent implements DiscoveryTorrent {
     }
     const out = this.pickOut;
     out.length = 0;
+    const opts = peer.pickOptions;
     opts.sequential = this.sequential;
     opts.snubbed = peer.snubbed;
     // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
@@ -810,11 +811,11 @@ export class Torrent implements DiscoveryTorrent {
       peer.outstanding.add(id);
       peer.request(piece, block * BLOCK, picker.blockLength(piece, block));
     }
-    if (n > 0) peer.lastRequestAt = Date.now();
+    if (n > 0) peer.lastRequestAt = now ?? Date.now();
     else if (peer.outstanding.size === 0) this.updateInterest(peer);
   }
 
-  private onBlock(peer: PeerConnection, index: number, offset: number, buf: Uint8Array, opts: PickOptions): void {
+  private onBlock(peer: PeerConnection, index: number, offset: number, buf: Uint8Array): void {
     const c = this.host.counters;
     const len = buf.length;
     c.inc(M.ses_num_incoming_piece);
@@ -849,7 +850,7 @@ export class Torrent implements DiscoveryTorrent {
       c.inc(M.net_recv_redundant_bytes, len);
       c.inc(M.ses_waste_piece_end_game, len);
       this.totalRedundantBytes += len;
-      this.requestBlocks(peer, opts);
+      this.requestBlocks(peer, now);
       return;
     }
     if (picker.requestCount(id) > 0) this.cancelElsewhere(peer, id, index, offset, len);
@@ -867,7 +868,7 @@ export class Torrent implements DiscoveryTorrent {
       this.partial.delete(index);
       this.verifyPiece(index, part);
     }
-    this.requestBlocks(peer, opts);
+    this.requestBlocks(peer, now);
   }
 
   /** End-game: the block came from one peer, so the duplicate requests elsewhere are cancelled. */
@@ -931,8 +932,7 @@ export class Torrent implements DiscoveryTorrent {
   private pieceVerified(index: number, contributors: PeerConnection[]): void {
     if (this.closed) return;
     const c = this.host.counters;
-    this.picker!.pieceVerified(index);
-    this.bitfield[index >> 3]! |= 0x80 >> (index & 7);
+    this.markHave(index);
     c.inc(M.ses_num_piece_passed);
     this.needSaveResume = true;
     for (const p of contributors) p.trust = Math.min(8, p.trust + 1);
@@ -941,7 +941,7 @@ export class Torrent implements DiscoveryTorrent {
     if (this.picker!.isFinished()) this.onFinished();
     else if (this.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
       // Peers may have idled on disk back-pressure.
-      for (const p of this.peers) if (p.outstanding.size === 0) this.requestBlocks(p, p.pickOptions);
+      for (const p of this.peers) if (p.outstanding.size === 0) this.requestBlocks(p);
     }
   }
 
@@ -1034,7 +1034,7 @@ export class Torrent implements DiscoveryTorrent {
     }
     if (this.downThrottled) {
       this.downThrottled = false;
-      for (const p of this.peers) this.requestBlocks(p, p.pickOptions);
+      for (const p of this.peers) this.requestBlocks(p);
     }
     return this.upQueue.length > 0 || this.downThrottled;
   }
@@ -1148,7 +1148,7 @@ export class Torrent implements DiscoveryTorrent {
       }
       peer.maxOutQueue = s.max_out_request_queue;
       peer.updateQueueTarget(s.request_queue_time, BLOCK);
-      if (peer.outstanding.size < peer.queueTarget) this.requestBlocks(peer, peer.pickOptions);
+      if (peer.outstanding.size < peer.queueTarget) this.requestBlocks(peer);
     }
     this.downloadPayloadRate = down;
     this.uploadPayloadRate = up;

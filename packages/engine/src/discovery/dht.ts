@@ -165,15 +165,6 @@ export class DhtNode {
     });
   }
 
-  /** Nodes to ping into the routing table (bootstrap nodes given later, add params' dht_nodes). */
-  addNodes(nodes: Endpoint[]): void {
-    for (const n of nodes) this.dht?.addNode(n);
-  }
-
-  get nodeCount(): number {
-    return this.dht?.nodes.count() ?? 0;
-  }
-
   /** Node id and the routing table's IPv4 nodes. */
   state(): DhtState | null {
     const dht = this.dht;

@@ -48,9 +48,6 @@ export class Discovery implements SessionDiscovery {
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
-  /** The last failure to start the DHT node or the LSD socket ('' when fine). */
-  dhtError = '';
-  lsdError = '';
 
   constructor(private readonly ctx: DiscoveryContext) {
     this.opts = { ...DEFAULT_DISCOVERY_OPTIONS, ...stripUndefined(ctx.options ?? {}) };
@@ -76,7 +73,7 @@ export class Discovery implements SessionDiscovery {
       get listenPort() { return ctx.listenPort; },
       dhtIntervalMs: this.opts.dhtAnnounceInterval * 1000,
       lsdIntervalMs: this.opts.lsdAnnounceInterval * 1000,
-      dhtRunning: () => ctx.settings.enable_dht && this.dht.running,
+      dhtRunning: () => this.isDhtRunning(),
       lsdRunning: () => ctx.settings.enable_lsd && this.lsd.running,
       dhtAnnounce: (t) => {
         if (this.dhtBudget <= 0) return false;
@@ -176,12 +173,11 @@ export class Discovery implements SessionDiscovery {
         try {
           await this.dht.start(udp4BindHost(host), s.dht_port || this.ctx.listenPort, parseEndpointList(s.dht_bootstrap_nodes), this.dhtSaved);
           this.appliedBootstrap = s.dht_bootstrap_nodes;
-          this.dhtError = '';
           // Running torrents look themselves up in the new node on the next tick.
           for (const td of this.torrents.values()) td.forceDht();
-        } catch (e) {
+        } catch {
+          // Stays off; the next settings change tries again.
           this.appliedBootstrap = null;
-          this.dhtError = (e as Error).message;
         }
       }
     } else if (this.dht.running) {
@@ -194,11 +190,10 @@ export class Discovery implements SessionDiscovery {
       try {
         await this.lsd.start(this.opts.lsdAddress, this.opts.lsdPort, net.isIPv4(host) && host !== '0.0.0.0' ? host : null);
         this.appliedLsd = lsdKey;
-        this.lsdError = '';
         // Torrents already running announce themselves on the next tick.
         for (const td of this.torrents.values()) td.forceLsd();
-      } catch (e) {
-        this.lsdError = (e as Error).message;
+      } catch {
+        // Stays off; the next settings change tries again.
       }
     } else if (!s.enable_lsd && this.lsd.running) {
       this.appliedLsd = null;

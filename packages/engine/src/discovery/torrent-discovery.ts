@@ -60,9 +60,6 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
   get pexAllowed(): boolean {
     return !this.t.isPrivate && (this.t.flags & TORRENT_FLAGS.disable_pex) === 0;
   }
-  get isActive(): boolean {
-    return this.active;
-  }
 
   start(): void {
     if (this.closed) return;
