@@ -3,13 +3,13 @@ import path from 'node:path';
 import type { Request } from 'express';
 import { normalizeAddParams, isSpritzleError, type AddTorrentParams } from '@spritzle/engine';
 import { HttpError, badRequest } from './errors.js';
+import { INFO_HASH_RE } from './schemas.js';
 import { fetchTorrent, parseTorrentUrl, type FetchLimits, type SelfAddress } from './fetch-torrent.js';
 
 /** The fields POST /torrent understands, whatever the body's encoding. */
 const FORM_FIELDS = ['file', 'url', 'info_hash', 'args'] as const;
 /** Add params that name the torrent: they come from the form fields, never from inside `args`. */
 const SOURCE_KEYS = ['ti', 'info_hash', 'url'] as const;
-const HEX40 = /^[0-9a-fA-F]{40}$/;
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 
 export interface AddContext {
@@ -82,7 +82,7 @@ function readSource(req: Request, body: Record<string, unknown>): Source {
   }
   const hash = stringField(body, 'info_hash');
   if (hash !== undefined) {
-    if (!HEX40.test(hash)) throw badRequest(`info_hash: "${hash.slice(0, 64)}" is not 40 hex characters`, 'info_hash', 'invalid_info_hash');
+    if (!INFO_HASH_RE.test(hash)) throw badRequest(`info_hash: "${hash.slice(0, 64)}" is not 40 hex characters`, 'info_hash', 'invalid_info_hash');
     sources.push({ kind: 'info_hash', hash: hash.toLowerCase() });
     names.push('info_hash');
   }

@@ -81,7 +81,7 @@ function clientStatus(err: unknown): number | undefined {
   return status !== undefined && status >= 400 && status < 500 && e.expose !== false ? status : undefined;
 }
 
-export function classifyError(err: unknown): Classified {
+function classifyError(err: unknown): Classified {
   if (err instanceof HttpError) {
     return { status: err.status, code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}), headers: err.headers, internal: false };
   }
@@ -111,7 +111,7 @@ export function classifyError(err: unknown): Classified {
   return { status: 500, code: 'internal_error', message: 'internal error', internal: true };
 }
 
-export function sendError(res: Response, status: number, body: ApiErrorBody, headers: Readonly<Record<string, string>> = {}): void {
+function sendError(res: Response, status: number, body: ApiErrorBody, headers: Readonly<Record<string, string>> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(status).json(body);
 }

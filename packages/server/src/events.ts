@@ -1,6 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import type { Session, TorrentStatus } from '@spritzle/engine';
 import type { ResolvedOptions } from './options.js';
+import { statusRows } from './status-rows.js';
 
 /** The per-torrent part of the periodic `stats` event: enough for a list view, without the piece bitfields. */
 export const STATS_TORRENT_FIELDS = [
@@ -20,19 +21,7 @@ export interface StatsEvent {
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
 function statsEvent(session: Session): StatsEvent {
-  const torrents: StatsTorrent[] = [];
-  for (const h of session.torrents()) {
-    let s: TorrentStatus;
-    try {
-      s = h.status();
-    } catch {
-      continue; // removed between torrents() and status()
-    }
-    const t: Record<string, unknown> = {};
-    for (const f of STATS_TORRENT_FIELDS) t[f] = s[f];
-    torrents.push(t as StatsTorrent);
-  }
-  return { session: session.stats(), torrents };
+  return { session: session.stats(), torrents: statusRows(session, STATS_TORRENT_FIELDS) as StatsTorrent[] };
 }
 
 function frame(name: string, data: unknown): string {

@@ -14,7 +14,7 @@ export function normalizeHostname(h: string): string {
 }
 
 /** The host name of a Host header value ("example:8080", "[::1]:8080"), or null when it is not one. */
-export function hostnameOfHostHeader(value: string): string | null {
+function hostnameOfHostHeader(value: string): string | null {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s/@]+)(?::(\d{1,5}))?$/.exec(value.trim());
   return m ? normalizeHostname(m[1]!) : null;
 }
@@ -46,7 +46,7 @@ export function localInterfaceAddresses(): string[] {
 }
 
 /** The names a Host header may carry: the loopback names, the bound host and whatever the user added. */
-export function allowedHostSet(opts: Pick<ResolvedOptions, 'host' | 'allowedHosts'>): Set<string> {
+function allowedHostSet(opts: Pick<ResolvedOptions, 'host' | 'allowedHosts'>): Set<string> {
   const set = new Set(['localhost', '127.0.0.1', '::1']);
   if (isWildcardAddress(opts.host)) {
     for (const a of localInterfaceAddresses()) set.add(a);

@@ -4,15 +4,14 @@ import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus, ty
 import { readAddParams } from '../add-params.js';
 import { HttpError, badRequest } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { STATUS_FIELDS } from '../schemas.js';
+import { INFO_HASH_RE, STATUS_FIELDS } from '../schemas.js';
+import { pick, statusRows } from '../status-rows.js';
 import { accepts, jsonObjectBody, route } from './route.js';
-
-const HEX40 = /^[0-9a-fA-F]{40}$/;
 
 /** `:hash` → the torrent's handle: 400 for a malformed hash (the original answered 500), 404 for an unknown one. */
 function handleOf(session: Session, req: Request): TorrentHandle {
   const hash = String(req.params.hash);
-  if (!HEX40.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters)`, 'hash', 'invalid_info_hash');
+  if (!INFO_HASH_RE.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters)`, 'hash', 'invalid_info_hash');
   const handle = session.findTorrent(hash.toLowerCase());
   if (!handle) throw new SpritzleError('torrent_not_found', `no torrent ${hash.toLowerCase()} in the session`);
   return handle;
@@ -22,7 +21,7 @@ function handleOf(session: Session, req: Request): TorrentHandle {
  * `?fields=a,b` (or repeated) → the status keys asked for, or null when absent. An unknown name is a 400,
  * so a typo does not silently become a missing column.
  */
-export function parseFields(q: unknown): string[] | null {
+function parseFields(q: unknown): string[] | null {
   if (q === undefined) return null;
   const parts = Array.isArray(q) ? q : [q];
   if (!parts.every((p): p is string => typeof p === 'string')) throw badRequest('fields must be a comma-separated list of status field names', 'fields');
@@ -31,14 +30,6 @@ export function parseFields(q: unknown): string[] | null {
   const unknown = names.find((n) => !STATUS_FIELDS.has(n));
   if (unknown !== undefined) throw badRequest(`fields: "${unknown.slice(0, 64)}" is not a status field`, 'fields');
   return names;
-}
-
-/** info_hash always comes first, so a list of picked objects is still keyed. */
-function pick(status: TorrentStatus, fields: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = { info_hash: status.info_hash };
-  const all = status as unknown as Record<string, unknown>;
-  for (const f of fields) out[f] = all[f];
-  return out;
 }
 
 /** 200 with an empty body, as the spec's DELETE examples show (Content-Length: 0, no Content-Type). */
@@ -55,7 +46,7 @@ function deleteFiles(req: Request): boolean {
 const UPDATE_INT_KEYS = ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const;
 
 /** PATCH /torrent/<hash>'s body, checked whole before anything changes, so a bad key changes nothing. */
-export function readTorrentUpdate(raw: unknown): TorrentUpdate {
+function readTorrentUpdate(raw: unknown): TorrentUpdate {
   const body = jsonObjectBody(raw);
   const out: TorrentUpdate = {};
   for (const [key, v] of Object.entries(body)) {
@@ -108,14 +99,7 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
       const fields = parseFields(req.query.fields);
       const handles = session.torrents();
       if (fields === null) res.json(handles.map((h) => h.infoHash));
-      else {
-        const rows: Record<string, unknown>[] = [];
-        for (const h of handles) {
-          // A torrent removed while the list is built is simply not in it (not a 404 for the whole list).
-          if (h.isValid()) rows.push(pick(h.status(), fields));
-        }
-        res.json(rows);
-      }
+      else res.json(statusRows(session, fields));
     },
     post: [
       accepts(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']),
