@@ -11,7 +11,7 @@ import type { CreateOptions } from './commands/create.js';
 import type { DownloadOptions } from './commands/download.js';
 import type { SeedOptions } from './commands/seed.js';
 import type { StartOptions } from './commands/start.js';
-import { withClientOptions } from './client/options.js';
+import { tokenOption, withClientOptions } from './client/options.js';
 import type { AddOptions } from './commands/add.js';
 import type { ControlAction, ControlOptions } from './commands/control.js';
 import type { LsOptions } from './commands/ls.js';
@@ -89,29 +89,13 @@ program.command('start')
     .default(undefined, '$XDG_STATE_HOME/spritzle or ~/.local/state/spritzle').env('SPRITZLE_STATE_DIR'))
   .addOption(new Option('--config <file>', 'JSON file of these options (flags and SPRITZLE_* variables win)')
     .default(undefined, '<state-dir>/config.json if present').env('SPRITZLE_CONFIG'))
-  .addOption(new Option('--token <token>', 'API token, sent as "Authorization: Bearer <token>"').env('SPRITZLE_TOKEN'))
+  .addOption(tokenOption())
   .option('--no-dht', 'do not run the DHT node')
   .addOption(new Option('--dht-bootstrap <host:port>', "DHT bootstrap node (repeatable); default: libtorrent's routers").argParser(collect).env('SPRITZLE_DHT_BOOTSTRAP'))
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent').default('info').env('SPRITZLE_LOG_LEVEL'))
   .action(async (opts: StartOptions & { config?: string }, cmd: Command) => {
-    const { runStart, defaultStateDir } = await import('./commands/start.js');
-    const { loadConfigFile } = await import('./daemon/config.js');
-    const { resolve } = await import('node:path');
-    const stateDir = opts.stateDir ?? defaultStateDir();
-    const config = await loadConfigFile(opts.config ?? resolve(stateDir, 'config.json'), opts.config !== undefined);
-    // Precedence: flag > SPRITZLE_* variable > config file > default.
-    for (const [key, value] of Object.entries(config)) {
-      const source = cmd.getOptionValueSource(key);
-      if (source === undefined || source === 'default' || source === 'implied') cmd.setOptionValueWithSource(key, value, 'config');
-    }
-    const merged = cmd.opts<StartOptions>();
-    // SPRITZLE_DHT_BOOTSTRAP may hold a comma-separated list.
-    if (merged.dhtBootstrap) merged.dhtBootstrap = merged.dhtBootstrap.flatMap((b) => b.split(',')).filter(Boolean);
-    const given = new Set<string>();
-    if (cmd.getOptionValueSource('dht') !== 'default') given.add('enable_dht');
-    if (merged.dhtBootstrap?.length) given.add('dht_bootstrap_nodes');
-    given.add('save_path');
-    exitCode = await runStart({ ...merged, givenSettings: given });
+    const { startCommand } = await import('./commands/start.js');
+    exitCode = await startCommand(opts, cmd);
   });
 
 // The client commands: they talk to a running `spritzle start` over its REST API (--url, --token, --json).

@@ -5,6 +5,11 @@ export type StopSignal = (typeof SIGNALS)[number];
 
 const SIGNAL_NUMBERS: Readonly<Record<StopSignal, number>> = { SIGINT: 2, SIGTERM: 15 };
 
+/** The shell's exit status for a process ended by `sig`: 128 + its number (130, 143). */
+export function exitCodeFor(sig: StopSignal): number {
+  return 128 + SIGNAL_NUMBERS[sig];
+}
+
 export interface SignalTrap {
   /** Resolves with the first SIGINT or SIGTERM received after the trap was set. */
   readonly received: Promise<StopSignal>;
@@ -24,7 +29,7 @@ export function trapSignals(): SignalTrap {
   const received = new Promise<StopSignal>((r) => { resolve = r; });
   let got: StopSignal | null = null;
   const handler = (sig: StopSignal): void => {
-    if (got) process.exit(128 + SIGNAL_NUMBERS[sig]);
+    if (got) process.exit(exitCodeFor(sig));
     got = sig;
     resolve(sig);
   };

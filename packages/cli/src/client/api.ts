@@ -7,8 +7,6 @@ import type { TorrentStatus } from '@spritzle/engine';
 import type { ApiErrorBody } from '@spritzle/server';
 import { CliError } from '../errors.js';
 
-/** Per request, body included; event streams use it for the answer's headers only. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
 /** An event stream that sends nothing for this long is dead: the daemon sends a stats event every second. */
 export const STREAM_IDLE_MS = 45_000;
 
@@ -39,7 +37,8 @@ export interface ServerSentEvent {
 export interface ClientOptions {
   url: string;
   token?: string | undefined;
-  timeoutMs?: number;
+  /** Per request, body included; event streams use it for the answer's headers only. */
+  timeoutMs: number;
 }
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -105,7 +104,7 @@ export class ApiClient {
     this.url = opts.url.replace(/\/+$/, '');
     // An empty SPRITZLE_TOKEN= is the shell's way of unsetting it (as `spritzle start` takes it).
     this.token = opts.token !== undefined && opts.token !== '' ? opts.token : undefined;
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = opts.timeoutMs;
   }
 
   /** The one line for a daemon that cannot be reached. */

@@ -54,6 +54,11 @@ export function displayName(t: Pick<TorrentStatus, 'name' | 'info_hash'>): strin
 }
 
 /** "42.0%"; just under 100% stays "99.9%", so a torrent shown at 100% is really complete. */
+/** "name (hash)" for messages, or the hash alone when there is no name. */
+export function nameAndHash(name: string, hash: string): string {
+  return name !== '' ? `${name} (${hash})` : hash;
+}
+
 export function percent(progress: number): string {
   return `${(Math.floor(progress * 1000) / 10).toFixed(1)}%`;
 }

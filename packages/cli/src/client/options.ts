@@ -30,11 +30,16 @@ export function apiUrl(value: string): string {
   return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
 }
 
+/** --token, shared by the daemon (the token it requires) and the client commands (the token they send). */
+export function tokenOption(): Option {
+  return new Option('--token <token>', 'API token, sent as "Authorization: Bearer <token>"').env('SPRITZLE_TOKEN');
+}
+
 /** Adds --url, --token, --timeout and --json to a command (after its own options, so --help lists those first). */
 export function withClientOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--url <url>', 'the daemon\'s REST API').env('SPRITZLE_URL').default(DEFAULT_API_URL).argParser(apiUrl))
-    .addOption(new Option('--token <token>', 'API token, sent as "Authorization: Bearer <token>"').env('SPRITZLE_TOKEN'))
+    .addOption(tokenOption())
     .addOption(new Option('--timeout <seconds>', 'give up on the daemon after this long without an answer')
       .env('SPRITZLE_TIMEOUT').default(DEFAULT_TIMEOUT_S).argParser(seconds))
     .option('--json', 'print the API\'s JSON instead of text, for scripts');

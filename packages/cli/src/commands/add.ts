@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { AddSource } from '../client/api.js';
-import { clientFrom, print, printJson } from '../client/display.js';
+import { clientFrom, nameAndHash, print, printJson } from '../client/display.js';
 import type { ClientCommandOptions } from '../client/options.js';
 import { CliError, describeError } from '../errors.js';
 
@@ -48,7 +48,7 @@ export async function runAdd(arg: string, opts: AddOptions): Promise<number> {
   } catch {
     name = '';
   }
-  const what = name !== '' && name !== added.info_hash ? `${name} (${added.info_hash})` : added.info_hash;
+  const what = nameAndHash(name === added.info_hash ? '' : name, added.info_hash);
   await print(`added ${what}${opts.paused ? ', paused' : ''}\n`);
   return 0;
 }

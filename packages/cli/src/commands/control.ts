@@ -1,5 +1,5 @@
 import { resolveHash } from '../client/api.js';
-import { clientFrom, print, printJson } from '../client/display.js';
+import { clientFrom, nameAndHash, print, printJson } from '../client/display.js';
 import type { ClientCommandOptions } from '../client/options.js';
 
 export type ControlAction = 'pause' | 'resume' | 'recheck';
@@ -15,6 +15,6 @@ export async function runControl(action: ControlAction, hashArg: string, opts: C
   const client = clientFrom(opts);
   const status = await client.torrentAction(await resolveHash(client, hashArg), action);
   if (opts.json) await printJson(status);
-  else await print(`${DONE[action]} ${status.name !== '' ? `${status.name} (${status.info_hash})` : status.info_hash}\n`);
+  else await print(`${DONE[action]} ${nameAndHash(status.name, status.info_hash)}\n`);
   return 0;
 }

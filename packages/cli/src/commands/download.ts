@@ -6,7 +6,7 @@ import { CliError, describeError } from '../errors.js';
 import { formatBytes, mib, round } from '../format.js';
 import { downloadProgress } from '../progress.js';
 import { dhtSettings, openSession, type DhtFlags } from '../session.js';
-import { trapSignals, type SignalTrap } from '../signals.js';
+import { exitCodeFor, trapSignals, type SignalTrap } from '../signals.js';
 import { loadTorrent } from '../torrent-file.js';
 import { deadline, deferred } from '../wait.js';
 
@@ -27,7 +27,6 @@ export interface DownloadResult {
   mib_per_s: number;
 }
 
-const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 function progressText(st: TorrentStatus | null): string {
   if (!st) return 'the torrent was not added yet';
@@ -114,7 +113,7 @@ async function download(
     if (info_hash === hash) finished.reject(new CliError(`download failed: ${error}${file ? ` (${file})` : ''}`));
   });
   const interrupted = trap.received.then((sig): never => {
-    throw new CliError(`interrupted by ${sig}: ${progressText(status())}`, SIGNAL_EXIT[sig] ?? 1);
+    throw new CliError(`interrupted by ${sig}: ${progressText(status())}`, exitCodeFor(sig));
   });
   interrupted.catch(() => undefined);
   const timeout = deadline(timeoutS === undefined ? undefined : timeoutS * 1000,

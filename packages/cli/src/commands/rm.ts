@@ -1,5 +1,5 @@
 import { resolveHash } from '../client/api.js';
-import { clientFrom, print, printJson } from '../client/display.js';
+import { clientFrom, nameAndHash, print, printJson } from '../client/display.js';
 import type { ClientCommandOptions } from '../client/options.js';
 
 export interface RmOptions extends ClientCommandOptions {
@@ -18,6 +18,6 @@ export async function runRm(hashArg: string, opts: RmOptions): Promise<number> {
   const name = opts.json ? '' : (await client.torrentFields(hash, ['name'])).name;
   await client.removeTorrent(hash, deleteFiles);
   if (opts.json) await printJson({ info_hash: hash, deleted_files: deleteFiles });
-  else await print(`removed ${name !== '' ? `${name} (${hash})` : hash}${deleteFiles ? ' and deleted its files' : ''}\n`);
+  else await print(`removed ${nameAndHash(name, hash)}${deleteFiles ? ' and deleted its files' : ''}\n`);
   return 0;
 }

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +11,7 @@ import { CliError, describeError } from '../errors.js';
 import { formatHostPort } from '../net.js';
 import { dhtSettings, openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
+import { loadConfigFile } from '../daemon/config.js';
 import { acquireStateLock } from '../daemon/lock.js';
 import { ResumeStore } from '../daemon/resume-store.js';
 import { SessionStateStore } from '../daemon/session-state.js';
@@ -68,6 +70,27 @@ function makeLogger(level: string): Logger {
     return pino({ level }, pretty({ destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss' }));
   }
   return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+}
+
+/**
+ * The `start` command's options as commander parsed them, completed from the config file (precedence: flag >
+ * SPRITZLE_* variable > config file > default), then run.
+ */
+export async function startCommand(opts: StartOptions & { config?: string }, cmd: Command): Promise<number> {
+  const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
+  const config = await loadConfigFile(opts.config ?? resolvePath(stateDir, 'config.json'), opts.config !== undefined);
+  for (const [key, value] of Object.entries(config)) {
+    const source = cmd.getOptionValueSource(key);
+    if (source === undefined || source === 'default' || source === 'implied') cmd.setOptionValueWithSource(key, value, 'config');
+  }
+  const merged = cmd.opts<StartOptions>();
+  // SPRITZLE_DHT_BOOTSTRAP may hold a comma-separated list.
+  if (merged.dhtBootstrap) merged.dhtBootstrap = merged.dhtBootstrap.flatMap((b) => b.split(',')).filter(Boolean);
+  const given = new Set<string>();
+  if (cmd.getOptionValueSource('dht') !== 'default') given.add('enable_dht');
+  if (merged.dhtBootstrap?.length) given.add('dht_bootstrap_nodes');
+  given.add('save_path');
+  return runStart({ ...merged, stateDir: merged.stateDir ?? stateDir, givenSettings: given });
 }
 
 /**

@@ -5,13 +5,12 @@ import { clientFrom, displayName, percent, print, printJson, rate, stateLabel, t
 import type { ClientCommandOptions } from '../client/options.js';
 import { CliError } from '../errors.js';
 import { formatBytes } from '../format.js';
-import { trapSignals, type StopSignal } from '../signals.js';
+import { exitCodeFor, trapSignals, type StopSignal } from '../signals.js';
 
 export type WatchOptions = ClientCommandOptions;
 
 type StatsTorrent = StatsEvent['torrents'][number];
 
-const SIGNAL_EXIT: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
 const NAME_WIDTH = 30;
 const BAR_TOTAL = 1000;
 
@@ -182,7 +181,7 @@ export async function runWatch(hashArgs: string[], opts: WatchOptions): Promise<
       }
     }
   } catch (e) {
-    if (e instanceof Interrupted) return SIGNAL_EXIT[e.signal];
+    if (e instanceof Interrupted) return exitCodeFor(e.signal);
     throw e;
   } finally {
     view.stop();

@@ -103,18 +103,14 @@ export class ResumeStore {
     const now = ({ info_hash }: { info_hash: string }): void => this.schedule(info_hash, true);
     const soon = ({ info_hash }: { info_hash: string }): void => this.schedule(info_hash, false);
     const removed = ({ info_hash }: { info_hash: string }): void => void this.forget(info_hash);
-    s.on('torrent_added', now);
-    s.on('metadata_received', now);
-    s.on('torrent_paused', now);
-    s.on('torrent_resumed', now);
-    s.on('torrent_finished', now);
-    s.on('state_changed', soon);
-    s.on('torrent_removed', removed);
-    this.unsubscribe.push(
-      () => s.off('torrent_added', now), () => s.off('metadata_received', now), () => s.off('torrent_paused', now),
-      () => s.off('torrent_resumed', now), () => s.off('torrent_finished', now), () => s.off('state_changed', soon),
-      () => s.off('torrent_removed', removed),
-    );
+    const follow = [
+      ['torrent_added', now], ['metadata_received', now], ['torrent_paused', now], ['torrent_resumed', now],
+      ['torrent_finished', now], ['state_changed', soon], ['torrent_removed', removed],
+    ] as const;
+    for (const [name, handler] of follow) {
+      s.on(name, handler);
+      this.unsubscribe.push(() => s.off(name, handler));
+    }
     this.timer = setInterval(() => {
       for (const h of this.session.torrents()) if (h.needSaveResume()) this.schedule(h.infoHash, false);
     }, this.period);
