@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'invalid_param' // an add-torrent param or setting is unknown or ill-typed (field names it)
   | 'invalid_torrent' // .torrent bytes that do not parse or fail validation
+  | 'invalid_bencode' // bytes from outside that are not bencode within bdecode's limits
   | 'invalid_info_hash' // not 40 hex characters
   | 'invalid_path' // a path in a .torrent (or a save_path) escapes where it must stay
   | 'duplicate_torrent' // add with duplicate_is_error for a torrent already in the session

@@ -23,6 +23,7 @@ export { DEFAULT_SETTINGS, validateSettings, type SessionSettings } from './sett
 export { Counters, type SessionStats, type MetricType } from './counters.js';
 export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentState } from './events.js';
 export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';
+export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type BencodeLimits } from './bencode.js';
 export { parseTorrentFile, type TorrentInfo } from './metainfo.js';
 export { parseMagnet, type Magnet } from './magnet.js';
 export { encodeResumeData, decodeResumeData, type ResumeData } from './resume.js';

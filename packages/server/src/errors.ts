@@ -50,6 +50,7 @@ export function badRequest(message: string, field?: string, code: ApiErrorCode =
 const ENGINE_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_param: 400,
   invalid_torrent: 400,
+  invalid_bencode: 400,
   invalid_info_hash: 400,
   invalid_path: 400,
   invalid_state: 400,
