@@ -74,6 +74,8 @@ describe('spritzle start with a token', () => {
       '--download-dir', join(dir, 'dl'), '--state-dir', join(dir, 'state')], { SPRITZLE_TOKEN: 'sekrit' });
     try {
       const url = (await waitForOutput(run, /^spritzle API on (http:\/\/\S+?)\/?\n/m))[1]!;
+      // Two writes to a pipe: the second line may arrive in a later chunk than the first.
+      await waitForOutput(run, /^downloads go to .*\n/m);
       expect(run.stdout()).toContain(`downloads go to ${join(dir, 'dl')}\n`);
       expect((await fetch(`${url}/torrent`)).status).toBe(401);
       expect((await fetch(`${url}/torrent`, { headers: { authorization: 'Bearer sekrit' } })).status).toBe(200);
