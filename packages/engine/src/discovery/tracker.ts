@@ -20,6 +20,37 @@ const BACKOFF_PERCENT = 250;
 const REQUEST_GUARD_MS = 20_000;
 /** How long close() waits for event=stopped answers (libtorrent's stop_tracker_timeout is 5 s; 2 s keeps shutdown snappy). */
 const STOP_WAIT_MS = 2000;
+/**
+ * Most trackers per torrent. libtorrent sets no hard number but bounds what it parses; real torrents and
+ * magnets list a few dozen (the biggest public lists hold a few hundred), so 1,000 is never reached by an
+ * honest one and keeps the per-announce walk and the list's memory small.
+ */
+export const MAX_TRACKERS = 1000;
+
+export function tooManyTrackers(field: string): never {
+  throw new SpritzleError('invalid_param', `more than ${MAX_TRACKERS} trackers for one torrent (the cap per torrent)`, { field });
+}
+
+/**
+ * Inserts `item` after every element of a lower or equal tier (the list stays ordered by tier, insertion
+ * order within a tier). Appending, the common case, costs one comparison; otherwise a binary search.
+ */
+export function insertByTier<T extends { readonly tier: number }>(list: T[], item: T): void {
+  const tier = item.tier;
+  if (list.length === 0 || list[list.length - 1]!.tier <= tier) {
+    list.push(item);
+    return;
+  }
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.tier <= tier) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, item);
+}
+
 /** Most peers taken from one answer (a hostile tracker could send thousands). */
 const MAX_PEERS_PER_ANSWER = 500;
 
@@ -123,6 +154,8 @@ function libraryQuery(params: Record<string, string | number>): string {
  */
 export class TrackerList {
   private readonly entries: TrackerEntry[] = [];
+  /** The entries' URLs: the duplicate check is one lookup, not a walk of the list. */
+  private readonly urls = new Set<string>();
   private started = false;
   private closed = false;
   private completedPending = false;
@@ -138,6 +171,7 @@ export class TrackerList {
   private readonly live = new Set<Client>();
 
   constructor(private readonly host: TrackerHost, private readonly t: DiscoveryTorrent, urls: readonly string[], tiers?: readonly number[]) {
+    if (urls.length > MAX_TRACKERS) tooManyTrackers('trackers');
     let tier = 0;
     urls.forEach((url, i) => {
       // libtorrent: a tracker without a tier of its own shares the previous one's.
@@ -151,16 +185,15 @@ export class TrackerList {
   /** Adds a tracker (a duplicate URL is ignored); an unusable URL is kept and shown with an error. */
   private insert(rawUrl: string, tier: number): boolean {
     const url = rawUrl.trim().replace(/\/$/, '');
-    if (url === '' || this.entries.some((e) => e.url === url)) return false;
+    if (url === '' || this.urls.has(url)) return false;
     const kind = trackerKind(url);
     const e: TrackerEntry = {
       url, tier, kind, fails: 0, message: kind ? '' : 'unsupported tracker protocol',
       nextAnnounce: 0, minAnnounce: 0, lastScrape: 0, intervalS: 0,
       startSent: false, completeSent: false, verified: false, updating: false, numPeers: 0, trackerId: '',
     };
-    let at = this.entries.length;
-    while (at > 0 && this.entries[at - 1]!.tier > tier) at--;
-    this.entries.splice(at, 0, e);
+    insertByTier(this.entries, e);
+    this.urls.add(url);
     return true;
   }
 
@@ -169,6 +202,7 @@ export class TrackerList {
       throw new SpritzleError('invalid_param', `tracker "${url}" is not an http(s):// or udp://host:port URL`, { field: 'url' });
     }
     if (!Number.isInteger(tier) || tier < 0) throw new SpritzleError('invalid_param', 'tier must be a non-negative integer', { field: 'tier' });
+    if (this.entries.length >= MAX_TRACKERS) tooManyTrackers('url');
     if (this.insert(url, tier) && this.started) this.tick(Date.now());
   }
 
@@ -177,6 +211,7 @@ export class TrackerList {
     const i = this.entries.findIndex((e) => e.url === u);
     if (i < 0) return false;
     const [e] = this.entries.splice(i, 1);
+    this.urls.delete(u);
     if (this.current === e) this.current = null;
     if (this.busy?.entry === e) this.busy = null;
     return true;
@@ -184,7 +219,10 @@ export class TrackerList {
 
   /** Trackers from metadata that arrived later (a magnet): added to what the torrent already has. */
   merge(tiers: readonly (readonly string[])[]): void {
-    tiers.forEach((urls, tier) => urls.forEach((u) => this.insert(u, tier)));
+    // Metadata arrives on its own: past the cap, further trackers are left out rather than refused.
+    tiers.forEach((urls, tier) => urls.forEach((u) => {
+      if (this.entries.length < MAX_TRACKERS) this.insert(u, tier);
+    }));
     if (this.started) this.tick(Date.now());
   }
 
