@@ -132,6 +132,22 @@ describe('hostile HTTP trackers', () => {
     expect(h.trackers()[0]!.message).toMatch(/52428800 bytes is over the 1048576-byte limit/);
   });
 
+  it('a redirect is followed; a chain of more than 3 is refused', async () => {
+    const target = await rawTracker((_req, res) => res.end(answerWith(Buffer.alloc(0))));
+    const hop = await rawTracker((req, res) => res.writeHead(302, { location: `${target}${(req.url ?? '').slice('/announce'.length)}` }).end());
+    const { h } = await announceTo(hop, 'redirect');
+    await waitFor(() => h.trackers()[0]!.status === 'working', 10_000, 'the redirected announce');
+    let loops = 0;
+    const loop = await rawTracker((req, res) => {
+      loops++;
+      res.writeHead(302, { location: req.url ?? '/' }).end();
+    });
+    const { h: h2 } = await announceTo(loop, 'redirect-loop');
+    await waitFor(() => h2.trackers()[0]!.status === 'error', 10_000, 'the looping announce to fail');
+    expect(h2.trackers()[0]!.message).toBe('tracker: more than 3 redirects');
+    expect(loops).toBe(4);
+  });
+
   it('peers at 0.0.0.0, 224.0.0.1, 255.255.255.255, port 0 and ff02::1 are dropped; a real one is kept', async () => {
     const listener = net.createServer((c) => c.destroy());
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
@@ -169,6 +185,26 @@ describe('hostile UDP trackers', () => {
     await waitFor(() => h.trackers()[0]!.status === 'working', 10_000, 'the announce');
     expect(h.trackers()[0]!.num_peers).toBe(MAX_PEERS_PER_ANSWER);
     expect(h.status().announce_interval).toBe('600.0');
+  });
+
+  it('a lost connect request is sent again (BEP 15 retry) and the announce goes through', async () => {
+    let connects = 0;
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', (msg, rinfo) => {
+      const action = msg.readUInt32BE(8);
+      const reply = Buffer.alloc(action === 0 ? 16 : 20);
+      reply.writeUInt32BE(action, 0);
+      msg.copy(reply, 4, 12, 16);
+      if (action === 0 && ++connects === 1) return; // the first connect is "lost"
+      if (action === 1) reply.writeUInt32BE(900, 8);
+      sock.send(reply, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise<void>((resolve) => sock.close(() => resolve())));
+    const { h } = await announceTo(`udp://127.0.0.1:${sock.address().port}`, 'udpretry');
+    await waitFor(() => h.trackers()[0]!.status === 'working', 15_000, 'the announce after a retry');
+    expect(connects).toBe(2);
+    expect(h.status().announce_interval).toBe('900.0');
   });
 
   it('a UDP error answer (action 3) fails the announce with its message', async () => {

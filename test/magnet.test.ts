@@ -50,6 +50,11 @@ describe('magnet parsing', () => {
     expect(m).toEqual({ infoHash: HEX, name: 'a b c', trackers: ['http://t.example/announce?x=1&y=2'], peers: [{ host: '127.0.0.1', port: 6881 }, { host: '::1', port: 7000 }] });
   });
 
+  it('drops x.pe peers at 0.0.0.0, multicast, broadcast or port 0', async () => {
+    const m = await parseMagnet(`magnet:?xt=urn:btih:${HEX}&x.pe=0.0.0.0:1&x.pe=224.0.0.1:2&x.pe=255.255.255.255:3&x.pe=[ff02::1]:4&x.pe=127.0.0.1:0&x.pe=127.0.0.1:5`);
+    expect(m.peers).toEqual([{ host: '127.0.0.1', port: 5 }]);
+  });
+
   it('keeps so=0-999999999 as one range instead of expanding it', async () => {
     const m = await parseMagnet(`magnet:?xt=urn:btih:${HEX}&so=0-999999999`);
     expect(m.selectOnly).toEqual([{ first: 0, last: 999999999 }]);

@@ -1,4 +1,5 @@
 import { SpritzleError } from './errors.js';
+import { isDialable } from './discovery/addr.js';
 import { MAX_TRACKERS, tooManyTrackers } from './discovery/tracker.js';
 
 /** A BEP 53 file range, both ends included (file indices). */
@@ -132,7 +133,8 @@ export function parseMagnetSync(uri: string): Magnet {
     } else if (base === 'x.pe') {
       if (peers.length >= MAX_MAGNET_PEERS) bad(`more than ${MAX_MAGNET_PEERS} x.pe peers`);
       const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(decode(raw));
-      if (m && Number(m[3]) > 0 && Number(m[3]) < 65536) peers.push({ host: (m[1] ?? m[2])!, port: Number(m[3]) });
+      // Unspecified, multicast and broadcast addresses are no peers (as from a tracker).
+      if (m && isDialable((m[1] ?? m[2])!, Number(m[3]))) peers.push({ host: (m[1] ?? m[2])!, port: Number(m[3]) });
     } else if (base === 'so') {
       const ranges = parseSelectOnly(decode(raw));
       selectOnly = [...(selectOnly ?? []), ...ranges];
