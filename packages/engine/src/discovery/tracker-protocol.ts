@@ -61,7 +61,7 @@ export const MAX_PEERS_PER_ANSWER = 500;
 /** libtorrent gives up on a tracker request after tracker_completion_timeout (30 s); 15 s keeps retries snappy. */
 export const REQUEST_TIMEOUT_MS = 15_000;
 
-/** An invalid answer from a tracker: a typed error the parsers (and their property tests) throw. */
+/** An answer that is no valid tracker answer: the parsers throw this (or bdecode's BencodeError), nothing else. */
 export function badAnswer(message: string): never {
-  throw new SpritzleError('invalid_bencode', `tracker answer: ${message}`);
+  throw new TrackerRequestError(`tracker answer: ${message}`);
 }
