@@ -41,6 +41,22 @@ describe('magnets with libtorrent', () => {
     expect(states.indexOf('downloading')).toBeLessThan(states.indexOf('seeding'));
   });
 
+  it('BEP 53: so=1-999999999 selects files 1 and 2 of three once the metadata arrives (the range clipped to the file count)', async () => {
+    const t = await makeTorrent({ dir: await tmpDir('mag-so'), name: 'so', files: [{ path: 'a.bin', size: 300_000 }, { path: 'b.bin', size: 200_000 }, { path: 'c.bin', size: 100_000 }], pieceLength: 16384 });
+    const lt = await startLtSeed(t.torrentPath, t.dataRoot);
+    seeds.push(lt);
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    sessions.push(s);
+    const save = await tmpDir('mag-so-dl');
+    const h = await s.addTorrent({ url: `magnet:?xt=urn:btih:${t.infoHash}&so=1-999999999&x.pe=127.0.0.1:${lt.port}`, save_path: save });
+    await finished(s, h, 30_000);
+    expect(h.files().map((f) => f.priority)).toEqual([0, 4, 4]);
+    const src = dataFiles(t, t.dataRoot);
+    const dst = dataFiles(t, save);
+    for (const i of [1, 2]) expect(await sameBytes(src[i]!, dst[i]!)).toBe(true);
+    expect(h.files()[0]!.progress).toBeLessThan(1);
+  });
+
   it('a magnet whose tracker (tr=) knows a libtorrent seed reaches downloading and completes', async () => {
     const tr = await startLocalTracker();
     trackers.push(tr);

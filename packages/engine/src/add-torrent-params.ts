@@ -1,5 +1,6 @@
 import { SpritzleError } from './errors.js';
 import { decodeResumeData, type ResumeData } from './resume.js';
+import { MAX_TRACKERS, tooManyTrackers } from './discovery/tracker.js';
 
 /** libtorrent 2.0's torrent_flags_t bit values, by name. */
 export const TORRENT_FLAGS = {
@@ -253,7 +254,10 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
     if (!Array.isArray(p.dht_nodes)) bad('dht_nodes', 'must be a list of "host:port"');
     out.dht_nodes = p.dht_nodes.map((e) => endpoint('dht_nodes', e));
   }
-  if (p.trackers !== undefined) out.trackers = stringList('trackers', p.trackers);
+  if (p.trackers !== undefined) {
+    if (Array.isArray(p.trackers) && p.trackers.length > MAX_TRACKERS) tooManyTrackers('trackers');
+    out.trackers = stringList('trackers', p.trackers);
+  }
   if (p.tracker_tiers !== undefined) {
     if (!Array.isArray(p.tracker_tiers)) bad('tracker_tiers', 'must be a list of integers');
     out.tracker_tiers = p.tracker_tiers.map((t, i) => intIn(`tracker_tiers[${i}]`, t, 0, 1000));

@@ -12,7 +12,7 @@ import { Torrent, type TorrentHost } from './torrent.js';
 import { TorrentHandle } from './torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
 import { parseTorrentFile, parseInfoDict, type TorrentInfo } from './metainfo.js';
-import { parseMagnet } from './magnet.js';
+import { parseMagnet, selectedFilePriorities, type FileRange } from './magnet.js';
 import { SpritzleError, errnoCode } from './errors.js';
 import { RateLimiter } from './bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from './discovery/types.js';
@@ -217,6 +217,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     let infoHash: string;
     let name = p.name ?? r?.name ?? '';
     let torrentBytes: Uint8Array | null = null;
+    let selectOnly: FileRange[] | undefined;
     if (p.ti) {
       info = parseTorrentFile(p.ti);
       infoHash = info.infoHash;
@@ -231,6 +232,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       name ||= magnet.name ?? '';
       p.trackers = [...p.trackers, ...magnet.trackers];
       p.peers = [...p.peers, ...magnet.peers];
+      if (p.file_priorities === undefined) selectOnly = magnet.selectOnly;
     } else if (p.info_hash) {
       infoHash = p.info_hash;
     } else {
@@ -259,11 +261,30 @@ export class Session extends TypedEmitter<SessionEvents> {
     const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
     torrent.discovery = this.discovery?.forTorrent(torrent, normalized.trackers, normalized.tracker_tiers) ?? null;
     const handle = new TorrentHandle(this, torrent);
+    if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     await torrent.start();
     return handle;
+  }
+
+  /** BEP 53 `so=`: applied when the metadata tells the file count (the ranges are clipped to it). */
+  private selectOnMetadata(torrent: Torrent, ranges: readonly FileRange[]): void {
+    const done = (): void => {
+      this.off('metadata_received', onMetadata);
+      this.off('torrent_removed', onRemoved);
+    };
+    const onMetadata = ({ info_hash }: { info_hash: string }): void => {
+      if (info_hash !== torrent.infoHash) return;
+      done();
+      if (torrent.info) torrent.setFilePriorities(selectedFilePriorities(ranges, torrent.info.files.length));
+    };
+    const onRemoved = ({ info_hash }: { info_hash: string }): void => {
+      if (info_hash === torrent.infoHash) done();
+    };
+    this.on('metadata_received', onMetadata);
+    this.on('torrent_removed', onRemoved);
   }
 
   torrents(): TorrentHandle[] {

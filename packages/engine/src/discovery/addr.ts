@@ -104,3 +104,26 @@ export function localAddresses(listenHost: string): Set<string> {
 export function udp4BindHost(listenHost: string): string {
   return net.isIPv4(listenHost) ? listenHost : '0.0.0.0';
 }
+
+/**
+ * Whether a peer address can be a connect candidate: not port 0, not an unspecified, multicast or broadcast
+ * address (0.0.0.0/8, 224.0.0.0/4, 240.0.0.0/4 with 255.255.255.255, ::, ff00::/8 such as ff02::1). A tracker,
+ * the DHT or PEX can hand us any of them; dialling one is at best wasted, at worst a packet to a whole network.
+ */
+export function isDialable(host: string, port: number): boolean {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return false;
+  if (net.isIPv4(host)) {
+    const first = Number(host.slice(0, host.indexOf('.')));
+    return first !== 0 && first < 224;
+  }
+  if (net.isIPv6(host)) {
+    const h = host.toLowerCase();
+    if (h.startsWith('ff')) return false;
+    if (/^[0:]+$/.test(h)) return false;
+    // An IPv4-mapped address obeys the IPv4 rules.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+    return mapped ? isDialable(mapped[1]!, port) : true;
+  }
+  // A host name (from x.pe or args.peers): resolved when dialled.
+  return host.length > 0;
+}

@@ -2,7 +2,7 @@ import type Wire from 'bittorrent-protocol';
 import { TORRENT_FLAGS } from '../add-torrent-params.js';
 import type { DiscoveryStatus } from '../status.js';
 import type { TrackerInfo } from '../torrent-handle.js';
-import type { Endpoint } from './addr.js';
+import { isDialable, type Endpoint } from './addr.js';
 import { utPex, type PexOwner, type PexPeer } from './pex.js';
 import { TrackerList, type TrackerHost } from './tracker.js';
 import type { DiscoveryTorrent, TorrentDiscovery } from './types.js';
@@ -44,7 +44,7 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
     this.pexOwner = {
       enabled: () => !this.closed && this.pexAllowed,
       received: (peers: Endpoint[]) => {
-        for (const p of peers) if (!s.isSelf(p.host, p.port)) t.addPeer(p.host, p.port, 'pex');
+        for (const p of peers) if (isDialable(p.host, p.port) && !s.isSelf(p.host, p.port)) t.addPeer(p.host, p.port, 'pex');
       },
       detach: (p: PexPeer) => this.pex.delete(p),
     };
@@ -162,7 +162,7 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
   found(host: string, port: number, source: 'dht' | 'lsd'): void {
     if (this.closed || !this.active) return;
     if (source === 'dht' ? !this.dhtAllowed : !this.lsdAllowed) return;
-    if (this.s.isSelf(host, port)) return;
+    if (!isDialable(host, port) || this.s.isSelf(host, port)) return;
     this.t.addPeer(host, port, source);
   }
 

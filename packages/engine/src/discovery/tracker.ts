@@ -1,14 +1,12 @@
-import querystring from 'node:querystring';
-import bencode from 'bencode';
-import type { Client, AnnounceOptions, AnnounceResponse, ScrapeResponse } from 'bittorrent-tracker';
-
-/** bittorrent-tracker, loaded at the first announce: sessions without trackers never pay for it. */
-let trackerModule: Promise<typeof import('bittorrent-tracker')> | null = null;
+import { randomBytes } from 'node:crypto';
 import { M, type Counters } from '../counters.js';
 import { SpritzleError } from '../errors.js';
 import type { DiscoveryStatus } from '../status.js';
 import type { TrackerInfo } from '../torrent-handle.js';
-import { parseEndpoint } from './addr.js';
+import { isDialable } from './addr.js';
+import { httpAnnounce, httpScrape } from './http-tracker.js';
+import { TrackerRequestError, type AnnounceReply, type AnnounceRequest, type Exchange, type ScrapeReply } from './tracker-protocol.js';
+import { udpAnnounce, udpScrape } from './udp-tracker.js';
 import type { DiscoveryTorrent } from './types.js';
 
 /** Seconds between announces when a tracker names no interval (libtorrent's default). */
@@ -16,25 +14,41 @@ const DEFAULT_INTERVAL_S = 1800;
 /** libtorrent's tracker_retry_delay_max and tracker_backoff (percent). */
 const RETRY_DELAY_MAX_S = 3600;
 const BACKOFF_PERCENT = 250;
-/** bittorrent-tracker gives up after 15 s; this guard only catches a request the library never settles. */
-const REQUEST_GUARD_MS = 20_000;
+/** Guard over a whole request (UDP: connect and announce, each with retries); the protocols time out sooner. */
+const REQUEST_GUARD_MS = 35_000;
 /** How long close() waits for event=stopped answers (libtorrent's stop_tracker_timeout is 5 s; 2 s keeps shutdown snappy). */
 const STOP_WAIT_MS = 2000;
-/** Most peers taken from one answer (a hostile tracker could send thousands). */
-const MAX_PEERS_PER_ANSWER = 500;
 
-// Byte estimates. bittorrent-tracker does not expose what it puts on the wire, so the tracker byte counters
-// are computed from the protocol: UDP (BEP 15) messages have fixed sizes, plus 28 bytes of IPv4 + UDP header
-// per datagram as libtorrent counts them; HTTP requests are the real request line (the query string is built
-// the way the library builds it) plus typical fetch headers, responses are the re-encoded bencoded body (the
-// same length when the tracker encodes canonically, as bencode requires) plus a typical header block.
-const UDP_HEADER = 28;
-const UDP_CONNECT = 16;
-const UDP_ANNOUNCE_REQ = 98;
-const UDP_ANNOUNCE_RESP = 20;
-const UDP_SCRAPE_REQ = 16 + 20;
-const UDP_SCRAPE_RESP = 8 + 12;
-const HTTP_RESPONSE_HEADERS = 120;
+/**
+ * Most trackers per torrent. libtorrent sets no hard number but bounds what it parses; real torrents and
+ * magnets list a few dozen (the biggest public lists hold a few hundred), so 1,000 is never reached by an
+ * honest one and keeps the per-announce walk and the list's memory small.
+ */
+export const MAX_TRACKERS = 1000;
+
+export function tooManyTrackers(field: string): never {
+  throw new SpritzleError('invalid_param', `more than ${MAX_TRACKERS} trackers for one torrent (the cap per torrent)`, { field });
+}
+
+/**
+ * Inserts `item` after every element of a lower or equal tier (the list stays ordered by tier, insertion
+ * order within a tier). Appending, the common case, costs one comparison; otherwise a binary search.
+ */
+export function insertByTier<T extends { readonly tier: number }>(list: T[], item: T): void {
+  const tier = item.tier;
+  if (list.length === 0 || list[list.length - 1]!.tier <= tier) {
+    list.push(item);
+    return;
+  }
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.tier <= tier) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, item);
+}
 
 type Kind = 'http' | 'udp';
 type EventName = 'started' | 'completed' | 'stopped' | '';
@@ -78,12 +92,8 @@ interface TrackerEntry {
 }
 
 type Result =
-  | { ok: true; data: AnnounceResponse | ScrapeResponse; peers: string[]; warning: string; intervalMs: number | null }
-  | { ok: false; error: string; peers: string[] };
-
-interface LibraryTracker {
-  setInterval(ms?: number): void;
-}
+  | { ok: true; announce?: AnnounceReply; scrape?: ScrapeReply }
+  | { ok: false; error: string };
 
 /** Which protocol a tracker URL speaks; null for anything spritzle cannot announce to. */
 export function trackerKind(url: string): Kind | null {
@@ -104,16 +114,6 @@ function canScrape(e: TrackerEntry): boolean {
   return e.kind === 'udp' || (e.kind === 'http' && /\/announce[^/]*$/.test(new URL(e.url).pathname));
 }
 
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-}
-
-/** The query string as bittorrent-tracker builds it (querystring with `escape`, and @*\/+ escaped too). */
-function libraryQuery(params: Record<string, string | number>): string {
-  return querystring.stringify(params, undefined, undefined, { encodeURIComponent: escape })
-    .replace(/[@*/+]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 /**
  * One torrent's trackers, libtorrent's way: tiers tried in order, the first tracker of the first tier that
  * answers is used and promoted to the front of its tier (BEP 12); a failing tracker backs off (17.5 s, then
@@ -123,6 +123,8 @@ function libraryQuery(params: Record<string, string | number>): string {
  */
 export class TrackerList {
   private readonly entries: TrackerEntry[] = [];
+  /** The entries' URLs: the duplicate check is one lookup, not a walk of the list. */
+  private readonly urls = new Set<string>();
   private started = false;
   private closed = false;
   private completedPending = false;
@@ -135,9 +137,13 @@ export class TrackerList {
   private numIncomplete = -1;
   private lastScrapeAt = 0;
   private readonly stops = new Set<Promise<void>>();
-  private readonly live = new Set<Client>();
+  /** Requests in flight, aborted when the list closes. */
+  private readonly live = new Set<AbortController>();
+  /** BEP 3 / BEP 15 `key`: one random number per torrent, so a tracker knows us across address changes. */
+  private readonly key = randomBytes(4).readUInt32BE(0);
 
   constructor(private readonly host: TrackerHost, private readonly t: DiscoveryTorrent, urls: readonly string[], tiers?: readonly number[]) {
+    if (urls.length > MAX_TRACKERS) tooManyTrackers('trackers');
     let tier = 0;
     urls.forEach((url, i) => {
       // libtorrent: a tracker without a tier of its own shares the previous one's.
@@ -151,16 +157,15 @@ export class TrackerList {
   /** Adds a tracker (a duplicate URL is ignored); an unusable URL is kept and shown with an error. */
   private insert(rawUrl: string, tier: number): boolean {
     const url = rawUrl.trim().replace(/\/$/, '');
-    if (url === '' || this.entries.some((e) => e.url === url)) return false;
+    if (url === '' || this.urls.has(url)) return false;
     const kind = trackerKind(url);
     const e: TrackerEntry = {
       url, tier, kind, fails: 0, message: kind ? '' : 'unsupported tracker protocol',
       nextAnnounce: 0, minAnnounce: 0, lastScrape: 0, intervalS: 0,
       startSent: false, completeSent: false, verified: false, updating: false, numPeers: 0, trackerId: '',
     };
-    let at = this.entries.length;
-    while (at > 0 && this.entries[at - 1]!.tier > tier) at--;
-    this.entries.splice(at, 0, e);
+    insertByTier(this.entries, e);
+    this.urls.add(url);
     return true;
   }
 
@@ -169,6 +174,7 @@ export class TrackerList {
       throw new SpritzleError('invalid_param', `tracker "${url}" is not an http(s):// or udp://host:port URL`, { field: 'url' });
     }
     if (!Number.isInteger(tier) || tier < 0) throw new SpritzleError('invalid_param', 'tier must be a non-negative integer', { field: 'tier' });
+    if (this.entries.length >= MAX_TRACKERS) tooManyTrackers('url');
     if (this.insert(url, tier) && this.started) this.tick(Date.now());
   }
 
@@ -177,6 +183,7 @@ export class TrackerList {
     const i = this.entries.findIndex((e) => e.url === u);
     if (i < 0) return false;
     const [e] = this.entries.splice(i, 1);
+    this.urls.delete(u);
     if (this.current === e) this.current = null;
     if (this.busy?.entry === e) this.busy = null;
     return true;
@@ -184,7 +191,10 @@ export class TrackerList {
 
   /** Trackers from metadata that arrived later (a magnet): added to what the torrent already has. */
   merge(tiers: readonly (readonly string[])[]): void {
-    tiers.forEach((urls, tier) => urls.forEach((u) => this.insert(u, tier)));
+    // Metadata arrives on its own: past the cap, further trackers are left out rather than refused.
+    tiers.forEach((urls, tier) => urls.forEach((u) => {
+      if (this.entries.length < MAX_TRACKERS) this.insert(u, tier);
+    }));
     if (this.started) this.tick(Date.now());
   }
 
@@ -256,7 +266,7 @@ export class TrackerList {
       ]);
       clearTimeout(timer);
     }
-    for (const c of this.live) c.destroy();
+    for (const c of this.live) c.abort();
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -290,17 +300,16 @@ export class TrackerList {
     return '';
   }
 
-  private announceOptions(e: TrackerEntry, event: EventName): AnnounceOptions {
+  private announceRequest(e: TrackerEntry, event: EventName): AnnounceRequest {
     const t = this.t;
-    const opts: AnnounceOptions = {
-      numwant: event === 'stopped' ? 0 : this.host.numWant,
-      uploaded: t.uploaded,
-      downloaded: t.downloaded,
-      left: t.left,
+    const h = this.host;
+    return {
+      infoHash: t.infoHashBytes, peerId: h.peerId, port: h.listenPort,
+      uploaded: t.uploaded, downloaded: t.downloaded, left: t.left, event,
+      numWant: event === 'stopped' ? 0 : h.numWant,
+      // BEP 3's trackerid goes back as given.
+      trackerId: e.trackerId, key: this.key, userAgent: h.userAgent,
     };
-    // The HTTP client copies unknown keys into the query string: BEP 3's trackerid goes back as given.
-    if (e.trackerId) opts.trackerid = e.trackerId;
-    return opts;
   }
 
   private async announce(e: TrackerEntry): Promise<void> {
@@ -309,7 +318,7 @@ export class TrackerList {
     e.updating = true;
     const gen = this.generation;
     const event = this.eventFor(e);
-    const r = await this.request(e, 'announce', event, this.announceOptions(e, event));
+    const r = await this.request(e, event);
     e.updating = false;
     if (this.busy === token) this.busy = null;
     if (this.closed || !this.entries.includes(e)) return;
@@ -319,29 +328,29 @@ export class TrackerList {
       return;
     }
     const now = Date.now();
-    if (r.ok) this.announced(e, event, r.data as AnnounceResponse, r.peers, r.warning, r.intervalMs, now);
-    else this.failed(e, r.error, now);
+    if (!r.ok) this.failed(e, r.error, now);
+    else if (r.announce) this.announced(e, event, r.announce, now);
     this.tick(now);
   }
 
-  private announced(e: TrackerEntry, event: EventName, data: AnnounceResponse, peers: string[], warning: string, intervalMs: number | null, now: number): void {
-    const asked = typeof data.interval === 'number' && data.interval > 0 ? data.interval : intervalMs ? intervalMs / 1000 : DEFAULT_INTERVAL_S;
-    const minInterval = typeof data['min interval'] === 'number' ? data['min interval'] : 0;
+  private announced(e: TrackerEntry, event: EventName, data: AnnounceReply, now: number): void {
+    const asked = data.intervalS > 0 ? data.intervalS : DEFAULT_INTERVAL_S;
+    const minInterval = data.minIntervalS;
     e.intervalS = Math.max(asked, minInterval, this.host.minAnnounceInterval);
     e.nextAnnounce = now + e.intervalS * 1000;
     e.minAnnounce = now + minInterval * 1000;
     e.fails = 0;
     e.verified = true;
-    e.message = warning;
+    e.message = data.warning;
     if (event === 'started') e.startSent = true;
     if (event === 'completed') e.completeSent = true;
-    if (data['tracker id'] instanceof Uint8Array) e.trackerId = latin1(data['tracker id']);
-    if (typeof data.complete === 'number') this.numComplete = data.complete;
-    if (typeof data.incomplete === 'number') this.numIncomplete = data.incomplete;
+    if (data.trackerId) e.trackerId = data.trackerId;
+    if (data.complete >= 0) this.numComplete = data.complete;
+    if (data.incomplete >= 0) this.numIncomplete = data.incomplete;
     let n = 0;
-    for (const addr of peers) {
-      const p = parseEndpoint(addr);
-      if (!p || this.host.isSelf(p.host, p.port)) continue;
+    for (const p of data.peers) {
+      // 0.0.0.0, multicast, broadcast, port 0 and ourselves never become connect candidates.
+      if (!isDialable(p.host, p.port) || this.host.isSelf(p.host, p.port)) continue;
       n++;
       this.t.addPeer(p.host, p.port, 'tracker');
     }
@@ -365,7 +374,7 @@ export class TrackerList {
   }
 
   private sendStopped(e: TrackerEntry): void {
-    const p = this.request(e, 'announce', 'stopped', this.announceOptions(e, 'stopped')).then((r) => {
+    const p = this.request(e, 'stopped').then((r) => {
       if (!r.ok) e.message = r.error;
     });
     this.stops.add(p);
@@ -376,16 +385,16 @@ export class TrackerList {
     const token = { entry: e };
     this.busy = token;
     this.scrapeWanted = false;
-    const r = await this.request(e, 'scrape', '', {});
+    const r = await this.request(e, null);
     if (this.busy === token) this.busy = null;
     if (this.closed) return;
     const now = Date.now();
     // A failed scrape is not retried before the next interval either: scrapes are informational.
     e.lastScrape = now;
-    if (r.ok) {
-      const d = r.data as ScrapeResponse;
-      if (typeof d.complete === 'number') this.numComplete = d.complete;
-      if (typeof d.incomplete === 'number') this.numIncomplete = d.incomplete;
+    if (r.ok && r.scrape) {
+      const d = r.scrape;
+      if (d.complete >= 0) this.numComplete = d.complete;
+      if (d.incomplete >= 0) this.numIncomplete = d.incomplete;
       this.lastScrapeAt = now;
     }
     this.tick(now);
@@ -394,112 +403,44 @@ export class TrackerList {
   // ---------------------------------------------------------------- one request
 
   /**
-   * One request on a fresh bittorrent-tracker Client holding just this URL: its events then belong to this
-   * request alone (the library reports errors as bare 'warning's without saying which tracker or request),
-   * and no library timer outlives it. UDP opens a socket per request in the library anyway.
+   * One announce (event given) or scrape (event null) with our own HTTP (BEP 3/23/7/48) or UDP (BEP 15)
+   * client: bounded answers, bdecode, no timer outliving the request. Never throws: a failure is a result.
    */
-  private async request(e: TrackerEntry, kind: 'announce' | 'scrape', event: EventName, opts: AnnounceOptions): Promise<Result> {
+  private async request(e: TrackerEntry, event: EventName | null): Promise<Result> {
     const h = this.host;
-    trackerModule ??= import('bittorrent-tracker');
-    const { Client: TrackerClient } = await trackerModule;
-    const client: Client = new TrackerClient({
-      infoHash: this.t.infoHashBytes, peerId: h.peerId, announce: [e.url], port: h.listenPort, userAgent: h.userAgent, wrtc: false,
-    });
-    // The library re-arms its own announce timer from each answer; spritzle schedules announces itself, so
-    // the timer is replaced by a recorder of the interval the tracker asked for (UDP reports it nowhere else).
-    let intervalMs: number | null = null;
-    for (const lt of (client as unknown as { _trackers: LibraryTracker[] })._trackers) {
-      lt.setInterval = (ms?: number): void => {
-        if (ms) intervalMs = ms;
-      };
-    }
-    this.live.add(client);
+    const ac = new AbortController();
+    const guard = setTimeout(() => ac.abort(), REQUEST_GUARD_MS);
+    guard.unref();
+    this.live.add(ac);
     h.queued(1);
-    return new Promise<Result>((resolve) => {
-      let settled = false;
-      let warning = '';
-      const peers: string[] = [];
-      const finish = (r: { ok: true; data: AnnounceResponse | ScrapeResponse } | { ok: false; error: string }): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(guard);
-        // An answer's peers are 'peer' events emitted right after its 'update', in the same tick.
-        setImmediate(() => {
-          this.live.delete(client);
-          client.destroy();
-          h.queued(-1);
-          const result: Result = r.ok ? { ...r, peers, warning, intervalMs } : { ...r, peers };
-          this.account(e, kind, event, opts, result);
-          resolve(result);
-        });
-      };
-      client.on('update', (data: AnnounceResponse) => finish({ ok: true, data }));
-      client.on('scrape', (data: ScrapeResponse) => finish({ ok: true, data }));
-      client.on('peer', (addr: string) => {
-        if (peers.length < MAX_PEERS_PER_ANSWER) peers.push(addr);
-      });
-      client.on('warning', (err: Error) => {
-        warning = err.message;
-        // An HTTP tracker's "warning message" is emitted just before the answer it came with: that answer wins.
-        setImmediate(() => finish({ ok: false, error: err.message }));
-      });
-      client.on('error', (err: Error) => finish({ ok: false, error: err.message }));
-      const guard = setTimeout(() => finish({ ok: false, error: 'tracker request timed out' }), REQUEST_GUARD_MS);
-      guard.unref();
-      try {
-        if (kind === 'scrape') client.scrape({});
-        else if (event === 'started') client.start(opts);
-        else if (event === 'completed') client.complete(opts);
-        else if (event === 'stopped') client.stop(opts);
-        else client.update(opts);
-      } catch (err) {
-        finish({ ok: false, error: (err as Error).message });
-      }
-    });
-  }
-
-  /** net.sent_tracker_bytes / net.recv_tracker_bytes (estimates: see the constants above). */
-  private account(e: TrackerEntry, kind: 'announce' | 'scrape', event: EventName, opts: AnnounceOptions, r: Result): void {
-    const c = this.host.counters;
-    let sent: number;
+    let sent = 0;
     let recv = 0;
-    if (e.kind === 'udp') {
-      // Without an answer we cannot tell whether the connect exchange got through: count the connect only.
-      sent = UDP_CONNECT + UDP_HEADER;
-      if (r.ok) {
-        sent += (kind === 'scrape' ? UDP_SCRAPE_REQ : UDP_ANNOUNCE_REQ) + UDP_HEADER;
-        recv = UDP_CONNECT + UDP_HEADER + (kind === 'scrape' ? UDP_SCRAPE_RESP : UDP_ANNOUNCE_RESP + 6 * r.peers.length) + UDP_HEADER;
-      }
-    } else {
-      const url = new URL(e.url);
-      const params: Record<string, string | number> = {
-        info_hash: latin1(this.t.infoHashBytes),
-      };
-      let path = url.pathname;
-      if (kind === 'announce') {
-        for (const [k, v] of Object.entries(opts)) if (typeof v === 'number' || typeof v === 'string') params[k] = v;
-        if (event) params.event = event;
-        Object.assign(params, { compact: 1, peer_id: latin1(this.host.peerId), port: this.host.listenPort });
+    try {
+      let x: Exchange<AnnounceReply> | Exchange<ScrapeReply>;
+      if (event === null) {
+        x = e.kind === 'udp' ? await udpScrape(e.url, this.t.infoHashBytes, ac.signal) : await httpScrape(e.url, this.t.infoHashBytes, h.userAgent, ac.signal);
       } else {
-        path = path.replace(/announce([^/]*)$/, 'scrape$1');
+        const req = this.announceRequest(e, event);
+        x = e.kind === 'udp' ? await udpAnnounce(e.url, req, ac.signal) : await httpAnnounce(e.url, req, ac.signal);
       }
-      const requestLine = `GET ${path}${url.search ? `${url.search}&` : '?'}${libraryQuery(params)} HTTP/1.1\r\n`;
-      const headers = `Host: ${url.host}\r\nUser-Agent: ${this.host.userAgent}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: close\r\n\r\n`;
-      sent = requestLine.length + headers.length;
-      if (r.ok) {
-        let body: Record<string, unknown>;
-        if (kind === 'scrape') {
-          const d = r.data as ScrapeResponse;
-          body = { files: { [latin1(this.t.infoHashBytes)]: { complete: d.complete, downloaded: d.downloaded, incomplete: d.incomplete } } };
-        } else {
-          const { announce: _a, infoHash: _i, ...rest } = r.data as AnnounceResponse;
-          body = rest;
-        }
-        recv = bencode.encode(body).length + HTTP_RESPONSE_HEADERS;
+      sent = x.sent;
+      recv = x.recv;
+      return event === null ? { ok: true, scrape: x.reply as ScrapeReply } : { ok: true, announce: x.reply as AnnounceReply };
+    } catch (err) {
+      if (err instanceof TrackerRequestError) {
+        sent = err.spent.sent;
+        recv = err.spent.recv;
       }
+      const message = ac.signal.aborted && !this.closed ? 'tracker request timed out' : (err as Error).message;
+      return { ok: false, error: message };
+    } finally {
+      clearTimeout(guard);
+      this.live.delete(ac);
+      h.queued(-1);
+      // net.sent_tracker_bytes / net.recv_tracker_bytes: what went over the wire (headers estimated for HTTP).
+      h.counters.inc(M.net_sent_tracker_bytes, sent);
+      h.counters.inc(M.net_recv_tracker_bytes, recv);
     }
-    c.inc(M.net_sent_tracker_bytes, sent);
-    c.inc(M.net_recv_tracker_bytes, recv);
   }
 
   // ---------------------------------------------------------------- status
