@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
-import { type Api, errorOf, localHttp, postFile, postForm, postJson, raw, startApi, testTorrent } from './server-helpers.js';
+import { type Api, closedPort, errorOf, localHttp, postFile, postForm, postJson, raw, startApi, testTorrent } from './server-helpers.js';
 
 const TOKEN = 's3cret-token';
 const HASH = '6'.repeat(40);
@@ -294,6 +294,47 @@ describe('url refusals', () => {
     const res = await postForm(api, { url: `http://localhost:${api.port}/openapi.json` });
     expect(res.status).toBe(400);
     expect((await errorOf(res)).message).toMatch(/own API/);
+  });
+
+  // Every spelling of "this machine" is the daemon itself when the port matches; Node's URL parser already
+  // turns 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 into 127.0.0.1 and 0 into 0.0.0.0.
+  for (const host of ['[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[::ffff:127.9.9.9]', '[::ffff:0:127.0.0.1]', '[::127.0.0.1]',
+    '[64:ff9b::127.0.0.1]', '[::]', '[0:0:0:0:0:0:0:1]', '[::ffff:0.0.0.0]', '0.0.0.0', '0', '127.45.6.7', '2130706433', '0x7f.1', '0177.0.0.1']) {
+    it(`refuses to fetch from its own API spelled ${host}`, async () => {
+      const res = await postForm(api, { url: `http://${host}:${api.port}/session` });
+      expect(res.status).toBe(400);
+      expect((await errorOf(res)).message).toMatch(/own API/);
+    });
+  }
+
+  it('answers one message for a refused, a reset and a silent port, so url= cannot scan ports', async () => {
+    const refused = await closedPort();
+    const reset = net.createServer((s) => s.resetAndDestroy());
+    const silent = net.createServer(() => undefined);
+    const notHttp = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.6\r\n'));
+    const ports: number[] = [refused];
+    for (const srv of [reset, silent, notHttp]) {
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      ports.push((srv.address() as net.AddressInfo).port);
+    }
+    const quick = await startApi({ fetchTimeoutMs: 300 });
+    try {
+      const messages: string[] = [];
+      for (const port of ports) {
+        const res = await postForm(quick, { url: `http://127.0.0.1:${port}/a.torrent` });
+        expect(res.status).toBe(400);
+        const err = await errorOf(res);
+        expect(err.code).toBe('fetch_failed');
+        messages.push(err.message.replace(String(port), 'PORT'));
+      }
+      expect(new Set(messages).size).toBe(1);
+      expect(messages[0]).not.toMatch(/ECONN|refused|reset|timed? ?out|HPE_/i);
+    } finally {
+      await quick.close();
+      for (const srv of [reset, silent, notHttp]) {
+        srv.close();
+      }
+    }
   });
 
   it('refuses a redirect to its own API', async () => {
