@@ -376,3 +376,50 @@ describe('url refusals', () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe('malformed HTTP that Node refuses before the app sees it', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  /** Sends bytes on a raw socket and reads until the server closes it. */
+  function exchange(bytes: string): Promise<{ status: number; contentType: string | undefined; body: string }> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(api.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('error', reject);
+      sock.on('close', () => {
+        const text = Buffer.concat(chunks).toString('latin1');
+        const [head = '', body = ''] = text.split('\r\n\r\n', 2);
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+        resolve({ status, contentType: /^content-type: *(.*)$/im.exec(head)?.[1], body });
+      });
+      sock.end(bytes);
+    });
+  }
+
+  const cases: [string, string, number, string][] = [
+    ['a non-numeric Content-Length', 'POST /torrent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n', 400, 'bad_request'],
+    ['two different Content-Lengths', 'POST /torrent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400, 'bad_request'],
+    ['a bad chunk size', 'POST /torrent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n', 400, 'bad_request'],
+    ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, 'bad_request'],
+    ['20 KiB of headers', `GET /session HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`, 431, 'request_header_too_large'],
+  ];
+  for (const [what, bytes, status, code] of cases) {
+    it(`answers ${what} with a JSON ${status} error and closes`, async () => {
+      const res = await exchange(bytes);
+      expect(res.status).toBe(status);
+      expect(res.contentType).toMatch(/^application\/json/);
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code, message: expect.any(String) } });
+    });
+  }
+
+  it('still serves normally afterwards', async () => {
+    expect((await fetch(`${api.url}/session`)).status).toBe(200);
+  });
+});

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type express from 'express';
 import type { Session } from '@spritzle/engine';
 import { createApp } from './app.js';
+import { answerClientErrors } from './client-error.js';
 import { DEFAULT_HOST, DEFAULT_PORT, type ServerOptions } from './options.js';
 import { isLoopbackAddress } from './security.js';
 
@@ -49,6 +50,7 @@ export async function startServer(session: Session, options: ServerOptions = {})
   }
   const app = createApp(session, { ...options, host });
   const server = http.createServer(expressMessages(app), app);
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       reject(new Error(e.code === 'EADDRINUSE' ? `cannot serve the API: ${host}:${port} is already in use` : `cannot serve the API on ${host}:${port}: ${e.message}`, { cause: e }));
