@@ -1,8 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { buildCli, cleanup, cliRunner, expectOneLineError, tmp, waitForOutput, type Running } from './helpers/cli.js';
+import { CLI, buildCli, cleanup, cliRunner, expectOneLineError, tmp, waitForOutput, type Running } from './helpers/cli.js';
 
 // `spritzle start` as a real subprocess from the built dist: it serves the REST API until SIGTERM, then
 // exits 0. Everything listens on 127.0.0.1, with port 0 so parallel test files never collide.
@@ -111,6 +113,18 @@ describe('spritzle start errors', () => {
     } finally {
       await new Promise<void>((r) => srv.close(() => r()));
     }
+  });
+
+  // Needs root and unshare for a private /etc/hosts; the new network namespace keeps any bind off real interfaces.
+  const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-mn', 'true']).status === 0;
+  (canUnshare ? it : it.skip)('--host api.localhost resolving to 0.0.0.0 (hosts file) is refused without a token', async () => {
+    const dir = await tmp('cli-start-host');
+    const hosts = join(dir, 'hosts');
+    await writeFile(hosts, '127.0.0.1 localhost\n0.0.0.0 api.localhost\n');
+    const r = spawnSync('unshare', ['-mn', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'sh', hosts,
+      process.execPath, CLI, 'start', '--host', 'api.localhost', '--port', '0', '--listen-port', '0', '--listen-host', '127.0.0.1', '--no-dht',
+      '--download-dir', join(dir, 'dl'), '--state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SPRITZLE_TOKEN: '' } });
+    expectOneLineError({ code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }, /api\.localhost \(0\.0\.0\.0\), which is not a loopback address.*token/, { stackAllowed: true });
   });
 
   it('a bad --port is a usage error (exit 2)', async () => {

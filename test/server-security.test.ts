@@ -2,6 +2,7 @@
 // posts), save_path confinement to the download root, and refused url schemes and self-fetches.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdir, symlink } from 'node:fs/promises';
+import dns from 'node:dns';
 import net from 'node:net';
 import path from 'node:path';
 import { Session } from '@spritzle/engine';
@@ -70,6 +71,51 @@ describe('startServer host refusal', () => {
     const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
     try {
       await expect(startServer(session, { host: '192.0.2.1', port: 0 })).rejects.toThrow(/token/);
+    } finally {
+      await session.close();
+    }
+  });
+
+  /** Runs `body` while dns.lookup answers `address` for `name` (as a hosts-file line "0.0.0.0 api.localhost" would). */
+  async function withHostsEntry(name: string, address: string, body: () => Promise<void>): Promise<void> {
+    const real = dns.lookup;
+    dns.lookup = ((host: string, ...rest: unknown[]) => {
+      const cb = rest[rest.length - 1] as (e: Error | null, address: string, family: number) => void;
+      if (host === name) process.nextTick(cb, null, address, net.isIPv6(address) ? 6 : 4);
+      else (real as (...a: unknown[]) => void)(host, ...rest);
+    }) as typeof dns.lookup;
+    try {
+      await body();
+    } finally {
+      dns.lookup = real;
+    }
+  }
+
+  it('refuses a loopback-looking name that resolves to a non-loopback address without a token', async () => {
+    const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    try {
+      for (const [name, address] of [['api.localhost', '0.0.0.0'], ['localhost', '::'], ['localhost.', '192.0.2.1']] as const) {
+        await withHostsEntry(name.replace(/\.$/, ''), address, async () => {
+          await expect(startServer(session, { host: name, port: 0 })).rejects.toThrow(new RegExp(`${name.replace('.', '\\.')} \\(${address.replace(/\./g, '\\.')}\\), which is not a loopback address.*token`));
+        });
+      }
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('serves on the address a name resolves to when that is loopback', async () => {
+    const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    try {
+      await withHostsEntry('api.localhost', '127.0.0.1', async () => {
+        const server = await startServer(session, { host: 'api.localhost', port: 0 });
+        try {
+          expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+          expect((await fetch(`${server.url}/session`)).status).toBe(200);
+        } finally {
+          await server.close();
+        }
+      });
     } finally {
       await session.close();
     }
