@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
 import os from 'node:os';
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
-import { isLoopbackIp, isUnspecifiedIp } from './ip-address.js';
+import { isUnspecifiedIp } from './ip-address.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Lower-case, no brackets around IPv6, no trailing dot: the form host names are compared in. */
@@ -18,13 +17,6 @@ export function normalizeHostname(h: string): string {
 function hostnameOfHostHeader(value: string): string | null {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s/@]+)(?::(\d{1,5}))?$/.exec(value.trim());
   return m ? normalizeHostname(m[1]!) : null;
-}
-
-/** A loopback name (localhost, *.localhost) or address (127/8, ::1, and their IPv6 spellings). */
-export function isLoopbackAddress(host: string): boolean {
-  const h = normalizeHostname(host);
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  return isLoopbackIp(h);
 }
 
 /** An address that means "every interface" when bound and "this machine" when connected to. */
