@@ -25,6 +25,12 @@ describe('add-torrent params', () => {
     expect(normalizeAddParams({ flags: 16 }).flags).toBe(TORRENT_FLAGS.paused);
   });
 
+  it('refuse a flags bitmask with bits beyond 32 (2^53, 2^32 + 16) or unknown ones, naming flags', () => {
+    for (const flags of [2 ** 53, 2 ** 53 - 1, 2 ** 32, 2 ** 32 + 16, 2 ** 31, 1 << 14, -16, 1.5, Number.MAX_VALUE]) {
+      expect(fieldOf({ flags })).toBe('flags');
+    }
+  });
+
   it('apply the old boolean keys on top of the flags', () => {
     const p = normalizeAddParams({ sequential_download: true, apply_ip_filter: false });
     expect(p.flags & TORRENT_FLAGS.sequential_download).toBeTruthy();

@@ -322,6 +322,66 @@ describe('client commands against a daemon with a token', () => {
     });
   });
 
+  describe('a torrent name with terminal control sequences', () => {
+    // dn= sets the window title (OSC 0 ... BEL), clears the screen (CSI 2J), C1 CSI (U+009B), DEL and a newline.
+    const HOSTILE = '%1b]0;PWNED%07%1b[2J%c2%9b31m%7fx%0Ay';
+    const SHOWN = '\\x1b]0;PWNED\\x07\\x1b[2J\\x9b31m\\x7fx\\x0ay';
+    const hash = 'c0'.repeat(20);
+    /** C0 controls except newline, DEL, C1 controls: none may reach the terminal. */
+    // eslint-disable-next-line no-control-regex
+    const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+    beforeAll(async () => {
+      const r = await client(d, ['add', magnet(hash, HOSTILE), '--paused']);
+      expectOk(r);
+      expect(r.stdout).toBe(`added ${SHOWN} (${hash}), paused\n`);
+    });
+
+    it('ls shows it escaped', async () => {
+      const r = await client(d, ['ls']);
+      expectOk(r);
+      expect(r.stdout).not.toMatch(RAW_CONTROL);
+      expect(r.stdout.split('\n').find((l) => l.endsWith(hash))).toMatch(new RegExp(`^${SHOWN.replace(/[\\[\]]/g, '\\$&')}\\s+paused\\s`));
+    });
+
+    it('status shows it escaped', async () => {
+      const r = await client(d, ['status', hash]);
+      expectOk(r);
+      expect(r.stdout).not.toMatch(RAW_CONTROL);
+      expect(r.stdout).toContain(`name:      ${SHOWN}\n`);
+    });
+
+    it('watch and pause show it escaped', async () => {
+      for (const args of [['watch', hash], ['pause', hash]]) {
+        const r = await client(d, args);
+        expectOk(r);
+        expect(r.stdout).not.toMatch(RAW_CONTROL);
+        expect(r.stdout).toContain(SHOWN);
+      }
+    });
+
+    it('--json stays JSON with the name intact, C1 controls as \\u escapes', async () => {
+      const r = await client(d, ['ls', '--json']);
+      expectOk(r);
+      expect(r.stdout).not.toMatch(RAW_CONTROL);
+      const rows = JSON.parse(r.stdout) as { info_hash: string; name: string }[];
+      expect(rows.find((x) => x.info_hash === hash)?.name).toBe(decodeURIComponent(HOSTILE));
+    });
+
+    it('an error message carrying it is escaped', async () => {
+      const r = await client(d, ['add', join(d.downloadDir, `${decodeURIComponent(HOSTILE)}.torrent`)]);
+      expectOneLineError(r, /no such file or directory/);
+      expect(r.stderr).not.toMatch(RAW_CONTROL);
+      expect(r.stderr).toContain(SHOWN);
+    });
+
+    it('rm shows it escaped', async () => {
+      const r = await client(d, ['rm', hash]);
+      expectOk(r);
+      expect(r.stdout).toBe(`removed ${SHOWN} (${hash})\n`);
+    });
+  });
+
   describe('errors', () => {
     const UNKNOWN = '0123456789abcdef0123456789abcdef01234567';
 

@@ -293,6 +293,12 @@ describe('POST /torrent', () => {
     expect(await res.json()).toEqual({ info_hash: hash });
   });
 
+  it('answers 400 naming args.flags for a bitmask of 2^53 (a 32-bit bit test reads it as 0)', async () => {
+    const res = await postJson(api, '/torrent', { info_hash: 'cd'.repeat(20), args: { flags: 2 ** 53 } });
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toMatchObject({ code: 'invalid_param', field: 'args.flags' });
+  });
+
   it('takes a JSON body with args as an object', async () => {
     const hash = '2234567890abcdef1234567890abcdef12345678';
     const res = await postJson(api, '/torrent', { info_hash: hash, args: { paused: true } });
@@ -674,6 +680,19 @@ describe('/session/settings', () => {
     const res = await postJson(api, '/session/settings', { upload_rate: 1 }, 'PATCH');
     expect(res.status).toBe(400);
     expect(await errorOf(res)).toMatchObject({ code: 'invalid_param', field: 'upload_rate' });
+  });
+
+  it('PATCH answers 400 naming a setting of the wrong kind or out of its range, as settings_pack would', async () => {
+    const cases: [string, unknown][] = [
+      ['connections_limit', 1.5], ['connections_limit', 1e15], ['dht_port', 70000], ['dht_port', -1],
+      ['upload_rate_limit', -5], ['user_agent', 'x'.repeat(1024 * 1024)], ['user_agent', 'a\u001b[2Jb'], ['enable_dht', 1],
+    ];
+    for (const [field, value] of cases) {
+      const res = await postJson(api, '/session/settings', { [field]: value }, 'PATCH');
+      expect(res.status).toBe(400);
+      expect(await errorOf(res)).toMatchObject({ code: 'invalid_param', field });
+    }
+    expect(api.session.settings().dht_port).toBe(0);
   });
 
   it('PATCH answers 400 for a JSON body that is not an object', async () => {

@@ -2,11 +2,12 @@
 // posts), save_path confinement to the download root, and refused url schemes and self-fetches.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdir, symlink } from 'node:fs/promises';
+import dns from 'node:dns';
 import net from 'node:net';
 import path from 'node:path';
 import { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
-import { type Api, errorOf, localHttp, postFile, postForm, postJson, raw, startApi, testTorrent } from './server-helpers.js';
+import { type Api, closedPort, errorOf, localHttp, postFile, postForm, postJson, raw, startApi, testTorrent } from './server-helpers.js';
 
 const TOKEN = 's3cret-token';
 const HASH = '6'.repeat(40);
@@ -70,6 +71,51 @@ describe('startServer host refusal', () => {
     const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
     try {
       await expect(startServer(session, { host: '192.0.2.1', port: 0 })).rejects.toThrow(/token/);
+    } finally {
+      await session.close();
+    }
+  });
+
+  /** Runs `body` while dns.lookup answers `address` for `name` (as a hosts-file line "0.0.0.0 api.localhost" would). */
+  async function withHostsEntry(name: string, address: string, body: () => Promise<void>): Promise<void> {
+    const real = dns.lookup;
+    dns.lookup = ((host: string, ...rest: unknown[]) => {
+      const cb = rest[rest.length - 1] as (e: Error | null, address: string, family: number) => void;
+      if (host === name) process.nextTick(cb, null, address, net.isIPv6(address) ? 6 : 4);
+      else (real as (...a: unknown[]) => void)(host, ...rest);
+    }) as typeof dns.lookup;
+    try {
+      await body();
+    } finally {
+      dns.lookup = real;
+    }
+  }
+
+  it('refuses a loopback-looking name that resolves to a non-loopback address without a token', async () => {
+    const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    try {
+      for (const [name, address] of [['api.localhost', '0.0.0.0'], ['localhost', '::'], ['localhost.', '192.0.2.1']] as const) {
+        await withHostsEntry(name.replace(/\.$/, ''), address, async () => {
+          await expect(startServer(session, { host: name, port: 0 })).rejects.toThrow(new RegExp(`${name.replace('.', '\\.')} \\(${address.replace(/\./g, '\\.')}\\), which is not a loopback address.*token`));
+        });
+      }
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('serves on the address a name resolves to when that is loopback', async () => {
+    const session = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    try {
+      await withHostsEntry('api.localhost', '127.0.0.1', async () => {
+        const server = await startServer(session, { host: 'api.localhost', port: 0 });
+        try {
+          expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+          expect((await fetch(`${server.url}/session`)).status).toBe(200);
+        } finally {
+          await server.close();
+        }
+      });
     } finally {
       await session.close();
     }
@@ -296,6 +342,47 @@ describe('url refusals', () => {
     expect((await errorOf(res)).message).toMatch(/own API/);
   });
 
+  // Every spelling of "this machine" is the daemon itself when the port matches; Node's URL parser already
+  // turns 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 into 127.0.0.1 and 0 into 0.0.0.0.
+  for (const host of ['[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[::ffff:127.9.9.9]', '[::ffff:0:127.0.0.1]', '[::127.0.0.1]',
+    '[64:ff9b::127.0.0.1]', '[::]', '[0:0:0:0:0:0:0:1]', '[::ffff:0.0.0.0]', '0.0.0.0', '0', '127.45.6.7', '2130706433', '0x7f.1', '0177.0.0.1']) {
+    it(`refuses to fetch from its own API spelled ${host}`, async () => {
+      const res = await postForm(api, { url: `http://${host}:${api.port}/session` });
+      expect(res.status).toBe(400);
+      expect((await errorOf(res)).message).toMatch(/own API/);
+    });
+  }
+
+  it('answers one message for a refused, a reset and a silent port, so url= cannot scan ports', async () => {
+    const refused = await closedPort();
+    const reset = net.createServer((s) => s.resetAndDestroy());
+    const silent = net.createServer(() => undefined);
+    const notHttp = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.6\r\n'));
+    const ports: number[] = [refused];
+    for (const srv of [reset, silent, notHttp]) {
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      ports.push((srv.address() as net.AddressInfo).port);
+    }
+    const quick = await startApi({ fetchTimeoutMs: 300 });
+    try {
+      const messages: string[] = [];
+      for (const port of ports) {
+        const res = await postForm(quick, { url: `http://127.0.0.1:${port}/a.torrent` });
+        expect(res.status).toBe(400);
+        const err = await errorOf(res);
+        expect(err.code).toBe('fetch_failed');
+        messages.push(err.message.replace(String(port), 'PORT'));
+      }
+      expect(new Set(messages).size).toBe(1);
+      expect(messages[0]).not.toMatch(/ECONN|refused|reset|timed? ?out|HPE_/i);
+    } finally {
+      await quick.close();
+      for (const srv of [reset, silent, notHttp]) {
+        srv.close();
+      }
+    }
+  });
+
   it('refuses a redirect to its own API', async () => {
     const src = await localHttp((_req, res) => res.writeHead(302, { location: `http://127.0.0.1:${api.port}/session` }).end());
     try {
@@ -333,5 +420,52 @@ describe('url refusals', () => {
   it('refuses credentials in a url', async () => {
     const res = await postForm(api, { url: 'http://user:pw@127.0.0.1:1/a.torrent' });
     expect(res.status).toBe(400);
+  });
+});
+
+describe('malformed HTTP that Node refuses before the app sees it', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  /** Sends bytes on a raw socket and reads until the server closes it. */
+  function exchange(bytes: string): Promise<{ status: number; contentType: string | undefined; body: string }> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(api.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('error', reject);
+      sock.on('close', () => {
+        const text = Buffer.concat(chunks).toString('latin1');
+        const [head = '', body = ''] = text.split('\r\n\r\n', 2);
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+        resolve({ status, contentType: /^content-type: *(.*)$/im.exec(head)?.[1], body });
+      });
+      sock.end(bytes);
+    });
+  }
+
+  const cases: [string, string, number, string][] = [
+    ['a non-numeric Content-Length', 'POST /torrent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n', 400, 'bad_request'],
+    ['two different Content-Lengths', 'POST /torrent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400, 'bad_request'],
+    ['a bad chunk size', 'POST /torrent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n', 400, 'bad_request'],
+    ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, 'bad_request'],
+    ['20 KiB of headers', `GET /session HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`, 431, 'request_header_too_large'],
+  ];
+  for (const [what, bytes, status, code] of cases) {
+    it(`answers ${what} with a JSON ${status} error and closes`, async () => {
+      const res = await exchange(bytes);
+      expect(res.status).toBe(status);
+      expect(res.contentType).toMatch(/^application\/json/);
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code, message: expect.any(String) } });
+    });
+  }
+
+  it('still serves normally afterwards', async () => {
+    expect((await fetch(`${api.url}/session`)).status).toBe(200);
   });
 });

@@ -24,6 +24,31 @@ describe('session settings', () => {
     }
   });
 
+  it('refuse non-integers and integers out of range like settings_pack, naming the setting', () => {
+    const cases: Record<string, unknown>[] = [
+      { connections_limit: 1.5 }, { connections_limit: 1e15 }, { connections_limit: -1 }, { dht_port: 70000 }, { dht_port: -1 },
+      { download_rate_limit: -1 }, { upload_rate_limit: 2 ** 31 }, { peer_timeout: 0 }, { peer_connect_timeout: 3e6 },
+      { unchoke_slots_limit: -2 }, { max_out_request_queue: '0.5' },
+    ];
+    for (const input of cases) {
+      expect(() => validateSettings(input)).toThrow(expect.objectContaining({ code: 'invalid_param', field: Object.keys(input)[0] }));
+    }
+    expect(validateSettings({ dht_port: 65535, unchoke_slots_limit: -1, connections_limit: 0 })).toEqual({ dht_port: 65535, unchoke_slots_limit: -1, connections_limit: 0 });
+  });
+
+  it('refuse over-long strings and strings with control characters, naming the setting', () => {
+    for (const input of [{ user_agent: 'x'.repeat(1025) }, { user_agent: 'ok\u001b]0;PWNED\u0007' }, { user_agent: 'a\u0085' }, { peer_fingerprint: '-SZ\u00000-' }, { dht_bootstrap_nodes: 'h:1\n' }]) {
+      expect(() => validateSettings(input)).toThrow(expect.objectContaining({ code: 'invalid_param', field: Object.keys(input)[0] }));
+    }
+    expect(validateSettings({ user_agent: 'x'.repeat(1024) }).user_agent).toHaveLength(1024);
+  });
+
+  it('refuse non-booleans for boolean settings', () => {
+    for (const v of [1, 0, 'yes', null]) {
+      expect(() => validateSettings({ enable_dht: v })).toThrow(expect.objectContaining({ code: 'invalid_param', field: 'enable_dht' }));
+    }
+  });
+
   it('apply on a live session and drive ses.num_unchoke_slots', async () => {
     const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
     try {

@@ -1,3 +1,5 @@
+import { escapeControl, escapeControlKeepLines } from './format.js';
+
 /** Exit codes: 1 for a failed command, 2 for bad usage (as most Unix tools), 128+n after signal n. */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -59,7 +61,8 @@ export function describeError(e: unknown): { message: string; expected: boolean 
   if (isSpritzleError(e)) return { message: e.message, expected: true };
   if (isSystemError(e)) {
     const text = ERRNO_TEXT[e.code] ?? e.message;
-    return { message: e.path ? `${e.path}: ${text}` : text, expected: true };
+    // A path is data (it may hold a newline or ESC); it is escaped here so the message stays one line.
+    return { message: e.path ? `${escapeControl(e.path)}: ${text}` : text, expected: true };
   }
   if (e instanceof Error) return { message: e.message || e.name, expected: false };
   return { message: String(e), expected: false };
@@ -69,8 +72,8 @@ export function describeError(e: unknown): { message: string; expected: boolean 
 export function reportError(e: unknown): number {
   const { message, expected } = describeError(e);
   // Multi-line messages from libraries would break the one-line promise; keep the first line.
-  const line = message.split('\n', 1)[0]!.trim();
+  const line = escapeControl(message.split('\n', 1)[0]!.trim());
   process.stderr.write(`spritzle: ${line}\n`);
-  if (!expected && process.env.SPRITZLE_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  if (!expected && process.env.SPRITZLE_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${escapeControlKeepLines(e.stack)}\n`);
   return e instanceof CliError ? e.exitCode : EXIT_FAILURE;
 }

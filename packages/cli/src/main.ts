@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_USAGE, reportError } from './errors.js';
+import { escapeControl } from './format.js';
 import { collect, collectPeer, pieceLength, portParser, seconds } from './parsers.js';
 import { VERSION } from './version.js';
 import type { CreateOptions } from './commands/create.js';
@@ -28,7 +29,7 @@ const program = new Command('spritzle')
   .showSuggestionAfterError()
   // Usage errors go through the same one-line `spritzle: <message>` format as every other error, the
   // "(Did you mean ...?)" suggestion joined onto that line.
-  .configureOutput({ outputError: (str, write) => write(`spritzle: ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) })
+  .configureOutput({ outputError: (str, write) => write(`spritzle: ${escapeControl(str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' '))}\n`) })
   // Throw instead of exiting so that main decides the exit code (2 for usage errors) in one place.
   .exitOverride();
 

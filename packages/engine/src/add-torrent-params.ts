@@ -173,7 +173,10 @@ function stringList(field: string, v: unknown): string[] {
 
 function flagsFrom(v: unknown): number {
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 0 || (v & ~ALL_FLAG_BITS) !== 0) bad('flags', 'unknown bits in the flags bitmask');
+    // Bitwise operators truncate to 32 bits (2^53 & x is 0): range first, then the bit test on a safe int.
+    if (!Number.isSafeInteger(v) || v < 0 || v > ALL_FLAG_BITS || (v & ~ALL_FLAG_BITS) !== 0) {
+      bad('flags', `must be a bitmask of known torrent flags (0 to ${ALL_FLAG_BITS}), or a list of their names`);
+    }
     return v;
   }
   if (typeof v === 'string') v = v.split(',').map((s) => s.trim()).filter(Boolean);

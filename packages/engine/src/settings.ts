@@ -93,9 +93,54 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
 /** Settings that only take effect when the session starts (the listen socket is already bound). */
 export const RESTART_ONLY_SETTINGS: ReadonlySet<keyof SessionSettings> = new Set(['listen_interfaces', 'peer_fingerprint']);
 
+/** Largest int32: libtorrent's settings_pack stores integers as int. */
+const INT_MAX = 2 ** 31 - 1;
+/** Seconds that still fit a Node timer (setTimeout clamps anything over 2^31 - 1 ms to 1 ms). */
+const SECONDS_MAX = Math.floor(INT_MAX / 1000);
+
+/** The accepted range of each integer setting (libtorrent's int settings, with the bounds that make sense here). */
+const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> = {
+  connections_limit: [0, 1_000_000],
+  unchoke_slots_limit: [-1, 1_000_000],
+  num_optimistic_unchoke_slots: [0, 1_000_000],
+  unchoke_interval: [1, SECONDS_MAX],
+  optimistic_unchoke_interval: [1, SECONDS_MAX],
+  seeding_piece_quota: [0, INT_MAX],
+  request_queue_time: [0, SECONDS_MAX],
+  max_out_request_queue: [1, 1_000_000],
+  max_allowed_in_request_queue: [1, 1_000_000],
+  peer_timeout: [1, SECONDS_MAX],
+  handshake_timeout: [1, SECONDS_MAX],
+  peer_connect_timeout: [1, SECONDS_MAX],
+  inactivity_timeout: [1, SECONDS_MAX],
+  piece_timeout: [1, SECONDS_MAX],
+  min_reconnect_time: [0, SECONDS_MAX],
+  download_rate_limit: [0, INT_MAX],
+  upload_rate_limit: [0, INT_MAX],
+  dht_port: [0, 65535],
+};
+
+/** Longest accepted value of each string setting, in characters. */
+const STRING_MAX: Readonly<Record<string, number>> = {
+  listen_interfaces: 1024,
+  peer_fingerprint: 8,
+  user_agent: 1024,
+  dht_bootstrap_nodes: 64 * 1024,
+  save_path: 4096,
+};
+
+// C0 controls, DEL and C1 controls: they would reach peers, logs and terminals as they are.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+function invalid(key: string, message: string): never {
+  throw new SpritzleError('invalid_param', `setting "${key}" ${message}`, { field: key });
+}
+
 /**
- * Validates a partial settings object by libtorrent's names. Unknown names and wrong types are an
- * invalid_param error naming the setting. Numeric strings are coerced for numeric settings, as the
+ * Validates a partial settings object by libtorrent's names, as settings_pack would: unknown names, wrong
+ * types, non-integers, integers out of their range, over-long strings and strings with control characters
+ * are an invalid_param error naming the setting. Numeric strings are coerced for numeric settings, as the
  * original spritzle did, so form posts and query strings work.
  */
 export function validateSettings(input: unknown): Partial<SessionSettings> {
@@ -105,24 +150,27 @@ export function validateSettings(input: unknown): Partial<SessionSettings> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
     if (!Object.prototype.hasOwnProperty.call(DEFAULT_SETTINGS, key)) {
-      throw new SpritzleError('invalid_param', `unknown setting "${key}"`, { field: key });
+      throw new SpritzleError('invalid_param', `unknown setting "${key.slice(0, 100)}"`, { field: key.slice(0, 100) });
     }
     const expected = typeof DEFAULT_SETTINGS[key as keyof SessionSettings];
     let v = value;
     if (expected === 'number' && typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) v = Number(v);
     if (expected === 'boolean' && (v === 'true' || v === 'false')) v = v === 'true';
-    if (typeof v !== expected || (expected === 'number' && !Number.isFinite(v as number))) {
-      throw new SpritzleError('invalid_param', `setting "${key}" must be a ${expected}`, { field: key });
-    }
-    if (expected === 'number' && (v as number) < -1) {
-      throw new SpritzleError('invalid_param', `setting "${key}" must be -1 or more`, { field: key });
+    if (expected === 'number') {
+      const [min, max] = INT_RANGES[key]!;
+      if (typeof v !== 'number' || !Number.isInteger(v)) invalid(key, `must be an integer from ${min} to ${max}`);
+      if (v < min || v > max) invalid(key, `must be from ${min} to ${max}`);
+    } else if (expected === 'string') {
+      if (typeof v !== 'string') invalid(key, 'must be a string');
+      const max = STRING_MAX[key]!;
+      if (v.length > max) invalid(key, `is at most ${max} characters`);
+      if (CONTROL_CHARS.test(v)) invalid(key, 'may not contain control characters');
+    } else if (typeof v !== expected) {
+      invalid(key, `must be a ${expected}`);
     }
     out[key] = v;
   }
   if (typeof out.listen_interfaces === 'string') parseListenInterface(out.listen_interfaces);
-  if (typeof out.peer_fingerprint === 'string' && out.peer_fingerprint.length > 8) {
-    throw new SpritzleError('invalid_param', 'peer_fingerprint is at most 8 characters', { field: 'peer_fingerprint' });
-  }
   return out as Partial<SessionSettings>;
 }
 

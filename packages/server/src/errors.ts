@@ -15,6 +15,8 @@ export type ServerErrorCode =
   | 'not_found' // no such route
   | 'method_not_allowed'
   | 'payload_too_large'
+  | 'request_header_too_large' // headers over Node's limit (16 KiB by default): 431
+  | 'request_timeout' // the request did not arrive within Node's request timeout: 408
   | 'unsupported_media_type'
   | 'fetch_failed' // a .torrent url that could not be fetched (unreachable, HTTP error, too big, too slow)
   | 'internal_error';

@@ -1,7 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { HttpError, badRequest } from './errors.js';
-import { isLoopbackAddress, isWildcardAddress, localInterfaceAddresses, normalizeHostname } from './security.js';
+import { canonicalIp, isLoopbackIp, isUnspecifiedIp } from './ip-address.js';
+import { isWildcardAddress, localInterfaceAddresses, normalizeHostname } from './security.js';
 
 /** The API's own socket address, so a url add cannot make the daemon call itself. */
 export interface SelfAddress {
@@ -70,14 +71,11 @@ async function isSelf(u: URL, self: SelfAddress, signal: AbortSignal): Promise<b
     }
   }
   const own = new Set<string>();
-  if (self.localAddress) own.add(normalizeHostname(self.localAddress.replace(/^::ffff:/, '')));
-  own.add(normalizeHostname(self.boundHost));
-  if (isWildcardAddress(self.boundHost)) for (const a of localInterfaceAddresses()) own.add(a);
-  return addresses.some((a) => {
-    const plain = a.replace(/^::ffff:/, '');
-    // Loopback and "any" addresses reach this machine whatever the API is bound to.
-    return own.has(plain) || isLoopbackAddress(plain) || isWildcardAddress(plain);
-  });
+  if (self.localAddress) own.add(canonicalIp(normalizeHostname(self.localAddress)));
+  own.add(canonicalIp(normalizeHostname(self.boundHost)));
+  if (isWildcardAddress(self.boundHost)) for (const a of localInterfaceAddresses()) own.add(canonicalIp(a));
+  // Loopback and "any" addresses reach this machine whatever the API is bound to, in whichever spelling.
+  return addresses.some((a) => own.has(canonicalIp(a)) || isLoopbackIp(a) || isUnspecifiedIp(a));
 }
 
 /** Reads a body up to `max` bytes; one byte more is an error, whatever Content-Length claimed. */
@@ -131,7 +129,9 @@ export async function fetchTorrent(start: URL, self: SelfAddress, limits: FetchL
         headers: { accept: 'application/x-bittorrent, application/octet-stream;q=0.9, */*;q=0.1' },
       });
     } catch (e) {
-      throw fetchFailed(signal.aborted ? `url: no answer within ${limits.timeoutMs} ms` : `url: cannot fetch ${url.origin} (${describeFetchError(e)})`, e);
+      // One message for refused, reset, timed out, not HTTP...: the difference would let anyone who can add a
+      // url scan this machine's (or its network's) ports through the error text.
+      throw fetchFailed(`url: could not fetch ${url.origin}: no HTTP answer within ${limits.timeoutMs} ms`, e);
     }
     if (res.status >= 300 && res.status < 400 && res.status !== 304) {
       await res.body?.cancel().catch(() => undefined);
@@ -155,15 +155,7 @@ export async function fetchTorrent(start: URL, self: SelfAddress, limits: FetchL
       return { kind: 'torrent', bytes: await readLimited(res, limits.maxBytes) };
     } catch (e) {
       if (e instanceof HttpError) throw e;
-      throw fetchFailed(signal.aborted ? `url: the .torrent did not arrive within ${limits.timeoutMs} ms` : `url: the download broke off (${describeFetchError(e)})`, e);
+      throw fetchFailed(`url: could not fetch ${url.origin}: the .torrent did not arrive whole within ${limits.timeoutMs} ms`, e);
     }
   }
-}
-
-/** undici hides the useful part (ECONNREFUSED...) in `cause`. */
-function describeFetchError(e: unknown): string {
-  const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message.slice(0, 200);
-  return e instanceof Error ? e.message.slice(0, 200) : 'error';
 }

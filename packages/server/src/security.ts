@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
 import os from 'node:os';
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
+import { isUnspecifiedIp } from './ip-address.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Lower-case, no brackets around IPv6, no trailing dot: the form host names are compared in. */
@@ -19,21 +19,10 @@ function hostnameOfHostHeader(value: string): string | null {
   return m ? normalizeHostname(m[1]!) : null;
 }
 
-export function isLoopbackAddress(host: string): boolean {
-  const h = normalizeHostname(host);
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (net.isIPv4(h)) return h.startsWith('127.');
-  if (net.isIPv6(h)) {
-    if (h === '::1') return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-    return mapped !== null && mapped[1]!.startsWith('127.');
-  }
-  return false;
-}
-
+/** An address that means "every interface" when bound and "this machine" when connected to. */
 export function isWildcardAddress(host: string): boolean {
   const h = normalizeHostname(host);
-  return h === '0.0.0.0' || h === '::' || h === '';
+  return h === '' || isUnspecifiedIp(h);
 }
 
 /** This machine's interface addresses: what "the bound host" means when the API listens on all of them. */

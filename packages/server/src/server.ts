@@ -1,10 +1,13 @@
+import dns from 'node:dns';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type express from 'express';
 import type { Session } from '@spritzle/engine';
 import { createApp } from './app.js';
+import { answerClientErrors } from './client-error.js';
 import { DEFAULT_HOST, DEFAULT_PORT, type ServerOptions } from './options.js';
-import { isLoopbackAddress } from './security.js';
+import { isLoopbackIp, isUnspecifiedIp } from './ip-address.js';
+import { normalizeHostname } from './security.js';
 
 export interface RunningServer {
   /** Base URL, e.g. "http://127.0.0.1:8080". */
@@ -44,17 +47,25 @@ export async function startServer(session: Session, options: ServerOptions = {})
   const host = options.host ?? DEFAULT_HOST;
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be an integer from 0 to 65535, not ${port}`);
-  if (!isLoopbackAddress(host) && !options.token) {
-    throw new Error(`refusing to serve the API on ${host}, which is not a loopback address, without an API token; set a token or listen on 127.0.0.1`);
+  // Bind the address the name resolves to, and judge that address, not the name: "api.localhost" or
+  // "localhost" in a hosts file may well say 0.0.0.0. Resolving once means the address checked is the one bound.
+  const address = await resolveHost(host);
+  if (!isLoopbackIp(address) && !options.token) {
+    const what = address === normalizeHostname(host) ? host : `${host} (${address})`;
+    throw new Error(`refusing to serve the API on ${what}, which is not a loopback address, without an API token; set a token or listen on 127.0.0.1`);
   }
-  const app = createApp(session, { ...options, host });
+  // A wildcard bind answers on every interface: the Host allow-list must know that, whatever name it was given.
+  const appHost = isUnspecifiedIp(address) ? address : host;
+  const allowedHosts = appHost === host ? options.allowedHosts : [...(options.allowedHosts ?? []), host];
+  const app = createApp(session, { ...options, host: appHost, ...(allowedHosts ? { allowedHosts } : {}) });
   const server = http.createServer(expressMessages(app), app);
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       reject(new Error(e.code === 'EADDRINUSE' ? `cannot serve the API: ${host}:${port} is already in use` : `cannot serve the API on ${host}:${port}: ${e.message}`, { cause: e }));
     };
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen(port, address, () => {
       server.off('error', onError);
       resolve();
     });
@@ -69,4 +80,17 @@ export async function startServer(session: Session, options: ServerOptions = {})
       server.closeAllConnections();
     }),
   };
+}
+
+/** The address `listen(port, host)` would bind: the first answer of dns.lookup, as net.Server does. */
+async function resolveHost(host: string): Promise<string> {
+  const name = normalizeHostname(host);
+  if (net.isIP(name)) return name;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      dns.lookup(name, (e, address) => (e ? reject(e) : resolve(address)));
+    });
+  } catch (e) {
+    throw new Error(`cannot serve the API on ${host}: the name does not resolve (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+  }
 }

@@ -1,6 +1,6 @@
 /** Text output shared by the client commands: state labels, rates, tables, and writing to stdout. */
 import type { TorrentStatus } from '@spritzle/engine';
-import { formatBytes } from '../format.js';
+import { escapeControl, escapeControlKeepLines, formatBytes, jsonForTerminal } from '../format.js';
 import { ApiClient } from './api.js';
 import type { ClientCommandOptions } from './options.js';
 
@@ -13,6 +13,11 @@ export function clientFrom(opts: ClientCommandOptions): ApiClient {
  * cut off output still queued for a slow pipe.
  */
 export function print(text: string): Promise<void> {
+  // Values are escaped where they are formatted; this catches whatever was not (lines stay lines).
+  return write(escapeControlKeepLines(text));
+}
+
+function write(text: string): Promise<void> {
   guardStdout();
   return new Promise((resolve, reject) => {
     process.stdout.write(text, (e) => (e && (e as NodeJS.ErrnoException).code !== 'EPIPE' ? reject(e) : resolve()));
@@ -36,7 +41,7 @@ function guardStdout(): void {
 
 /** The API's JSON as one line: what --json prints. */
 export function printJson(value: unknown): Promise<void> {
-  return print(`${JSON.stringify(value)}\n`);
+  return write(`${jsonForTerminal(value)}\n`);
 }
 
 /**
@@ -46,19 +51,19 @@ export function printJson(value: unknown): Promise<void> {
 export function stateLabel(t: Pick<TorrentStatus, 'state' | 'paused' | 'error'>): string {
   if (t.error) return 'error';
   if (t.paused) return 'paused';
-  return t.state;
+  return escapeControl(t.state);
 }
 
 export function displayName(t: Pick<TorrentStatus, 'name' | 'info_hash'>): string {
-  return t.name !== '' ? t.name : t.info_hash;
+  return t.name !== '' ? escapeControl(t.name) : t.info_hash;
+}
+
+/** "name (hash)" for messages, or the hash alone when there is no name. */
+export function nameAndHash(name: string, hash: string): string {
+  return name !== '' ? `${escapeControl(name)} (${escapeControl(hash)})` : escapeControl(hash);
 }
 
 /** "42.0%"; just under 100% stays "99.9%", so a torrent shown at 100% is really complete. */
-/** "name (hash)" for messages, or the hash alone when there is no name. */
-export function nameAndHash(name: string, hash: string): string {
-  return name !== '' ? `${name} (${hash})` : hash;
-}
-
 export function percent(progress: number): string {
   return `${(Math.floor(progress * 1000) / 10).toFixed(1)}%`;
 }

@@ -3,7 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Session, TorrentHandle, TorrentStatus } from '@spritzle/engine';
 import { CliError, describeError } from '../errors.js';
-import { formatBytes, mib, round } from '../format.js';
+import { escapeControl, formatBytes, jsonForTerminal, mib, round } from '../format.js';
 import { downloadProgress } from '../progress.js';
 import { dhtSettings, openSession, type DhtFlags } from '../session.js';
 import { exitCodeFor, trapSignals, type SignalTrap } from '../signals.js';
@@ -85,9 +85,9 @@ export async function runDownload(file: string, opts: DownloadOptions): Promise<
     await session.close();
     session = null;
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.stdout.write(`${jsonForTerminal(result)}\n`);
     } else {
-      process.stdout.write(`downloaded ${torrent.name} (${result.info_hash}): ${formatBytes(result.bytes)} in ` +
+      process.stdout.write(`downloaded ${escapeControl(torrent.name)} (${result.info_hash}): ${formatBytes(result.bytes)} in ` +
         `${result.seconds.toFixed(2)} s, ${result.mib_per_s.toFixed(1)} MiB/s\n`);
     }
     return 0;

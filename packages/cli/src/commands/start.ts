@@ -4,10 +4,11 @@ import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import type { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
 import { CliError, describeError } from '../errors.js';
+import { escapeControl } from '../format.js';
+import { humanLogStream, jsonLogStream } from '../log-output.js';
 import { formatHostPort } from '../net.js';
 import { dhtSettings, openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
@@ -64,12 +65,8 @@ function errnoOf(e: unknown, depth = 0): string | undefined {
 /** JSON lines on stderr; human-readable when stderr is a terminal. */
 function makeLogger(level: string): Logger {
   if (!pino.levels.values[level]) throw new CliError(`unknown --log-level "${level}" (use ${Object.keys(pino.levels.values).join(', ')}, or silent)`);
-  if (process.stderr.isTTY) {
-    // In-process pretty stream rather than a pino transport: a transport loads its target in a worker
-    // thread by module name, which fails when the CLI runs as one bundled file (the npx package).
-    return pino({ level }, pretty({ destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss' }));
-  }
-  return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+  if (process.stderr.isTTY) return pino({ level }, humanLogStream(2));
+  return pino({ level, base: { pid: process.pid } }, jsonLogStream(2));
 }
 
 /**
@@ -142,8 +139,8 @@ export async function runStart(opts: StartOptions): Promise<number> {
     }
     process.stdout.write(`spritzle API on ${api.url}\n`);
     process.stdout.write(`peers on ${formatHostPort(opts.listenHost, session.listenPort)}\n`);
-    process.stdout.write(`downloads go to ${downloadDir}\n`);
-    process.stdout.write(`state in ${stateDir}\n`);
+    process.stdout.write(`downloads go to ${escapeControl(downloadDir)}\n`);
+    process.stdout.write(`state in ${escapeControl(stateDir)}\n`);
     log.info({
       ...loaded, ready_ms: Math.round(performance.now() - t0), rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
     }, 'ready');

@@ -4,7 +4,7 @@ import { resolveHash } from '../client/api.js';
 import { clientFrom, displayName, percent, print, printJson, rate, stateLabel, truncate } from '../client/display.js';
 import type { ClientCommandOptions } from '../client/options.js';
 import { CliError } from '../errors.js';
-import { formatBytes } from '../format.js';
+import { escapeControl, formatBytes } from '../format.js';
 import { exitCodeFor, trapSignals, type StopSignal } from '../signals.js';
 
 export type WatchOptions = ClientCommandOptions;
@@ -65,7 +65,7 @@ class LinesView implements View {
     for (const hash of this.shown.keys()) {
       if (!seen.has(hash)) {
         this.shown.delete(hash);
-        out += `${hash}  removed\n`;
+        out += `${escapeControl(hash)}  removed\n`;
       }
     }
     if (out !== '') await print(out);
@@ -125,9 +125,9 @@ class BarsView implements View {
 /** The closing line, or the error for torrents that stopped on one. */
 function verdict(torrents: readonly StatsTorrent[]): string {
   const failed = torrents.filter((t) => t.error !== '');
-  if (failed.length === 1) throw new CliError(`${displayName(failed[0]!)}: ${failed[0]!.error}`);
+  if (failed.length === 1) throw new CliError(`${displayName(failed[0]!)}: ${escapeControl(failed[0]!.error)}`);
   if (failed.length > 1) {
-    throw new CliError(`${failed.length} torrents stopped with an error; ${displayName(failed[0]!)}: ${failed[0]!.error}`);
+    throw new CliError(`${failed.length} torrents stopped with an error; ${displayName(failed[0]!)}: ${escapeControl(failed[0]!.error)}`);
   }
   const finished = torrents.filter(isComplete).length;
   const paused = torrents.length - finished;
