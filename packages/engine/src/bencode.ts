@@ -123,14 +123,12 @@ function skipString(data: Uint8Array, pos: number): number {
   return at + len;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8');
 
+/** A dictionary key as bencode 4 gives it: UTF-8 text, or hex when the bytes are not (all) UTF-8. */
 function keyText(bytes: Uint8Array): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'); // as bencode 4 does
-  }
+  const t = utf8.decode(bytes);
+  return t.includes('\uFFFD') ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : t;
 }
 
 /**
