@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import { Session, SpritzleError, parseTorrentFile, decodeResumeData, encodeResumeData } from '@spritzle/engine';
 import { MAX_FILES, MAX_TORRENT_FILE_SIZE } from '../packages/engine/src/metainfo.js';
 import { parsePexMessage } from '../packages/engine/src/discovery/pex.js';
-import { isKrpcDatagram } from '../packages/engine/src/discovery/dht-socket.js';
+import { isKrpcDatagram, krpcQuery } from '../packages/engine/src/discovery/dht-socket.js';
 import { startPlainDhtNodes, stopPlainDhtNodes, type PlainDhtNode } from './helpers/dht.js';
 import { waitFor } from './helpers/engine.js';
 import { tmpDir } from './helpers/fixtures.js';
@@ -159,5 +159,17 @@ describe('the DHT port under garbage datagrams', () => {
     const second = await Session.create({ listen_interfaces: '127.0.0.1:0', enable_dht: true, dht_bootstrap_nodes: `127.0.0.1:${port}` });
     sessions.push(second);
     await waitFor(() => (second.stats()['dht.dht_nodes'] ?? 0) > 0, 10_000, 'the second session to bootstrap from the first');
+    // The per-method counters, read from the datagrams' bytes, saw the plain node's ping and the second session's queries.
+    expect(s.stats()['dht.dht_ping_in']).toBeGreaterThan(0);
+    expect(second.stats()['dht.dht_find_node_out']).toBeGreaterThan(0);
+    await waitFor(() => (s.stats()['dht.dht_find_node_in'] ?? 0) > 0, 10_000, 'find_node to be counted');
+  });
+
+  it('krpcQuery names the method of a query and nothing else', () => {
+    const id = 'a'.repeat(20);
+    expect(krpcQuery(Buffer.from(`d1:ad2:id20:${id}e1:q4:ping1:t2:aa1:y1:qe`))).toBe(0);
+    expect(krpcQuery(Buffer.from(`d1:ad2:id20:${id}9:info_hash20:${id}e1:q9:get_peers1:t2:aa1:y1:qe`))).toBe(2);
+    expect(krpcQuery(Buffer.from(`d1:q4:ping1:rd2:id20:${id}e1:t2:aa1:y1:re`))).toBe(-1);
+    expect(krpcQuery(Buffer.from('d1:q5:other1:t2:aa1:y1:qe'))).toBe(-1);
   });
 });
