@@ -169,7 +169,14 @@ declare module 'bittorrent-tracker' {
 
 declare module 'bittorrent-dht' {
   import type { EventEmitter } from 'node:events';
-  import type { Socket as UdpSocket } from 'node:dgram';
+
+  /** What k-rpc-socket uses of its `socket` (a dgram socket, or anything with these members). */
+  export interface KrpcUdpSocket extends EventEmitter {
+    send(buf: Uint8Array, offset: number, length: number, port: number, host: string, cb?: (err: Error | null) => void): void;
+    bind(port: number, host: string, cb?: () => void): void;
+    address(): { address: string; family: string; port: number };
+    close(cb?: () => void): void;
+  }
 
   export interface DhtNodeAddress { host: string; port: number; id?: Uint8Array }
   export interface DhtOptions {
@@ -180,7 +187,7 @@ declare module 'bittorrent-dht' {
     /** An own address to store as a peer when announcing (false: none). */
     host?: string | false;
     /** The UDP socket to use (k-rpc-socket's `socket`). */
-    socket?: UdpSocket;
+    socket?: KrpcUdpSocket;
     concurrency?: number;
     maxPeers?: number;
     timeBucketOutdated?: number;

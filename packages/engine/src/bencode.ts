@@ -102,8 +102,8 @@ function skipInt(data: Uint8Array, pos: number): number {
   return pos + 1;
 }
 
-/** Reads a string's length prefix; returns [length, offset of the first content byte]. */
-function readLength(data: Uint8Array, pos: number): [number, number] {
+/** Checks the string at `pos` (length prefix and content); returns the offset just past it. */
+function skipString(data: Uint8Array, pos: number): number {
   const start = pos;
   let len = 0;
   while (pos < data.length && data[pos]! >= ZERO && data[pos]! <= NINE) {
@@ -115,22 +115,41 @@ function readLength(data: Uint8Array, pos: number): [number, number] {
   if (data[pos] !== COLON) throw new BencodeError(pos >= data.length ? 'truncated' : 'string length not followed by ":"', pos);
   pos++;
   if (len > data.length - pos) throw new BencodeError(`string of ${len} bytes runs past the end`, start);
-  return [len, pos];
+  return pos + len;
 }
 
-function skipString(data: Uint8Array, pos: number): number {
-  const [len, at] = readLength(data, pos);
-  return at + len;
+const utf8 = new TextDecoder('utf-8');
+
+/** Reads a checked string's length prefix at r.pos; leaves r.pos on its first content byte. */
+function contentLength(data: Uint8Array, r: { pos: number }): number {
+  let len = 0;
+  let pos = r.pos;
+  for (let c = data[pos]!; c !== COLON; c = data[++pos]!) len = len * 10 + (c - ZERO);
+  r.pos = pos + 1;
+  return len;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function keyText(bytes: Uint8Array): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'); // as bencode 4 does
+/** A dictionary key as bencode 4 gives it: UTF-8 text, or hex when the bytes are not (all) UTF-8. */
+function readKey(data: Uint8Array, r: { pos: number }): string {
+  const len = contentLength(data, r);
+  const at = r.pos;
+  r.pos = at + len;
+  // Almost every key is short ASCII: built directly (a subarray and a TextDecoder call per key cost more).
+  if (len <= 64) {
+    let t = '';
+    for (let i = at; i < at + len; i++) {
+      const b = data[i]!;
+      if (b >= 0x80) return utf8Key(data.subarray(at, at + len));
+      t += String.fromCharCode(b);
+    }
+    return t;
   }
+  return utf8Key(data.subarray(at, at + len));
+}
+
+function utf8Key(bytes: Uint8Array): string {
+  const t = utf8.decode(bytes);
+  return t.includes('\uFFFD') ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : t;
 }
 
 /**
@@ -150,10 +169,10 @@ export function bdecode(data: Uint8Array, limits?: BencodeLimits): BValue {
 function readValue(data: Uint8Array, r: { pos: number }): BValue {
   const c = data[r.pos]!;
   if (c === I) {
-    const end = data.indexOf(E, r.pos);
-    const n = Number(Buffer.from(data.buffer, data.byteOffset + r.pos + 1, end - r.pos - 1).toString('latin1'));
+    const start = r.pos + 1;
+    const end = data.indexOf(E, start);
     r.pos = end + 1;
-    return n;
+    return readInt(data, start, end);
   }
   if (c === L) {
     r.pos++;
@@ -166,9 +185,11 @@ function readValue(data: Uint8Array, r: { pos: number }): BValue {
     r.pos++;
     const out: BDict = {};
     while (data[r.pos] !== E) {
-      const key = keyText(readString(data, r));
+      const key = readKey(data, r);
+      const value = readValue(data, r);
       // defineProperty: a key named "__proto__" is data, never the object's prototype.
-      Object.defineProperty(out, key, { value: readValue(data, r), enumerable: true, writable: true, configurable: true });
+      if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      else out[key] = value;
     }
     r.pos++;
     return out;
@@ -176,8 +197,19 @@ function readValue(data: Uint8Array, r: { pos: number }): BValue {
   return readString(data, r);
 }
 
+/** The integer between `start` and `end` (checked: an optional "-" and 1 to 20 digits). */
+function readInt(data: Uint8Array, start: number, end: number): number {
+  const neg = data[start] === MINUS;
+  const from = neg ? start + 1 : start;
+  // Summed digit by digit as bencode 4 does (so beyond 2^53 both round the same way).
+  let n = 0;
+  for (let i = from; i < end; i++) n = n * 10 + (data[i]! - ZERO);
+  return neg ? -n : n;
+}
+
 function readString(data: Uint8Array, r: { pos: number }): Uint8Array {
-  const [len, at] = readLength(data, r.pos);
+  const len = contentLength(data, r);
+  const at = r.pos;
   r.pos = at + len;
   return data.subarray(at, at + len);
 }

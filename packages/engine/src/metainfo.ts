@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import bencode from 'bencode';
+import { bdecode, checkBencode, BencodeError, type BencodeLimits } from './bencode.js';
 import { SpritzleError } from './errors.js';
 import { sanitizeTorrentPath } from './storage/paths.js';
 
@@ -26,53 +26,74 @@ export interface TorrentInfo {
   readonly creationDate?: number;
 }
 
-const MAX_PIECES = 4_000_000;
+/**
+ * Limits on metadata from outside (.torrent files, resume files, ut_metadata), after libtorrent's
+ * load_torrent_limits and max_metadata_size: without them one hostile file (300,000 one-byte files in 8.6 MB)
+ * costs seconds of event loop and a gigabyte of heap. Exported for the wire's ut_metadata, which must
+ * refuse an announced metadata_size above MAX_METADATA_SIZE before buffering it.
+ */
+/** Largest .torrent file (libtorrent's load_torrent_limits.max_buffer_size). */
+export const MAX_TORRENT_FILE_SIZE = 10_000_000;
+/** Largest info dictionary (ut_metadata's 10 MB; it also fits inside the largest .torrent file). */
+export const MAX_METADATA_SIZE = 10_000_000;
+/** Most pieces (load_torrent_limits.max_pieces). */
+export const MAX_PIECES = 0x200000;
+/** Most files in one torrent (pad files included): beyond this, per-file state costs more than any honest torrent needs. */
+export const MAX_FILES = 100_000;
+/** Decoder limits for metadata (load_torrent_limits.max_decode_depth and max_decode_tokens). */
+export const METADATA_DECODE_LIMITS = { maxDepth: 100, maxTokens: 3_000_000 } as const satisfies BencodeLimits;
 
 function invalid(why: string): never {
   throw new SpritzleError('invalid_torrent', `not a valid .torrent: ${why}`);
 }
 
-/** Byte offset just past the bencoded value that starts at `i`. */
-function skipValue(b: Uint8Array, i: number, depth = 0): number {
-  if (depth > 64) invalid('nested too deeply');
-  const c = b[i];
-  if (c === undefined) invalid('truncated');
-  if (c === 0x69 /* i */) {
-    const end = b.indexOf(0x65, i + 1);
-    if (end < 0) invalid('unterminated integer');
-    return end + 1;
+/** Checks `b` as one bencoded value within the metadata limits; a BencodeError becomes invalid_torrent. */
+function checkMetadata(b: Uint8Array, what: string, strictEnd: boolean): void {
+  try {
+    checkBencode(b, { ...METADATA_DECODE_LIMITS, strictEnd });
+  } catch (e) {
+    if (e instanceof BencodeError) invalid(`${what} is not bencoded (${e.message})`);
+    throw e;
   }
-  if (c === 0x6c /* l */ || c === 0x64 /* d */) {
-    let j = i + 1;
-    while (b[j] !== 0x65 /* e */) {
-      if (j >= b.length) invalid('unterminated list or dictionary');
-      j = skipValue(b, j, depth + 1);
-    }
-    return j + 1;
-  }
-  if (c >= 0x30 && c <= 0x39) {
-    const colon = b.indexOf(0x3a, i);
-    if (colon < 0 || colon - i > 12) invalid('bad string length');
-    const len = Number(new TextDecoder().decode(b.subarray(i, colon)));
-    if (!Number.isSafeInteger(len) || colon + 1 + len > b.length) invalid('string runs past the end');
-    return colon + 1 + len;
-  }
-  invalid(`unexpected byte 0x${c.toString(16)}`);
 }
 
-/** The exact bytes of the top-level "info" value: the info-hash must be taken over them, not a re-encoding. */
-function rawInfo(b: Uint8Array): Uint8Array {
-  if (b[0] !== 0x64) invalid('the top level is not a dictionary');
-  let i = 1;
-  while (i < b.length && b[i] !== 0x65) {
-    const keyEnd = skipValue(b, i);
-    const colon = b.indexOf(0x3a, i);
-    const key = new TextDecoder().decode(b.subarray(colon + 1, keyEnd));
-    const valEnd = skipValue(b, keyEnd);
-    if (key === 'info') return b.subarray(keyEnd, valEnd);
+/**
+ * Offsets of the value for `key` in the bencoded dictionary at `start` (bytes already checked), or null.
+ * A scan: nothing is decoded.
+ */
+function findInDict(b: Uint8Array, start: number, key: string): [number, number] | null {
+  const want = Buffer.from(key, 'latin1');
+  let found: [number, number] | null = null;
+  let i = start + 1;
+  while (b[i] !== 0x65 /* e */) {
+    const keyEnd = checkBencode(b, METADATA_DECODE_LIMITS, i);
+    const colon = b.indexOf(0x3a /* : */, i);
+    const valEnd = checkBencode(b, METADATA_DECODE_LIMITS, keyEnd);
+    if (keyEnd - colon - 1 === want.length && want.equals(b.subarray(colon + 1, keyEnd))) {
+      // The decoder keeps the last of two equal keys: the bytes we hash and the fields we read must agree.
+      if (found) invalid(`the key "${key}" appears twice`);
+      found = [keyEnd, valEnd];
+    }
     i = valEnd;
   }
-  invalid('no info dictionary');
+  return found;
+}
+
+/** Refuses an info dictionary with more than MAX_FILES files by counting list items, before anything is built. */
+function checkFileCount(info: Uint8Array): void {
+  if (info[0] !== 0x64 /* d */) return; // reported by the decoder's type check
+  const files = findInDict(info, 0, 'files');
+  if (!files || info[files[0]] !== 0x6c /* l */) return;
+  let count = 0;
+  for (let i = files[0] + 1; info[i] !== 0x65; i = checkBencode(info, METADATA_DECODE_LIMITS, i)) {
+    if (++count > MAX_FILES) invalid(`more than ${MAX_FILES} files (the limit; this one lists ${countItems(info, files[0])})`);
+  }
+}
+
+function countItems(b: Uint8Array, listStart: number): number {
+  let n = 0;
+  for (let i = listStart + 1; b[i] !== 0x65; i = checkBencode(b, METADATA_DECODE_LIMITS, i)) n++;
+  return n;
 }
 
 const text = (v: unknown): string | undefined => (v instanceof Uint8Array ? new TextDecoder().decode(v) : undefined);
@@ -81,14 +102,23 @@ function isDict(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
-/** Parses an info dictionary (from a .torrent or from ut_metadata) into a TorrentInfo. */
-export function parseInfoDict(infoBytes: Uint8Array, outer: Record<string, unknown> = {}): TorrentInfo {
-  let info: unknown;
-  try {
-    info = bencode.decode(infoBytes);
-  } catch (e) {
-    invalid(`the info dictionary does not decode (${(e as Error).message})`);
+/** The limits every info dictionary must meet before it is decoded (cheap scans, nothing built). */
+function checkInfoBytes(infoBytes: Uint8Array): void {
+  if (infoBytes.length > MAX_METADATA_SIZE) {
+    invalid(`the info dictionary is ${infoBytes.length} bytes, more than the limit of ${MAX_METADATA_SIZE}`);
   }
+  checkMetadata(infoBytes, 'the info dictionary', true);
+  checkFileCount(infoBytes);
+}
+
+/** Parses an info dictionary (from a .torrent, a resume file or ut_metadata) into a TorrentInfo. */
+export function parseInfoDict(infoBytes: Uint8Array, outer: Record<string, unknown> = {}): TorrentInfo {
+  if (!(infoBytes instanceof Uint8Array)) invalid('the info dictionary is not bytes');
+  checkInfoBytes(infoBytes);
+  return infoFromDict(bdecode(infoBytes, METADATA_DECODE_LIMITS), infoBytes, outer);
+}
+
+function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string, unknown>): TorrentInfo {
   if (!isDict(info)) invalid('info is not a dictionary');
   const name = text(info['name.utf-8']) ?? text(info.name);
   if (!name) invalid('info.name is missing');
@@ -175,15 +205,18 @@ export function parseInfoDict(infoBytes: Uint8Array, outer: Record<string, unkno
 /** Parses .torrent file bytes. Throws invalid_torrent (or invalid_path for a path that would escape). */
 export function parseTorrentFile(bytes: Uint8Array): TorrentInfo {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) invalid('the file is empty');
-  if (bytes.length > 64 * 1024 * 1024) invalid('larger than 64 MiB');
-  let outer: unknown;
-  try {
-    outer = bencode.decode(bytes);
-  } catch (e) {
-    invalid(`it is not bencoded (${(e as Error).message})`);
-  }
+  if (bytes.length > MAX_TORRENT_FILE_SIZE) invalid(`the file is ${bytes.length} bytes, more than the limit of ${MAX_TORRENT_FILE_SIZE}`);
+  // Bytes after the top-level dictionary are tolerated, as libtorrent and bencode 4 do.
+  checkMetadata(bytes, 'the file', false);
+  if (bytes[0] !== 0x64 /* d */) invalid('the top level is not a dictionary');
+  const at = findInDict(bytes, 0, 'info');
+  if (!at) invalid('no info dictionary');
+  // The info-hash is taken over these exact bytes, not a re-encoding.
+  const infoBytes = bytes.subarray(at[0], at[1]);
+  checkInfoBytes(infoBytes);
+  const outer = bdecode(bytes, METADATA_DECODE_LIMITS);
   if (!isDict(outer)) invalid('the top level is not a dictionary');
-  return parseInfoDict(rawInfo(bytes), outer);
+  return infoFromDict(outer.info, infoBytes, outer);
 }
 
 /** A .torrent file for an info dictionary (what we write for a torrent whose metadata came from peers). */

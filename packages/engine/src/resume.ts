@@ -1,5 +1,7 @@
 import bencode from 'bencode';
 import { SpritzleError } from './errors.js';
+import { bdecode } from './bencode.js';
+import { MAX_TORRENT_FILE_SIZE, METADATA_DECODE_LIMITS } from './metainfo.js';
 
 /**
  * Fast-resume data, in the spirit of libtorrent's: enough to bring a torrent back in its previous state
@@ -54,7 +56,7 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
     finished_time: r.finished_time,
     seeding_time: r.seeding_time,
   };
-  if (r.info) d.info = bencode.decode(r.info);
+  if (r.info) d.info = bdecode(r.info, METADATA_DECODE_LIMITS);
   if (r.info) d['info-bytes'] = r.info;
   if (r.pieces) d.pieces = r.pieces;
   if (r.file_sizes) d['file sizes'] = r.file_sizes.map(([size, mtime]) => [size, Math.round(mtime)]);
@@ -74,9 +76,12 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(text).filter
 
 /** Decodes and validates resume data; anything damaged is an invalid_param error for `resume_data`. */
 export function decodeResumeData(bytes: Uint8Array): ResumeData {
+  if (!(bytes instanceof Uint8Array)) bad('not bytes');
+  // It holds the info dictionary twice (decoded and raw): twice the largest .torrent, and some room.
+  if (bytes.length > 2 * MAX_TORRENT_FILE_SIZE + 1_000_000) bad(`${bytes.length} bytes is more than any resume file needs`);
   let d: unknown;
   try {
-    d = bencode.decode(bytes);
+    d = bdecode(bytes, METADATA_DECODE_LIMITS);
   } catch (e) {
     bad(`not bencoded (${(e as Error).message})`);
   }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import bencode from 'bencode';
 import type { Logger } from 'pino';
-import type { Session } from '@spritzle/engine';
+import { bdecode, type Session } from '@spritzle/engine';
 import { writeFileAtomic } from './atomic-write.js';
 
 type SettingValue = string | number | boolean;
@@ -38,7 +38,7 @@ export class SessionStateStore {
     const bytes = await readFile(this.path).catch(() => null);
     if (!bytes) return;
     try {
-      const d = bencode.decode(bytes) as { settings?: Record<string, unknown>; dht?: Record<string, unknown> };
+      const d = bdecode(bytes) as { settings?: Record<string, unknown>; dht?: Record<string, unknown> };
       const saved: Record<string, SettingValue> = {};
       for (const [k, v] of Object.entries(d.settings ?? {})) {
         if (givenAtStart.has(k)) continue;

@@ -1,7 +1,7 @@
-import dgram from 'node:dgram';
 import type DHT from 'bittorrent-dht';
 import { M, type Counters } from '../counters.js';
 import { decodeCompact4, encodeCompact4, type Endpoint } from './addr.js';
+import { DhtSocket } from './dht-socket.js';
 
 /** Most info-hashes whose stored peers are counted for dht.dht_torrents / dht_peers (bittorrent-dht keeps 10 000 peers). */
 const MAX_TRACKED_HASHES = 10_000;
@@ -12,35 +12,11 @@ export interface DhtState {
   nodes?: Uint8Array;
 }
 
-/** Incoming and outgoing query counters by KRPC method. */
-const QUERY_IN: Record<string, number> = {
-  ping: M.dht_dht_ping_in,
-  find_node: M.dht_dht_find_node_in,
-  get_peers: M.dht_dht_get_peers_in,
-  announce_peer: M.dht_dht_announce_peer_in,
-  get: M.dht_dht_get_in,
-  put: M.dht_dht_put_in,
-};
-const QUERY_OUT: Record<string, number> = {
-  ping: M.dht_dht_ping_out,
-  find_node: M.dht_dht_find_node_out,
-  get_peers: M.dht_dht_get_peers_out,
-  announce_peer: M.dht_dht_announce_peer_out,
-  get: M.dht_dht_get_out,
-  put: M.dht_dht_put_out,
-};
-
-/** bittorrent-dht's k-rpc-socket, reached through the node for per-method counters. */
-interface KrpcSocket {
-  query(peer: unknown, message: { q?: unknown }, cb?: unknown): unknown;
-  on(event: 'query', fn: (message: { q?: unknown }) => void): void;
-}
-
 /**
- * The session's DHT node (BEP 5) over bittorrent-dht, on a UDP socket of our own so that every datagram is
- * counted (dht.dht_messages_* and dht_bytes_*, payload bytes as libtorrent counts them). It only ever
- * talks to the bootstrap nodes it is given and to nodes those lead to: never to the library's public
- * routers.
+ * The session's DHT node (BEP 5) over bittorrent-dht, on a UDP socket of our own (DhtSocket) that drops
+ * datagrams the library's bencode decoder must not see and counts every datagram (dht.dht_messages_* and
+ * dht_bytes_*, payload bytes as libtorrent counts them). It only ever talks to the bootstrap nodes it is
+ * given and to nodes those lead to: never to the library's public routers.
  */
 export class DhtNode {
   private dht: DHT | null = null;
@@ -80,18 +56,8 @@ export class DhtNode {
     // Loaded when a DHT first starts: a session without one does not pay for the module at start-up.
     const { default: DHTNode } = await import('bittorrent-dht');
     const c = this.counters;
-    const socket = dgram.createSocket('udp4');
-    socket.on('message', (buf: Buffer) => {
-      c.inc(M.dht_dht_messages_in);
-      c.inc(M.dht_dht_bytes_in, buf.length);
-    });
-    const send = socket.send.bind(socket) as (...args: unknown[]) => void;
-    // k-rpc-socket always calls send(buf, offset, length, port, host, cb).
-    (socket as unknown as { send: (...args: unknown[]) => void }).send = (...args: unknown[]): void => {
-      c.inc(M.dht_dht_messages_out);
-      c.inc(M.dht_dht_bytes_out, typeof args[2] === 'number' ? args[2] : (args[0] as Uint8Array).length);
-      send(...args);
-    };
+    // Our own socket: it filters what the library may decode and counts every datagram (dht-socket.ts).
+    const socket = new DhtSocket(c);
     const nodeId = state?.['node-id'];
     const dht = new DHTNode({
       // An empty list must be false: bittorrent-dht's default is the public routers.
@@ -99,17 +65,6 @@ export class DhtNode {
       host: false,
       socket,
       ...(nodeId && nodeId.length === 20 ? { nodeId: Buffer.from(nodeId) } : {}),
-    });
-    const rpcSocket = (dht as unknown as { _rpc: { socket: KrpcSocket } })._rpc.socket;
-    const query = rpcSocket.query.bind(rpcSocket);
-    rpcSocket.query = (peer, message, cb) => {
-      const metric = QUERY_OUT[String(message.q)];
-      if (metric !== undefined) c.inc(metric);
-      return query(peer, message, cb);
-    };
-    rpcSocket.on('query', (message) => {
-      const metric = QUERY_IN[String(message.q)];
-      if (metric !== undefined) c.inc(metric);
     });
     dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer) => this.onPeer(infoHash.toString('hex'), peer.host, peer.port));
     dht.on('announce', (peer: { host: string; port: number }, infoHash: Buffer) => this.onStored(infoHash.toString('hex'), `${peer.host}:${peer.port}`));

@@ -1,4 +1,4 @@
-import bencode from 'bencode';
+import { bdecode } from '../bencode.js';
 import type Wire from 'bittorrent-protocol';
 import type { WireExtension, WireExtensionCtor } from 'bittorrent-protocol';
 import { decodeCompact4, decodeCompact6, encodeCompact4, encodeCompact6, type Endpoint } from './addr.js';
@@ -20,6 +20,28 @@ export interface PexOwner {
   received(peers: Endpoint[]): void;
   /** The wire closed. */
   detach(p: PexPeer): void;
+}
+
+/** Decoder limits for a PEX message: a flat dictionary of strings, so any nesting is not PEX. */
+const PEX_DECODE_LIMITS = { maxDepth: 4, maxTokens: 64 } as const;
+
+/**
+ * The peers a ut_pex message adds (at most PEX_MAX_PEERS, IPv4 first). A payload that is not a bencoded
+ * dictionary within PEX's size gives none: a peer's garbage is ignored, never thrown.
+ */
+export function parsePexMessage(buf: Uint8Array): Endpoint[] {
+  if (!(buf instanceof Uint8Array) || buf.length > PEX_MAX_MESSAGE_BYTES) return [];
+  let msg: unknown;
+  try {
+    msg = bdecode(buf, PEX_DECODE_LIMITS);
+  } catch {
+    return [];
+  }
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || msg instanceof Uint8Array) return [];
+  const d = msg as Record<string, unknown>;
+  const peers = d.added instanceof Uint8Array ? decodeCompact4(d.added, PEX_MAX_PEERS) : [];
+  if (d.added6 instanceof Uint8Array) peers.push(...decodeCompact6(d.added6, PEX_MAX_PEERS - peers.length));
+  return peers;
 }
 
 /**
@@ -52,16 +74,7 @@ export class PexPeer implements WireExtension {
     const now = Date.now();
     if (this.lastReceived && now - this.lastReceived < PEX_MIN_RECEIVE_INTERVAL_MS) return;
     this.lastReceived = now;
-    let msg: unknown;
-    try {
-      msg = bencode.decode(buf);
-    } catch {
-      return;
-    }
-    if (typeof msg !== 'object' || msg === null) return;
-    const d = msg as Record<string, unknown>;
-    const peers = d.added instanceof Uint8Array ? decodeCompact4(d.added, PEX_MAX_PEERS) : [];
-    if (d.added6 instanceof Uint8Array) peers.push(...decodeCompact6(d.added6, PEX_MAX_PEERS - peers.length));
+    const peers = parsePexMessage(buf);
     if (peers.length) this.owner.received(peers);
   }
 
