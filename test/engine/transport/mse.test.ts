@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { MseTransport, type EncLevel, type EncPolicy } from '../../../packages/engine/src/transport/mse.js';
+import { HandshakeSlots, MseTransport, type EncLevel, type EncPolicy } from '../../../packages/engine/src/transport/mse.js';
 import { skeyHash } from '../../../packages/engine/src/transport/mse-handshake.js';
 import { MemoryTransport, RecordingSink } from '../../helpers/memory-transport.js';
 
@@ -152,5 +152,31 @@ describe('the MSE transport', () => {
     const sink = new RecordingSink();
     inc.attach(sink);
     expect(hex(sink.bytes())).toBe(hex(BT_HANDSHAKE));
+  });
+});
+
+describe('the cap on concurrent MSE handshakes', () => {
+  it('refuses an encrypted connection beyond the cap and frees the slot when a handshake ends', async () => {
+    const slots = new HandshakeSlots(1);
+    const dial = (): { inc: MseTransport; sink: RecordingSink; out: MseTransport } => {
+      const [a, b] = MemoryTransport.pair();
+      const out = MseTransport.outgoing(a, { skey: INFO_HASH, level: 'both' });
+      out.attach(new RecordingSink());
+      const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: true, findSkey, slots });
+      const sink = new RecordingSink();
+      inc.attach(sink);
+      return { inc, sink, out };
+    };
+    const first = dial();
+    const second = dial();
+    await second.sink.until(() => second.sink.closedReason !== null);
+    expect(second.sink.closedReason).toMatch(/1 encryption handshakes already in progress/);
+    first.out.write(BT_HANDSHAKE);
+    await first.sink.until(() => first.sink.bytes().length >= 68);
+    expect(slots.inUse).toBe(0);
+    const third = dial();
+    third.out.write(BT_HANDSHAKE);
+    await third.sink.until(() => third.sink.bytes().length >= 68);
+    expect(third.inc.encryption).toBe('rc4');
   });
 });

@@ -44,6 +44,11 @@ export interface IncomingOptions extends MseTransportEvents {
   findSkey(req2: Uint8Array): Uint8Array | null;
   /** Called when the first byte decides the kind of the connection (before any handshake work). */
   onKind?(kind: 'plaintext' | 'mse'): void;
+  /**
+   * Handshakes in progress, shared by the session: the Diffie-Hellman step is the expensive part, so an MSE
+   * connection beyond the cap is closed at once instead of computed.
+   */
+  slots?: HandshakeSlots;
   deps?: MseHandshakeDeps;
 }
 
@@ -51,6 +56,23 @@ export interface OutgoingOptions extends MseTransportEvents {
   skey: Uint8Array;
   level: EncLevel;
   deps?: MseHandshakeDeps;
+}
+
+/** A cap on concurrent MSE handshakes. */
+export class HandshakeSlots {
+  private used = 0;
+  constructor(public limit: number) {}
+  get inUse(): number {
+    return this.used;
+  }
+  tryAcquire(): boolean {
+    if (this.used >= this.limit) return false;
+    this.used++;
+    return true;
+  }
+  release(): void {
+    if (this.used > 0) this.used--;
+  }
 }
 
 type Mode = 'sniffing' | 'handshake' | 'plaintext' | 'rc4' | 'closed';
@@ -70,6 +92,7 @@ export class MseTransport implements Transport, TransportSink {
   private timer: NodeJS.Timeout | null = null;
   private skeyValue: Uint8Array | null = null;
   private ended = false;
+  private slots: HandshakeSlots | null = null;
 
   /** Dialling side: the MSE handshake starts now. */
   static outgoing(inner: Transport, o: OutgoingOptions): MseTransport {
@@ -231,6 +254,10 @@ export class MseTransport implements Transport, TransportSink {
     }
     o.onKind?.('mse');
     if (o.policy === 'disabled') return this.close('encrypted connection refused: encryption is disabled (in_enc_policy disabled)');
+    if (o.slots) {
+      if (!o.slots.tryAcquire()) return this.close(`encrypted connection refused: ${o.slots.limit} encryption handshakes already in progress`);
+      this.slots = o.slots;
+    }
     const allowed = cryptoBits(o.level);
     this.handshake = new MseHandshake(
       { role: 'responder', findSkey: o.findSkey, select: (provide) => selectMethod(provide, allowed, o.preferRc4) },
@@ -266,6 +293,8 @@ export class MseTransport implements Transport, TransportSink {
   private endHandshake(result: MseResult | null, reason?: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.slots?.release();
+    this.slots = null;
     this.events.onHandshakeEnd?.(result, reason);
   }
 
