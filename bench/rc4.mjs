@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Benchmark: MSE's RC4 in this process. The engine's pure-TS Rc4 (packages/engine/src/transport/rc4.ts)
+// Benchmark: MSE's RC4 in this process. The engine's Rc4 (packages/engine/src/transport/rc4.ts, a WebAssembly loop)
 // against OpenSSL's rc4, which Node 17+ offers only with the legacy provider loaded. A script, never a test.
 //
-//   npx tsc -b && node bench/rc4.mjs                               # pure TS; OpenSSL refuses rc4
+//   npx tsc -b && node bench/rc4.mjs                               # the engine's; OpenSSL refuses rc4
 //   node --openssl-legacy-provider bench/rc4.mjs                   # both
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { Rc4 } from '../packages/engine/dist/transport/rc4.js';
@@ -24,7 +24,7 @@ function measure(name, fn) {
 }
 
 const rc4 = new Rc4(key);
-measure('pure TS Rc4.apply (in place)', (n) => { for (let d = 0; d < n; d += chunk) rc4.apply(buf); });
+measure('engine Rc4.apply (in place, WebAssembly)', (n) => { for (let d = 0; d < n; d += chunk) rc4.apply(buf); });
 try {
   const c = createCipheriv('rc4', key, null);
   measure('OpenSSL rc4 (legacy provider)', (n) => { for (let d = 0; d < n; d += chunk) c.update(buf); });
