@@ -54,3 +54,9 @@ export function resolveInside(root: string, relative: string): string {
   }
   return full;
 }
+
+/** Whether `p` is `root` or below it (both absolute and normalised; no file-system access). */
+export function isInside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}

@@ -7,12 +7,13 @@
  * download/upload path issues thousands of operations per second.
  */
 import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { SpritzleError, errnoCode } from '../errors.js';
 import type { FileLayout } from './file-layout.js';
-import { resolveInside } from './paths.js';
+import { isInside, resolveInside } from './paths.js';
 
 export interface StorageOptions {
   savePath: string;
@@ -67,10 +68,21 @@ function errnoMeaning(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function diskError(e: unknown, action: string, file: string): SpritzleError {
-  if (e instanceof SpritzleError) return e;
-  return new SpritzleError('disk_error', `${errnoMeaning(e)} ${action} ${file}`, { cause: e });
+/** A storage failure that concerns one of the torrent's files: `file` is its index (libtorrent's error_file). */
+export class FileError extends SpritzleError {
+  constructor(code: 'disk_error' | 'invalid_path', message: string, readonly file: number, cause?: unknown) {
+    super(code, message, cause !== undefined ? { cause } : undefined);
+  }
 }
+
+function diskError(e: unknown, action: string, file: string, index = -1): SpritzleError {
+  if (e instanceof SpritzleError) return e;
+  return new FileError('disk_error', `${errnoMeaning(e)} ${action} ${file}`, index, e);
+}
+
+/** Opening for writes: never through a link as the last component (ELOOP instead); libuv adds O_CLOEXEC. */
+const OPEN_RW = fsc.O_RDWR | fsc.O_NOFOLLOW;
+const CREATE_RW = fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 
 /** The errno behind an error, looking through our own disk_error wrapping. */
 function rootErrno(e: unknown): string | undefined {
@@ -143,6 +155,9 @@ export class Storage {
   /** Dedupes concurrent opens of one file, so parallel first writes do not race on creating it. */
   private readonly opening = new Map<number, PendingOpen>();
   private zeros: Uint8Array | undefined;
+  private realRootPromise: Promise<string> | undefined;
+  /** Folders (relative to savePath) proven to be folders inside the save path: checked once, not per write. */
+  private readonly checkedDirs = new Set<string>();
 
   constructor(opts: StorageOptions) {
     this.savePath = path.resolve(opts.savePath);
@@ -177,7 +192,8 @@ export class Storage {
       for (let i = 0; i < written; i++) this.stats.blocksWritten += Math.ceil(spans[i * 4 + 2]! / BLOCK_SIZE);
       if (r.error) {
         const e = Object.assign(new Error(r.error.message), { code: r.error.code });
-        throw diskError(e, 'writing', this.paths[files[r.failedSpan ?? 0]!]!);
+        const failed = files[r.failedSpan ?? 0]!;
+        throw diskError(e, 'writing', this.paths[failed]!, failed);
       }
     } finally {
       for (const entry of entries) this.release(entry);
@@ -210,7 +226,7 @@ export class Storage {
           done += bytesRead;
         }
       } catch (e) {
-        throw diskError(e, 'reading', file);
+        throw diskError(e, 'reading', file, s.file);
       } finally {
         this.release(entry);
       }
@@ -267,7 +283,7 @@ export class Storage {
           return true;
         } catch (e) {
           if (isMissing(e)) return false;
-          throw diskError(e, 'looking up', file);
+          throw diskError(e, 'looking up', file, f);
         }
       });
       if ((await Promise.all(batch)).includes(true)) return true;
@@ -290,7 +306,7 @@ export class Storage {
       try {
         await unlink(file);
       } catch (e) {
-        if (!isMissing(e)) firstError ??= diskError(e, 'deleting', file);
+        if (!isMissing(e)) firstError ??= diskError(e, 'deleting', file, i);
       }
     }
     const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
@@ -356,7 +372,7 @@ export class Storage {
           done += bytesRead;
         }
       } catch (e) {
-        throw diskError(e, 'reading', file);
+        throw diskError(e, 'reading', file, s.file);
       } finally {
         this.release(entry);
       }
@@ -375,7 +391,7 @@ export class Storage {
         (st) => (st.isFile() ? st.size : -1),
         (e: unknown) => {
           if (isMissing(e)) return -1;
-          throw diskError(e, 'checking', filePath);
+          throw diskError(e, 'checking', filePath, file);
         },
       );
       sizes.set(file, p);
@@ -417,44 +433,120 @@ export class Storage {
 
   private async openEntry(file: number, write: boolean): Promise<HandleEntry> {
     const filePath = this.paths[file]!;
-    const fh = write ? await this.openWritable(filePath) : await this.openReadable(filePath);
+    const fh = write ? await this.openWritable(file) : await this.openReadable(file);
     const entry: HandleEntry = { fh, path: filePath, writable: write, refs: 1, retired: false, closing: undefined };
     this.handles.set(file, entry);
     this.evict();
     return entry;
   }
 
-  private async openReadable(file: string): Promise<FileHandle> {
+  /** Reads may follow links (seeding from linked data is common, and only verified pieces are ever sent). */
+  private async openReadable(file: number): Promise<FileHandle> {
+    const filePath = this.paths[file]!;
     try {
-      return await open(file, 'r');
+      return await open(filePath, 'r');
     } catch (e) {
-      throw diskError(e, 'opening', file);
+      throw diskError(e, 'opening', filePath, file);
     }
   }
 
-  /** 'r+' first so existing data is never truncated; create with 'wx+' only when the file is missing. */
-  private async openWritable(file: string): Promise<FileHandle> {
-    try {
-      return await open(file, 'r+');
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw diskError(e, 'opening', file);
+  /**
+   * Opens a file for writing without ever following a link out of the save path: its folders are checked
+   * (and created) one by one first, then the file is opened with O_NOFOLLOW; existing data is never truncated.
+   */
+  private async openWritable(file: number): Promise<FileHandle> {
+    const filePath = this.paths[file]!;
+    await this.ensureDirs(file);
+    let target = filePath;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await open(target, OPEN_RW);
+      } catch (e) {
+        const code = errnoCode(e);
+        if (code === 'ELOOP' && attempt === 0) {
+          target = await this.linkTarget(file);
+          continue;
+        }
+        if (code !== 'ENOENT') throw diskError(e, 'opening', filePath, file);
+      }
+      try {
+        return await open(target, CREATE_RW, 0o666);
+      } catch (e) {
+        // EEXIST: someone else (another process) created it in between: open what is there.
+        if (errnoCode(e) !== 'EEXIST' || attempt > 0) throw diskError(e, 'creating', filePath, file);
+      }
     }
-    const dir = path.dirname(file);
+  }
+
+  /** The real path of a file that is a link, when it stays inside the save path; otherwise invalid_path. */
+  private async linkTarget(file: number): Promise<string> {
+    const filePath = this.paths[file]!;
+    let real: string;
     try {
-      await mkdir(dir, { recursive: true });
+      real = await realpath(filePath);
     } catch (e) {
-      throw diskError(e, 'creating directory', dir);
+      throw new FileError('invalid_path', `${filePath} is a symbolic link to nothing usable (${errnoMeaning(e)}); spritzle does not write through it`, file, e);
     }
-    try {
-      return await open(file, 'wx+');
-    } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') throw diskError(e, 'creating', file);
-    }
-    // Someone else (another process) created it in between: open what is there.
-    try {
-      return await open(file, 'r+');
-    } catch (e) {
-      throw diskError(e, 'opening', file);
+    if (!isInside(await this.realRoot(), real)) throw this.linkOut(filePath, real, file);
+    return real;
+  }
+
+  private linkOut(link: string, real: string, file: number): FileError {
+    return new FileError('invalid_path',
+      `${link} is a symbolic link to ${real}, outside the save path ${this.savePath}; spritzle does not write through links out of the save path (remove or replace the link, or choose another save path)`, file);
+  }
+
+  /** The save path as the kernel sees it (created if missing): what every real path must stay inside. */
+  private realRoot(): Promise<string> {
+    this.realRootPromise ??= (async () => {
+      try {
+        await mkdir(this.savePath, { recursive: true });
+        return await realpath(this.savePath);
+      } catch (e) {
+        this.realRootPromise = undefined;
+        throw diskError(e, 'creating directory', this.savePath);
+      }
+    })();
+    return this.realRootPromise;
+  }
+
+  /**
+   * Creates the folders of a file under the save path one level at a time, and proves each one is a folder
+   * inside the save path: a link is allowed only when its real path stays inside. Checked once per folder.
+   */
+  private async ensureDirs(file: number): Promise<void> {
+    const root = await this.realRoot();
+    const parts = this.layout.files[file]!.path.split('/');
+    let rel = '';
+    for (let d = 0; d < parts.length - 1; d++) {
+      rel = rel === '' ? parts[d]! : `${rel}/${parts[d]!}`;
+      if (this.checkedDirs.has(rel)) continue;
+      const dir = resolveInside(this.savePath, rel);
+      let st = await lstat(dir).catch((e: unknown) => {
+        if (errnoCode(e) !== 'ENOENT') throw diskError(e, 'looking up', dir, file);
+        return null;
+      });
+      if (st === null) {
+        try {
+          await mkdir(dir);
+        } catch (e) {
+          if (errnoCode(e) !== 'EEXIST') throw diskError(e, 'creating directory', dir, file);
+        }
+        st = await lstat(dir).catch((e: unknown) => {
+          throw diskError(e, 'looking up', dir, file);
+        });
+      }
+      if (st.isSymbolicLink()) {
+        const real = await realpath(dir).catch((e: unknown) => {
+          throw new FileError('invalid_path', `${dir} is a symbolic link to nothing usable (${errnoMeaning(e)}); spritzle does not write through it`, file, e);
+        });
+        if (!isInside(root, real)) throw this.linkOut(dir, real, file);
+        st = await stat(real).catch((e: unknown) => {
+          throw diskError(e, 'looking up', dir, file);
+        });
+      }
+      if (!st.isDirectory()) throw new FileError('disk_error', `${ERRNO_TEXT.ENOTDIR} (ENOTDIR) creating directory ${dir}`, file);
+      this.checkedDirs.add(rel);
     }
   }
 

@@ -1,0 +1,81 @@
+import { describe, it, expect } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import bencode from 'bencode';
+import type { Session, TorrentHandle } from '@spritzle/engine';
+import { makeTorrent, tmpDir } from './helpers/fixtures.js';
+import { waitFor, sessionsForThisFile } from './helpers/engine.js';
+
+const session = sessionsForThisFile();
+
+/** A seed session sharing `t` from its data, and a downloader pointed at it. */
+async function download(torrent: Uint8Array, dataRoot: string, savePath: string): Promise<{ dl: Session; h: TorrentHandle }> {
+  const seed = await session();
+  await seed.addTorrent({ ti: torrent, save_path: dataRoot });
+  const dl = await session();
+  const h = await dl.addTorrent({ ti: torrent, save_path: savePath, peers: [`127.0.0.1:${seed.listenPort}`] });
+  return { dl, h };
+}
+
+/** A single-file .torrent (no data needed) whose file name is `name`. */
+function torrentNamed(name: string, length = 1000): Uint8Array {
+  const data = Buffer.alloc(length, 7);
+  const info = { length, name, 'piece length': 16384, pieces: createHash('sha1').update(data).digest() };
+  return bencode.encode({ info });
+}
+
+describe('storage never writes through a symbolic link out of the save path', () => {
+  it('a multi-file torrent whose folder name is a link to a folder outside goes to an invalid_path error and writes nothing there', async () => {
+    const src = await tmpDir('link-src');
+    const t = await makeTorrent({ dir: src, name: 'data', files: [{ path: 'a.bin', size: 70_000 }, { path: 'sub/b.bin', size: 30_000 }], pieceLength: 16384 });
+    const save = await tmpDir('link-save');
+    const outside = await tmpDir('link-outside');
+    await symlink(outside, join(save, 'data'));
+    const { h } = await download(t.torrentBytes, t.dataRoot, save);
+    await waitFor(() => h.status().errc.value !== 0, 30_000, 'an error state');
+    const st = h.status();
+    expect(st.error).toMatch(/symbolic link/);
+    expect(st.error).toContain(join(save, 'data'));
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('a single-file torrent whose file name is a link to a file outside does not write into that file', async () => {
+    const src = await tmpDir('flink-src');
+    const t = await makeTorrent({ dir: src, name: 'f.bin', files: 50_000, pieceLength: 16384 });
+    const save = await tmpDir('flink-save');
+    const outside = await tmpDir('flink-outside');
+    await writeFile(join(outside, 'victim'), 'precious');
+    await symlink(join(outside, 'victim'), join(save, 'f.bin'));
+    const { h } = await download(t.torrentBytes, t.dataRoot, save);
+    await waitFor(() => h.status().errc.value !== 0, 30_000, 'an error state');
+    expect(h.status().error).toMatch(/symbolic link/);
+    expect(h.status().error_file).toBe(0);
+    const { readFile } = await import('node:fs/promises');
+    expect(await readFile(join(outside, 'victim'), 'utf8')).toBe('precious');
+  });
+
+  it('a link that stays inside the save path is followed as usual', async () => {
+    const src = await tmpDir('inlink-src');
+    const t = await makeTorrent({ dir: src, name: 'data', files: [{ path: 'a.bin', size: 40_000 }, { path: 'b.bin', size: 10_000 }], pieceLength: 16384 });
+    const save = await tmpDir('inlink-save');
+    await mkdir(join(save, 'real'));
+    await symlink(join(save, 'real'), join(save, 'data'));
+    const { h } = await download(t.torrentBytes, t.dataRoot, save);
+    await waitFor(() => h.status().is_seeding || h.status().errc.value !== 0, 30_000, 'the download');
+    expect(h.status().error).toBe('');
+    expect((await readdir(join(save, 'real'))).sort()).toEqual(['a.bin', 'b.bin']);
+  });
+});
+
+describe('file names the file system cannot hold', () => {
+  it('a file name of 300 bytes puts the torrent in an error state naming ENAMETOOLONG, not in checking_files', async () => {
+    const s = await session();
+    const h = await s.addTorrent({ ti: torrentNamed('n'.repeat(300)), save_path: await tmpDir('long-name') });
+    const st = h.status();
+    expect(st.errc.value).not.toBe(0);
+    expect(st.error).toMatch(/file name too long \(ENAMETOOLONG\)/);
+    expect(st.error_file).toBe(0);
+    expect(st.state).not.toBe('checking_files');
+  });
+});
