@@ -300,6 +300,8 @@ export class Torrent implements DiscoveryTorrent {
 
   /** Checks existing data (unless seed_mode), then starts downloading or seeding unless paused. */
   async start(): Promise<void> {
+    // In error (added so, or failed): nothing happens until resume() clears it.
+    if (this.hasError) return;
     if (!this.info) {
       this.setState('downloading_metadata');
       if (!this.paused) {
@@ -491,6 +493,7 @@ export class Torrent implements DiscoveryTorrent {
     for (const k of this.knownPeers.values()) k.lastAttempt = 0;
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
+    this.errorFile = -1;
     await this.check();
     if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
   }
