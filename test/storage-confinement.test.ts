@@ -1,9 +1,11 @@
 import { describe, it, expect } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import bencode from 'bencode';
-import type { Session, TorrentHandle } from '@spritzle/engine';
+import { SpritzleError, type Session, type TorrentHandle } from '@spritzle/engine';
+import { FileLayout } from '../packages/engine/src/storage/file-layout.js';
+import { Storage } from '../packages/engine/src/storage/storage.js';
 import { makeTorrent, tmpDir } from './helpers/fixtures.js';
 import { waitFor, sessionsForThisFile } from './helpers/engine.js';
 
@@ -65,6 +67,46 @@ describe('storage never writes through a symbolic link out of the save path', ()
     await waitFor(() => h.status().is_seeding || h.status().errc.value !== 0, 30_000, 'the download');
     expect(h.status().error).toBe('');
     expect((await readdir(join(save, 'real'))).sort()).toEqual(['a.bin', 'b.bin']);
+  });
+});
+
+describe('Storage checks each file where it opens it, not once per folder', () => {
+  it('a folder replaced by a link out of the save path after a first write: the next file in it is refused and nothing is created outside', async () => {
+    const save = await tmpDir('swap-save');
+    const outside = await tmpDir('swap-outside');
+    const layout = new FileLayout([{ path: 'd/one', length: 8 }, { path: 'd/two', length: 8 }], 8);
+    const storage = new Storage({ savePath: save, layout });
+    try {
+      await storage.writePiece(0, Buffer.alloc(8, 1));
+      await rename(join(save, 'd'), join(save, 'old'));
+      await symlink(outside, join(save, 'd'));
+      const e = await storage.writePiece(1, Buffer.alloc(8, 2)).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(SpritzleError);
+      expect((e as SpritzleError).code).toBe('invalid_path');
+      expect(await readdir(outside)).toEqual([]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('an existing file reached through a folder replaced by a link out of the save path is not written', async () => {
+    const save = await tmpDir('swap2-save');
+    const outside = await tmpDir('swap2-outside');
+    const layout = new FileLayout([{ path: 'd/one', length: 8 }], 8);
+    const storage = new Storage({ savePath: save, layout });
+    try {
+      await storage.writePiece(0, Buffer.alloc(8, 1));
+      await storage.close();
+      await writeFile(join(outside, 'one'), 'theirs!!');
+      await rename(join(save, 'd'), join(save, 'old'));
+      await symlink(outside, join(save, 'd'));
+      const e = await storage.writePiece(0, Buffer.alloc(8, 2)).catch((x: unknown) => x);
+      expect((e as SpritzleError).code).toBe('invalid_path');
+      const { readFile } = await import('node:fs/promises');
+      expect(await readFile(join(outside, 'one'), 'utf8')).toBe('theirs!!');
+    } finally {
+      await storage.close();
+    }
   });
 });
 

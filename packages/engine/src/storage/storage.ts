@@ -7,9 +7,9 @@
  * download/upload path issues thousands of operations per second.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, mkdir, open, realpath, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { SpritzleError, errnoCode } from '../errors.js';
 import type { FileLayout } from './file-layout.js';
@@ -83,6 +83,8 @@ function diskError(e: unknown, action: string, file: string, index = -1): Spritz
 /** Opening for writes: never through a link as the last component (ELOOP instead); libuv adds O_CLOEXEC. */
 const OPEN_RW = fsc.O_RDWR | fsc.O_NOFOLLOW;
 const CREATE_RW = fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+/** Whether the kernel names the file behind an fd (/proc/self/fd on Linux): checked once, at load. */
+const FD_PATHS = process.platform === 'linux' && existsSync('/proc/self/fd');
 
 /** The errno behind an error, looking through our own disk_error wrapping. */
 function rootErrno(e: unknown): string | undefined {
@@ -156,8 +158,6 @@ export class Storage {
   private readonly opening = new Map<number, PendingOpen>();
   private zeros: Uint8Array | undefined;
   private realRootPromise: Promise<string> | undefined;
-  /** Folders (relative to savePath) proven to be folders inside the save path: checked once, not per write. */
-  private readonly checkedDirs = new Set<string>();
 
   constructor(opts: StorageOptions) {
     this.savePath = path.resolve(opts.savePath);
@@ -451,12 +451,39 @@ export class Storage {
   }
 
   /**
-   * Opens a file for writing without ever following a link out of the save path: its folders are checked
-   * (and created) one by one first, then the file is opened with O_NOFOLLOW; existing data is never truncated.
+   * Opens a file for writing without ever following a link out of the save path, at every open (a folder
+   * may have changed since the last): the file itself is opened with O_NOFOLLOW, a file is created only in
+   * folders checked one by one first, and where an opened file really is is checked through its fd.
+   * Existing data is never truncated.
    */
   private async openWritable(file: number): Promise<FileHandle> {
+    const fh = await this.openWritableAt(file);
+    try {
+      await this.assertOpenedInside(fh, file);
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+    return fh;
+  }
+
+  /** Linux names the file behind an fd: proof of where the writes go, whatever its folders are. */
+  private async assertOpenedInside(fh: FileHandle, file: number): Promise<void> {
+    if (!FD_PATHS) return;
+    const real = await readlink(`/proc/self/fd/${fh.fd}`).catch((e: unknown) => {
+      throw diskError(e, 'looking up', this.paths[file]!, file);
+    });
+    if (!isInside(await this.realRoot(), real)) throw this.linkOut(this.paths[file]!, real, file);
+  }
+
+  private async openWritableAt(file: number): Promise<FileHandle> {
     const filePath = this.paths[file]!;
-    await this.ensureDirs(file);
+    // Where an fd cannot be traced back, the folders are checked before any open, not only before a create.
+    let dirsChecked = false;
+    if (!FD_PATHS) {
+      await this.ensureDirs(file);
+      dirsChecked = true;
+    }
     let target = filePath;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -468,6 +495,11 @@ export class Storage {
           continue;
         }
         if (code !== 'ENOENT') throw diskError(e, 'opening', filePath, file);
+      }
+      // Nothing is created anywhere before its folders are proven inside the save path.
+      if (!dirsChecked) {
+        await this.ensureDirs(file);
+        dirsChecked = true;
       }
       try {
         return await open(target, CREATE_RW, 0o666);
@@ -512,7 +544,7 @@ export class Storage {
 
   /**
    * Creates the folders of a file under the save path one level at a time, and proves each one is a folder
-   * inside the save path: a link is allowed only when its real path stays inside. Checked once per folder.
+   * inside the save path: a link is allowed only when its real path stays inside.
    */
   private async ensureDirs(file: number): Promise<void> {
     const root = await this.realRoot();
@@ -520,7 +552,6 @@ export class Storage {
     let rel = '';
     for (let d = 0; d < parts.length - 1; d++) {
       rel = rel === '' ? parts[d]! : `${rel}/${parts[d]!}`;
-      if (this.checkedDirs.has(rel)) continue;
       const dir = resolveInside(this.savePath, rel);
       let st = await lstat(dir).catch((e: unknown) => {
         if (errnoCode(e) !== 'ENOENT') throw diskError(e, 'looking up', dir, file);
@@ -546,7 +577,6 @@ export class Storage {
         });
       }
       if (!st.isDirectory()) throw new FileError('disk_error', `${ERRNO_TEXT.ENOTDIR} (ENOTDIR) creating directory ${dir}`, file);
-      this.checkedDirs.add(rel);
     }
   }
 
