@@ -119,6 +119,23 @@ describe('temporary files of the state directory', () => {
     expect(d.stderr()).toMatch(/removed temporary files of an interrupted save/);
     await d.stop();
   });
+
+  it('a graceful stop saves every torrent and leaves no temporary file', async () => {
+    const state = await tmpDir('stop-state');
+    const dl = await tmpDir('stop-dl');
+    const d = await startDaemon(state, dl);
+    const hashes: string[] = [];
+    for (const n of ['s1', 's2', 's3']) {
+      const t = await makeTorrent({ dir: dl, name: `${n}.bin`, files: 20_000 });
+      hashes.push(await addTorrentFile(d.url, t.torrentBytes, { save_path: dl, flags: ['paused'] }));
+    }
+    expect((await d.stop()).code).toBe(0);
+    const names = await readdir(join(state, 'torrents'));
+    expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    for (const h of hashes) expect(names).toEqual(expect.arrayContaining([`${h}.resume`, `${h}.torrent`, `${h}.save_path`]));
+    expect((await readdir(state)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(d.stderr()).toMatch(/"limit_ms":\d+/);
+  });
 });
 
 describe('saving resume data at shutdown', () => {
