@@ -110,6 +110,24 @@ describe('Storage checks each file where it opens it, not once per folder', () =
   });
 });
 
+describe('deleting a torrent\'s files stays inside the save path', () => {
+  it('files reached through a folder that became a link out of the save path are not deleted, and the refusal says why', async () => {
+    const save = await tmpDir('del-save');
+    const outside = await tmpDir('del-outside');
+    const layout = new FileLayout([{ path: 'd/one', length: 8 }], 8);
+    const storage = new Storage({ savePath: save, layout });
+    await storage.writePiece(0, Buffer.alloc(8, 1));
+    await storage.close();
+    await writeFile(join(outside, 'one'), 'theirs!!');
+    await rename(join(save, 'd'), join(save, 'old'));
+    await symlink(outside, join(save, 'd'));
+    const e = await storage.deleteFiles().catch((x: unknown) => x);
+    expect((e as SpritzleError).code).toBe('invalid_path');
+    expect((e as SpritzleError).message).toMatch(/not deleting .*outside the save path/);
+    expect(await readdir(outside)).toEqual(['one']);
+  });
+});
+
 describe('file names the file system cannot hold', () => {
   it('a file name of 300 bytes puts the torrent in an error state naming ENAMETOOLONG, not in checking_files', async () => {
     const s = await session();

@@ -296,6 +296,8 @@ export class Storage {
     // Cached handles would otherwise keep writing into unlinked inodes.
     await this.close();
     let firstError: SpritzleError | undefined;
+    const root = await realpath(this.savePath).catch(() => null);
+    if (root === null) return; // no save path, nothing of ours to delete
     const dirs = new Set<string>();
     for (let i = 0; i < this.layout.files.length; i++) {
       const f = this.layout.files[i]!;
@@ -304,6 +306,12 @@ export class Storage {
       for (let d = 1; d < parts.length; d++) dirs.add(parts.slice(0, d).join('/'));
       const file = this.paths[i]!;
       try {
+        // unlink does not follow the file's own link, but it does follow its folders': only delete inside.
+        const where = await this.folderOutside(root, file);
+        if (where !== null) {
+          firstError ??= new FileError('invalid_path', `not deleting ${file}: its folder is ${where}, outside the save path ${this.savePath}`, i);
+          continue;
+        }
         await unlink(file);
       } catch (e) {
         if (!isMissing(e)) firstError ??= diskError(e, 'deleting', file, i);
@@ -313,6 +321,7 @@ export class Storage {
     for (const rel of ordered) {
       const dir = resolveInside(this.savePath, rel);
       try {
+        if ((await this.folderOutside(root, dir)) !== null) continue;
         await rmdir(dir);
       } catch (e) {
         // Not empty means someone else's files live there too: leave it.
@@ -323,6 +332,12 @@ export class Storage {
       }
     }
     if (firstError !== undefined) throw firstError;
+  }
+
+  /** The real folder of `p` when it is outside `root` (reached through a link), else null; throws if missing. */
+  private async folderOutside(root: string, p: string): Promise<string | null> {
+    const real = await realpath(path.dirname(p));
+    return isInside(root, real) ? null : real;
   }
 
   /** Closes cached file handles. Handles still in use by an in-flight operation close when it finishes. */
