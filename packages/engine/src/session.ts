@@ -33,6 +33,16 @@ export interface SessionOptions {
   discovery?: DiscoveryOptions;
 }
 
+/** What addTorrent takes besides libtorrent's add_torrent_params. */
+export interface AddOptions {
+  /**
+   * Adds the torrent in an error state with this reason (its status' `errc`/`error`): it checks nothing and
+   * connects to no one until resumed, which clears the error and checks its data. For a torrent whose saved
+   * state could not be restored as it was, so that it stays visible instead of vanishing.
+   */
+  error?: string;
+}
+
 /**
  * The session: settings, the listen socket, the torrents, the counters, the choker and the events.
  * Create one with `Session.create()`, close it with `close()`.
@@ -205,7 +215,7 @@ export class Session extends TypedEmitter<SessionEvents> {
    * Adds a torrent (libtorrent's add_torrent_params by name). A torrent already in the session is returned
    * as it is, unless `duplicate_is_error` is set.
    */
-  async addTorrent(params: AddTorrentParams): Promise<TorrentHandle> {
+  async addTorrent(params: AddTorrentParams, options: AddOptions = {}): Promise<TorrentHandle> {
     this.assertOpen();
     const p = normalizeAddParams(params);
     const r = p.resume;
@@ -265,6 +275,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
+    if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
     await torrent.start();
     return handle;
   }

@@ -11,7 +11,7 @@ import type { DiskBufferPool } from './disk-buffer-pool.js';
 import type { PeerConnection } from './peer-connection.js';
 import { PiecePicker } from './piece-picker.js';
 import { FileLayout } from './storage/file-layout.js';
-import { Storage } from './storage/storage.js';
+import { FileError, Storage } from './storage/storage.js';
 import { resolveInside } from './storage/paths.js';
 import { SpritzleError } from './errors.js';
 import { stat } from 'node:fs/promises';
@@ -300,6 +300,8 @@ export class Torrent implements DiscoveryTorrent {
 
   /** Checks existing data (unless seed_mode), then starts downloading or seeding unless paused. */
   async start(): Promise<void> {
+    // In error (added so, or failed): nothing happens until resume() clears it.
+    if (this.hasError) return;
     if (!this.info) {
       this.setState('downloading_metadata');
       if (!this.paused) {
@@ -374,7 +376,10 @@ export class Torrent implements DiscoveryTorrent {
       this.syncStorageCounters();
       this.host.emit('torrent_checked', { info_hash: this.infoHash });
     } catch (e) {
+      // Out of checking_files: the error says why, the state what the torrent holds (nothing new was verified).
+      this.checkAbort = null;
       this.setError(e as Error);
+      this.updateFinishedState();
       return;
     }
     this.updateFinishedState();
@@ -488,6 +493,7 @@ export class Torrent implements DiscoveryTorrent {
     for (const k of this.knownPeers.values()) k.lastAttempt = 0;
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
+    this.errorFile = -1;
     await this.check();
     if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
   }
@@ -516,6 +522,7 @@ export class Torrent implements DiscoveryTorrent {
 
   setError(e: Error): void {
     this.errorMessage = e.message;
+    this.errorFile = e instanceof FileError ? e.file : -1;
     for (const peer of [...this.peers]) peer.close('torrent error');
     this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
   }
