@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { confineSavePath, decodeResumeData, type Session } from '@spritzle/engine';
+import { confineSavePath, decodeResumeData, isSpritzleError, type Session } from '@spritzle/engine';
 import { removeStaleTemps, writeFileAtomic } from './atomic-write.js';
 
 export interface ResumeStoreOptions {
@@ -132,14 +132,22 @@ export class ResumeStore {
     }
     const { savePath, why } = await this.recordedSavePath(hash);
     const torrent = await readFile(this.torrentPath(hash)).catch(() => null);
+    let torrentProblem = 'its .torrent is missing';
     try {
       if (torrent) {
-        const reason = `${problem}${why}; resume the torrent to check its data in ${savePath}`;
-        await this.session.addTorrent({ ti: torrent, save_path: savePath }, { error: reason });
-      } else {
-        const reason = `${problem} and its .torrent is missing${why}; resume the torrent to fetch its metadata from peers into ${savePath}`;
-        await this.session.addTorrent({ info_hash: hash, save_path: savePath }, { error: reason });
+        try {
+          const reason = `${problem}${why}; resume the torrent to check its data in ${savePath}`;
+          await this.session.addTorrent({ ti: torrent, save_path: savePath }, { error: reason });
+          return 'broken';
+        } catch (e) {
+          // A damaged .torrent must not make the torrent vanish: it still comes back by its info-hash below.
+          if (!isSpritzleError(e) || (e.code !== 'invalid_torrent' && e.code !== 'invalid_bencode')) throw e;
+          torrentProblem = `its .torrent is unusable (${e.message})`;
+          this.log.warn({ info_hash: hash, reason: torrentProblem }, '.torrent file unusable');
+        }
       }
+      const reason = `${problem} and ${torrentProblem}${why}; resume the torrent to fetch its metadata from peers into ${savePath}`;
+      await this.session.addTorrent({ info_hash: hash, save_path: savePath }, { error: reason });
       return 'broken';
     } catch (e) {
       this.log.error({ info_hash: hash, err: (e as Error).message, reason: problem }, 'cannot restore this torrent');
