@@ -109,11 +109,11 @@ export function uiCookieToken(req: Request): string | null {
 
 /**
  * What anyone who may reach the daemon (Host check passed) may load without the token: the page itself,
- * its assets, and the login and logout routes.
+ * its assets, whether it needs the token, and the login and logout routes.
  */
 export function isPublicUiRequest(req: Request): boolean {
   const p = req.path;
-  if (req.method === 'GET' || req.method === 'HEAD') return p === '/' || p.startsWith('/ui/assets/');
+  if (req.method === 'GET' || req.method === 'HEAD') return p === '/' || p === '/ui/auth' || p.startsWith('/ui/assets/');
   return req.method === 'POST' && (p === '/ui/login' || p === '/ui/logout');
 }
 
@@ -129,7 +129,7 @@ function setCookie(req: Request, res: Response, value: string, maxAge?: number):
   res.setHeader('Cache-Control', 'no-store');
 }
 
-/** GET / and /ui/assets/*, POST /ui/login and /ui/logout. */
+/** GET / and /ui/assets/*, GET /ui/auth, POST /ui/login and /ui/logout. */
 export function webUiRoutes(router: Router, opts: ResolvedOptions, webRoot: string | null = defaultWebRoot()): void {
   let assets: Map<string, Asset> | null = null;
   const serve: RequestHandler = (req, res, next) => {
@@ -161,6 +161,15 @@ export function webUiRoutes(router: Router, opts: ResolvedOptions, webRoot: stri
       setCookie(req, res, token);
       res.json({ token_required: true });
     }],
+  });
+  // Lets the page choose between its login screen and the app without provoking a 401 first.
+  route(router, '/ui/auth', {
+    get: (req, res) => {
+      const cookie = uiCookieToken(req);
+      const authenticated = tokenDigest === null || (cookie !== null && timingSafeEqual(digest(cookie), tokenDigest));
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ token_required: tokenDigest !== null, authenticated });
+    },
   });
   route(router, '/ui/logout', {
     post: (req, res) => {

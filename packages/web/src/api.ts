@@ -80,8 +80,8 @@ const hashPath = (h: string): string => `torrent/${encodeURIComponent(h)}`;
 export const api = {
   login: (token: string) => call<{ token_required: boolean }>('POST', 'ui/login', { token }),
   logout: () => call<void>('POST', 'ui/logout'),
-  /** A cheap authenticated request: tells whether the page may use the API. */
-  probe: () => call<boolean>('GET', 'session/dht'),
+  /** Whether the daemon wants a token and whether this browser's cookie carries it (never a 401). */
+  auth: () => call<{ token_required: boolean; authenticated: boolean }>('GET', 'ui/auth'),
   extras: () => call<TorrentExtra[]>('GET', `torrent?fields=${EXTRA_FIELDS.join(',')}`),
   extra: (h: string) => call<TorrentExtra>('GET', `${hashPath(h)}?fields=${EXTRA_FIELDS.join(',')}`),
   status: (h: string) => call<TorrentStatus>('GET', hashPath(h)),

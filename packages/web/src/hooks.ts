@@ -23,5 +23,7 @@ export function useHashRoute(): string[] {
 /** Whether a key press happened inside something that takes text (shortcuts stay out of its way). */
 export function typing(e: KeyboardEvent): boolean {
   const t = e.target as HTMLElement | null;
-  return !!t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
+  if (!t) return false;
+  if (t instanceof HTMLInputElement) return !['checkbox', 'radio', 'button', 'submit'].includes(t.type);
+  return t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT';
 }

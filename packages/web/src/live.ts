@@ -1,4 +1,4 @@
-import { api, ApiError, type TorrentExtra, type TorrentRow } from './api.js';
+import { api, type TorrentExtra, type TorrentRow } from './api.js';
 
 /**
  * The live view of the daemon, fed only by the SSE stream (GET /events): its `stats` event every second
@@ -45,8 +45,34 @@ export class Live {
     for (const fn of this.listeners) fn();
   }
 
-  start(): void {
+  /** The daemon wants a token and this browser has signed in with it (a sign-out makes sense). */
+  signedIn = false;
+  /** The page may use the API: no token needed, or signed in. Until then it asks for nothing else. */
+  authorized = false;
+
+  /** Asks whether a login is needed first, then opens the stream. */
+  async start(): Promise<void> {
     this.stop();
+    try {
+      const a = await api.auth();
+      this.signedIn = a.token_required && a.authenticated;
+      this.authorized = a.authenticated;
+      if (!a.authenticated) {
+        this.connection = 'login';
+        this.changed();
+        return;
+      }
+      this.changed();
+    } catch {
+      this.connection = 'lost';
+      this.changed();
+      this.retry = setTimeout(() => void this.start(), 3000);
+      return;
+    }
+    this.open();
+  }
+
+  private open(): void {
     const es = new EventSource('events');
     this.source = es;
     es.addEventListener('open', () => {
@@ -68,7 +94,11 @@ export class Live {
         this.connection = 'lost';
         this.changed();
       }
-      if (es.readyState === EventSource.CLOSED) void this.afterClosed();
+      // (start() asks /ui/auth first, so a token that stopped working shows the login screen.)
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        this.retry = setTimeout(() => void this.start(), 3000);
+      }
     });
   }
 
@@ -77,21 +107,6 @@ export class Live {
     this.source = null;
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
-  }
-
-  /** The stream was refused: a login is needed, or the daemon is away; try again in a while. */
-  private async afterClosed(): Promise<void> {
-    try {
-      await api.probe();
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        this.stop();
-        this.connection = 'login';
-        this.changed();
-        return;
-      }
-    }
-    this.retry = setTimeout(() => this.start(), 3000);
   }
 
   private onStats(ev: { session: Record<string, number>; torrents: TorrentRow[] }): void {
@@ -134,14 +149,26 @@ export class Live {
     } catch {
       return; // shown as missing dates; the next connection tries again
     }
+    this.mergeExtras();
+  }
+
+  /** Shows extras that arrived after the rows at once, not with the next stats event. */
+  private mergeExtras(): void {
+    this.rows = this.rows.map((r) => {
+      const x = this.extras.get(r.info_hash);
+      return x ? { ...r, ...x } : r;
+    });
+    this.byHash = new Map(this.rows.map((r) => [r.info_hash, r]));
+    this.changed();
   }
 
   private async loadExtra(hash: string): Promise<void> {
     try {
       this.extras.set(hash, await api.extra(hash));
     } catch {
-      // removed again at once, or the connection dropped
+      return; // removed again at once, or the connection dropped
     }
+    if (this.byHash.has(hash)) this.mergeExtras();
   }
 
   watch(hash: string | null): void {

@@ -15,10 +15,9 @@ function App() {
   const route = useHashRoute();
   const [dropped, setDropped] = useState<File[]>([]);
   const [savePath, setSavePath] = useState('');
-  const [signedIn, setSignedIn] = useState(false);
 
   useEffect(() => {
-    live.start();
+    void live.start();
     // Files dropped anywhere open the add dialog with them.
     const over = (e: DragEvent): void => e.preventDefault();
     const drop = (e: DragEvent): void => {
@@ -42,7 +41,7 @@ function App() {
   }, [live.connection]);
 
   if (live.connection === 'login') {
-    return <Login onDone={() => { setSignedIn(true); live.connection = 'connecting'; live.start(); }} />;
+    return <Login onDone={() => void live.start()} />;
   }
   const page = route[0] ?? '';
   const signOut = async (): Promise<void> => {
@@ -58,7 +57,7 @@ function App() {
           <a href="#/" aria-current={page === '' || page === 't' ? 'page' : undefined}>Torrents</a>
           <a href="#/session" aria-current={page === 'session' ? 'page' : undefined}>Session</a>
           <a href="#/api" aria-current={page === 'api' ? 'page' : undefined}>API</a>
-          {signedIn && <button class="link" onClick={() => void signOut()}>Sign out</button>}
+          {live.signedIn && <button class="link" onClick={() => void signOut()}>Sign out</button>}
         </nav>
       </header>
       {live.connection !== 'open' && (
@@ -67,7 +66,8 @@ function App() {
         </p>
       )}
       <main>
-        {page === 't' && route[1] ? <Detail hash={route[1]} tab={route[2] ?? 'general'} />
+        {!live.authorized ? null
+          : page === 't' && route[1] ? <Detail hash={route[1]} tab={route[2] ?? 'general'} />
           : page === 'session' ? <SessionView />
           : page === 'api' ? <ApiReference />
           : <TorrentList droppedFiles={dropped} clearDropped={() => setDropped([])} defaultSavePath={savePath} />}

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { formatBytes, formatDate, formatDuration, formatPercent, formatRate } from '../format.js';
 import { typing, useLive } from '../hooks.js';
@@ -63,7 +63,8 @@ export function TorrentList({ droppedFiles, clearDropped, defaultSavePath }: { d
     setMessage(failed ? `${action}: ${failed} of ${hashes.length} failed` : `${action}: ${hashes.length} torrent${hashes.length === 1 ? '' : 's'}`);
   };
 
-  useEffect(() => {
+  // A layout effect: the shortcuts work from the first frame, and follow the selection at once.
+  useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (typing(e) || e.altKey || document.querySelector('dialog[open]')) return;
       if (e.key === '/') {
