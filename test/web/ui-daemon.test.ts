@@ -124,6 +124,13 @@ describeBrowser('the web UI against a daemon and a libtorrent seed', () => {
       (await getJson<{ path: string; priority: number }[]>(`${d.url}/torrent/${multi.infoHash}/files`)).find((f) => f.path.endsWith('two.bin'))?.priority === 7);
   });
 
+  it('turns sequential download on from the general tab', async () => {
+    await newPage(`${d.url}/#/t/${multi.infoHash}/general`);
+    await page.getByRole('form', { name: 'Torrent limits' }).getByRole('checkbox', { name: 'Download in order (sequential)' }).check();
+    await page.getByRole('form', { name: 'Torrent limits' }).getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    expect((await getJson<{ sequential_download: boolean }>(`${d.url}/torrent/${multi.infoHash}`)).sequential_download).toBe(true);
+  });
+
   it('adds a torrent by magnet link; its metadata and data arrive and progress reaches 100 %', async () => {
     await newPage(d.url);
     await page.getByText(/\d+ of \d+ torrents/).waitFor();

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type FileInfo, type PeerInfo, type TorrentStatus, type TrackerInfo } from '../api.js';
+import { api, ApiError, type FileInfo, type PeerInfo, type TorrentStatus, type TrackerInfo } from '../api.js';
 import { formatBytes, formatDate, formatPercent, formatRate, formatRatio } from '../format.js';
 import { useLive } from '../hooks.js';
 import { live } from '../live.js';
@@ -22,6 +22,7 @@ export function Detail({ hash, tab }: { hash: string; tab: string }) {
   const [data, setData] = useState<{ tab: Tab; status?: TorrentStatus; files?: FileInfo[]; peers?: PeerInfo[]; trackers?: TrackerInfo[] } | null>(null);
   const [inFlight, setInFlight] = useState(false);
   const [error, setError] = useState('');
+  const [gone, setGone] = useState(false);
 
   useEffect(() => {
     live.watch(hash);
@@ -29,7 +30,7 @@ export function Detail({ hash, tab }: { hash: string; tab: string }) {
   }, [hash]);
 
   useEffect(() => {
-    if (inFlight || current === 'speed') return;
+    if (inFlight || gone || current === 'speed') return;
     setInFlight(true);
     const load = async (): Promise<void> => {
       try {
@@ -40,15 +41,16 @@ export function Detail({ hash, tab }: { hash: string; tab: string }) {
         setError('');
       } catch (e) {
         setError((e as Error).message);
+        if (e instanceof ApiError && e.status === 404) setGone(true);
       } finally {
         setInFlight(false);
       }
     };
     void load();
-  }, [hash, current, version]);
+  }, [hash, current, version, gone]);
 
-  if (!row && live.connection === 'open' && live.rows.length >= 0 && error) {
-    return <section class="detail"><p><a href="#/">← Torrents</a></p><p role="alert">{error}</p></section>;
+  if (gone) {
+    return <section class="detail" aria-label="Torrent"><p class="crumbs"><a href="#/">← Torrents</a></p><p role="alert">{error}</p></section>;
   }
   const name = row?.name ?? data?.status?.name ?? hash;
   const shown = data?.tab === current ? data : null;
@@ -63,6 +65,7 @@ export function Detail({ hash, tab }: { hash: string; tab: string }) {
       {error && <p class="error" role="alert">{error}</p>}
       <div class="tab-body">
         {current === 'general' && shown?.status && <General s={shown.status} />}
+        {current === 'general' && shown?.status && <Limits hash={hash} sequential={shown.status.sequential_download} />}
         {current === 'files' && shown?.files && <Files hash={hash} files={shown.files} />}
         {current === 'peers' && shown?.peers && <Peers peers={shown.peers} />}
         {current === 'trackers' && shown?.trackers && <Trackers trackers={shown.trackers} />}
@@ -166,5 +169,52 @@ function Trackers({ trackers }: { trackers: TrackerInfo[] }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * Per-torrent limits (PATCH /torrent/<hash>). The status does not report the rate limits, so the fields start
+ * empty and only what is filled in is sent.
+ */
+function Limits({ hash, sequential }: { hash: string; sequential: boolean }) {
+  // Shown as clicked at once; the next status refresh confirms it.
+  const [seq, setSeq] = useState(sequential);
+  useEffect(() => setSeq(sequential), [sequential]);
+  const [down, setDown] = useState('');
+  const [up, setUp] = useState('');
+  const [note, setNote] = useState('');
+  const send = async (body: Record<string, unknown>): Promise<void> => {
+    try {
+      await api.update(hash, body);
+      setNote('Saved.');
+    } catch (e) {
+      setNote((e as Error).message);
+    }
+  };
+  const save = (e: Event): void => {
+    e.preventDefault();
+    const body: Record<string, number> = {};
+    if (down !== '') body.download_limit = Number(down);
+    if (up !== '') body.upload_limit = Number(up);
+    void send(body);
+  };
+  return (
+    <form class="settings stack" onSubmit={save} aria-label="Torrent limits">
+      <h3>Limits</h3>
+      <label><span>Download limit (bytes/s, -1 = unlimited)</span>
+        <input type="number" name="download_limit" min={-1} value={down} onInput={(e) => setDown((e.target as HTMLInputElement).value)} /></label>
+      <label><span>Upload limit (bytes/s, -1 = unlimited)</span>
+        <input type="number" name="upload_limit" min={-1} value={up} onInput={(e) => setUp((e.target as HTMLInputElement).value)} /></label>
+      <label class="check"><input type="checkbox" checked={seq}
+        onChange={(e) => {
+          const on = (e.target as HTMLInputElement).checked;
+          setSeq(on);
+          void send({ sequential_download: on });
+        }} /> Download in order (sequential)</label>
+      <div class="buttons">
+        <button type="submit" class="primary" disabled={down === '' && up === ''}>Save limits</button>
+        <span role="status">{note}</span>
+      </div>
+    </form>
   );
 }
