@@ -14,9 +14,12 @@ import { accepts, jsonObjectBody, route } from './routes/route.js';
  * authenticated without the token ever being in the URL or in the page's storage.
  */
 
-/** Where the built UI is looked for: beside the workspace's server package, or beside the packed CLI's bundle. */
+/**
+ * Where the built UI is looked for: beside the packed CLI's bundle (bundle/web/, scripts/pack-cli.mjs), else
+ * in the workspace (packages/server/{src,dist} → packages/web/dist).
+ */
 function defaultWebRoot(): string | null {
-  const candidates = [new URL('../../web/dist/', import.meta.url), new URL('./web/', import.meta.url)];
+  const candidates = [new URL('./web/', import.meta.url), new URL('../../web/dist/', import.meta.url)];
   for (const c of candidates) {
     const dir = fileURLToPath(c);
     if (existsSync(path.join(dir, 'index.html'))) return dir;
