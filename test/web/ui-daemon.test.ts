@@ -101,6 +101,21 @@ describeBrowser('the web UI against a daemon and a libtorrent seed', () => {
     expect(requests.filter((u, i) => requests.indexOf(u) !== i)).toEqual([]);
   }, 60_000);
 
+  it('adds a torrent paused with only the files chosen in the dialog', async () => {
+    const picky = await makeTorrent({ dir: await tmpDir('web-picky'), name: 'picky', files: [{ path: 'keep.bin', size: 40_000 }, { path: 'skip.bin', size: 30_000 }], seed: 13 });
+    await newPage(d.url);
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.locator('dialog input[type="file"]').setInputFiles(picky.torrentPath);
+    await page.getByRole('checkbox', { name: /picky\/skip\.bin/ }).uncheck();
+    await page.getByRole('checkbox', { name: 'Start paused' }).check();
+    await page.locator('dialog').getByRole('button', { name: 'Add', exact: true }).click();
+    await page.locator(row(picky.infoHash)).waitFor();
+    expect((await getJson<{ paused: boolean }>(`${d.url}/torrent/${picky.infoHash}`)).paused).toBe(true);
+    const files = await getJson<{ path: string; priority: number }[]>(`${d.url}/torrent/${picky.infoHash}/files`);
+    expect(files.map((f) => [f.path, f.priority])).toEqual([['picky/keep.bin', 4], ['picky/skip.bin', 0]]);
+    expect((await fetch(`${d.url}/torrent/${picky.infoHash}`, { method: 'DELETE' })).status).toBe(200);
+  });
+
   it('pauses and resumes the selected torrent', async () => {
     await newPage(d.url);
     await page.getByRole('checkbox', { name: `Select ${multi.name}` }).check();

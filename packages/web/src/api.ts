@@ -65,13 +65,14 @@ async function call<T>(method: string, path: string, body?: BodyInit | object): 
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }
 
-export interface AddOptions { save_path?: string; paused: boolean; sequential_download: boolean }
+export interface AddOptions { save_path?: string; paused: boolean; sequential_download: boolean; file_priorities?: number[] }
 
 function addArgs(o: AddOptions): string {
   const args: Record<string, unknown> = {};
   if (o.save_path) args.save_path = o.save_path;
   if (o.paused) args.paused = true;
   if (o.sequential_download) args.sequential_download = true;
+  if (o.file_priorities) args.file_priorities = o.file_priorities;
   return JSON.stringify(args);
 }
 
