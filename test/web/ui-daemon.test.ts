@@ -122,6 +122,13 @@ describeBrowser('the web UI against a daemon and a libtorrent seed', () => {
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.locator(`${row(multi.infoHash)} .c-state`).filter({ hasText: 'paused' }).waitFor();
     expect((await getJson<{ paused: boolean }>(`${d.url}/torrent/${multi.infoHash}`)).paused).toBe(true);
+    // The state filter follows: shown under "paused", not under "seeding".
+    const show = page.getByRole('combobox', { name: 'Show' });
+    await show.selectOption('seeding');
+    await page.locator(row(multi.infoHash)).waitFor({ state: 'detached' });
+    await show.selectOption('paused');
+    await page.locator(row(multi.infoHash)).waitFor();
+    await show.selectOption('all');
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.locator(`${row(multi.infoHash)} .c-state`).filter({ hasText: 'seeding' }).waitFor();
     expect((await getJson<{ paused: boolean }>(`${d.url}/torrent/${multi.infoHash}`)).paused).toBe(false);
