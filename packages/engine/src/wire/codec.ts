@@ -432,3 +432,62 @@ export function encodeExtended(id: number, payload: Uint8Array): Uint8Array {
   b.set(payload, 6);
   return b;
 }
+
+/** Every message as a value: for tests, tools and anything off the hot path (which uses the functions above). */
+export type WireMessage =
+  | { type: 'handshake'; handshake: Handshake }
+  | { type: 'keepAlive' | 'choke' | 'unchoke' | 'interested' | 'notInterested' | 'haveAll' | 'haveNone' }
+  | { type: 'have' | 'suggest' | 'allowedFast'; index: number }
+  | { type: 'bitfield'; bits: Uint8Array }
+  | { type: 'request' | 'cancel' | 'reject'; index: number; offset: number; length: number }
+  | { type: 'piece'; index: number; offset: number; block: Uint8Array }
+  | { type: 'port'; port: number }
+  | { type: 'extended'; id: number; payload: Uint8Array };
+
+const SIMPLE_IDS = { choke: MSG.choke, unchoke: MSG.unchoke, interested: MSG.interested, notInterested: MSG.notInterested, haveAll: MSG.haveAll, haveNone: MSG.haveNone } as const;
+const INDEX_IDS = { have: MSG.have, suggest: MSG.suggest, allowedFast: MSG.allowedFast } as const;
+const BLOCK_REF_IDS = { request: MSG.request, cancel: MSG.cancel, reject: MSG.reject } as const;
+
+export function encodeMessage(m: WireMessage): Uint8Array {
+  switch (m.type) {
+    case 'handshake': return encodeHandshake(m.handshake);
+    case 'keepAlive': return KEEP_ALIVE.slice();
+    case 'choke': case 'unchoke': case 'interested': case 'notInterested': case 'haveAll': case 'haveNone':
+      return encodeSimple(SIMPLE_IDS[m.type]);
+    case 'have': case 'suggest': case 'allowedFast': return encodeIndex(INDEX_IDS[m.type], m.index);
+    case 'request': case 'cancel': case 'reject': return encodeBlockRef(BLOCK_REF_IDS[m.type], m.index, m.offset, m.length);
+    case 'bitfield': return encodeBitfield(m.bits);
+    case 'piece': {
+      const head = encodePieceHeader(m.index, m.offset, m.block.length);
+      const out = new Uint8Array(head.length + m.block.length);
+      out.set(head, 0);
+      out.set(m.block, head.length);
+      return out;
+    }
+    case 'port': return encodePort(m.port);
+    case 'extended': return encodeExtended(m.id, m.payload);
+  }
+}
+
+/** A WireHandler that turns what it hears into WireMessage values (byte views copied). */
+export class MessageCollector implements WireHandler {
+  readonly messages: WireMessage[] = [];
+  onHandshake(handshake: Handshake): void { this.messages.push({ type: 'handshake', handshake }); }
+  onKeepAlive(): void { this.messages.push({ type: 'keepAlive' }); }
+  onChoke(): void { this.messages.push({ type: 'choke' }); }
+  onUnchoke(): void { this.messages.push({ type: 'unchoke' }); }
+  onInterested(): void { this.messages.push({ type: 'interested' }); }
+  onNotInterested(): void { this.messages.push({ type: 'notInterested' }); }
+  onHave(index: number): void { this.messages.push({ type: 'have', index }); }
+  onBitfield(bits: Uint8Array): void { this.messages.push({ type: 'bitfield', bits: Uint8Array.prototype.slice.call(bits) }); }
+  onRequest(index: number, offset: number, length: number): void { this.messages.push({ type: 'request', index, offset, length }); }
+  onPiece(index: number, offset: number, block: Uint8Array): void { this.messages.push({ type: 'piece', index, offset, block: Uint8Array.prototype.slice.call(block) }); }
+  onCancel(index: number, offset: number, length: number): void { this.messages.push({ type: 'cancel', index, offset, length }); }
+  onPort(port: number): void { this.messages.push({ type: 'port', port }); }
+  onSuggest(index: number): void { this.messages.push({ type: 'suggest', index }); }
+  onHaveAll(): void { this.messages.push({ type: 'haveAll' }); }
+  onHaveNone(): void { this.messages.push({ type: 'haveNone' }); }
+  onReject(index: number, offset: number, length: number): void { this.messages.push({ type: 'reject', index, offset, length }); }
+  onAllowedFast(index: number): void { this.messages.push({ type: 'allowedFast', index }); }
+  onExtended(id: number, payload: Uint8Array): void { this.messages.push({ type: 'extended', id, payload: Uint8Array.prototype.slice.call(payload) }); }
+}
