@@ -1,9 +1,9 @@
 import type { Counters } from './counters.js';
 import { M } from './counters.js';
 import {
-  BufferBudget, WireDecoder, WireError, MSG, KEEP_ALIVE, MAX_PIECES, encodeHandshake, encodeSimple, encodeIndex,
+  WireDecoder, WireError, MSG, KEEP_ALIVE, encodeHandshake, encodeSimple,
   encodeBlockRef, encodeBitfield, encodePieceHeader, encodeExtended, writeIndex, writeBlockRef,
-  type Handshake, type WireHandler,
+  type BufferBudget, type Handshake, type WireHandler,
 } from './wire/codec.js';
 import { ExtensionRegistry, type ExtensionWire, type WireExtensionCtor } from './wire/extensions.js';
 import bencode from 'bencode';
@@ -83,9 +83,6 @@ const IDLE: PeerListener = {
   bitfield: noop, haveAll: noop, haveNone: noop, have: noop, choke: noop, unchoke: noop, interested: noop,
   notInterested: noop, request: noop, piece: noop, reject: noop, extendedHandshake: noop, metadata: noop,
 };
-
-/** Partial messages all peers may hold at once, unless the session says otherwise. */
-export const DEFAULT_BUFFER_BUDGET = new BufferBudget(64 * 1024 * 1024);
 
 /**
  * One peer connection: the wire codec (wire/codec.ts) over a transport, the protocol state of both sides
@@ -187,7 +184,8 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     readonly transport: Transport,
     readonly direction: Direction,
     private readonly counters: Counters,
-    budget: BufferBudget = DEFAULT_BUFFER_BUDGET,
+    /** The session's cap on partial messages held by all its connections (none: this connection's own cap only). */
+    budget: BufferBudget | null = null,
   ) {
     this.ip = transport.remoteAddress;
     this.port = transport.remotePort;
@@ -717,5 +715,3 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     this.onClose?.(this);
   }
 }
-
-export { MAX_PIECES };
