@@ -1139,13 +1139,19 @@ export class Torrent implements DiscoveryTorrent {
   private serveMetadata(peer: PeerConnection, piece: number): void {
     const bytes = this.info?.infoBytes;
     const n = bytes ? metadataPieces(bytes.length) : 0;
+    if (!bytes || piece >= n) {
+      // Nothing to serve (a magnet itself), or a piece beyond it: one small reject per request, no amplification.
+      peer.sendMetadata(encodeMetadataReject(piece));
+      return;
+    }
     const now = Date.now();
     let budget = this.metadataBudgets.get(peer);
     if (!budget) {
       budget = new MetadataRequestBudget(n, now);
       this.metadataBudgets.set(peer, budget);
     }
-    if (!bytes || piece >= n || !budget.take(now) || !this.metadataUploadAllowed(now)) {
+    // Under the rate limit a request is refused without spending the peer's budget (nor counting as a flood).
+    if (!this.metadataUploadAllowed(now) || !budget.take(now)) {
       peer.sendMetadata(encodeMetadataReject(piece));
       if (budget.flooding) peer.protocolError(`metadata: more than ${MetadataRequestBudget.FLOOD_REJECTS} requests refused`);
       return;
@@ -1173,6 +1179,8 @@ export class Torrent implements DiscoveryTorrent {
     try {
       const info = parseInfoDict(infoBytes);
       if (info.infoHash !== this.infoHash) throw new Error('metadata does not match the info-hash');
+      // Other copies under way are not needed any more.
+      this.metadataFetches.clear();
       this.setMetadata(info);
       this.discovery?.metadataReceived(info.announce);
       this.host.emit('metadata_received', { info_hash: this.infoHash, name: info.name });
