@@ -211,7 +211,12 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   }
 
   private violation(e: unknown): void {
-    if (!(e instanceof WireError)) throw e;
+    if (!(e instanceof WireError)) {
+      // A fault of ours while handling the peer's message: that connection ends, the session goes on.
+      this.counters.inc(M.peer_error_peers);
+      this.close(`internal error handling a message: ${(e as Error)?.message ?? String(e)}`);
+      return;
+    }
     if (e.kind === 'memory') this.counters.inc(M.peer_no_memory_peers);
     else if (e.kind === 'protocol') this.counters.inc(M.peer_invalid_arg_peers);
     this.close(e.message);

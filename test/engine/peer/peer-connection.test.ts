@@ -1,4 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
+import fc from 'fast-check';
 import { PeerConnection, type PeerListener } from '../../../packages/engine/src/peer-connection.js';
 import { Counters, M } from '../../../packages/engine/src/counters.js';
 import { BufferBudget } from '../../../packages/engine/src/wire/codec.js';
@@ -216,5 +217,35 @@ describe('PeerConnection writing', () => {
     peer.choke();
     expect(t.sent()).toEqual(Buffer.from([...msg(0), ...msg(16, ...u32(3), ...u32(0), ...u32(16384))]));
     expect(peer.peerRequestCount).toBe(0);
+  });
+});
+
+describe('PeerConnection robustness', () => {
+  it('a fault of ours while handling a message ends that connection only (peer.error_peers), nothing escapes', () => {
+    const counters = new Counters();
+    const { peer, t, seen } = connection(counters);
+    peer.listener = listener(seen, { unchoke: () => { throw new TypeError('boom'); } });
+    expect(() => t.feed(stream())).not.toThrow();
+    expect(peer.closeReason).toBe('internal error handling a message: boom');
+    expect(counters.get(M.peer_error_peers)).toBe(1);
+  });
+
+  it('any bytes after a handshake end in messages or a close, never an exception (3,000 cases, seed printed on failure)', () => {
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 0x7fffffff);
+    const frame = fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 22 }), fc.uint8Array({ maxLength: 30 }))
+      .map(([len, id, payload]) => [...u32(len), id, ...payload]);
+    const ext = fc.constantFrom('d1:md6:ut_pexi1e11:ut_metadatai2ee1:v3:abc4:reqqi5e1:pi6881ee', 'l-3:e', 'd8:msg_typei0e5:piecei0ee', 'i-1e')
+      .chain((text) => fc.integer({ min: 0, max: 3 }).map((id) => [...u32(2 + text.length), 20, id, ...Buffer.from(text)]));
+    try {
+      fc.assert(fc.property(fc.array(fc.oneof(frame, ext), { maxLength: 10 }), fc.integer({ min: 0, max: 40 }), fc.boolean(), (frames, pieces, fast) => {
+        const { peer, t } = connection();
+        if (pieces > 0) peer.setPieceCount(pieces);
+        peer.sendHandshake(new Uint8Array(20), new Uint8Array(20));
+        t.feed(Uint8Array.from([...handshake(fast), ...frames.flat()]), 7);
+        expect(peer.closed ? peer.closeReason : 'open').not.toMatch(/internal error/);
+      }), { seed, numRuns: 3000 });
+    } catch (e) {
+      throw new Error(`FUZZ_SEED=${seed}\n${(e as Error).message}`);
+    }
   });
 });
