@@ -214,4 +214,22 @@ describe('a peer that breaks the wire protocol', () => {
     expect(count('8:msg_typei1e')).toBe(1);
     p.socket.destroy();
   });
+
+  it('a peer that asks for much and reads nothing pins at most the send watermark; once it reads, it gets every block', async () => {
+    const { s, t } = await seeding();
+    const p = await handPeer(s.listenPort, t.infoHash);
+    p.send(wireMessage(2)); // interested
+    await p.waitFor(UNCHOKE);
+    p.socket.pause(); // reads nothing from now on
+    const n = 2000;
+    const request = wireMessage(6, u32(0), u32(0), u32(32768));
+    p.send(Array.from({ length: n }, () => request).flat());
+    await new Promise((r) => setTimeout(r, 1500));
+    // 64 MiB asked for; what left the engine is what the kernel's socket buffers took plus at most 1 MiB.
+    const sent = s.stats()['net.sent_payload_bytes']!;
+    expect(sent).toBeLessThan(24 * 1024 * 1024);
+    p.socket.resume();
+    await waitFor(() => p.received().length >= n * (13 + 32768), 20_000, 'every block');
+    expect(s.stats()['net.sent_payload_bytes']).toBe(n * 32768);
+  });
 });

@@ -18,9 +18,10 @@ export class FakeTransport implements Transport {
     this.sink = sink;
   }
 
-  write(data: Uint8Array): void {
+  write(data: Uint8Array, flushed?: () => void): void {
     this.writes.push(Uint8Array.from(data));
     this.bytesWritten += data.length;
+    flushed?.();
   }
 
   cork(): void {
@@ -47,6 +48,12 @@ export class FakeTransport implements Transport {
       this.sink?.onData(scratch.subarray(0, part.length));
       scratch.fill(0xee);
     }
+  }
+
+  /** The send queue drained. */
+  drain(): void {
+    this.writeQueued = 0;
+    this.sink?.onDrain();
   }
 
   /** Everything written, as one buffer. */

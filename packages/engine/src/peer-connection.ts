@@ -129,6 +129,8 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   stragglers = 0;
   /** Blocks that came without a request (see Torrent.onBlock). */
   unsolicitedBlocks = 0;
+  /** Bytes of blocks being read from disk for this peer (not yet in the send queue). */
+  uploadReading = 0;
   /** Target number of outstanding requests (libtorrent's desired queue size). */
   queueTarget = 4;
   slowStart = true;
@@ -177,6 +179,8 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   listener: PeerListener = IDLE;
   /** Set by the session: the peer's handshake arrived (before any message after it is read). */
   handshakeReceived: (h: Handshake) => void = noop;
+  /** Set by the torrent: the send queue shrank (uploads held back by its watermark may go on). */
+  drained: () => void = noop;
   /** Set by the owner: called once when the connection ends for any reason. */
   onClose?: (peer: PeerConnection) => void;
 
@@ -406,6 +410,11 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     return -1;
   }
 
+  /** The peer still wants this block (not cancelled, not dropped by our choke). */
+  wantsBlock(index: number, offset: number, length: number): boolean {
+    return this.findPeerRequest(index, offset, length) >= 0;
+  }
+
   /** Requests from the peer waiting for an answer. */
   get peerRequestCount(): number {
     return this.peerRequests.length / 3;
@@ -616,7 +625,8 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     const t = this.transport;
     t.cork();
     this.send(encodePieceHeader(index, offset, block.length));
-    this.send(block);
+    this.lastSentAt = Date.now();
+    t.write(block, this.blockFlushed);
     t.uncork();
     this.accountUpload(block.length);
     return true;
@@ -701,6 +711,16 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     if (this.closed) return;
     this.closeReason = reason;
     this.markClosed(reason);
+  }
+
+  /** A block left the send queue: room for what waits on the watermark (see Torrent.serve). */
+  private readonly blockFlushed = (): void => {
+    if (!this.closed) this.drained();
+  };
+
+  /** TransportSink: the send queue drained. */
+  onDrain(): void {
+    if (!this.closed) this.drained();
   }
 
   /** TransportSink: the transport ended. */

@@ -32,6 +32,14 @@ const MAX_PENDING_DISK_BYTES = 32 * 1024 * 1024;
 const MAX_HALF_OPEN = 8;
 /** Copies of the metadata fetched at once (each from one peer, at most MAX_METADATA_SIZE). */
 const MAX_METADATA_FETCHES = 2;
+/**
+ * Bytes queued to send to one peer, and apart from them bytes being read from disk for it, above which its
+ * requests wait: libtorrent's send_buffer_watermark (500 KiB there, raised to half a second of the peer's
+ * upload rate). Here 4 MiB or two seconds of the rate: below that the upload to a fast peer on loopback
+ * slowed measurably; a peer that asks for much and reads nothing pins at most twice this (was 64 MiB:
+ * 2,000 requests of 32 KiB).
+ */
+const SEND_WATERMARK = 4 * 1024 * 1024;
 /** Blocks a peer may send that we never requested (nor gave up on) before it is disconnected. */
 const UNSOLICITED_BLOCK_TOLERANCE = 8;
 
@@ -175,6 +183,8 @@ export class Torrent implements DiscoveryTorrent {
   private readonly recount = new Map<PeerConnection, () => void>();
   /** Metadata copies being fetched, by peer (BEP 9). */
   private readonly metadataFetches = new Map<PeerConnection, MetadataAssembler>();
+  /** Requests waiting for their peer's send queue to drain (see serve). */
+  private readonly sendWaiting = new Map<PeerConnection, QueuedUpload[]>();
   /** Metadata requests each peer may still have answered. */
   private readonly metadataBudgets = new WeakMap<PeerConnection, MetadataRequestBudget>();
   private pendingDiskBytes = 0;
@@ -716,6 +726,7 @@ export class Torrent implements DiscoveryTorrent {
   private detachPeer(peer: PeerConnection, counted: boolean, countedSeed: boolean): void {
     if (!this.peers.delete(peer)) return;
     this.recount.delete(peer);
+    this.sendWaiting.delete(peer);
     this.host.counters.inc(M.peer_disconnected_peers);
     this.abortAll(peer, false);
     if (this.picker) {
@@ -1062,19 +1073,57 @@ export class Torrent implements DiscoveryTorrent {
     return { upQueue: this.upQueue.length, upBytes: bytes, downThrottled: this.downThrottled };
   }
 
+  /**
+   * Reads a block and sends it, unless the peer's send queue (with the reads under way for it) is past
+   * SEND_WATERMARK: then the request waits for the queue to drain (libtorrent's send_buffer_watermark), so
+   * a peer that asks for much and reads slowly cannot pin more than that.
+   */
   private serve(peer: PeerConnection, index: number, offset: number, length: number): void {
+    if (this.sendCongested(peer)) {
+      let waiting = this.sendWaiting.get(peer);
+      if (!waiting) {
+        waiting = [];
+        this.sendWaiting.set(peer, waiting);
+        peer.drained = () => {
+          if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
+        };
+      }
+      waiting.push({ peer, index, offset, length });
+      return;
+    }
+    peer.uploadReading += length;
     this.storage!.read(index, offset, length).then(
       (buf) => {
+        peer.uploadReading -= length;
         // Not sent if the peer cancelled meanwhile, or we choked it.
-        if (!peer.sendBlock(index, offset, buf)) return;
-        this.totalPayloadUpload += buf.length;
-        this.lastUpload = Date.now();
+        if (peer.sendBlock(index, offset, buf)) {
+          this.totalPayloadUpload += buf.length;
+          this.lastUpload = Date.now();
+        }
+        // Either the queue is below the watermark now, or a write filled it and its drain will call this.
+        if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
       },
       (e: Error) => {
+        peer.uploadReading -= length;
         peer.refuseRequest(index, offset, length);
         if (!this.closed) this.setError(e);
       },
     );
+  }
+
+  private sendCongested(peer: PeerConnection): boolean {
+    const watermark = Math.max(SEND_WATERMARK, 2 * peer.uploadRate);
+    return peer.transport.writeQueued > watermark || peer.uploadReading > watermark;
+  }
+
+  /** The peer's send queue drained: the requests that waited for it are served, as far as the watermark allows. */
+  private serveWaiting(peer: PeerConnection): void {
+    const waiting = this.sendWaiting.get(peer);
+    while (waiting && waiting.length > 0 && !peer.closed && !this.sendCongested(peer)) {
+      const q = waiting.shift()!;
+      if (peer.wantsBlock(q.index, q.offset, q.length)) this.serve(peer, q.index, q.offset, q.length);
+    }
+    if (waiting?.length === 0 || peer.closed) this.sendWaiting.delete(peer);
   }
 
   // ---------------------------------------------------------------- metadata (BEP 9)

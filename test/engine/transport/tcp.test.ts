@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
 import net from 'node:net';
 import { TcpTransport, READ_BUDGET } from '../../../packages/engine/src/transport/tcp.js';
+import type { TransportSink } from '../../../packages/engine/src/transport/transport.js';
 
 /** A listening socket on 127.0.0.1 and its first accepted connection. */
 async function server(): Promise<{ port: number; accepted: Promise<net.Socket>; close(): void }> {
@@ -15,10 +16,14 @@ afterEach(() => {
   for (const f of cleanup.splice(0)) f();
 });
 
-function counting(): { sink: { onData(d: Uint8Array): void; onClosed(r: string): void }; bytes: () => number; closed: () => string } {
+function counting(): { sink: TransportSink; bytes: () => number; closed: () => string; drains: () => number } {
   let n = 0;
   let reason = '';
-  return { sink: { onData: (d) => { n += d.length; }, onClosed: (r) => { reason = r; } }, bytes: () => n, closed: () => reason };
+  let drains = 0;
+  return {
+    sink: { onData: (d) => { n += d.length; }, onClosed: (r) => { reason = r; }, onDrain: () => { drains++; } },
+    bytes: () => n, closed: () => reason, drains: () => drains,
+  };
 }
 
 describe('TcpTransport', () => {
@@ -78,5 +83,23 @@ describe('TcpTransport', () => {
     remote.destroy();
     for (let i = 0; i < 100 && !c.closed(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(c.closed()).toBe('connection closed');
+  });
+
+  it('shows what waits to be sent, and says when it drained (back-pressure)', async () => {
+    const s = await server();
+    cleanup.push(s.close);
+    const t = TcpTransport.connect('127.0.0.1', s.port);
+    cleanup.push(() => t.close('test over'));
+    await new Promise((r) => t.socket.once('connect', r));
+    const c = counting();
+    t.attach(c.sink);
+    const remote = await s.accepted;
+    remote.pause(); // the remote reads nothing for now
+    for (let i = 0; i < 64 && t.writeQueued === 0; i++) t.write(new Uint8Array(1 << 20));
+    expect(t.writeQueued).toBeGreaterThan(0);
+    remote.resume();
+    for (let i = 0; i < 500 && c.drains() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(c.drains()).toBeGreaterThan(0);
+    expect(t.writeQueued).toBe(0);
   });
 });

@@ -48,6 +48,7 @@ export class TcpTransport implements Transport {
     socket.on('end', () => this.close('connection closed'));
     socket.on('error', (e: NodeJS.ErrnoException) => this.close(e.code ?? e.message));
     socket.on('close', () => this.close('connection closed'));
+    socket.on('drain', () => this.sink?.onDrain());
   }
 
   attach(sink: TransportSink): void {
@@ -86,8 +87,8 @@ export class TcpTransport implements Transport {
     return this.socket.writableLength;
   }
 
-  write(data: Uint8Array): void {
-    if (!this.closed) this.socket.write(data);
+  write(data: Uint8Array, flushed?: () => void): void {
+    if (!this.closed) this.socket.write(data, flushed);
   }
 
   cork(): void {
