@@ -8,6 +8,8 @@ import { DiskIoThreads } from './disk-io-thread.js';
 import { DiskBufferPool } from './disk-buffer-pool.js';
 import { Choker, type ChokerPeer } from './choker.js';
 import { PeerConnection } from './peer-connection.js';
+import { BufferBudget, type Handshake } from './wire/codec.js';
+import { TcpTransport } from './transport/tcp.js';
 import { Torrent, type TorrentHost } from './torrent.js';
 import { TorrentHandle } from './torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
@@ -19,13 +21,11 @@ import type { DiscoveryOptions, SessionDiscovery } from './discovery/types.js';
 import { Discovery } from './discovery/discovery.js';
 
 const TICK_MS = 1000;
-/** Shared by every outgoing socket: a read is consumed synchronously before the next one fills it. */
-const SHARED_READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 /**
- * The same memory as a plain Uint8Array: what the parser gets. bittorrent-protocol copies what it keeps with
- * slice(), which on a Buffer would be one more view of memory the next read overwrites.
+ * Bytes of partial messages all connections together may hold (each at most one capped message, see
+ * wire/codec.ts): beyond it a connection that needs more is closed (peer.no_memory_peers).
  */
-const SHARED_READ_VIEW = new Uint8Array(SHARED_READ_BUFFER.buffer, SHARED_READ_BUFFER.byteOffset, SHARED_READ_BUFFER.length);
+const PEER_BUFFER_BUDGET = 64 * 1024 * 1024;
 
 /** What Session.create takes besides settings. */
 export interface SessionOptions {
@@ -66,6 +66,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   private lastRechoke = 0;
   private lastOptimistic = 0;
   private readonly pending = new Set<PeerConnection>();
+  /** Partial peer messages held, session-wide. */
+  private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
@@ -370,14 +372,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (lim.downThrottled) downQueue++;
       for (const p of t.peers) {
         connected++;
-        const w = p.wire;
-        if (w.peerInterested) upInterested++;
-        if (w.amInterested) downInterested++;
-        if (!w.amChoking) upUnchoked++;
-        if (!w.peerChoking) downUnchoked++;
+        if (p.peerInterested) upInterested++;
+        if (p.amInterested) downInterested++;
+        if (!p.amChoking) upUnchoked++;
+        if (!p.peerChoking) downUnchoked++;
         if (p.optimistic) optimistic++;
         if (p.outstanding.size > 0) downRequests++;
-        if (w.peerRequests.length > 0) upRequests++;
+        if (p.peerRequestCount > 0) upRequests++;
       }
     }
     c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
@@ -423,12 +424,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       return;
     }
     this.counters.inc(M.peer_connection_attempts);
-    // Outgoing sockets read into one shared buffer: no allocation per read (see PeerConnection.onRead).
-    let peer: PeerConnection | null = null;
-    const socket = net.connect({
-      host, port,
-      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number) => peer?.onRead(SHARED_READ_VIEW.subarray(0, n)) ?? true },
-    });
+    // Outgoing sockets read into one shared buffer: no allocation per read (see transport/tcp.ts).
+    const transport = TcpTransport.connect(host, port);
+    const socket = transport.socket;
     const timer = setTimeout(() => {
       this.counters.inc(M.peer_connect_timeouts);
       socket.destroy(new Error('connect timed out'));
@@ -452,11 +450,10 @@ export class Session extends TypedEmitter<SessionEvents> {
         torrent.connectFailed(host, port, false);
         return;
       }
-      peer = new PeerConnection(socket, 'outgoing', host, port, this.counters, true);
+      const peer = new PeerConnection(transport, 'outgoing', this.counters, this.peerBuffers);
       this.handshakePhase(peer, torrent);
       torrent.useExtensions(peer);
-      peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
-      this.counters.inc(M.ses_num_outgoing_ext_handshake);
+      peer.sendHandshake(torrent.infoHashBytes, this.peerId);
     });
   }
 
@@ -472,8 +469,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       socket.destroy();
       return;
     }
-    const ip = normalizeIp(socket.remoteAddress ?? '');
-    const peer = new PeerConnection(socket, 'incoming', ip, socket.remotePort ?? 0, this.counters);
+    // A first byte other than 19 (an MSE/PE handshake) ends the connection in the codec for now; an encrypting
+    // transport will be slotted in here, between the TCP transport and the peer connection.
+    const peer = new PeerConnection(TcpTransport.accept(socket), 'incoming', this.counters, this.peerBuffers);
     this.handshakePhase(peer, null);
   }
 
@@ -494,8 +492,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       this.counters.inc(M.peer_disconnected_peers);
       if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, false);
     };
-    peer.wire.once('handshake', (infoHash: string, peerIdHex: string) => {
+    peer.handshakeReceived = (h: Handshake): void => {
       clearTimeout(timer);
+      const infoHash = Buffer.from(h.infoHash).toString('hex');
+      const peerIdHex = Buffer.from(h.peerId).toString('hex');
       this.pending.delete(peer);
       const torrent = outgoingTorrent ?? this.torrentsByHash.get(infoHash);
       const drop = (reason: string, skip: boolean): void => {
@@ -519,13 +519,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       peer.peerId = peerIdHex;
       if (peer.direction === 'incoming') {
         torrent.useExtensions(peer);
-        peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
-        this.counters.inc(M.ses_num_outgoing_ext_handshake);
+        peer.sendHandshake(torrent.infoHashBytes, this.peerId);
       }
       peer.onClose = undefined;
       torrent.attachPeer(peer);
       this.scheduleRechoke();
-    });
+    };
   }
 
   // ------------------------------------------------------------------ periodic work
@@ -550,8 +549,8 @@ export class Session extends TypedEmitter<SessionEvents> {
         peers.push(p);
         views.push({
           id: p.id,
-          interested: p.wire.peerInterested,
-          choked: p.wire.amChoking,
+          interested: p.peerInterested,
+          choked: p.amChoking,
           seeding: t.isSeeding,
           downloadedInRound: p.downloadedInRound,
           uploadedSinceUnchoke: p.uploadedSinceUnchoke,
@@ -604,9 +603,5 @@ export class Session extends TypedEmitter<SessionEvents> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.diskIo.close();
   }
-}
-
-function normalizeIp(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
