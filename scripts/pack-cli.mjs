@@ -28,7 +28,7 @@
  * publishConfig.directory makes pnpm pack that staged folder.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,8 @@ const CLI_DIR = join(ROOT, 'packages/cli');
  */
 const BUNDLE_FILE = 'bundle/spritzle.mjs';
 const LICENSES_FILE = 'bundle/THIRD_PARTY_LICENSES.txt';
+/** The web UI's files (index.html, assets/) inside the bundle folder. */
+const WEB_DIR = 'bundle/web';
 
 const { values: args } = parseArgs({
   options: { out: { type: 'string' }, 'bundle-only': { type: 'boolean', default: false }, stage: { type: 'string' } },
@@ -103,9 +105,22 @@ async function bundle(pkgDir) {
     },
   });
   writeFileSync(join(pkgDir, LICENSES_FILE), thirdPartyLicenses(result.metafile));
+  copyWebUi(join(pkgDir, WEB_DIR));
   chmodSync(outfile, 0o755);
   log(`bundle ${outfile}: ${mib(statSync(outfile).size)} in ${Math.round(performance.now() - t0)} ms`);
   return outfile;
+}
+
+/**
+ * The web UI's built files beside the bundle (bundle/web/), where the server looks for them when it runs
+ * from the bundle (packages/server/src/web-ui.ts).
+ */
+function copyWebUi(dest) {
+  execFileSync(process.execPath, [join(ROOT, 'packages/web/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const dist = join(ROOT, 'packages/web/dist');
+  mkdirSync(join(dest, 'assets'), { recursive: true });
+  cpSync(join(dist, 'index.html'), join(dest, 'index.html'));
+  cpSync(join(dist, 'assets'), join(dest, 'assets'), { recursive: true });
 }
 
 /** A bundle that cannot even print its version must not be packed. */

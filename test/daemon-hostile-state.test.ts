@@ -13,7 +13,7 @@ afterAll(() => killAllDaemons());
 const L_MINUS_3 = 'l-3:e';
 
 describe('the daemon with l-3:e in its state directory', () => {
-  it('starts, reports the broken resume, .torrent and session.state files, and keeps the good torrent', async () => {
+  it('starts, reports the broken resume, .torrent and session.state files, keeps the good torrent and shows the broken ones in an error state', async () => {
     const state = await tmpDir('daemon-hostile');
     const root = await tmpDir('daemon-hostile-dl');
     const good = await makeTorrent({ dir: root, name: 'good.bin', files: 100_000, pieceLength: 16384 });
@@ -31,9 +31,16 @@ describe('the daemon with l-3:e in its state directory', () => {
     await writeFile(join(state, 'session.state'), L_MINUS_3);
 
     d = await startDaemon(state, root);
-    expect(await getJson<string[]>(`${d.url}/torrent`)).toEqual([hash]);
+    // The broken ones stay visible, in an error state that says why, instead of vanishing into the log.
+    expect((await getJson<string[]>(`${d.url}/torrent`)).sort()).toEqual([hash, badResume, badTorrent].sort());
+    expect((await getJson<{ state: string }>(`${d.url}/torrent/${hash}`)).state).not.toBe('error');
+    for (const h of [badResume, badTorrent]) {
+      const st = await getJson<{ errc: string; error?: string }>(`${d.url}/torrent/${h}`);
+      expect(st.errc).not.toBe('');
+    }
     expect(d.stderr()).toMatch(/session state unreadable/);
     expect(d.stderr()).toMatch(/resume file unusable/);
+    expect(d.stderr()).toMatch(/\.torrent file unusable/);
     expect(d.stderr()).toContain(badTorrent);
     await d.stop();
   });

@@ -82,7 +82,7 @@ describe('the daemon (spritzle start) across restarts', () => {
     expect((await d2.stop()).code).toBe(0);
   });
 
-  it('survives a damaged resume file and a deleted data file: restarts, rechecks, reports, loses nothing else', async () => {
+  it('survives a damaged resume file and a deleted data file: restarts, reports, rechecks when asked, loses nothing else', async () => {
     const state = await tmpDir('daemon-damage');
     const root = await tmpDir('dmg');
     const a = await makeTorrent({ dir: root, name: 'a.bin', files: 500_000, pieceLength: 32768 });
@@ -98,7 +98,9 @@ describe('the daemon (spritzle start) across restarts', () => {
     await rm(dataFiles(b, b.dataRoot)[0]!);
     d = await startDaemon(state, a.dataRoot);
     expect((await getJson<string[]>(`${d.url}/torrent`)).sort()).toEqual([ha, hb].sort());
-    // a: back from its .torrent, data re-hashed, complete.
+    // a: back from its .torrent in an error state saying why; resumed, its data is re-hashed: complete.
+    expect((await getJson<{ error: string }>(`${d.url}/torrent/${ha}`)).error).toMatch(/resume file is unusable/);
+    expect((await fetch(`${d.url}/torrent/${ha}/resume`, { method: 'POST' })).status).toBe(200);
     await waitStatus(d.url, ha, (s) => s.state === 'seeding');
     // b: its data is gone; the resume data is refused and the torrent waits for peers.
     const sb = await waitStatus(d.url, hb, (s) => s.state === 'downloading');

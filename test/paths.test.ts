@@ -1,6 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
 import path from 'node:path';
-import { resolveInside, sanitizeTorrentPath } from '../packages/engine/src/storage/paths.js';
+import { confineSavePath, resolveInside, sanitizeTorrentPath } from '../packages/engine/src/storage/paths.js';
+import { mkdir, symlink } from 'node:fs/promises';
+import { tmpDir } from './helpers/fixtures.js';
 import { SpritzleError } from '../packages/engine/src/errors.js';
 
 function invalidPath(fn: () => unknown): SpritzleError {
@@ -84,5 +86,25 @@ describe('resolveInside', () => {
 
   it('refuses NUL', () => {
     invalidPath(() => resolveInside(root, 'a\0b'));
+  });
+});
+
+describe('confineSavePath (save paths restored from state obey the rule save_path on add does)', () => {
+  it('takes a relative path inside the root and keeps an absolute one inside it', async () => {
+    const root = await tmpDir('confine');
+    expect(await confineSavePath('a/b', root)).toBe(path.join(root, 'a/b'));
+    expect(await confineSavePath(path.join(root, 'c'), root)).toBe(path.join(root, 'c'));
+  });
+
+  it('refuses a path outside the root, one climbing out with "..", and one leading out through a link', async () => {
+    const root = await tmpDir('confine-out');
+    const outside = await tmpDir('confine-elsewhere');
+    await mkdir(path.join(root, 'in'));
+    await symlink(outside, path.join(root, 'in', 'link'));
+    for (const p of ['/etc', '../x', path.join(root, 'in', 'link', 'deeper')]) {
+      const e = await confineSavePath(p, root).catch((x: unknown) => x);
+      expect((e as SpritzleError).code).toBe('invalid_path');
+      expect((e as SpritzleError).message).toContain(`outside the download root ${root}`);
+    }
   });
 });

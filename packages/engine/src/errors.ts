@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'invalid_state' // e.g. an operation that needs metadata before it has arrived
   | 'disk_error' // ENOSPC, EACCES... from storage
   | 'network_error' // listen failures and the like
+  | 'peer_protocol_error' // a peer broke the wire protocol (its connection ends with this reason)
   | 'session_closed';
 
 export class SpritzleError extends Error {

@@ -8,7 +8,8 @@
  * session.on('torrent_finished', ({ info_hash }) => console.log('done', info_hash));
  * ```
  */
-export { Session, type SessionOptions } from './session.js';
+export { Session, type SessionOptions, type AddOptions } from './session.js';
+export { confineSavePath } from './storage/paths.js';
 export { DEFAULT_DISCOVERY_OPTIONS } from './discovery/discovery.js';
 export { LSD_ADDRESS, LSD_PORT } from './discovery/lsd.js';
 export type { DiscoveryOptions, PeerSource } from './discovery/types.js';

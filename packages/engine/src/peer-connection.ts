@@ -1,27 +1,97 @@
-import type { Socket } from 'node:net';
-import Wire from 'bittorrent-protocol';
 import type { Counters } from './counters.js';
 import { M } from './counters.js';
+import {
+  WireDecoder, WireError, MSG, KEEP_ALIVE, encodeHandshake, encodeSimple,
+  encodeBlockRef, encodeBitfield, encodePieceHeader, encodeExtended, writeIndex, writeBlockRef,
+  type BufferBudget, type Handshake, type WireHandler,
+} from './wire/codec.js';
+import { ExtensionRegistry, type ExtensionWire, type WireExtensionCtor } from './wire/extensions.js';
+import bencode from 'bencode';
+import type { Transport, TransportSink } from './transport/transport.js';
 
-/** Largest message a peer may send: bounds memory against a hostile length prefix. */
-const MAX_MESSAGE_LENGTH = 2 * 1024 * 1024;
 /** Outgoing batch buffer: 64 requests of 17 bytes, more than a queue refill usually sends. */
 const BATCH_BYTES = 64 * 17;
-/** Bytes read from one socket before yielding to the event loop (see onRead). */
-const READ_BUDGET = 512 * 1024;
+/** BEP 3: a keep-alive when nothing else was sent for this long (peers time out after about two minutes). */
+const KEEP_ALIVE_MS = 60_000;
+/** Requests from the peer we remember (and may answer); the torrent refuses more per its settings. */
+const MAX_PEER_REQUESTS = 2000;
 
 let nextPeerId = 1;
 
 export type Direction = 'incoming' | 'outgoing';
 
+/** The peer's pieces: a bit per piece (MSB first, as on the wire), or all of them (have all). */
+export class PeerPieces {
+  private bits: Uint8Array = new Uint8Array(0);
+  all = false;
+
+  get(i: number): boolean {
+    if (this.all) return true;
+    const byte = i >> 3;
+    return byte < this.bits.length && (this.bits[byte]! & (128 >> (i & 7))) !== 0;
+  }
+
+  set(i: number): void {
+    const byte = i >> 3;
+    if (byte >= this.bits.length) {
+      const bigger = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      bigger.set(this.bits);
+      this.bits = bigger;
+    }
+    this.bits[byte]! |= 128 >> (i & 7);
+  }
+
+  /** A bitfield message's bits (copied). */
+  assign(bits: Uint8Array): void {
+    // Uint8Array's slice copies; a Buffer's (a socket read) would be a view of memory the next read overwrites.
+    this.bits = Uint8Array.prototype.slice.call(bits);
+    this.all = false;
+  }
+
+  /** The highest piece index set plus one (to check haves and bitfields that came before the piece count). */
+  extent(): number {
+    if (this.all) return 0;
+    for (let b = this.bits.length - 1; b >= 0; b--) {
+      const v = this.bits[b]!;
+      if (v === 0) continue;
+      for (let bit = 7; bit >= 0; bit--) if (v & (1 << bit)) return b * 8 + (7 - bit) + 1;
+    }
+    return 0;
+  }
+}
+
+/** What the torrent hears from a peer (set by Torrent.attachPeer); views are valid only during the call. */
+export interface PeerListener {
+  bitfield(): void;
+  haveAll(): void;
+  haveNone(): void;
+  have(index: number): void;
+  choke(): void;
+  unchoke(): void;
+  interested(): void;
+  notInterested(): void;
+  request(index: number, offset: number, length: number): void;
+  piece(index: number, offset: number, block: Uint8Array): void;
+  reject(index: number, offset: number, length: number): void;
+  extendedHandshake(hs: Record<string, unknown>): void;
+  metadata(payload: Uint8Array): void;
+}
+
+function noop(): void {}
+
+const IDLE: PeerListener = {
+  bitfield: noop, haveAll: noop, haveNone: noop, have: noop, choke: noop, unchoke: noop, interested: noop,
+  notInterested: noop, request: noop, piece: noop, reject: noop, extendedHandshake: noop, metadata: noop,
+};
+
 /**
- * One peer connection: a TCP socket with a bittorrent-protocol Wire on it, plus the per-peer state the
- * torrent and choker need (rates, queue depth, outstanding requests, timestamps). It decides nothing
- * about pieces itself; the torrent does.
+ * One peer connection: the wire codec (wire/codec.ts) over a transport, the protocol state of both sides
+ * (choke, interest, the peer's pieces, its requests, extensions) and the per-peer figures the torrent and
+ * choker need (rates, queue depth, outstanding requests, timestamps). It decides nothing about pieces
+ * itself; the torrent does. A protocol violation ends the connection, counted in peer.invalid_arg_peers.
  */
-export class PeerConnection {
+export class PeerConnection implements ExtensionWire, WireHandler, TransportSink {
   readonly id = nextPeerId++;
-  readonly wire: Wire;
   readonly connectedAt = Date.now();
   /** Remote peer id, hex, once the handshake arrived. */
   peerId = '';
@@ -32,11 +102,35 @@ export class PeerConnection {
   /** The port the peer accepts connections on: ours to dial for outgoing, its extended handshake's `p` for incoming. */
   listenPort = 0;
 
+  // Protocol state.
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  /** Both sides set the fast-extension bit (BEP 6). */
+  hasFast = false;
+  readonly pieces = new PeerPieces();
+  /** A bitfield, have all or have none arrived (only one may). */
+  private piecesAnnounced = false;
+  private handshakeSent = false;
+  private extendedSent = false;
+  private peerHandshake: Handshake | null = null;
+  private readonly extensions = new ExtensionRegistry();
+  /** The peer's requests not yet answered, as (index, offset, length) triples. */
+  private readonly peerRequests: number[] = [];
+  private readonly decoder: WireDecoder;
+
   // Our view of the peer.
   /** Block ids requested from this peer and not yet answered. */
   readonly outstanding = new Set<number>();
   /** Reused for every pick from this peer (no allocation per pick); exclude keeps end-game duplicates off this peer. */
   readonly pickOptions = { sequential: false, snubbed: false, allowBusy: false, exclude: (id: number): boolean => this.outstanding.has(id) };
+  /** Requests we gave up on without a cancel (choke, snub): their blocks may still come and are not a violation. */
+  stragglers = 0;
+  /** Blocks that came without a request (see Torrent.onBlock). */
+  unsolicitedBlocks = 0;
+  /** Bytes of blocks being read from disk for this peer (not yet in the send queue). */
+  uploadReading = 0;
   /** Target number of outstanding requests (libtorrent's desired queue size). */
   queueTarget = 4;
   slowStart = true;
@@ -56,6 +150,7 @@ export class PeerConnection {
   lastBlockAt = 0;
   lastRequestAt = 0;
   lastPayloadAt = Date.now();
+  lastSentAt = Date.now();
   unchokedAt = 0;
   lastOptimisticAt = 0;
   optimistic = false;
@@ -69,279 +164,342 @@ export class PeerConnection {
   uploadedSinceUnchoke = 0;
   downloadRate = 0;
   uploadRate = 0;
-  /** Protocol + payload bytes per second, from the socket's own counters. */
+  /** Protocol + payload bytes per second, from the transport's own counters. */
   downloadRateAll = 0;
   uploadRateAll = 0;
   private lastBytesRead = 0;
   private lastBytesWritten = 0;
   private prevTickRate = 0;
   /** Requests and haves waiting to leave in one write (see request()). */
-  private batch: Buffer | null = null;
+  private batch: Uint8Array | null = null;
   private batchLength = 0;
+  private readonly closeListeners: (() => void)[] = [];
+
+  /** The torrent's side (set by Torrent.attachPeer). */
+  listener: PeerListener = IDLE;
+  /** Set by the session: the peer's handshake arrived (before any message after it is read). */
+  handshakeReceived: (h: Handshake) => void = noop;
+  /** Set by the torrent: the send queue shrank (uploads held back by its watermark may go on). */
+  drained: () => void = noop;
+  /** Set by the owner: called once when the connection ends for any reason. */
+  onClose?: (peer: PeerConnection) => void;
 
   constructor(
-    readonly socket: Socket,
+    readonly transport: Transport,
     readonly direction: Direction,
-    readonly ip: string,
-    readonly port: number,
     private readonly counters: Counters,
-    /** True when the socket was opened with `onread` (see ReadSink): data comes through onRead, not a pipe. */
-    sharedReads = false,
+    /** The session's cap on partial messages held by all its connections (none: this connection's own cap only). */
+    budget: BufferBudget | null = null,
   ) {
-    this.wire = new Wire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing');
-    // The library formats a debug line per message even when debugging is off; skip that unless asked for.
-    if (!process.env.DEBUG) (this.wire as unknown as { _debug: () => void })._debug = noop;
-    this.wire.on('piece', (index: number, offset: number, block: Uint8Array) => this.onPiece(index, offset, block));
-    if (direction === 'outgoing') this.listenPort = port;
-    this.guardMessageLength();
-    this.installFraming();
-    // Messages are handed over as views of buffers that are reused (carry, the shared read buffer).
-    this.keepNoViews();
-    socket.setNoDelay(true);
-    if (sharedReads) {
-      socket.on('end', () => this.close('connection closed'));
-    } else {
-      socket.pipe(this.wire as never);
-      // Streamed sockets (incoming) yield the same way as shared reads (see onRead).
-      socket.on('data', (d: Uint8Array) => {
-        if (this.tookTurn(d.length)) socket.pause();
-      });
-    }
-    this.wire.pipe(socket);
-    this.wire.setKeepAlive(true);
-    this.wire.on('close', () => this.markClosed('connection closed'));
-    socket.on('error', (e: NodeJS.ErrnoException) => this.markClosed(e.code ?? e.message));
-    socket.on('close', () => this.markClosed(this.closeReason || 'connection closed'));
-    this.countIncoming();
+    this.ip = transport.remoteAddress;
+    this.port = transport.remotePort;
+    if (direction === 'outgoing') this.listenPort = this.port;
+    this.decoder = new WireDecoder(this, budget);
+    this.extensions.registerName('ut_metadata');
+    transport.attach(this);
   }
 
-  /** Rejects a message whose length prefix exceeds what any sane peer sends, before buffering it. */
-  private guardMessageLength(): void {
-    const wire = this.wire as unknown as { _onMessageLength: (b: Uint8Array) => void };
-    const original = wire._onMessageLength;
-    const self = this;
-    wire._onMessageLength = function (this: unknown, b: Uint8Array): void {
-      const len = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-      if (len > MAX_MESSAGE_LENGTH) {
-        self.tooLong(len);
-        // Parse nothing more from this peer (the rest of the chunk would be read as more lengths).
-        (this as WireParser)._parse(Number.MAX_VALUE, noop);
-        return;
-      }
-      original.call(this, b);
-    };
-  }
+  readonly ip: string;
+  readonly port: number;
 
-  /**
-   * Message framing. bittorrent-protocol's parser concatenates the unparsed tail with every socket chunk
-   * and makes two views per message stage; at hundreds of MiB/s that allocation drives the GC. So once the
-   * handshake is done we frame messages ourselves: whole messages are dispatched straight from the chunk
-   * (blocks to onPiece, everything else to the library's own dispatcher, exactly as its parser would call
-   * it), and a message cut by the end of a chunk is assembled in one reusable per-peer buffer (`carry`).
-   * The handshake, and any encrypted wire, stay with the library's parser.
-   */
-  private installFraming(): void {
-    const wire = this.wire as unknown as WireParser;
-    const original = wire._write;
-    const self = this;
-    wire._write = function (this: WireParser, data: Uint8Array, cb: (err: null) => void): void {
-      if (self.framing) self.feed(data);
-      else {
-        original.call(this, data, noop);
-        if (!this._encryptor && !this._cryptoSyncPattern && !this._pePending && (this._parser === this._onMessageLength || this._parser === this._onMessage)) {
-          self.takeOverFraming();
-        }
-      }
-      cb(null);
-    };
-  }
+  // ---------------------------------------------------------------- transport → codec
 
-  private framing = false;
-  /** The start of a message cut by the end of a chunk: carryLen bytes of it. */
-  private carry = EMPTY;
-  private carryLen = 0;
-
-  /** Handshake done: whatever the library buffered of the next message moves to `carry`. */
-  private takeOverFraming(): void {
-    const w = this.wire as unknown as WireParser;
-    const buffered = w._bufferSize > 0 ? w._buffer[0]!.subarray(0, w._bufferSize) : EMPTY;
-    if (w._parser === w._onMessage) {
-      // The library has read the length prefix and waits for the body.
-      const len = w._parserSize;
-      this.carry = new Uint8Array(Math.max(4 + len, CARRY_SIZE));
-      this.carry[0] = len >>> 24;
-      this.carry[1] = (len >>> 16) & 255;
-      this.carry[2] = (len >>> 8) & 255;
-      this.carry[3] = len & 255;
-      this.carry.set(buffered, 4);
-      this.carryLen = 4 + buffered.length;
-    } else if (buffered.length > 0) {
-      this.carry = new Uint8Array(CARRY_SIZE);
-      this.carry.set(buffered, 0);
-      this.carryLen = buffered.length;
-    }
-    w._buffer = [];
-    w._bufferSize = 0;
-    w._parse(4, w._onMessageLength);
-    this.framing = true;
-  }
-
-  private feed(data: Uint8Array): void {
-    let pos = 0;
-    if (this.carryLen > 0) {
-      pos = this.fillCarry(data);
-      if (this.carryLen > 0) return;
-    }
-    const end = data.length;
-    while (end - pos >= 4 && !this.closed) {
-      const len = u32(data, pos);
-      if (len > MAX_MESSAGE_LENGTH) {
-        this.tooLong(len);
-        return;
-      }
-      if (end - pos - 4 < len) break;
-      this.dispatch(data, pos + 4, len);
-      pos += 4 + len;
-    }
-    if (pos < end && !this.closed) {
-      const tail = end - pos;
-      const need = tail >= 4 ? 4 + u32(data, pos) : 4;
-      if (this.carry.length < need) this.carry = new Uint8Array(Math.max(need, CARRY_SIZE));
-      this.carry.set(data.subarray(pos), 0);
-      this.carryLen = tail;
+  /** TransportSink: one read, decoded at once (the view is not kept). */
+  onData(data: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      this.decoder.feed(data);
+    } catch (e) {
+      this.violation(e);
     }
   }
 
-  /** Adds the start of `data` to the cut message; dispatches it once whole. Returns the bytes used. */
-  private fillCarry(data: Uint8Array): number {
-    let pos = 0;
-    if (this.carryLen < 4) {
-      const n = Math.min(4 - this.carryLen, data.length);
-      this.carry.set(data.subarray(0, n), this.carryLen);
-      this.carryLen += n;
-      pos = n;
-      if (this.carryLen < 4) return pos;
+  private violation(e: unknown): void {
+    if (!(e instanceof WireError)) {
+      // A fault of ours while handling the peer's message: that connection ends, the session goes on.
+      this.counters.inc(M.peer_error_peers);
+      this.close(`internal error handling a message: ${(e as Error)?.message ?? String(e)}`);
+      return;
     }
-    const len = u32(this.carry, 0);
-    if (len > MAX_MESSAGE_LENGTH) {
-      this.carryLen = 0;
-      this.tooLong(len);
-      return data.length;
-    }
-    const total = 4 + len;
-    if (this.carry.length < total) {
-      const bigger = new Uint8Array(total);
-      bigger.set(this.carry.subarray(0, this.carryLen));
-      this.carry = bigger;
-    }
-    const n = Math.min(total - this.carryLen, data.length - pos);
-    this.carry.set(data.subarray(pos, pos + n), this.carryLen);
-    this.carryLen += n;
-    pos += n;
-    if (this.carryLen < total) return pos;
-    this.carryLen = 0;
-    const msg = this.carry;
-    // A hostile or unusual peer's big message does not pin a big buffer for the connection's lifetime.
-    if (msg.length > CARRY_SIZE * 4) this.carry = EMPTY;
-    this.dispatch(msg, 4, len);
-    return pos;
+    if (e.kind === 'memory') this.counters.inc(M.peer_no_memory_peers);
+    else if (e.kind === 'protocol') this.counters.inc(M.peer_invalid_arg_peers);
+    this.close(e.message);
   }
 
-  /** One whole message (body at buf[body], len bytes), in a buffer that is reused after the call. */
-  private dispatch(buf: Uint8Array, body: number, len: number): void {
-    const w = this.wire as unknown as WireParser;
-    if (len === 0) w._onKeepAlive();
-    else if (buf[body] === 7 && len >= 9) this.onPiece(u32(buf, body + 1), u32(buf, body + 5), buf.subarray(body + 9, body + len));
-    else w._onMessage(buf.subarray(body, body + len));
+  /** The torrent's piece count is known: indices and bitfields are checked against it from now on. */
+  setPieceCount(n: number): void {
+    this.decoder.setPieceCount(n);
+    const extent = this.pieces.extent();
+    if (extent > n) this.protocolError(`HAVE or bitfield for piece ${extent - 1} of a torrent of ${n} pieces`);
   }
 
-  private tooLong(len: number): void {
+  /** Ends the connection for a protocol violation found above the codec (the torrent's checks). */
+  protocolError(reason: string): void {
+    if (this.closed) return;
     this.counters.inc(M.peer_invalid_arg_peers);
-    this.close(`message of ${len} bytes exceeds the limit`);
+    this.close(reason);
   }
 
-  /**
-   * Socket data read into one shared buffer (no allocation per read): parsed at once, synchronously. The
-   * parser then holds views into a buffer the next read overwrites, so the few places that keep bytes past
-   * the call (the peer's bitfield, extension messages, an unfinished message) get copies.
-   *
-   * Returns false once READ_BUDGET bytes were taken since reading last resumed: the socket then pauses
-   * until the loop's next turn. libuv reads a ready socket up to 32 times in a row (8 MiB with our buffer)
-   * before it looks at anything else, so a fast peer would otherwise hold off API requests and every
-   * other peer for tens of milliseconds.
-   */
-  onRead(data: Uint8Array): boolean {
-    if (this.closed) return true;
-    const w = this.wire as unknown as WireParser;
-    w._write(data, noop);
-    if (w._bufferSize > 0) w._buffer = [Uint8Array.from(w._buffer[0]!)];
-    return !this.tookTurn(data.length);
+  // ---------------------------------------------------------------- WireHandler: incoming messages, counted
+
+  onHandshake(h: Handshake): void {
+    this.peerHandshake = h;
+    this.hasFast = h.fast; // we always offer it
+    this.lastMessageAt = Date.now();
+    // An outgoing connection sent its handshake already: the extended one follows before anything else.
+    this.afterHandshakes();
+    this.handshakeReceived(h);
   }
 
-  /** Counts bytes read; true (and a resume scheduled for the next turn) once the budget is spent. */
-  private tookTurn(n: number): boolean {
-    this.readInTurn += n;
-    if (this.readInTurn < READ_BUDGET || this.closed) return false;
-    this.readInTurn = 0;
-    setImmediate(this.resumeReading);
+  onKeepAlive(): void {
+    this.lastMessageAt = Date.now();
+  }
+
+  onChoke(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_choke);
+    this.peerChoking = true;
+    this.listener.choke();
+  }
+
+  onUnchoke(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_unchoke);
+    this.peerChoking = false;
+    this.listener.unchoke();
+  }
+
+  onInterested(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_interested);
+    this.peerInterested = true;
+    this.listener.interested();
+  }
+
+  onNotInterested(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_not_interested);
+    this.peerInterested = false;
+    this.listener.notInterested();
+  }
+
+  onHave(index: number): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_have);
+    if (this.pieces.get(index)) return;
+    this.pieces.set(index);
+    this.listener.have(index);
+  }
+
+  onBitfield(bits: Uint8Array): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_bitfield);
+    this.announcePieces('bitfield');
+    if (this.closed) return;
+    this.pieces.assign(bits);
+    this.listener.bitfield();
+  }
+
+  onHaveAll(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_have_all);
+    if (!this.requireFast('have all')) return;
+    this.announcePieces('have all');
+    if (this.closed) return;
+    this.pieces.all = true;
+    this.listener.haveAll();
+  }
+
+  onHaveNone(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_have_none);
+    if (!this.requireFast('have none')) return;
+    this.announcePieces('have none');
+    if (!this.closed) this.listener.haveNone();
+  }
+
+  onRequest(index: number, offset: number, length: number): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_request);
+    if (this.amChoking) {
+      // Sent before our choke arrived, or a peer ignoring it: rejected with the fast extension, else dropped.
+      this.counters.inc(M.peer_choked_piece_requests);
+      this.sendReject(index, offset, length);
+      return;
+    }
+    if (this.peerRequests.length >= MAX_PEER_REQUESTS * 3) return this.protocolError(`more than ${MAX_PEER_REQUESTS} requests outstanding`);
+    this.peerRequests.push(index, offset, length);
+    this.listener.request(index, offset, length);
+  }
+
+  onPiece(index: number, offset: number, block: Uint8Array): void {
+    // Counted (ses.num_incoming_piece) by the torrent on its hot path together with the payload.
+    this.listener.piece(index, offset, block);
+  }
+
+  onCancel(index: number, offset: number, length: number): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_cancel);
+    const i = this.findPeerRequest(index, offset, length);
+    if (i >= 0) this.peerRequests.splice(i, 3);
+  }
+
+  onPort(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_dht_port);
+  }
+
+  onSuggest(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_suggest);
+  }
+
+  onReject(index: number, offset: number, length: number): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_reject);
+    if (!this.requireFast('reject')) return;
+    this.listener.reject(index, offset, length);
+  }
+
+  onAllowedFast(): void {
+    this.seen();
+    this.counters.inc(M.ses_num_incoming_allowed_fast);
+  }
+
+  onExtended(id: number, payload: Uint8Array): void {
+    this.seen();
+    const c = this.counters;
+    c.inc(M.ses_num_incoming_extended);
+    if (id === 0) {
+      c.inc(M.ses_num_incoming_ext_handshake);
+      const hs = this.extensions.onHandshake(payload);
+      if (typeof hs.reqq === 'number' && hs.reqq > 0) this.peerReqq = Math.min(hs.reqq, 100000);
+      if (hs.v instanceof Uint8Array) this.client = new TextDecoder().decode(hs.v.subarray(0, 256)).slice(0, 64);
+      if (typeof hs.p === 'number' && hs.p > 0 && hs.p < 65536) this.listenPort = hs.p;
+      this.listener.extendedHandshake(hs);
+      return;
+    }
+    if (id === this.extensions.localId('ut_metadata')) {
+      c.inc(M.ses_num_incoming_metadata);
+      this.listener.metadata(payload);
+      return;
+    }
+    if (id === this.extensions.localId('ut_pex')) c.inc(M.ses_num_incoming_pex);
+    this.extensions.dispatch(id, payload);
+  }
+
+  private seen(): void {
+    this.lastMessageAt = Date.now();
+  }
+
+  private requireFast(what: string): boolean {
+    if (this.hasFast) return true;
+    // BEP 6: a peer that sends a fast-extension message without having negotiated it MUST be disconnected.
+    this.protocolError(`${what} without the fast extension`);
+    return false;
+  }
+
+  private announcePieces(what: string): void {
+    if (this.piecesAnnounced) this.protocolError(`a second bitfield (${what})`);
+    this.piecesAnnounced = true;
+  }
+
+  private findPeerRequest(index: number, offset: number, length: number): number {
+    const r = this.peerRequests;
+    for (let i = 0; i < r.length; i += 3) if (r[i] === index && r[i + 1] === offset && r[i + 2] === length) return i;
+    return -1;
+  }
+
+  /** The peer still wants this block (not cancelled, not dropped by our choke). */
+  wantsBlock(index: number, offset: number, length: number): boolean {
+    return this.findPeerRequest(index, offset, length) >= 0;
+  }
+
+  /** Requests from the peer waiting for an answer. */
+  get peerRequestCount(): number {
+    return this.peerRequests.length / 3;
+  }
+
+  // ---------------------------------------------------------------- handshakes
+
+  /** Sends our handshake (an outgoing connection at once; an incoming one after the peer's matched a torrent). */
+  sendHandshake(infoHash: Uint8Array, peerId: Uint8Array): void {
+    if (this.closed || this.handshakeSent) return;
+    this.handshakeSent = true;
+    this.send(encodeHandshake({ infoHash, peerId, dht: false, fast: true, extended: true }));
+    this.afterHandshakes();
+  }
+
+  /** Both handshakes done: the fast extension is settled and our extended handshake goes out. */
+  private afterHandshakes(): void {
+    const peer = this.peerHandshake;
+    if (!peer || !this.handshakeSent || this.extendedSent) return;
+    this.extendedSent = true;
+    if (peer.extended) {
+      this.send(encodeExtended(0, this.extensions.encodeHandshake()));
+      this.counters.inc(M.ses_num_outgoing_ext_handshake);
+      this.counters.inc(M.ses_num_outgoing_extended);
+    }
+  }
+
+  // ---------------------------------------------------------------- ExtensionWire (ut_pex)
+
+  get extendedHandshake(): Record<string, unknown> {
+    return this.extensions.extendedHandshake;
+  }
+
+  get peerExtendedHandshake(): Record<string, unknown> {
+    return this.extensions.peerExtendedHandshake;
+  }
+
+  get destroyed(): boolean {
+    return this.closed;
+  }
+
+  use(ctor: WireExtensionCtor): void {
+    this.extensions.register(new ctor(this));
+  }
+
+  once(_event: 'close', fn: () => void): void {
+    this.closeListeners.push(fn);
+  }
+
+  sendExtended(name: string, payload: Uint8Array): boolean {
+    const id = this.extensions.remoteId(name);
+    if (id === 0 || this.closed) return false;
+    this.flushBatch();
+    this.send(encodeExtended(id, payload));
+    this.counters.inc(M.ses_num_outgoing_extended);
     return true;
   }
 
-  private readInTurn = 0;
-  private readonly resumeReading = (): void => {
-    if (!this.closed) this.socket.resume();
-  };
-
-  private keepNoViews(): void {
-    const w = this.wire as unknown as { _onBitField(b: Uint8Array): void; _onExtended(ext: number, b: Uint8Array): void };
-    const onBitField = w._onBitField;
-    const onExtended = w._onExtended;
-    // Uint8Array's slice copies; a Buffer's slice would be one more view of the reused memory.
-    w._onBitField = function (this: unknown, b: Uint8Array): void {
-      onBitField.call(this, copyOf(b));
-    };
-    w._onExtended = function (this: unknown, ext: number, b: Uint8Array): void {
-      onExtended.call(this, ext, copyOf(b));
-    };
+  /** ExtensionWire's send: `msg` bencoded unless it is bytes. Throws if the peer does not speak `name`. */
+  extended(name: string, msg: unknown): void {
+    const payload = msg instanceof Uint8Array ? msg : bencode.encode(msg);
+    if (!this.sendExtended(name, payload) && !this.closed) throw new Error(`the peer does not support ${name}`);
   }
 
-  /** Counts incoming messages by type, libtorrent's ses.num_incoming_* names. */
-  private countIncoming(): void {
-    const c = this.counters;
-    const w = this.wire;
-    const seen = (): void => {
-      this.lastMessageAt = Date.now();
-    };
-    w.on('keep-alive', seen);
-    w.on('choke', () => { seen(); if (!this.closed) c.inc(M.ses_num_incoming_choke); });
-    w.on('unchoke', () => { seen(); c.inc(M.ses_num_incoming_unchoke); });
-    w.on('interested', () => { seen(); c.inc(M.ses_num_incoming_interested); });
-    w.on('uninterested', () => { seen(); if (!this.closed) c.inc(M.ses_num_incoming_not_interested); });
-    w.on('have', () => { seen(); c.inc(M.ses_num_incoming_have); });
-    w.on('bitfield', () => { seen(); c.inc(M.ses_num_incoming_bitfield); });
-    w.on('request', () => { seen(); c.inc(M.ses_num_incoming_request); });
-    w.on('cancel', () => { seen(); c.inc(M.ses_num_incoming_cancel); });
-    w.on('reject', () => { seen(); c.inc(M.ses_num_incoming_reject); });
-    w.on('have-all', () => { seen(); c.inc(M.ses_num_incoming_have_all); });
-    w.on('have-none', () => { seen(); c.inc(M.ses_num_incoming_have_none); });
-    w.on('allowed-fast', () => { seen(); c.inc(M.ses_num_incoming_allowed_fast); });
-    w.on('suggest', () => { seen(); c.inc(M.ses_num_incoming_suggest); });
-    w.on('port', () => { seen(); c.inc(M.ses_num_incoming_dht_port); });
-    w.on('extended', (ext: string | number) => {
-      seen();
-      c.inc(M.ses_num_incoming_extended);
-      if (ext === 'handshake') c.inc(M.ses_num_incoming_ext_handshake);
-      else if (ext === 'ut_metadata') c.inc(M.ses_num_incoming_metadata);
-      else if (ext === 'ut_pex') c.inc(M.ses_num_incoming_pex);
-    });
-    // 'piece' is counted by the torrent on its hot path together with the payload.
+  /** Whether the peer's extended handshake offered `name`. */
+  supports(name: string): boolean {
+    return this.extensions.remoteId(name) !== 0;
   }
 
-  // Outgoing messages, each counted (ses.num_outgoing_*).
+  // ---------------------------------------------------------------- outgoing messages, each counted (ses.num_outgoing_*)
+
+  private send(data: Uint8Array): void {
+    this.lastSentAt = Date.now();
+    this.transport.write(data);
+  }
+
   choke(): void {
-    if (this.wire.amChoking || this.closed) return;
+    if (this.amChoking || this.closed) return;
     this.flushBatch();
-    this.wire.choke();
+    this.amChoking = true;
+    this.send(encodeSimple(MSG.choke));
+    // BEP 6: with the fast extension, pending requests are rejected explicitly; without, the choke drops them.
+    const r = this.peerRequests;
+    if (this.hasFast) for (let i = 0; i < r.length; i += 3) this.sendReject(r[i]!, r[i + 1]!, r[i + 2]!);
+    r.length = 0;
     this.unchokedAt = 0;
     this.optimistic = false;
     this.counters.inc(M.ses_num_outgoing_choke);
@@ -351,25 +509,28 @@ export class PeerConnection {
     if (this.closed) return;
     this.optimistic = optimistic;
     if (optimistic) this.lastOptimisticAt = now;
-    if (!this.wire.amChoking) return;
+    if (!this.amChoking) return;
     this.flushBatch();
-    this.wire.unchoke();
+    this.amChoking = false;
+    this.send(encodeSimple(MSG.unchoke));
     this.unchokedAt = now;
     this.uploadedSinceUnchoke = 0;
     this.counters.inc(M.ses_num_outgoing_unchoke);
   }
 
   interested(): void {
-    if (this.wire.amInterested || this.closed) return;
+    if (this.amInterested || this.closed) return;
     this.flushBatch();
-    this.wire.interested();
+    this.amInterested = true;
+    this.send(encodeSimple(MSG.interested));
     this.counters.inc(M.ses_num_outgoing_interested);
   }
 
   notInterested(): void {
-    if (!this.wire.amInterested || this.closed) return;
+    if (!this.amInterested || this.closed) return;
     this.flushBatch();
-    this.wire.uninterested();
+    this.amInterested = false;
+    this.send(encodeSimple(MSG.notInterested));
     this.counters.inc(M.ses_num_outgoing_not_interested);
   }
 
@@ -377,52 +538,43 @@ export class PeerConnection {
   have(piece: number): void {
     if (this.closed) return;
     const batch = this.batchRoom(9);
-    const at = this.batchLength;
-    batch.writeUInt32BE(5, at);
-    batch[at + 4] = 4;
-    batch.writeUInt32BE(piece, at + 5);
-    this.batchLength = at + 9;
+    writeIndex(batch, this.batchLength, MSG.have, piece);
+    this.batchLength += 9;
     this.counters.inc(M.ses_num_outgoing_have);
   }
 
   /** Our pieces at connection start: have_all/have_none where the fast extension allows, else a bitfield. */
   sendPieces(bitfield: Uint8Array, numHave: number, numPieces: number): void {
     if (this.closed) return;
-    if (this.wire.hasFast && numHave === numPieces) {
-      this.wire.haveAll();
+    if (this.hasFast && numHave === numPieces) {
+      this.send(encodeSimple(MSG.haveAll));
       this.counters.inc(M.ses_num_outgoing_have_all);
-    } else if (this.wire.hasFast && numHave === 0) {
-      this.wire.haveNone();
+    } else if (this.hasFast && numHave === 0) {
+      this.send(encodeSimple(MSG.haveNone));
       this.counters.inc(M.ses_num_outgoing_have_none);
     } else if (numHave > 0) {
-      this.wire.bitfield(bitfield);
+      this.send(encodeBitfield(bitfield));
       this.counters.inc(M.ses_num_outgoing_bitfield);
     }
   }
 
   /**
    * Queues a request. Requests and haves are batched: a batch leaves as one buffer (one write) at the end of
-   * the current job. We track outstanding requests ourselves, so the library's per-request bookkeeping is
-   * skipped. Callers check that the peer is not choking us.
+   * the current job. Callers check that the peer is not choking us and track what is outstanding.
    */
   request(piece: number, offset: number, length: number): void {
     if (this.closed) return;
     const batch = this.batchRoom(17);
-    const at = this.batchLength;
-    batch.writeUInt32BE(13, at);
-    batch[at + 4] = 6;
-    batch.writeUInt32BE(piece, at + 5);
-    batch.writeUInt32BE(offset, at + 9);
-    batch.writeUInt32BE(length, at + 13);
-    this.batchLength = at + 17;
+    writeBlockRef(batch, this.batchLength, MSG.request, piece, offset, length);
+    this.batchLength += 17;
     this.counters.inc(M.ses_num_outgoing_request);
   }
 
   /** The batch buffer with room for `n` more bytes (the full one is sent first). */
-  private batchRoom(n: number): Buffer {
+  private batchRoom(n: number): Uint8Array {
     if (this.batch && this.batchLength + n > this.batch.length) this.flushBatch();
     if (!this.batch) {
-      this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+      this.batch = new Uint8Array(BATCH_BYTES);
       this.batchLength = 0;
       queueMicrotask(this.flushBatch);
     }
@@ -436,25 +588,51 @@ export class PeerConnection {
     const n = this.batchLength;
     this.batch = null;
     this.batchLength = 0;
-    if (n > 0 && !this.closed) (this.wire as unknown as WireParser)._push(batch.subarray(0, n));
+    if (n > 0 && !this.closed) this.send(batch.subarray(0, n));
   };
 
   cancel(piece: number, offset: number, length: number): void {
     if (this.closed) return;
     this.flushBatch();
-    this.wire.cancel(piece, offset, length);
+    this.send(encodeBlockRef(MSG.cancel, piece, offset, length));
+    this.stragglers++;
     this.counters.inc(M.ses_num_outgoing_cancel);
   }
 
-  reject(piece: number, offset: number, length: number): void {
-    if (this.closed || !this.wire.hasFast) return;
+  /** Refuses one of the peer's requests: forgotten, and a reject sent where the fast extension allows. */
+  refuseRequest(index: number, offset: number, length: number): void {
+    const i = this.findPeerRequest(index, offset, length);
+    if (i >= 0) this.peerRequests.splice(i, 3);
+    this.sendReject(index, offset, length);
+  }
+
+  private sendReject(index: number, offset: number, length: number): void {
+    if (this.closed || !this.hasFast) return;
     this.flushBatch();
-    this.wire.reject(piece, offset, length);
+    this.send(encodeBlockRef(MSG.reject, index, offset, length));
     this.counters.inc(M.ses_num_outgoing_reject);
   }
 
-  /** A block went out (bittorrent-protocol sent it from the request's respond callback). */
-  accountUpload(n: number): void {
+  /**
+   * Answers one of the peer's requests with `block`, unless the peer cancelled it (or we choked) meanwhile.
+   * The header and the block leave in one write without copying the block. True if it was sent.
+   */
+  sendBlock(index: number, offset: number, block: Uint8Array): boolean {
+    const i = this.findPeerRequest(index, offset, block.length);
+    if (i < 0 || this.closed) return false;
+    this.peerRequests.splice(i, 3);
+    this.flushBatch();
+    const t = this.transport;
+    t.cork();
+    this.send(encodePieceHeader(index, offset, block.length));
+    this.lastSentAt = Date.now();
+    t.write(block, this.blockFlushed);
+    t.uncork();
+    this.accountUpload(block.length);
+    return true;
+  }
+
+  private accountUpload(n: number): void {
     this.uploadedPayload += n;
     this.uploadedInTick += n;
     this.uploadedSinceUnchoke += n;
@@ -463,10 +641,17 @@ export class PeerConnection {
     this.counters.inc(M.net_sent_payload_bytes, n);
   }
 
-  /** Moves the socket's byte counts since the last call into net.recv_bytes / net.sent_bytes. */
-  private flushSocketBytes(): { read: number; written: number } {
-    const read = this.socket.bytesRead - this.lastBytesRead;
-    const written = this.socket.bytesWritten - this.lastBytesWritten;
+  /** Sends a BEP 9 message (already encoded) to the peer's ut_metadata id; false if it does not speak it. */
+  sendMetadata(payload: Uint8Array): boolean {
+    const sent = this.sendExtended('ut_metadata', payload);
+    if (sent) this.counters.inc(M.ses_num_outgoing_metadata);
+    return sent;
+  }
+
+  /** Moves the transport's byte counts since the last call into net.recv_bytes / net.sent_bytes. */
+  private flushTransportBytes(): { read: number; written: number } {
+    const read = this.transport.bytesRead - this.lastBytesRead;
+    const written = this.transport.bytesWritten - this.lastBytesWritten;
     this.lastBytesRead += read;
     this.lastBytesWritten += written;
     this.counters.inc(M.net_recv_bytes, read);
@@ -474,9 +659,9 @@ export class PeerConnection {
     return { read, written };
   }
 
-  /** Called by the torrent once a second: rates and byte counters. */
-  tick(seconds: number): void {
-    const { read, written } = this.flushSocketBytes();
+  /** Called by the torrent once a second: rates, byte counters, keep-alive. */
+  tick(seconds: number, now = Date.now()): void {
+    const { read, written } = this.flushTransportBytes();
     // Half-life of one tick: reacts within two seconds, smooth enough for queue sizing and display.
     this.downloadRate = (this.downloadRate + this.downloadedInTick / seconds) / 2;
     this.uploadRate = (this.uploadRate + this.uploadedInTick / seconds) / 2;
@@ -484,6 +669,10 @@ export class PeerConnection {
     this.uploadRateAll = (this.uploadRateAll + written / seconds) / 2;
     this.downloadedInTick = 0;
     this.uploadedInTick = 0;
+    if (now - this.lastSentAt >= KEEP_ALIVE_MS && !this.closed) {
+      this.flushBatch();
+      this.send(KEEP_ALIVE);
+    }
   }
 
   /**
@@ -524,56 +713,30 @@ export class PeerConnection {
     this.markClosed(reason);
   }
 
+  /** A block left the send queue: room for what waits on the watermark (see Torrent.serve). */
+  private readonly blockFlushed = (): void => {
+    if (!this.closed) this.drained();
+  };
+
+  /** TransportSink: the send queue drained. */
+  onDrain(): void {
+    if (!this.closed) this.drained();
+  }
+
+  /** TransportSink: the transport ended. */
+  onClosed(reason: string): void {
+    this.markClosed(reason);
+  }
+
   private markClosed(reason: string): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason ||= reason;
-    this.flushSocketBytes();
-    // The library would go on parsing the rest of the current chunk (before our framing takes over).
-    (this.wire as unknown as WireParser)._parse(Number.MAX_VALUE, noop);
-    this.wire.setKeepAlive(false);
-    this.wire.destroy();
-    this.socket.destroy();
+    this.decoder.stop();
+    this.flushTransportBytes();
+    this.transport.close(this.closeReason);
+    this.peerRequests.length = 0;
+    for (const fn of this.closeListeners.splice(0)) fn();
     this.onClose?.(this);
   }
-
-  /** Set by the torrent: every block the peer sends (a view valid only during the call). */
-  onPiece: (index: number, offset: number, block: Uint8Array) => void = noop;
-
-  /** Set by the torrent: counts the peer's pieces once metadata (and so the piece count) is known. */
-  recountPieces?: () => void;
-
-  /** Set by the owner: called once when the connection ends for any reason. */
-  onClose?: (peer: PeerConnection) => void;
-}
-
-function noop(): void {}
-
-const EMPTY = new Uint8Array(0);
-/** Room for one block message (16 KiB + 13 bytes of header), the usual message cut by a chunk's end. */
-const CARRY_SIZE = 16 * 1024 + 13;
-
-function copyOf(b: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(b);
-}
-
-function u32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
-
-/** The parser state of bittorrent-protocol 5's Wire that our framing relies on. */
-interface WireParser {
-  _write(data: Uint8Array, cb: (err: null) => void): void;
-  _push(data: Uint8Array): void;
-  _parse(size: number, parser: (buf: Uint8Array) => void): void;
-  _onMessageLength(buf: Uint8Array): void;
-  _onMessage(buf: Uint8Array): void;
-  _onKeepAlive(): void;
-  _parser(buf: Uint8Array): void;
-  _parserSize: number;
-  _buffer: Uint8Array[];
-  _bufferSize: number;
-  _encryptor: unknown;
-  _cryptoSyncPattern: unknown;
-  _pePending: boolean;
 }

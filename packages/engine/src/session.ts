@@ -8,6 +8,8 @@ import { DiskIoThreads } from './disk-io-thread.js';
 import { DiskBufferPool } from './disk-buffer-pool.js';
 import { Choker, type ChokerPeer } from './choker.js';
 import { PeerConnection } from './peer-connection.js';
+import { BufferBudget, type Handshake } from './wire/codec.js';
+import { TcpTransport } from './transport/tcp.js';
 import { Torrent, type TorrentHost } from './torrent.js';
 import { TorrentHandle } from './torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
@@ -19,18 +21,26 @@ import type { DiscoveryOptions, SessionDiscovery } from './discovery/types.js';
 import { Discovery } from './discovery/discovery.js';
 
 const TICK_MS = 1000;
-/** Shared by every outgoing socket: a read is consumed synchronously before the next one fills it. */
-const SHARED_READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 /**
- * The same memory as a plain Uint8Array: what the parser gets. bittorrent-protocol copies what it keeps with
- * slice(), which on a Buffer would be one more view of memory the next read overwrites.
+ * Bytes of partial messages all connections together may hold (each at most one capped message, see
+ * wire/codec.ts): beyond it a connection that needs more is closed (peer.no_memory_peers).
  */
-const SHARED_READ_VIEW = new Uint8Array(SHARED_READ_BUFFER.buffer, SHARED_READ_BUFFER.byteOffset, SHARED_READ_BUFFER.length);
+const PEER_BUFFER_BUDGET = 64 * 1024 * 1024;
 
 /** What Session.create takes besides settings. */
 export interface SessionOptions {
   /** Discovery timing and LSD group (libtorrent's values by default; tests shorten them). */
   discovery?: DiscoveryOptions;
+}
+
+/** What addTorrent takes besides libtorrent's add_torrent_params. */
+export interface AddOptions {
+  /**
+   * Adds the torrent in an error state with this reason (its status' `errc`/`error`): it checks nothing and
+   * connects to no one until resumed, which clears the error and checks its data. For a torrent whose saved
+   * state could not be restored as it was, so that it stays visible instead of vanishing.
+   */
+  error?: string;
 }
 
 /**
@@ -56,6 +66,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   private lastRechoke = 0;
   private lastOptimistic = 0;
   private readonly pending = new Set<PeerConnection>();
+  /** Partial peer messages held, session-wide. */
+  private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
@@ -205,7 +217,7 @@ export class Session extends TypedEmitter<SessionEvents> {
    * Adds a torrent (libtorrent's add_torrent_params by name). A torrent already in the session is returned
    * as it is, unless `duplicate_is_error` is set.
    */
-  async addTorrent(params: AddTorrentParams): Promise<TorrentHandle> {
+  async addTorrent(params: AddTorrentParams, options: AddOptions = {}): Promise<TorrentHandle> {
     this.assertOpen();
     const p = normalizeAddParams(params);
     const r = p.resume;
@@ -265,6 +277,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
+    if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
     await torrent.start();
     return handle;
   }
@@ -359,14 +372,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (lim.downThrottled) downQueue++;
       for (const p of t.peers) {
         connected++;
-        const w = p.wire;
-        if (w.peerInterested) upInterested++;
-        if (w.amInterested) downInterested++;
-        if (!w.amChoking) upUnchoked++;
-        if (!w.peerChoking) downUnchoked++;
+        if (p.peerInterested) upInterested++;
+        if (p.amInterested) downInterested++;
+        if (!p.amChoking) upUnchoked++;
+        if (!p.peerChoking) downUnchoked++;
         if (p.optimistic) optimistic++;
         if (p.outstanding.size > 0) downRequests++;
-        if (w.peerRequests.length > 0) upRequests++;
+        if (p.peerRequestCount > 0) upRequests++;
       }
     }
     c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
@@ -412,12 +424,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       return;
     }
     this.counters.inc(M.peer_connection_attempts);
-    // Outgoing sockets read into one shared buffer: no allocation per read (see PeerConnection.onRead).
-    let peer: PeerConnection | null = null;
-    const socket = net.connect({
-      host, port,
-      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number) => peer?.onRead(SHARED_READ_VIEW.subarray(0, n)) ?? true },
-    });
+    // Outgoing sockets read into one shared buffer: no allocation per read (see transport/tcp.ts).
+    const transport = TcpTransport.connect(host, port);
+    const socket = transport.socket;
     const timer = setTimeout(() => {
       this.counters.inc(M.peer_connect_timeouts);
       socket.destroy(new Error('connect timed out'));
@@ -441,11 +450,10 @@ export class Session extends TypedEmitter<SessionEvents> {
         torrent.connectFailed(host, port, false);
         return;
       }
-      peer = new PeerConnection(socket, 'outgoing', host, port, this.counters, true);
+      const peer = new PeerConnection(transport, 'outgoing', this.counters, this.peerBuffers);
       this.handshakePhase(peer, torrent);
       torrent.useExtensions(peer);
-      peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
-      this.counters.inc(M.ses_num_outgoing_ext_handshake);
+      peer.sendHandshake(torrent.infoHashBytes, this.peerId);
     });
   }
 
@@ -461,8 +469,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       socket.destroy();
       return;
     }
-    const ip = normalizeIp(socket.remoteAddress ?? '');
-    const peer = new PeerConnection(socket, 'incoming', ip, socket.remotePort ?? 0, this.counters);
+    // A first byte other than 19 (an MSE/PE handshake) ends the connection in the codec for now; an encrypting
+    // transport will be slotted in here, between the TCP transport and the peer connection.
+    const peer = new PeerConnection(TcpTransport.accept(socket), 'incoming', this.counters, this.peerBuffers);
     this.handshakePhase(peer, null);
   }
 
@@ -483,8 +492,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       this.counters.inc(M.peer_disconnected_peers);
       if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, false);
     };
-    peer.wire.once('handshake', (infoHash: string, peerIdHex: string) => {
+    peer.handshakeReceived = (h: Handshake): void => {
       clearTimeout(timer);
+      const infoHash = Buffer.from(h.infoHash).toString('hex');
+      const peerIdHex = Buffer.from(h.peerId).toString('hex');
       this.pending.delete(peer);
       const torrent = outgoingTorrent ?? this.torrentsByHash.get(infoHash);
       const drop = (reason: string, skip: boolean): void => {
@@ -508,13 +519,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       peer.peerId = peerIdHex;
       if (peer.direction === 'incoming') {
         torrent.useExtensions(peer);
-        peer.wire.handshake(torrent.infoHashBytes, this.peerId, { dht: false, fast: true });
-        this.counters.inc(M.ses_num_outgoing_ext_handshake);
+        peer.sendHandshake(torrent.infoHashBytes, this.peerId);
       }
       peer.onClose = undefined;
       torrent.attachPeer(peer);
       this.scheduleRechoke();
-    });
+    };
   }
 
   // ------------------------------------------------------------------ periodic work
@@ -539,8 +549,8 @@ export class Session extends TypedEmitter<SessionEvents> {
         peers.push(p);
         views.push({
           id: p.id,
-          interested: p.wire.peerInterested,
-          choked: p.wire.amChoking,
+          interested: p.peerInterested,
+          choked: p.amChoking,
           seeding: t.isSeeding,
           downloadedInRound: p.downloadedInRound,
           uploadedSinceUnchoke: p.uploadedSinceUnchoke,
@@ -593,9 +603,5 @@ export class Session extends TypedEmitter<SessionEvents> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.diskIo.close();
   }
-}
-
-function normalizeIp(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 

@@ -140,10 +140,10 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
   if (t.isFinished && t.hasMetadata) progress = 1;
   let seeds = 0, uploads = 0, incoming = false, bytesRead = 0, bytesWritten = 0;
   for (const p of t.peers) {
-    bytesRead += p.socket.bytesRead;
-    bytesWritten += p.socket.bytesWritten;
+    bytesRead += p.transport.bytesRead;
+    bytesWritten += p.transport.bytesWritten;
     if (p.isSeed) seeds++;
-    if (!p.wire.amChoking) uploads++;
+    if (!p.amChoking) uploads++;
     if (p.direction === 'incoming') incoming = true;
   }
   const f = t.flags;

@@ -39,6 +39,11 @@ export class TorrentHandle {
     return this.torrentRef.name;
   }
 
+  /** Where the torrent's files are (libtorrent's save_path), without building a whole status. */
+  savePath(): string {
+    return this.t.savePath;
+  }
+
   /** Whether the torrent is still in the session. */
   isValid(): boolean {
     return this.session.torrentOf(this.torrentRef.infoHash) === this.torrentRef;

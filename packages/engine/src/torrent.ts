@@ -11,13 +11,18 @@ import type { DiskBufferPool } from './disk-buffer-pool.js';
 import type { PeerConnection } from './peer-connection.js';
 import { PiecePicker } from './piece-picker.js';
 import { FileLayout } from './storage/file-layout.js';
-import { Storage } from './storage/storage.js';
+import { FileError, Storage } from './storage/storage.js';
 import { resolveInside } from './storage/paths.js';
 import { SpritzleError } from './errors.js';
 import { stat } from 'node:fs/promises';
 import type { ResumeData } from './resume.js';
 import { RateLimiter } from './bandwidth.js';
-import utMetadata from 'ut_metadata';
+import { MAX_REQUEST_LENGTH } from './wire/codec.js';
+import {
+  MetadataAssembler, MetadataRequestBudget, decodeMetadataMessage, encodeMetadataData, encodeMetadataReject,
+  encodeMetadataRequest, metadataPieces, offeredMetadataSize, METADATA_DATA, METADATA_PIECE_SIZE, METADATA_REJECT,
+  METADATA_REQUEST, type MetadataMessage,
+} from './wire/ut-metadata.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from './discovery/types.js';
 
 const BLOCK = 16384;
@@ -25,6 +30,18 @@ const BLOCK = 16384;
 const MAX_PENDING_DISK_BYTES = 32 * 1024 * 1024;
 /** Peers dialled at once per torrent. */
 const MAX_HALF_OPEN = 8;
+/** Copies of the metadata fetched at once (each from one peer, at most MAX_METADATA_SIZE). */
+const MAX_METADATA_FETCHES = 2;
+/**
+ * Bytes queued to send to one peer, and apart from them bytes being read from disk for it, above which its
+ * requests wait: libtorrent's send_buffer_watermark (500 KiB there, raised to half a second of the peer's
+ * upload rate). Here 4 MiB or two seconds of the rate: below that the upload to a fast peer on loopback
+ * slowed measurably; a peer that asks for much and reads nothing pins at most twice this (was 64 MiB:
+ * 2,000 requests of 32 KiB).
+ */
+const SEND_WATERMARK = 4 * 1024 * 1024;
+/** Blocks a peer may send that we never requested (nor gave up on) before it is disconnected. */
+const UNSOLICITED_BLOCK_TOLERANCE = 8;
 
 /** What a torrent needs from its session. */
 export interface TorrentHost {
@@ -51,7 +68,6 @@ interface QueuedUpload {
   index: number;
   offset: number;
   length: number;
-  respond: (err: Error | null, buf?: Uint8Array) => void;
 }
 
 interface KnownPeer {
@@ -163,6 +179,14 @@ export class Torrent implements DiscoveryTorrent {
   uploadPayloadRate = 0;
 
   private readonly partial = new Map<number, PartialPiece>();
+  /** Per peer: counts its pieces once the metadata (and so the piece count) is known (see attachPeer). */
+  private readonly recount = new Map<PeerConnection, () => void>();
+  /** Metadata copies being fetched, by peer (BEP 9). */
+  private readonly metadataFetches = new Map<PeerConnection, MetadataAssembler>();
+  /** Requests waiting for their peer's send queue to drain (see serve). */
+  private readonly sendWaiting = new Map<PeerConnection, QueuedUpload[]>();
+  /** Metadata requests each peer may still have answered. */
+  private readonly metadataBudgets = new WeakMap<PeerConnection, MetadataRequestBudget>();
   private pendingDiskBytes = 0;
   private readonly pickOut: number[] = [];
   private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
@@ -300,6 +324,8 @@ export class Torrent implements DiscoveryTorrent {
 
   /** Checks existing data (unless seed_mode), then starts downloading or seeding unless paused. */
   async start(): Promise<void> {
+    // In error (added so, or failed): nothing happens until resume() clears it.
+    if (this.hasError) return;
     if (!this.info) {
       this.setState('downloading_metadata');
       if (!this.paused) {
@@ -374,7 +400,10 @@ export class Torrent implements DiscoveryTorrent {
       this.syncStorageCounters();
       this.host.emit('torrent_checked', { info_hash: this.infoHash });
     } catch (e) {
+      // Out of checking_files: the error says why, the state what the torrent holds (nothing new was verified).
+      this.checkAbort = null;
       this.setError(e as Error);
+      this.updateFinishedState();
       return;
     }
     this.updateFinishedState();
@@ -488,6 +517,7 @@ export class Torrent implements DiscoveryTorrent {
     for (const k of this.knownPeers.values()) k.lastAttempt = 0;
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
+    this.errorFile = -1;
     await this.check();
     if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
   }
@@ -516,6 +546,7 @@ export class Torrent implements DiscoveryTorrent {
 
   setError(e: Error): void {
     this.errorMessage = e.message;
+    this.errorFile = e instanceof FileError ? e.file : -1;
     for (const peer of [...this.peers]) peer.close('torrent error');
     this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
   }
@@ -610,14 +641,15 @@ export class Torrent implements DiscoveryTorrent {
     this.peers.add(peer);
     peer.maxOutQueue = this.host.settings.max_out_request_queue;
     const c = this.host.counters;
-    const wire = peer.wire;
     const now = Date.now();
     peer.lastMessageAt = now;
     peer.lastPayloadAt = now;
-    let counted: { get(i: number): boolean } | null = null;
+    // The peer's pieces are in the picker's availability: as a bitfield (counted) or as a seed (countedSeed).
+    let counted = false;
     let countedSeed = false;
     let peerHave = 0;
     const numPieces = (): number => this.info?.numPieces ?? 0;
+    if (this.info) peer.setPieceCount(this.info.numPieces);
 
     const onPeerPiecesChanged = (): void => {
       if (this.picker && !peer.isSeed && peerHave >= numPieces()) {
@@ -629,85 +661,68 @@ export class Torrent implements DiscoveryTorrent {
     };
     const countBitfield = (): void => {
       if (!this.picker) return;
-      if (counted) this.picker.removePeerPieces(counted);
-      counted = wire.peerPieces;
-      this.picker.addPeerPieces(counted);
+      this.picker.addPeerPieces(peer.pieces);
+      counted = true;
       peerHave = 0;
       const n = numPieces();
-      for (let i = 0; i < n; i++) if (counted.get(i)) peerHave++;
+      for (let i = 0; i < n; i++) if (peer.pieces.get(i)) peerHave++;
+    };
+    const countSeed = (): void => {
+      countedSeed = true;
+      this.picker!.addSeed();
+      peerHave = numPieces();
     };
 
-    wire.on('bitfield', () => {
-      if (countedSeed) return;
-      countBitfield();
-      onPeerPiecesChanged();
-    });
-    wire.on('have-all', () => {
-      if (countedSeed || !this.picker) {
+    peer.listener = {
+      bitfield: () => {
+        countBitfield();
+        onPeerPiecesChanged();
+      },
+      haveAll: () => {
         peer.isSeed = true;
-        return;
-      }
-      if (counted) this.picker.removePeerPieces(counted);
-      counted = null;
-      countedSeed = true;
-      this.picker.addSeed();
-      peerHave = numPieces();
-      onPeerPiecesChanged();
-    });
-    wire.on('have', (index: number) => {
-      if (!this.picker) return;
-      if (index >= numPieces()) {
-        c.inc(M.peer_invalid_arg_peers);
-        peer.close('HAVE for a piece index beyond the torrent');
-        return;
-      }
-      if (countedSeed) return;
-      if (!counted) counted = wire.peerPieces;
-      this.picker.addPeerHave(index);
-      peerHave++;
-      if (peerHave >= numPieces()) onPeerPiecesChanged();
-      else if (!wire.amInterested && this.wants(index)) peer.interested();
-      if (!peer.wire.peerChoking && wire.amInterested) this.requestBlocks(peer);
-    });
-    wire.on('unchoke', () => this.requestBlocks(peer));
-    wire.on('choke', () => {
-      if (peer.closed) return;
-      // Without the fast extension a choke drops every request; with it, rejects will follow.
-      if (!wire.hasFast) this.abortAll(peer);
-    });
-    wire.on('reject', (index: number, offset: number) => {
-      const id = this.blockId(index, offset);
-      if (id >= 0 && peer.outstanding.delete(id)) this.picker!.abortRequest(id);
-      c.inc(M.peer_piece_rejects);
-    });
-    peer.onPiece = (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf);
-    wire.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, buf?: Uint8Array) => void) =>
-      this.onRequest(peer, index, offset, length, respond));
-    wire.on('interested', () => this.host.requestRechoke());
-    wire.on('uninterested', () => {
-      if (!peer.closed) this.host.requestRechoke();
-    });
-    wire.on('extended', (ext: string, obj: unknown) => {
-      if (ext !== 'handshake' || typeof obj !== 'object' || obj === null) return;
-      const hs = obj as Record<string, unknown>;
-      if (typeof hs.reqq === 'number' && hs.reqq > 0) peer.peerReqq = Math.min(hs.reqq, 100000);
-      if (hs.v instanceof Uint8Array) peer.client = new TextDecoder().decode(hs.v).slice(0, 64);
-      if (typeof hs.p === 'number' && hs.p > 0 && hs.p < 65536) peer.listenPort = hs.p;
-      if (!this.info) this.fetchMetadata(peer);
-    });
+        if (!this.picker) return;
+        countSeed();
+        onPeerPiecesChanged();
+      },
+      haveNone: () => undefined,
+      have: (index: number) => {
+        // The codec has checked the index against the piece count.
+        if (!this.picker || countedSeed) return;
+        counted = true;
+        this.picker.addPeerHave(index);
+        peerHave++;
+        if (peerHave >= numPieces()) onPeerPiecesChanged();
+        else if (!peer.amInterested && this.wants(index)) peer.interested();
+        if (!peer.peerChoking && peer.amInterested) this.requestBlocks(peer);
+      },
+      unchoke: () => this.requestBlocks(peer),
+      choke: () => {
+        // Without the fast extension a choke drops every request; with it, rejects will follow.
+        if (!peer.hasFast) this.abortAll(peer, false);
+      },
+      reject: (index: number, offset: number) => {
+        const id = this.blockId(index, offset);
+        if (id >= 0 && peer.outstanding.delete(id)) this.picker!.abortRequest(id);
+        c.inc(M.peer_piece_rejects);
+      },
+      piece: (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf),
+      request: (index: number, offset: number, length: number) => this.onRequest(peer, index, offset, length),
+      interested: () => this.host.requestRechoke(),
+      notInterested: () => this.host.requestRechoke(),
+      extendedHandshake: () => {
+        if (!this.info) this.fetchMetadata(peer);
+      },
+      metadata: (payload: Uint8Array) => this.onMetadataMessage(peer, payload),
+    };
 
     // A magnet's peers announce their pieces before we know how many there are: count them once we do.
-    peer.recountPieces = () => {
-      if (!this.picker || countedSeed || counted) return;
-      if (peer.isSeed) {
-        countedSeed = true;
-        this.picker.addSeed();
-        peerHave = numPieces();
-      } else {
-        countBitfield();
-      }
+    this.recount.set(peer, () => {
+      peer.setPieceCount(numPieces());
+      if (peer.closed || !this.picker || countedSeed || counted) return;
+      if (peer.isSeed) countSeed();
+      else countBitfield();
       onPeerPiecesChanged();
-    };
+    });
     peer.onClose = () => this.detachPeer(peer, counted, countedSeed);
     this.host.emit('peer_connected', {
       info_hash: this.infoHash, ip: peer.ip, port: peer.port, peer_id: peer.peerId, direction: peer.direction,
@@ -715,29 +730,34 @@ export class Torrent implements DiscoveryTorrent {
     if (this.picker) peer.sendPieces(this.bitfield, this.picker.numHave, this.picker.numPieces);
   }
 
-  private detachPeer(peer: PeerConnection, counted: { get(i: number): boolean } | null, countedSeed: boolean): void {
+  private detachPeer(peer: PeerConnection, counted: boolean, countedSeed: boolean): void {
     if (!this.peers.delete(peer)) return;
+    this.recount.delete(peer);
+    this.sendWaiting.delete(peer);
     this.host.counters.inc(M.peer_disconnected_peers);
-    this.abortAll(peer);
+    this.abortAll(peer, false);
     if (this.picker) {
       if (countedSeed) this.picker.removeSeed();
-      else if (counted) this.picker.removePeerPieces(counted);
+      else if (counted) this.picker.removePeerPieces(peer.pieces);
     }
+    if (this.metadataFetches.delete(peer)) this.fetchMetadataElsewhere();
     const k = this.knownPeers.get(`${peer.ip}:${peer.port}`);
     if (k) {
       k.connected = false;
       k.lastAttempt = Date.now();
       k.seed = peer.isSeed;
     }
-    this.totalDownload += peer.socket.bytesRead;
-    this.totalUpload += peer.socket.bytesWritten;
+    this.totalDownload += peer.transport.bytesRead;
+    this.totalUpload += peer.transport.bytesWritten;
     this.host.emit('peer_disconnected', { info_hash: this.infoHash, ip: peer.ip, port: peer.port, reason: peer.closeReason });
     this.host.requestRechoke();
   }
 
-  private abortAll(peer: PeerConnection): void {
+  /** Gives the peer's requests back to the picker; `stragglers`: the peer may still send them (no cancel went out). */
+  private abortAll(peer: PeerConnection, stragglers: boolean): void {
     const picker = this.picker;
     if (picker) for (const id of peer.outstanding) picker.abortRequest(id);
+    if (stragglers) peer.stragglers += peer.outstanding.size;
     peer.outstanding.clear();
   }
 
@@ -754,7 +774,7 @@ export class Torrent implements DiscoveryTorrent {
       peer.notInterested();
       return;
     }
-    const pieces = peer.wire.peerPieces;
+    const pieces = peer.pieces;
     let want = false;
     for (let i = 0; i < picker.numPieces && !want; i++) want = pieces.get(i) && this.wants(i);
     if (want) peer.interested();
@@ -774,7 +794,7 @@ export class Torrent implements DiscoveryTorrent {
   /** Tops up the peer's request queue. `now` when the caller has it (the per-block path). */
   requestBlocks(peer: PeerConnection, now?: number): void {
     const picker = this.picker;
-    if (!picker || peer.closed || peer.wire.peerChoking || !peer.wire.amInterested || this.paused) return;
+    if (!picker || peer.closed || peer.peerChoking || !peer.amInterested || this.paused) return;
     if (this.pendingDiskBytes > MAX_PENDING_DISK_BYTES) return;
     let want = peer.queueTarget - peer.outstanding.size;
     // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
@@ -798,7 +818,7 @@ export class Torrent implements DiscoveryTorrent {
     opts.snubbed = peer.snubbed;
     // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
     opts.allowBusy = peer.outstanding.size === 0;
-    const n = picker.pick(peer.wire.peerPieces, want, out, opts);
+    const n = picker.pick(peer.pieces, want, out, opts);
     if (limited) {
       this.downLimiter.consume(n * BLOCK);
       this.host.downLimiter.consume(n * BLOCK);
@@ -823,7 +843,13 @@ export class Torrent implements DiscoveryTorrent {
     peer.lastMessageAt = now;
     const id = this.blockId(index, offset);
     if (id < 0 || !peer.outstanding.delete(id)) {
-      // Unrequested, or cancelled before it arrived (end-game): counted as waste.
+      // Cancelled or given up on before it arrived (end-game, snubbing): waste. Beyond that, a block we never
+      // asked for: a few are tolerated (a duplicate answer), a stream of them ends the connection.
+      if (peer.stragglers > 0) peer.stragglers--;
+      else if (++peer.unsolicitedBlocks > UNSOLICITED_BLOCK_TOLERANCE) {
+        peer.protocolError(`sent ${peer.unsolicitedBlocks} blocks we never requested`);
+        return;
+      }
       c.inc(M.net_recv_redundant_bytes, len);
       this.totalRedundantBytes += len;
       return;
@@ -831,8 +857,7 @@ export class Torrent implements DiscoveryTorrent {
     const picker = this.picker!;
     if (len !== picker.blockLength(index, offset / BLOCK)) {
       picker.abortRequest(id);
-      c.inc(M.peer_invalid_arg_peers);
-      peer.close('block of the wrong length');
+      peer.protocolError('block of the wrong length');
       return;
     }
     peer.lastBlockAt = now;
@@ -985,30 +1010,39 @@ export class Torrent implements DiscoveryTorrent {
 
   // ---------------------------------------------------------------- uploading
 
-  private onRequest(
-    peer: PeerConnection, index: number, offset: number, length: number,
-    respond: (err: Error | null, buf?: Uint8Array) => void,
-  ): void {
+  /** A request from the peer (the codec checked its piece index against the piece count). */
+  private onRequest(peer: PeerConnection, index: number, offset: number, length: number): void {
     const c = this.host.counters;
     const picker = this.picker;
-    if (!picker || index >= picker.numPieces || !picker.have(index) || length === 0 || length > 2 * BLOCK ||
-        offset + length > this.layout!.pieceSize(index)) {
+    if (!picker) {
+      // No metadata yet: nothing to serve, and nothing to check the request against.
       c.inc(M.peer_invalid_piece_requests);
-      respond(new Error('invalid request'));
+      peer.refuseRequest(index, offset, length);
       return;
     }
-    if (peer.wire.peerRequests.length > this.host.settings.max_allowed_in_request_queue) {
+    if (length === 0 || length > MAX_REQUEST_LENGTH || offset + length > this.layout!.pieceSize(index)) {
+      // A request no honest client makes: libtorrent disconnects.
+      c.inc(M.peer_invalid_piece_requests);
+      peer.protocolError(`a request for ${length} bytes at ${offset} of piece ${index} (${this.layout!.pieceSize(index)} bytes)`);
+      return;
+    }
+    if (!picker.have(index) || length > 2 * BLOCK) {
+      c.inc(M.peer_invalid_piece_requests);
+      peer.refuseRequest(index, offset, length);
+      return;
+    }
+    if (peer.peerRequestCount > this.host.settings.max_allowed_in_request_queue) {
       c.inc(M.peer_max_piece_requests);
-      respond(new Error('too many requests'));
+      peer.refuseRequest(index, offset, length);
       return;
     }
     c.inc(M.peer_piece_requests);
     if (this.upQueue.length > 0 || !this.uploadAllowed(length)) {
-      this.upQueue.push({ peer, index, offset, length, respond });
+      this.upQueue.push({ peer, index, offset, length });
       this.host.limiterWake();
       return;
     }
-    this.serve(peer, index, offset, length, respond);
+    this.serve(peer, index, offset, length);
   }
 
   private uploadAllowed(length: number): boolean {
@@ -1024,13 +1058,13 @@ export class Torrent implements DiscoveryTorrent {
   limiterTick(): boolean {
     while (this.upQueue.length > 0) {
       const q = this.upQueue[0]!;
-      if (q.peer.closed || q.peer.wire.amChoking) {
+      if (q.peer.closed || q.peer.amChoking) {
         this.upQueue.shift();
         continue;
       }
       if (!this.uploadAllowed(q.length)) break;
       this.upQueue.shift();
-      this.serve(q.peer, q.index, q.offset, q.length, q.respond);
+      this.serve(q.peer, q.index, q.offset, q.length);
     }
     if (this.downThrottled) {
       this.downThrottled = false;
@@ -1046,52 +1080,154 @@ export class Torrent implements DiscoveryTorrent {
     return { upQueue: this.upQueue.length, upBytes: bytes, downThrottled: this.downThrottled };
   }
 
-  private serve(
-    peer: PeerConnection, index: number, offset: number, length: number,
-    respond: (err: Error | null, buf?: Uint8Array) => void,
-  ): void {
+  /**
+   * Reads a block and sends it, unless the peer's send queue (with the reads under way for it) is past
+   * SEND_WATERMARK: then the request waits for the queue to drain (libtorrent's send_buffer_watermark), so
+   * a peer that asks for much and reads slowly cannot pin more than that.
+   */
+  private serve(peer: PeerConnection, index: number, offset: number, length: number): void {
+    if (this.sendCongested(peer)) {
+      let waiting = this.sendWaiting.get(peer);
+      if (!waiting) {
+        waiting = [];
+        this.sendWaiting.set(peer, waiting);
+        peer.drained = () => {
+          if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
+        };
+      }
+      waiting.push({ peer, index, offset, length });
+      return;
+    }
+    peer.uploadReading += length;
     this.storage!.read(index, offset, length).then(
       (buf) => {
-        if (peer.closed) return;
-        respond(null, buf);
-        peer.accountUpload(buf.length);
-        this.totalPayloadUpload += buf.length;
-        this.lastUpload = Date.now();
+        peer.uploadReading -= length;
+        // Not sent if the peer cancelled meanwhile, or we choked it.
+        if (peer.sendBlock(index, offset, buf)) {
+          this.totalPayloadUpload += buf.length;
+          this.lastUpload = Date.now();
+        }
+        // Either the queue is below the watermark now, or a write filled it and its drain will call this.
+        if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
       },
       (e: Error) => {
-        respond(e);
+        peer.uploadReading -= length;
+        peer.refuseRequest(index, offset, length);
         if (!this.closed) this.setError(e);
       },
     );
   }
 
-  // ---------------------------------------------------------------- metadata (BEP 9)
-
-  private fetchMetadata(peer: PeerConnection): void {
-    const ext = peer.wire.ut_metadata as { fetch(): void } | undefined;
-    if (!ext) return;
-    ext.fetch();
+  private sendCongested(peer: PeerConnection): boolean {
+    const watermark = Math.max(SEND_WATERMARK, 2 * peer.uploadRate);
+    return peer.transport.writeQueued > watermark || peer.uploadReading > watermark;
   }
 
-  /** Called by the session for every wire of this torrent, before our handshake goes out. */
+  /** The peer's send queue drained: the requests that waited for it are served, as far as the watermark allows. */
+  private serveWaiting(peer: PeerConnection): void {
+    const waiting = this.sendWaiting.get(peer);
+    while (waiting && waiting.length > 0 && !peer.closed && !this.sendCongested(peer)) {
+      const q = waiting.shift()!;
+      if (peer.wantsBlock(q.index, q.offset, q.length)) this.serve(peer, q.index, q.offset, q.length);
+    }
+    if (waiting?.length === 0 || peer.closed) this.sendWaiting.delete(peer);
+  }
+
+  // ---------------------------------------------------------------- metadata (BEP 9)
+
+  /** Starts fetching the metadata from `peer` if it offers it and fewer than MAX_METADATA_FETCHES copies are under way. */
+  private fetchMetadata(peer: PeerConnection): void {
+    if (this.info || peer.closed || this.metadataFetches.has(peer) || this.metadataFetches.size >= MAX_METADATA_FETCHES) return;
+    const size = offeredMetadataSize(peer.peerExtendedHandshake);
+    if (size === 0 || !peer.supports('ut_metadata')) return;
+    const copy = new MetadataAssembler(size);
+    this.metadataFetches.set(peer, copy);
+    for (let i = 0; i < copy.numPieces && !peer.closed; i++) peer.sendMetadata(encodeMetadataRequest(i));
+  }
+
+  /** A fetch ended without metadata: another peer's turn. */
+  private fetchMetadataElsewhere(): void {
+    for (const p of this.peers) this.fetchMetadata(p);
+  }
+
+  private onMetadataMessage(peer: PeerConnection, payload: Uint8Array): void {
+    let msg: MetadataMessage;
+    try {
+      msg = decodeMetadataMessage(payload);
+    } catch (e) {
+      peer.protocolError(`metadata: ${(e as Error).message}`);
+      return;
+    }
+    if (msg.type === METADATA_REQUEST) {
+      this.serveMetadata(peer, msg.piece);
+      return;
+    }
+    const copy = this.metadataFetches.get(peer);
+    if (!copy) return; // an answer to nothing we asked (or a fetch already over): ignored
+    if (msg.type === METADATA_REJECT) {
+      this.metadataFetches.delete(peer);
+      this.fetchMetadataElsewhere();
+      return;
+    }
+    if (msg.type !== METADATA_DATA) return;
+    try {
+      if (msg.totalSize !== copy.size) throw new Error(`total_size ${msg.totalSize}, not the ${copy.size} bytes offered`);
+      copy.add(msg.piece, msg.data);
+    } catch (e) {
+      peer.protocolError(`metadata: ${(e as Error).message}`);
+      return;
+    }
+    if (!copy.complete) return;
+    this.metadataFetches.delete(peer);
+    const info = copy.verified(this.infoHash);
+    if (!info) {
+      peer.protocolError('metadata: the info dictionary does not match the info-hash');
+      return;
+    }
+    this.onMetadata(info);
+  }
+
+  /**
+   * A peer asks for a piece of our metadata. Answered within the peer's MetadataRequestBudget (one copy and
+   * a little more a minute) and counted against the upload rate limits; rejected beyond; a peer that keeps
+   * asking regardless is disconnected (issue 9: 5,000 requests made us send 26 MB).
+   */
+  private serveMetadata(peer: PeerConnection, piece: number): void {
+    const bytes = this.info?.infoBytes;
+    const n = bytes ? metadataPieces(bytes.length) : 0;
+    if (!bytes || piece >= n) {
+      // Nothing to serve (a magnet itself), or a piece beyond it: one small reject per request, no amplification.
+      peer.sendMetadata(encodeMetadataReject(piece));
+      return;
+    }
+    const now = Date.now();
+    let budget = this.metadataBudgets.get(peer);
+    if (!budget) {
+      budget = new MetadataRequestBudget(n, now);
+      this.metadataBudgets.set(peer, budget);
+    }
+    // Under the rate limit a request is refused without spending the peer's budget (nor counting as a flood).
+    if (!this.metadataUploadAllowed(now) || !budget.take(now)) {
+      peer.sendMetadata(encodeMetadataReject(piece));
+      if (budget.flooding) peer.protocolError(`metadata: more than ${MetadataRequestBudget.FLOOD_REJECTS} requests refused`);
+      return;
+    }
+    const data = bytes.subarray(piece * METADATA_PIECE_SIZE, Math.min(bytes.length, (piece + 1) * METADATA_PIECE_SIZE));
+    this.upLimiter.consume(data.length);
+    this.host.upLimiter.consume(data.length);
+    peer.sendMetadata(encodeMetadataData(piece, bytes.length, data));
+  }
+
+  /** Metadata goes out while the upload limits are not in debt (a piece may overdraw them, as a block does). */
+  private metadataUploadAllowed(now: number): boolean {
+    return Math.min(this.upLimiter.available(now), this.host.upLimiter.available(now)) > 0;
+  }
+
+  /** Called by the session for every connection of this torrent, before our handshakes go out. */
   useExtensions(peer: PeerConnection): void {
-    this.discovery?.attachWire(peer.wire, { ip: peer.ip, port: peer.port });
-    // The exact info bytes we hashed: ut_metadata serves them as given (no re-encoding).
-    peer.wire.use(utMetadata(this.info?.infoBytes));
-    if (this.info) return;
-    const ext = peer.wire.ut_metadata as { on(ev: string, fn: (e: Error) => void): void; metadata?: Uint8Array } | undefined;
-    // The raw verified info bytes, not the library's re-encoding: the info-hash is over these bytes.
-    ext?.on('metadata', () => {
-      if (ext.metadata) this.onMetadata(ext.metadata);
-    });
-    // ut_metadata checks every assembled copy against the info-hash and re-asks; once it gives up on a peer
-    // (metadata that never matches, or a size past its 10 MB bound) that peer has nothing for us.
-    ext?.on('warning', (e: Error) => {
-      if (/invalid metadata|invalid metadata size|reject/i.test(e.message)) {
-        this.host.counters.inc(M.peer_invalid_arg_peers);
-        peer.close(`metadata: ${e.message}`);
-      }
-    });
+    this.discovery?.attachWire(peer, { ip: peer.ip, port: peer.port });
+    // BEP 9: the size of the info dictionary we serve (the exact bytes we hashed).
+    if (this.info) peer.extendedHandshake.metadata_size = this.info.infoBytes.length;
   }
 
   private onMetadata(infoBytes: Uint8Array): void {
@@ -1099,6 +1235,8 @@ export class Torrent implements DiscoveryTorrent {
     try {
       const info = parseInfoDict(infoBytes);
       if (info.infoHash !== this.infoHash) throw new Error('metadata does not match the info-hash');
+      // Other copies under way are not needed any more.
+      this.metadataFetches.clear();
       this.setMetadata(info);
       this.discovery?.metadataReceived(info.announce);
       this.host.emit('metadata_received', { info_hash: this.infoHash, name: info.name });
@@ -1106,8 +1244,9 @@ export class Torrent implements DiscoveryTorrent {
       void this.start().then(() => {
         for (const p of peers) {
           if (p.closed) continue;
+          this.recount.get(p)?.();
+          if (p.closed) continue;
           p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
-          p.recountPieces?.();
           this.updateInterest(p);
         }
       });
@@ -1135,7 +1274,7 @@ export class Torrent implements DiscoveryTorrent {
         peer.close('peer timed out');
         continue;
       }
-      if (!peer.wire.amInterested && !peer.wire.peerInterested && now - peer.lastPayloadAt > s.inactivity_timeout * 1000) {
+      if (!peer.amInterested && !peer.peerInterested && now - peer.lastPayloadAt > s.inactivity_timeout * 1000) {
         c.inc(M.peer_timeout_peers);
         peer.close('inactive');
         continue;
@@ -1144,7 +1283,7 @@ export class Torrent implements DiscoveryTorrent {
           now - Math.max(peer.lastBlockAt, peer.lastRequestAt) > s.piece_timeout * 1000) {
         // Snubbed: its requests go back to the picker for others; it keeps one request at a time.
         peer.snubbed = true;
-        this.abortAll(peer);
+        this.abortAll(peer, true);
       }
       peer.maxOutQueue = s.max_out_request_queue;
       peer.updateQueueTarget(s.request_queue_time, BLOCK);
@@ -1213,12 +1352,11 @@ export class Torrent implements DiscoveryTorrent {
   peerInfo(): PeerInfo[] {
     const n = this.info?.numPieces ?? 0;
     return [...this.peers].map((p) => {
-      const w = p.wire;
       let have = 0;
       if (p.isSeed) have = n;
-      else for (let i = 0; i < n; i++) if (w.peerPieces.get(i)) have++;
-      const flags = (w.amInterested ? 'i' : '') + (w.peerInterested ? 'I' : '') + (w.peerChoking ? 'c' : '') +
-        (w.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '');
+      else for (let i = 0; i < n; i++) if (p.pieces.get(i)) have++;
+      const flags = (p.amInterested ? 'i' : '') + (p.peerInterested ? 'I' : '') + (p.peerChoking ? 'c' : '') +
+        (p.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '');
       return {
         ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, flags,
         progress: n ? have / n : 0, down_speed: Math.round(p.downloadRate), up_speed: Math.round(p.uploadRate),

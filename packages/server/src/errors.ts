@@ -61,6 +61,7 @@ const ENGINE_STATUS: Readonly<Record<ErrorCode, number>> = {
   session_closed: 503,
   disk_error: 500,
   network_error: 500,
+  peer_protocol_error: 502, // a peer's fault; ends that connection, never an API call (listed for completeness)
 };
 
 /** multer's limit codes: only the file size is "too large"; the rest are malformed forms. */

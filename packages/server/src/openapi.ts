@@ -10,6 +10,7 @@ import {
   ADD_ARGS, ERROR_BODY, ERROR_CODE_JSON, FILE_INFO, INFO_HASH, PEER_INFO, TORRENT_STATUS, TORRENT_UPDATE, TRACKER_INFO,
   sessionStatsSchema, settingsSchema, type JsonSchema,
 } from './schemas.js';
+import { WEB_UI_PATHS } from './web-ui-openapi.js';
 
 export interface MediaType {
   schema: JsonSchema;
@@ -379,6 +380,7 @@ function build(): OpenApiDocument {
           responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } } } } },
         },
       },
+      ...WEB_UI_PATHS,
     },
     components: {
       schemas: {

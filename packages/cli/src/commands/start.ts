@@ -14,7 +14,8 @@ import { dhtSettings, openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
 import { loadConfigFile } from '../daemon/config.js';
 import { acquireStateLock } from '../daemon/lock.js';
-import { ResumeStore } from '../daemon/resume-store.js';
+import { ResumeStore, saveBudgetMs } from '../daemon/resume-store.js';
+import { removeStaleTemps } from '../daemon/atomic-write.js';
 import { SessionStateStore } from '../daemon/session-state.js';
 
 export interface StartOptions {
@@ -32,7 +33,10 @@ export interface StartOptions {
   givenSettings?: ReadonlySet<string>;
 }
 
-/** How long a graceful shutdown may take before the daemon exits anyway. */
+/**
+ * How long a graceful shutdown may take besides saving resume data (the API, session state, trackers'
+ * `stopped`, sockets) before the daemon exits anyway; the saves get a budget sized from their measured cost.
+ */
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 /** $XDG_DOWNLOAD_DIR/spritzle when the desktop names a download folder, else ~/Downloads/spritzle. */
@@ -110,6 +114,8 @@ export async function runStart(opts: StartOptions): Promise<number> {
   let server: { url: string; close(): unknown } | null = null;
   let resume: ResumeStore | null = null;
   let state: SessionStateStore | null = null;
+  /** No resume save starts after this (epoch ms); set when a signal starts the shutdown. */
+  let saveDeadline = Number.POSITIVE_INFINITY;
   try {
     session = await openSession(opts.listenHost, opts.listenPort, {
       save_path: downloadDir,
@@ -120,6 +126,9 @@ export async function runStart(opts: StartOptions): Promise<number> {
     session.on('torrent_added', (e) => log.debug(e, 'torrent added'));
     session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));
     session.on('torrent_removed', (e) => log.info(e, 'torrent removed'));
+    // The state lock is ours: nothing else writes here, so a temporary file is what a killed save left.
+    const temps = await removeStaleTemps(stateDir);
+    if (temps.length > 0) log.info({ dir: stateDir, files: temps.length }, 'removed temporary files of an interrupted save');
     state = new SessionStateStore(session, stateDir, log);
     await state.load(opts.givenSettings ?? new Set());
     resume = new ResumeStore(session, join(stateDir, 'torrents'), log, { defaultSavePath: downloadDir });
@@ -145,17 +154,19 @@ export async function runStart(opts: StartOptions): Promise<number> {
       ...loaded, ready_ms: Math.round(performance.now() - t0), rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
     }, 'ready');
     const sig = await trap.received;
-    log.info({ signal: sig }, 'shutting down');
+    const budget = saveBudgetMs(resume.estimatedSaveMs());
+    saveDeadline = Date.now() + budget;
+    log.info({ signal: sig, limit_ms: budget + SHUTDOWN_LIMIT_MS }, 'shutting down');
     const limit = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
+    }, budget + SHUTDOWN_LIMIT_MS);
     limit.unref();
     return 0;
   } finally {
     try {
       await server?.close();
-      await resume?.close();
+      await resume?.close(saveDeadline);
       await state?.close();
     } finally {
       await session?.close();

@@ -1,4 +1,4 @@
-import type Wire from 'bittorrent-protocol';
+import type { ExtensionWire as Wire } from '../wire/extensions.js';
 import { TORRENT_FLAGS } from '../add-torrent-params.js';
 import type { DiscoveryStatus } from '../status.js';
 import type { TrackerInfo } from '../torrent-handle.js';

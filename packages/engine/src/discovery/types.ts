@@ -1,4 +1,4 @@
-import type Wire from 'bittorrent-protocol';
+import type { ExtensionWire as Wire } from '../wire/extensions.js';
 import type { Counters } from '../counters.js';
 import type { SessionSettings } from '../settings.js';
 import type { DiscoveryStatus } from '../status.js';

@@ -13,6 +13,8 @@ export interface TransportSink {
   onData(data: Uint8Array): void;
   /** The transport ended (once), with a reason a user can read. */
   onClosed(reason: string): void;
+  /** What was queued for writing has gone out (back-pressure: writeQueued fell after a write filled it). */
+  onDrain(): void;
 }
 
 export interface Transport {
@@ -25,8 +27,11 @@ export interface Transport {
   readonly writeQueued: number;
   /** Starts delivering bytes to `sink`. */
   attach(sink: TransportSink): void;
-  /** Queues bytes; `data` must not be changed afterwards (it may be sent without a copy). */
-  write(data: Uint8Array): void;
+  /**
+   * Queues bytes; `data` must not be changed afterwards (it may be sent without a copy). `flushed`, if
+   * given, is called once these bytes left the queue (writeQueued fell by them).
+   */
+  write(data: Uint8Array, flushed?: () => void): void;
   /** Writes between cork() and uncork() leave together (one system call where the transport can). */
   cork(): void;
   uncork(): void;
