@@ -35,13 +35,16 @@ export class MemoryTransport implements Transport {
     for (const d of this.early.splice(0)) sink.onData(d);
   }
 
-  write(data: Uint8Array): void {
+  write(data: Uint8Array, flushed?: () => void): void {
     if (this.closedWith !== null) return;
     const copy = data.slice();
     this.sent.push(copy);
     this.bytesWritten += copy.length;
     const to = this.other!;
-    queueMicrotask(() => to.receive(copy.slice()));
+    queueMicrotask(() => {
+      to.receive(copy.slice());
+      flushed?.();
+    });
   }
 
   receive(data: Uint8Array): void {
@@ -78,6 +81,8 @@ export class RecordingSink implements TransportSink {
     this.closedReason = reason;
     this.wake();
   }
+
+  onDrain(): void {}
 
   bytes(): Uint8Array {
     return new Uint8Array(Buffer.concat(this.received));

@@ -35,9 +35,10 @@ class WireTransport implements Transport {
   attach(sink: TransportSink): void {
     this.sink = sink;
   }
-  write(data: Uint8Array): void {
+  write(data: Uint8Array, flushed?: () => void): void {
     this.bytesWritten += data.length;
     this.wire.write(data.slice());
+    flushed?.();
   }
   cork(): void {}
   uncork(): void {}

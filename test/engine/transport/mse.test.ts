@@ -63,6 +63,17 @@ describe('the MSE transport', () => {
     expect(hex(block)).toBe(hex(MESSAGE));
   });
 
+  it('calls back when the bytes of a write have gone out, for writes made before and after the handshake', async () => {
+    const c = connect();
+    const flushed: string[] = [];
+    c.out.write(BT_HANDSHAKE, () => flushed.push('handshake (as IA)'));
+    await c.inSink.until(() => c.inSink.bytes().length >= 68);
+    c.out.write(MESSAGE, () => flushed.push('message'));
+    await c.inSink.until(() => c.inSink.bytes().length >= 68 + MESSAGE.length);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(flushed).toEqual(['handshake (as IA)', 'message']);
+  });
+
   it('sends the payload in the clear after an encrypted handshake when plaintext is negotiated', async () => {
     const c = connect({ preferRc4: false });
     c.out.write(BT_HANDSHAKE);

@@ -85,7 +85,10 @@ export class MseTransport implements Transport, TransportSink {
   private decryptor: Rc4 | null = null;
   /** Owner's writes waiting for the handshake (bounded by what a peer connection writes before its peer answers). */
   private pendingWrites: Uint8Array[] = [];
+  private pendingFlushed: ((() => void) | undefined)[] = [];
   private pendingBytes = 0;
+  /** `flushed` callbacks of the writes that went out inside the handshake (as IA). */
+  private iaFlushed: (() => void)[] = [];
   /** Payload (or a close) that came before the owner attached. */
   private early: Uint8Array[] = [];
   private closedReason: string | null = null;
@@ -174,18 +177,19 @@ export class MseTransport implements Transport, TransportSink {
     if (this.closedReason !== null) sink.onClosed(this.closedReason);
   }
 
-  write(data: Uint8Array): void {
+  write(data: Uint8Array, flushed?: () => void): void {
     if (this.mode === 'closed') return;
     if (this.mode === 'rc4') {
       // The owner's bytes are not ours to change (a block may be shared): encrypt a copy.
       const out = new Uint8Array(data.length);
       out.set(data);
       this.encryptor!.apply(out);
-      this.inner.write(out);
+      this.inner.write(out, flushed);
     } else if (this.mode === 'plaintext') {
-      this.inner.write(data);
+      this.inner.write(data, flushed);
     } else {
       this.pendingWrites.push(data);
+      this.pendingFlushed.push(flushed);
       this.pendingBytes += data.length;
     }
   }
@@ -225,12 +229,18 @@ export class MseTransport implements Transport, TransportSink {
     }
   }
 
+  onDrain(): void {
+    if (this.established) this.sink?.onDrain();
+  }
+
   onClosed(reason: string): void {
     if (this.mode === 'closed') return;
     const during = this.mode === 'handshake';
     this.mode = 'closed';
     this.stopTimer();
     this.pendingWrites = [];
+    this.pendingFlushed = [];
+    this.iaFlushed = [];
     this.pendingBytes = 0;
     const why = during && !reason.includes('encryption') ? `${reason} during the encryption handshake` : reason;
     if (during) this.endHandshake(null, why);
@@ -277,7 +287,11 @@ export class MseTransport implements Transport, TransportSink {
       this.close(`encryption handshake failed: ${e.message}`);
       return;
     }
-    for (const o of out) this.inner.write(o);
+    for (let k = 0; k < out.length; k++) {
+      const ia = k === out.length - 1 && this.iaFlushed.length > 0 ? this.iaFlushed : null;
+      if (ia) this.iaFlushed = [];
+      this.inner.write(out[k]!, ia ? () => { for (const f of ia) f(); } : undefined);
+    }
     const r = hs.result;
     if (!r || this.mode === 'closed') return;
     this.skeyValue = r.skey;
@@ -310,17 +324,20 @@ export class MseTransport implements Transport, TransportSink {
       at += this.pendingWrites[i]!.length;
     }
     this.pendingWrites.splice(0, k);
+    for (const f of this.pendingFlushed.splice(0, k)) if (f) this.iaFlushed.push(f);
     this.pendingBytes -= n;
     return ia;
   }
 
   private flushPending(): void {
     const w = this.pendingWrites;
+    const f = this.pendingFlushed;
     this.pendingWrites = [];
+    this.pendingFlushed = [];
     this.pendingBytes = 0;
     if (w.length === 0) return;
     this.inner.cork();
-    for (const d of w) this.write(d);
+    for (let k = 0; k < w.length; k++) this.write(w[k]!, f[k]);
     this.inner.uncork();
   }
 
