@@ -232,4 +232,18 @@ describe('a peer that breaks the wire protocol', () => {
     await waitFor(() => p.received().length >= n * (13 + 32768), 20_000, 'every block');
     expect(s.stats()['net.sent_payload_bytes']).toBe(n * 32768);
   });
+
+  it('an encrypted (MSE) handshake is closed at once, not counted as a protocol violation (no MSE transport yet)', async () => {
+    const { s } = await seeding();
+    const sock = net.connect(s.listenPort, '127.0.0.1');
+    sock.on('error', () => undefined);
+    sock.resume();
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    // An MSE initiator starts with its 96-byte Diffie-Hellman key: the first byte is anything but 19.
+    const key = randomBytes(96);
+    key[0] = 0x8c;
+    sock.write(key);
+    await closed;
+    expect(s.stats()['peer.invalid_arg_peers']).toBe(0);
+  });
 });
