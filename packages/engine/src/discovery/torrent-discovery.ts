@@ -1,7 +1,7 @@
 import type { ExtensionWire as Wire } from '../wire/extensions.js';
-import { TORRENT_FLAGS } from '../add-torrent-params.js';
-import type { DiscoveryStatus } from '../status.js';
-import type { TrackerInfo } from '../torrent-handle.js';
+import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
+import type { DiscoveryStatus } from '../torrent/status.js';
+import type { TrackerInfo } from '../torrent/torrent-handle.js';
 import { isDialable, type Endpoint } from './addr.js';
 import { utPex, type PexOwner, type PexPeer } from './pex.js';
 import { TrackerList, type TrackerHost } from './tracker.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { M, type Counters } from '../counters.js';
+import { M, type Counters } from '../stats/counters.js';
 import { SpritzleError } from '../errors.js';
-import type { DiscoveryStatus } from '../status.js';
-import type { TrackerInfo } from '../torrent-handle.js';
+import type { DiscoveryStatus } from '../torrent/status.js';
+import type { TrackerInfo } from '../torrent/torrent-handle.js';
 import { isDialable } from './addr.js';
 import { httpAnnounce, httpScrape } from './http-tracker.js';
 import { TrackerRequestError, type AnnounceReply, type AnnounceRequest, type Exchange, type ScrapeReply } from './tracker-protocol.js';

@@ -1,8 +1,8 @@
 import type { ExtensionWire as Wire } from '../wire/extensions.js';
-import type { Counters } from '../counters.js';
-import type { SessionSettings } from '../settings.js';
-import type { DiscoveryStatus } from '../status.js';
-import type { TrackerInfo } from '../torrent-handle.js';
+import type { Counters } from '../stats/counters.js';
+import type { SessionSettings } from '../session/settings.js';
+import type { DiscoveryStatus } from '../torrent/status.js';
+import type { TrackerInfo } from '../torrent/torrent-handle.js';
 
 /** Where a peer address came from. */
 export type PeerSource = 'tracker' | 'dht' | 'pex' | 'lsd' | 'manual' | 'resume';

@@ -1,0 +1,159 @@
+import type { Session } from '../session/session.js';
+import type { Torrent, FileInfo, PeerInfo } from './torrent.js';
+import { buildStatus, type TorrentStatus } from './status.js';
+import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from '../session/add-torrent-params.js';
+import { encodeTorrentFile } from '../metainfo/metainfo.js';
+import { SpritzleError } from '../errors.js';
+import { encodeResumeData } from './resume.js';
+
+/** Per-torrent settings that can change while it runs. */
+export interface TorrentUpdate {
+  sequential_download?: boolean;
+  file_priorities?: number[];
+  upload_limit?: number;
+  download_limit?: number;
+  max_uploads?: number;
+  max_connections?: number;
+}
+
+export interface TrackerInfo {
+  url: string;
+  tier: number;
+  status: 'idle' | 'announcing' | 'working' | 'error';
+  message: string;
+  num_peers: number;
+}
+
+/**
+ * The public face of a torrent in the session, as libtorrent's torrent_handle: every operation checks
+ * that the torrent is still in the session (torrent_not_found otherwise).
+ */
+export class TorrentHandle {
+  constructor(private readonly session: Session, private readonly torrentRef: Torrent) {}
+
+  get infoHash(): string {
+    return this.torrentRef.infoHash;
+  }
+
+  get name(): string {
+    return this.torrentRef.name;
+  }
+
+  /** Where the torrent's files are (libtorrent's save_path), without building a whole status. */
+  savePath(): string {
+    return this.t.savePath;
+  }
+
+  /** Whether the torrent is still in the session. */
+  isValid(): boolean {
+    return this.session.torrentOf(this.torrentRef.infoHash) === this.torrentRef;
+  }
+
+  private get t(): Torrent {
+    if (!this.isValid()) throw new SpritzleError('torrent_not_found', `torrent ${this.torrentRef.infoHash} is no longer in the session`);
+    return this.torrentRef;
+  }
+
+  /** libtorrent's torrent_status, every key of the original spritzle's example. */
+  status(): TorrentStatus {
+    const t = this.t;
+    return buildStatus(t, Date.now(), t.discovery?.status());
+  }
+
+  /** Stops the torrent: its peer connections are closed. */
+  pause(): void {
+    this.t.pause();
+  }
+
+  resume(): void {
+    this.t.resume();
+  }
+
+  /** Re-hashes the data on disk; resolves when checking is done. */
+  forceRecheck(): Promise<void> {
+    return this.t.forceRecheck();
+  }
+
+  /** Dials a peer for this torrent. */
+  connectPeer(host: string, port: number): void {
+    const t = this.t;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new SpritzleError('invalid_param', `port ${port} is not a TCP port`, { field: 'port' });
+    }
+    t.addKnownPeer(host, port, true);
+    t.connectToPeers();
+  }
+
+  files(): FileInfo[] {
+    return this.t.files();
+  }
+
+  peers(): PeerInfo[] {
+    return this.t.peerInfo();
+  }
+
+  /** Trackers and their state. */
+  trackers(): TrackerInfo[] {
+    return this.t.discovery?.trackers() ?? [];
+  }
+
+  /** Adds a tracker to the live torrent (tier 0 unless given). */
+  addTracker(url: string, tier = 0): void {
+    const t = this.t;
+    if (!t.discovery) throw new SpritzleError('invalid_state', 'this session runs without trackers');
+    t.discovery.addTracker(url, tier);
+  }
+
+  /** Removes a tracker; false if the torrent had none with that URL. */
+  removeTracker(url: string): boolean {
+    return this.t.discovery?.removeTracker(url) ?? false;
+  }
+
+  flags(): TorrentFlagName[] {
+    return flagNames(this.t.flags);
+  }
+
+  /** Changes what can change on a live torrent. */
+  update(u: TorrentUpdate): void {
+    const t = this.t;
+    for (const key of ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const) {
+      const v = u[key];
+      if (v !== undefined && (!Number.isInteger(v) || v < -1)) {
+        throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
+      }
+    }
+    if (u.sequential_download !== undefined && typeof u.sequential_download !== 'boolean') {
+      throw new SpritzleError('invalid_param', 'sequential_download must be true or false', { field: 'sequential_download' });
+    }
+    if (u.file_priorities !== undefined && (!Array.isArray(u.file_priorities) ||
+        !u.file_priorities.every((p) => Number.isInteger(p) && p >= 0 && p <= 7))) {
+      throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
+    }
+    if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
+    if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
+    if (u.upload_limit !== undefined) t.uploadLimit = u.upload_limit;
+    if (u.download_limit !== undefined) t.downloadLimit = u.download_limit;
+    if (u.max_uploads !== undefined) t.maxUploads = u.max_uploads;
+    if (u.max_connections !== undefined) t.maxConnections = u.max_connections;
+  }
+
+  /**
+   * Fast-resume data (bencoded): pass it back as `resume_data` to addTorrent to restore this torrent
+   * without re-hashing files that did not change. Write it to disk atomically.
+   */
+  async saveResumeData(): Promise<Uint8Array> {
+    return encodeResumeData(await this.t.resumeData());
+  }
+
+  /** Whether anything worth saving changed since the last saveResumeData(). */
+  needSaveResume(): boolean {
+    return this.t.needSaveResume;
+  }
+
+  /** The .torrent file (as added, or built from metadata received from peers); null before metadata. */
+  torrentFile(): Uint8Array | null {
+    const t = this.t;
+    if (t.torrentBytes) return t.torrentBytes;
+    return t.info ? encodeTorrentFile(t.info) : null;
+  }
+}
