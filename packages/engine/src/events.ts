@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { TorrentStatus } from './status.js';
 
 /** A torrent's state, by libtorrent's torrent_status::state_t names. */
 export type TorrentState =
@@ -39,6 +40,12 @@ export interface SessionEvents {
   peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
   peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };
   peer_banned: { info_hash: string; ip: string; port: number; reason: string };
+  /**
+   * libtorrent's state_update_alert: once a second (the session's tick), while anyone listens, the
+   * statuses of the torrents whose status changed since the last one (none: no event). Also on
+   * session.postTorrentUpdates().
+   */
+  state_update: { status: TorrentStatus[] };
   /** applySettings changed these settings (name → new value). */
   settings_changed: { changed: Record<string, string | number | boolean> };
 }
@@ -68,6 +75,10 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown }> {
     const wrapped = (name: keyof E & string, payload: E[keyof E]): void => fn(name, payload);
     this.ee.on('*', wrapped);
     return () => this.ee.off('*', wrapped);
+  }
+  /** Whether anyone listens to `name` (directly or through onAny): work for an event nobody hears is skipped. */
+  protected hasListeners(name: keyof E & string): boolean {
+    return this.ee.listenerCount(name) > 0 || this.ee.listenerCount('*') > 0;
   }
   protected emit<K extends keyof E & string>(name: K, payload: E[K]): void {
     if (this.ee.listenerCount(name) > 0) this.ee.emit(name, payload);

@@ -12,7 +12,7 @@ export { Session, type SessionOptions } from './session.js';
 export { DEFAULT_DISCOVERY_OPTIONS } from './discovery/discovery.js';
 export { LSD_ADDRESS, LSD_PORT } from './discovery/lsd.js';
 export type { DiscoveryOptions, PeerSource } from './discovery/types.js';
-export { TorrentHandle, type TorrentUpdate, type TrackerInfo } from './torrent-handle.js';
+export { TorrentHandle, type TorrentCondition, type TorrentUpdate, type TrackerInfo } from './torrent-handle.js';
 export type { FileInfo, PeerInfo } from './torrent.js';
 export type { TorrentStatus, ErrorCodeJson } from './status.js';
 export {

@@ -17,6 +17,8 @@ import { SpritzleError, errnoCode } from './errors.js';
 import { RateLimiter } from './bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from './discovery/types.js';
 import { Discovery } from './discovery/discovery.js';
+import { sampleRates } from './transfer-rates.js';
+import { StateUpdates } from './state-update.js';
 
 const TICK_MS = 1000;
 /** Shared by every outgoing socket: a read is consumed synchronously before the next one fills it. */
@@ -56,6 +58,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private lastRechoke = 0;
   private lastOptimistic = 0;
   private readonly pending = new Set<PeerConnection>();
+  private readonly stateUpdates = new StateUpdates();
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
@@ -264,6 +267,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
+    sampleRates(torrent, Date.now());
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     await torrent.start();
     return handle;
@@ -564,7 +568,11 @@ export class Session extends TypedEmitter<SessionEvents> {
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
-    for (const t of this.torrentsByHash.values()) t.tick(now, seconds);
+    for (const t of this.torrentsByHash.values()) {
+      t.tick(now, seconds);
+      sampleRates(t, now);
+    }
+    if (this.hasListeners('state_update')) this.postTorrentUpdates();
     this.bufferPool.trim(now);
     const s = this.settingsValue;
     const rotate = now - this.lastOptimistic >= s.optimistic_unchoke_interval * 1000;
@@ -574,6 +582,17 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (rotate) this.lastOptimistic = now;
       for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
     }
+  }
+
+  /**
+   * libtorrent's post_torrent_updates: emits state_update with the statuses of the torrents that changed
+   * since the last state_update (nothing when none did). The tick calls it once a second while anyone
+   * listens to state_update.
+   */
+  postTorrentUpdates(): void {
+    const changed = this.stateUpdates.changed(this.torrentsByHash.values(), Date.now());
+    if (changed.length === 0) return;
+    this.emit('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
   }
 
   private assertOpen(): void {

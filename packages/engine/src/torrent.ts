@@ -329,7 +329,7 @@ export class Torrent implements DiscoveryTorrent {
       for (let i = 0; i < info.numPieces; i++) this.markHave(i);
       this.checkedPieces = info.numPieces;
       this.dataChecked = true;
-      this.updateFinishedState();
+      this.checkedState();
       return;
     }
     const resume = this.pendingResume;
@@ -343,7 +343,7 @@ export class Torrent implements DiscoveryTorrent {
         this.checkedPieces = info.numPieces;
         this.needSaveResume = false;
         this.dataChecked = true;
-        this.updateFinishedState();
+        this.checkedState();
         return;
       }
       this.host.emit('fastresume_rejected', { info_hash: this.infoHash, error: mismatch });
@@ -377,7 +377,7 @@ export class Torrent implements DiscoveryTorrent {
       this.setError(e as Error);
       return;
     }
-    this.updateFinishedState();
+    this.checkedState();
   }
 
   /**
@@ -518,6 +518,16 @@ export class Torrent implements DiscoveryTorrent {
     this.errorMessage = e.message;
     for (const peer of [...this.peers]) peer.close('torrent error');
     this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+  }
+
+  /**
+   * The state once checking is over. Data found complete is a finished download too (libtorrent posts
+   * torrent_finished_alert from files_checked): a program waiting for torrent_finished does not hang
+   * because the data was already there.
+   */
+  private checkedState(): void {
+    this.updateFinishedState();
+    if (this.isFinished) this.host.emit('torrent_finished', { info_hash: this.infoHash });
   }
 
   private updateFinishedState(): void {

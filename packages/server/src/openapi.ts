@@ -70,7 +70,7 @@ const STATUS_EXAMPLE: TorrentStatus = {
   last_scrape: -1, last_seen_complete: 0, added_time: 1455682321, completed_time: 0, active_time: 17,
   finished_time: 0, seeding_time: 0, active_duration: '17.0', finished_duration: '0.0', seeding_duration: '0.0',
   time_since_download: -1, time_since_upload: -1, last_download: null, last_upload: null, queue_position: 0,
-  priority: 0, seed_rank: 0, storage_mode: 1,
+  priority: 0, seed_rank: 0, storage_mode: 1, eta: -1, ratio: 0,
 };
 
 const FILES_EXAMPLE: FileInfo[] = [
