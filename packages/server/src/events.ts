@@ -6,7 +6,7 @@ import { statusRows } from './status-rows.js';
 /** The per-torrent part of the periodic `stats` event: enough for a list view, without the piece bitfields. */
 export const STATS_TORRENT_FIELDS = [
   'info_hash', 'name', 'state', 'paused', 'progress', 'download_rate', 'upload_rate', 'download_payload_rate',
-  'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error',
+  'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error', 'eta', 'ratio',
 ] as const satisfies readonly (keyof TorrentStatus)[];
 
 export type StatsTorrent = Pick<TorrentStatus, (typeof STATS_TORRENT_FIELDS)[number]>;
