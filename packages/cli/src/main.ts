@@ -48,9 +48,10 @@ program.command('create')
   });
 
 program.command('download')
-  .description('download a torrent into a folder, verify it and exit (does not stay to seed)')
+  .description('download a torrent into a folder, verify it and exit (unless --keep-seeding); data already complete is verified, not fetched again')
   .argument('<torrent>', '.torrent file or magnet link')
-  .requiredOption('-o, --output <dir>', 'save path: the torrent\'s file or folder is created inside it')
+  .option('-o, --output <dir>', 'save path: the torrent\'s file or folder is created inside it (default: the current folder)')
+  .option('--keep-seeding', 'once complete, stay and seed until Ctrl-C (SIGINT) or SIGTERM, then print what was uploaded')
   .option('--peer <host:port>', 'peer to connect to (repeatable)', collectPeer)
   .option('--listen-port <port>', 'TCP port for incoming peers (0 = any free port)', portParser(true), 0)
   .option('--host <address>', 'address to listen on for peers', '0.0.0.0')
