@@ -344,6 +344,31 @@ function build(): OpenApiDocument {
           operationId: 'getTorrentPeers', summary: "A torrent's connected peers", tags: ['torrent'], parameters: [HASH_PARAM],
           responses: { 200: { description: 'The peers.', content: json({ type: 'array', items: ref('PeerInfo') }, PEERS_EXAMPLE) }, 400: E400_HASH, 404: E404_TORRENT },
         },
+        post: {
+          operationId: 'connectPeer', summary: 'Connect a peer to the torrent', tags: ['torrent'], parameters: [HASH_PARAM],
+          description: "libtorrent's torrent_handle::connect_peer: the torrent dials host:port (an IP address, as libtorrent's "
+            + 'endpoint; no host names). The dial happens in the background: the answer (202) only says it was asked for; the '
+            + 'peer shows in GET /torrent/{hash}/peers once connected.',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              properties: { host: { type: 'string', description: 'IPv4 or IPv6 address' }, port: { type: 'integer', minimum: 1, maximum: 65535 } },
+              required: ['host', 'port'],
+              additionalProperties: false,
+            }, { host: '192.0.2.7', port: 6881 }),
+          },
+          responses: {
+            202: {
+              description: 'The dial was started.',
+              content: json({ type: 'object', properties: { info_hash: INFO_HASH, host: { type: 'string' }, port: { type: 'integer' } }, required: ['info_hash', 'host', 'port'], additionalProperties: false },
+                { info_hash: HASH, host: '192.0.2.7', port: 6881 }),
+            },
+            400: errorResponse('Not an IP address, or not a port.', err('invalid_param', 'host must be an IPv4 or IPv6 address', 'host')),
+            404: E404_TORRENT,
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+          },
+        },
       },
       '/torrent/{hash}/trackers': {
         get: {
