@@ -20,6 +20,10 @@ import type { RmOptions } from './commands/rm.js';
 import type { StatsOptions } from './commands/stats.js';
 import type { StatusOptions } from './commands/status.js';
 import type { WatchOptions } from './commands/watch.js';
+import type { SetOptions } from './commands/set.js';
+import type { FilesOptions } from './commands/files.js';
+import type { PeersOptions } from './commands/peers.js';
+import type { TrackersOptions } from './commands/trackers.js';
 
 let exitCode = 0;
 
@@ -106,7 +110,8 @@ withClientOptions(program.command('add')
   .description('add a torrent to the running daemon and print its info-hash')
   .argument('<torrent>', '.torrent file (uploaded to the daemon), http(s):// URL of one (fetched by the daemon) or magnet: link')
   .option('--save-path <dir>', 'where the daemon saves it (on the daemon\'s side; a relative path is inside its download directory)')
-  .option('--paused', 'add it paused: it transfers nothing until `spritzle resume`'))
+  .option('--paused', 'add it paused: it transfers nothing until `spritzle resume`')
+  .option('--peer <host:port>', 'a peer the daemon connects to for this torrent (repeatable)', collectPeer))
   .action(async (torrent: string, opts: AddOptions) => {
     const { runAdd } = await import('./commands/add.js');
     exitCode = await runAdd(torrent, opts);
@@ -157,6 +162,41 @@ withClientOptions(program.command('rm')
   .action(async (hash: string, opts: RmOptions) => {
     const { runRm } = await import('./commands/rm.js');
     exitCode = await runRm(hash, opts);
+  });
+
+withClientOptions(program.command('set')
+  .description('show or change the daemon\'s settings by libtorrent\'s names (kept across restarts), or with --torrent one torrent\'s limits')
+  .argument('[name=value...]', 'e.g. download_rate_limit=1048576 (bytes/s, 0 = unlimited); none: print every setting')
+  .option('--torrent <hash>', 'change this torrent instead: upload_limit, download_limit, max_uploads, max_connections (-1 = unlimited), sequential_download'))
+  .action(async (assignments: string[], opts: SetOptions) => {
+    const { runSet } = await import('./commands/set.js');
+    exitCode = await runSet(assignments, opts);
+  });
+
+withClientOptions(program.command('files')
+  .description('a torrent\'s files: progress, size and priority (0 skips a file, 4 is normal, 7 highest)')
+  .argument('<hash>', 'info-hash (or a unique start of it)')
+  .option('--priority <index=prio>', 'set a file\'s priority first, e.g. 2=0 to skip file 2 (repeatable)', collect))
+  .action(async (hash: string, opts: FilesOptions) => {
+    const { runFiles } = await import('./commands/files.js');
+    exitCode = await runFiles(hash, opts);
+  });
+
+withClientOptions(program.command('peers')
+  .description('a torrent\'s connected peers: address, client, flags, progress, rates')
+  .argument('<hash>', 'info-hash (or a unique start of it)')
+  .option('--connect <ip:port>', 'have the daemon connect this peer to the torrent first (repeatable)', collectPeer))
+  .action(async (hash: string, opts: PeersOptions) => {
+    const { runPeers } = await import('./commands/peers.js');
+    exitCode = await runPeers(hash, opts);
+  });
+
+withClientOptions(program.command('trackers')
+  .description('a torrent\'s trackers: tier, state, peers from the last answer, URL')
+  .argument('<hash>', 'info-hash (or a unique start of it)'))
+  .action(async (hash: string, opts: TrackersOptions) => {
+    const { runTrackers } = await import('./commands/trackers.js');
+    exitCode = await runTrackers(hash, opts);
   });
 
 withClientOptions(program.command('stats')
