@@ -129,3 +129,22 @@ describe('status: eta, ratio and rates', () => {
     expect(h.status().ratio).toBe(0);
   });
 });
+
+describe('a peer that connects while the torrent is being checked', () => {
+  it('is turned away (libtorrent: torrent_not_ready), so it comes back and downloads once the check is over', async () => {
+    // Big enough that checking takes a while after state_changed says checking_files.
+    const t = await makeTorrent({ dir: await tmpDir('checking-seed'), name: 'big.bin', files: 48 * 1024 * 1024, pieceLength: 1 << 20 });
+    const seed = await session();
+    const dl = await session();
+    let adding: Promise<unknown> | null = null;
+    seed.on('state_changed', ({ state }) => {
+      if (state === 'checking_files' && !adding) {
+        adding = dl.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot + '-copy', peers: [`127.0.0.1:${seed.listenPort}`] });
+      }
+    });
+    await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await adding;
+    const st = await dl.findTorrent(t.infoHash)!.waitFor('finished');
+    expect(st.total_wanted_done).toBe(48 * 1024 * 1024);
+  }, 30_000);
+});

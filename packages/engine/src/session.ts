@@ -498,6 +498,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       };
       if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
       if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
+      // libtorrent's torrent_not_ready: while checking, the pieces we have are not known, and a peer
+      // attached now would be told we have nothing and never hear otherwise.
+      if (torrent.state === 'checking_files' || torrent.state === 'checking_resume_data') return drop('torrent not ready', false);
       if (peerIdHex === this.peerIdHex) return drop('connected to ourselves', true);
       if (torrent.isBanned(peer.ip, peer.port, peerIdHex)) return drop('banned', true);
       const existing = torrent.peerById(peerIdHex);
