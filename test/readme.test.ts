@@ -88,13 +88,15 @@ describe('README', () => {
     const work = join(dir, 'work');
     await mkdir(join(home, '.local/state/spritzle'), { recursive: true });
     await mkdir(work);
-    // Offline and private: no DHT (the daemon's config file), and the README's well-known ports replaced
-    // by free ones so that tests running beside this one do not collide.
+    // Offline and private: no DHT (the daemon's config file), and the README's well-known ports (8080,
+    // 68xx) replaced by free ones so that tests running beside this one do not collide.
     await writeFile(join(home, '.local/state/spritzle/config.json'), JSON.stringify({ dht: false }));
     await symlink(join(ROOT, 'node_modules'), join(work, 'node_modules'));
-    const ports = new Map([['8080', String(await closedPort())], ['6881', String(await closedPort())]]);
-    const script = blocks.filter((b): b is ShellBlock => b.kind === 'run')
-      .map((b) => b.text.replace(/\b(8080|6881)\b/g, (p) => ports.get(p)!)).join('\n');
+    const script0 = blocks.filter((b): b is ShellBlock => b.kind === 'run').map((b) => b.text).join('\n');
+    const ports = new Map<string, string>();
+    for (const p of new Set(script0.match(/\b(?:8080|68\d\d)\b/g) ?? [])) ports.set(p, String(await closedPort()));
+    ports.set('8080', ports.get('8080') ?? String(await closedPort()));
+    const script = script0.replace(/\b(?:8080|68\d\d)\b/g, (p) => ports.get(p)!);
     // The daemon's own defaults (8080, 6881) come through the variables it documents.
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH ?? '', HOME: home, LANG: 'C.UTF-8',
@@ -107,7 +109,7 @@ describe('README', () => {
     let err = '';
     shell.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
     shell.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    const killer = setTimeout(() => process.kill(-shell.pid!, 'SIGKILL'), 90_000);
+    const killer = setTimeout(() => process.kill(-shell.pid!, "SIGKILL"), 90_000);
     // 'exit', not 'close': a background command the script left running still holds its stdout.
     const code = await new Promise<number | null>((res) => shell.on('exit', (c) => res(c)));
     clearTimeout(killer);
