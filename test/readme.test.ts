@@ -61,9 +61,10 @@ describe('README', () => {
   it('names the tarballs the pack steps make', () => {
     const cli = pkgOf('packages/cli');
     const engine = pkgOf('packages/engine');
+    const server = pkgOf('packages/server');
     const tarballs = commands.flatMap(({ command }) => words(command).filter((x) => x.endsWith('.tgz')));
     expect(tarballs.length).toBeGreaterThan(0);
-    const expected = new Set([`./${cli.name}-${cli.version}.tgz`, `./${engine.name.replace('@', '').replace('/', '-')}-${engine.version}.tgz`]);
+    const expected = new Set([`./${cli.name}-${cli.version}.tgz`, ...[engine, server].map((p) => `./${p.name.replace('@', '').replace('/', '-')}-${p.version}.tgz`)]);
     for (const t of tarballs) expect(expected).toContain(t);
   });
 
