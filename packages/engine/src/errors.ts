@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'network_error' // listen failures and the like
   | 'session_closed';
 
+/** An error the engine raises on purpose: a stable `code`, a message a user can act on, the `field` at fault. */
 export class SpritzleError extends Error {
   readonly code: ErrorCode;
   /** The offending field, for invalid_param. */
@@ -27,6 +28,7 @@ export class SpritzleError extends Error {
   }
 }
 
+/** Whether `e` is a SpritzleError (a type guard for catch clauses). */
 export function isSpritzleError(e: unknown): e is SpritzleError {
   return e instanceof SpritzleError;
 }

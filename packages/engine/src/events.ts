@@ -10,6 +10,7 @@ export type TorrentState =
   | 'finished'
   | 'seeding';
 
+/** libtorrent's numeric values of torrent_status::state_t, for clients that want the numbers. */
 export const STATE_VALUES: Readonly<Record<TorrentState, number>> = {
   checking_files: 1,
   downloading_metadata: 2,
@@ -50,6 +51,7 @@ export interface SessionEvents {
   settings_changed: { changed: Record<string, string | number | boolean> };
 }
 
+/** The name of a session event (a key of {@link SessionEvents}). */
 export type SessionEventName = keyof SessionEvents;
 
 /** EventEmitter with the payload type tied to the event name. */
@@ -58,14 +60,17 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown }> {
   constructor() {
     this.ee.setMaxListeners(0);
   }
+  /** Calls `fn` with the payload of every `name` event. */
   on<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
     this.ee.on(name, fn);
     return this;
   }
+  /** Calls `fn` with the payload of the next `name` event only. */
   once<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
     this.ee.once(name, fn);
     return this;
   }
+  /** Removes a listener added with on() or once(). */
   off<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
     this.ee.off(name, fn);
     return this;
@@ -80,6 +85,7 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown }> {
   protected hasListeners(name: keyof E & string): boolean {
     return this.ee.listenerCount(name) > 0 || this.ee.listenerCount('*') > 0;
   }
+  /** Sends an event to its listeners and to onAny's. */
   protected emit<K extends keyof E & string>(name: K, payload: E[K]): void {
     if (this.ee.listenerCount(name) > 0) this.ee.emit(name, payload);
     if (this.ee.listenerCount('*') > 0) this.ee.emit('*', name, payload);

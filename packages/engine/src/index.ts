@@ -25,5 +25,5 @@ export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentSt
 export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';
 export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type BencodeLimits } from './bencode.js';
 export { parseTorrentFile, type TorrentInfo } from './metainfo.js';
-export { parseMagnet, type Magnet } from './magnet.js';
+export { parseMagnet, type Magnet, type FileRange } from './magnet.js';
 export { encodeResumeData, decodeResumeData, type ResumeData } from './resume.js';

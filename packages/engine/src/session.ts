@@ -43,7 +43,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly counters = new Counters();
   readonly peerId: Uint8Array;
   private readonly peerIdHex: string;
-  /** Hashing and piece writes, off the network thread. */
+  /** Hashing and piece writes, off the network thread. @internal */
   readonly diskIo = new DiskIoThreads();
   /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
   private readonly bufferPool = new DiskBufferPool();
@@ -65,7 +65,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly downLimiter = new RateLimiter();
   private readonly upLimiter = new RateLimiter();
   private limiterTimer: NodeJS.Timeout | null = null;
-  /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. */
+  /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. @internal */
   discovery: SessionDiscovery | null = null;
 
   private constructor(settings: SessionSettings) {
@@ -149,10 +149,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.port;
   }
 
+  /** Whether close() was called: a closed session refuses every operation (session_closed). */
   get closed(): boolean {
     return this.closedFlag;
   }
 
+  /** A copy of the current settings, by libtorrent's settings_pack names. */
   settings(): SessionSettings {
     return { ...this.settingsValue };
   }
@@ -291,10 +293,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.on('torrent_removed', onRemoved);
   }
 
+  /** Every torrent in the session, in the order they were added. */
   torrents(): TorrentHandle[] {
     return [...this.handles.values()];
   }
 
+  /** The torrent with this info-hash (40 hex digits, either case), or undefined (libtorrent's find_torrent). */
   findTorrent(infoHash: string): TorrentHandle | undefined {
     return this.handles.get(infoHash.toLowerCase());
   }

@@ -16,6 +16,7 @@ export interface TorrentUpdate {
   max_connections?: number;
 }
 
+/** One tracker of a torrent and how its announces go (GET /torrent/<hash>/trackers). */
 export interface TrackerInfo {
   url: string;
   tier: number;
@@ -52,12 +53,15 @@ const WAKE_EVENTS = ['state_changed', 'torrent_finished', 'torrent_checked', 'me
  * that the torrent is still in the session (torrent_not_found otherwise).
  */
 export class TorrentHandle {
+  /** @internal Handles come from Session.addTorrent, torrents() and findTorrent(). */
   constructor(private readonly session: Session, private readonly torrentRef: Torrent) {}
 
+  /** The v1 info-hash, 40 lower-case hex digits. */
   get infoHash(): string {
     return this.torrentRef.infoHash;
   }
 
+  /** The torrent's name (its info-hash until a magnet's metadata arrives). */
   get name(): string {
     return this.torrentRef.name;
   }
@@ -137,6 +141,7 @@ export class TorrentHandle {
     this.t.pause();
   }
 
+  /** Starts a paused torrent again (libtorrent's resume). */
   resume(): void {
     this.t.resume();
   }
@@ -156,10 +161,12 @@ export class TorrentHandle {
     t.connectToPeers();
   }
 
+  /** Its files in torrent order, with progress and priority; empty before metadata. */
   files(): FileInfo[] {
     return this.t.files();
   }
 
+  /** Its connected peers (libtorrent's get_peer_info). */
   peers(): PeerInfo[] {
     return this.t.peerInfo();
   }
@@ -181,6 +188,7 @@ export class TorrentHandle {
     return this.t.discovery?.removeTracker(url) ?? false;
   }
 
+  /** Its torrent_flags that are set, by name. */
   flags(): TorrentFlagName[] {
     return flagNames(this.t.flags);
   }

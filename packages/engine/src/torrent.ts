@@ -73,6 +73,7 @@ interface PartialPiece {
   contributors: PeerConnection[];
 }
 
+/** One connected peer, as libtorrent's peer_info (GET /torrent/<hash>/peers). */
 export interface PeerInfo {
   ip: string;
   port: number;
@@ -90,6 +91,7 @@ export interface PeerInfo {
   queue: number;
 }
 
+/** One file of a torrent: where it lies, how much of it is there, its priority (0 skips it, 4 is normal). */
 export interface FileInfo {
   index: number;
   path: string;

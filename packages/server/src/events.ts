@@ -9,6 +9,7 @@ export const STATS_TORRENT_FIELDS = [
   'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error', 'eta', 'ratio',
 ] as const satisfies readonly (keyof TorrentStatus)[];
 
+/** A torrent's summary in the `stats` event: the status fields of {@link STATS_TORRENT_FIELDS}. */
 export type StatsTorrent = Pick<TorrentStatus, (typeof STATS_TORRENT_FIELDS)[number]>;
 
 /** The `stats` event's data: every session counter, and a summary of each torrent. */

@@ -28,6 +28,7 @@ export interface JsonSchema {
   contentEncoding?: string;
   examples?: readonly unknown[];
 }
+/** JSON Schema's type names. */
 export type JsonType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null';
 
 const B: JsonSchema = { type: 'boolean' };
