@@ -99,6 +99,7 @@ program.command('start')
   .option('--no-dht', 'do not run the DHT node')
   .addOption(new Option('--dht-bootstrap <host:port>', "DHT bootstrap node (repeatable); default: libtorrent's routers").argParser(collect).env('SPRITZLE_DHT_BOOTSTRAP'))
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent').default('info').env('SPRITZLE_LOG_LEVEL'))
+  .addOption(new Option('--log-file <file>', 'append the log (JSON lines) to this file instead of stderr').env('SPRITZLE_LOG_FILE'))
   .action(async (opts: StartOptions & { config?: string }, cmd: Command) => {
     const { startCommand } = await import('./commands/start.js');
     exitCode = await startCommand(opts, cmd);

@@ -8,7 +8,8 @@ import type { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
 import { CliError, describeError } from '../errors.js';
 import { escapeControl } from '../format.js';
-import { humanLogStream, jsonLogStream } from '../log-output.js';
+import { humanLogStream, jsonLogFile, jsonLogStream } from '../log-output.js';
+import { logSessionEvents } from '../event-log.js';
 import { formatHostPort } from '../net.js';
 import { dhtSettings, openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
@@ -28,6 +29,8 @@ export interface StartOptions {
   dht: boolean;
   dhtBootstrap?: string[];
   logLevel: string;
+  /** Log lines go to this file (JSON, appended) instead of stderr. */
+  logFile?: string;
   /** Engine settings that came from the command line, environment or config file (they win over saved state). */
   givenSettings?: ReadonlySet<string>;
 }
@@ -62,9 +65,10 @@ function errnoOf(e: unknown, depth = 0): string | undefined {
   return typeof code === 'string' ? code : errnoOf(cause, depth + 1);
 }
 
-/** JSON lines on stderr; human-readable when stderr is a terminal. */
-function makeLogger(level: string): Logger {
+/** JSON lines on stderr (human-readable when stderr is a terminal), or appended to --log-file. */
+function makeLogger(level: string, file?: string): Logger {
   if (!pino.levels.values[level]) throw new CliError(`unknown --log-level "${level}" (use ${Object.keys(pino.levels.values).join(', ')}, or silent)`);
+  if (file !== undefined) return pino({ level, base: { pid: process.pid } }, jsonLogFile(file));
   if (process.stderr.isTTY) return pino({ level }, humanLogStream(2));
   return pino({ level, base: { pid: process.pid } }, jsonLogStream(2));
 }
@@ -99,7 +103,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
   const t0 = performance.now();
   const downloadDir = resolvePath(opts.downloadDir ?? defaultDownloadDir());
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
-  const log = opts.logLevel === 'silent' ? pino({ level: 'silent' }) : makeLogger(opts.logLevel);
+  const log = opts.logLevel === 'silent' ? pino({ level: 'silent' }) : makeLogger(opts.logLevel, opts.logFile && resolvePath(opts.logFile));
   await ensureDir(downloadDir, 'download directory');
   await ensureDir(stateDir, 'state directory');
   const releaseLock = await acquireStateLock(stateDir);
@@ -115,11 +119,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
       save_path: downloadDir,
       ...dhtSettings(opts),
     });
-    session.on('torrent_error', (e) => log.error(e, 'torrent error'));
-    session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));
-    session.on('torrent_added', (e) => log.debug(e, 'torrent added'));
-    session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));
-    session.on('torrent_removed', (e) => log.info(e, 'torrent removed'));
+    const events = logSessionEvents(session, log);
     state = new SessionStateStore(session, stateDir, log);
     await state.load(opts.givenSettings ?? new Set());
     resume = new ResumeStore(session, join(stateDir, 'torrents'), log, { defaultSavePath: downloadDir });
@@ -141,6 +141,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
     process.stdout.write(`peers on ${formatHostPort(opts.listenHost, session.listenPort)}\n`);
     process.stdout.write(`downloads go to ${escapeControl(downloadDir)}\n`);
     process.stdout.write(`state in ${escapeControl(stateDir)}\n`);
+    events.ready();
     log.info({
       ...loaded, ready_ms: Math.round(performance.now() - t0), rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
     }, 'ready');
