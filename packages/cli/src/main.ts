@@ -4,7 +4,7 @@
  * when run, so `spritzle create` does not pay for loading the REST server and `--help` stays instant.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_USAGE, reportError } from './errors.js';
+import { CliError, EXIT_USAGE, reportError } from './errors.js';
 import { escapeControl } from './format.js';
 import { collect, collectPeer, pieceLength, portParser, seconds } from './parsers.js';
 import { VERSION } from './version.js';
@@ -119,7 +119,7 @@ withClientOptions(program.command('add')
   });
 
 withClientOptions(program.command('ls')
-  .description('list the daemon\'s torrents: name, state, progress, download and upload rates, info-hash'))
+  .description('list the daemon\'s torrents: name, state, done, size, rates, peers, ETA, ratio, info-hash (fits the terminal)'))
   .action(async (opts: LsOptions) => {
     const { runLs } = await import('./commands/ls.js');
     exitCode = await runLs(opts);
@@ -206,6 +206,23 @@ withClientOptions(program.command('stats')
   .action(async (prefixes: string[], opts: StatsOptions) => {
     const { runStats } = await import('./commands/stats.js');
     exitCode = await runStats(prefixes, opts);
+  });
+
+program.command('completion')
+  .description('print a shell completion script: bash (source <(spritzle completion bash)), zsh (save as _spritzle in $fpath) or fish')
+  .argument('<shell>', 'bash, zsh or fish')
+  .action(async (shell: string) => {
+    const docs = await import('./command-docs.js');
+    const make = { bash: docs.bashCompletion, zsh: docs.zshCompletion, fish: docs.fishCompletion }[shell];
+    if (!make) throw new CliError(`no completion for "${escapeControl(shell)}" (bash, zsh or fish)`);
+    process.stdout.write(make(program));
+  });
+
+program.command('man')
+  .description('print the spritzle(1) man page (man <(spritzle man), or save it as spritzle.1)')
+  .action(async () => {
+    const { manPage } = await import('./command-docs.js');
+    process.stdout.write(manPage(program, VERSION));
   });
 
 try {
