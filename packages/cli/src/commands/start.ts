@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -73,16 +73,44 @@ function makeLogger(level: string, file?: string): Logger {
   return pino({ level, base: { pid: process.pid } }, jsonLogStream(2));
 }
 
+/** "downloadDir" → "download-dir": how the README and the flags spell a config file's keys. */
+export function configSpelling(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * A config file's value through the same checks as its flag (commander's parser for it; the log level),
+ * a bad one an error naming the file and the key as the file spells it, not the flag.
+ */
+function checkedConfigValue(cmd: Command, path: string, key: string, value: unknown): unknown {
+  const fail = (why: string): never => {
+    throw new CliError(`config file ${escapeControl(path)}: "${configSpelling(key)}" ${why}`);
+  };
+  if (key === 'logLevel' && typeof value === 'string' && value !== 'silent' && !pino.levels.values[value]) {
+    fail(`must be one of ${Object.keys(pino.levels.values).join(', ')} or silent, not "${escapeControl(value)}"`);
+  }
+  const option = cmd.options.find((o) => o.attributeName() === key);
+  if (!option?.parseArg || (typeof value !== 'string' && typeof value !== 'number')) return value;
+  try {
+    return option.parseArg(String(value), undefined);
+  } catch (e) {
+    return fail(e instanceof InvalidArgumentError ? e.message : String(e));
+  }
+}
+
 /**
  * The `start` command's options as commander parsed them, completed from the config file (precedence: flag >
  * SPRITZLE_* variable > config file > default), then run.
  */
 export async function startCommand(opts: StartOptions & { config?: string }, cmd: Command): Promise<number> {
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
-  const config = await loadConfigFile(opts.config ?? resolvePath(stateDir, 'config.json'), opts.config !== undefined);
+  const configPath = opts.config ?? resolvePath(stateDir, 'config.json');
+  const config = await loadConfigFile(configPath, opts.config !== undefined);
   for (const [key, value] of Object.entries(config)) {
     const source = cmd.getOptionValueSource(key);
-    if (source === undefined || source === 'default' || source === 'implied') cmd.setOptionValueWithSource(key, value, 'config');
+    if (source === undefined || source === 'default' || source === 'implied') {
+      cmd.setOptionValueWithSource(key, checkedConfigValue(cmd, configPath, key, value), 'config');
+    }
   }
   const merged = cmd.opts<StartOptions>();
   // SPRITZLE_DHT_BOOTSTRAP may hold a comma-separated list.
