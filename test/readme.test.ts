@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { buildCli, cleanup, closedPort, CLI, ROOT, tmp } from './helpers/cli.js';
+import { buildCli, cleanup, cliRunner, closedPort, CLI, ROOT, tmp } from './helpers/cli.js';
 import { shellBlocks, words, type ShellBlock } from './helpers/readme.js';
 
 // The README as a specification of what a reader can type. Every fenced shell block carries a marker:
@@ -11,7 +11,8 @@ import { shellBlocks, words, type ShellBlock } from './helpers/readme.js';
 // does), in a temp folder, offline; `setup` and `check` blocks are checked without running them (they
 // install, build, or take minutes): the pnpm they fetch is the pinned one, the scripts and files they
 // name exist, the tarballs they name are what the pack steps make. Every `spritzle` command anywhere is
-// checked against its own --help.
+// checked against its own --help. The Node program (the ```ts block) is compiled strictly and run against
+// a seeder.
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const blocks = shellBlocks(README);
@@ -124,5 +125,32 @@ describe('README', () => {
     expect(out).toContain(`{"info_hash":"${hash}"}`);
     expect(out).toMatch(/"eta":-?\d+,"ratio":\d/);
     expect(out).toMatch(/^NAME\s+STATE/m);
+  }, 120_000);
+
+  it('has a Node program that compiles and downloads from a seeder as written', async () => {
+    const code = /```ts\n([\s\S]*?)```/.exec(README)![1]!;
+    const work = await tmp('spritzle-readme-node-');
+    await symlink(join(ROOT, 'node_modules'), join(work, 'node_modules'));
+    await mkdir(join(work, 'demo/data'), { recursive: true });
+    await writeFile(join(work, 'demo/data/hello.txt'), 'hello, swarm\n');
+    const { runCli, startCli } = cliRunner();
+    expect((await runCli(['create', join(work, 'demo/data/hello.txt'), '-o', join(work, 'demo/hello.torrent')])).code).toBe(0);
+    const seeder = await startCli(['seed', join(work, 'demo/hello.torrent'), '--data', join(work, 'demo/data'), '--host', '127.0.0.1', '--no-dht'], /on 127\.0\.0\.1:(\d+)\n/);
+    const program = code.replace('127.0.0.1:6882', `127.0.0.1:${seeder.match[1]}`).replace('0.0.0.0:6881', `127.0.0.1:${await closedPort()}`)
+      .replace("'/tmp/dl'", JSON.stringify(join(work, 'dl')));
+    await writeFile(join(work, 'program.ts'), program);
+    await writeFile(join(work, 'package.json'), JSON.stringify({ type: 'module' }));
+    // Strict, but skipLibCheck: the library's own .d.ts are held to skipLibCheck false by packed-library.test.ts.
+    await writeFile(join(work, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], strict: true, skipLibCheck: true, outDir: 'out' },
+      files: ['program.ts'],
+    }));
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', work], { cwd: work, encoding: 'utf8' });
+    expect(tsc.stdout).toBe('');
+    const r = spawnSync(process.execPath, [join(work, 'out/program.js')], { cwd: work, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^seeding 13 \d+\n$/);
+    seeder.child.kill('SIGINT');
+    await seeder.done;
   }, 120_000);
 });
