@@ -96,6 +96,20 @@ describe('state_update', () => {
   });
 });
 
+describe('state_update and onAny', () => {
+  it('is not sent to onAny listeners (the REST event stream), whose stream has its own stats event', async () => {
+    const a = await completeTorrent('any.bin');
+    const s = await session();
+    const names: string[] = [];
+    s.onAny((name) => names.push(name));
+    await s.addTorrent({ ti: a.torrentBytes, save_path: a.dataRoot });
+    s.on('state_update', () => undefined);
+    s.postTorrentUpdates();
+    expect(names).not.toContain('state_update');
+    expect(names).toContain('torrent_added');
+  });
+});
+
 describe('status: eta, ratio and rates', () => {
   it('a complete torrent has eta 0 and ratio 0 before it uploads', async () => {
     const t = await completeTorrent('idle-seed.bin');

@@ -44,7 +44,8 @@ export interface SessionEvents {
   /**
    * libtorrent's state_update_alert: once a second (the session's tick), while anyone listens, the
    * statuses of the torrents whose status changed since the last one (none: no event). Also on
-   * session.postTorrentUpdates().
+   * session.postTorrentUpdates(). Only to its own listeners (on('state_update')), not to onAny's: whole
+   * statuses are large, and the REST event stream has its own periodic `stats` event.
    */
   state_update: { status: TorrentStatus[] };
   /** applySettings changed these settings (name → new value). */
@@ -81,9 +82,13 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown }> {
     this.ee.on('*', wrapped);
     return () => this.ee.off('*', wrapped);
   }
-  /** Whether anyone listens to `name` (directly or through onAny): work for an event nobody hears is skipped. */
+  /** Whether anything listens to `name` itself (onAny's listeners not counted). */
   protected hasListeners(name: keyof E & string): boolean {
-    return this.ee.listenerCount(name) > 0 || this.ee.listenerCount('*') > 0;
+    return this.ee.listenerCount(name) > 0;
+  }
+  /** Sends an event to its own listeners only, not to onAny's (for events too large to stream to everyone). */
+  protected emitDirect<K extends keyof E & string>(name: K, payload: E[K]): void {
+    if (this.ee.listenerCount(name) > 0) this.ee.emit(name, payload);
   }
   /** Sends an event to its listeners and to onAny's. */
   protected emit<K extends keyof E & string>(name: K, payload: E[K]): void {

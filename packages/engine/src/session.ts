@@ -599,7 +599,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   postTorrentUpdates(): void {
     const changed = this.stateUpdates.changed(this.torrentsByHash.values(), Date.now());
     if (changed.length === 0) return;
-    this.emit('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
+    this.emitDirect('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
   }
 
   private assertOpen(): void {
