@@ -1,6 +1,7 @@
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
 import type { TorrentState } from '../session/events.js';
 import type { Torrent } from './torrent.js';
+import { currentRates } from './transfer-rates.js';
 
 /** libtorrent's error_code as the original spritzle rendered it. */
 export interface ErrorCodeJson {
@@ -103,6 +104,31 @@ export interface TorrentStatus {
   seed_rank: number;
   storage_mode: number;
   // Fields beyond libtorrent's torrent_status that spritzle adds for convenience.
+  /**
+   * spritzle's own (libtorrent has no such field): seconds until the wanted data is complete at the
+   * current download_payload_rate; 0 once finished, -1 when it cannot be told (no data flowing, no
+   * metadata yet).
+   */
+  eta: number;
+  /**
+   * spritzle's own (libtorrent has no such field): the share ratio, all_time_upload divided by the larger
+   * of all_time_download and total_done (so a seed of its own data counts uploads per copy it holds);
+   * 0 when both are 0.
+   */
+  ratio: number;
+}
+
+/** Seconds left at the current rate; 0 when done, -1 when unknown. */
+export function etaSeconds(finished: boolean, hasMetadata: boolean, left: number, rate: number): number {
+  if (finished) return 0;
+  if (!hasMetadata || rate <= 0) return -1;
+  return Math.ceil(left / rate);
+}
+
+/** Uploaded over the larger of downloaded and held; 0 when there is neither. */
+export function shareRatio(uploaded: number, downloaded: number, held: number): number {
+  const base = Math.max(downloaded, held);
+  return base > 0 ? Math.round((uploaded / base) * 1000) / 1000 : 0;
 }
 
 const SUCCESS: ErrorCodeJson = { value: 0, message: 'Success', category: { name: 'system', message: 'Success' } };
@@ -155,6 +181,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     ? { value: 1, message: t.errorMessage, category: { name: 'spritzle', message: t.errorMessage } }
     : SUCCESS;
   const d = discovery;
+  const rates = currentRates(t, now);
   return {
     info_hash: t.infoHash,
     info_hashes: { v1: t.infoHash, v2: '' },
@@ -198,10 +225,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     total_redundant_bytes: t.totalRedundantBytes,
     all_time_download: t.allTimeDownload,
     all_time_upload: t.allTimeUpload,
-    download_rate: Math.round(t.downloadRate),
-    upload_rate: Math.round(t.uploadRate),
-    download_payload_rate: Math.round(t.downloadPayloadRate),
-    upload_payload_rate: Math.round(t.uploadPayloadRate),
+    ...rates,
     num_peers: t.peers.size,
     num_seeds: seeds,
     num_connections: t.peers.size,
@@ -243,5 +267,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     priority: 0,
     seed_rank: 0,
     storage_mode: 1,
+    eta: etaSeconds(t.isFinished && t.hasMetadata, t.hasMetadata, wanted - wantedDone, rates.download_payload_rate),
+    ratio: shareRatio(t.allTimeUpload, t.allTimeDownload, done),
   };
 }

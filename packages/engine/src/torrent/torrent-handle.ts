@@ -16,6 +16,7 @@ export interface TorrentUpdate {
   max_connections?: number;
 }
 
+/** One tracker of a torrent and how its announces go (GET /torrent/<hash>/trackers). */
 export interface TrackerInfo {
   url: string;
   tier: number;
@@ -25,16 +26,42 @@ export interface TrackerInfo {
 }
 
 /**
+ * What {@link TorrentHandle.waitFor} can wait for:
+ * - `checked`: checking is over (the state is past checking_files / checking_resume_data);
+ * - `metadata`: the torrent has its metadata (a magnet's info dictionary arrived);
+ * - `downloading`: the state is downloading;
+ * - `finished`: every wanted piece is there (libtorrent's is_finished: finished or seeding);
+ * - `seeding`: every piece is there (is_seeding).
+ */
+export type TorrentCondition = 'checked' | 'metadata' | 'downloading' | 'finished' | 'seeding';
+
+function holds(st: TorrentStatus, c: TorrentCondition): boolean {
+  switch (c) {
+    case 'checked': return st.state !== 'checking_files' && st.state !== 'checking_resume_data';
+    case 'metadata': return st.has_metadata;
+    case 'downloading': return st.state === 'downloading';
+    case 'finished': return st.is_finished;
+    case 'seeding': return st.is_seeding;
+  }
+}
+
+/** The events after which a condition may have come to hold. */
+const WAKE_EVENTS = ['state_changed', 'torrent_finished', 'torrent_checked', 'metadata_received'] as const;
+
+/**
  * The public face of a torrent in the session, as libtorrent's torrent_handle: every operation checks
  * that the torrent is still in the session (torrent_not_found otherwise).
  */
 export class TorrentHandle {
+  /** @internal Handles come from Session.addTorrent, torrents() and findTorrent(). */
   constructor(private readonly session: Session, private readonly torrentRef: Torrent) {}
 
+  /** The v1 info-hash, 40 lower-case hex digits. */
   get infoHash(): string {
     return this.torrentRef.infoHash;
   }
 
+  /** The torrent's name (its info-hash until a magnet's metadata arrives). */
   get name(): string {
     return this.torrentRef.name;
   }
@@ -60,11 +87,66 @@ export class TorrentHandle {
     return buildStatus(t, Date.now(), t.discovery?.status());
   }
 
+  /**
+   * Resolves once `condition` holds, at once if it already does (so it cannot miss an event that came
+   * before the call, e.g. data found complete while the torrent was added). Rejects with
+   * `torrent_not_found` when the torrent is removed, `invalid_state` when it stops with an error, and
+   * the signal's reason when `signal` aborts.
+   *
+   * ```ts
+   * const handle = await session.addTorrent({ ti, save_path: '/tmp/dl' });
+   * await handle.waitFor('finished');
+   * ```
+   */
+  waitFor(condition: TorrentCondition, options: { signal?: AbortSignal } = {}): Promise<TorrentStatus> {
+    const hash = this.infoHash;
+    const { signal } = options;
+    return new Promise<TorrentStatus>((resolve, reject) => {
+      const stop = (): void => {
+        for (const e of WAKE_EVENTS) this.session.off(e, check);
+        this.session.off('torrent_error', onError);
+        this.session.off('torrent_removed', onRemoved);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (e: unknown): void => {
+        stop();
+        reject(e);
+      };
+      function onAbort(this: void): void {
+        fail(signal!.reason);
+      }
+      const onError = (e: { info_hash: string; error: string }): void => {
+        if (e.info_hash === hash) fail(new SpritzleError('invalid_state', `torrent ${hash} stopped with an error: ${e.error}`));
+      };
+      const onRemoved = (e: { info_hash: string }): void => {
+        if (e.info_hash === hash) fail(new SpritzleError('torrent_not_found', `torrent ${hash} was removed from the session`));
+      };
+      const check = (e?: { info_hash: string }): void => {
+        if (e && e.info_hash !== hash) return;
+        if (!this.isValid()) return onRemoved({ info_hash: hash });
+        const st = this.status();
+        if (holds(st, condition)) {
+          stop();
+          resolve(st);
+        } else if (st.error !== '') {
+          onError({ info_hash: hash, error: st.error });
+        }
+      };
+      if (signal?.aborted) return reject(signal.reason);
+      for (const e of WAKE_EVENTS) this.session.on(e, check);
+      this.session.on('torrent_error', onError);
+      this.session.on('torrent_removed', onRemoved);
+      signal?.addEventListener('abort', onAbort);
+      check();
+    });
+  }
+
   /** Stops the torrent: its peer connections are closed. */
   pause(): void {
     this.t.pause();
   }
 
+  /** Starts a paused torrent again (libtorrent's resume). */
   resume(): void {
     this.t.resume();
   }
@@ -84,10 +166,12 @@ export class TorrentHandle {
     t.connectToPeers();
   }
 
+  /** Its files in torrent order, with progress and priority; empty before metadata. */
   files(): FileInfo[] {
     return this.t.files();
   }
 
+  /** Its connected peers (libtorrent's get_peer_info). */
   peers(): PeerInfo[] {
     return this.t.peerInfo();
   }
@@ -109,6 +193,7 @@ export class TorrentHandle {
     return this.t.discovery?.removeTracker(url) ?? false;
   }
 
+  /** Its torrent_flags that are set, by name. */
   flags(): TorrentFlagName[] {
     return flagNames(this.t.flags);
   }

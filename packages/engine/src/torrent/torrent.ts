@@ -89,6 +89,7 @@ interface PartialPiece {
   contributors: PeerConnection[];
 }
 
+/** One connected peer, as libtorrent's peer_info (GET /torrent/<hash>/peers). */
 export interface PeerInfo {
   ip: string;
   port: number;
@@ -106,6 +107,7 @@ export interface PeerInfo {
   queue: number;
 }
 
+/** One file of a torrent: where it lies, how much of it is there, its priority (0 skips it, 4 is normal). */
 export interface FileInfo {
   index: number;
   path: string;
@@ -355,7 +357,7 @@ export class Torrent implements DiscoveryTorrent {
       for (let i = 0; i < info.numPieces; i++) this.markHave(i);
       this.checkedPieces = info.numPieces;
       this.dataChecked = true;
-      this.updateFinishedState();
+      this.checkedState();
       return;
     }
     const resume = this.pendingResume;
@@ -369,7 +371,7 @@ export class Torrent implements DiscoveryTorrent {
         this.checkedPieces = info.numPieces;
         this.needSaveResume = false;
         this.dataChecked = true;
-        this.updateFinishedState();
+        this.checkedState();
         return;
       }
       this.host.emit('fastresume_rejected', { info_hash: this.infoHash, error: mismatch });
@@ -406,7 +408,7 @@ export class Torrent implements DiscoveryTorrent {
       this.updateFinishedState();
       return;
     }
-    this.updateFinishedState();
+    this.checkedState();
   }
 
   /**
@@ -549,6 +551,16 @@ export class Torrent implements DiscoveryTorrent {
     this.errorFile = e instanceof FileError ? e.file : -1;
     for (const peer of [...this.peers]) peer.close('torrent error');
     this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+  }
+
+  /**
+   * The state once checking is over. Data found complete is a finished download too (libtorrent posts
+   * torrent_finished_alert from files_checked): a program waiting for torrent_finished does not hang
+   * because the data was already there.
+   */
+  private checkedState(): void {
+    this.updateFinishedState();
+    if (this.isFinished) this.host.emit('torrent_finished', { info_hash: this.infoHash });
   }
 
   private updateFinishedState(): void {
