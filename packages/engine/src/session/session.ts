@@ -404,7 +404,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.peer_num_peers_up_requests, upRequests);
     c.set(M.peer_num_peers_down_requests, downRequests);
     c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
-    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.banned.size, 0));
+    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.numBannedPeers, 0));
     c.set(M.net_has_incoming_connections, c.get(M.peer_incoming_connections) > 0 ? 1 : 0);
   }
 

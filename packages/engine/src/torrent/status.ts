@@ -150,7 +150,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
   const flag = (bit: number): boolean => (f & bit) !== 0;
   const nowS = Math.floor(now / 1000);
   const distributed = picker && t.peers.size > 0 && !t.isSeeding ? picker.distributedCopies() : -1;
-  const candidates = [...t.knownPeers.values()].filter((k) => !k.connected && !k.connecting && !k.skip).length;
+  const candidates = t.peerList.connectCandidates;
   const errc: ErrorCodeJson = t.hasError
     ? { value: 1, message: t.errorMessage, category: { name: 'spritzle', message: t.errorMessage } }
     : SUCCESS;
@@ -206,7 +206,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     num_seeds: seeds,
     num_connections: t.peers.size,
     num_uploads: uploads,
-    list_peers: t.knownPeers.size,
+    list_peers: t.peerList.size,
     list_seeds: seeds,
     connect_candidates: candidates,
     num_complete: d?.num_complete ?? -1,
