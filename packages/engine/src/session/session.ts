@@ -19,6 +19,7 @@ import { SpritzleError, errnoCode } from '../errors.js';
 import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import { Discovery } from '../discovery/discovery.js';
+import { Storage } from '../storage/storage.js';
 
 const TICK_MS = 1000;
 /**
@@ -105,6 +106,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       downLimiter: this.downLimiter,
       upLimiter: this.upLimiter,
       limiterWake: () => this.limiterWake(),
+      openStorage: (savePath, layout) => new Storage({ savePath, layout }),
     };
     this.applyRateLimits();
   }

@@ -1,5 +1,26 @@
 import type { FileLayout } from './file-layout.js';
-import type { PieceWriter, StorageStats } from './storage.js';
+
+/** Operation counts of a storage back-end (moved into the disk.* counters). */
+export interface StorageStats {
+  writeOps: number;
+  readOps: number;
+  blocksWritten: number;
+  blocksRead: number;
+  blocksHashed: number;
+}
+
+/** Does a piece's positional writes: `spans` holds [fd, offset in the piece, length, file offset] per file part. */
+export type PieceWriter = (spans: number[]) => Promise<PieceWriteResult>;
+
+/** What a piece write did: write calls made, and the first failure with the index of its span. */
+export interface PieceWriteResult {
+  ops: number;
+  error?: { code?: string; message: string };
+  failedSpan?: number;
+}
+
+/** A file's [size in bytes, modification time in ms], [0, 0] when it is missing (as resume data records them). */
+export type FileStat = [number, number];
 
 /**
  * One torrent's piece storage as the torrent uses it (libtorrent's storage_interface): the file-system
@@ -19,6 +40,8 @@ export interface TorrentStorage {
   ): Promise<boolean[]>;
   /** Whether any of the torrent's (non-pad) files exists. */
   hasAnyFile(): Promise<boolean>;
+  /** Each file's size and modification time now, for fast-resume. */
+  fileStats(): Promise<FileStat[]>;
   deleteFiles(): Promise<void>;
   close(): Promise<void>;
 }

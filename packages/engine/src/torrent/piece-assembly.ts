@@ -33,8 +33,9 @@ export interface AssemblyDeps {
   readonly layout: FileLayout;
   readonly picker: PiecePicker;
   readonly storage: TorrentStorage;
-  readonly diskIo: DiskIoThreads;
-  readonly bufferPool: DiskBufferPool;
+  /** The disk threads (hashing and writing off the event loop). */
+  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'write'>;
+  readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   readonly counters: Counters;
 }
 

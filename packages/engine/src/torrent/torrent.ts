@@ -11,8 +11,8 @@ import type { DiskBufferPool } from '../disk/disk-buffer-pool.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { PiecePicker } from '../algo/piece-picker.js';
 import { FileLayout } from '../storage/file-layout.js';
-import { FileError, Storage } from '../storage/storage.js';
-import type { TorrentStorage } from '../storage/torrent-storage.js';
+import { FileError } from '../storage/storage.js';
+import type { StorageOpener, TorrentStorage } from '../storage/torrent-storage.js';
 import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
 import type { ResumeData } from './resume.js';
@@ -23,14 +23,17 @@ import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './reque
 import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
 import { Uploads } from './uploads.js';
 import { MetadataExchange } from './metadata.js';
-import { bitfieldHas, fastResumeMismatch, fileSizesOnDisk } from './checking.js';
+import { bitfieldHas, fastResumeMismatch } from './checking.js';
+import type { ConnectionsView, DoneBytes, FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
 
 /** What a torrent needs from its session. */
 export interface TorrentHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
-  readonly diskIo: DiskIoThreads;
-  readonly bufferPool: DiskBufferPool;
+  /** The disk threads: pieces are hashed and written off the event loop. */
+  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'write'>;
+  /** Piece buffers (shared memory the disk threads read). */
+  readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   readonly peerId: Uint8Array;
   readonly listenPort: number;
   emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
@@ -43,34 +46,8 @@ export interface TorrentHost {
   readonly upLimiter: RateLimiter;
   /** A torrent has work waiting for bandwidth: make sure the limiter clock runs. */
   limiterWake(): void;
-}
-
-export interface PeerInfo {
-  ip: string;
-  port: number;
-  client: string;
-  peer_id: string;
-  direction: 'incoming' | 'outgoing';
-  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed. */
-  flags: string;
-  progress: number;
-  down_speed: number;
-  up_speed: number;
-  total_download: number;
-  total_upload: number;
-  num_pieces: number;
-  queue: number;
-}
-
-export interface FileInfo {
-  index: number;
-  path: string;
-  size: number;
-  offset: number;
-  progress: number;
-  bytes_done: number;
-  priority: number;
-  pad: boolean;
+  /** Opens the torrent's piece storage (the file system in the session; memory in tests). */
+  readonly openStorage: StorageOpener;
 }
 
 /**
@@ -78,7 +55,7 @@ export interface FileInfo {
  * error. It glues the wires to the jobs beside it (peer list, requests, piece assembly, uploads, metadata);
  * the decisions themselves live in those and in the piece picker.
  */
-export class Torrent implements DiscoveryTorrent {
+export class Torrent implements DiscoveryTorrent, TorrentControl {
   readonly infoHash: string;
   readonly infoHashBytes: Uint8Array;
   info: TorrentInfo | null = null;
@@ -282,7 +259,7 @@ export class Torrent implements DiscoveryTorrent {
     this.info = info;
     const layout = this.layout = new FileLayout(info.files, info.pieceLength);
     const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
-    const storage = this.storage = new Storage({ savePath: this.savePath, layout });
+    const storage = this.storage = host.openStorage(this.savePath, layout);
     const self = this;
     this.requests = new BlockRequests({
       get paused() { return self.paused; },
@@ -354,7 +331,7 @@ export class Torrent implements DiscoveryTorrent {
     const resume = this.pendingResume;
     this.pendingResume = null;
     if (resume?.pieces) {
-      const mismatch = await fastResumeMismatch(this.savePath, info, resume);
+      const mismatch = fastResumeMismatch(info, resume, await this.storage!.fileStats());
       if (mismatch === null) {
         for (let i = 0; i < info.numPieces; i++) if (bitfieldHas(resume.pieces, i)) this.markHave(i);
         this.checkedPieces = info.numPieces;
@@ -434,7 +411,7 @@ export class Torrent implements DiscoveryTorrent {
       // A piece counts only once it is on disk: the bitfield is taken before the file times, so a piece
       // written in between makes the times newer and the next start re-hashes rather than trusts.
       r.pieces = Uint8Array.from(this.bitfield);
-      r.file_sizes = await fileSizesOnDisk(this.savePath, info);
+      r.file_sizes = await this.storage!.fileStats();
     }
     return r;
   }
@@ -530,6 +507,12 @@ export class Torrent implements DiscoveryTorrent {
   /** Remembers a peer to dial; `now` (an explicit connect) dials it at the next chance, backoff or not. */
   addKnownPeer(host: string, port: number, now = false): void {
     this.peerList.add(host, port, now);
+  }
+
+  /** An explicit connect: the address is dialled at the next chance, backoff or not. */
+  connectPeer(host: string, port: number): void {
+    this.peerList.add(host, port, true);
+    this.connectToPeers();
   }
 
   /** Dial known peers we are not connected to, within the limits. */
@@ -897,6 +880,22 @@ export class Torrent implements DiscoveryTorrent {
     if (wasFinished && !this.isFinished) this.connectToPeers();
   }
 
+  setUploadLimit(bytesPerSecond: number): void {
+    this.uploadLimit = bytesPerSecond;
+  }
+
+  setDownloadLimit(bytesPerSecond: number): void {
+    this.downloadLimit = bytesPerSecond;
+  }
+
+  setMaxUploads(n: number): void {
+    this.maxUploads = n;
+  }
+
+  setMaxConnections(n: number): void {
+    this.maxConnections = n;
+  }
+
   setFlag(flag: number, on: boolean): void {
     this.flags = on ? this.flags | flag : this.flags & ~flag;
     this.needSaveResume = true;
@@ -928,8 +927,20 @@ export class Torrent implements DiscoveryTorrent {
     });
   }
 
+  connections(): ConnectionsView {
+    const v: ConnectionsView = { connections: this.peers.size, seeds: 0, uploads: 0, hasIncoming: false, bytesRead: 0, bytesWritten: 0 };
+    for (const p of this.peers) {
+      v.bytesRead += p.transport.bytesRead;
+      v.bytesWritten += p.transport.bytesWritten;
+      if (p.isSeed) v.seeds++;
+      if (!p.amChoking) v.uploads++;
+      if (p.direction === 'incoming') v.hasIncoming = true;
+    }
+    return v;
+  }
+
   /** Bytes of wanted pieces we have, and of all pieces we have. */
-  doneBytes(): { done: number; wantedDone: number; wanted: number } {
+  doneBytes(): DoneBytes {
     const picker = this.picker;
     const layout = this.layout;
     if (!picker || !layout) return { done: 0, wantedDone: 0, wanted: 0 };
