@@ -5,54 +5,14 @@ import {
 } from '@spritzle/engine';
 import type { ApiErrorBody } from './errors.js';
 import { STATS_TORRENT_FIELDS, type StatsEvent } from './events.js';
-import type { Method } from './routes/route.js';
 import {
   ADD_ARGS, ERROR_BODY, ERROR_CODE_JSON, FILE_INFO, INFO_HASH, PEER_INFO, TORRENT_STATUS, TORRENT_UPDATE, TRACKER_INFO,
   sessionStatsSchema, settingsSchema, type JsonSchema,
 } from './schemas.js';
 import { WEB_UI_PATHS } from './web-ui-openapi.js';
+import type { MediaType, OpenApiDocument, Parameter, PathItem, ResponseObject } from './openapi-types.js';
 
-/** A body's schema and examples, for one media type. */
-export interface MediaType {
-  schema: JsonSchema;
-  example?: unknown;
-  examples?: Record<string, { summary?: string; value: unknown }>;
-}
-/** One documented answer of an operation. */
-export interface ResponseObject {
-  description: string;
-  headers?: Record<string, { description: string; schema: JsonSchema }>;
-  content?: Record<string, MediaType>;
-}
-/** A path, query or header parameter of an operation. */
-export interface Parameter {
-  name: string;
-  in: 'path' | 'query' | 'header';
-  required?: boolean;
-  description?: string;
-  schema: JsonSchema;
-  allowEmptyValue?: boolean;
-}
-/** One route and method: what it takes and what it answers. */
-export interface Operation {
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags: string[];
-  parameters?: Parameter[];
-  requestBody?: { required: boolean; content: Record<string, MediaType> };
-  responses: Record<string, ResponseObject>;
-}
-/** The operations of one path, by HTTP method. */
-export type PathItem = Partial<Record<Method, Operation>>;
-/** The OpenAPI 3.1 document the API serves at /openapi.json. */
-export interface OpenApiDocument {
-  openapi: '3.1.0';
-  info: { title: string; version: string; description: string; license: { name: string; identifier: string } };
-  paths: Record<string, PathItem>;
-  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }> };
-  security: Record<string, string[]>[];
-}
+export type { MediaType, OpenApiDocument, Operation, Parameter, PathItem, ResponseObject } from './openapi-types.js';
 
 const HASH = '44a040be6d74d8d290cd20128788864cbf770719';
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });

@@ -21,6 +21,7 @@ import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
 import { StateUpdates } from './state-update.js';
+import { Storage } from '../storage/storage.js';
 
 const TICK_MS = 1000;
 /**
@@ -108,6 +109,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       downLimiter: this.downLimiter,
       upLimiter: this.upLimiter,
       limiterWake: () => this.limiterWake(),
+      openStorage: (savePath, layout) => new Storage({ savePath, layout }),
     };
     this.applyRateLimits();
   }
@@ -412,7 +414,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.peer_num_peers_up_requests, upRequests);
     c.set(M.peer_num_peers_down_requests, downRequests);
     c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
-    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.banned.size, 0));
+    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.numBannedPeers, 0));
     c.set(M.net_has_incoming_connections, c.get(M.peer_incoming_connections) > 0 ? 1 : 0);
   }
 

@@ -25,12 +25,9 @@ export class StateUpdates {
 /** What a status row shows moving: state, flags, error, progress, bytes, rates (they fall after the bytes stop), peers. */
 function fingerprint(t: Torrent, now: number): string {
   const r = currentRates(t, now);
-  let read = 0, written = 0;
-  for (const p of t.peers) {
-    read += p.transport.bytesRead;
-    written += p.transport.bytesWritten;
-  }
+  const c = t.connections();
+  const read = c.bytesRead, written = c.bytesWritten;
   return `${t.state}|${t.flags}|${t.errorMessage}|${t.hasMetadata}|${t.checkedPieces}|${t.picker?.numHave ?? 0}|` +
-    `${t.totalPayloadDownload}|${t.totalPayloadUpload}|${t.totalDownload + read}|${t.totalUpload + written}|${t.peers.size}|${t.knownPeers.size}|` +
+    `${t.totalPayloadDownload}|${t.totalPayloadUpload}|${t.totalDownload + read}|${t.totalUpload + written}|${c.connections}|${t.peerList.size}|` +
     `${r.download_rate}|${r.upload_rate}|${r.download_payload_rate}|${r.upload_payload_rate}`;
 }

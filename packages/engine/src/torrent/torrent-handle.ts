@@ -1,10 +1,11 @@
-import type { Session } from '../session/session.js';
-import type { Torrent, FileInfo, PeerInfo } from './torrent.js';
+import type { TrackerInfo } from '../discovery/types.js';
+import type { FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
 import { buildStatus, type TorrentStatus } from './status.js';
 import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from '../session/add-torrent-params.js';
 import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
+import type { SessionEvents, TypedEmitter } from '../session/events.js';
 
 /** Per-torrent settings that can change while it runs. */
 export interface TorrentUpdate {
@@ -16,13 +17,9 @@ export interface TorrentUpdate {
   max_connections?: number;
 }
 
-/** One tracker of a torrent and how its announces go (GET /torrent/<hash>/trackers). */
-export interface TrackerInfo {
-  url: string;
-  tier: number;
-  status: 'idle' | 'announcing' | 'working' | 'error';
-  message: string;
-  num_peers: number;
+/** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
+export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
+  torrentOf(infoHash: string): TorrentControl | undefined;
 }
 
 /**
@@ -54,7 +51,7 @@ const WAKE_EVENTS = ['state_changed', 'torrent_finished', 'torrent_checked', 'me
  */
 export class TorrentHandle {
   /** @internal Handles come from Session.addTorrent, torrents() and findTorrent(). */
-  constructor(private readonly session: Session, private readonly torrentRef: Torrent) {}
+  constructor(private readonly session: TorrentRegistry, private readonly torrentRef: TorrentControl) {}
 
   /** The v1 info-hash, 40 lower-case hex digits. */
   get infoHash(): string {
@@ -76,7 +73,7 @@ export class TorrentHandle {
     return this.session.torrentOf(this.torrentRef.infoHash) === this.torrentRef;
   }
 
-  private get t(): Torrent {
+  private get t(): TorrentControl {
     if (!this.isValid()) throw new SpritzleError('torrent_not_found', `torrent ${this.torrentRef.infoHash} is no longer in the session`);
     return this.torrentRef;
   }
@@ -162,8 +159,7 @@ export class TorrentHandle {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new SpritzleError('invalid_param', `port ${port} is not a TCP port`, { field: 'port' });
     }
-    t.addKnownPeer(host, port, true);
-    t.connectToPeers();
+    t.connectPeer(host, port);
   }
 
   /** Its files in torrent order, with progress and priority; empty before metadata. */
@@ -216,10 +212,10 @@ export class TorrentHandle {
     }
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
-    if (u.upload_limit !== undefined) t.uploadLimit = u.upload_limit;
-    if (u.download_limit !== undefined) t.downloadLimit = u.download_limit;
-    if (u.max_uploads !== undefined) t.maxUploads = u.max_uploads;
-    if (u.max_connections !== undefined) t.maxConnections = u.max_connections;
+    if (u.upload_limit !== undefined) t.setUploadLimit(u.upload_limit);
+    if (u.download_limit !== undefined) t.setDownloadLimit(u.download_limit);
+    if (u.max_uploads !== undefined) t.setMaxUploads(u.max_uploads);
+    if (u.max_connections !== undefined) t.setMaxConnections(u.max_connections);
   }
 
   /**

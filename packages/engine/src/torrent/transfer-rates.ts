@@ -1,5 +1,5 @@
 import { RateWindow } from '../stats/rate-window.js';
-import type { Torrent } from './torrent.js';
+import type { TorrentView } from './torrent-view.js';
 
 /** A torrent's four rates, each a sliding window over one of its byte counters. */
 interface TorrentRates {
@@ -17,19 +17,15 @@ export interface RateFigures {
 }
 
 /** Per torrent, kept beside it (a WeakMap: a removed torrent takes its windows with it). */
-const windows = new WeakMap<Torrent, TorrentRates>();
+const windows = new WeakMap<TorrentView, TorrentRates>();
 
 /** Cumulative bytes: payload and everything, finished connections and live sockets alike. */
-function totals(t: Torrent): [number, number, number, number] {
-  let read = 0, written = 0;
-  for (const p of t.peers) {
-    read += p.transport.bytesRead;
-    written += p.transport.bytesWritten;
-  }
-  return [t.totalPayloadDownload, t.totalPayloadUpload, t.totalDownload + read, t.totalUpload + written];
+function totals(t: TorrentView): [number, number, number, number] {
+  const c = t.connections();
+  return [t.totalPayloadDownload, t.totalPayloadUpload, t.totalDownload + c.bytesRead, t.totalUpload + c.bytesWritten];
 }
 
-function ratesOf(t: Torrent): TorrentRates {
+function ratesOf(t: TorrentView): TorrentRates {
   let r = windows.get(t);
   if (!r) {
     r = { payloadDown: new RateWindow(), payloadUp: new RateWindow(), allDown: new RateWindow(), allUp: new RateWindow() };
@@ -39,7 +35,7 @@ function ratesOf(t: Torrent): TorrentRates {
 }
 
 /** Takes a sample of the torrent's counters (on add and on every session tick). */
-export function sampleRates(t: Torrent, now: number): void {
+export function sampleRates(t: TorrentView, now: number): void {
   const r = ratesOf(t);
   const [pd, pu, ad, au] = totals(t);
   r.payloadDown.sample(now, pd);
@@ -49,7 +45,7 @@ export function sampleRates(t: Torrent, now: number): void {
 }
 
 /** The torrent's rates at `now`, in bytes per second (whole numbers, as libtorrent's int fields). */
-export function currentRates(t: Torrent, now: number): RateFigures {
+export function currentRates(t: TorrentView, now: number): RateFigures {
   const r = ratesOf(t);
   const [pd, pu, ad, au] = totals(t);
   return {
