@@ -1,24 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { TorrentStatus } from '../torrent/status.js';
 
-/** A torrent's state, by libtorrent's torrent_status::state_t names. */
-export type TorrentState =
-  | 'checking_resume_data'
-  | 'checking_files'
-  | 'downloading_metadata'
-  | 'downloading'
-  | 'finished'
-  | 'seeding';
+import type { TorrentState } from '../torrent/torrent-state.js';
 
-/** libtorrent's numeric values of torrent_status::state_t, for clients that want the numbers. */
-export const STATE_VALUES: Readonly<Record<TorrentState, number>> = {
-  checking_files: 1,
-  downloading_metadata: 2,
-  downloading: 3,
-  finished: 4,
-  seeding: 5,
-  checking_resume_data: 7,
-};
+// The torrent's own vocabulary, re-exported beside the events that carry it.
+export { STATE_VALUES, type TorrentState } from '../torrent/torrent-state.js';
 
 /**
  * The session's events, in the spirit of libtorrent's alerts (the names drop the `_alert` suffix).

@@ -1,5 +1,5 @@
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
-import type { TorrentState } from '../session/events.js';
+import type { TorrentState } from './torrent-state.js';
 import type { DiscoveryStatus } from '../discovery/types.js';
 import type { TorrentView } from './torrent-view.js';
 import { currentRates } from './transfer-rates.js';

@@ -1,5 +1,5 @@
 import type { TorrentInfo } from '../metainfo/metainfo.js';
-import type { TorrentState } from '../session/events.js';
+import type { TorrentState } from './torrent-state.js';
 import type { PiecePicker } from '../algo/piece-picker.js';
 import type { TorrentDiscovery } from '../discovery/types.js';
 import type { ResumeData } from './resume.js';
