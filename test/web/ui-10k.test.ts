@@ -2,7 +2,7 @@ import { it, expect, beforeAll, afterAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import bencode from 'bencode';
 import type { Browser, Page } from 'playwright-core';
-import { startApi, type Api } from '../server-helpers.js';
+import { startApi, type Api } from '../helpers/server.js';
 import { buildWebUi, checkScreen, describeBrowser, launchBrowser, watchConsole } from './browser.js';
 
 // 10,000 torrents in the table: the session is in this process (adding them through the engine takes

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { gzipSync } from 'node:zlib';
-import { startApi, raw, type Api } from '../server-helpers.js';
+import { startApi, raw, type Api } from '../helpers/server.js';
 import { buildWebUi } from './browser.js';
 
 // The server side of the web UI, without a browser: how the page and its assets are served, and how the

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { PeerConnection, type PeerListener } from '../../../packages/engine/src/peer-connection.js';
-import { Counters, M } from '../../../packages/engine/src/counters.js';
+import { PeerConnection, type PeerListener } from '../../../packages/engine/src/peer/peer-connection.js';
+import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import { BufferBudget } from '../../../packages/engine/src/wire/codec.js';
 import { FakeTransport } from '../../helpers/fake-transport.js';
 

@@ -1,4 +1,4 @@
-import { bdecode } from '../bencode.js';
+import { bdecode } from '../metainfo/bencode.js';
 import type { ExtensionWire as Wire, WireExtension, WireExtensionCtor } from '../wire/extensions.js';
 import { decodeCompact4, decodeCompact6, encodeCompact4, encodeCompact6, type Endpoint } from './addr.js';
 

@@ -4,7 +4,7 @@
  * chose. Extensions register by name and get their own messages; this module never interprets them.
  */
 import bencode from 'bencode';
-import { bdecode, checkBencode, type BDict } from '../bencode.js';
+import { bdecode, checkBencode, type BDict } from '../metainfo/bencode.js';
 import { WireError } from './codec.js';
 
 /** Our ids for the extensions we speak (libtorrent's numbering, so captures look familiar). */

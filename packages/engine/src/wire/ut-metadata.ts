@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import bencode from 'bencode';
-import { bdecode, checkBencode, type BDict } from '../bencode.js';
+import { bdecode, checkBencode, type BDict } from '../metainfo/bencode.js';
 import { MAX_METADATA_SIZE, WireError } from './codec.js';
 
 export const METADATA_PIECE_SIZE = 16384;
