@@ -191,3 +191,16 @@ describe('the cap on concurrent MSE handshakes', () => {
     expect(third.inc.encryption).toBe('rc4');
   });
 });
+
+describe('telling a plaintext-only peer from an MSE one that failed', () => {
+  it('a peer that drops our public key unanswered does not speak MSE; one that answered it does', async () => {
+    const dropped = connect({ inPolicy: 'disabled' });
+    await dropped.outSink.until(() => dropped.outSink.closedReason !== null);
+    expect(dropped.out.peerSpeaksMse).toBe(false);
+
+    const failed = connect({ outLevel: 'plaintext', inLevel: 'rc4' }); // no common method: fails after step 2
+    failed.out.write(BT_HANDSHAKE);
+    await failed.outSink.until(() => failed.outSink.closedReason !== null);
+    expect(failed.out.peerSpeaksMse).toBe(true);
+  });
+});

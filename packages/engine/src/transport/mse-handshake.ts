@@ -166,6 +166,11 @@ export class MseHandshake {
     return this.state === 'done';
   }
 
+  /** The other side's public key has come (it speaks MSE, whatever happens next). */
+  get gotPublicKey(): boolean {
+    return this.secretS !== null;
+  }
+
   /** The first bytes to send: Ya + PadA from the initiator; nothing from the responder, who waits for Ya. */
   start(): Uint8Array | null {
     return this.options.role === 'initiator' ? this.publicKeyAndPad() : null;

@@ -15,8 +15,12 @@ import {
 } from './mse-handshake.js';
 import type { Rc4 } from './rc4.js';
 
-/** libtorrent's pe_settings: enc policy per direction, the allowed level, prefer_rc4. */
+/**
+ * libtorrent's enc_policy (out_enc_policy, in_enc_policy): `forced` refuses plaintext connections, `enabled`
+ * allows both, `disabled` refuses encrypted ones.
+ */
 export type EncPolicy = 'forced' | 'enabled' | 'disabled';
+/** libtorrent's enc_level (allowed_enc_level): what an encrypted connection may carry its payload as. */
 export type EncLevel = 'plaintext' | 'rc4' | 'both';
 
 export function cryptoBits(level: EncLevel): number {
@@ -159,6 +163,14 @@ export class MseTransport implements Transport, TransportSink {
   /** The info-hash the MSE handshake named (null for plaintext connections). */
   get skey(): Uint8Array | null {
     return this.skeyValue;
+  }
+
+  /**
+   * The peer answered with an MSE public key: it speaks MSE, so a failure after this is not one that a
+   * plaintext retry would avoid.
+   */
+  get peerSpeaksMse(): boolean {
+    return this.handshake?.gotPublicKey ?? false;
   }
 
   /** True once the connection carries BitTorrent messages (a finished handshake, or plaintext). */
