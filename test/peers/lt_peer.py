@@ -388,7 +388,8 @@ def run_get(a, stopper):
                 and st.state not in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data):
             break
         for p in h.get_peer_info():
-            if not p.flags & lt.peer_info.connecting:
+            # only once the BitTorrent handshake is in (its peer id known): the encryption is settled then
+            if not p.flags & (lt.peer_info.connecting | lt.peer_info.handshake) and pid_hex(p.pid):
                 peer_encryption.add(encryption_of(p))
         dialer.tick()
     seconds = time.monotonic() - t0
