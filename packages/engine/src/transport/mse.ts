@@ -81,6 +81,10 @@ export class HandshakeSlots {
 
 type Mode = 'sniffing' | 'handshake' | 'plaintext' | 'rc4' | 'closed';
 
+/**
+ * A Transport to its owner and a TransportSink to the transport under it: the owner sees plaintext BitTorrent
+ * bytes whatever travels on the wire.
+ */
 export class MseTransport implements Transport, TransportSink {
   private mode: Mode;
   private sink: TransportSink | null = null;
@@ -100,6 +104,7 @@ export class MseTransport implements Transport, TransportSink {
   private skeyValue: Uint8Array | null = null;
   private ended = false;
   private slots: HandshakeSlots | null = null;
+  private incomingOptions: IncomingOptions | null = null;
 
   /** Dialling side: the MSE handshake starts now. */
   static outgoing(inner: Transport, o: OutgoingOptions): MseTransport {
@@ -122,8 +127,6 @@ export class MseTransport implements Transport, TransportSink {
     inner.attach(t);
     return t;
   }
-
-  private incomingOptions: IncomingOptions | null = null;
 
   private constructor(private readonly inner: Transport, mode: Mode, private readonly events: MseTransportEvents) {
     this.mode = mode;
