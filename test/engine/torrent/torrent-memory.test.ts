@@ -5,13 +5,36 @@ import { RateLimiter } from '../../../packages/engine/src/algo/bandwidth.js';
 import { DiskBufferPool } from '../../../packages/engine/src/disk/disk-buffer-pool.js';
 import { normalizeAddParams, TORRENT_FLAGS } from '../../../packages/engine/src/session/add-torrent-params.js';
 import { DEFAULT_SETTINGS } from '../../../packages/engine/src/session/settings.js';
-import { Counters } from '../../../packages/engine/src/stats/counters.js';
+import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
 import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
 import { InlineDiskIo, fakePeer, infoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Feeds a seed's blocks to every request the torrent makes until it seeds. */
+async function downloadFromSeed(t: ReturnType<typeof memoryTorrent>): Promise<void> {
+  const { data, info, counters, torrent } = t;
+  await torrent.start();
+  const { peer, transport } = fakePeer(counters);
+  peer.setPieceCount(info.numPieces);
+  transport.feed(wire.handshake(true));
+  torrent.attachPeer(peer);
+  transport.feed(wire.bitfieldAll(info.numPieces));
+  transport.feed(wire.unchoke());
+  let answered = 0;
+  for (let round = 0; round < 100 && torrent.state !== 'seeding'; round++) {
+    peer.flushBatch();
+    const asked = sentRequests(transport);
+    for (const [index, offset, length] of asked.slice(answered)) {
+      const at = index * info.pieceLength + offset;
+      transport.feed(wire.piece(index, offset, data.subarray(at, at + length)));
+    }
+    answered = asked.length;
+    await turn();
+  }
+}
 
 function memoryTorrent(opts: { seed?: boolean } = {}) {
   const pieceLength = 4 * BLOCK;
@@ -46,30 +69,25 @@ describe('Torrent over memory storage', () => {
   });
 
   it('downloads every piece from a seed into its storage and finishes', async () => {
-    const { data, info, counters, storages, events, torrent } = memoryTorrent();
-    await torrent.start();
-    expect(torrent.state).toBe('downloading');
-    const { peer, transport } = fakePeer(counters);
-    peer.setPieceCount(info.numPieces);
-    transport.feed(wire.handshake(true));
-    torrent.attachPeer(peer);
-    transport.feed(wire.bitfieldAll(info.numPieces));
-    transport.feed(wire.unchoke());
-    let answered = 0;
-    for (let round = 0; round < 100 && torrent.state !== 'seeding'; round++) {
-      peer.flushBatch();
-      const asked = sentRequests(transport);
-      for (const [index, offset, length] of asked.slice(answered)) {
-        const at = index * info.pieceLength + offset;
-        transport.feed(wire.piece(index, offset, data.subarray(at, at + length)));
-      }
-      answered = asked.length;
-      await turn();
-    }
-    expect(torrent.state).toBe('seeding');
-    expect(events).toContain('torrent_finished');
-    expect(Buffer.from(storages[0]!.file(0)!)).toEqual(Buffer.from(data));
-    expect(torrent.totalPayloadDownload).toBe(data.length);
+    const t = memoryTorrent();
+    await downloadFromSeed(t);
+    expect(t.torrent.state).toBe('seeding');
+    expect(t.events).toContain('torrent_finished');
+    expect(Buffer.from(t.storages[0]!.file(0)!)).toEqual(Buffer.from(t.data));
+    expect(t.torrent.totalPayloadDownload).toBe(t.data.length);
+  });
+
+  it('adds its picker\'s counts into the session\'s picker.* counters on its tick', async () => {
+    const t = memoryTorrent();
+    await downloadFromSeed(t);
+    t.torrent.tick(Date.now(), 1);
+    const picks = t.torrent.picker!;
+    expect(t.counters.get(M.picker_incoming_piece_picks)).toBeGreaterThan(0);
+    expect(t.counters.get(M.picker_unchoke_piece_picks)).toBe(1);
+    expect(t.counters.get(M.picker_piece_picker_rand_start_loops)).toBe(picks.counters.piece_picker_rand_start_loops);
+    expect(t.counters.get(M.picker_piece_picker_rand_start_loops)).toBeGreaterThan(0);
+    t.torrent.tick(Date.now(), 1); // deltas: a second tick adds nothing new
+    expect(t.counters.get(M.picker_piece_picker_rand_start_loops)).toBe(picks.counters.piece_picker_rand_start_loops);
   });
 
   it('serves a block from its storage to a peer it unchoked', async () => {

@@ -461,6 +461,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     for (const peer of [...this.peers]) peer.close('torrent removed');
     this.assembly?.close();
     this.syncStorageCounters();
+    this.requests?.syncCounters();
     await this.discovery?.close();
     if (this.storage) {
       await this.storage.close();
@@ -598,9 +599,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         peerHave++;
         if (peerHave >= numPieces()) onPeerPiecesChanged();
         else if (!peer.amInterested && requests.wants(index)) peer.interested();
-        if (!peer.peerChoking && peer.amInterested) requests.request(peer);
+        if (!peer.peerChoking && peer.amInterested) requests.request(peer, undefined, 'interesting');
       },
-      unchoke: () => this.requests?.request(peer),
+      unchoke: () => this.requests?.request(peer, undefined, 'unchoke'),
       choke: () => {
         // Without the fast extension a choke drops every request; with it, rejects will follow.
         if (!peer.hasFast) this.requests?.abortAll(peer, false);
@@ -692,12 +693,12 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       c.inc(M.net_recv_redundant_bytes, len);
       c.inc(M.ses_waste_piece_end_game, len);
       this.totalRedundantBytes += len;
-      requests!.request(peer, now);
+      requests!.request(peer, now, 'incoming_redundant');
       return;
     }
     requests!.cancelElsewhere(peer, id, index, offset, len);
     this.assembly!.add(peer, index, offset, buf);
-    requests!.request(peer, now);
+    requests!.request(peer, now, 'incoming');
   }
 
   private pieceVerified(index: number, contributors: PeerConnection[]): void {
@@ -833,7 +834,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       }
       peer.maxOutQueue = s.max_out_request_queue;
       peer.updateQueueTarget(s.request_queue_time, BLOCK);
-      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer);
+      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer, undefined, peer.snubbed ? 'snubbed' : undefined);
     }
     this.downloadPayloadRate = down;
     this.uploadPayloadRate = up;
@@ -845,6 +846,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       if (this.isSeeding) this.seedingSeconds += seconds;
     }
     this.syncStorageCounters();
+    requests?.syncCounters();
     this.connectToPeers();
   }
 
