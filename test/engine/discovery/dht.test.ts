@@ -98,6 +98,14 @@ describe('DHT', () => {
     expect(Buffer.from(after['dht state']['node-id']).equals(Buffer.from(state['dht state']['node-id']))).toBe(true);
   });
 
+  it('hands the dht_nodes of add params to the DHT node', async () => {
+    const s = await dhtSession('');
+    expect(s.stats()['dht.dht_nodes']).toBe(0);
+    const lonely = await makeTorrent({ dir: await tmpDir('dht-nodes'), name: 'dht-nodes', files: 1000 });
+    await s.addTorrent({ ti: lonely.torrentBytes, save_path: lonely.dataRoot, dht_nodes: [plain[2]!.addr] });
+    await waitFor(() => s.stats()['dht.dht_nodes']! >= 1, 10_000, 'the given node to join the routing table');
+  });
+
   it('enable_dht starts and stops the node at runtime', async () => {
     const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
     sessions.push(s);

@@ -33,6 +33,11 @@ export class DhtNode {
     return this.dht !== null && this.dht.listening && !this.dht.destroyed;
   }
 
+  /** Pings the nodes; those that answer join the routing table (libtorrent's add_dht_node). */
+  addNodes(nodes: readonly Endpoint[]): void {
+    for (const n of nodes) this.dht?.addNode({ host: n.host, port: n.port });
+  }
+
   /** The UDP port the node listens on (0 when stopped). */
   get udpPort(): number {
     return this.running ? this.port : 0;

@@ -259,6 +259,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (info && info.infoHash !== infoHash) {
       throw new SpritzleError('invalid_param', 'resume_data: its info dictionary does not match its info-hash', { field: 'resume_data' });
     }
+    // libtorrent hands a torrent's dht_nodes to the session's DHT node.
+    if (p.dht_nodes.length > 0) this.discovery?.addDhtNodes(p.dht_nodes);
     const existing = this.torrentsByHash.get(infoHash);
     if (existing) {
       if (p.flags & TORRENT_FLAGS.duplicate_is_error) {
