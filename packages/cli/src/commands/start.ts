@@ -122,6 +122,8 @@ export async function runStart(opts: StartOptions): Promise<number> {
       ...dhtSettings(opts),
     });
     session.on('torrent_error', (e) => log.error(e, 'torrent error'));
+    session.on('dht_error', (e) => log.warn(e, 'the DHT could not start; it stays off until the settings change'));
+    session.on('lsd_error', (e) => log.warn(e, 'local service discovery could not start; it stays off until the settings change'));
     session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));
     session.on('torrent_added', (e) => log.debug(e, 'torrent added'));
     session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));

@@ -87,8 +87,12 @@ export class DhtNode {
         reject(e);
       };
       dht.once('error', onError);
+      // bittorrent-dht's RPC layer passes on only EACCES and EADDRINUSE: any other bind error (EADDRNOTAVAIL)
+      // would leave this promise pending forever, so our own socket's errors are heard too.
+      socket.once('error', onError);
       dht.listen(port, host, () => {
         dht.off('error', onError);
+        socket.off('error', onError);
         // Later socket errors (EACCES on send, ...) must not crash the session.
         dht.on('error', () => undefined);
         this.dht = dht;

@@ -8,6 +8,8 @@ import { TorrentDiscoveryImpl, type DiscoveryServices } from './torrent-discover
 import type { TrackerHost } from './tracker.js';
 import type { DiscoveryContext, DiscoveryOptions, DiscoveryTorrent, SessionDiscovery, TorrentDiscovery } from './types.js';
 
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 /** dht_nodes kept for a DHT node that is not running yet. */
 const MAX_PENDING_DHT_NODES = 200;
 
@@ -188,9 +190,10 @@ export class Discovery implements SessionDiscovery {
           this.pendingDhtNodes = [];
           // Running torrents look themselves up in the new node on the next tick.
           for (const td of this.torrents.values()) td.forceDht();
-        } catch {
+        } catch (e) {
           // Stays off; the next settings change tries again.
           this.appliedBootstrap = null;
+          this.ctx.onError?.('dht', errorText(e));
         }
       }
     } else if (this.dht.running) {
@@ -205,8 +208,9 @@ export class Discovery implements SessionDiscovery {
         this.appliedLsd = lsdKey;
         // Torrents already running announce themselves on the next tick.
         for (const td of this.torrents.values()) td.forceLsd();
-      } catch {
+      } catch (e) {
         // Stays off; the next settings change tries again.
+        this.ctx.onError?.('lsd', errorText(e));
       }
     } else if (!s.enable_lsd && this.lsd.running) {
       this.appliedLsd = null;

@@ -83,6 +83,8 @@ export interface DiscoveryContext {
   readonly listenHost: string;
   /** Timing and addresses that are constants in production; tests shorten or move them. */
   readonly options?: DiscoveryOptions;
+  /** The DHT node or the LSD socket failed to start (it stays off until the settings change). */
+  onError?(what: 'dht' | 'lsd', error: string): void;
 }
 
 /**

@@ -39,6 +39,10 @@ export interface SessionEvents {
   peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
   peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };
   peer_banned: { info_hash: string; ip: string; port: number; reason: string };
+  /** The DHT node could not start (libtorrent's dht_error_alert); it stays off until the settings change. */
+  dht_error: { error: string };
+  /** The LSD socket could not start (libtorrent's lsd_error_alert); LSD stays off until the settings change. */
+  lsd_error: { error: string };
   /** applySettings changed these settings (name → new value). */
   settings_changed: { changed: Record<string, string | number | boolean> };
 }

@@ -129,6 +129,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       get listenPort() { return session.port; },
       listenHost: parseListenInterface(s.listen_interfaces).host,
       ...(options.discovery ? { options: options.discovery } : {}),
+      // Delivered after the current job, as libtorrent queues alerts: a failure while Session.create runs
+      // reaches the listeners attached once it resolves.
+      onError: (what, error) => void setImmediate(() => session.emit(what === 'dht' ? 'dht_error' : 'lsd_error', { error })),
     });
     await session.discovery.start();
     session.tickTimer = setInterval(() => session.tick(), TICK_MS);
