@@ -3,8 +3,9 @@ import type { RateLimiter } from '../algo/bandwidth.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
+import { BLOCK_SIZE } from '../block-size.js';
 
-export const BLOCK = 16384;
+export const BLOCK = BLOCK_SIZE;
 /** accept(): the block was not ours to use and the peer is being disconnected. */
 export const BLOCK_DROPPED = -1;
 /** accept(): a block we no longer wanted (cancelled or given up on): counted as redundant. */

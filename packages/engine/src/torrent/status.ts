@@ -1,4 +1,5 @@
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
+import { BLOCK_SIZE } from '../block-size.js';
 import type { TorrentState } from '../session/events.js';
 import type { DiscoveryStatus } from '../discovery/types.js';
 import type { TorrentView } from './torrent-view.js';
@@ -167,7 +168,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     pieces,
     verified_pieces: [],
     num_pieces: picker?.numHave ?? 0,
-    block_size: picker ? Math.min(16384, t.info!.pieceLength) : 16384,
+    block_size: picker ? Math.min(BLOCK_SIZE, t.info!.pieceLength) : BLOCK_SIZE,
     total: t.info?.totalLength ?? 0,
     total_done: done,
     total_wanted: wanted,
