@@ -9,7 +9,9 @@ import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
 import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
-import { InlineDiskIo, fakePeer, infoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
+import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
+import { buildStatus } from '../../../packages/engine/src/torrent/status.js';
+import type { TorrentInfo } from '../../../packages/engine/src/metainfo/metainfo.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -36,10 +38,10 @@ async function downloadFromSeed(t: ReturnType<typeof memoryTorrent>): Promise<vo
   }
 }
 
-function memoryTorrent(opts: { seed?: boolean } = {}) {
+function memoryTorrent(opts: { seed?: boolean; data?: Uint8Array; info?: TorrentInfo } = {}) {
   const pieceLength = 4 * BLOCK;
-  const data = testData(5 * pieceLength - 3000, 7);
-  const info = infoFor(data, pieceLength);
+  const data = opts.data ?? testData(5 * pieceLength - 3000, 7);
+  const info = opts.info ?? infoFor(data, pieceLength);
   const counters = new Counters();
   const storages: MemoryStorage[] = [];
   const events: string[] = [];
@@ -106,5 +108,25 @@ describe('Torrent over memory storage', () => {
     const sent = transport.sent();
     const block = Buffer.from(data.subarray(info.pieceLength + BLOCK, info.pieceLength + 2 * BLOCK));
     expect(sent.subarray(sent.length - BLOCK)).toEqual(block);
+  });
+
+  it('does not count BEP 47 pad files as the user\'s bytes in its status or the payload counters', async () => {
+    // A hybrid torrent's layout: each file padded to the piece boundary; the pad bytes are zeros.
+    const pieceLength = 4 * BLOCK;
+    const a = 2 * pieceLength + 5000, b = pieceLength + 123;
+    const padA = 3 * pieceLength - a;
+    const data = new Uint8Array(a + padA + b);
+    data.set(testData(a, 3), 0);
+    data.set(testData(b, 4), a + padA);
+    const info = multiFileInfoFor(data, pieceLength, [[a, false], [padA, true], [b, false]]);
+    const t = memoryTorrent({ data, info });
+    const before = buildStatus(t.torrent, Date.now());
+    expect(before.total).toBe(a + b);
+    expect(before.total_wanted).toBe(a + b);
+    await downloadFromSeed(t);
+    const st = buildStatus(t.torrent, Date.now());
+    expect(st.state).toBe('seeding');
+    expect([st.total_done, st.total_wanted, st.total_wanted_done, st.total_payload_download]).toEqual([a + b, a + b, a + b, a + b]);
+    expect(t.counters.get(M.net_recv_payload_bytes)).toBe(a + b);
   });
 });

@@ -121,7 +121,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
   const numPieces = picker?.numPieces ?? 0;
   const pieces: boolean[] = new Array<boolean>(numPieces);
   for (let i = 0; i < numPieces; i++) pieces[i] = picker!.have(i);
-  const { done, wantedDone, wanted } = t.doneBytes();
+  const { total, done, wantedDone, wanted } = t.doneBytes();
   const state = t.state;
   let progress: number;
   if (state === 'checking_files' && numPieces > 0) progress = t.checkedPieces / numPieces;
@@ -169,7 +169,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     verified_pieces: [],
     num_pieces: picker?.numHave ?? 0,
     block_size: picker ? Math.min(BLOCK_SIZE, t.info!.pieceLength) : BLOCK_SIZE,
-    total: t.info?.totalLength ?? 0,
+    total,
     total_done: done,
     total_wanted: wanted,
     total_wanted_done: wantedDone,
