@@ -659,13 +659,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   }
 
   /** Interested iff the peer has a piece we want and lack. */
-  updateInterest(peer: PeerConnection): void {
+  private updateInterest(peer: PeerConnection): void {
     this.requests?.updateInterest(peer);
-  }
-
-  /** Tops up the peer's request queue. */
-  requestBlocks(peer: PeerConnection): void {
-    this.requests?.request(peer);
   }
 
   // ---------------------------------------------------------------- downloading (hot path)
