@@ -1,11 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FilePool, DEFAULT_FILE_POOL_SIZE, isOutOfDescriptors, type FileOpener } from '../../../packages/engine/src/storage/file-pool.js';
 import { SpritzleError } from '../../../packages/engine/src/errors.js';
+import { FileLayout } from '../../../packages/engine/src/storage/file-layout.js';
+import { Storage } from '../../../packages/engine/src/storage/storage.js';
 
 let dir: string;
 let file: string;
@@ -251,5 +254,41 @@ describe('FilePool', () => {
       }),
       { seed, numRuns: 150 },
     );
+  });
+});
+
+describe('Storage over a shared FilePool', () => {
+  /** Descriptors this process holds (Linux). */
+  async function openFds(): Promise<number> {
+    return (await readdir('/proc/self/fd')).length;
+  }
+
+  it('keeps the descriptors of 500 single-file torrents written, read and checked within file_pool_size', async () => {
+    const pool = new FilePool(8);
+    const root = await mkdtemp(path.join(dir, 'many-'));
+    const data = Buffer.from('sixteen bytes!!!');
+    const hash = createHash('sha1').update(data).digest();
+    const before = await openFds();
+    let most = 0;
+    const storages: Storage[] = [];
+    for (let t = 0; t < 500; t++) {
+      const layout = new FileLayout([{ path: `t${t}/data`, length: data.length }], 16);
+      const s = new Storage({ savePath: root, layout, pool });
+      storages.push(s);
+      await s.writePiece(0, data);
+      expect(Buffer.from(await s.read(0, 0, data.length))).toEqual(data);
+      if (t % 100 === 0) most = Math.max(most, (await openFds()) - before);
+    }
+    // Seeding from every torrent in turn, then re-checking them all: still within the pool.
+    for (const s of storages) await s.read(0, 0, 4);
+    for (const s of storages) expect(await s.check([hash])).toEqual([true]);
+    await pool.drain();
+    most = Math.max(most, (await openFds()) - before);
+    expect(pool.open).toBeLessThanOrEqual(8);
+    expect(storages.filter((s) => s.openFiles > 0).length).toBeLessThanOrEqual(8);
+    // A few descriptors of slack for whatever else the process opens meanwhile (jest, libuv).
+    expect(most).toBeLessThanOrEqual(8 + 4);
+    for (const s of storages) await s.close();
+    expect(pool.open).toBe(0);
   });
 });
