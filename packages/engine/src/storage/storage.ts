@@ -16,20 +16,15 @@ import { SpritzleError, errnoCode } from '../errors.js';
 import type { FileLayout } from './file-layout.js';
 import { isInside, resolveInside } from './paths.js';
 import { FilePool, type FileGroup, type PooledFile } from './file-pool.js';
+import type { FileStat, PieceWriteResult, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
+
+export type { PieceWriteResult, PieceWriter, StorageStats } from './torrent-storage.js';
 
 export interface StorageOptions {
   savePath: string;
   layout: FileLayout;
   /** The session's pool; a storage made without one gets a pool of its own (tests, one-off tools). */
   pool?: FilePool;
-}
-
-export interface StorageStats {
-  writeOps: number;
-  readOps: number;
-  blocksWritten: number;
-  blocksRead: number;
-  blocksHashed: number;
 }
 
 const BLOCK_SIZE = 16 * 1024;
@@ -99,16 +94,6 @@ function isMissing(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** Does a piece's positional writes: `spans` holds [fd, offset in the piece, length, file offset] per file part. */
-export type PieceWriter = (spans: number[]) => Promise<PieceWriteResult>;
-
-/** What a piece write did: write calls made, and the first failure with the index of its span. */
-export interface PieceWriteResult {
-  ops: number;
-  error?: { code?: string; message: string };
-  failedSpan?: number;
-}
-
 /** The in-process writer: async positional writes through the open handles, retried on short writes. */
 async function writeSpans(data: Uint8Array, entries: PooledFile[], spans: number[]): Promise<PieceWriteResult> {
   let ops = 0;
@@ -133,7 +118,8 @@ async function writeSpans(data: Uint8Array, entries: PooledFile[], spans: number
   return { ops };
 }
 
-export class Storage {
+/** The file-system back-end of TorrentStorage. */
+export class Storage implements TorrentStorage {
   readonly stats: StorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private readonly savePath: string;
   private readonly layout: FileLayout;
@@ -260,6 +246,18 @@ export class Storage {
     for (let i = 0; i < Math.min(CHECK_PARALLEL, numPieces); i++) workers.push(worker());
     await Promise.all(workers);
     return had;
+  }
+
+  /** Each file's [size, mtime ms] now, [0, 0] when it is missing. */
+  fileStats(): Promise<FileStat[]> {
+    return Promise.all(this.paths.map(async (p): Promise<FileStat> => {
+      try {
+        const st = await stat(p);
+        return [st.size, Math.round(st.mtimeMs)];
+      } catch {
+        return [0, 0];
+      }
+    }));
   }
 
   /** Whether any of the torrent's (non-pad) files exists on disk. */
