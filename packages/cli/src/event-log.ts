@@ -32,6 +32,7 @@ export function logSessionEvents(session: Session, log: Logger): EventLog {
   });
   session.on('torrent_error', (e) => log.error({ ...e, name: nameOf(e.info_hash) }, 'torrent error'));
   session.on('fastresume_rejected', (e) => log.warn({ ...e, name: nameOf(e.info_hash) }, 'resume data rejected; checking the data'));
+  session.on('out_of_descriptors', (e) => log.error(e, 'out of file descriptors (raise ulimit -n, or lower file_pool_size)'));
   return {
     ready() {
       started = true;

@@ -1,4 +1,5 @@
 import { SpritzleError } from '../errors.js';
+import { DEFAULT_FILE_POOL_SIZE } from '../storage/file-pool.js';
 
 /**
  * Session settings, named as libtorrent's settings_pack so that users (and GET/PATCH /session/settings)
@@ -59,6 +60,11 @@ export interface SessionSettings {
   dht_port: number;
   /** Default save_path for torrents added without one. */
   save_path: string;
+  /**
+   * Most files kept open across the session (libtorrent's file pool): the least recently used idle one is
+   * closed to open another, so descriptors do not grow with the number of torrents.
+   */
+  file_pool_size: number;
 }
 
 /** Every setting's default, as Session.create applies them (libtorrent's defaults where it has the setting). */
@@ -89,6 +95,7 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   dht_bootstrap_nodes: '',
   dht_port: 0,
   save_path: '.',
+  file_pool_size: DEFAULT_FILE_POOL_SIZE,
 });
 
 /** Settings that only take effect when the session starts (the listen socket is already bound). */
@@ -119,6 +126,7 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   download_rate_limit: [0, INT_MAX],
   upload_rate_limit: [0, INT_MAX],
   dht_port: [0, 65535],
+  file_pool_size: [1, 1_000_000],
 };
 
 /** Longest accepted value of each string setting, in characters. */

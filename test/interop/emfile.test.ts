@@ -1,0 +1,93 @@
+// Running out of file descriptors (EMFILE) during a download: the torrent shows the error state with the
+// reason, and carries on by itself once descriptors are available again. The session runs in a child process
+// whose descriptor limit the test lowers to what it holds plus one (the peer connection) and raises again.
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { dataFiles, makeTorrent, sameBytes, tmpDir } from '../helpers/fixtures.js';
+import { PYTHON, requireLibtorrent, startLtSeed } from '../helpers/libtorrent.js';
+
+const CHILD = fileURLToPath(new URL('../helpers/emfile-child.mjs', import.meta.url));
+const children: ReturnType<typeof spawn>[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+/** Sets the soft RLIMIT_NOFILE of a running process (Python's resource.prlimit; the hard limit stays). */
+function setFdLimit(pid: number, soft: number): void {
+  const r = spawnSync(PYTHON, ['-c', [
+    'import resource, sys',
+    'pid, soft = int(sys.argv[1]), int(sys.argv[2])',
+    'hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)[1]',
+    'resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))',
+  ].join('\n'), String(pid), String(soft)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`prlimit failed: ${r.stderr}`);
+}
+
+interface Line { ready?: number; fds?: number; event?: string; error?: string; status?: { state: string; error: string; errc: string } }
+
+describe('out of file descriptors', () => {
+  it('a download that hits EMFILE shows the error state with the reason, and recovers when descriptors free up', async () => {
+    requireLibtorrent();
+    const t = await makeTorrent({
+      dir: await tmpDir('emfile-seed'), name: 'many', pieceLength: 16384,
+      files: Array.from({ length: 8 }, (_, i) => ({ path: `f${i}.bin`, size: 100_000 + i })),
+    });
+    const seed = await startLtSeed(t.torrentPath, t.dataRoot);
+    const save = await tmpDir('emfile-dl');
+    const child = spawn(process.execPath, [CHILD, t.torrentPath, save, String(seed.port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const lines: Line[] = [];
+    const waiters: { test: (l: Line) => boolean; resolve: (l: Line) => void; fail: (e: Error) => void }[] = [];
+    createInterface({ input: child.stdout! }).on('line', (s) => {
+      const l = JSON.parse(s) as Line;
+      lines.push(l);
+      for (const w of [...waiters]) if (w.test(l)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
+    });
+    let exited = false;
+    child.once('close', (code) => {
+      exited = true;
+      for (const w of waiters.splice(0)) w.fail(new Error(`the child exited (code ${code}): ${stderr}`));
+    });
+    const next = (test: (l: Line) => boolean, what: string, ms = 60_000): Promise<Line> => {
+      const seen = lines.find(test);
+      if (seen) return Promise.resolve(seen);
+      if (exited) return Promise.reject(new Error(`the child exited before ${what}: ${stderr}`));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${what} in ${ms} ms; lines: ${JSON.stringify(lines.slice(-4))} stderr: ${stderr}`)), ms);
+        waiters.push({
+          test,
+          resolve: (l) => { clearTimeout(timer); resolve(l); },
+          fail: (e) => { clearTimeout(timer); reject(e); },
+        });
+      });
+    };
+
+    const ready = await next((l) => l.ready !== undefined, 'ready line');
+    // Room for the connection to the seed, none for a file.
+    setFdLimit(ready.ready!, ready.fds! + 1);
+    child.stdin!.write('go\n');
+    const failed = await next((l) => l.event === 'torrent_error', 'torrent_error');
+    expect(failed.error).toMatch(/too many open files \(EMFILE\)/);
+    expect(failed.status!.error).toMatch(/too many open files \(EMFILE\)/);
+    expect(lines.some((l) => l.event === 'torrent_finished')).toBe(false);
+
+    setFdLimit(ready.ready!, 1024);
+    const done = await next((l) => l.event === 'torrent_finished', 'torrent_finished', 30_000);
+    expect(done.status!.error).toBe('');
+    const src = dataFiles(t, t.dataRoot);
+    const dst = dataFiles(t, save);
+    for (let i = 0; i < src.length; i++) expect(await sameBytes(src[i]!, dst[i]!)).toBe(true);
+    child.stdin!.write('quit\n');
+    await new Promise((r) => child.once('close', r));
+    await seed.stop();
+  }, 120_000);
+});
