@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { fstatSync, statSync, writeSync } from 'node:fs';
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -258,6 +259,39 @@ describe('FilePool', () => {
 });
 
 describe('Storage over a shared FilePool', () => {
+  it('never closes the descriptors a piece writer holds while other storages open files through the pool', async () => {
+    const pool = new FilePool(1);
+    const root = await mkdtemp(path.join(dir, 'pinned-'));
+    const layout = new FileLayout([{ path: 'w/a', length: 8 }, { path: 'w/b', length: 8 }], 16);
+    const writing = new Storage({ savePath: root, layout, pool });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let held: number[] = [];
+    // Stands in for the disk threads: it writes through the fds after the others had their turn.
+    const write = writing.writePiece(0, Buffer.alloc(16, 7), async (spans) => {
+      held = [spans[0]!, spans[4]!];
+      await gate;
+      for (let i = 0; i < spans.length; i += 4) writeSync(spans[i]!, Buffer.alloc(8, 7), 0, 8, spans[i + 3]!);
+      return { ops: 2 };
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const data = Buffer.from('sixteen bytes!!!');
+    for (let t = 0; t < 20; t++) {
+      const other = new Storage({ savePath: root, layout: new FileLayout([{ path: `o${t}`, length: 16 }], 16), pool });
+      await other.writePiece(0, data);
+      await other.close();
+    }
+    await pool.drain();
+    // Still open, and still the same files (a closed fd number could have been reused for another one).
+    expect(held.map((fd) => fstatSync(fd).ino)).toEqual([statSync(path.join(root, 'w/a')).ino, statSync(path.join(root, 'w/b')).ino]);
+    release();
+    await write;
+    await pool.drain();
+    expect(pool.open).toBeLessThanOrEqual(1);
+    expect(await readFile(path.join(root, 'w/a'))).toEqual(Buffer.alloc(8, 7));
+    expect(await readFile(path.join(root, 'w/b'))).toEqual(Buffer.alloc(8, 7));
+  });
+
   /** Descriptors this process holds (Linux). */
   async function openFds(): Promise<number> {
     return (await readdir('/proc/self/fd')).length;
