@@ -496,8 +496,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     for (const peer of [...this.peers]) peer.close('torrent error');
     // A torrent in error holds no descriptor either.
     void this.storage?.close();
-    this.host.emit('torrent_error', { info_hash: this.infoHash, error: this.errorMessage });
     if (transient) this.host.outOfDescriptors!(this);
+    this.host.emit('torrent_error', { info_hash: this.infoHash, error: this.errorMessage });
   }
 
   /**
