@@ -4,9 +4,10 @@
 //   node emfile-child.mjs TORRENT SAVE_PATH SEED_PORT
 //   → {"ready": pid, "fds": n}   once its descriptor count is steady (the test then caps it, prlimit); on stdin:
 //   go    takes every free descriptor but one (for the connection to the seed), then adds the torrent
+//   go 0  takes every free descriptor, then adds the torrent (it cannot even dial the seed)
 //   free  gives the descriptors it took back
 //   quit  closes the session and exits
-//   Events: {"event": "torrent_error" | "torrent_finished" | "state", ...}
+//   Events: {"event": "torrent_error" | "torrent_finished" | "state" | "out_of_descriptors", ...}
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Session } from '@spritzle/engine';
@@ -25,6 +26,7 @@ session.on('torrent_error', (e) => say({
 }));
 session.on('torrent_finished', () => say({ event: 'torrent_finished', status: statusOf() }));
 session.on('state_changed', (e) => say({ event: 'state', state: e.state }));
+session.on('out_of_descriptors', (e) => say({ event: 'out_of_descriptors', ...e }));
 
 // The disk threads open their event loops' descriptors as they start: wait until nothing changes.
 const count = () => readdirSync('/proc/self/fd').length;
@@ -33,7 +35,7 @@ say({ ready: process.pid, fds: count() });
 
 const taken = [];
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line === 'go') {
+  if (line === 'go' || line === 'go 0') {
     for (;;) {
       try {
         taken.push(openSync('/dev/null', 'r'));
@@ -42,7 +44,7 @@ for await (const line of createInterface({ input: process.stdin })) {
         break;
       }
     }
-    closeSync(taken.pop());
+    if (line === 'go') closeSync(taken.pop());
     handle = await session.addTorrent({ ti: torrent, save_path: savePath, peers: [`127.0.0.1:${seedPort}`] });
   } else if (line === 'free') {
     for (const fd of taken.splice(0)) closeSync(fd);
