@@ -3,6 +3,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Session, encodeResumeData, parseTorrentFile } from '@spritzle/engine';
 import { ResumeStore, saveBudgetMs } from '../packages/cli/src/daemon/resume-store.js';
+import { Journal, readJournalDir } from '../packages/cli/src/daemon/journal.js';
+import { frameValue } from '../packages/cli/src/daemon/journal-frames.js';
+import { decodeTorrentRecord, encodeTorrentRecord, type TorrentRecord } from '../packages/cli/src/daemon/torrent-record.js';
 import { makeTorrent, tmpDir } from './helpers/fixtures.js';
 import { buildCli } from './helpers/cli.js';
 import { startDaemon, killAllDaemons, getJson, addTorrentFile } from './helpers/daemon.js';
@@ -36,8 +39,21 @@ async function stateWith(dl: string, torrents: { bytes: Uint8Array; savePath: st
   return { state, hashes };
 }
 
+/** The records of a stopped daemon's state journal. */
+async function records(state: string): Promise<Map<string, TorrentRecord>> {
+  const { frames } = await readJournalDir(join(state, 'torrents'));
+  return new Map([...frames].map(([k, f]) => [k, decodeTorrentRecord(frameValue(f)!)]));
+}
+
+/** Writes a record into a stopped daemon's state journal, as something other than the daemon might. */
+async function putRecord(state: string, hash: string, record: TorrentRecord): Promise<void> {
+  const { journal } = await Journal.open(join(state, 'torrents'));
+  await journal.write([{ key: hash, value: encodeTorrentRecord(record) }]);
+  await journal.close();
+}
+
 describe('restoring torrents from the state directory', () => {
-  it('a resume file whose save_path is outside the download root brings the torrent back in an error state, writing nothing there', async () => {
+  it('resume data whose save_path is outside the download root brings the torrent back in an error state, writing nothing there', async () => {
     const dl = await tmpDir('hostile-dl');
     const outside = await tmpDir('hostile-outside');
     const t = await makeTorrent({ dir: join(dl, 'mine'), name: 'h.bin', files: 100_000, pieceLength: 16384 });
@@ -47,24 +63,24 @@ describe('restoring torrents from the state directory', () => {
       trackers: [], tracker_tiers: [], peers: [], added_time: 0, completed_time: 0, total_uploaded: 0,
       total_downloaded: 0, active_time: 0, finished_time: 0, seeding_time: 0,
     });
-    await writeFile(join(state, 'torrents', `${h}.resume`), hostile);
+    await putRecord(state, h!, { ...(await records(state)).get(h!), resume: hostile });
     const d = await startDaemon(state, dl);
     const s = await getJson<Status>(`${d.url}/torrent/${h}`);
     expect(s.errc.value).not.toBe(0);
     expect(s.error).toContain(`is outside the download root ${dl}`);
     expect(s.save_path).toBe(t.dataRoot);
-    expect(d.stderr()).toMatch(/resume file unusable/);
+    expect(d.stderr()).toMatch(/resume data unusable/);
     expect(await readdir(outside)).toEqual([]);
     await d.stop();
   });
 
-  it('a resume file holding another torrent\'s data: both torrents are listed, the damaged one in an error state saying so', async () => {
+  it('a record holding another torrent\'s resume data: both torrents are listed, the damaged one in an error state saying so', async () => {
     const dl = await tmpDir('swap-dl');
     const a = await makeTorrent({ dir: join(dl, 'a'), name: 'a.bin', files: 100_000, pieceLength: 16384 });
     const b = await makeTorrent({ dir: join(dl, 'b'), name: 'b.bin', files: 120_000, pieceLength: 16384 });
     const { state, hashes: [ha, hb] } = await stateWith(dl, [{ bytes: a.torrentBytes, savePath: a.dataRoot }, { bytes: b.torrentBytes, savePath: b.dataRoot }]);
-    const dir = join(state, 'torrents');
-    await writeFile(join(dir, `${ha}.resume`), await readFile(join(dir, `${hb}.resume`)));
+    const saved = await records(state);
+    await putRecord(state, ha!, { ...saved.get(ha!), resume: saved.get(hb!)!.resume! });
     const d = await startDaemon(state, dl);
     expect((await getJson<string[]>(`${d.url}/torrent`)).sort()).toEqual([ha, hb].sort());
     const sa = await getJson<Status>(`${d.url}/torrent/${ha}`);
@@ -74,32 +90,30 @@ describe('restoring torrents from the state directory', () => {
     await d.stop();
   });
 
-  it('a damaged resume file keeps the torrent and its own save path, in an error state until resumed, then it re-checks and seeds', async () => {
+  it('damaged resume data in a record that kept its .torrent (a migrated one) keeps the torrent and its own save path, in an error state until resumed, then it re-checks and seeds', async () => {
     const dl = await tmpDir('damaged-dl');
     const t = await makeTorrent({ dir: join(dl, 'own'), name: 'd.bin', files: 100_000, pieceLength: 16384 });
     const { state, hashes: [h] } = await stateWith(dl, [{ bytes: t.torrentBytes, savePath: t.dataRoot }]);
-    await writeFile(join(state, 'torrents', `${h}.resume`), 'd4:junk');
+    await putRecord(state, h!, { ...(await records(state)).get(h!), resume: Buffer.from('d4:junk'), torrent: t.torrentBytes });
     const d = await startDaemon(state, dl);
     const s = await getJson<Status>(`${d.url}/torrent/${h}`);
     expect(s.save_path).toBe(t.dataRoot);
     expect(s.errc.value).not.toBe(0);
-    expect(s.error).toMatch(/resume file is unusable/);
+    expect(s.error).toMatch(/resume data is unusable/);
     expect((await fetch(`${d.url}/torrent/${h}/resume`, { method: 'POST' })).status).toBe(200);
     const after = await waitStatus(d.url, h, (x) => x.state === 'seeding');
     expect(after.error).toBe('');
     await d.stop();
   });
 
-  it('a torrent with neither resume file nor .torrent left is listed in an error state, not dropped', async () => {
+  it('a torrent with neither usable resume data nor metadata left is listed in an error state, not dropped', async () => {
     const dl = await tmpDir('bare-dl');
     const t = await makeTorrent({ dir: join(dl, 'x'), name: 'x.bin', files: 50_000, pieceLength: 16384 });
     const { state, hashes: [h] } = await stateWith(dl, [{ bytes: t.torrentBytes, savePath: t.dataRoot }]);
-    await writeFile(join(state, 'torrents', `${h}.resume`), 'garbage');
-    const { rm } = await import('node:fs/promises');
-    await rm(join(state, 'torrents', `${h}.torrent`));
+    await putRecord(state, h!, { resume: Buffer.from('garbage'), savePath: t.dataRoot });
     const d = await startDaemon(state, dl);
     const s = await getJson<Status>(`${d.url}/torrent/${h}`);
-    expect(s.error).toMatch(/\.torrent is missing/);
+    expect(s.error).toMatch(/its metadata is missing/);
     expect(s.save_path).toBe(t.dataRoot);
     await d.stop();
   });
@@ -114,13 +128,13 @@ describe('temporary files of the state directory', () => {
     for (const f of stale) await writeFile(f, '');
     await writeFile(join(dir, 'notes.tmp'), 'mine');
     const d = await startDaemon(state, await tmpDir('tmp-dl'));
-    expect((await readdir(dir)).sort()).toEqual(['notes.tmp']);
+    expect((await readdir(dir)).filter((n) => !/^(journal\.\d+|snapshot)$/.test(n))).toEqual(['notes.tmp']);
     expect((await readdir(state)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(d.stderr()).toMatch(/removed temporary files of an interrupted save/);
     await d.stop();
   });
 
-  it('a graceful stop saves every torrent and leaves no temporary file', async () => {
+  it('a graceful stop saves every torrent, folds the journal into its snapshot and leaves no temporary file', async () => {
     const state = await tmpDir('stop-state');
     const dl = await tmpDir('stop-dl');
     const d = await startDaemon(state, dl);
@@ -130,9 +144,10 @@ describe('temporary files of the state directory', () => {
       hashes.push(await addTorrentFile(d.url, t.torrentBytes, { save_path: dl, flags: ['paused'] }));
     }
     expect((await d.stop()).code).toBe(0);
-    const names = await readdir(join(state, 'torrents'));
-    expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
-    for (const h of hashes) expect(names).toEqual(expect.arrayContaining([`${h}.resume`, `${h}.torrent`, `${h}.save_path`]));
+    expect((await readdir(join(state, 'torrents'))).sort()).toEqual([expect.stringMatching(/^journal\.\d+$/), 'snapshot']);
+    const saved = await records(state);
+    expect([...saved.keys()].sort()).toEqual([...hashes].sort());
+    for (const h of hashes) expect(saved.get(h)).toEqual({ resume: expect.any(Uint8Array), savePath: dl });
     expect((await readdir(state)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(d.stderr()).toMatch(/"limit_ms":\d+/);
   });

@@ -72,33 +72,50 @@ export function frameValue(frame: Uint8Array): Uint8Array | null {
 export interface ParsedFrames {
   /** Each good frame in file order, as its entry and its own bytes (a copy: the file buffer can go). */
   frames: { entry: JournalEntry; bytes: Buffer }[];
-  /** Where the good frames end: the offset to append at, or to cut the file at. */
+  /** The end of the last good frame. */
   end: number;
-  /** Why reading stopped before the end of the bytes (a torn or damaged frame), else null. */
+  /** What was wrong where reading first found damage (a torn tail, a changed byte), else null. */
   damage: string | null;
+  /** Bytes skipped over as damaged. */
+  skipped: number;
 }
 
-/** Reads the frames of `bytes` from `start` (just after the header) up to the first torn or damaged one. */
+/** The length of the valid frame at `off`, or 0 when there is none there. */
+function frameAt(b: Buffer, off: number): number {
+  if (b.length - off < FRAME_HEAD + 3) return 0;
+  const len = b.readUInt32LE(off);
+  if (len < 3 || len > MAX_PAYLOAD || b.length - off - FRAME_HEAD < len) return 0;
+  const op = b[off + FRAME_HEAD];
+  const keyLen = b[off + FRAME_HEAD + 1]!;
+  if ((op !== PUT && op !== DEL) || keyLen === 0 || 2 + keyLen > len || (op === DEL && 2 + keyLen !== len)) return 0;
+  if (crc32(b.subarray(off + FRAME_HEAD, off + FRAME_HEAD + len)) !== b.readUInt32LE(off + 4)) return 0;
+  return FRAME_HEAD + len;
+}
+
+/**
+ * Reads the frames of `bytes` from `start` (just after the header). A damaged frame (a torn tail after a
+ * crash, a changed byte) is skipped: reading goes on at the next offset where a frame checks out, so a
+ * damaged byte costs the one entry it is in, not every entry after it.
+ */
 export function parseFrames(bytes: Uint8Array, start = HEADER_BYTES): ParsedFrames {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const frames: ParsedFrames['frames'] = [];
+  const out: ParsedFrames = { frames: [], end: start, damage: null, skipped: 0 };
   let off = start;
-  const stop = (why: string): ParsedFrames => ({ frames, end: off, damage: `${why} at byte ${off}` });
   while (off < b.length) {
-    if (b.length - off < FRAME_HEAD) return stop('a torn frame header');
-    const len = b.readUInt32LE(off);
-    if (len < 3 || len > MAX_PAYLOAD) return stop(`a frame length of ${len}`);
-    if (b.length - off - FRAME_HEAD < len) return stop('a torn frame');
-    const payload = b.subarray(off + FRAME_HEAD, off + FRAME_HEAD + len);
-    if (crc32(payload) !== b.readUInt32LE(off + 4)) return stop('a frame whose checksum fails');
-    const op = payload[0];
-    const keyLen = payload[1]!;
-    if ((op !== PUT && op !== DEL) || keyLen === 0 || 2 + keyLen > len || (op === DEL && 2 + keyLen !== len)) return stop('a malformed frame');
-    const own = Buffer.from(b.subarray(off, off + FRAME_HEAD + len));
+    let size = frameAt(b, off);
+    if (size === 0) {
+      const from = off;
+      while (++off < b.length && (size = frameAt(b, off)) === 0);
+      out.damage ??= `${off >= b.length ? 'a torn or damaged frame' : 'a damaged frame'} at byte ${from}`;
+      out.skipped += off - from;
+      if (size === 0) break;
+    }
+    const own = Buffer.from(b.subarray(off, off + size));
+    const keyLen = own[FRAME_HEAD + 1]!;
     const key = own.toString('latin1', FRAME_HEAD + 2, FRAME_HEAD + 2 + keyLen);
-    const value = op === PUT ? own.subarray(FRAME_HEAD + 2 + keyLen) : null;
-    frames.push({ entry: { key, value }, bytes: own });
-    off += FRAME_HEAD + len;
+    out.frames.push({ entry: { key, value: own[FRAME_HEAD] === PUT ? own.subarray(FRAME_HEAD + 2 + keyLen) : null }, bytes: own });
+    off += size;
+    out.end = off;
   }
-  return { frames, end: off, damage: null };
+  return out;
 }

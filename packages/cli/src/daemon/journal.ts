@@ -277,7 +277,7 @@ export async function readJournalDir(dir: string, onDamage?: (file: string, why:
     } else {
       out.snapGen = g;
       const parsed = parseFrames(snap);
-      if (parsed.damage) damage('snapshot', parsed.damage);
+      if (parsed.damage) damage('snapshot', `${parsed.damage}, ${parsed.skipped} bytes skipped`);
       apply(parsed.frames);
       out.snapshotBytes = parsed.end;
     }
@@ -295,7 +295,7 @@ export async function readJournalDir(dir: string, onDamage?: (file: string, why:
       continue;
     }
     const parsed = parseFrames(bytes);
-    if (parsed.damage) damage(file, parsed.damage);
+    if (parsed.damage) damage(file, `${parsed.damage}, ${parsed.skipped} bytes skipped`);
     apply(parsed.frames);
     out.replayed += parsed.frames.length;
   }
