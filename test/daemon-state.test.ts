@@ -181,3 +181,68 @@ describe('saving resume data at shutdown', () => {
     }
   });
 });
+
+/**
+ * A state directory of the per-torrent-file layout, as the releases before the journal wrote it for these
+ * torrents (their ResumeStore wrote exactly these bytes, each file atomically): `<hash>.resume` from
+ * saveResumeData(), `<hash>.torrent` from torrentFile() once there is metadata, `<hash>.save_path`. The
+ * session is waited on until every torrent's check is over, as a daemon stopped later would have it.
+ */
+async function oldLayoutState(add: (s: Session) => Promise<string[]>, dl: string): Promise<{ state: string; hashes: string[] }> {
+  const state = await tmpDir('old-layout-state');
+  const dir = join(state, 'torrents');
+  await mkdir(dir, { recursive: true });
+  const session = await Session.create({ listen_interfaces: '127.0.0.1:0', enable_dht: false, save_path: dl });
+  try {
+    const hashes = await add(session);
+    for (const h of session.torrents()) {
+      await writeFile(join(dir, `${h.infoHash}.save_path`), h.savePath());
+      const t = h.torrentFile();
+      if (t) await writeFile(join(dir, `${h.infoHash}.torrent`), t);
+      await writeFile(join(dir, `${h.infoHash}.resume`), await h.saveResumeData());
+    }
+    // What a stop cut short left of the old layout's atomic writes.
+    await writeFile(join(dir, `${hashes[0]}.resume.999999.0.tmp`), 'partial');
+    return { state, hashes };
+  } finally {
+    await session.close();
+  }
+}
+
+describe('a state directory of the per-torrent-file layout (before the journal)', () => {
+  it('loads whole: every torrent back in its state and save path, the old files moved into the journal, then restarts from the journal alone', async () => {
+    const dl = await tmpDir('old-layout-dl');
+    const seeding = await makeTorrent({ dir: join(dl, 'a'), name: 'seeding.bin', files: 200_000, pieceLength: 16384 });
+    const paused = await makeTorrent({ dir: join(dl, 'b'), name: 'paused.bin', files: 50_000, pieceLength: 16384 });
+    const magnet = 'c'.repeat(40);
+    const { state, hashes } = await oldLayoutState(async (s) => {
+      const a = await s.addTorrent({ ti: seeding.torrentBytes, save_path: seeding.dataRoot });
+      const b = await s.addTorrent({ ti: paused.torrentBytes, save_path: join(dl, 'elsewhere'), flags: ['paused'] });
+      const c = await s.addTorrent({ info_hash: magnet, save_path: join(dl, 'm'), flags: ['paused'] });
+      return [a.infoHash, b.infoHash, c.infoHash];
+    }, dl);
+    const [ha, hb, hc] = hashes as [string, string, string];
+    for (let run = 0; run < 2; run++) {
+      const d = await startDaemon(state, dl);
+      expect((await getJson<string[]>(`${d.url}/torrent`)).sort()).toEqual([...hashes].sort());
+      const a = await waitStatus(d.url, ha, (s) => s.state === 'seeding');
+      expect(a.save_path).toBe(seeding.dataRoot);
+      expect((await getJson<Record<string, number>>(`${d.url}/session`))['disk.num_blocks_hashed']).toBe(0);
+      const b = await getJson<Status>(`${d.url}/torrent/${hb}`);
+      expect({ paused: b.paused, save_path: b.save_path, errc: b.errc.value }).toEqual({ paused: true, save_path: join(dl, 'elsewhere'), errc: 0 });
+      const c = await getJson<Status>(`${d.url}/torrent/${hc}`);
+      expect({ paused: c.paused, save_path: c.save_path, state: c.state }).toEqual({ paused: true, save_path: join(dl, 'm'), state: 'downloading_metadata' });
+      const log = d.stderr();
+      if (run === 0) {
+        expect(log).toMatch(/moved the torrents of the per-torrent-file layout into the state journal/);
+        expect(log).toMatch(/"migrated":3/);
+        expect(log).toMatch(/removed temporary files of an interrupted save/);
+      } else {
+        expect(log).toMatch(/"migrated":0/);
+      }
+      // Killed: what the migration wrote must already be on disk.
+      await d.stop(run === 0 ? 'SIGKILL' : 'SIGTERM');
+      expect((await readdir(join(state, 'torrents'))).filter((n) => !/^(journal\.\d+|snapshot)$/.test(n))).toEqual([]);
+    }
+  });
+});
