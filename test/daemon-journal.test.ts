@@ -141,6 +141,22 @@ describe('the journal', () => {
     await again.close();
   });
 
+  it('reopening without changes rewrites nothing and leaves no journal behind', async () => {
+    const dir = await tmpDir('journal-reopen');
+    const first = await Journal.open(dir);
+    await first.journal.write([{ key: 'a'.repeat(40), value: Buffer.from('A') }]);
+    await first.journal.compact();
+    await first.journal.close();
+    const snapshot = await stat(join(dir, 'snapshot'));
+    for (let i = 0; i < 3; i++) {
+      const again = await Journal.open(dir);
+      expect(again.report.entries.size).toBe(1);
+      await again.journal.close();
+    }
+    expect((await readdir(dir)).sort()).toEqual([expect.stringMatching(/^journal\.\d+$/), 'snapshot']);
+    expect((await stat(join(dir, 'snapshot'))).mtimeMs).toBe(snapshot.mtimeMs);
+  });
+
   it('a crash at any step of a compaction loses nothing', async () => {
     // The files a compaction leaves at each step: journal g+1 created; snapshot g+1 in place; old journals gone.
     const dir = await tmpDir('journal-crash');

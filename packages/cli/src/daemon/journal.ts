@@ -80,13 +80,16 @@ export class Journal {
     const read = await readJournalDir(this.dir, this.opts.onDamage);
     for (const [k, frame] of read.frames) this.map.set(k, frame);
     this.snapshotBytes = read.snapshotBytes;
-    // Folded into the snapshot by a compaction that could not remove them before it stopped.
-    for (const g of read.gens) if (g < read.snapGen) await unlink(join(this.dir, `journal.${g}`)).catch(() => undefined);
-    const replayedGens = read.gens.filter((g) => g >= read.snapGen);
+    // Folded into the snapshot by a compaction that could not remove them before it stopped, or holding
+    // nothing (the journal a clean stop left): neither adds anything to the map.
+    for (const g of read.gens) {
+      if (g < read.snapGen || read.empty.includes(g)) await unlink(join(this.dir, `journal.${g}`)).catch(() => undefined);
+    }
     // Never append after what may be a torn tail: a new generation starts.
     await this.startJournal(Math.max(read.snapGen, (read.gens.at(-1) ?? -1) + 1));
-    // Anything beyond a clean snapshot is folded in soon, off the start-up path.
-    this.wantCompact = replayedGens.length > 0;
+    // Changes beyond the snapshot (a crash came before the stop could fold them in) are folded in soon,
+    // off the start-up path.
+    this.wantCompact = read.replayed > 0 || read.damaged.length > 0;
     const entries = new Map<string, Uint8Array>();
     for (const [k, frame] of this.map) entries.set(k, frameValue(frame)!);
     return { entries, files: read.files, replayed: read.replayed, damaged: read.damaged };
@@ -247,6 +250,8 @@ export interface JournalDirContents {
   snapshotBytes: number;
   /** Generations of the journal files there, ascending (those below snapGen were not read). */
   gens: number[];
+  /** Generations read that hold no change and no damage. */
+  empty: number[];
   files: number;
   replayed: number;
   damaged: string[];
@@ -254,7 +259,7 @@ export interface JournalDirContents {
 
 /** Reads the snapshot (generation s) and then every journal of generation ≥ s, in order. */
 export async function readJournalDir(dir: string, onDamage?: (file: string, why: string) => void): Promise<JournalDirContents> {
-  const out: JournalDirContents = { frames: new Map(), snapGen: 0, snapshotBytes: 0, gens: [], files: 0, replayed: 0, damaged: [] };
+  const out: JournalDirContents = { frames: new Map(), snapGen: 0, snapshotBytes: 0, gens: [], empty: [], files: 0, replayed: 0, damaged: [] };
   const damage = (file: string, why: string): void => {
     out.damaged.push(`${file}: ${why}`);
     onDamage?.(file, why);
@@ -292,10 +297,12 @@ export async function readJournalDir(dir: string, onDamage?: (file: string, why:
     if (decodeHeader(bytes, JOURNAL_MAGIC) === null) {
       // Created, but the crash came before its header was on disk: it never held a change.
       if (bytes.length > 0) damage(file, 'not a journal (bad header)');
+      else out.empty.push(g);
       continue;
     }
     const parsed = parseFrames(bytes);
     if (parsed.damage) damage(file, `${parsed.damage}, ${parsed.skipped} bytes skipped`);
+    else if (parsed.frames.length === 0) out.empty.push(g);
     apply(parsed.frames);
     out.replayed += parsed.frames.length;
   }

@@ -361,8 +361,16 @@ export class ResumeStore {
 
   /** Saves the marked torrents, a round at a time; a round's writes overlap the building of the next. */
   private async flush(): Promise<void> {
-    // Let the events of this tick join the first round.
-    await new Promise((r) => setImmediate(r));
+    try {
+      // Let the events of this tick join the first round.
+      await new Promise((r) => setImmediate(r));
+      await this.rounds();
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async rounds(): Promise<void> {
     while (this.dirty.size > 0) {
       const round = this.next!;
       this.next = null;
@@ -395,7 +403,6 @@ export class ResumeStore {
         for (const h of hashes) if (this.latest.get(h) === round) this.latest.delete(h);
       });
     }
-    this.flushing = null;
   }
 
   /** Each torrent's journal entry as it is now: its record, or its removal. */
