@@ -6,6 +6,7 @@ import { removeStaleTemps } from './atomic-write.js';
 import { Journal } from './journal.js';
 import type { JournalEntry } from './journal-frames.js';
 import { forgetLegacyFiles, readLegacyTorrent, legacyHashes, setAsideLegacyResume } from './legacy-state.js';
+import { peekResume } from './resume-peek.js';
 import { decodeTorrentRecord, encodeTorrentRecord, type TorrentRecord } from './torrent-record.js';
 
 export interface ResumeStoreOptions {
@@ -268,12 +269,15 @@ export class ResumeStore {
     }
   }
 
-  /** Why resume data cannot restore torrent `hash` as it is, or null when it can. */
+  /**
+   * Why resume data cannot restore torrent `hash` as it is, or null when it can (as far as its info-hash
+   * and save path tell: the session refuses it if the rest is damaged).
+   */
   private async resumeProblem(hash: string, bytes: Uint8Array, word: string, confined: Map<string, Promise<string>>): Promise<string | null> {
-    const r = decodeResumeData(bytes);
-    if (r.info_hash !== hash) return `its ${word} holds another torrent's resume data (${r.info_hash})`;
+    const r = peekResume(bytes);
+    if (r.infoHash !== hash) return `its ${word} holds another torrent's resume data (${r.infoHash})`;
     try {
-      await this.confine(r.save_path, confined);
+      await this.confine(r.savePath, confined);
     } catch (e) {
       return `its ${word}'s ${(e as Error).message}`;
     }
