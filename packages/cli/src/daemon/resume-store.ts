@@ -42,6 +42,8 @@ export interface LoadResult {
 const BUILD_CHUNK = 512;
 /** Torrents restored at once at start: enough to overlap their files' stats, few enough not to flood the disk. */
 const RESTORE_PARALLEL = 32;
+/** Rounds at least this large tell what saving a torrent costs. */
+const MEASURED_ROUND = 64;
 /** What building one torrent's record is assumed to cost before it was measured (ms). */
 const UNMEASURED_BUILD_MS = 0.5;
 
@@ -425,15 +427,19 @@ export class ResumeStore {
         return null;
       }
     }));
-    this.built += hashes.length;
-    this.buildMs += performance.now() - t0;
+    // Timed on large rounds only (a shutdown's, the periodic one's): a round of a few torrents shares the
+    // event loop with everything else, and its wall time says little about what one torrent costs.
+    if (hashes.length >= MEASURED_ROUND) {
+      this.built += hashes.length;
+      this.buildMs += performance.now() - t0;
+    }
     return entries.filter((e): e is JournalEntry => e !== null);
   }
 
   /** What saving every torrent at shutdown should take (ms), from what saving them has cost so far. */
   estimatedSaveMs(): number {
     const n = this.session.torrents().length;
-    const perTorrent = this.built >= 100 ? this.buildMs / this.built : UNMEASURED_BUILD_MS;
+    const perTorrent = this.built > 0 ? this.buildMs / this.built : UNMEASURED_BUILD_MS;
     // Written twice: as journal batches, then folded into the snapshot.
     const bytes = this.journal?.mapBytes() ?? 0;
     return n * perTorrent + 2 * (this.journal?.estimateMs(bytes) ?? 0);
