@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { SpritzleError, confineSavePath, decodeResumeData, isSpritzleError, parseTorrentFile, type Session } from '@spritzle/engine';
+import { SpritzleError, type Session } from '@spritzle/engine';
 import { removeStaleTemps } from './atomic-write.js';
 import { Journal } from './journal.js';
 import type { JournalEntry } from './journal-frames.js';
 import { forgetLegacyFiles, readLegacyTorrent, legacyHashes, setAsideLegacyResume } from './legacy-state.js';
-import { peekResume } from './resume-peek.js';
 import { decodeTorrentRecord, encodeTorrentRecord, type TorrentRecord } from './torrent-record.js';
+import { Restorer, metadataOf, type Sources } from './torrent-restore.js';
 
 export interface ResumeStoreOptions {
   /**
@@ -55,21 +55,6 @@ export function saveBudgetMs(estimateMs: number): number {
   return Math.min(120_000, Math.max(5_000, Math.ceil(2 * estimateMs)));
 }
 
-/** What a torrent is restored from, and the words its error state uses for each part. */
-interface Sources {
-  resume: Uint8Array | null;
-  /** The metadata as a .torrent, asked only when the resume data cannot be used. */
-  torrent: () => Uint8Array | null;
-  savePath: string | null;
-  /** 'resume file' / '.torrent' for files of the old layout, 'resume data' / 'metadata' for journal records. */
-  resumeWord: string;
-  torrentWord: string;
-  /** Called when the resume data is unusable (an old-layout file is renamed *.bad). */
-  setAside?: () => Promise<void>;
-}
-
-type Outcome = 'restored' | 'broken' | 'failed';
-
 /** A set of torrents being saved together, and who waits for it. */
 interface Round {
   done: Promise<void>;
@@ -85,22 +70,6 @@ function newRound(): Round {
   const done = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
   done.catch(() => undefined);
   return { done, resolve, reject, failures: new Map() };
-}
-
-/** A .torrent made of an info dictionary alone (its bytes kept exactly, so the info-hash is the same). */
-function torrentOfInfo(info: Uint8Array): Uint8Array {
-  return Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]);
-}
-
-/** The metadata inside resume data, as a .torrent; null when the resume data has none or does not decode. */
-function metadataOf(resume: Uint8Array | undefined | null): Uint8Array | null {
-  if (!resume) return null;
-  try {
-    const info = decodeResumeData(resume).info;
-    return info ? torrentOfInfo(info) : null;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -157,13 +126,13 @@ export class ResumeStore {
     if (temps.length > 0) this.log.info({ dir: this.dir, files: temps.length }, 'removed temporary files of an interrupted save');
     const { journal, report } = await Journal.open(this.dir, {
       ...(this.opts.compactBytes !== undefined ? { compactBytes: this.opts.compactBytes } : {}),
-      onDamage: (file, why) => this.log.warn({ dir: this.dir, file, damage: why }, 'state journal damaged; the changes after that point are lost'),
+      onDamage: (file, why) => this.log.warn({ dir: this.dir, file, damage: why }, 'state journal damaged; the changes in the damaged bytes are lost'),
     });
     this.journal = journal;
     const result: LoadResult = { restored: 0, broken: 0, failed: 0, migrated: 0, temps_removed: temps.length, damaged: report.damaged.length };
     const records = report.entries;
     const legacy = await legacyHashes(this.dir);
-    const confined = new Map<string, Promise<string>>();
+    const restorer = new Restorer(this.session, this.log, this.opts.defaultSavePath);
     const work: (() => Promise<void>)[] = [];
     const imported: JournalEntry[] = [];
     for (const hash of legacy) {
@@ -178,7 +147,7 @@ export class ResumeStore {
           torrentWord: files.torrent ? '.torrent' : 'metadata',
           ...(files.resume ? { setAside: () => setAsideLegacyResume(this.dir, hash) } : {}),
         };
-        const { outcome, record } = await this.restore(hash, src, confined);
+        const { outcome, record } = await restorer.restore(hash, src);
         result[outcome]++;
         result.migrated++;
         imported.push({ key: hash, value: encodeTorrentRecord(record) });
@@ -195,7 +164,7 @@ export class ResumeStore {
           resumeWord: 'resume data',
           torrentWord: 'metadata',
         };
-        result[(await this.restore(hash, src, confined)).outcome]++;
+        result[(await restorer.restore(hash, src)).outcome]++;
       });
     }
     await runParallel(work, RESTORE_PARALLEL);
@@ -216,95 +185,6 @@ export class ResumeStore {
     } catch (e) {
       this.log.warn({ info_hash: hash, err: (e as Error).message }, 'state journal record unreadable');
       return {};
-    }
-  }
-
-  /** Brings one torrent back, and says how, with the record that describes it as restored. */
-  private async restore(hash: string, src: Sources, confined: Map<string, Promise<string>>): Promise<{ outcome: Outcome; record: TorrentRecord }> {
-    const record: TorrentRecord = {};
-    if (src.savePath !== null) record.savePath = src.savePath;
-    let problem = `its ${src.resumeWord} is missing`;
-    if (src.resume) {
-      try {
-        const why = await this.resumeProblem(hash, src.resume, src.resumeWord, confined);
-        if (why === null) {
-          await this.session.addTorrent({ resume_data: src.resume });
-          record.resume = src.resume;
-          return { outcome: 'restored', record };
-        }
-        problem = why;
-      } catch (e) {
-        problem = `its ${src.resumeWord} is unusable (${(e as Error).message})`;
-      }
-      this.log.warn({ info_hash: hash, reason: problem }, `${src.resumeWord} unusable; the torrent comes back in an error state`);
-      await src.setAside?.().catch(() => undefined);
-    }
-    const { savePath, why } = await this.recordedSavePath(src.savePath, confined);
-    const torrent = src.torrent();
-    let torrentProblem = `its ${src.torrentWord} is missing`;
-    try {
-      if (torrent) {
-        try {
-          // Metadata of another torrent would bring that one back instead (or nothing, if it is back already).
-          const other = parseTorrentFile(torrent).infoHash;
-          if (other !== hash) throw new SpritzleError('invalid_torrent', `it is another torrent's (${other})`);
-          const reason = `${problem}${why}; resume the torrent to check its data in ${savePath}`;
-          await this.session.addTorrent({ ti: torrent, save_path: savePath }, { error: reason });
-          record.torrent = torrent;
-          return { outcome: 'broken', record };
-        } catch (e) {
-          // A damaged .torrent must not make the torrent vanish: it still comes back by its info-hash below.
-          if (!isSpritzleError(e) || (e.code !== 'invalid_torrent' && e.code !== 'invalid_bencode')) throw e;
-          torrentProblem = `its ${src.torrentWord} is unusable (${e.message})`;
-          this.log.warn({ info_hash: hash, reason: torrentProblem }, `${src.torrentWord === '.torrent' ? '.torrent file' : 'metadata'} unusable`);
-        }
-      }
-      const reason = `${problem} and ${torrentProblem}${why}; resume the torrent to fetch its metadata from peers into ${savePath}`;
-      await this.session.addTorrent({ info_hash: hash, save_path: savePath }, { error: reason });
-      return { outcome: 'broken', record };
-    } catch (e) {
-      this.log.error({ info_hash: hash, err: (e as Error).message, reason: problem }, 'cannot restore this torrent');
-      // Kept as it was, for a later start to try again.
-      if (src.resume) record.resume = src.resume;
-      if (torrent) record.torrent = torrent;
-      return { outcome: 'failed', record };
-    }
-  }
-
-  /**
-   * Why resume data cannot restore torrent `hash` as it is, or null when it can (as far as its info-hash
-   * and save path tell: the session refuses it if the rest is damaged).
-   */
-  private async resumeProblem(hash: string, bytes: Uint8Array, word: string, confined: Map<string, Promise<string>>): Promise<string | null> {
-    const r = peekResume(bytes);
-    if (r.infoHash !== hash) return `its ${word} holds another torrent's resume data (${r.infoHash})`;
-    try {
-      await this.confine(r.savePath, confined);
-    } catch (e) {
-      return `its ${word}'s ${(e as Error).message}`;
-    }
-    return null;
-  }
-
-  /** confineSavePath, asked once per distinct path during one start (most torrents share a few folders). */
-  private confine(savePath: string, confined: Map<string, Promise<string>>): Promise<string> {
-    let p = confined.get(savePath);
-    if (!p) {
-      p = confineSavePath(savePath, this.opts.defaultSavePath);
-      p.catch(() => undefined);
-      confined.set(savePath, p);
-    }
-    return p;
-  }
-
-  /** The save path recorded beside the torrent if it is still allowed, else the download folder (and why). */
-  private async recordedSavePath(recorded: string | null, confined: Map<string, Promise<string>>): Promise<{ savePath: string; why: string }> {
-    const root = this.opts.defaultSavePath;
-    if (recorded === null || recorded === '') return { savePath: root, why: ', and its save path is unknown' };
-    try {
-      return { savePath: await this.confine(recorded, confined), why: '' };
-    } catch (e) {
-      return { savePath: root, why: `, and its recorded ${(e as Error).message}` };
     }
   }
 
