@@ -14,9 +14,11 @@ import {
  *
  * Why this and not one file per key: a file per key costs two fsyncs (the file, its directory) per change
  * and falls behind at a few hundred changes a second; here a batch of any size costs one. Why not an
- * embedded database: node:sqlite needs Node 22, and every SQLite or LevelDB package for Node 20 is a
- * native build (or a WebAssembly one that does not fsync its own file); the needs are one map, written by
- * one process, read whole at start, which an append-only log does in a couple of hundred lines.
+ * embedded database: node:sqlite needs Node 22; better-sqlite3, sqlite3, classic-level and lmdb are native
+ * addons (compiled, or a prebuilt binary fetched at install); sql.js keeps the database in memory; the
+ * WebAssembly SQLite that reaches real files (node-sqlite3-wasm) does so with synchronous fs calls, so
+ * every commit's fsync would stall the API and the peers on the event loop. The need is one map, written
+ * by one process and read whole at start: what an append-only log does in a few hundred lines.
  *
  * Generations: journal g holds the changes made after snapshot g was taken. Compaction opens journal g+1
  * first (later writes go there), then writes snapshot g+1 from the map as it stood at that moment, then
@@ -37,7 +39,7 @@ export interface JournalOpenReport {
   /** Files read (the snapshot and journals), and frames replayed from journals. */
   files: number;
   replayed: number;
-  /** Damage found (each file's first damaged frame: what follows it is lost). */
+  /** Damage found: per file, where it starts and how many bytes were skipped (their entries are lost). */
   damaged: string[];
 }
 
