@@ -11,16 +11,46 @@ export interface ResumePeek {
   savePath: string;
 }
 
-const D = 0x64, E = 0x65, ZERO = 0x30, NINE = 0x39, COLON = 0x3a;
-/** A resume file has a few dozen top-level keys; their values are skipped by checkBencode within its own limits. */
+const D = 0x64, E = 0x65, I = 0x69, MINUS = 0x2d, ZERO = 0x30, NINE = 0x39, COLON = 0x3a;
+/** Lists and dictionaries (the info dict, trackers, peers) are skipped by checkBencode within these limits. */
 const LIMITS = { maxDepth: 100, maxTokens: 2_000_000 };
+/** Longest length prefix read: 10^15 bytes is more than any input holds. */
+const MAX_LENGTH_DIGITS = 15;
 
-/** The bytes of the bencoded string at `pos`, and the offset after it; throws when there is no string there. */
-function stringAt(b: Uint8Array, pos: number): { value: Uint8Array; end: number } {
-  if (b[pos]! < ZERO || b[pos]! > NINE) throw new Error(`a string was expected at byte ${pos}`);
-  const end = checkBencode(b, LIMITS, pos);
-  const colon = b.indexOf(COLON, pos);
-  return { value: b.subarray(colon + 1, end), end };
+/** Where a string's bytes are. */
+interface Span {
+  start: number;
+  end: number;
+}
+
+/** The bencoded string at `pos` (its bytes' bounds), read here: most values of resume data are strings or integers. */
+function stringAt(b: Uint8Array, pos: number): Span {
+  let len = 0;
+  let i = pos;
+  for (; i < b.length && b[i]! >= ZERO && b[i]! <= NINE; i++) {
+    if (i - pos >= MAX_LENGTH_DIGITS) throw new Error(`a string length too long at byte ${pos}`);
+    len = len * 10 + (b[i]! - ZERO);
+  }
+  if (i === pos || b[i] !== COLON) throw new Error(`a string was expected at byte ${pos}`);
+  const start = i + 1;
+  if (start + len > b.length) throw new Error(`a string runs past the end at byte ${pos}`);
+  return { start, end: start + len };
+}
+
+/** The offset after the value at `pos`. */
+function skipValue(b: Uint8Array, pos: number): number {
+  const c = b[pos];
+  if (c === undefined) throw new Error('truncated');
+  if (c >= ZERO && c <= NINE) return stringAt(b, pos).end;
+  if (c === I) {
+    let i = pos + 1;
+    if (b[i] === MINUS) i++;
+    const first = i;
+    while (i < b.length && b[i]! >= ZERO && b[i]! <= NINE) i++;
+    if (i === first || b[i] !== E) throw new Error(`an integer was expected at byte ${pos}`);
+    return i + 1;
+  }
+  return checkBencode(b, LIMITS, pos);
 }
 
 /**
@@ -29,23 +59,26 @@ function stringAt(b: Uint8Array, pos: number): { value: Uint8Array; end: number 
  */
 export function peekResume(bytes: Uint8Array): ResumePeek {
   if (bytes[0] !== D) throw new Error('not a dictionary');
+  const text = (r: Span, enc: 'latin1' | 'utf8' | 'hex'): string =>
+    Buffer.from(bytes.buffer, bytes.byteOffset + r.start, r.end - r.start).toString(enc);
   let pos = 1;
-  let infoHash: Uint8Array | undefined;
-  let savePath: Uint8Array | undefined;
+  let infoHash: Span | undefined;
+  let savePath: Span | undefined;
   while (pos < bytes.length && bytes[pos] !== E) {
     const key = stringAt(bytes, pos);
-    const k = Buffer.from(key.value.buffer, key.value.byteOffset, key.value.length).toString('latin1');
+    // Both names are 9 bytes long: no other key is turned into a string.
+    const k = key.end - key.start === 9 ? text(key, 'latin1') : '';
     if (k === 'info-hash' || k === 'save_path') {
       const v = stringAt(bytes, key.end);
-      if (k === 'info-hash') infoHash = v.value;
-      else savePath = v.value;
+      if (k === 'info-hash') infoHash = v;
+      else savePath = v;
       pos = v.end;
     } else {
-      pos = checkBencode(bytes, LIMITS, key.end);
+      pos = skipValue(bytes, key.end);
     }
   }
   if (bytes[pos] !== E) throw new Error('truncated');
-  if (!infoHash || infoHash.length !== 20) throw new Error('info-hash is missing');
-  if (!savePath || savePath.length === 0) throw new Error('save_path is missing');
-  return { infoHash: Buffer.from(infoHash).toString('hex'), savePath: Buffer.from(savePath).toString('utf8') };
+  if (!infoHash || infoHash.end - infoHash.start !== 20) throw new Error('info-hash is missing');
+  if (!savePath || savePath.end === savePath.start) throw new Error('save_path is missing');
+  return { infoHash: text(infoHash, 'hex'), savePath: text(savePath, 'utf8') };
 }
