@@ -337,7 +337,8 @@ export class ResumeStore {
     for (const t of this.timers) clearInterval(t);
     for (const u of this.unsubscribe) u();
     this.later.clear();
-    // Changes already marked are written first; then every torrent, under the deadline.
+    // Changes already marked are written first; then every torrent, under the deadline. Every one, not only
+    // those flagged needSaveResume: the end of a check and the transfer and time counters change without it.
     while (this.flushing) await this.flushing;
     this.deadline = deadline;
     this.outOfTime = 0;
