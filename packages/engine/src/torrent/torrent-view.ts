@@ -4,6 +4,7 @@ import type { PiecePicker } from '../algo/piece-picker.js';
 import type { TorrentDiscovery } from '../discovery/types.js';
 import type { ResumeData } from './resume.js';
 
+/** One connected peer, as libtorrent's peer_info (GET /torrent/<hash>/peers). */
 export interface PeerInfo {
   ip: string;
   port: number;
@@ -21,6 +22,7 @@ export interface PeerInfo {
   queue: number;
 }
 
+/** One file of a torrent: where it lies, how much of it is there, its priority (0 skips it, 4 is normal). */
 export interface FileInfo {
   index: number;
   path: string;
