@@ -2,6 +2,7 @@ import type { PiecePicker } from '../algo/piece-picker.js';
 import type { RateLimiter } from '../algo/bandwidth.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
+import { PieceDeadlines, isFastPeer, pickTimeCritical } from '../algo/piece-deadlines.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 
 export const BLOCK = 16384;
@@ -11,6 +12,11 @@ export const BLOCK_DROPPED = -1;
 export const BLOCK_REDUNDANT = -2;
 /** Blocks a peer may send that we never requested (nor gave up on) before it is disconnected. */
 const UNSOLICITED_BLOCK_TOLERANCE = 8;
+/** While pieces are time-critical, a peer's ordinary requests cover this many seconds of its rate: a
+ * deep queue of ordinary blocks would delay the critical ones behind it (peers answer in order). */
+const CRITICAL_QUEUE_SECONDS = 0.25;
+/** Time-critical blocks a peer may be asked for beyond its queue target. */
+const CRITICAL_EXTRA_BLOCKS = 16;
 
 /** What the requests need of their torrent, read on every top-up. */
 export interface RequestTorrent {
@@ -31,6 +37,10 @@ export class BlockRequests {
   /** Requests were held back for download bandwidth. */
   throttled = false;
   private readonly pickOut: number[] = [];
+  /** Time-critical pieces (set_piece_deadline, readers): picked first, from the fastest peers. */
+  readonly deadlines = new PieceDeadlines();
+  private fastestRate = 0;
+  private fastestAt = 0;
 
   constructor(
     private readonly torrent: RequestTorrent,
@@ -74,16 +84,20 @@ export class BlockRequests {
     const picker = this.picker;
     if (peer.closed || peer.peerChoking || !peer.amInterested || this.torrent.paused) return;
     if (this.torrent.diskBacklogged) return;
-    let want = peer.queueTarget - peer.outstanding.size;
+    const critical = this.deadlines.size > 0;
+    let target = peer.queueTarget;
+    if (critical) target = Math.min(target, Math.max(4, Math.ceil((peer.downloadRate * CRITICAL_QUEUE_SECONDS) / BLOCK)));
+    let want = target - peer.outstanding.size;
+    const criticalRoom = critical ? peer.queueTarget + CRITICAL_EXTRA_BLOCKS - peer.outstanding.size : 0;
     // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
-    if (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0)) return;
+    if (criticalRoom <= 0 && (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0))) return;
     const limited = this.limiter.limited || this.sessionLimiter.limited;
+    let allowed = Infinity;
     if (limited) {
       // Bandwidth is spent when a block is requested (libtorrent limits the socket; the effect is the same).
       now ??= Date.now();
-      const allowed = Math.min(this.limiter.available(now), this.sessionLimiter.available(now));
-      want = Math.min(want, Math.floor(allowed / BLOCK));
-      if (want <= 0) {
+      allowed = Math.floor(Math.min(this.limiter.available(now), this.sessionLimiter.available(now)) / BLOCK);
+      if (allowed <= 0) {
         this.throttled = true;
         this.torrent.limiterWake();
         return;
@@ -92,11 +106,21 @@ export class BlockRequests {
     const out = this.pickOut;
     out.length = 0;
     const opts = peer.pickOptions;
-    opts.sequential = this.torrent.sequential;
-    opts.snubbed = peer.snubbed;
-    // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
-    opts.allowBusy = peer.outstanding.size === 0;
-    const n = picker.pick(peer.pieces, want, out, opts);
+    let n = 0;
+    if (critical && criticalRoom > 0) {
+      now ??= Date.now();
+      const fast = isFastPeer(peer.downloadRate, this.fastest(now));
+      // Slow peers take time-critical blocks nobody asked for yet; only fast ones take duplicates of late ones.
+      n = pickTimeCritical(this.deadlines, picker, peer.pieces, Math.min(criticalRoom, allowed), out, now, fast && !peer.snubbed, opts.exclude);
+    }
+    want = Math.min(want - n, allowed - n);
+    if (want > 0) {
+      opts.sequential = this.torrent.sequential;
+      opts.snubbed = peer.snubbed;
+      // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
+      opts.allowBusy = peer.outstanding.size === 0 && n === 0;
+      n += picker.pick(peer.pieces, want, out, opts);
+    }
     if (limited) {
       this.limiter.consume(n * BLOCK);
       this.sessionLimiter.consume(n * BLOCK);
@@ -111,6 +135,23 @@ export class BlockRequests {
     }
     if (n > 0) peer.lastRequestAt = now ?? Date.now();
     else if (peer.outstanding.size === 0) this.updateInterest(peer);
+  }
+
+  /** The fastest peer's download rate, refreshed once a second. */
+  private fastest(now: number): number {
+    if (now - this.fastestAt >= 1000) {
+      this.fastestAt = now;
+      let best = 0;
+      for (const p of this.torrent.peers) if (!p.peerChoking && p.downloadRate > best) best = p.downloadRate;
+      this.fastestRate = best;
+    }
+    return this.fastestRate;
+  }
+
+  /** Time-critical pieces changed: ask every peer at once, fastest first, instead of at their next block. */
+  requestCritical(): void {
+    const peers = [...this.torrent.peers].sort((a, b) => b.downloadRate - a.downloadRate);
+    for (const p of peers) this.request(p);
   }
 
   /** Bandwidth came back: peers held back are asked again. */

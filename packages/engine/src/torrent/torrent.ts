@@ -17,6 +17,7 @@ import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
 import type { ResumeData } from './resume.js';
 import { RateLimiter } from '../algo/bandwidth.js';
+import type { DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
 import { PeerList } from './peer-list.js';
 import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
@@ -714,6 +715,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (this.closed) return;
     const c = this.host.counters;
     this.markHave(index);
+    this.requests!.deadlines.pieceDone(index);
     c.inc(M.ses_num_piece_passed);
     this.needSaveResume = true;
     for (const p of contributors) p.trust = Math.min(8, p.trust + 1);
@@ -888,6 +890,63 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (!wasFinished && this.isFinished) this.onFinished();
     for (const p of this.peers) this.updateInterest(p);
     if (wasFinished && !this.isFinished) this.connectToPeers();
+  }
+
+  /**
+   * libtorrent's set_piece_deadline: the piece is wanted within `at` (a Date.now() time) by `owner`, so
+   * it is requested before others, from the fastest peers. A piece of a skipped file becomes wanted
+   * (priority 1) so that it can be fetched.
+   */
+  setPieceDeadline(owner: DeadlineOwner, piece: number, at: number): void {
+    this.setPieceDeadlines(owner, new Map([[piece, at]]), false);
+  }
+
+  /** Replaces `owner`'s deadlines with these (a reader's window), or adds them when `replace` is false. */
+  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, replace = true): void {
+    const picker = this.picker;
+    const requests = this.requests;
+    if (!picker || !requests) throw new SpritzleError('invalid_state', 'piece deadlines need the torrent metadata');
+    let newlyWanted = false;
+    for (const piece of deadlines.keys()) {
+      if (!Number.isInteger(piece) || piece < 0 || piece >= picker.numPieces) {
+        throw new SpritzleError('invalid_param', `piece ${piece} is not in 0..${picker.numPieces - 1}`, { field: 'piece' });
+      }
+    }
+    for (const piece of deadlines.keys()) {
+      if (picker.have(piece) || picker.piecePriority(piece) > 0) continue;
+      picker.setPiecePriority(piece, 1);
+      newlyWanted = true;
+    }
+    if (replace) requests.deadlines.replace(owner, deadlines);
+    else for (const [piece, at] of deadlines) if (!picker.have(piece)) requests.deadlines.set(owner, piece, at);
+    if (newlyWanted && this.state !== 'checking_files' && this.state !== 'checking_resume_data') {
+      const wasFinished = this.isFinished;
+      this.updateFinishedState();
+      for (const p of this.peers) this.updateInterest(p);
+      if (wasFinished) this.connectToPeers();
+    }
+    requests.requestCritical();
+  }
+
+  /** libtorrent's reset_piece_deadline: the piece goes back to the normal order. */
+  resetPieceDeadline(owner: DeadlineOwner, piece: number): void {
+    this.requests?.deadlines.reset(owner, piece);
+  }
+
+  /** libtorrent's clear_piece_deadlines, for one owner (a reader, or the handle's user). */
+  clearPieceDeadlines(owner: DeadlineOwner): void {
+    this.requests?.deadlines.clearOwner(owner);
+  }
+
+  /** The effective deadline of a piece (the earliest any owner set), undefined when it has none. */
+  pieceDeadline(piece: number): number | undefined {
+    return this.requests?.deadlines.deadline(piece);
+  }
+
+  /** Reads verified data (a reader's bytes); throws disk_error if it is not there. */
+  readPiece(piece: number, offset: number, length: number): Promise<Uint8Array> {
+    if (!this.storage) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet');
+    return this.storage.read(piece, offset, length);
   }
 
   setUploadLimit(bytesPerSecond: number): void {
