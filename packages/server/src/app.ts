@@ -8,6 +8,7 @@ import { resolveOptions, type ServerOptions } from './options.js';
 import { route } from './routes/route.js';
 import { sessionRoutes } from './routes/session.js';
 import { torrentRoutes } from './routes/torrents.js';
+import { streamRoutes } from './routes/stream.js';
 import { security } from './security.js';
 import { webUiRoutes } from './web-ui.js';
 
@@ -38,6 +39,7 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   const router = express.Router();
   sessionRoutes(router, session, opts);
   torrentRoutes(router, session, opts);
+  streamRoutes(router, session, opts);
   route(router, '/events', { get: eventsHandler(session, opts) });
   route(router, '/metrics', { get: metricsHandler(session) });
   route(router, '/openapi.json', { get: openApiHandler });

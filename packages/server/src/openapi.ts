@@ -10,6 +10,7 @@ import {
   sessionStatsSchema, settingsSchema, type JsonSchema,
 } from './schemas.js';
 import { WEB_UI_PATHS } from './web-ui-openapi.js';
+import { STREAM_PATHS } from './stream-openapi.js';
 import type { MediaType, OpenApiDocument, Parameter, PathItem, ResponseObject } from './openapi-types.js';
 
 export type { MediaType, OpenApiDocument, Operation, Parameter, PathItem, ResponseObject } from './openapi-types.js';
@@ -371,6 +372,7 @@ function build(): OpenApiDocument {
           responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } } } } },
         },
       },
+      ...STREAM_PATHS,
       ...WEB_UI_PATHS,
     },
     components: {
