@@ -59,7 +59,51 @@ const M3U: Record<string, MediaType> = {
   },
 };
 
+const WEB_SEED: JsonSchema = {
+  type: 'object', additionalProperties: false,
+  required: ['url', 'state', 'error', 'failures', 'total_download', 'download_rate', 'retry_at'],
+  properties: {
+    url: { type: 'string' },
+    state: { type: 'string', enum: ['idle', 'downloading', 'backoff', 'failed'], description: 'backoff: retried at retry_at; failed: dropped after repeated failures' },
+    error: { type: 'string', description: 'the last failure, empty if none' },
+    failures: { type: 'integer', minimum: 0, description: 'failures in a row' },
+    total_download: { type: 'integer', minimum: 0 },
+    download_rate: { type: 'integer', minimum: 0, description: 'bytes/s' },
+    retry_at: { type: 'integer', minimum: 0, description: 'unix ms of the next try while backing off, else 0' },
+  },
+};
+const WEB_SEEDS_EXAMPLE = [
+  { url: 'https://mirror.example.org/pub/album/', state: 'downloading', error: '', failures: 0, total_download: 52428800, download_rate: 2097152, retry_at: 0 },
+  { url: 'http://dead.example.org/album/', state: 'backoff', error: 'HTTP 404 Not Found', failures: 2, total_download: 0, download_rate: 0, retry_at: 1764500000000 },
+];
+
 export const STREAM_PATHS: Record<string, PathItem> = {
+  '/torrent/{hash}/web_seeds': {
+    get: {
+      operationId: 'getWebSeeds', summary: "A torrent's web seeds (BEP 19)", tags: ['torrent'], parameters: [HASH_PARAM],
+      description: 'The url-list of the .torrent and the url_seeds given when adding, with state, last error and rates.',
+      responses: {
+        200: { description: 'The web seeds.', content: json({ type: 'array', items: WEB_SEED }, WEB_SEEDS_EXAMPLE) },
+        400: error('Malformed info-hash.', 'invalid_info_hash', '"xyz" is not an info-hash (40 hex characters)', 'hash'),
+        404: error('No torrent with this info-hash in the session.', 'torrent_not_found', `no torrent ${HASH} in the session`),
+      },
+    },
+    post: {
+      operationId: 'addWebSeed', summary: 'Add a web seed (libtorrent\'s add_url_seed)', tags: ['torrent'], parameters: [HASH_PARAM],
+      description: 'BEP 19: a single-file torrent\'s URL is the file (or a folder ending in /); a multi-file torrent\'s is the folder holding its name folder.',
+      requestBody: {
+        required: true,
+        content: json({ type: 'object', properties: { url: { type: 'string', description: 'http or https URL' } }, required: ['url'], additionalProperties: false },
+          { url: 'https://mirror.example.org/pub/' }),
+      },
+      responses: {
+        201: { description: 'The web seeds now.', content: json({ type: 'array', items: WEB_SEED }, WEB_SEEDS_EXAMPLE.slice(0, 1)) },
+        400: error('Not an http(s) URL.', 'invalid_param', '"ftp://x/" is not an http(s) URL', 'url'),
+        404: error('No torrent with this info-hash in the session.', 'torrent_not_found', `no torrent ${HASH} in the session`),
+        415: error('The body is not JSON.', 'unsupported_media_type', 'send the body as application/json, not text/plain'),
+      },
+    },
+  },
   '/torrent/{hash}/files/{index}/stream': fileOperation('streamFile', 'Stream a file (HTTP Range)',
     { name: 'index', in: 'path', required: true, description: 'the file index, as in GET /torrent/{hash}/files', schema: { type: 'integer', minimum: 0 } },
     error('No such torrent or file.', 'not_found', `torrent ${HASH} has no file 9`)),

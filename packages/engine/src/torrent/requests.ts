@@ -193,7 +193,7 @@ export class BlockRequests {
   }
 
   /** End-game: the block came from one peer, so the duplicate requests elsewhere are cancelled. */
-  cancelElsewhere(from: PeerConnection, id: number, index: number, offset: number, len: number): void {
+  cancelElsewhere(from: PeerConnection | null, id: number, index: number, offset: number, len: number): void {
     if (this.picker.requestCount(id) === 0) return;
     for (const p of this.torrent.peers) {
       if (p === from || !p.outstanding.delete(id)) continue;

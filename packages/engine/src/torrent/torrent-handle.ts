@@ -7,6 +7,7 @@ import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
 import type { SessionEvents, TypedEmitter } from '../session/events.js';
 import { TorrentReadStream, type ReadStreamOptions } from './read-stream.js';
+import type { WebSeedInfo } from './web-seeds.js';
 
 /** The owner of the deadlines set through the handle (readers own theirs). */
 const USER_DEADLINES = {};
@@ -233,6 +234,30 @@ export class TorrentHandle {
   /** Whether anything worth saving changed since the last saveResumeData(). */
   needSaveResume(): boolean {
     return this.t.needSaveResume;
+  }
+
+  /** libtorrent's url_seeds(): the web seeds' URLs (BEP 19). */
+  urlSeeds(): string[] {
+    return this.t.webSeedInfo().map((w) => w.url);
+  }
+
+  /** The web seeds with their state (idle, downloading, backoff, failed), last error and rates. */
+  webSeeds(): WebSeedInfo[] {
+    return this.t.webSeedInfo();
+  }
+
+  /** libtorrent's add_url_seed: an http(s) URL, by BEP 19's rules (a file, or a folder for multi-file torrents). */
+  addUrlSeed(url: string): void {
+    const t = this.t;
+    if (typeof url !== 'string' || !/^https?:\/\/\S+$/i.test(url) || !URL.canParse(url)) {
+      throw new SpritzleError('invalid_param', `"${String(url).slice(0, 100)}" is not an http(s) URL`, { field: 'url' });
+    }
+    t.addUrlSeed(url);
+  }
+
+  /** libtorrent's remove_url_seed; false if the torrent had no such web seed. */
+  removeUrlSeed(url: string): boolean {
+    return this.t.removeUrlSeed(url);
   }
 
   /**

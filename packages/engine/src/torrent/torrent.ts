@@ -21,7 +21,8 @@ import type { DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
 import { PeerList } from './peer-list.js';
 import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
-import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
+import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
 import { Uploads } from './uploads.js';
 import { MetadataExchange } from './metadata.js';
 import { bitfieldHas, fastResumeMismatch } from './checking.js';
@@ -112,6 +113,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private requests: BlockRequests | null = null;
   /** Blocks into pieces, hashed and written; once the metadata is known. */
   private assembly: PieceAssembly | null = null;
+  /** BEP 19 web seeds; once the metadata is known (the URLs wait in pendingUrlSeeds until then). */
+  private webSeeds: WebSeeds | null = null;
+  private readonly pendingUrlSeeds: string[];
   private readonly uploads: Uploads;
   /** BEP 9, both sides. */
   private readonly metadata: MetadataExchange;
@@ -174,6 +178,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.seedingSeconds = this.pendingResume.seeding_time;
     }
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
+    this.pendingUrlSeeds = [...params.url_seeds];
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
   }
 
@@ -277,6 +282,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         diskError: (e) => this.setError(e),
       },
     );
+    this.webSeeds = new WebSeeds({
+      picker, files: info.files, pieceLength: info.pieceLength,
+      get deadlines() { return self.requests!.deadlines; },
+      get active() { return !self.closed && !self.paused && !self.hasError && self.state === 'downloading'; },
+      get backlogged() { return self.assembly!.backlogged; },
+      block: (seed, index, offset, data) => this.onWebSeedBlock(seed, index, offset, data),
+      changed: (seed) => host.emit('url_seed', { info_hash: this.infoHash, url: seed.url, state: seed.state, error: seed.error }),
+    }, { maxRedirects: 5, timeoutMs: 30_000 });
+    for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeeds.add(url);
     this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
     this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
     this.applyPiecePriorities(piecePriorities);
@@ -308,6 +322,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (!this.paused && !this.closed && !this.hasError) {
       this.discovery?.start();
       this.connectToPeers();
+      this.webSeeds?.pump();
     }
   }
 
@@ -423,6 +438,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.needSaveResume = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
+    this.webSeeds?.stopAll();
     this.discovery?.stop();
     this.host.emit('torrent_paused', { info_hash: this.infoHash });
   }
@@ -441,6 +457,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     } else {
       this.discovery?.start();
       this.connectToPeers();
+      this.webSeeds?.pump();
     }
   }
 
@@ -460,6 +477,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.closed = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
+    this.webSeeds?.stopAll();
     this.assembly?.close();
     this.syncStorageCounters();
     await this.discovery?.close();
@@ -711,7 +729,29 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     requests!.request(peer, now);
   }
 
-  private pieceVerified(index: number, contributors: PeerConnection[]): void {
+  /** A block from a web seed: counted as payload, then into its piece like a peer's (verified by hash). */
+  private onWebSeedBlock(seed: WebSeed, index: number, offset: number, buf: Uint8Array): void {
+    const c = this.host.counters;
+    const len = buf.length;
+    const picker = this.picker;
+    const requests = this.requests;
+    if (this.closed || !picker || !requests) return;
+    c.inc(M.net_recv_bytes, len);
+    c.inc(M.net_recv_payload_bytes, len);
+    this.totalDownload += len;
+    this.totalPayloadDownload += len;
+    this.lastDownload = Date.now();
+    const id = requests.blockId(index, offset);
+    if (id < 0 || !picker.markReceived(id)) {
+      c.inc(M.net_recv_redundant_bytes, len);
+      this.totalRedundantBytes += len;
+      return;
+    }
+    requests.cancelElsewhere(null, id, index, offset, len);
+    this.assembly!.add(seed, index, offset, buf);
+  }
+
+  private pieceVerified(index: number, contributors: Contributor[]): void {
     if (this.closed) return;
     const c = this.host.counters;
     this.markHave(index);
@@ -725,11 +765,12 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     else if (this.assembly!.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
       // Peers may have idled on disk back-pressure.
       for (const p of this.peers) if (p.outstanding.size === 0) this.requests!.request(p);
+      this.webSeeds!.pump();
     }
   }
 
   /** Smart-ban: libtorrent's trust rule over the peers that sent a piece which failed its hash. */
-  private pieceFailed(index: number, contributors: PeerConnection[], size: number): void {
+  private pieceFailed(index: number, contributors: Contributor[], size: number): void {
     const c = this.host.counters;
     this.picker!.pieceFailed(index);
     c.inc(M.ses_num_piece_failed);
@@ -739,6 +780,10 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     // libtorrent's rule: -2 trust per failure; a peer that alone sent a bad piece, or whose trust fell to
     // -7, is banned.
     for (const p of contributors) {
+      if (p instanceof WebSeed) {
+        this.webSeeds?.hashFailed(p, index);
+        continue;
+      }
       p.trust -= 2;
       p.onParole = true;
       if (contributors.length === 1 || p.trust <= -7) this.ban(p, 'sent data that failed the hash check');
@@ -857,6 +902,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       if (this.isSeeding) this.seedingSeconds += seconds;
     }
     this.syncStorageCounters();
+    this.webSeeds?.tick(now, seconds);
     this.connectToPeers();
   }
 
@@ -941,6 +987,26 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** The effective deadline of a piece (the earliest any owner set), undefined when it has none. */
   pieceDeadline(piece: number): number | undefined {
     return this.requests?.deadlines.deadline(piece);
+  }
+
+  /** Its web seeds with state and rates (BEP 19). */
+  webSeedInfo(): WebSeedInfo[] {
+    return this.webSeeds?.list() ?? this.pendingUrlSeeds.map((url) => ({
+      url, state: 'idle' as const, error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0,
+    }));
+  }
+
+  /** libtorrent's add_url_seed. */
+  addUrlSeed(url: string): void {
+    if (this.webSeeds) this.webSeeds.add(url);
+    else if (!this.pendingUrlSeeds.includes(url)) this.pendingUrlSeeds.push(url);
+  }
+
+  /** libtorrent's remove_url_seed; false if it was not there. */
+  removeUrlSeed(url: string): boolean {
+    const i = this.pendingUrlSeeds.indexOf(url);
+    if (i >= 0) this.pendingUrlSeeds.splice(i, 1);
+    return (this.webSeeds?.remove(url) ?? false) || i >= 0;
   }
 
   /** Reads verified data (a reader's bytes); throws disk_error if it is not there. */
