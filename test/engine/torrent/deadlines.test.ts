@@ -36,6 +36,18 @@ async function downloading(numPieces = 40) {
 
 const reader = {};
 
+/** The [index, offset, length] of every message of type `id` in these bytes (no handshake). */
+function messagesOf(b: Buffer, id: number): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  let at = 0;
+  while (at + 4 <= b.length) {
+    const len = b.readUInt32BE(at);
+    if (len >= 13 && b[at + 4] === id) out.push([b.readUInt32BE(at + 5), b.readUInt32BE(at + 9), b.readUInt32BE(at + 13)]);
+    at += 4 + len;
+  }
+  return out;
+}
+
 describe('piece deadlines on a torrent', () => {
   it('a time-critical piece is requested before any other once the peer unchokes', async () => {
     const { torrent, peer, transport } = await downloading();
@@ -58,6 +70,36 @@ describe('piece deadlines on a torrent', () => {
     peer.flushBatch();
     const after = sentRequests(transport).slice(before);
     expect(after.map(([i]) => i)).toEqual([37, 37, 37, 37]);
+  });
+
+  it('an urgent deadline (a seek) cancels the requests queued deep at a peer, newest first, and asks for the critical blocks', async () => {
+    const { torrent, peer, transport } = await downloading();
+    peer.queueTarget = 40;
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const before = sentRequests(transport);
+    expect(before).toHaveLength(40);
+    const sentBefore = transport.sent().length;
+    torrent.setPieceDeadline(reader, 39, Date.now());
+    peer.flushBatch();
+    const cancels = messagesOf(transport.sent().subarray(sentBefore), 8);
+    expect(cancels).toHaveLength(36);
+    expect(cancels[0]).toEqual(before[39]); // the newest first
+    expect(peer.outstanding.size).toBe(4 + 4);
+    expect(sentRequests(transport).slice(40).map(([i]) => i)).toEqual([39, 39, 39, 39]);
+  });
+
+  it('a non-urgent window move cancels nothing', async () => {
+    const { torrent, peer, transport } = await downloading();
+    peer.queueTarget = 40;
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const sentBefore = transport.sent().length;
+    torrent.setPieceDeadlines(reader, new Map([[39, Date.now() + 5000]]), true, false);
+    peer.flushBatch();
+    expect(messagesOf(transport.sent().subarray(sentBefore), 8)).toHaveLength(0);
   });
 
   it('a piece of a skipped file with a deadline becomes wanted and is requested', async () => {

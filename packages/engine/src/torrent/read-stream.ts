@@ -7,8 +7,11 @@ export interface ReadStreamSource {
   have(piece: number): boolean;
   /** Verified data only. */
   read(piece: number, offset: number, length: number): Promise<Uint8Array>;
-  /** Replaces the owner's piece deadlines (Date.now() times). */
-  setDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>): void;
+  /**
+   * Replaces the owner's piece deadlines (Date.now() times); `urgent` when the reader needs the first of
+   * them now (a seek, or it caught up with the download).
+   */
+  setDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, urgent: boolean): void;
   clearDeadlines(owner: DeadlineOwner): void;
   /** Calls `listener` with each piece verified from now on; returns the unsubscribe. */
   onPiece(listener: (piece: number) => void): () => void;
@@ -148,8 +151,9 @@ export class TorrentReadStream extends Readable {
     const n = readAheadPieces(this.rate, src.pieceLength, this.readAheadSeconds, MAX_WINDOW_PIECES);
     const last = Math.min(this.lastPiece, piece + n - 1);
     const deadlines = windowDeadlines(this.pos, piece, last, src.pieceLength, this.rate, src.now());
+    const urgent = !src.have(piece);
     for (const p of deadlines.keys()) if (src.have(p)) deadlines.delete(p);
-    src.setDeadlines(this, deadlines);
+    src.setDeadlines(this, deadlines, urgent);
   }
 
   private pieceVerified(piece: number): void {

@@ -14,7 +14,7 @@ export const BLOCK_REDUNDANT = -2;
 const UNSOLICITED_BLOCK_TOLERANCE = 8;
 /** While pieces are time-critical, a peer's ordinary requests cover this many seconds of its rate: a
  * deep queue of ordinary blocks would delay the critical ones behind it (peers answer in order). */
-const CRITICAL_QUEUE_SECONDS = 0.25;
+const CRITICAL_QUEUE_SECONDS = 0.1;
 /** Time-critical blocks a peer may be asked for beyond its queue target. */
 const CRITICAL_EXTRA_BLOCKS = 16;
 
@@ -85,8 +85,7 @@ export class BlockRequests {
     if (peer.closed || peer.peerChoking || !peer.amInterested || this.torrent.paused) return;
     if (this.torrent.diskBacklogged) return;
     const critical = this.deadlines.size > 0;
-    let target = peer.queueTarget;
-    if (critical) target = Math.min(target, Math.max(4, Math.ceil((peer.downloadRate * CRITICAL_QUEUE_SECONDS) / BLOCK)));
+    const target = critical ? this.shallowTarget(peer) : peer.queueTarget;
     let want = target - peer.outstanding.size;
     const criticalRoom = critical ? peer.queueTarget + CRITICAL_EXTRA_BLOCKS - peer.outstanding.size : 0;
     // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
@@ -148,10 +147,40 @@ export class BlockRequests {
     return this.fastestRate;
   }
 
-  /** Time-critical pieces changed: ask every peer at once, fastest first, instead of at their next block. */
-  requestCritical(): void {
+  /** While pieces are time-critical: the ordinary requests a peer keeps (see CRITICAL_QUEUE_SECONDS). */
+  private shallowTarget(peer: PeerConnection): number {
+    return Math.min(peer.queueTarget, Math.max(4, Math.ceil((peer.downloadRate * CRITICAL_QUEUE_SECONDS) / BLOCK)));
+  }
+
+  /**
+   * Time-critical pieces changed: when `urgent` (a reader seeked, or waits), requests queued beyond the
+   * shallow target are cancelled, newest first, since peers answer in order and they would delay the critical blocks; then
+   * every peer is asked at once, fastest first, instead of at its next block.
+   */
+  requestCritical(urgent: boolean): void {
     const peers = [...this.torrent.peers].sort((a, b) => b.downloadRate - a.downloadRate);
+    if (urgent && this.deadlines.size > 0) for (const p of peers) this.trimForCritical(p);
     for (const p of peers) this.request(p);
+  }
+
+  private trimForCritical(peer: PeerConnection): void {
+    let excess = peer.outstanding.size - this.shallowTarget(peer);
+    if (excess <= 0 || peer.closed) return;
+    const picker = this.picker;
+    const bpp = picker.blocksPerPiece;
+    const ids = [...peer.outstanding];
+    for (let i = ids.length - 1; i >= 0 && excess > 0; i--) {
+      // Critical blocks deep in the queue go too: the critical pass asks for them again at the front.
+      const id = ids[i]!;
+      const piece = (id / bpp) | 0;
+      const block = id - piece * bpp;
+      peer.outstanding.delete(id);
+      picker.abortRequest(id);
+      peer.cancel(piece, block * BLOCK, picker.blockLength(piece, block));
+      // It may be on the wire already: tolerated when it comes.
+      peer.stragglers++;
+      excess--;
+    }
   }
 
   /** Bandwidth came back: peers held back are asked again. */

@@ -311,8 +311,8 @@ export class TorrentHandle {
       pieceLength: info.pieceLength,
       have: (p) => picker.have(p),
       read: (p, o, l) => t.readPiece(p, o, l),
-      setDeadlines: (owner, d) => {
-        if (this.isValid()) t.setPieceDeadlines(owner, d);
+      setDeadlines: (owner, d, urgent) => {
+        if (this.isValid()) t.setPieceDeadlines(owner, d, true, urgent);
       },
       clearDeadlines: (owner) => t.clearPieceDeadlines(owner),
       onPiece: (listener) => {

@@ -137,7 +137,7 @@ export interface TorrentControl extends TorrentView {
   resumeData(): Promise<ResumeData>;
   /** Time-critical pieces (libtorrent's piece deadlines), per owner; `at` is a Date.now() time. */
   setPieceDeadline(owner: DeadlineOwner, piece: number, at: number): void;
-  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>): void;
+  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, replace?: boolean, urgent?: boolean): void;
   resetPieceDeadline(owner: DeadlineOwner, piece: number): void;
   clearPieceDeadlines(owner: DeadlineOwner): void;
   pieceDeadline(piece: number): number | undefined;

@@ -944,11 +944,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
    * (priority 1) so that it can be fetched.
    */
   setPieceDeadline(owner: DeadlineOwner, piece: number, at: number): void {
-    this.setPieceDeadlines(owner, new Map([[piece, at]]), false);
+    this.setPieceDeadlines(owner, new Map([[piece, at]]), false, true);
   }
 
-  /** Replaces `owner`'s deadlines with these (a reader's window), or adds them when `replace` is false. */
-  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, replace = true): void {
+  /**
+   * Replaces `owner`'s deadlines with these (a reader's window), or adds them when `replace` is false.
+   * `urgent` (a seek, a reader waiting): requests queued deep at the peers are cancelled so the critical
+   * blocks come first.
+   */
+  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, replace = true, urgent = false): void {
     const picker = this.picker;
     const requests = this.requests;
     if (!picker || !requests) throw new SpritzleError('invalid_state', 'piece deadlines need the torrent metadata');
@@ -971,7 +975,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       for (const p of this.peers) this.updateInterest(p);
       if (wasFinished) this.connectToPeers();
     }
-    requests.requestCritical();
+    requests.requestCritical(urgent);
   }
 
   /** libtorrent's reset_piece_deadline: the piece goes back to the normal order. */
