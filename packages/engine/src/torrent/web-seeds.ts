@@ -32,7 +32,7 @@ const MAX_BACKOFF_MS = 60_000;
 const MIN_REQUEST_BYTES = 256 * 1024;
 const MAX_REQUEST_BYTES = 1 << 20;
 /** Requests out at once per web seed. */
-const IN_FLIGHT = 2;
+const IN_FLIGHT = 4;
 
 /** One web seed: its URL, state and counts. Also a contributor of blocks to pieces (hash-fail accounting). */
 export class WebSeed {
@@ -147,14 +147,18 @@ export class WebSeeds {
     this.fail(seed, `piece ${piece} failed the hash check`);
   }
 
-  /** Gives every usable seed work, up to IN_FLIGHT requests each. */
+  /** Gives every usable seed work, up to IN_FLIGHT requests each, one request per seed per round (they share). */
   pump(): void {
     const t = this.torrent;
     if (!t.active) return;
-    for (const s of this.seeds.values()) {
-      while ((s.state === 'idle' || s.state === 'downloading') && s.inFlight < IN_FLIGHT && !t.backlogged) {
-        if (!this.request(s)) break;
+    for (let round = 0; round < IN_FLIGHT; round++) {
+      let asked = false;
+      for (const s of this.seeds.values()) {
+        if ((s.state !== 'idle' && s.state !== 'downloading') || s.inFlight >= IN_FLIGHT || t.backlogged) continue;
+        if (!this.request(s)) return; // nothing left to ask anyone for
+        asked = true;
       }
+      if (!asked) return;
     }
   }
 
