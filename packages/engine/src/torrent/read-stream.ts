@@ -4,6 +4,7 @@ import { readAheadPieces, windowDeadlines, type DeadlineOwner } from '../algo/pi
 /** What a reader needs of its torrent (the handle wires it to the torrent and the session's events). */
 export interface ReadStreamSource {
   readonly pieceLength: number;
+  /** Whether the piece is verified (and so readable). */
   have(piece: number): boolean;
   /** Verified data only. */
   read(piece: number, offset: number, length: number): Promise<Uint8Array>;
@@ -12,14 +13,17 @@ export interface ReadStreamSource {
    * them now (a seek, or it caught up with the download).
    */
   setDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, urgent: boolean): void;
+  /** Drops every deadline of the owner. */
   clearDeadlines(owner: DeadlineOwner): void;
   /** Calls `listener` with each piece verified from now on; returns the unsubscribe. */
   onPiece(listener: (piece: number) => void): () => void;
   /** Calls `listener` once if the torrent goes away or stops with an error; returns the unsubscribe. */
   onGone(listener: (err: Error) => void): () => void;
+  /** The clock deadlines are in (Date.now()). */
   now(): number;
 }
 
+/** Which bytes of the file a reader reads, and how it buffers and reads ahead. */
 export interface ReadStreamOptions {
   /** First byte of the file to read (default 0). */
   start?: number;
@@ -87,10 +91,12 @@ export class TorrentReadStream extends Readable {
     return this.rate;
   }
 
+  /** Node's pull: reads on until back-pressure or a missing piece. */
   override _read(): void {
     void this.pump();
   }
 
+  /** @internal Frees the reader's deadlines and listeners. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     for (const u of this.unsubscribe) u();
     this.source.clearDeadlines(this);
