@@ -130,6 +130,17 @@ describe('pickTimeCritical', () => {
     expect(picker.requestCount(14)).toBe(2);
   });
 
+  it('duplicates only the earliest late piece (a window of late pieces is not requested several times over)', () => {
+    const picker = new PiecePicker(10, 4 * B, 40 * B, B, 1);
+    const d = new PieceDeadlines();
+    d.set({}, 3, 100);
+    d.set({}, 5, 200);
+    pickTimeCritical(d, picker, all, 8, [], 0, true);
+    const dup: number[] = [];
+    expect(pickTimeCritical(d, picker, all, 8, dup, 1000, true)).toBe(4);
+    expect(dup).toEqual([12, 13, 14, 15]);
+  });
+
   it('gives no duplicates to a peer not allowed them (a slow one)', () => {
     const picker = new PiecePicker(10, 4 * B, 40 * B, B, 1);
     const d = new PieceDeadlines();

@@ -106,8 +106,10 @@ export class PieceDeadlines {
 
 /**
  * The deadline pass of a pick: free blocks of time-critical pieces the peer has, earliest deadline first;
- * a piece past its deadline (late) may be requested again from this peer as a duplicate
- * (`duplicates` false keeps slow peers from taking them). Returns how many block ids it appended to `out`.
+ * the earliest piece, once past its deadline (late: a reader waits for it), may be requested again from
+ * this peer as a duplicate (`duplicates` false keeps slow peers from taking them). Only that one: when the
+ * swarm is slower than the reader every piece of its window turns late, and duplicating them all would
+ * spend the bandwidth several times over. Returns how many block ids it appended to `out`.
  */
 export function pickTimeCritical(
   deadlines: PieceDeadlines,
@@ -122,7 +124,7 @@ export function pickTimeCritical(
   let n = 0;
   const count = deadlines.size;
   for (let i = 0; i < count && n < max; i++) {
-    const late = duplicates && deadlines.deadlineAt(i) <= now;
+    const late = duplicates && i === 0 && deadlines.deadlineAt(i) <= now;
     n += picker.pickPiece(deadlines.piece(i), peer, max - n, out, late, exclude);
   }
   return n;
