@@ -169,10 +169,13 @@ export class BlockRequests {
     const picker = this.picker;
     const bpp = picker.blocksPerPiece;
     const ids = [...peer.outstanding];
+    const first = this.deadlines.piece(0);
     for (let i = ids.length - 1; i >= 0 && excess > 0; i--) {
-      // Critical blocks deep in the queue go too: the critical pass asks for them again at the front.
+      // The read-ahead's requests stay (cancelling them at every catch-up would throw away what is on the
+      // wire); the earliest critical piece's go too, to be asked for again at the front.
       const id = ids[i]!;
       const piece = (id / bpp) | 0;
+      if (piece !== first && this.deadlines.deadline(piece) !== undefined) continue;
       const block = id - piece * bpp;
       peer.outstanding.delete(id);
       picker.abortRequest(id);
