@@ -64,12 +64,14 @@ describe('piece deadlines on a torrent', () => {
     transport.feed(wire.unchoke());
     await turn();
     peer.flushBatch();
-    const before = sentRequests(transport).length;
+    const asked = sentRequests(transport);
+    const before = asked.length;
     expect(before).toBeGreaterThan(0);
-    torrent.setPieceDeadline(reader, 37, Date.now() + 10_000);
+    const target = [...Array(40).keys()].find((p) => !asked.some(([i]) => i === p))!;
+    torrent.setPieceDeadline(reader, target, Date.now() + 10_000);
     peer.flushBatch();
     const after = sentRequests(transport).slice(before);
-    expect(after.map(([i]) => i)).toEqual([37, 37, 37, 37]);
+    expect(after.map(([i]) => i)).toEqual([target, target, target, target]);
   });
 
   it('an urgent deadline (a seek) cancels the requests queued deep at a peer, newest first, and asks for the critical blocks', async () => {
@@ -81,13 +83,33 @@ describe('piece deadlines on a torrent', () => {
     const before = sentRequests(transport);
     expect(before).toHaveLength(40);
     const sentBefore = transport.sent().length;
-    torrent.setPieceDeadline(reader, 39, Date.now());
+    // A piece nobody asked for yet (the picker's order is random).
+    const asked = new Set(before.map(([i]) => i));
+    const target = [...Array(40).keys()].find((p) => !asked.has(p))!;
+    torrent.setPieceDeadline(reader, target, Date.now());
     peer.flushBatch();
     const cancels = messagesOf(transport.sent().subarray(sentBefore), 8);
     expect(cancels).toHaveLength(36);
     expect(cancels[0]).toEqual(before[39]); // the newest first
     expect(peer.outstanding.size).toBe(4 + 4);
-    expect(sentRequests(transport).slice(40).map(([i]) => i)).toEqual([39, 39, 39, 39]);
+    expect(sentRequests(transport).slice(40).map(([i]) => i)).toEqual([target, target, target, target]);
+  });
+
+  it('an urgent deadline keeps the requests of other time-critical pieces (a read-ahead on the wire)', async () => {
+    const { torrent, peer, transport } = await downloading();
+    peer.queueTarget = 40;
+    const window = new Map<number, number>();
+    for (let p = 20; p < 30; p++) window.set(p, Date.now() + 10_000 + p);
+    torrent.setPieceDeadlines({}, window, true, false);
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set(window.keys()));
+    const sentBefore = transport.sent().length;
+    torrent.setPieceDeadline(reader, 39, Date.now());
+    peer.flushBatch();
+    expect(messagesOf(transport.sent().subarray(sentBefore), 8)).toHaveLength(0);
+    expect(messagesOf(transport.sent().subarray(sentBefore), 6).map(([i]) => i)).toEqual([39, 39, 39, 39]);
   });
 
   it('a non-urgent window move cancels nothing', async () => {
