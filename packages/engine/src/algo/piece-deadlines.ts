@@ -40,6 +40,11 @@ export class PieceDeadlines {
     return best;
   }
 
+  /** Whether this owner gave the piece a deadline. */
+  owns(owner: DeadlineOwner, piece: number): boolean {
+    return this.byOwner.get(owner)?.has(piece) ?? false;
+  }
+
   set(owner: DeadlineOwner, piece: number, at: number): void {
     let m = this.byOwner.get(owner);
     if (!m) this.byOwner.set(owner, (m = new Map()));

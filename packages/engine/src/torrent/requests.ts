@@ -2,7 +2,7 @@ import type { PiecePicker } from '../algo/piece-picker.js';
 import type { RateLimiter } from '../algo/bandwidth.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
-import { PieceDeadlines, isFastPeer, pickTimeCritical } from '../algo/piece-deadlines.js';
+import { PieceDeadlines, isFastPeer, pickTimeCritical, type DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 
 export const BLOCK = 16384;
@@ -157,13 +157,13 @@ export class BlockRequests {
    * shallow target are cancelled, newest first, since peers answer in order and they would delay the critical blocks; then
    * every peer is asked at once, fastest first, instead of at its next block.
    */
-  requestCritical(urgent: boolean): void {
+  requestCritical(urgent: boolean, owner: DeadlineOwner): void {
     const peers = [...this.torrent.peers].sort((a, b) => b.downloadRate - a.downloadRate);
-    if (urgent && this.deadlines.size > 0) for (const p of peers) this.trimForCritical(p);
+    if (urgent && this.deadlines.size > 0) for (const p of peers) this.trimForCritical(p, owner);
     for (const p of peers) this.request(p);
   }
 
-  private trimForCritical(peer: PeerConnection): void {
+  private trimForCritical(peer: PeerConnection, owner: DeadlineOwner): void {
     let excess = peer.outstanding.size - this.shallowTarget(peer);
     if (excess <= 0 || peer.closed) return;
     const picker = this.picker;
@@ -171,11 +171,12 @@ export class BlockRequests {
     const ids = [...peer.outstanding];
     const first = this.deadlines.piece(0);
     for (let i = ids.length - 1; i >= 0 && excess > 0; i--) {
-      // The read-ahead's requests stay (cancelling them at every catch-up would throw away what is on the
-      // wire); the earliest critical piece's go too, to be asked for again at the front.
+      // The owner's read-ahead stays (cancelling it at every catch-up would throw away what is on the wire);
+      // the earliest critical piece's go too, to be asked for again at the front. Another owner's window
+      // (a reader closing as the player seeks) goes like ordinary requests; its pieces are asked for again.
       const id = ids[i]!;
       const piece = (id / bpp) | 0;
-      if (piece !== first && this.deadlines.deadline(piece) !== undefined) continue;
+      if (piece !== first && this.deadlines.owns(owner, piece)) continue;
       const block = id - piece * bpp;
       peer.outstanding.delete(id);
       picker.abortRequest(id);

@@ -975,7 +975,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       for (const p of this.peers) this.updateInterest(p);
       if (wasFinished) this.connectToPeers();
     }
-    requests.requestCritical(urgent);
+    requests.requestCritical(urgent, owner);
   }
 
   /** libtorrent's reset_piece_deadline: the piece goes back to the normal order. */
