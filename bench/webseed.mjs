@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Web seed throughput (BEP 19, issue 16): spritzle downloads one torrent on 127.0.0.1 from a web seed alone
-// (a Range-capable node:http file server in this process) and from a libtorrent seed alone
+// (a Range-capable node:http file server in a child process) and from a libtorrent seed alone
 // (test/peers/lt_peer.py), interleaved run by run; MiB/s of each, medians and the ratio (target >= 0.8).
 //
 //   pnpm run build && node bench/webseed.mjs [--size-mib 256] [--piece-kib 256] [--runs 2]
@@ -8,9 +8,8 @@
 // Needs Debian's python3-libtorrent for the peer side. Each download gives up after 120 s.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -51,18 +50,32 @@ const torrent = bencode.encode({ info: { name, 'piece length': PIECE, length: SI
 const torrentPath = join(work, 'data.torrent');
 await writeFile(torrentPath, torrent);
 
-// A plain Range file server, as a mirror would be.
-const server = http.createServer(async (req, res) => {
-  const file = join(src, name);
-  const size = (await stat(file)).size;
-  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+// A plain Range file server, as a mirror would be: in a process of its own, as the libtorrent seed is.
+const serverScript = `
+const http = await import('node:http');
+const { createReadStream, statSync } = await import('node:fs');
+const file = ${JSON.stringify(join(src, name))};
+const size = statSync(file).size;
+const server = http.createServer((req, res) => {
+  const m = /^bytes=(\\d+)-(\\d*)$/.exec(req.headers.range ?? '');
   const start = m ? Number(m[1]) : 0;
   const end = m && m[2] !== '' ? Math.min(Number(m[2]), size - 1) : size - 1;
-  res.writeHead(m ? 206 : 200, { 'content-length': end - start + 1, 'accept-ranges': 'bytes', ...(m ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
-  createReadStream(file, { start, end }).pipe(res);
+  res.writeHead(m ? 206 : 200, { 'content-length': end - start + 1, 'accept-ranges': 'bytes', ...(m ? { 'content-range': 'bytes ' + start + '-' + end + '/' + size } : {}) });
+  createReadStream(file, { start, end, highWaterMark: 1 << 20 }).pipe(res);
 });
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const webUrl = `http://127.0.0.1:${server.address().port}/${name}`;
+server.listen(0, '127.0.0.1', () => console.log('PORT ' + server.address().port));
+`;
+const webProc = spawn(process.execPath, ['--input-type=module', '-e', serverScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+const webPort = await new Promise((resolve, reject) => {
+  let out = '';
+  webProc.stdout.on('data', (d) => {
+    out += d;
+    const m = /PORT (\d+)/.exec(out);
+    if (m) resolve(Number(m[1]));
+  });
+  webProc.on('close', (c) => reject(new Error(`file server exited ${c}`)));
+});
+const webUrl = `http://127.0.0.1:${webPort}/${name}`;
 
 // The libtorrent seed (checks the data once, then seeds).
 const lt = spawn('/usr/bin/python3', [join(root, 'test/peers/lt_peer.py'), 'seed', torrentPath, '--save-path', src, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -104,6 +117,6 @@ console.log(JSON.stringify({ size_mib: SIZE / 1048576, piece_kib: PIECE / 1024, 
 
 lt.kill('SIGTERM');
 await new Promise((r) => lt.on('close', r));
-server.close();
+webProc.kill('SIGTERM');
 await rm(work, { recursive: true, force: true });
 process.exit(0);
