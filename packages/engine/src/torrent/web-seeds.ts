@@ -31,8 +31,8 @@ const MAX_BACKOFF_MS = 60_000;
  */
 const MIN_REQUEST_BYTES = 256 * 1024;
 const MAX_REQUEST_BYTES = 1 << 20;
-/** Requests out at once per web seed. */
-const IN_FLIGHT = 4;
+/** Requests out at once per web seed (up to 8 MiB: blocks are handed on only when a whole run has come). */
+const IN_FLIGHT = 8;
 
 /** One web seed: its URL, state and counts. Also a contributor of blocks to pieces (hash-fail accounting). */
 export class WebSeed {
