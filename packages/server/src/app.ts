@@ -8,6 +8,8 @@ import { resolveOptions, type ServerOptions } from './options.js';
 import { route } from './routes/route.js';
 import { sessionRoutes } from './routes/session.js';
 import { torrentRoutes } from './routes/torrents.js';
+import { streamRoutes } from './routes/stream.js';
+import { webSeedRoutes } from './routes/web-seeds.js';
 import { security } from './security.js';
 import { webUiRoutes } from './web-ui.js';
 
@@ -38,6 +40,8 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   const router = express.Router();
   sessionRoutes(router, session, opts);
   torrentRoutes(router, session, opts);
+  streamRoutes(router, session, opts);
+  webSeedRoutes(router, session);
   route(router, '/events', { get: eventsHandler(session, opts) });
   route(router, '/metrics', { get: metricsHandler(session) });
   route(router, '/openapi.json', { get: openApiHandler });

@@ -5,6 +5,7 @@ import { HttpError } from './errors.js';
 import { isUnspecifiedIp } from './ip-address.js';
 import type { ResolvedOptions } from './options.js';
 import { isPublicUiRequest, uiCookieToken } from './web-ui.js';
+import { MEDIA_PATH_RE } from './routes/stream.js';
 
 /** Lower-case, no brackets around IPv6, no trailing dot: the form host names are compared in. */
 export function normalizeHostname(h: string): string {
@@ -62,6 +63,13 @@ function bearerToken(req: Request): string | null {
   return m ? m[1]! : null;
 }
 
+/** `?token=` on a stream or playlist GET/HEAD only: media players cannot send headers. Elsewhere it is ignored. */
+function queryToken(req: Request): string | null {
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || !MEDIA_PATH_RE.test(req.path)) return null;
+  const t = req.query.token;
+  return typeof t === 'string' ? t : null;
+}
+
 /**
  * Host allow-list (DNS rebinding), Origin check for state-changing methods (cross-site form posts), then
  * the Bearer token. The Host check comes first: a rebinding page must learn nothing, not even that a token is
@@ -111,7 +119,7 @@ export function security(opts: ResolvedOptions): RequestHandler {
         next(new HttpError(403, 'origin_not_allowed', 'a cookie-authenticated request that changes state must carry an Origin header'));
         return;
       }
-      const given = bearer ?? cookie;
+      const given = bearer ?? cookie ?? queryToken(req);
       // Compare digests: equal length whatever was sent, so the comparison time says nothing about the token.
       if (given === null || !timingSafeEqual(digest(given), tokenDigest)) {
         const missing = given === null;
