@@ -17,6 +17,8 @@ describe('config file errors', () => {
     [{ 'listen-port': 70000 }, /config file .*config\.json: "listen-port" must be a port number from 0 to 65535$/],
     [{ 'log-level': 'loud' }, /config file .*config\.json: "log-level" must be one of trace, .* or silent, not "loud"$/],
     [{ 'download-dir': 5 }, /config file .*config\.json: "download-dir" must be a string$/],
+    // The list of known options is spelled as the file spells them, not as the code's camelCase.
+    [{ 'downlaod-dir': '/data' }, /config file .*config\.json: unknown option "downlaod-dir" \(known: port, host, listen-port, .*download-dir, .*prefer-rc4\)$/],
   ])('%j', async (config, message) => {
     const dir = await tmp('cli-config-');
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));

@@ -11,6 +11,11 @@ export const CONFIG_KEYS = {
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 export type DaemonConfig = Partial<Record<ConfigKey, string | number | boolean | string[]>>;
 
+/** A key as config files and the README spell it: downloadDir -> download-dir. */
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 /**
  * Reads a JSON config file (`{"port": 8080, "downloadDir": "/data", "dht": false, ...}`; kebab-case
  * names such as "listen-port" work too). Unknown keys or wrong types are an error naming them; a
@@ -35,7 +40,7 @@ export async function loadConfigFile(path: string, required: boolean): Promise<D
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     const key = k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as ConfigKey;
     const type = CONFIG_KEYS[key];
-    if (!type) throw new CliError(`config file ${path}: unknown option "${k}" (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+    if (!type) throw new CliError(`config file ${path}: unknown option "${k}" (known: ${Object.keys(CONFIG_KEYS).map(kebab).join(', ')})`);
     const ok = type === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === type;
     if (!ok) throw new CliError(`config file ${path}: "${k}" must be a ${type}`);
     out[key] = v as string | number | boolean | string[];
