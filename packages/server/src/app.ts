@@ -1,6 +1,9 @@
 import express from 'express';
 import type { Session } from '@spritzle/engine';
 import { errorHandler, notFound } from './errors.js';
+import { Labels } from './labels.js';
+import { QB_PREFIX, qbittorrentRouter } from './qbittorrent/index.js';
+import { TR_PATH, transmissionRouter } from './transmission/index.js';
 import { eventsHandler } from './events.js';
 import { metricsHandler } from './metrics.js';
 import { openApiHandler } from './openapi.js';
@@ -43,6 +46,12 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   route(router, '/openapi.json', { get: openApiHandler });
   webUiRoutes(router, opts);
   app.use(router);
+
+  // qBittorrent's Web API v2 and Transmission's RPC beside the REST API, sharing categories and tags.
+  const labels = new Labels();
+  session.on('torrent_removed', ({ info_hash }) => labels.forget(info_hash));
+  app.use(QB_PREFIX, qbittorrentRouter({ session, opts, labels }));
+  app.use(TR_PATH, transmissionRouter({ session, opts, labels }));
 
   app.use(notFound);
   app.use(errorHandler(opts.log));

@@ -102,7 +102,8 @@ export function security(opts: ResolvedOptions): RequestHandler {
       }
     }
 
-    if (tokenDigest && !isPublicUiRequest(req)) {
+    // The qBittorrent and Transmission adapters check the token their own clients' way (cookie, Basic).
+    if (tokenDigest && !isPublicUiRequest(req) && !isCompatRequest(req)) {
       // The web UI's cookie counts as the header. A browser sends a cookie with every request to this
       // origin, so a cookie alone may change state only from a page that said where it comes from.
       const bearer = bearerToken(req);
@@ -123,6 +124,11 @@ export function security(opts: ResolvedOptions): RequestHandler {
     }
     next();
   };
+}
+
+/** A request to the qBittorrent or Transmission adapter, which authenticate their callers themselves. */
+function isCompatRequest(req: Request): boolean {
+  return req.path.startsWith('/api/v2/') || req.path === '/transmission/rpc';
 }
 
 /** Whether an Origin header names the API itself (scheme aside: a TLS proxy in front changes it). */

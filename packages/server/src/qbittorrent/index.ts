@@ -1,0 +1,527 @@
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import multer from 'multer';
+import {
+  isSpritzleError, parseTorrentFile, type AddTorrentParams, type Session, type TorrentHandle, type TorrentStatus,
+} from '@spritzle/engine';
+import { confineSavePath } from '../add-params.js';
+import { HttpError } from '../errors.js';
+import { fetchTorrent, parseTorrentUrl } from '../fetch-torrent.js';
+import { Labels } from '../labels.js';
+import type { ResolvedOptions } from '../options.js';
+import { LoginLimiter, Sessions, bypasses, cookie, headerCredential, isToken, remoteIp } from './auth.js';
+import { MainData, type Row } from './maindata.js';
+import { QbError, QbParams } from './params.js';
+import { preferencesOf, settingsFromPreferences } from './preferences.js';
+import { QB_FILTERS, matchesFilter, qbTorrent, type QbTorrent } from './torrent-info.js';
+
+/** The qBittorrent release whose Web API we speak: 4.6's (pause/resume, pausedUP), API 2.9.3. */
+export const QB_VERSION = 'v4.6.7';
+export const QB_API_VERSION = '2.9.3';
+export const SID_COOKIE = 'SID';
+
+type Handler = (req: Request, res: Response) => void | Promise<void>;
+
+const ENGINE_STATUS: Readonly<Record<string, number>> = {
+  torrent_not_found: 404, duplicate_torrent: 409, session_closed: 503, disk_error: 500, network_error: 500,
+};
+
+/** Errors as qBittorrent answers them: a status and a plain-text line, never the REST API's JSON. */
+const qbErrors: ErrorRequestHandler = (err, _req, res, next) => {
+  if (res.headersSent) {
+    next(err);
+    return;
+  }
+  let status = 500;
+  let text = 'Internal Server Error';
+  if (err instanceof QbError || err instanceof HttpError) {
+    status = err.status;
+    text = err.message;
+  } else if (isSpritzleError(err)) {
+    status = ENGINE_STATUS[err.code] ?? 400;
+    text = err.message;
+  } else if (err instanceof multer.MulterError) {
+    status = err.code === 'LIMIT_FILE_SIZE' ? 413 : 400;
+    text = err.message;
+  } else if (typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number') {
+    status = (err as { status: number }).status;
+    text = (err as Error).message;
+  }
+  res.status(status).type('text/plain').send(text);
+};
+
+function plain(res: Response, text: string): void {
+  res.type('text/plain; charset=UTF-8').send(text);
+}
+
+function empty(res: Response): void {
+  res.status(200).end();
+}
+
+export interface QbContext {
+  session: Session;
+  opts: ResolvedOptions;
+  labels: Labels;
+}
+
+/**
+ * qBittorrent's Web API v2 under /api/v2: the calls Sonarr, Radarr, Flood and the @ctrl clients make, over
+ * the engine's public API. Authentication is its own (SID cookie from auth/login, Bearer or Basic with the
+ * daemon's token, loopback bypass without a token); the app's Host and Origin checks still apply.
+ */
+export function qbittorrentRouter(ctx: QbContext): Router {
+  const { session, opts, labels } = ctx;
+  const router = express.Router();
+  const sessions = new Sessions();
+  const limiter = new LoginLimiter();
+  const mainData = new MainData();
+
+  const authed = (req: Request): boolean => {
+    if (bypasses(req, opts.token)) return true;
+    if (opts.token === undefined) return false;
+    const given = headerCredential(req);
+    if (given !== null) return isToken(given, opts.token);
+    const sid = cookie(req, SID_COOKIE);
+    return sid !== null && sessions.touch(sid);
+  };
+
+  const startSession = (res: Response): void => {
+    res.setHeader('Set-Cookie', `${SID_COOKIE}=${sessions.create()}; HttpOnly; SameSite=Strict; path=/`);
+  };
+
+  // auth/login is the one public call; everything else answers 403 until the caller is logged in.
+  router.post('/auth/login', (req, res) => {
+    const ip = remoteIp(req);
+    if (limiter.isBanned(ip)) throw new QbError(403, 'Your IP address has been banned after too many failed authentication attempts.');
+    const p = new QbParams(req);
+    const ok = opts.token === undefined ? bypasses(req, undefined) : isToken(p.str('password') ?? '', opts.token);
+    if (!ok) {
+      limiter.failed(ip);
+      plain(res, 'Fails.');
+      return;
+    }
+    limiter.succeeded(ip);
+    startSession(res);
+    plain(res, 'Ok.');
+  });
+  router.all('/auth/login', (_req, _res) => { throw new QbError(405, 'Method Not Allowed'); });
+  router.use((req, _res, next) => {
+    next(authed(req) ? undefined : new QbError(403, 'Forbidden'));
+  });
+  router.post('/auth/logout', (req, res) => {
+    const sid = cookie(req, SID_COOKIE);
+    if (sid !== null) sessions.end(sid);
+    res.setHeader('Set-Cookie', `${SID_COOKIE}=; HttpOnly; SameSite=Strict; path=/; Max-Age=0`);
+    empty(res);
+  });
+
+  /** A read: GET or POST (qBittorrent takes both). */
+  const read = (p: string, h: Handler): void => {
+    router.get(p, h);
+    router.post(p, h);
+  };
+  /** An action: POST only (qBittorrent 4.4+ answers other methods 405). */
+  const action = (p: string, h: Handler): void => {
+    router.post(p, h);
+    router.all(p, () => { throw new QbError(405, 'Method Not Allowed'); });
+  };
+
+  // --- app ---
+  read('/app/version', (_req, res) => plain(res, QB_VERSION));
+  read('/app/webapiVersion', (_req, res) => plain(res, QB_API_VERSION));
+  read('/app/buildInfo', (_req, res) => {
+    res.json({ qt: '', libtorrent: 'spritzle', boost: '', openssl: '', zlib: '', bitness: 64, platform: process.platform });
+  });
+  read('/app/preferences', (_req, res) => { res.json(preferencesOf(session.settings(), session.listenPort)); });
+  read('/app/defaultSavePath', (_req, res) => plain(res, session.settings().save_path));
+  action('/app/setPreferences', async (req, res) => {
+    const raw = new QbParams(req).need('json');
+    let prefs: unknown;
+    try {
+      prefs = JSON.parse(raw);
+    } catch {
+      throw new QbError(400, 'json is not valid JSON');
+    }
+    if (typeof prefs !== 'object' || prefs === null || Array.isArray(prefs)) throw new QbError(400, 'json must be an object');
+    const settings = settingsFromPreferences(prefs as Record<string, unknown>);
+    if (settings.save_path !== undefined && opts.downloadRoot !== null) {
+      settings.save_path = await confineSavePath(settings.save_path, opts.downloadRoot, 'save_path');
+    }
+    session.applySettings(settings);
+    empty(res);
+  });
+
+  // --- torrents: reading ---
+  const trackerUrls = (h: TorrentHandle): string[] => h.trackers().map((t) => t.url);
+  const row = (h: TorrentHandle, s: TorrentStatus): QbTorrent =>
+    qbTorrent(s, { category: labels.category(s.info_hash), tags: labels.torrentTags(s.info_hash), trackers: trackerUrls(h) });
+  const rows = (): QbTorrent[] => {
+    const out: QbTorrent[] = [];
+    for (const h of session.torrents()) if (h.isValid()) out.push(row(h, h.status()));
+    return out;
+  };
+  /** The torrent named by `hash`, or qBittorrent's 404. */
+  const one = (p: QbParams): TorrentHandle => {
+    const h = session.findTorrent(p.need('hash').toLowerCase());
+    if (!h) throw new QbError(404, 'Not Found');
+    return h;
+  };
+  /** `hashes`: "h1|h2" or "all"; unknown hashes are skipped, as qBittorrent does. */
+  const many = (p: QbParams): TorrentHandle[] => {
+    const hashes = p.need('hashes');
+    if (hashes === 'all') return session.torrents();
+    const out: TorrentHandle[] = [];
+    for (const hash of hashes.split('|')) {
+      const h = session.findTorrent(hash.trim().toLowerCase());
+      if (h) out.push(h);
+    }
+    return out;
+  };
+
+  read('/torrents/info', (req, res) => {
+    const p = new QbParams(req);
+    const filter = p.str('filter') ?? 'all';
+    if (!QB_FILTERS.has(filter)) throw new QbError(400, `Unknown filter: ${filter.slice(0, 50)}`);
+    const category = p.str('category');
+    const tag = p.str('tag');
+    const hashes = p.str('hashes');
+    const wanted = hashes !== undefined && hashes !== 'all' ? new Set(hashes.toLowerCase().split('|')) : null;
+    let list = rows().filter((t) => {
+      if (wanted && !wanted.has(t.hash as string)) return false;
+      if (matchesFilter(filter, t) === false) return false;
+      if (category !== undefined && t.category !== category) return false;
+      if (tag !== undefined && (tag === '' ? t.tags !== '' : !(t.tags as string).split(', ').includes(tag))) return false;
+      return true;
+    });
+    const sort = p.str('sort');
+    if (sort !== undefined && sort !== '') {
+      list.sort((a, b) => {
+        const x = a[sort], y = b[sort];
+        if (typeof x === 'number' && typeof y === 'number') return x - y;
+        return String(x ?? '').localeCompare(String(y ?? ''));
+      });
+    }
+    if (p.bool('reverse')) list.reverse();
+    let offset = p.int('offset', 0);
+    if (offset < 0) offset = Math.max(0, list.length + offset);
+    const limit = p.int('limit', 0);
+    list = list.slice(offset, limit > 0 ? offset + limit : undefined);
+    res.json(list);
+  });
+
+  read('/torrents/properties', (req, res) => {
+    const h = one(new QbParams(req));
+    const s = h.status();
+    const bytes = h.torrentFile();
+    const info = bytes ? parseTorrentFile(bytes) : null;
+    const t = row(h, s);
+    res.json({
+      hash: s.info_hash, infohash_v1: s.info_hashes.v1, infohash_v2: s.info_hashes.v2, name: s.name,
+      save_path: s.save_path, download_path: '', comment: info?.comment ?? '', created_by: info?.createdBy ?? '',
+      creation_date: info?.creationDate ?? -1, piece_size: info?.pieceLength ?? -1, pieces_num: info?.numPieces ?? -1,
+      pieces_have: s.num_pieces, total_size: s.has_metadata ? s.total : -1, total_wasted: s.total_failed_bytes + s.total_redundant_bytes,
+      total_uploaded: s.all_time_upload, total_uploaded_session: s.total_payload_upload,
+      total_downloaded: s.all_time_download, total_downloaded_session: s.total_payload_download,
+      up_limit: -1, dl_limit: -1, time_elapsed: s.active_time, seeding_time: s.seeding_time,
+      nb_connections: s.num_connections, nb_connections_limit: s.connections_limit, share_ratio: t.ratio,
+      addition_date: s.added_time, completion_date: t.completion_on, last_seen: t.seen_complete,
+      dl_speed: s.download_payload_rate, dl_speed_avg: s.active_time > 0 ? Math.round(s.all_time_download / s.active_time) : 0,
+      up_speed: s.upload_payload_rate, up_speed_avg: s.active_time > 0 ? Math.round(s.all_time_upload / s.active_time) : 0,
+      eta: t.eta, peers: s.num_peers - s.num_seeds, peers_total: Math.max(s.num_incomplete, 0), seeds: s.num_seeds,
+      seeds_total: Math.max(s.num_complete, 0), reannounce: t.reannounce, isPrivate: info?.private ?? false,
+      ratio_limit: -2, seeding_time_limit: -2, inactive_seeding_time_limit: -2,
+    });
+  });
+
+  read('/torrents/files', (req, res) => {
+    const p = new QbParams(req);
+    const h = one(p);
+    const indexes = p.str('indexes');
+    const only = indexes !== undefined ? new Set(indexes.split('|').map(Number)) : null;
+    const bytes = h.torrentFile();
+    const pieceLength = bytes ? parseTorrentFile(bytes).pieceLength : 0;
+    const out = h.files().filter((f) => !f.pad && (only === null || only.has(f.index))).map((f) => ({
+      index: f.index, name: f.path, size: f.size, progress: f.progress, priority: f.priority,
+      is_seed: f.progress === 1,
+      piece_range: pieceLength > 0 ? [Math.floor(f.offset / pieceLength), Math.floor(Math.max(f.offset, f.offset + f.size - 1) / pieceLength)] : [0, 0],
+      availability: -1,
+    }));
+    res.json(out);
+  });
+
+  read('/torrents/trackers', (req, res) => {
+    const h = one(new QbParams(req));
+    const code = { idle: 1, announcing: 3, working: 2, error: 4 } as const;
+    res.json(h.trackers().map((t) => ({
+      url: t.url, status: code[t.status], tier: t.tier, num_peers: t.num_peers, num_seeds: -1, num_leeches: -1,
+      num_downloaded: -1, msg: t.message,
+    })));
+  });
+
+  read('/torrents/pieceStates', (req, res) => {
+    const s = one(new QbParams(req)).status();
+    res.json(s.pieces.map((have) => (have ? 2 : 0)));
+  });
+
+  read('/torrents/pieceHashes', (req, res) => {
+    const bytes = one(new QbParams(req)).torrentFile();
+    res.json(bytes ? parseTorrentFile(bytes).pieceHashes.map((x) => Buffer.from(x).toString('hex')) : []);
+  });
+
+  read('/torrents/categories', (_req, res) => {
+    const out: Record<string, { name: string; savePath: string }> = {};
+    for (const [name, savePath] of labels.categoryList()) out[name] = { name, savePath };
+    res.json(out);
+  });
+  read('/torrents/tags', (_req, res) => { res.json(labels.tagList()); });
+
+  // --- torrents: adding ---
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: opts.maxTorrentBytes, files: 32, fields: 40, parts: 72, fieldNameSize: 100, fieldSize: 256 * 1024 },
+  }).any();
+  router.post('/torrents/add', (req, res, next) => {
+    upload(req, res, (err?: unknown) => {
+      if (err !== undefined && err !== null && !(err instanceof multer.MulterError)) {
+        next(new QbError(400, `malformed multipart body: ${err instanceof Error ? err.message : String(err)}`));
+        return;
+      }
+      next(err ?? undefined);
+    });
+  }, async (req, res) => {
+    const p = new QbParams(req);
+    const category = p.str('category') ?? '';
+    if (category !== '' && !Labels.validCategoryName(category)) throw new QbError(400, 'Invalid category name');
+    const tags = p.list('tags', ',').filter(Labels.validTagName);
+    let savePath = p.str('savepath') ?? '';
+    if (savePath === '' && category !== '') savePath = labels.categorySavePath(category) ?? '';
+    const base: AddTorrentParams = {};
+    if (savePath !== '') base.save_path = opts.downloadRoot !== null ? await confineSavePath(savePath, opts.downloadRoot, 'savepath') : savePath;
+    if (p.bool('paused') || p.bool('stopped')) {
+      base.paused = true;
+      base.auto_managed = false;
+    }
+    if (p.bool('skip_checking')) base.seed_mode = true;
+    if (p.bool('sequentialDownload')) base.sequential_download = true;
+    const up = p.int('upLimit', 0), down = p.int('dlLimit', 0);
+    if (up > 0) base.upload_limit = up;
+    if (down > 0) base.download_limit = down;
+    const rename = p.str('rename');
+    if (rename) base.name = rename;
+
+    const sources: AddTorrentParams[] = [];
+    for (const url of p.list('urls', /\r?\n/)) {
+      const u = parseTorrentUrl(url);
+      if (u.protocol === 'magnet:') sources.push({ url });
+      else {
+        const got = await fetchTorrent(u, { boundHost: opts.host, localAddress: req.socket.localAddress, localPort: req.socket.localPort },
+          { maxBytes: opts.maxTorrentBytes, timeoutMs: opts.fetchTimeoutMs, maxRedirects: opts.maxRedirects });
+        sources.push(got.kind === 'magnet' ? { url: got.url } : { ti: got.bytes });
+      }
+    }
+    const files = Array.isArray(req.files) ? req.files : [];
+    for (const f of files) sources.push({ ti: new Uint8Array(f.buffer.buffer, f.buffer.byteOffset, f.buffer.byteLength) });
+    if (sources.length === 0) throw new QbError(400, 'Missing required parameter: urls or torrents');
+
+    let added = 0;
+    for (const src of sources) {
+      try {
+        const h = await session.addTorrent({ ...base, ...src });
+        if (category !== '') {
+          if (!labels.hasCategory(category)) labels.createCategory(category, '');
+          labels.setCategory(h.infoHash, category);
+        }
+        if (tags.length > 0) labels.addTags(h.infoHash, tags);
+        added++;
+      } catch (e) {
+        if (!isSpritzleError(e)) throw e;
+        // qBittorrent 4.6 answers "Fails." when nothing was added, whatever the reason (duplicate, bad file).
+      }
+    }
+    plain(res, added > 0 ? 'Ok.' : 'Fails.');
+  });
+
+  // --- torrents: actions ---
+  action('/torrents/delete', async (req, res) => {
+    const p = new QbParams(req);
+    const del = p.bool('deleteFiles');
+    await Promise.all(many(p).map((h) => session.removeTorrent(h.infoHash, { deleteFiles: del }).catch((e: unknown) => {
+      if (!(isSpritzleError(e) && e.code === 'torrent_not_found')) throw e;
+    })));
+    empty(res);
+  });
+  const pause: Handler = (req, res) => {
+    for (const h of many(new QbParams(req))) h.pause();
+    empty(res);
+  };
+  const resume: Handler = (req, res) => {
+    for (const h of many(new QbParams(req))) h.resume();
+    empty(res);
+  };
+  action('/torrents/pause', pause);
+  action('/torrents/stop', pause);
+  action('/torrents/resume', resume);
+  action('/torrents/start', resume);
+  action('/torrents/recheck', (req, res) => {
+    for (const h of many(new QbParams(req))) {
+      // Checking runs on; its end (or failure) shows in the state, as in qBittorrent.
+      h.forceRecheck().catch(() => undefined);
+    }
+    empty(res);
+  });
+  action('/torrents/setForceStart', (req, res) => {
+    const p = new QbParams(req);
+    // Without queueing every running torrent already runs as if forced: value=true starts them.
+    if (p.bool('value')) for (const h of many(p)) h.resume();
+    empty(res);
+  });
+  action('/torrents/toggleSequentialDownload', (req, res) => {
+    for (const h of many(new QbParams(req))) h.update({ sequential_download: !h.status().sequential_download });
+    empty(res);
+  });
+  const limit = (key: 'download_limit' | 'upload_limit'): Handler => (req, res) => {
+    const p = new QbParams(req);
+    const v = p.int('limit', 0);
+    for (const h of many(p)) h.update({ [key]: v <= 0 ? -1 : v });
+    empty(res);
+  };
+  action('/torrents/setDownloadLimit', limit('download_limit'));
+  action('/torrents/setUploadLimit', limit('upload_limit'));
+  action('/torrents/filePrio', (req, res) => {
+    const p = new QbParams(req);
+    const h = one(p);
+    const prio = p.int('priority', -1);
+    if (![0, 1, 6, 7].includes(prio)) throw new QbError(400, 'Priority is invalid');
+    const ids = p.list('id').map(Number);
+    const files = h.files();
+    if (ids.length === 0 || ids.some((i) => !Number.isInteger(i) || i < 0 || i >= files.length)) throw new QbError(409, 'File IDs are invalid');
+    const prios = files.map((f) => f.priority);
+    for (const i of ids) prios[i] = prio;
+    h.update({ file_priorities: prios });
+    empty(res);
+  });
+
+  // --- categories and tags (kept by the adapter, see labels.ts) ---
+  action('/torrents/createCategory', (req, res) => {
+    const p = new QbParams(req);
+    const name = p.need('category');
+    if (!Labels.validCategoryName(name)) throw new QbError(400, 'Invalid category name');
+    if (!labels.createCategory(name, p.str('savePath') ?? '')) throw new QbError(409, 'Category already exists');
+    empty(res);
+  });
+  action('/torrents/editCategory', (req, res) => {
+    const p = new QbParams(req);
+    if (!labels.editCategory(p.need('category'), p.need('savePath'))) throw new QbError(409, 'Category does not exist');
+    empty(res);
+  });
+  action('/torrents/removeCategories', (req, res) => {
+    for (const c of new QbParams(req).list('categories', /\r?\n/)) labels.removeCategory(c);
+    empty(res);
+  });
+  action('/torrents/setCategory', (req, res) => {
+    const p = new QbParams(req);
+    const c = p.need('category');
+    if (c !== '' && !labels.hasCategory(c)) throw new QbError(409, 'Incorrect category name');
+    for (const h of many(p)) labels.setCategory(h.infoHash, c);
+    empty(res);
+  });
+  action('/torrents/createTags', (req, res) => {
+    for (const t of new QbParams(req).list('tags', ',')) if (Labels.validTagName(t)) labels.createTag(t);
+    empty(res);
+  });
+  action('/torrents/deleteTags', (req, res) => {
+    for (const t of new QbParams(req).list('tags', ',')) labels.deleteTag(t);
+    empty(res);
+  });
+  action('/torrents/addTags', (req, res) => {
+    const p = new QbParams(req);
+    const tags = p.list('tags', ',').filter(Labels.validTagName);
+    for (const h of many(p)) labels.addTags(h.infoHash, tags);
+    empty(res);
+  });
+  action('/torrents/removeTags', (req, res) => {
+    const p = new QbParams(req);
+    const tags = p.list('tags', ',');
+    for (const h of many(p)) labels.removeTags(h.infoHash, tags);
+    empty(res);
+  });
+
+  // --- what the engine cannot do yet: qBittorrent's own refusal where it has one, else a plain 501 ---
+  for (const q of ['topPrio', 'bottomPrio', 'increasePrio', 'decreasePrio']) {
+    action(`/torrents/${q}`, (req) => {
+      many(new QbParams(req));
+      throw new QbError(409, 'Torrent queueing must be enabled');
+    });
+  }
+  const missing = (what: string): Handler => () => { throw new QbError(501, `spritzle does not support ${what} yet`); };
+  action('/torrents/setShareLimits', missing('share limits'));
+  action('/torrents/setLocation', missing('moving a torrent\'s storage'));
+  action('/torrents/renameFile', missing('renaming files'));
+  action('/torrents/renameFolder', missing('renaming folders'));
+  action('/torrents/toggleFirstLastPiecePrio', missing('first/last piece priority'));
+  action('/torrents/reannounce', missing('a forced reannounce through this API'));
+
+  // --- transfer and sync ---
+  const rates = (): { down: number; up: number } => {
+    let down = 0, up = 0;
+    for (const h of session.torrents()) {
+      if (!h.isValid()) continue;
+      const s = h.status();
+      down += s.download_payload_rate;
+      up += s.upload_payload_rate;
+    }
+    return { down, up };
+  };
+  const serverState = (down: number, up: number): Row => {
+    const st = session.stats();
+    const set = session.settings();
+    return {
+      dl_info_speed: down, up_info_speed: up,
+      dl_info_data: st['net.recv_payload_bytes'] ?? 0, up_info_data: st['net.sent_payload_bytes'] ?? 0,
+      dl_rate_limit: set.download_rate_limit, up_rate_limit: set.upload_rate_limit,
+      dht_nodes: st['dht.dht_nodes'] ?? 0, connection_status: 'connected', queueing: false,
+      use_alt_speed_limits: false, refresh_interval: 1500,
+    };
+  };
+  read('/transfer/info', (_req, res) => {
+    const { down, up } = rates();
+    const s = serverState(down, up);
+    res.json({
+      dl_info_speed: s.dl_info_speed, dl_info_data: s.dl_info_data, up_info_speed: s.up_info_speed, up_info_data: s.up_info_data,
+      dl_rate_limit: s.dl_rate_limit, up_rate_limit: s.up_rate_limit, dht_nodes: s.dht_nodes, connection_status: s.connection_status,
+    });
+  });
+  read('/sync/maindata', (req, res) => {
+    const rid = new QbParams(req).int('rid', 0);
+    const torrents = new Map<string, Row>();
+    let down = 0, up = 0;
+    for (const h of session.torrents()) {
+      if (!h.isValid()) continue;
+      const s = h.status();
+      down += s.download_payload_rate;
+      up += s.upload_payload_rate;
+      torrents.set(s.info_hash, row(h, s));
+    }
+    res.json(mainData.answer(rid, { torrents, categories: labels.categoryList(), tags: labels.tagList(), server: serverState(down, up) }));
+  });
+  read('/sync/torrentPeers', (req, res) => {
+    const h = one(new QbParams(req));
+    const peers: Record<string, unknown> = {};
+    for (const x of h.peers()) {
+      const key = x.ip.includes(':') ? `[${x.ip}]:${x.port}` : `${x.ip}:${x.port}`;
+      peers[key] = {
+        ip: x.ip, port: x.port, client: x.client, peer_id_client: x.peer_id.slice(0, 16), progress: x.progress,
+        dl_speed: x.down_speed, up_speed: x.up_speed, downloaded: x.total_download, uploaded: x.total_upload,
+        connection: 'BT', flags: x.flags, flags_desc: '', relevance: 0, files: '', country: '', country_code: '',
+      };
+    }
+    // Always the whole list: a client must accept full_update at any rid.
+    res.json({ rid: 1, full_update: true, peers, show_flags: false });
+  });
+
+  router.use((req) => { throw new QbError(404, `Not Found: ${req.path.slice(0, 100)}`); });
+  router.use(qbErrors);
+  return router;
+}
+
+/** Where the adapter is mounted; it authenticates its callers itself (the app's Bearer check steps aside). */
+export const QB_PREFIX = '/api/v2';

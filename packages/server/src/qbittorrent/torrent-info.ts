@@ -1,0 +1,146 @@
+import path from 'node:path';
+import type { TorrentStatus } from '@spritzle/engine';
+
+/** qBittorrent's "infinite" ETA (100 days), sent for finished and stalled torrents alike. */
+export const MAX_ETA = 8_640_000;
+/** qBittorrent caps the ratio it shows at 9999. */
+export const MAX_RATIO = 9999;
+
+/** qBittorrent 4.6's state names (5.x renamed paused* to stopped*; the API version we report is 4.6's). */
+export type QbState =
+  | 'error' | 'missingFiles' | 'uploading' | 'pausedUP' | 'queuedUP' | 'stalledUP' | 'checkingUP' | 'forcedUP'
+  | 'allocating' | 'downloading' | 'metaDL' | 'pausedDL' | 'queuedDL' | 'stalledDL' | 'checkingDL' | 'forcedDL'
+  | 'checkingResumeData' | 'moving' | 'unknown';
+
+/** The qBittorrent state of a status: libtorrent's state and paused flag, with "stalled" when no payload moves. */
+export function qbState(s: TorrentStatus): QbState {
+  if (s.error !== '') return /ENOENT|no such file/i.test(s.error) ? 'missingFiles' : 'error';
+  const done = s.is_finished || s.is_seeding;
+  if (s.state === 'checking_resume_data') return 'checkingResumeData';
+  if (s.state === 'checking_files') return done ? 'checkingUP' : 'checkingDL';
+  if (s.paused) return done ? 'pausedUP' : 'pausedDL';
+  if (s.state === 'downloading_metadata') return 'metaDL';
+  if (done) return s.upload_payload_rate > 0 ? 'uploading' : 'stalledUP';
+  return s.download_payload_rate > 0 ? 'downloading' : 'stalledDL';
+}
+
+export function ratioOf(s: TorrentStatus): number {
+  const down = s.all_time_download > 0 ? s.all_time_download : 0;
+  if (down === 0) return s.all_time_upload > 0 ? MAX_RATIO : 0;
+  return Math.min(s.all_time_upload / down, MAX_RATIO);
+}
+
+export function etaOf(s: TorrentStatus): number {
+  const left = s.total_wanted - s.total_wanted_done;
+  if (left <= 0 || s.paused) return MAX_ETA;
+  const rate = s.download_payload_rate;
+  return rate > 0 ? Math.min(Math.ceil(left / rate), MAX_ETA) : MAX_ETA;
+}
+
+export function magnetOf(s: TorrentStatus, trackers: readonly string[]): string {
+  let m = `magnet:?xt=urn:btih:${s.info_hash}&dn=${encodeURIComponent(s.name)}`;
+  for (const t of trackers) m += `&tr=${encodeURIComponent(t)}`;
+  return m;
+}
+
+/** What the adapter adds to a status: the labels it keeps and the trackers it looked up. */
+export interface TorrentExtras {
+  category: string;
+  tags: readonly string[];
+  trackers: readonly string[];
+}
+
+/**
+ * One torrent as qBittorrent's `torrents/info` (and `sync/maindata`) shows it. Every number comes from the
+ * engine's status; what the engine does not have yet (share limits, queueing, first/last piece priority,
+ * automatic torrent management) shows qBittorrent's "off" values.
+ */
+export function qbTorrent(s: TorrentStatus, x: TorrentExtras): Record<string, string | number | boolean> {
+  const amountLeft = Math.max(0, s.total_wanted - s.total_wanted_done);
+  const lastTransfer = Math.max(s.last_download ?? 0, s.last_upload ?? 0);
+  return {
+    hash: s.info_hash,
+    infohash_v1: s.info_hashes.v1,
+    infohash_v2: s.info_hashes.v2,
+    name: s.name,
+    magnet_uri: magnetOf(s, x.trackers),
+    size: s.total_wanted,
+    total_size: s.has_metadata ? s.total : -1,
+    progress: s.progress,
+    dlspeed: s.download_payload_rate,
+    upspeed: s.upload_payload_rate,
+    eta: etaOf(s),
+    state: qbState(s),
+    category: x.category,
+    tags: x.tags.join(', '),
+    save_path: s.save_path,
+    download_path: '',
+    content_path: path.join(s.save_path, s.name),
+    root_path: path.join(s.save_path, s.name),
+    ratio: ratioOf(s),
+    ratio_limit: -2,
+    max_ratio: -1,
+    seeding_time: s.seeding_time,
+    seeding_time_limit: -2,
+    max_seeding_time: -1,
+    inactive_seeding_time_limit: -2,
+    max_inactive_seeding_time: -1,
+    time_active: s.active_time,
+    last_activity: lastTransfer > 0 ? lastTransfer : s.added_time,
+    added_on: s.added_time,
+    completion_on: s.completed_time > 0 ? s.completed_time : -1,
+    seen_complete: s.last_seen_complete > 0 ? s.last_seen_complete : -1,
+    num_seeds: s.num_seeds,
+    num_leechs: s.num_peers - s.num_seeds,
+    num_complete: Math.max(s.num_complete, 0),
+    num_incomplete: Math.max(s.num_incomplete, 0),
+    priority: 0,
+    amount_left: amountLeft,
+    completed: s.total_wanted_done,
+    downloaded: s.all_time_download,
+    uploaded: s.all_time_upload,
+    downloaded_session: s.total_payload_download,
+    uploaded_session: s.total_payload_upload,
+    availability: s.distributed_copies,
+    tracker: s.current_tracker,
+    trackers_count: x.trackers.length,
+    seq_dl: s.sequential_download,
+    super_seeding: s.super_seeding,
+    f_l_piece_prio: false,
+    force_start: false,
+    auto_tmm: false,
+    private: false,
+    reannounce: Number.parseInt(s.next_announce, 10) || 0,
+  };
+}
+
+export type QbTorrent = ReturnType<typeof qbTorrent>;
+
+export const QB_FILTERS: ReadonlySet<string> = new Set([
+  'all', 'downloading', 'seeding', 'completed', 'paused', 'stopped', 'resumed', 'running', 'active', 'inactive',
+  'stalled', 'stalled_uploading', 'stalled_downloading', 'checking', 'moving', 'errored',
+]);
+
+/** `torrents/info?filter=`: qBittorrent's filter names (5.x's stopped/running too). null for an unknown one. */
+export function matchesFilter(filter: string, t: QbTorrent): boolean | null {
+  const st = t.state as QbState;
+  const paused = st === 'pausedDL' || st === 'pausedUP';
+  const done = t.progress === 1;
+  switch (filter) {
+    case 'all': return true;
+    case 'downloading': return ['downloading', 'metaDL', 'pausedDL', 'queuedDL', 'stalledDL', 'checkingDL', 'forcedDL'].includes(st);
+    case 'seeding': return ['uploading', 'stalledUP', 'queuedUP', 'checkingUP', 'forcedUP'].includes(st);
+    case 'completed': return done;
+    case 'paused': case 'stopped': return paused;
+    case 'resumed': case 'running': return !paused;
+    case 'active': return (t.dlspeed as number) > 0 || (t.upspeed as number) > 0;
+    case 'inactive': return (t.dlspeed as number) === 0 && (t.upspeed as number) === 0;
+    case 'stalled': return st === 'stalledDL' || st === 'stalledUP';
+    case 'stalled_uploading': return st === 'stalledUP';
+    case 'stalled_downloading': return st === 'stalledDL';
+    case 'checking': return st === 'checkingDL' || st === 'checkingUP' || st === 'checkingResumeData';
+    case 'moving': return st === 'moving';
+    case 'errored': return st === 'error' || st === 'missingFiles';
+    default: return null;
+  }
+}
