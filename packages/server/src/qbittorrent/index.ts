@@ -294,7 +294,8 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     const tags = p.list('tags', ',').filter(Labels.validTagName);
     let savePath = p.str('savepath') ?? '';
     if (savePath === '' && category !== '') savePath = labels.categorySavePath(category) ?? '';
-    const base: AddTorrentParams = {};
+    // qBittorrent refuses a torrent it already has; libtorrent's default would hand back the existing one.
+    const base: AddTorrentParams = { duplicate_is_error: true };
     if (savePath !== '') base.save_path = opts.downloadRoot !== null ? await confineSavePath(savePath, opts.downloadRoot, 'savepath') : savePath;
     if (p.bool('paused') || p.bool('stopped')) {
       base.paused = true;

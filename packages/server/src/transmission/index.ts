@@ -245,7 +245,8 @@ export function transmissionRouter(ctx: TrContext): Router {
     },
     'torrent-add': async (args, req) => {
       const filename = arg(args, 'filename'), metainfo = arg(args, 'metainfo');
-      const params: AddTorrentParams = {};
+      // A torrent already there is Transmission's torrent-duplicate, not a second add.
+      const params: AddTorrentParams = { duplicate_is_error: true };
       let info: TorrentInfo | null = null;
       if (typeof metainfo === 'string' && metainfo !== '') {
         const bytes = new Uint8Array(Buffer.from(metainfo, 'base64'));
