@@ -27,6 +27,12 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
 
   app.use(security(opts));
 
+  // qBittorrent's Web API v2 and Transmission's RPC beside the REST API, sharing categories and tags.
+  // Transmission's comes before the body parsers: its clients post JSON labelled as a form (curl's default).
+  const labels = new Labels();
+  session.on('torrent_removed', ({ info_hash }) => labels.forget(info_hash));
+  app.use(TR_PATH, transmissionRouter({ session, opts, labels }));
+
   // Room for a .torrent sent as base64 inside a JSON or urlencoded body.
   const bodyLimit = Math.ceil((opts.maxTorrentBytes * 4) / 3) + 64 * 1024;
   const json = express.json({ limit: bodyLimit });
@@ -47,11 +53,7 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   webUiRoutes(router, opts);
   app.use(router);
 
-  // qBittorrent's Web API v2 and Transmission's RPC beside the REST API, sharing categories and tags.
-  const labels = new Labels();
-  session.on('torrent_removed', ({ info_hash }) => labels.forget(info_hash));
   app.use(QB_PREFIX, qbittorrentRouter({ session, opts, labels }));
-  app.use(TR_PATH, transmissionRouter({ session, opts, labels }));
 
   app.use(notFound);
   app.use(errorHandler(opts.log));

@@ -128,7 +128,8 @@ export function security(opts: ResolvedOptions): RequestHandler {
 
 /** A request to the qBittorrent or Transmission adapter, which authenticate their callers themselves. */
 function isCompatRequest(req: Request): boolean {
-  return req.path.startsWith('/api/v2/') || req.path === '/transmission/rpc';
+  // transmission-remote 3.00 posts to /transmission/rpc/ (trailing slash).
+  return req.path.startsWith('/api/v2/') || req.path === '/transmission/rpc' || req.path === '/transmission/rpc/';
 }
 
 /** Whether an Origin header names the API itself (scheme aside: a TLS proxy in front changes it). */

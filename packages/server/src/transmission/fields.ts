@@ -93,7 +93,8 @@ export const FIELDS: Readonly<Record<string, Field>> = {
   activityDate: (x) => Math.max(epoch(x.status.last_download), epoch(x.status.last_upload)),
   editDate: () => 0,
   downloadDir: (x) => x.status.save_path,
-  isFinished: (x) => x.status.is_finished && x.status.paused,
+  // Transmission's isFinished means "stopped at its seed ratio or idle limit"; without share limits, never.
+  isFinished: () => false,
   isStalled: (x) => !x.status.paused && x.status.download_payload_rate === 0 && x.status.upload_payload_rate === 0,
   isPrivate: (x) => x.info()?.private ?? false,
   peersConnected: (x) => x.status.num_peers,
