@@ -12,6 +12,7 @@ import { route } from './routes/route.js';
 import { sessionRoutes } from './routes/session.js';
 import { torrentRoutes } from './routes/torrents.js';
 import { security } from './security.js';
+import { StatusCache } from './status-cache.js';
 import { webUiRoutes } from './web-ui.js';
 
 /**
@@ -31,7 +32,8 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   // Transmission's comes before the body parsers: its clients post JSON labelled as a form (curl's default).
   const labels = new Labels();
   session.on('torrent_removed', ({ info_hash }) => labels.forget(info_hash));
-  app.use(TR_PATH, transmissionRouter({ session, opts, labels }));
+  const statuses = new StatusCache(session);
+  app.use(TR_PATH, transmissionRouter({ session, opts, labels, statuses }));
 
   // Room for a .torrent sent as base64 inside a JSON or urlencoded body.
   const bodyLimit = Math.ceil((opts.maxTorrentBytes * 4) / 3) + 64 * 1024;
@@ -53,7 +55,7 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   webUiRoutes(router, opts);
   app.use(router);
 
-  app.use(QB_PREFIX, qbittorrentRouter({ session, opts, labels }));
+  app.use(QB_PREFIX, qbittorrentRouter({ session, opts, labels, statuses }));
 
   app.use(notFound);
   app.use(errorHandler(opts.log));

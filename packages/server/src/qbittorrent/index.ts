@@ -8,6 +8,7 @@ import { HttpError } from '../errors.js';
 import { fetchTorrent, parseTorrentUrl } from '../fetch-torrent.js';
 import { Labels } from '../labels.js';
 import type { ResolvedOptions } from '../options.js';
+import type { StatusCache } from '../status-cache.js';
 import { LoginLimiter, Sessions, bypasses, cookie, headerCredential, isToken, remoteIp } from './auth.js';
 import { MainData, type Row } from './maindata.js';
 import { QbError, QbParams } from './params.js';
@@ -61,6 +62,7 @@ export interface QbContext {
   session: Session;
   opts: ResolvedOptions;
   labels: Labels;
+  statuses: StatusCache;
 }
 
 /**
@@ -69,7 +71,7 @@ export interface QbContext {
  * daemon's token, loopback bypass without a token); the app's Host and Origin checks still apply.
  */
 export function qbittorrentRouter(ctx: QbContext): Router {
-  const { session, opts, labels } = ctx;
+  const { session, opts, labels, statuses } = ctx;
   const router = express.Router();
   const sessions = new Sessions();
   const limiter = new LoginLimiter();
@@ -152,13 +154,17 @@ export function qbittorrentRouter(ctx: QbContext): Router {
 
   // --- torrents: reading ---
   const trackerUrls = (h: TorrentHandle): string[] => h.trackers().map((t) => t.url);
-  const row = (h: TorrentHandle, s: TorrentStatus): QbTorrent =>
-    qbTorrent(s, { category: labels.category(s.info_hash), tags: labels.torrentTags(s.info_hash), trackers: trackerUrls(h) });
-  const rows = (): QbTorrent[] => {
-    const out: QbTorrent[] = [];
-    for (const h of session.torrents()) if (h.isValid()) out.push(row(h, h.status()));
-    return out;
+  // A row is rebuilt only when its status object or the labels changed: the listings reuse the rest.
+  const rowCache = new Map<string, { status: TorrentStatus; labels: number; row: QbTorrent }>();
+  session.on('torrent_removed', ({ info_hash }) => rowCache.delete(info_hash));
+  const row = (h: TorrentHandle, s: TorrentStatus): QbTorrent => {
+    const c = rowCache.get(s.info_hash);
+    if (c !== undefined && c.status === s && c.labels === labels.version) return c.row;
+    const r = qbTorrent(s, { category: labels.category(s.info_hash), tags: labels.torrentTags(s.info_hash), trackers: trackerUrls(h) });
+    rowCache.set(s.info_hash, { status: s, labels: labels.version, row: r });
+    return r;
   };
+  const rows = (): QbTorrent[] => statuses.all().map(({ handle, status }) => row(handle, status));
   /** The torrent named by `hash`, or qBittorrent's 404. */
   const one = (p: QbParams): TorrentHandle => {
     const h = session.findTorrent(p.need('hash').toLowerCase());
@@ -376,13 +382,19 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     empty(res);
   });
   action('/torrents/toggleSequentialDownload', (req, res) => {
-    for (const h of many(new QbParams(req))) h.update({ sequential_download: !h.status().sequential_download });
+    for (const h of many(new QbParams(req))) {
+      h.update({ sequential_download: !h.status().sequential_download });
+      statuses.invalidate(h.infoHash);
+    }
     empty(res);
   });
   const limit = (key: 'download_limit' | 'upload_limit'): Handler => (req, res) => {
     const p = new QbParams(req);
     const v = p.int('limit', 0);
-    for (const h of many(p)) h.update({ [key]: v <= 0 ? -1 : v });
+    for (const h of many(p)) {
+      h.update({ [key]: v <= 0 ? -1 : v });
+      statuses.invalidate(h.infoHash);
+    }
     empty(res);
   };
   action('/torrents/setDownloadLimit', limit('download_limit'));
@@ -398,6 +410,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     const prios = files.map((f) => f.priority);
     for (const i of ids) prios[i] = prio;
     h.update({ file_priorities: prios });
+    statuses.invalidate(h.infoHash);
     empty(res);
   });
 
@@ -464,11 +477,9 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   // --- transfer and sync ---
   const rates = (): { down: number; up: number } => {
     let down = 0, up = 0;
-    for (const h of session.torrents()) {
-      if (!h.isValid()) continue;
-      const s = h.status();
-      down += s.download_payload_rate;
-      up += s.upload_payload_rate;
+    for (const { status } of statuses.all()) {
+      down += status.download_payload_rate;
+      up += status.upload_payload_rate;
     }
     return { down, up };
   };
@@ -495,12 +506,10 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     const rid = new QbParams(req).int('rid', 0);
     const torrents = new Map<string, Row>();
     let down = 0, up = 0;
-    for (const h of session.torrents()) {
-      if (!h.isValid()) continue;
-      const s = h.status();
-      down += s.download_payload_rate;
-      up += s.upload_payload_rate;
-      torrents.set(s.info_hash, row(h, s));
+    for (const { handle, status } of statuses.all()) {
+      down += status.download_payload_rate;
+      up += status.upload_payload_rate;
+      torrents.set(status.info_hash, row(handle, status));
     }
     res.json(mainData.answer(rid, { torrents, categories: labels.categoryList(), tags: labels.tagList(), server: serverState(down, up) }));
   });

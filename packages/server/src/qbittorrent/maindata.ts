@@ -55,7 +55,7 @@ export class MainData {
     const torrents = new Map<string, Row>();
     for (const [hash, row] of now.torrents) {
       const old = newest?.torrents.get(hash);
-      torrents.set(hash, old !== undefined && sameRow(old, row) ? old : row);
+      torrents.set(hash, old !== undefined && (old === row || sameRow(old, row)) ? old : row);
     }
     const state: Kept = { torrents, categories: new Map(now.categories), tags: [...now.tags], server: now.server };
     const newRid = ++this.lastRid;
@@ -77,8 +77,9 @@ export class MainData {
       }
     }
     if (anyChanged) out.torrents = changed;
-    const removed = [...prev.torrents.keys()].filter((h) => !torrents.has(h));
-    if (removed.length > 0) out.torrents_removed = removed;
+    let removed: string[] | undefined;
+    for (const h of prev.torrents.keys()) if (!torrents.has(h)) (removed ??= []).push(h);
+    if (removed !== undefined) out.torrents_removed = removed;
 
     const cats: Record<string, unknown> = {};
     let anyCat = false;

@@ -9,6 +9,7 @@ import { HttpError } from '../errors.js';
 import { fetchTorrent, parseTorrentUrl } from '../fetch-torrent.js';
 import { Labels } from '../labels.js';
 import type { ResolvedOptions } from '../options.js';
+import type { StatusCache } from '../status-cache.js';
 import { LoginLimiter, bypasses, headerCredential, isToken, remoteIp } from '../qbittorrent/auth.js';
 import { FIELDS, ltPriority, type FieldSource } from './fields.js';
 import { TorrentIds } from './ids.js';
@@ -35,6 +36,7 @@ export interface TrContext {
   session: Session;
   opts: ResolvedOptions;
   labels: Labels;
+  statuses: StatusCache;
 }
 
 /** snake_case (4.1's JSON-RPC names) of a classic kebab or camel name. */
@@ -102,7 +104,7 @@ function applyFileArgs(args: Args, prios: number[]): boolean {
  * basic auth with the daemon's token, the classic framing and 4.1's JSON-RPC 2.0 one.
  */
 export function transmissionRouter(ctx: TrContext): Router {
-  const { session, opts, labels } = ctx;
+  const { session, opts, labels, statuses } = ctx;
   const router = express.Router();
   const sessionId = randomBytes(24).toString('base64url');
   const ids = new TorrentIds();
@@ -228,8 +230,9 @@ export function transmissionRouter(ctx: TrContext): Router {
       const known = fields.map((f) => [f, fieldOf(f) ?? fieldOf(f.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())) ?? fieldOf(f.replace(/_/g, '-'))] as const)
         .filter((x): x is readonly [string, NonNullable<(typeof x)[1]>] => x[1] !== undefined);
       const now = Date.now();
-      const rows = select(args).map((h) => {
-        const status = h.status();
+      // Every torrent: the status cache's (see status-cache.ts); named ones: fresh.
+      const chosen = args.ids === undefined ? statuses.all() : select(args).map((handle) => ({ handle, status: statuses.one(handle) }));
+      const rows = chosen.map(({ handle: h, status }) => {
         let files: ReturnType<TorrentHandle['files']> | undefined;
         const src: FieldSource = {
           id: ids.idOf(h.infoHash), status, handle: h, labels: labels.torrentTags(h.infoHash), now,
@@ -340,6 +343,7 @@ export function transmissionRouter(ctx: TrContext): Router {
         const prios = h.files().map((f) => f.priority);
         if (applyFileArgs(args, prios)) u.file_priorities = prios;
         h.update(u);
+        statuses.invalidate(h.infoHash);
         if (tags) labels.setTags(h.infoHash, tags.filter(Labels.validTagName));
       }
       return {};
