@@ -67,6 +67,19 @@ describe('login rate limit', () => {
   });
 });
 
+describe('token guessing by header', () => {
+  let api: Api;
+  beforeAll(async () => { api = await startApi({ token: TOKEN }); });
+  afterAll(async () => { await api.close(); });
+
+  it('five wrong Bearer tokens ban the address like five wrong logins', async () => {
+    for (let i = 0; i < 5; i++) expect((await raw(api.port, { path: '/api/v2/app/version', headers: { authorization: `Bearer guess${i}` } })).status).toBe(403);
+    const r = await raw(api.port, { path: '/api/v2/app/version', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(r.status).toBe(403);
+    expect(r.text).toMatch(/banned/);
+  });
+});
+
 describe('without a token', () => {
   let api: Api;
   beforeAll(async () => { api = await startApi(); });

@@ -19,6 +19,7 @@ import { QB_FILTERS, matchesFilter, qbTorrent, type QbTorrent } from './torrent-
 export const QB_VERSION = 'v4.6.7';
 export const QB_API_VERSION = '2.9.3';
 export const SID_COOKIE = 'SID';
+const BANNED = 'Your IP address has been banned after too many failed authentication attempts.';
 
 type Handler = (req: Request, res: Response) => void | Promise<void>;
 
@@ -81,7 +82,12 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     if (bypasses(req, opts.token)) return true;
     if (opts.token === undefined) return false;
     const given = headerCredential(req);
-    if (given !== null) return isToken(given, opts.token);
+    if (given !== null) {
+      // A wrong Bearer or Basic password counts as a failed login: guessing the token by header is rate-limited too.
+      const ok = isToken(given, opts.token);
+      if (!ok) limiter.failed(remoteIp(req));
+      return ok;
+    }
     const sid = cookie(req, SID_COOKIE);
     return sid !== null && sessions.touch(sid);
   };
@@ -93,7 +99,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   // auth/login is the one public call; everything else answers 403 until the caller is logged in.
   router.post('/auth/login', (req, res) => {
     const ip = remoteIp(req);
-    if (limiter.isBanned(ip)) throw new QbError(403, 'Your IP address has been banned after too many failed authentication attempts.');
+    if (limiter.isBanned(ip)) throw new QbError(403, BANNED);
     const p = new QbParams(req);
     const ok = opts.token === undefined ? bypasses(req, undefined) : isToken(p.str('password') ?? '', opts.token);
     if (!ok) {
@@ -107,7 +113,8 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   });
   router.all('/auth/login', (_req, _res) => { throw new QbError(405, 'Method Not Allowed'); });
   router.use((req, _res, next) => {
-    next(authed(req) ? undefined : new QbError(403, 'Forbidden'));
+    if (limiter.isBanned(remoteIp(req))) next(new QbError(403, BANNED));
+    else next(authed(req) ? undefined : new QbError(403, 'Forbidden'));
   });
   router.post('/auth/logout', (req, res) => {
     const sid = cookie(req, SID_COOKIE);
