@@ -18,7 +18,8 @@
  * The last line printed is the tarball's absolute path (or the bundle's, with --bundle-only). The
  * bundle is built from the TypeScript sources, so no `tsc -b` is needed first (nor does it type-check).
  *
- * Running it: `npx ./spritzle-0.1.0.tgz start` or `npx file:/abs/path/spritzle-0.1.0.tgz start`. A bare
+ * Running it: `npx -y ./spritzle-0.1.0.tgz start` or `npx -y file:/abs/path/spritzle-0.1.0.tgz start` (without -y,
+ * npx asks before installing, and refuses when not on a terminal). A bare
  * absolute path (`npx /abs/spritzle-0.1.0.tgz`) is taken by npm for a command to execute, not a package.
  * npm runs the bin through `sh -c`, and a SIGTERM sent to the npx process alone stops npm and the
  * shell but does not reach the daemon; Ctrl-C in a terminal reaches the whole process group and so
@@ -211,8 +212,8 @@ A BitTorrent daemon with a REST API, in one file: everything it needs is bundled
 without dependencies.
 
 \`\`\`sh
-npx ./spritzle-<version>.tgz start        # REST API on http://127.0.0.1:8080
-npx ./spritzle-<version>.tgz --help
+npx -y ./spritzle-<version>.tgz start     # REST API on http://127.0.0.1:8080 (-y: npx asks otherwise)
+npx -y ./spritzle-<version>.tgz --help
 \`\`\`
 
 WebRTC peers are not supported (spritzle speaks TCP). The licences of the bundled packages are in

@@ -171,14 +171,14 @@ describe('client commands against a daemon with a token', () => {
   });
 
   describe('ls', () => {
-    it('prints a table: name, state, progress, rates and hash', async () => {
+    it('prints a table: name, state, done, size, rates, peers, eta, ratio and the whole hash (into a pipe)', async () => {
       const t = await seeding(d, 'ls-table');
       const r = await client(d, ['ls']);
       expectOk(r);
       const lines = r.stdout.trimEnd().split('\n');
-      expect(lines[0]).toMatch(/^NAME\s+STATE\s+PROGRESS\s+DOWN\s+UP\s+HASH$/);
+      expect(lines[0]).toMatch(/^NAME\s+STATE\s+DONE\s+SIZE\s+DOWN\s+UP\s+PEERS\s+ETA\s+RATIO\s+HASH$/);
       const row = lines.find((l) => l.endsWith(t.infoHash));
-      expect(row).toMatch(new RegExp(`^${t.name.replace('.', '\\.')}\\s+seeding\\s+100\\.0%\\s+\\S+ B/s\\s+\\S+ B/s\\s+${t.infoHash}$`));
+      expect(row).toMatch(new RegExp(`^${t.name.replace('.', '\\.')}\\s+seeding\\s+100\\.0%\\s+512K\\s+\\S+\\s+\\S+\\s+\\d+\\s+done\\s+\\d\\.\\d\\d\\s+${t.infoHash}$`));
     });
 
     it('--json prints the API\'s list of status fields', async () => {

@@ -3,8 +3,6 @@
 import type { Transport, TransportSink } from '../../packages/engine/src/transport/transport.js';
 
 export class FakeTransport implements Transport {
-  readonly remoteAddress = '127.0.0.1';
-  readonly remotePort = 6881;
   bytesRead = 0;
   bytesWritten = 0;
   writeQueued = 0;
@@ -13,6 +11,8 @@ export class FakeTransport implements Transport {
   corked = 0;
   closedWith: string | null = null;
   private sink: TransportSink | null = null;
+
+  constructor(readonly remoteAddress = '127.0.0.1', readonly remotePort = 6881) {}
 
   attach(sink: TransportSink): void {
     this.sink = sink;

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'peer_protocol_error' // a peer broke the wire protocol (its connection ends with this reason)
   | 'session_closed';
 
+/** An error the engine raises on purpose: a stable `code`, a message a user can act on, the `field` at fault. */
 export class SpritzleError extends Error {
   readonly code: ErrorCode;
   /** The offending field, for invalid_param. */
@@ -28,6 +29,7 @@ export class SpritzleError extends Error {
   }
 }
 
+/** Whether `e` is a SpritzleError (a type guard for catch clauses). */
 export function isSpritzleError(e: unknown): e is SpritzleError {
   return e instanceof SpritzleError;
 }

@@ -12,9 +12,9 @@ export { Session, type SessionOptions, type AddOptions } from './session/session
 export { confineSavePath } from './storage/paths.js';
 export { DEFAULT_DISCOVERY_OPTIONS } from './discovery/discovery.js';
 export { LSD_ADDRESS, LSD_PORT } from './discovery/lsd.js';
-export type { DiscoveryOptions, PeerSource } from './discovery/types.js';
-export { TorrentHandle, type TorrentUpdate, type TrackerInfo } from './torrent/torrent-handle.js';
-export type { FileInfo, PeerInfo } from './torrent/torrent.js';
+export type { DiscoveryOptions, PeerSource, TrackerInfo } from './discovery/types.js';
+export { TorrentHandle, type TorrentCondition, type TorrentUpdate } from './torrent/torrent-handle.js';
+export type { FileInfo, PeerInfo } from './torrent/torrent-view.js';
 export type { TorrentStatus, ErrorCodeJson } from './torrent/status.js';
 export {
   normalizeAddParams, flagNames, TORRENT_FLAGS, DEFAULT_FLAGS,
@@ -26,5 +26,5 @@ export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentSt
 export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';
 export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type BencodeLimits } from './metainfo/bencode.js';
 export { parseTorrentFile, type TorrentInfo } from './metainfo/metainfo.js';
-export { parseMagnet, type Magnet } from './metainfo/magnet.js';
+export { parseMagnet, type Magnet, type FileRange } from './metainfo/magnet.js';
 export { encodeResumeData, decodeResumeData, type ResumeData } from './torrent/resume.js';

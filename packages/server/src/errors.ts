@@ -21,6 +21,7 @@ export type ServerErrorCode =
   | 'fetch_failed' // a .torrent url that could not be fetched (unreachable, HTTP error, too big, too slow)
   | 'internal_error';
 
+/** Every `error.code` the API answers: the engine's codes and the server's own. */
 export type ApiErrorCode = ErrorCode | ServerErrorCode;
 
 /** The JSON body of every error response. `field` names the offending input where there is one. */

@@ -1,4 +1,4 @@
-import type { MediaType, PathItem, ResponseObject } from './openapi.js';
+import type { MediaType, PathItem, ResponseObject } from './openapi-types.js';
 import type { JsonSchema } from './schemas.js';
 
 /** The web UI's routes in the OpenAPI document (web-ui.ts serves them). */

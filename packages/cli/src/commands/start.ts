@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,7 +8,8 @@ import type { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
 import { CliError, describeError } from '../errors.js';
 import { escapeControl } from '../format.js';
-import { humanLogStream, jsonLogStream } from '../log-output.js';
+import { humanLogStream, jsonLogFile, jsonLogStream } from '../log-output.js';
+import { logSessionEvents } from '../event-log.js';
 import { formatHostPort } from '../net.js';
 import { dhtSettings, openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
@@ -29,6 +30,8 @@ export interface StartOptions {
   dht: boolean;
   dhtBootstrap?: string[];
   logLevel: string;
+  /** Log lines go to this file (JSON, appended) instead of stderr. */
+  logFile?: string;
   /** Engine settings that came from the command line, environment or config file (they win over saved state). */
   givenSettings?: ReadonlySet<string>;
 }
@@ -66,11 +69,37 @@ function errnoOf(e: unknown, depth = 0): string | undefined {
   return typeof code === 'string' ? code : errnoOf(cause, depth + 1);
 }
 
-/** JSON lines on stderr; human-readable when stderr is a terminal. */
-function makeLogger(level: string): Logger {
+/** JSON lines on stderr (human-readable when stderr is a terminal), or appended to --log-file. */
+function makeLogger(level: string, file?: string): Logger {
   if (!pino.levels.values[level]) throw new CliError(`unknown --log-level "${level}" (use ${Object.keys(pino.levels.values).join(', ')}, or silent)`);
+  if (file !== undefined) return pino({ level, base: { pid: process.pid } }, jsonLogFile(file));
   if (process.stderr.isTTY) return pino({ level }, humanLogStream(2));
   return pino({ level, base: { pid: process.pid } }, jsonLogStream(2));
+}
+
+/** "downloadDir" → "download-dir": how the README and the flags spell a config file's keys. */
+export function configSpelling(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * A config file's value through the same checks as its flag (commander's parser for it; the log level),
+ * a bad one an error naming the file and the key as the file spells it, not the flag.
+ */
+function checkedConfigValue(cmd: Command, path: string, key: string, value: unknown): unknown {
+  const fail = (why: string): never => {
+    throw new CliError(`config file ${escapeControl(path)}: "${configSpelling(key)}" ${why}`);
+  };
+  if (key === 'logLevel' && typeof value === 'string' && value !== 'silent' && !pino.levels.values[value]) {
+    fail(`must be one of ${Object.keys(pino.levels.values).join(', ')} or silent, not "${escapeControl(value)}"`);
+  }
+  const option = cmd.options.find((o) => o.attributeName() === key);
+  if (!option?.parseArg || (typeof value !== 'string' && typeof value !== 'number')) return value;
+  try {
+    return option.parseArg(String(value), undefined);
+  } catch (e) {
+    return fail(e instanceof InvalidArgumentError ? e.message : String(e));
+  }
 }
 
 /**
@@ -79,10 +108,13 @@ function makeLogger(level: string): Logger {
  */
 export async function startCommand(opts: StartOptions & { config?: string }, cmd: Command): Promise<number> {
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
-  const config = await loadConfigFile(opts.config ?? resolvePath(stateDir, 'config.json'), opts.config !== undefined);
+  const configPath = opts.config ?? resolvePath(stateDir, 'config.json');
+  const config = await loadConfigFile(configPath, opts.config !== undefined);
   for (const [key, value] of Object.entries(config)) {
     const source = cmd.getOptionValueSource(key);
-    if (source === undefined || source === 'default' || source === 'implied') cmd.setOptionValueWithSource(key, value, 'config');
+    if (source === undefined || source === 'default' || source === 'implied') {
+      cmd.setOptionValueWithSource(key, checkedConfigValue(cmd, configPath, key, value), 'config');
+    }
   }
   const merged = cmd.opts<StartOptions>();
   // SPRITZLE_DHT_BOOTSTRAP may hold a comma-separated list.
@@ -103,7 +135,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
   const t0 = performance.now();
   const downloadDir = resolvePath(opts.downloadDir ?? defaultDownloadDir());
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
-  const log = opts.logLevel === 'silent' ? pino({ level: 'silent' }) : makeLogger(opts.logLevel);
+  const log = opts.logLevel === 'silent' ? pino({ level: 'silent' }) : makeLogger(opts.logLevel, opts.logFile && resolvePath(opts.logFile));
   await ensureDir(downloadDir, 'download directory');
   await ensureDir(stateDir, 'state directory');
   const releaseLock = await acquireStateLock(stateDir);
@@ -121,11 +153,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
       save_path: downloadDir,
       ...dhtSettings(opts),
     });
-    session.on('torrent_error', (e) => log.error(e, 'torrent error'));
-    session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));
-    session.on('torrent_added', (e) => log.debug(e, 'torrent added'));
-    session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));
-    session.on('torrent_removed', (e) => log.info(e, 'torrent removed'));
+    const events = logSessionEvents(session, log);
     // The state lock is ours: nothing else writes here, so a temporary file is what a killed save left.
     const temps = await removeStaleTemps(stateDir);
     if (temps.length > 0) log.info({ dir: stateDir, files: temps.length }, 'removed temporary files of an interrupted save');
@@ -150,6 +178,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
     process.stdout.write(`peers on ${formatHostPort(opts.listenHost, session.listenPort)}\n`);
     process.stdout.write(`downloads go to ${escapeControl(downloadDir)}\n`);
     process.stdout.write(`state in ${escapeControl(stateDir)}\n`);
+    events.ready();
     log.info({
       ...loaded, ready_ms: Math.round(performance.now() - t0), rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
     }, 'ready');

@@ -10,9 +10,12 @@
  */
 import { SpritzleError } from '../errors.js';
 
+/** A decoded bencode value: integers as numbers, strings as bytes, lists, dictionaries. */
 export type BValue = number | Uint8Array | BValue[] | BDict;
+/** A decoded bencode dictionary (keys as latin1 strings). */
 export interface BDict { [key: string]: BValue }
 
+/** Bounds on what bdecode and checkBencode accept (libtorrent's bdecode limits). */
 export interface BencodeLimits {
   /** Deepest nesting of lists and dictionaries (libtorrent: 100). */
   maxDepth?: number;
@@ -30,6 +33,7 @@ const MAX_INT_DIGITS = 20;
 /** Longest string-length prefix: 10^15 bytes is more than any input can hold. */
 const MAX_LEN_DIGITS = 15;
 
+/** Bytes that are not bencode within the limits: code invalid_bencode, with the offset where decoding stopped. */
 export class BencodeError extends SpritzleError {
   /** Byte offset where decoding stopped. */
   readonly offset: number;

@@ -8,6 +8,7 @@ export interface FileRange {
   last: number;
 }
 
+/** A parsed magnet link (BEP 9, BEP 53 `so=`). */
 export interface Magnet {
   infoHash: string;
   name?: string;

@@ -25,6 +25,7 @@ export const TORRENT_FLAGS = {
   default_dont_download: 1 << 23,
 } as const;
 
+/** A libtorrent torrent_flags name ('paused', 'sequential_download', 'seed_mode', ...). */
 export type TorrentFlagName = keyof typeof TORRENT_FLAGS;
 
 /**

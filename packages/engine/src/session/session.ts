@@ -19,6 +19,9 @@ import { SpritzleError, errnoCode } from '../errors.js';
 import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import { Discovery } from '../discovery/discovery.js';
+import { sampleRates } from '../torrent/transfer-rates.js';
+import { StateUpdates } from './state-update.js';
+import { Storage } from '../storage/storage.js';
 
 const TICK_MS = 1000;
 /**
@@ -51,7 +54,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly counters = new Counters();
   readonly peerId: Uint8Array;
   private readonly peerIdHex: string;
-  /** Hashing and piece writes, off the network thread. */
+  /** Hashing and piece writes, off the network thread. @internal */
   readonly diskIo = new DiskIoThreads();
   /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
   private readonly bufferPool = new DiskBufferPool();
@@ -68,13 +71,14 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly pending = new Set<PeerConnection>();
   /** Partial peer messages held, session-wide. */
   private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
+  private readonly stateUpdates = new StateUpdates();
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
   private readonly downLimiter = new RateLimiter();
   private readonly upLimiter = new RateLimiter();
   private limiterTimer: NodeJS.Timeout | null = null;
-  /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. */
+  /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. @internal */
   discovery: SessionDiscovery | null = null;
 
   private constructor(settings: SessionSettings) {
@@ -105,6 +109,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       downLimiter: this.downLimiter,
       upLimiter: this.upLimiter,
       limiterWake: () => this.limiterWake(),
+      openStorage: (savePath, layout) => new Storage({ savePath, layout }),
     };
     this.applyRateLimits();
   }
@@ -158,10 +163,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.port;
   }
 
+  /** Whether close() was called: a closed session refuses every operation (session_closed). */
   get closed(): boolean {
     return this.closedFlag;
   }
 
+  /** A copy of the current settings, by libtorrent's settings_pack names. */
   settings(): SessionSettings {
     return { ...this.settingsValue };
   }
@@ -276,6 +283,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
+    sampleRates(torrent, Date.now());
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
     await torrent.start();
@@ -300,10 +308,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.on('torrent_removed', onRemoved);
   }
 
+  /** Every torrent in the session, in the order they were added. */
   torrents(): TorrentHandle[] {
     return [...this.handles.values()];
   }
 
+  /** The torrent with this info-hash (40 hex digits, either case), or undefined (libtorrent's find_torrent). */
   findTorrent(infoHash: string): TorrentHandle | undefined {
     return this.handles.get(infoHash.toLowerCase());
   }
@@ -404,7 +414,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.peer_num_peers_up_requests, upRequests);
     c.set(M.peer_num_peers_down_requests, downRequests);
     c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
-    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.banned.size, 0));
+    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.numBannedPeers, 0));
     c.set(M.net_has_incoming_connections, c.get(M.peer_incoming_connections) > 0 ? 1 : 0);
   }
 
@@ -505,6 +515,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       };
       if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
       if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
+      // libtorrent's torrent_not_ready: while checking, the pieces we have are not known, and a peer
+      // attached now would be told we have nothing and never hear otherwise.
+      if (torrent.state === 'checking_files' || torrent.state === 'checking_resume_data') return drop('torrent not ready', false);
       if (peerIdHex === this.peerIdHex) return drop('connected to ourselves', true);
       if (torrent.isBanned(peer.ip, peer.port, peerIdHex)) return drop('banned', true);
       const existing = torrent.peerById(peerIdHex);
@@ -574,7 +587,11 @@ export class Session extends TypedEmitter<SessionEvents> {
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
-    for (const t of this.torrentsByHash.values()) t.tick(now, seconds);
+    for (const t of this.torrentsByHash.values()) {
+      t.tick(now, seconds);
+      sampleRates(t, now);
+    }
+    if (this.hasListeners('state_update')) this.postTorrentUpdates();
     this.bufferPool.trim(now);
     const s = this.settingsValue;
     const rotate = now - this.lastOptimistic >= s.optimistic_unchoke_interval * 1000;
@@ -584,6 +601,17 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (rotate) this.lastOptimistic = now;
       for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
     }
+  }
+
+  /**
+   * libtorrent's post_torrent_updates: emits state_update with the statuses of the torrents that changed
+   * since the last state_update (nothing when none did). The tick calls it once a second while anyone
+   * listens to state_update.
+   */
+  postTorrentUpdates(): void {
+    const changed = this.stateUpdates.changed(this.torrentsByHash.values(), Date.now());
+    if (changed.length === 0) return;
+    this.emitDirect('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
   }
 
   private assertOpen(): void {

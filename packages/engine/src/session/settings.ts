@@ -61,6 +61,7 @@ export interface SessionSettings {
   save_path: string;
 }
 
+/** Every setting's default, as Session.create applies them (libtorrent's defaults where it has the setting). */
 export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   listen_interfaces: '0.0.0.0:6881',
   peer_fingerprint: '-SZ0100-',

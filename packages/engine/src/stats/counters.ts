@@ -14,6 +14,7 @@ export type SessionStats = Record<string, number>;
 export class Counters {
   private readonly values = new Float64Array(METRICS.length);
 
+  /** Adds `by` to a counter (or a gauge), by its `M` index. */
   inc(metric: number, by = 1): void {
     this.values[metric]! += by;
   }
@@ -23,6 +24,7 @@ export class Counters {
     this.values[metric] = value;
   }
 
+  /** The current value, by its `M` index. */
   get(metric: number): number {
     return this.values[metric]!;
   }
@@ -34,6 +36,7 @@ export class Counters {
     return out;
   }
 
+  /** Every metric's name and type, in table order (libtorrent's session_stats_metrics). */
   static names(): { name: string; type: 'counter' | 'gauge' }[] {
     return METRICS.map(([name, type]) => ({ name, type }));
   }

@@ -14,19 +14,15 @@ import path from 'node:path';
 import { SpritzleError, errnoCode } from '../errors.js';
 import type { FileLayout } from './file-layout.js';
 import { isInside, resolveInside } from './paths.js';
+import type { FileStat, PieceWriteResult, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
+
+export type { PieceWriteResult, PieceWriter, StorageStats } from './torrent-storage.js';
 
 export interface StorageOptions {
   savePath: string;
   layout: FileLayout;
 }
 
-export interface StorageStats {
-  writeOps: number;
-  readOps: number;
-  blocksWritten: number;
-  blocksRead: number;
-  blocksHashed: number;
-}
 
 const BLOCK_SIZE = 16 * 1024;
 const MAX_OPEN_FILES = 32;
@@ -96,16 +92,6 @@ function isMissing(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** Does a piece's positional writes: `spans` holds [fd, offset in the piece, length, file offset] per file part. */
-export type PieceWriter = (spans: number[]) => Promise<PieceWriteResult>;
-
-/** What a piece write did: write calls made, and the first failure with the index of its span. */
-export interface PieceWriteResult {
-  ops: number;
-  error?: { code?: string; message: string };
-  failedSpan?: number;
-}
-
 /** The in-process writer: async positional writes through the open handles, retried on short writes. */
 async function writeSpans(data: Uint8Array, entries: HandleEntry[], spans: number[]): Promise<PieceWriteResult> {
   let ops = 0;
@@ -146,7 +132,8 @@ interface PendingOpen {
   readonly promise: Promise<HandleEntry>;
 }
 
-export class Storage {
+/** The file-system back-end of TorrentStorage. */
+export class Storage implements TorrentStorage {
   readonly stats: StorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private readonly savePath: string;
   private readonly layout: FileLayout;
@@ -269,6 +256,18 @@ export class Storage {
     for (let i = 0; i < Math.min(CHECK_PARALLEL, numPieces); i++) workers.push(worker());
     await Promise.all(workers);
     return had;
+  }
+
+  /** Each file's [size, mtime ms] now, [0, 0] when it is missing. */
+  fileStats(): Promise<FileStat[]> {
+    return Promise.all(this.paths.map(async (p): Promise<FileStat> => {
+      try {
+        const st = await stat(p);
+        return [st.size, Math.round(st.mtimeMs)];
+      } catch {
+        return [0, 0];
+      }
+    }));
   }
 
   /** Whether any of the torrent's (non-pad) files exists on disk. */

@@ -1,6 +1,8 @@
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
-import type { TorrentState } from '../session/events.js';
-import type { Torrent } from './torrent.js';
+import type { TorrentState } from './torrent-state.js';
+import type { DiscoveryStatus } from '../discovery/types.js';
+import type { TorrentView } from './torrent-view.js';
+import { currentRates } from './transfer-rates.js';
 
 /** libtorrent's error_code as the original spritzle rendered it. */
 export interface ErrorCodeJson {
@@ -103,6 +105,31 @@ export interface TorrentStatus {
   seed_rank: number;
   storage_mode: number;
   // Fields beyond libtorrent's torrent_status that spritzle adds for convenience.
+  /**
+   * spritzle's own (libtorrent has no such field): seconds until the wanted data is complete at the
+   * current download_payload_rate; 0 once finished, -1 when it cannot be told (no data flowing, no
+   * metadata yet).
+   */
+  eta: number;
+  /**
+   * spritzle's own (libtorrent has no such field): the share ratio, all_time_upload divided by the larger
+   * of all_time_download and total_done (so a seed of its own data counts uploads per copy it holds);
+   * 0 when both are 0.
+   */
+  ratio: number;
+}
+
+/** Seconds left at the current rate; 0 when done, -1 when unknown. */
+export function etaSeconds(finished: boolean, hasMetadata: boolean, left: number, rate: number): number {
+  if (finished) return 0;
+  if (!hasMetadata || rate <= 0) return -1;
+  return Math.ceil(left / rate);
+}
+
+/** Uploaded over the larger of downloaded and held; 0 when there is neither. */
+export function shareRatio(uploaded: number, downloaded: number, held: number): number {
+  const base = Math.max(downloaded, held);
+  return base > 0 ? Math.round((uploaded / base) * 1000) / 1000 : 0;
 }
 
 const SUCCESS: ErrorCodeJson = { value: 0, message: 'Success', category: { name: 'system', message: 'Success' } };
@@ -113,20 +140,8 @@ function seconds(s: number): string {
   return `${whole}.0`;
 }
 
-/** Extra discovery data a torrent may have (filled by the tracker/DHT layers). */
-export interface DiscoveryStatus {
-  current_tracker: string;
-  next_announce_s: number;
-  announce_interval_s: number;
-  num_complete: number;
-  num_incomplete: number;
-  last_scrape: number;
-  announcing_to_trackers: boolean;
-  announcing_to_dht: boolean;
-  announcing_to_lsd: boolean;
-}
-
-export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus): TorrentStatus {
+/** A torrent's status from its read-only view at `now` (ms), with its discovery's state when it has one. */
+export function buildStatus(t: TorrentView, now: number, discovery?: DiscoveryStatus): TorrentStatus {
   const picker = t.picker;
   const numPieces = picker?.numPieces ?? 0;
   const pieces: boolean[] = new Array<boolean>(numPieces);
@@ -138,23 +153,17 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
   else if (!t.hasMetadata) progress = 0;
   else progress = wanted === 0 ? 1 : wantedDone / wanted;
   if (t.isFinished && t.hasMetadata) progress = 1;
-  let seeds = 0, uploads = 0, incoming = false, bytesRead = 0, bytesWritten = 0;
-  for (const p of t.peers) {
-    bytesRead += p.transport.bytesRead;
-    bytesWritten += p.transport.bytesWritten;
-    if (p.isSeed) seeds++;
-    if (!p.amChoking) uploads++;
-    if (p.direction === 'incoming') incoming = true;
-  }
+  const conn = t.connections();
   const f = t.flags;
   const flag = (bit: number): boolean => (f & bit) !== 0;
   const nowS = Math.floor(now / 1000);
-  const distributed = picker && t.peers.size > 0 && !t.isSeeding ? picker.distributedCopies() : -1;
-  const candidates = [...t.knownPeers.values()].filter((k) => !k.connected && !k.connecting && !k.skip).length;
+  const distributed = picker && conn.connections > 0 && !t.isSeeding ? picker.distributedCopies() : -1;
+  const candidates = t.peerList.connectCandidates;
   const errc: ErrorCodeJson = t.hasError
     ? { value: 1, message: t.errorMessage, category: { name: 'spritzle', message: t.errorMessage } }
     : SUCCESS;
   const d = discovery;
+  const rates = currentRates(t, now);
   return {
     info_hash: t.infoHash,
     info_hashes: { v1: t.infoHash, v2: '' },
@@ -190,24 +199,21 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     total_done: done,
     total_wanted: wanted,
     total_wanted_done: wantedDone,
-    total_download: t.totalDownload + bytesRead,
-    total_upload: t.totalUpload + bytesWritten,
+    total_download: t.totalDownload + conn.bytesRead,
+    total_upload: t.totalUpload + conn.bytesWritten,
     total_payload_download: t.totalPayloadDownload,
     total_payload_upload: t.totalPayloadUpload,
     total_failed_bytes: t.totalFailedBytes,
     total_redundant_bytes: t.totalRedundantBytes,
     all_time_download: t.allTimeDownload,
     all_time_upload: t.allTimeUpload,
-    download_rate: Math.round(t.downloadRate),
-    upload_rate: Math.round(t.uploadRate),
-    download_payload_rate: Math.round(t.downloadPayloadRate),
-    upload_payload_rate: Math.round(t.uploadPayloadRate),
-    num_peers: t.peers.size,
-    num_seeds: seeds,
-    num_connections: t.peers.size,
-    num_uploads: uploads,
-    list_peers: t.knownPeers.size,
-    list_seeds: seeds,
+    ...rates,
+    num_peers: conn.connections,
+    num_seeds: conn.seeds,
+    num_connections: conn.connections,
+    num_uploads: conn.uploads,
+    list_peers: t.peerList.size,
+    list_seeds: conn.seeds,
     connect_candidates: candidates,
     num_complete: d?.num_complete ?? -1,
     num_incomplete: d?.num_incomplete ?? -1,
@@ -218,7 +224,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     distributed_fraction: distributed < 0 ? -1 : Math.floor((distributed % 1) * 1000),
     down_bandwidth_queue: 0,
     up_bandwidth_queue: 0,
-    has_incoming: incoming,
+    has_incoming: conn.hasIncoming,
     current_tracker: d?.current_tracker ?? '',
     next_announce: seconds(d?.next_announce_s ?? 0),
     announce_interval: seconds(d?.announce_interval_s ?? 0),
@@ -243,5 +249,7 @@ export function buildStatus(t: Torrent, now: number, discovery?: DiscoveryStatus
     priority: 0,
     seed_rank: 0,
     storage_mode: 1,
+    eta: etaSeconds(t.isFinished && t.hasMetadata, t.hasMetadata, wanted - wantedDone, rates.download_payload_rate),
+    ratio: shareRatio(t.allTimeUpload, t.allTimeDownload, done),
   };
 }

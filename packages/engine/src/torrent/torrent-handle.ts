@@ -1,10 +1,11 @@
-import type { Session } from '../session/session.js';
-import type { Torrent, FileInfo, PeerInfo } from './torrent.js';
+import type { TrackerInfo } from '../discovery/types.js';
+import type { FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
 import { buildStatus, type TorrentStatus } from './status.js';
 import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from '../session/add-torrent-params.js';
 import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
+import type { SessionEvents, TypedEmitter } from '../session/events.js';
 
 /** Per-torrent settings that can change while it runs. */
 export interface TorrentUpdate {
@@ -16,25 +17,48 @@ export interface TorrentUpdate {
   max_connections?: number;
 }
 
-export interface TrackerInfo {
-  url: string;
-  tier: number;
-  status: 'idle' | 'announcing' | 'working' | 'error';
-  message: string;
-  num_peers: number;
+/** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
+export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
+  torrentOf(infoHash: string): TorrentControl | undefined;
 }
+
+/**
+ * What {@link TorrentHandle.waitFor} can wait for:
+ * - `checked`: checking is over (the state is past checking_files / checking_resume_data);
+ * - `metadata`: the torrent has its metadata (a magnet's info dictionary arrived);
+ * - `downloading`: the state is downloading;
+ * - `finished`: every wanted piece is there (libtorrent's is_finished: finished or seeding);
+ * - `seeding`: every piece is there (is_seeding).
+ */
+export type TorrentCondition = 'checked' | 'metadata' | 'downloading' | 'finished' | 'seeding';
+
+function holds(st: TorrentStatus, c: TorrentCondition): boolean {
+  switch (c) {
+    case 'checked': return st.state !== 'checking_files' && st.state !== 'checking_resume_data';
+    case 'metadata': return st.has_metadata;
+    case 'downloading': return st.state === 'downloading';
+    case 'finished': return st.is_finished;
+    case 'seeding': return st.is_seeding;
+  }
+}
+
+/** The events after which a condition may have come to hold. */
+const WAKE_EVENTS = ['state_changed', 'torrent_finished', 'torrent_checked', 'metadata_received'] as const;
 
 /**
  * The public face of a torrent in the session, as libtorrent's torrent_handle: every operation checks
  * that the torrent is still in the session (torrent_not_found otherwise).
  */
 export class TorrentHandle {
-  constructor(private readonly session: Session, private readonly torrentRef: Torrent) {}
+  /** @internal Handles come from Session.addTorrent, torrents() and findTorrent(). */
+  constructor(private readonly session: TorrentRegistry, private readonly torrentRef: TorrentControl) {}
 
+  /** The v1 info-hash, 40 lower-case hex digits. */
   get infoHash(): string {
     return this.torrentRef.infoHash;
   }
 
+  /** The torrent's name (its info-hash until a magnet's metadata arrives). */
   get name(): string {
     return this.torrentRef.name;
   }
@@ -49,7 +73,7 @@ export class TorrentHandle {
     return this.session.torrentOf(this.torrentRef.infoHash) === this.torrentRef;
   }
 
-  private get t(): Torrent {
+  private get t(): TorrentControl {
     if (!this.isValid()) throw new SpritzleError('torrent_not_found', `torrent ${this.torrentRef.infoHash} is no longer in the session`);
     return this.torrentRef;
   }
@@ -60,11 +84,66 @@ export class TorrentHandle {
     return buildStatus(t, Date.now(), t.discovery?.status());
   }
 
+  /**
+   * Resolves once `condition` holds, at once if it already does (so it cannot miss an event that came
+   * before the call, e.g. data found complete while the torrent was added). Rejects with
+   * `torrent_not_found` when the torrent is removed, `invalid_state` when it stops with an error, and
+   * the signal's reason when `signal` aborts.
+   *
+   * ```ts
+   * const handle = await session.addTorrent({ ti, save_path: '/tmp/dl' });
+   * await handle.waitFor('finished');
+   * ```
+   */
+  waitFor(condition: TorrentCondition, options: { signal?: AbortSignal } = {}): Promise<TorrentStatus> {
+    const hash = this.infoHash;
+    const { signal } = options;
+    return new Promise<TorrentStatus>((resolve, reject) => {
+      const stop = (): void => {
+        for (const e of WAKE_EVENTS) this.session.off(e, check);
+        this.session.off('torrent_error', onError);
+        this.session.off('torrent_removed', onRemoved);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (e: unknown): void => {
+        stop();
+        reject(e);
+      };
+      function onAbort(this: void): void {
+        fail(signal!.reason);
+      }
+      const onError = (e: { info_hash: string; error: string }): void => {
+        if (e.info_hash === hash) fail(new SpritzleError('invalid_state', `torrent ${hash} stopped with an error: ${e.error}`));
+      };
+      const onRemoved = (e: { info_hash: string }): void => {
+        if (e.info_hash === hash) fail(new SpritzleError('torrent_not_found', `torrent ${hash} was removed from the session`));
+      };
+      const check = (e?: { info_hash: string }): void => {
+        if (e && e.info_hash !== hash) return;
+        if (!this.isValid()) return onRemoved({ info_hash: hash });
+        const st = this.status();
+        if (holds(st, condition)) {
+          stop();
+          resolve(st);
+        } else if (st.error !== '') {
+          onError({ info_hash: hash, error: st.error });
+        }
+      };
+      if (signal?.aborted) return reject(signal.reason);
+      for (const e of WAKE_EVENTS) this.session.on(e, check);
+      this.session.on('torrent_error', onError);
+      this.session.on('torrent_removed', onRemoved);
+      signal?.addEventListener('abort', onAbort);
+      check();
+    });
+  }
+
   /** Stops the torrent: its peer connections are closed. */
   pause(): void {
     this.t.pause();
   }
 
+  /** Starts a paused torrent again (libtorrent's resume). */
   resume(): void {
     this.t.resume();
   }
@@ -80,14 +159,15 @@ export class TorrentHandle {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new SpritzleError('invalid_param', `port ${port} is not a TCP port`, { field: 'port' });
     }
-    t.addKnownPeer(host, port, true);
-    t.connectToPeers();
+    t.connectPeer(host, port);
   }
 
+  /** Its files in torrent order, with progress and priority; empty before metadata. */
   files(): FileInfo[] {
     return this.t.files();
   }
 
+  /** Its connected peers (libtorrent's get_peer_info). */
   peers(): PeerInfo[] {
     return this.t.peerInfo();
   }
@@ -109,6 +189,7 @@ export class TorrentHandle {
     return this.t.discovery?.removeTracker(url) ?? false;
   }
 
+  /** Its torrent_flags that are set, by name. */
   flags(): TorrentFlagName[] {
     return flagNames(this.t.flags);
   }
@@ -131,10 +212,10 @@ export class TorrentHandle {
     }
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
-    if (u.upload_limit !== undefined) t.uploadLimit = u.upload_limit;
-    if (u.download_limit !== undefined) t.downloadLimit = u.download_limit;
-    if (u.max_uploads !== undefined) t.maxUploads = u.max_uploads;
-    if (u.max_connections !== undefined) t.maxConnections = u.max_connections;
+    if (u.upload_limit !== undefined) t.setUploadLimit(u.upload_limit);
+    if (u.download_limit !== undefined) t.setDownloadLimit(u.download_limit);
+    if (u.max_uploads !== undefined) t.setMaxUploads(u.max_uploads);
+    if (u.max_connections !== undefined) t.setMaxConnections(u.max_connections);
   }
 
   /**

@@ -11,44 +11,29 @@ import type { DiskBufferPool } from '../disk/disk-buffer-pool.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { PiecePicker } from '../algo/piece-picker.js';
 import { FileLayout } from '../storage/file-layout.js';
-import { FileError, Storage } from '../storage/storage.js';
+import { FileError } from '../storage/storage.js';
+import type { StorageOpener, TorrentStorage } from '../storage/torrent-storage.js';
 import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
-import { stat } from 'node:fs/promises';
 import type { ResumeData } from './resume.js';
 import { RateLimiter } from '../algo/bandwidth.js';
-import { MAX_REQUEST_LENGTH } from '../wire/codec.js';
-import {
-  MetadataAssembler, MetadataRequestBudget, decodeMetadataMessage, encodeMetadataData, encodeMetadataReject,
-  encodeMetadataRequest, metadataPieces, offeredMetadataSize, METADATA_DATA, METADATA_PIECE_SIZE, METADATA_REJECT,
-  METADATA_REQUEST, type MetadataMessage,
-} from '../wire/ut-metadata.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
-
-const BLOCK = 16384;
-/** Verified-but-unwritten and being-hashed bytes above which we stop requesting (disk back-pressure). */
-const MAX_PENDING_DISK_BYTES = 32 * 1024 * 1024;
-/** Peers dialled at once per torrent. */
-const MAX_HALF_OPEN = 8;
-/** Copies of the metadata fetched at once (each from one peer, at most MAX_METADATA_SIZE). */
-const MAX_METADATA_FETCHES = 2;
-/**
- * Bytes queued to send to one peer, and apart from them bytes being read from disk for it, above which its
- * requests wait: libtorrent's send_buffer_watermark (500 KiB there, raised to half a second of the peer's
- * upload rate). Here 4 MiB or two seconds of the rate: below that the upload to a fast peer on loopback
- * slowed measurably; a peer that asks for much and reads nothing pins at most twice this (was 64 MiB:
- * 2,000 requests of 32 KiB).
- */
-const SEND_WATERMARK = 4 * 1024 * 1024;
-/** Blocks a peer may send that we never requested (nor gave up on) before it is disconnected. */
-const UNSOLICITED_BLOCK_TOLERANCE = 8;
+import { PeerList } from './peer-list.js';
+import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
+import { Uploads } from './uploads.js';
+import { MetadataExchange } from './metadata.js';
+import { bitfieldHas, fastResumeMismatch } from './checking.js';
+import type { ConnectionsView, DoneBytes, FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
 
 /** What a torrent needs from its session. */
 export interface TorrentHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
-  readonly diskIo: DiskIoThreads;
-  readonly bufferPool: DiskBufferPool;
+  /** The disk threads: pieces are hashed and written off the event loop. */
+  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'write'>;
+  /** Piece buffers (shared memory the disk threads read). */
+  readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   readonly peerId: Uint8Array;
   readonly listenPort: number;
   emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
@@ -61,67 +46,16 @@ export interface TorrentHost {
   readonly upLimiter: RateLimiter;
   /** A torrent has work waiting for bandwidth: make sure the limiter clock runs. */
   limiterWake(): void;
-}
-
-interface QueuedUpload {
-  peer: PeerConnection;
-  index: number;
-  offset: number;
-  length: number;
-}
-
-interface KnownPeer {
-  host: string;
-  port: number;
-  lastAttempt: number;
-  failures: number;
-  connected: boolean;
-  connecting: boolean;
-  /** A peer we will not dial again (ourselves, or a connection that proved to be a duplicate). */
-  skip: boolean;
-  /** It had every piece when we last saw it. */
-  seed: boolean;
-}
-
-interface PartialPiece {
-  /** From the DiskBufferPool: shared memory. */
-  buf: Buffer;
-  contributors: PeerConnection[];
-}
-
-export interface PeerInfo {
-  ip: string;
-  port: number;
-  client: string;
-  peer_id: string;
-  direction: 'incoming' | 'outgoing';
-  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed. */
-  flags: string;
-  progress: number;
-  down_speed: number;
-  up_speed: number;
-  total_download: number;
-  total_upload: number;
-  num_pieces: number;
-  queue: number;
-}
-
-export interface FileInfo {
-  index: number;
-  path: string;
-  size: number;
-  offset: number;
-  progress: number;
-  bytes_done: number;
-  priority: number;
-  pad: boolean;
+  /** Opens the torrent's piece storage (the file system in the session; memory in tests). */
+  readonly openStorage: StorageOpener;
 }
 
 /**
  * One torrent's life: checking → (downloading_metadata) → downloading → finished/seeding, paused or in
- * error. It glues the wires to the piece picker and to storage; the decisions themselves live in those.
+ * error. It glues the wires to the jobs beside it (peer list, requests, piece assembly, uploads, metadata);
+ * the decisions themselves live in those and in the piece picker.
  */
-export class Torrent implements DiscoveryTorrent {
+export class Torrent implements DiscoveryTorrent, TorrentControl {
   readonly infoHash: string;
   readonly infoHashBytes: Uint8Array;
   info: TorrentInfo | null = null;
@@ -131,12 +65,12 @@ export class Torrent implements DiscoveryTorrent {
   errorMessage = '';
   errorFile = -1;
   picker: PiecePicker | null = null;
-  storage: Storage | null = null;
+  storage: TorrentStorage | null = null;
   layout: FileLayout | null = null;
   filePriorities: number[] = [];
   readonly peers = new Set<PeerConnection>();
-  readonly knownPeers = new Map<string, KnownPeer>();
-  readonly banned = new Set<string>();
+  /** Addresses we know, and the bans. */
+  readonly peerList = new PeerList();
   closed = false;
   /** Trackers, DHT, PEX and LSD for this torrent; set by the session before start(). */
   discovery: TorrentDiscovery | null = null;
@@ -146,11 +80,6 @@ export class Torrent implements DiscoveryTorrent {
 
   // Limits (-1 unlimited).
   private readonly downLimiter = new RateLimiter();
-  private readonly upLimiter = new RateLimiter();
-  /** Requests waiting for upload bandwidth. */
-  private readonly upQueue: QueuedUpload[] = [];
-  /** Requests were held back for download bandwidth. */
-  private downThrottled = false;
   maxUploads: number;
   maxConnections: number;
 
@@ -178,17 +107,15 @@ export class Torrent implements DiscoveryTorrent {
   downloadPayloadRate = 0;
   uploadPayloadRate = 0;
 
-  private readonly partial = new Map<number, PartialPiece>();
+  /** The picker ↔ peer glue; with the picker, once the metadata is known. */
+  private requests: BlockRequests | null = null;
+  /** Blocks into pieces, hashed and written; once the metadata is known. */
+  private assembly: PieceAssembly | null = null;
+  private readonly uploads: Uploads;
+  /** BEP 9, both sides. */
+  private readonly metadata: MetadataExchange;
   /** Per peer: counts its pieces once the metadata (and so the piece count) is known (see attachPeer). */
   private readonly recount = new Map<PeerConnection, () => void>();
-  /** Metadata copies being fetched, by peer (BEP 9). */
-  private readonly metadataFetches = new Map<PeerConnection, MetadataAssembler>();
-  /** Requests waiting for their peer's send queue to drain (see serve). */
-  private readonly sendWaiting = new Map<PeerConnection, QueuedUpload[]>();
-  /** Metadata requests each peer may still have answered. */
-  private readonly metadataBudgets = new WeakMap<PeerConnection, MetadataRequestBudget>();
-  private pendingDiskBytes = 0;
-  private readonly pickOut: number[] = [];
   private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private checkAbort: AbortController | null = null;
   /** Resume data to try once instead of hashing, at the first check. */
@@ -208,6 +135,27 @@ export class Torrent implements DiscoveryTorrent {
   ) {
     this.infoHash = infoHash;
     this.infoHashBytes = Buffer.from(infoHash, 'hex');
+    // The jobs see the torrent through small interfaces, not through the class.
+    const self = this;
+    this.uploads = new Uploads({
+      get picker() { return self.picker; },
+      get layout() { return self.layout; },
+      get storage() { return self.storage; },
+      get closed() { return self.closed; },
+      uploaded: (bytes) => {
+        this.totalPayloadUpload += bytes;
+        this.lastUpload = Date.now();
+      },
+      readFailed: (e) => this.setError(e),
+    }, host);
+    this.metadata = new MetadataExchange({
+      infoHash,
+      get info() { return self.info; },
+      peers: this.peers,
+      uploadAllowed: (now) => this.uploads.notInDebt(now),
+      uploadSpent: (bytes) => this.uploads.consume(bytes),
+      received: (infoBytes) => this.onMetadata(infoBytes),
+    });
     this.savePath = params.save_path ?? host.settings.save_path;
     this.flags = params.flags;
     this.uploadLimit = params.upload_limit;
@@ -237,7 +185,7 @@ export class Torrent implements DiscoveryTorrent {
   }
   set uploadLimit(v: number) {
     this.uploadLimitValue = v;
-    this.upLimiter.setRate(v);
+    this.uploads.limiter.setRate(v);
   }
   get downloadLimit(): number {
     return this.downloadLimitValue;
@@ -245,7 +193,7 @@ export class Torrent implements DiscoveryTorrent {
   set downloadLimit(v: number) {
     this.downloadLimitValue = v;
     this.downLimiter.setRate(v);
-    if (v <= 0 && this.downThrottled) this.limiterTick();
+    if (v <= 0 && this.requests?.throttled) this.limiterTick();
   }
   private uploadLimitValue = -1;
   private downloadLimitValue = -1;
@@ -266,6 +214,10 @@ export class Torrent implements DiscoveryTorrent {
   }
   get hasError(): boolean {
     return this.errorMessage !== '';
+  }
+  /** libtorrent's peer.num_banned_peers for this torrent. */
+  get numBannedPeers(): number {
+    return this.peerList.numBanned;
   }
 
   /** Payload totals including what resume data carried over from earlier sessions. */
@@ -303,14 +255,31 @@ export class Torrent implements DiscoveryTorrent {
   }
 
   private setMetadata(info: TorrentInfo, filePriorities?: number[], piecePriorities?: number[]): void {
+    const host = this.host;
     this.info = info;
-    this.layout = new FileLayout(info.files, info.pieceLength);
-    this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
-    this.storage = new Storage({ savePath: this.savePath, layout: this.layout });
+    const layout = this.layout = new FileLayout(info.files, info.pieceLength);
+    const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
+    const storage = this.storage = host.openStorage(this.savePath, layout);
+    const self = this;
+    this.requests = new BlockRequests({
+      get paused() { return self.paused; },
+      get sequential() { return self.sequential; },
+      get diskBacklogged() { return self.assembly!.backlogged; },
+      peers: this.peers,
+      limiterWake: () => host.limiterWake(),
+    }, picker, host.counters, this.downLimiter, host.downLimiter);
+    this.assembly = new PieceAssembly(
+      { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters },
+      {
+        pieceVerified: (index, contributors) => this.pieceVerified(index, contributors),
+        pieceFailed: (index, contributors, size) => this.pieceFailed(index, contributors, size),
+        diskError: (e) => this.setError(e),
+      },
+    );
     this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
     this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
     this.applyPiecePriorities(piecePriorities);
-    this.host.counters.inc(M.ses_num_total_pieces_added, info.numPieces);
+    host.counters.inc(M.ses_num_total_pieces_added, info.numPieces);
   }
 
   private applyPiecePriorities(piecePriorities?: number[]): void {
@@ -341,6 +310,7 @@ export class Torrent implements DiscoveryTorrent {
     }
   }
 
+  /** checking_resume_data → (checking_files) → downloading/finished/seeding: what is on disk becomes our pieces. */
   private async check(): Promise<void> {
     const info = this.info!;
     const picker = this.picker!;
@@ -355,21 +325,19 @@ export class Torrent implements DiscoveryTorrent {
       for (let i = 0; i < info.numPieces; i++) this.markHave(i);
       this.checkedPieces = info.numPieces;
       this.dataChecked = true;
-      this.updateFinishedState();
+      this.checkedState();
       return;
     }
     const resume = this.pendingResume;
     this.pendingResume = null;
     if (resume?.pieces) {
-      const mismatch = await this.fastResumeMismatch(resume);
+      const mismatch = fastResumeMismatch(info, resume, await this.storage!.fileStats());
       if (mismatch === null) {
-        for (let i = 0; i < info.numPieces; i++) {
-          if (resume.pieces[i >> 3]! & (0x80 >> (i & 7))) this.markHave(i);
-        }
+        for (let i = 0; i < info.numPieces; i++) if (bitfieldHas(resume.pieces, i)) this.markHave(i);
         this.checkedPieces = info.numPieces;
         this.needSaveResume = false;
         this.dataChecked = true;
-        this.updateFinishedState();
+        this.checkedState();
         return;
       }
       this.host.emit('fastresume_rejected', { info_hash: this.infoHash, error: mismatch });
@@ -406,35 +374,7 @@ export class Torrent implements DiscoveryTorrent {
       this.updateFinishedState();
       return;
     }
-    this.updateFinishedState();
-  }
-
-  /**
-   * Why resume data cannot be trusted, or null if it can: every file must have the size and modification
-   * time recorded with the bitfield (libtorrent's rule), so data changed behind our back is re-hashed.
-   */
-  private async fastResumeMismatch(r: ResumeData): Promise<string | null> {
-    const info = this.info!;
-    if (r.pieces!.length !== Math.ceil(info.numPieces / 8)) return 'the piece bitfield does not fit the torrent';
-    const sizes = r.file_sizes ?? [];
-    if (sizes.length !== info.files.length) return 'file sizes do not fit the torrent';
-    for (let i = 0; i < info.files.length; i++) {
-      const f = info.files[i]!;
-      if (f.pad) continue;
-      const [size, mtime] = sizes[i]!;
-      let st: { size: number; mtimeMs: number } | null = null;
-      try {
-        st = await stat(resolveInside(this.savePath, f.path));
-      } catch {
-        st = null;
-      }
-      if (!st) {
-        if (size === 0) continue;
-        return `${f.path} is missing`;
-      }
-      if (st.size !== size || Math.abs(Math.round(st.mtimeMs) - mtime) > 1) return `${f.path} changed on disk since the resume data was saved`;
-    }
-    return null;
+    this.checkedState();
   }
 
   /** Fast-resume data for this torrent, as it is now (see ResumeData). Clears need_save_resume. */
@@ -448,7 +388,7 @@ export class Torrent implements DiscoveryTorrent {
       flags: this.flags,
       trackers: [],
       tracker_tiers: [],
-      peers: [...this.knownPeers.values()].filter((k) => !k.skip).slice(0, 200).map((k) => `${k.host}:${k.port}`),
+      peers: this.peerList.addresses(200),
       added_time: this.addedTime,
       completed_time: this.completedTime,
       total_uploaded: this.allTimeUpload,
@@ -471,14 +411,7 @@ export class Torrent implements DiscoveryTorrent {
       // A piece counts only once it is on disk: the bitfield is taken before the file times, so a piece
       // written in between makes the times newer and the next start re-hashes rather than trusts.
       r.pieces = Uint8Array.from(this.bitfield);
-      r.file_sizes = await Promise.all(info.files.map(async (f): Promise<[number, number]> => {
-        try {
-          const st = await stat(resolveInside(this.savePath, f.path));
-          return [st.size, Math.round(st.mtimeMs)];
-        } catch {
-          return [0, 0];
-        }
-      }));
+      r.file_sizes = await this.storage!.fileStats();
     }
     return r;
   }
@@ -500,7 +433,7 @@ export class Torrent implements DiscoveryTorrent {
     const wasError = this.hasError;
     this.errorMessage = '';
     this.errorFile = -1;
-    for (const k of this.knownPeers.values()) k.lastAttempt = 0;
+    this.peerList.resetAttempts();
     this.host.emit('torrent_resumed', { info_hash: this.infoHash });
     if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
       void this.start();
@@ -514,7 +447,7 @@ export class Torrent implements DiscoveryTorrent {
   async forceRecheck(): Promise<void> {
     if (!this.info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet; nothing to check');
     for (const peer of [...this.peers]) peer.close('recheck');
-    for (const k of this.knownPeers.values()) k.lastAttempt = 0;
+    this.peerList.resetAttempts();
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
     this.errorFile = -1;
@@ -526,9 +459,7 @@ export class Torrent implements DiscoveryTorrent {
     this.closed = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
-    // Unfinished pieces are dropped; their buffers serve the next download (none is being hashed).
-    for (const part of this.partial.values()) this.host.bufferPool.release(part.buf);
-    this.partial.clear();
+    this.assembly?.close();
     this.syncStorageCounters();
     await this.discovery?.close();
     if (this.storage) {
@@ -549,6 +480,16 @@ export class Torrent implements DiscoveryTorrent {
     this.errorFile = e instanceof FileError ? e.file : -1;
     for (const peer of [...this.peers]) peer.close('torrent error');
     this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+  }
+
+  /**
+   * The state once checking is over. Data found complete is a finished download too (libtorrent posts
+   * torrent_finished_alert from files_checked): a program waiting for torrent_finished does not hang
+   * because the data was already there.
+   */
+  private checkedState(): void {
+    this.updateFinishedState();
+    if (this.isFinished) this.host.emit('torrent_finished', { info_hash: this.infoHash });
   }
 
   private updateFinishedState(): void {
@@ -575,51 +516,33 @@ export class Torrent implements DiscoveryTorrent {
 
   /** Remembers a peer to dial; `now` (an explicit connect) dials it at the next chance, backoff or not. */
   addKnownPeer(host: string, port: number, now = false): void {
-    const key = `${host}:${port}`;
-    const known = this.knownPeers.get(key);
-    if (known && now) {
-      known.lastAttempt = 0;
-      known.failures = 0;
-    }
-    if (known || this.banned.has(key)) return;
-    this.knownPeers.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false, seed: false });
+    this.peerList.add(host, port, now);
+  }
+
+  /** An explicit connect: the address is dialled at the next chance, backoff or not. */
+  connectPeer(host: string, port: number): void {
+    this.peerList.add(host, port, true);
+    this.connectToPeers();
   }
 
   /** Dial known peers we are not connected to, within the limits. */
   connectToPeers(): void {
     if (this.closed || this.paused || this.hasError) return;
     if (this.state === 'checking_files' || this.state === 'checking_resume_data') return;
-    const now = Date.now();
-    let halfOpen = 0;
-    for (const k of this.knownPeers.values()) if (k.connecting) halfOpen++;
-    for (const k of this.knownPeers.values()) {
-      if (halfOpen >= MAX_HALF_OPEN) break;
-      if (this.maxConnections >= 0 && this.peers.size + halfOpen >= this.maxConnections) break;
-      if (k.connected || k.connecting || k.skip) continue;
-      // Two seeds have nothing to trade.
-      if (k.seed && this.isSeeding) continue;
-      // libtorrent's min_reconnect_time after a connection ended; a short exponential backoff after failed dials.
-      const minReconnect = this.host.settings.min_reconnect_time;
-      const wait = k.lastAttempt === 0 ? 0 : (k.failures === 0 ? minReconnect : Math.min(minReconnect, 2 ** k.failures)) * 1000;
-      if (k.lastAttempt && now - k.lastAttempt < wait) continue;
-      k.connecting = true;
-      k.lastAttempt = now;
-      halfOpen++;
-      this.host.connect(this, k.host, k.port);
-    }
+    this.peerList.dialCandidates(
+      { connections: this.peers.size, maxConnections: this.maxConnections, seeding: this.isSeeding, minReconnectTime: this.host.settings.min_reconnect_time },
+      Date.now(),
+      (host, port) => this.host.connect(this, host, port),
+    );
   }
 
   /** The session's dial ended without a usable connection. */
   connectFailed(host: string, port: number, skip: boolean): void {
-    const k = this.knownPeers.get(`${host}:${port}`);
-    if (!k) return;
-    k.connecting = false;
-    k.failures++;
-    if (skip) k.skip = true;
+    this.peerList.dialFailed(host, port, skip);
   }
 
   isBanned(ip: string, port: number, peerId: string): boolean {
-    return this.banned.has(`${ip}:${port}`) || this.banned.has(peerId);
+    return this.peerList.isBanned(ip, port, peerId);
   }
 
   peerById(peerId: string): PeerConnection | undefined {
@@ -627,20 +550,11 @@ export class Torrent implements DiscoveryTorrent {
     return undefined;
   }
 
-  /** A connection whose handshake checked out joins the torrent. */
+  /** A connection whose handshake checked out joins the torrent: its wire events are wired to the jobs. */
   attachPeer(peer: PeerConnection): void {
-    const key = `${peer.ip}:${peer.port}`;
-    if (peer.direction === 'outgoing') {
-      const k = this.knownPeers.get(key);
-      if (k) {
-        k.connecting = false;
-        k.connected = true;
-        k.failures = 0;
-      }
-    }
+    if (peer.direction === 'outgoing') this.peerList.connected(peer.ip, peer.port);
     this.peers.add(peer);
     peer.maxOutQueue = this.host.settings.max_out_request_queue;
-    const c = this.host.counters;
     const now = Date.now();
     peer.lastMessageAt = now;
     peer.lastPayloadAt = now;
@@ -687,32 +601,32 @@ export class Torrent implements DiscoveryTorrent {
       haveNone: () => undefined,
       have: (index: number) => {
         // The codec has checked the index against the piece count.
-        if (!this.picker || countedSeed) return;
+        const requests = this.requests;
+        if (!requests || countedSeed) return;
         counted = true;
-        this.picker.addPeerHave(index);
+        this.picker!.addPeerHave(index);
         peerHave++;
         if (peerHave >= numPieces()) onPeerPiecesChanged();
-        else if (!peer.amInterested && this.wants(index)) peer.interested();
-        if (!peer.peerChoking && peer.amInterested) this.requestBlocks(peer);
+        else if (!peer.amInterested && requests.wants(index)) peer.interested();
+        if (!peer.peerChoking && peer.amInterested) requests.request(peer);
       },
-      unchoke: () => this.requestBlocks(peer),
+      unchoke: () => this.requests?.request(peer),
       choke: () => {
         // Without the fast extension a choke drops every request; with it, rejects will follow.
-        if (!peer.hasFast) this.abortAll(peer, false);
+        if (!peer.hasFast) this.requests?.abortAll(peer, false);
       },
       reject: (index: number, offset: number) => {
-        const id = this.blockId(index, offset);
-        if (id >= 0 && peer.outstanding.delete(id)) this.picker!.abortRequest(id);
-        c.inc(M.peer_piece_rejects);
+        if (this.requests) this.requests.rejected(peer, index, offset);
+        else this.host.counters.inc(M.peer_piece_rejects);
       },
       piece: (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf),
-      request: (index: number, offset: number, length: number) => this.onRequest(peer, index, offset, length),
+      request: (index: number, offset: number, length: number) => this.uploads.request(peer, index, offset, length),
       interested: () => this.host.requestRechoke(),
       notInterested: () => this.host.requestRechoke(),
       extendedHandshake: () => {
-        if (!this.info) this.fetchMetadata(peer);
+        if (!this.info) this.metadata.fetch(peer);
       },
-      metadata: (payload: Uint8Array) => this.onMetadataMessage(peer, payload),
+      metadata: (payload: Uint8Array) => this.metadata.onMessage(peer, payload),
     };
 
     // A magnet's peers announce their pieces before we know how many there are: count them once we do.
@@ -733,107 +647,32 @@ export class Torrent implements DiscoveryTorrent {
   private detachPeer(peer: PeerConnection, counted: boolean, countedSeed: boolean): void {
     if (!this.peers.delete(peer)) return;
     this.recount.delete(peer);
-    this.sendWaiting.delete(peer);
+    this.uploads.peerLeft(peer);
     this.host.counters.inc(M.peer_disconnected_peers);
-    this.abortAll(peer, false);
+    this.requests?.abortAll(peer, false);
     if (this.picker) {
       if (countedSeed) this.picker.removeSeed();
       else if (counted) this.picker.removePeerPieces(peer.pieces);
     }
-    if (this.metadataFetches.delete(peer)) this.fetchMetadataElsewhere();
-    const k = this.knownPeers.get(`${peer.ip}:${peer.port}`);
-    if (k) {
-      k.connected = false;
-      k.lastAttempt = Date.now();
-      k.seed = peer.isSeed;
-    }
+    this.metadata.peerLeft(peer);
+    this.peerList.disconnected(peer.ip, peer.port, Date.now(), peer.isSeed);
     this.totalDownload += peer.transport.bytesRead;
     this.totalUpload += peer.transport.bytesWritten;
     this.host.emit('peer_disconnected', { info_hash: this.infoHash, ip: peer.ip, port: peer.port, reason: peer.closeReason });
     this.host.requestRechoke();
   }
 
-  /** Gives the peer's requests back to the picker; `stragglers`: the peer may still send them (no cancel went out). */
-  private abortAll(peer: PeerConnection, stragglers: boolean): void {
-    const picker = this.picker;
-    if (picker) for (const id of peer.outstanding) picker.abortRequest(id);
-    if (stragglers) peer.stragglers += peer.outstanding.size;
-    peer.outstanding.clear();
-  }
-
-  private wants(piece: number): boolean {
-    const picker = this.picker!;
-    return !picker.have(piece) && picker.piecePriority(piece) > 0;
-  }
-
   /** Interested iff the peer has a piece we want and lack. */
   updateInterest(peer: PeerConnection): void {
-    const picker = this.picker;
-    if (!picker || peer.closed) return;
-    if (picker.isFinished()) {
-      peer.notInterested();
-      return;
-    }
-    const pieces = peer.pieces;
-    let want = false;
-    for (let i = 0; i < picker.numPieces && !want; i++) want = pieces.get(i) && this.wants(i);
-    if (want) peer.interested();
-    else peer.notInterested();
+    this.requests?.updateInterest(peer);
   }
 
-  private blockId(index: number, offset: number): number {
-    const picker = this.picker;
-    if (!picker || index >= picker.numPieces || offset % BLOCK !== 0) return -1;
-    const block = offset / BLOCK;
-    if (block >= picker.blocksInPiece(index)) return -1;
-    return index * picker.blocksPerPiece + block;
+  /** Tops up the peer's request queue. */
+  requestBlocks(peer: PeerConnection): void {
+    this.requests?.request(peer);
   }
 
   // ---------------------------------------------------------------- downloading (hot path)
-
-  /** Tops up the peer's request queue. `now` when the caller has it (the per-block path). */
-  requestBlocks(peer: PeerConnection, now?: number): void {
-    const picker = this.picker;
-    if (!picker || peer.closed || peer.peerChoking || !peer.amInterested || this.paused) return;
-    if (this.pendingDiskBytes > MAX_PENDING_DISK_BYTES) return;
-    let want = peer.queueTarget - peer.outstanding.size;
-    // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
-    if (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0)) return;
-    const limited = this.downLimiter.limited || this.host.downLimiter.limited;
-    if (limited) {
-      // Bandwidth is spent when a block is requested (libtorrent limits the socket; the effect is the same).
-      now ??= Date.now();
-      const allowed = Math.min(this.downLimiter.available(now), this.host.downLimiter.available(now));
-      want = Math.min(want, Math.floor(allowed / BLOCK));
-      if (want <= 0) {
-        this.downThrottled = true;
-        this.host.limiterWake();
-        return;
-      }
-    }
-    const out = this.pickOut;
-    out.length = 0;
-    const opts = peer.pickOptions;
-    opts.sequential = this.sequential;
-    opts.snubbed = peer.snubbed;
-    // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
-    opts.allowBusy = peer.outstanding.size === 0;
-    const n = picker.pick(peer.pieces, want, out, opts);
-    if (limited) {
-      this.downLimiter.consume(n * BLOCK);
-      this.host.downLimiter.consume(n * BLOCK);
-    }
-    const bpp = picker.blocksPerPiece;
-    for (let i = 0; i < n; i++) {
-      const id = out[i]!;
-      const piece = (id / bpp) | 0;
-      const block = id - piece * bpp;
-      peer.outstanding.add(id);
-      peer.request(piece, block * BLOCK, picker.blockLength(piece, block));
-    }
-    if (n > 0) peer.lastRequestAt = now ?? Date.now();
-    else if (peer.outstanding.size === 0) this.updateInterest(peer);
-  }
 
   private onBlock(peer: PeerConnection, index: number, offset: number, buf: Uint8Array): void {
     const c = this.host.counters;
@@ -841,25 +680,13 @@ export class Torrent implements DiscoveryTorrent {
     c.inc(M.ses_num_incoming_piece);
     const now = Date.now();
     peer.lastMessageAt = now;
-    const id = this.blockId(index, offset);
-    if (id < 0 || !peer.outstanding.delete(id)) {
-      // Cancelled or given up on before it arrived (end-game, snubbing): waste. Beyond that, a block we never
-      // asked for: a few are tolerated (a duplicate answer), a stream of them ends the connection.
-      if (peer.stragglers > 0) peer.stragglers--;
-      else if (++peer.unsolicitedBlocks > UNSOLICITED_BLOCK_TOLERANCE) {
-        peer.protocolError(`sent ${peer.unsolicitedBlocks} blocks we never requested`);
-        return;
-      }
-      c.inc(M.net_recv_redundant_bytes, len);
-      this.totalRedundantBytes += len;
+    const requests = this.requests;
+    const id = requests ? requests.accept(peer, index, offset, len) : unsolicitedBlock(peer, c, len);
+    if (id < 0) {
+      if (id === BLOCK_REDUNDANT) this.totalRedundantBytes += len;
       return;
     }
     const picker = this.picker!;
-    if (len !== picker.blockLength(index, offset / BLOCK)) {
-      picker.abortRequest(id);
-      peer.protocolError('block of the wrong length');
-      return;
-    }
     peer.lastBlockAt = now;
     peer.lastPayloadAt = now;
     peer.downloadedPayload += len;
@@ -875,83 +702,12 @@ export class Torrent implements DiscoveryTorrent {
       c.inc(M.net_recv_redundant_bytes, len);
       c.inc(M.ses_waste_piece_end_game, len);
       this.totalRedundantBytes += len;
-      this.requestBlocks(peer, now);
+      requests!.request(peer, now);
       return;
     }
-    if (picker.requestCount(id) > 0) this.cancelElsewhere(peer, id, index, offset, len);
-
-    let part = this.partial.get(index);
-    if (!part) {
-      part = { buf: this.allocPieceBuffer(), contributors: [] };
-      this.partial.set(index, part);
-    }
-    // Not set(): V8 copies into shared memory with relaxed atomics, byte by byte when source and target
-    // are not equally aligned (block data sits at any offset in a socket read): 5x slower than fill's memcpy.
-    part.buf.fill(buf, offset, offset + len);
-    if (!part.contributors.includes(peer)) part.contributors.push(peer);
-    if (picker.isPieceComplete(index)) {
-      this.partial.delete(index);
-      this.verifyPiece(index, part);
-    }
-    this.requestBlocks(peer, now);
-  }
-
-  /** End-game: the block came from one peer, so the duplicate requests elsewhere are cancelled. */
-  private cancelElsewhere(from: PeerConnection, id: number, index: number, offset: number, len: number): void {
-    for (const p of this.peers) {
-      if (p === from || !p.outstanding.delete(id)) continue;
-      this.picker!.abortRequest(id);
-      p.cancel(index, offset, len);
-      this.host.counters.inc(M.ses_waste_piece_cancelled, len);
-    }
-  }
-
-  private allocPieceBuffer(): Buffer {
-    // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed.
-    return this.host.bufferPool.alloc(this.info!.pieceLength);
-  }
-
-  private verifyPiece(index: number, part: PartialPiece): void {
-    const info = this.info!;
-    const size = this.layout!.pieceSize(index);
-    const blocks = this.picker!.blocksInPiece(index);
-    this.pendingDiskBytes += size;
-    const buf = part.buf.subarray(0, size);
-    const pool = this.host.bufferPool;
-    const diskIo = this.host.diskIo;
-    diskIo.hash(buf).then(
-      (digest) => {
-        this.host.counters.inc(M.disk_num_blocks_hashed, blocks);
-        if (this.closed) {
-          this.pendingDiskBytes -= size;
-          return;
-        }
-        if (Buffer.compare(digest, info.pieceHashes[index]!) !== 0) {
-          this.pendingDiskBytes -= size;
-          pool.release(part.buf);
-          this.pieceFailed(index, part.contributors, size);
-          return;
-        }
-        this.storage!.writePiece(index, buf, (spans) => diskIo.write(buf, spans)).then(
-          () => {
-            this.pendingDiskBytes -= size;
-            pool.release(part.buf);
-            this.pieceVerified(index, part.contributors);
-          },
-          (e: Error) => this.diskJobFailed(index, part.buf, size, e),
-        );
-      },
-      (e: Error) => this.diskJobFailed(index, part.buf, size, e),
-    );
-  }
-
-  /** A hash or write job failed (no thread uses the buffer any more): the piece is wanted again, the torrent errs. */
-  private diskJobFailed(index: number, buf: Buffer, size: number, e: Error): void {
-    this.pendingDiskBytes -= size;
-    this.host.bufferPool.release(buf);
-    if (this.closed) return;
-    this.picker?.pieceFailed(index);
-    this.setError(e);
+    requests!.cancelElsewhere(peer, id, index, offset, len);
+    this.assembly!.add(peer, index, offset, buf);
+    requests!.request(peer, now);
   }
 
   private pieceVerified(index: number, contributors: PeerConnection[]): void {
@@ -964,12 +720,13 @@ export class Torrent implements DiscoveryTorrent {
     for (const p of this.peers) p.have(index);
     this.host.emit('piece_finished', { info_hash: this.infoHash, piece_index: index });
     if (this.picker!.isFinished()) this.onFinished();
-    else if (this.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
+    else if (this.assembly!.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
       // Peers may have idled on disk back-pressure.
-      for (const p of this.peers) if (p.outstanding.size === 0) this.requestBlocks(p);
+      for (const p of this.peers) if (p.outstanding.size === 0) this.requests!.request(p);
     }
   }
 
+  /** Smart-ban: libtorrent's trust rule over the peers that sent a piece which failed its hash. */
   private pieceFailed(index: number, contributors: PeerConnection[], size: number): void {
     const c = this.host.counters;
     this.picker!.pieceFailed(index);
@@ -988,10 +745,7 @@ export class Torrent implements DiscoveryTorrent {
 
   private ban(peer: PeerConnection, reason: string): void {
     // Pieces already in flight from a banned peer fail too; it is banned once.
-    if (this.banned.has(`${peer.ip}:${peer.port}`)) return;
-    this.banned.add(`${peer.ip}:${peer.port}`);
-    if (peer.peerId) this.banned.add(peer.peerId);
-    this.knownPeers.delete(`${peer.ip}:${peer.port}`);
+    if (!this.peerList.ban(peer.ip, peer.port, peer.peerId)) return;
     this.host.counters.inc(M.peer_banned_for_hash_failure);
     this.host.emit('peer_banned', { info_hash: this.infoHash, ip: peer.ip, port: peer.port, reason });
     peer.close(`banned: ${reason}`);
@@ -1008,220 +762,22 @@ export class Torrent implements DiscoveryTorrent {
     this.host.emit('torrent_finished', { info_hash: this.infoHash });
   }
 
-  // ---------------------------------------------------------------- uploading
-
-  /** A request from the peer (the codec checked its piece index against the piece count). */
-  private onRequest(peer: PeerConnection, index: number, offset: number, length: number): void {
-    const c = this.host.counters;
-    const picker = this.picker;
-    if (!picker) {
-      // No metadata yet: nothing to serve, and nothing to check the request against.
-      c.inc(M.peer_invalid_piece_requests);
-      peer.refuseRequest(index, offset, length);
-      return;
-    }
-    if (length === 0 || length > MAX_REQUEST_LENGTH || offset + length > this.layout!.pieceSize(index)) {
-      // A request no honest client makes: libtorrent disconnects.
-      c.inc(M.peer_invalid_piece_requests);
-      peer.protocolError(`a request for ${length} bytes at ${offset} of piece ${index} (${this.layout!.pieceSize(index)} bytes)`);
-      return;
-    }
-    if (!picker.have(index) || length > 2 * BLOCK) {
-      c.inc(M.peer_invalid_piece_requests);
-      peer.refuseRequest(index, offset, length);
-      return;
-    }
-    if (peer.peerRequestCount > this.host.settings.max_allowed_in_request_queue) {
-      c.inc(M.peer_max_piece_requests);
-      peer.refuseRequest(index, offset, length);
-      return;
-    }
-    c.inc(M.peer_piece_requests);
-    if (this.upQueue.length > 0 || !this.uploadAllowed(length)) {
-      this.upQueue.push({ peer, index, offset, length });
-      this.host.limiterWake();
-      return;
-    }
-    this.serve(peer, index, offset, length);
-  }
-
-  private uploadAllowed(length: number): boolean {
-    if (!this.upLimiter.limited && !this.host.upLimiter.limited) return true;
-    const now = Date.now();
-    if (Math.min(this.upLimiter.available(now), this.host.upLimiter.available(now)) < length) return false;
-    this.upLimiter.consume(length);
-    this.host.upLimiter.consume(length);
-    return true;
-  }
+  // ---------------------------------------------------------------- bandwidth
 
   /** Bandwidth came back: serve queued uploads and re-request where downloads were held back. Returns true while work waits. */
   limiterTick(): boolean {
-    while (this.upQueue.length > 0) {
-      const q = this.upQueue[0]!;
-      if (q.peer.closed || q.peer.amChoking) {
-        this.upQueue.shift();
-        continue;
-      }
-      if (!this.uploadAllowed(q.length)) break;
-      this.upQueue.shift();
-      this.serve(q.peer, q.index, q.offset, q.length);
-    }
-    if (this.downThrottled) {
-      this.downThrottled = false;
-      for (const p of this.peers) this.requestBlocks(p);
-    }
-    return this.upQueue.length > 0 || this.downThrottled;
+    const uploadsWait = this.uploads.limiterTick();
+    this.requests?.unthrottle();
+    return uploadsWait || (this.requests?.throttled ?? false);
   }
 
   /** Queued uploads and throttled downloads, for the net.limiter_* gauges. */
   limiterState(): { upQueue: number; upBytes: number; downThrottled: boolean } {
-    let bytes = 0;
-    for (const q of this.upQueue) bytes += q.length;
-    return { upQueue: this.upQueue.length, upBytes: bytes, downThrottled: this.downThrottled };
-  }
-
-  /**
-   * Reads a block and sends it, unless the peer's send queue (with the reads under way for it) is past
-   * SEND_WATERMARK: then the request waits for the queue to drain (libtorrent's send_buffer_watermark), so
-   * a peer that asks for much and reads slowly cannot pin more than that.
-   */
-  private serve(peer: PeerConnection, index: number, offset: number, length: number): void {
-    if (this.sendCongested(peer)) {
-      let waiting = this.sendWaiting.get(peer);
-      if (!waiting) {
-        waiting = [];
-        this.sendWaiting.set(peer, waiting);
-        peer.drained = () => {
-          if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
-        };
-      }
-      waiting.push({ peer, index, offset, length });
-      return;
-    }
-    peer.uploadReading += length;
-    this.storage!.read(index, offset, length).then(
-      (buf) => {
-        peer.uploadReading -= length;
-        // Not sent if the peer cancelled meanwhile, or we choked it.
-        if (peer.sendBlock(index, offset, buf)) {
-          this.totalPayloadUpload += buf.length;
-          this.lastUpload = Date.now();
-        }
-        // Either the queue is below the watermark now, or a write filled it and its drain will call this.
-        if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
-      },
-      (e: Error) => {
-        peer.uploadReading -= length;
-        peer.refuseRequest(index, offset, length);
-        if (!this.closed) this.setError(e);
-      },
-    );
-  }
-
-  private sendCongested(peer: PeerConnection): boolean {
-    const watermark = Math.max(SEND_WATERMARK, 2 * peer.uploadRate);
-    return peer.transport.writeQueued > watermark || peer.uploadReading > watermark;
-  }
-
-  /** The peer's send queue drained: the requests that waited for it are served, as far as the watermark allows. */
-  private serveWaiting(peer: PeerConnection): void {
-    const waiting = this.sendWaiting.get(peer);
-    while (waiting && waiting.length > 0 && !peer.closed && !this.sendCongested(peer)) {
-      const q = waiting.shift()!;
-      if (peer.wantsBlock(q.index, q.offset, q.length)) this.serve(peer, q.index, q.offset, q.length);
-    }
-    if (waiting?.length === 0 || peer.closed) this.sendWaiting.delete(peer);
+    const q = this.uploads.queued();
+    return { upQueue: q.requests, upBytes: q.bytes, downThrottled: this.requests?.throttled ?? false };
   }
 
   // ---------------------------------------------------------------- metadata (BEP 9)
-
-  /** Starts fetching the metadata from `peer` if it offers it and fewer than MAX_METADATA_FETCHES copies are under way. */
-  private fetchMetadata(peer: PeerConnection): void {
-    if (this.info || peer.closed || this.metadataFetches.has(peer) || this.metadataFetches.size >= MAX_METADATA_FETCHES) return;
-    const size = offeredMetadataSize(peer.peerExtendedHandshake);
-    if (size === 0 || !peer.supports('ut_metadata')) return;
-    const copy = new MetadataAssembler(size);
-    this.metadataFetches.set(peer, copy);
-    for (let i = 0; i < copy.numPieces && !peer.closed; i++) peer.sendMetadata(encodeMetadataRequest(i));
-  }
-
-  /** A fetch ended without metadata: another peer's turn. */
-  private fetchMetadataElsewhere(): void {
-    for (const p of this.peers) this.fetchMetadata(p);
-  }
-
-  private onMetadataMessage(peer: PeerConnection, payload: Uint8Array): void {
-    let msg: MetadataMessage;
-    try {
-      msg = decodeMetadataMessage(payload);
-    } catch (e) {
-      peer.protocolError(`metadata: ${(e as Error).message}`);
-      return;
-    }
-    if (msg.type === METADATA_REQUEST) {
-      this.serveMetadata(peer, msg.piece);
-      return;
-    }
-    const copy = this.metadataFetches.get(peer);
-    if (!copy) return; // an answer to nothing we asked (or a fetch already over): ignored
-    if (msg.type === METADATA_REJECT) {
-      this.metadataFetches.delete(peer);
-      this.fetchMetadataElsewhere();
-      return;
-    }
-    if (msg.type !== METADATA_DATA) return;
-    try {
-      if (msg.totalSize !== copy.size) throw new Error(`total_size ${msg.totalSize}, not the ${copy.size} bytes offered`);
-      copy.add(msg.piece, msg.data);
-    } catch (e) {
-      peer.protocolError(`metadata: ${(e as Error).message}`);
-      return;
-    }
-    if (!copy.complete) return;
-    this.metadataFetches.delete(peer);
-    const info = copy.verified(this.infoHash);
-    if (!info) {
-      peer.protocolError('metadata: the info dictionary does not match the info-hash');
-      return;
-    }
-    this.onMetadata(info);
-  }
-
-  /**
-   * A peer asks for a piece of our metadata. Answered within the peer's MetadataRequestBudget (one copy and
-   * a little more a minute) and counted against the upload rate limits; rejected beyond; a peer that keeps
-   * asking regardless is disconnected (issue 9: 5,000 requests made us send 26 MB).
-   */
-  private serveMetadata(peer: PeerConnection, piece: number): void {
-    const bytes = this.info?.infoBytes;
-    const n = bytes ? metadataPieces(bytes.length) : 0;
-    if (!bytes || piece >= n) {
-      // Nothing to serve (a magnet itself), or a piece beyond it: one small reject per request, no amplification.
-      peer.sendMetadata(encodeMetadataReject(piece));
-      return;
-    }
-    const now = Date.now();
-    let budget = this.metadataBudgets.get(peer);
-    if (!budget) {
-      budget = new MetadataRequestBudget(n, now);
-      this.metadataBudgets.set(peer, budget);
-    }
-    // Under the rate limit a request is refused without spending the peer's budget (nor counting as a flood).
-    if (!this.metadataUploadAllowed(now) || !budget.take(now)) {
-      peer.sendMetadata(encodeMetadataReject(piece));
-      if (budget.flooding) peer.protocolError(`metadata: more than ${MetadataRequestBudget.FLOOD_REJECTS} requests refused`);
-      return;
-    }
-    const data = bytes.subarray(piece * METADATA_PIECE_SIZE, Math.min(bytes.length, (piece + 1) * METADATA_PIECE_SIZE));
-    this.upLimiter.consume(data.length);
-    this.host.upLimiter.consume(data.length);
-    peer.sendMetadata(encodeMetadataData(piece, bytes.length, data));
-  }
-
-  /** Metadata goes out while the upload limits are not in debt (a piece may overdraw them, as a block does). */
-  private metadataUploadAllowed(now: number): boolean {
-    return Math.min(this.upLimiter.available(now), this.host.upLimiter.available(now)) > 0;
-  }
 
   /** Called by the session for every connection of this torrent, before our handshakes go out. */
   useExtensions(peer: PeerConnection): void {
@@ -1235,8 +791,7 @@ export class Torrent implements DiscoveryTorrent {
     try {
       const info = parseInfoDict(infoBytes);
       if (info.infoHash !== this.infoHash) throw new Error('metadata does not match the info-hash');
-      // Other copies under way are not needed any more.
-      this.metadataFetches.clear();
+      this.metadata.done();
       this.setMetadata(info);
       this.discovery?.metadataReceived(info.announce);
       this.host.emit('metadata_received', { info_hash: this.infoHash, name: info.name });
@@ -1262,6 +817,7 @@ export class Torrent implements DiscoveryTorrent {
     if (this.closed) return;
     const s = this.host.settings;
     const c = this.host.counters;
+    const requests = this.requests;
     let down = 0, up = 0, downAll = 0, upAll = 0;
     for (const peer of this.peers) {
       peer.tick(seconds);
@@ -1283,11 +839,11 @@ export class Torrent implements DiscoveryTorrent {
           now - Math.max(peer.lastBlockAt, peer.lastRequestAt) > s.piece_timeout * 1000) {
         // Snubbed: its requests go back to the picker for others; it keeps one request at a time.
         peer.snubbed = true;
-        this.abortAll(peer, true);
+        requests?.abortAll(peer, true);
       }
       peer.maxOutQueue = s.max_out_request_queue;
       peer.updateQueueTarget(s.request_queue_time, BLOCK);
-      if (peer.outstanding.size < peer.queueTarget) this.requestBlocks(peer);
+      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer);
     }
     this.downloadPayloadRate = down;
     this.uploadPayloadRate = up;
@@ -1334,6 +890,22 @@ export class Torrent implements DiscoveryTorrent {
     if (wasFinished && !this.isFinished) this.connectToPeers();
   }
 
+  setUploadLimit(bytesPerSecond: number): void {
+    this.uploadLimit = bytesPerSecond;
+  }
+
+  setDownloadLimit(bytesPerSecond: number): void {
+    this.downloadLimit = bytesPerSecond;
+  }
+
+  setMaxUploads(n: number): void {
+    this.maxUploads = n;
+  }
+
+  setMaxConnections(n: number): void {
+    this.maxConnections = n;
+  }
+
   setFlag(flag: number, on: boolean): void {
     this.flags = on ? this.flags | flag : this.flags & ~flag;
     this.needSaveResume = true;
@@ -1365,8 +937,20 @@ export class Torrent implements DiscoveryTorrent {
     });
   }
 
+  connections(): ConnectionsView {
+    const v: ConnectionsView = { connections: this.peers.size, seeds: 0, uploads: 0, hasIncoming: false, bytesRead: 0, bytesWritten: 0 };
+    for (const p of this.peers) {
+      v.bytesRead += p.transport.bytesRead;
+      v.bytesWritten += p.transport.bytesWritten;
+      if (p.isSeed) v.seeds++;
+      if (!p.amChoking) v.uploads++;
+      if (p.direction === 'incoming') v.hasIncoming = true;
+    }
+    return v;
+  }
+
   /** Bytes of wanted pieces we have, and of all pieces we have. */
-  doneBytes(): { done: number; wantedDone: number; wanted: number } {
+  doneBytes(): DoneBytes {
     const picker = this.picker;
     const layout = this.layout;
     if (!picker || !layout) return { done: 0, wantedDone: 0, wanted: 0 };
