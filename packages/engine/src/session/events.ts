@@ -19,6 +19,8 @@ export interface SessionEvents {
   hash_failed: { info_hash: string; piece_index: number };
   torrent_finished: { info_hash: string };
   torrent_paused: { info_hash: string };
+  /** A seeding torrent reached one of its share limits; the action (pause or remove) follows at once. */
+  share_limit_reached: { info_hash: string; limit: 'ratio' | 'seeding_time' | 'inactive_seeding_time'; action: 'pause' | 'remove' | 'remove_with_files' };
   torrent_resumed: { info_hash: string };
   torrent_checked: { info_hash: string };
   /** Resume data could not be used (files changed, damaged data): the torrent is checked instead. */

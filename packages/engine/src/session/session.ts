@@ -20,6 +20,7 @@ import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
+import { shareLimitOf, type ShareLimitReached } from '../torrent/share-limits.js';
 import { StateUpdates } from './state-update.js';
 import { Storage } from '../storage/storage.js';
 
@@ -587,10 +588,14 @@ export class Session extends TypedEmitter<SessionEvents> {
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
+    let reached: [Torrent, ShareLimitReached][] | undefined;
     for (const t of this.torrentsByHash.values()) {
       t.tick(now, seconds);
       sampleRates(t, now);
+      const limit = shareLimitOf(t, (t.flags & TORRENT_FLAGS.paused) !== 0, now);
+      if (limit !== null) (reached ??= []).push([t, limit]);
     }
+    if (reached) for (const [t, limit] of reached) this.onShareLimit(t, limit);
     if (this.hasListeners('state_update')) this.postTorrentUpdates();
     this.bufferPool.trim(now);
     const s = this.settingsValue;
@@ -601,6 +606,15 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (rotate) this.lastOptimistic = now;
       for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
     }
+  }
+
+  /** A torrent reached a share limit: say so, then pause or remove it as its limits ask. */
+  private onShareLimit(t: Torrent, limit: ShareLimitReached): void {
+    const action = t.shareLimits.action;
+    this.emit('share_limit_reached', { info_hash: t.infoHash, limit, action });
+    // Paused first, also when it is removed next: removal is asynchronous, and a paused torrent is not judged again.
+    t.pause();
+    if (action !== 'pause') void this.removeTorrent(t.infoHash, { deleteFiles: action === 'remove_with_files' }).catch(() => undefined);
   }
 
   /**

@@ -2,6 +2,7 @@ import bencode from 'bencode';
 import { SpritzleError } from '../errors.js';
 import { bdecode } from '../metainfo/bencode.js';
 import { MAX_TORRENT_FILE_SIZE, METADATA_DECODE_LIMITS } from '../metainfo/metainfo.js';
+import { DEFAULT_TORRENT_SHARE_LIMITS, USE_GLOBAL, validateShareLimits, type TorrentShareLimits } from './share-limits.js';
 
 /**
  * Fast-resume data, in the spirit of libtorrent's: enough to bring a torrent back in its previous state
@@ -32,6 +33,8 @@ export interface ResumeData {
   active_time: number;
   finished_time: number;
   seeding_time: number;
+  /** Share limits and their action (spritzle's, as qBittorrent keeps them in its resume files). */
+  share_limits?: TorrentShareLimits;
 }
 
 const FORMAT = 'spritzle resume file';
@@ -61,6 +64,14 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
   if (r.pieces) d.pieces = r.pieces;
   if (r.file_sizes) d['file sizes'] = r.file_sizes.map(([size, mtime]) => [size, Math.round(mtime)]);
   if (r.file_priorities) d.file_priorities = r.file_priorities;
+  if (r.share_limits) {
+    // bencode has no fractions: the ratio is kept in thousandths.
+    const l = r.share_limits;
+    d.share_limits = {
+      ratio_limit_milli: l.ratio_limit < 0 ? l.ratio_limit : Math.round(l.ratio_limit * 1000),
+      seeding_time_limit: l.seeding_time_limit, inactive_seeding_time_limit: l.inactive_seeding_time_limit, action: l.action,
+    };
+  }
   return bencode.encode(d);
 }
 
@@ -124,5 +135,22 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
   }
   const prios = ints(r.file_priorities);
   if (prios) out.file_priorities = prios;
+  const limits = r.share_limits;
+  if (limits !== undefined) {
+    if (typeof limits !== 'object' || limits === null || Array.isArray(limits) || limits instanceof Uint8Array) bad('share_limits is not a dictionary');
+    const l = limits as Record<string, unknown>;
+    const milli = int(l.ratio_limit_milli, USE_GLOBAL);
+    try {
+      out.share_limits = {
+        ...DEFAULT_TORRENT_SHARE_LIMITS,
+        ...validateShareLimits({
+          ratio_limit: milli < 0 ? milli : milli / 1000, seeding_time_limit: int(l.seeding_time_limit, USE_GLOBAL),
+          inactive_seeding_time_limit: int(l.inactive_seeding_time_limit, USE_GLOBAL), action: text(l.action) ?? 'pause',
+        }),
+      };
+    } catch (e) {
+      bad(`share_limits: ${(e as Error).message}`);
+    }
+  }
   return out;
 }

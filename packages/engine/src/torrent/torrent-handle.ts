@@ -5,6 +5,7 @@ import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from '../session/add-t
 import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
+import { validateShareLimits, type TorrentShareLimits } from './share-limits.js';
 import type { SessionEvents, TypedEmitter } from '../session/events.js';
 
 /** Per-torrent settings that can change while it runs. */
@@ -192,6 +193,22 @@ export class TorrentHandle {
   /** Its torrent_flags that are set, by name. */
   flags(): TorrentFlagName[] {
     return flagNames(this.t.flags);
+  }
+
+  /** Its share limits and what happens when one is reached (share-limits.ts). */
+  shareLimits(): TorrentShareLimits {
+    return { ...this.t.shareLimits };
+  }
+
+  /**
+   * Changes some of its share limits (ratio_limit, seeding_time_limit in seconds, inactive_seeding_time_limit
+   * in seconds: -1 none, -2 the session's) or the action (pause, remove, remove_with_files). Checked whole first.
+   */
+  setShareLimits(partial: Partial<TorrentShareLimits>): TorrentShareLimits {
+    const t = this.t;
+    const next = { ...t.shareLimits, ...validateShareLimits(partial) };
+    t.setShareLimits(next);
+    return { ...next };
   }
 
   /** Changes what can change on a live torrent. */

@@ -3,6 +3,7 @@ import type { TorrentState } from './torrent-state.js';
 import type { PiecePicker } from '../algo/piece-picker.js';
 import type { TorrentDiscovery } from '../discovery/types.js';
 import type { ResumeData } from './resume.js';
+import type { TorrentShareLimits } from './share-limits.js';
 
 export interface PeerInfo {
   ip: string;
@@ -60,6 +61,7 @@ export interface DoneBytes {
  */
 export interface TorrentView {
   readonly infoHash: string;
+  readonly shareLimits: Readonly<TorrentShareLimits>;
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;
@@ -129,6 +131,7 @@ export interface TorrentControl extends TorrentView {
   setDownloadLimit(bytesPerSecond: number): void;
   setMaxUploads(n: number): void;
   setMaxConnections(n: number): void;
+  setShareLimits(limits: TorrentShareLimits): void;
   /** Fast-resume data as it is now; clears need_save_resume. */
   resumeData(): Promise<ResumeData>;
 }

@@ -1,4 +1,5 @@
 import type { TorrentInfo } from '../metainfo/metainfo.js';
+import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-limits.js';
 import { parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
@@ -92,6 +93,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   activeSeconds = 0;
   finishedSeconds = 0;
   seedingSeconds = 0;
+  /** Its share limits and their action (share-limits.ts); the session acts on them each tick. */
+  shareLimits: TorrentShareLimits = { ...DEFAULT_TORRENT_SHARE_LIMITS };
 
   // Totals (bytes). total_* are this session; all_time_* include resume data.
   totalDownload = 0;
@@ -171,6 +174,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.activeSeconds = this.pendingResume.active_time;
       this.finishedSeconds = this.pendingResume.finished_time;
       this.seedingSeconds = this.pendingResume.seeding_time;
+      if (this.pendingResume.share_limits) this.shareLimits = { ...this.pendingResume.share_limits };
     }
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
@@ -396,6 +400,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       active_time: Math.floor(this.activeSeconds),
       finished_time: Math.floor(this.finishedSeconds),
       seeding_time: Math.floor(this.seedingSeconds),
+      share_limits: { ...this.shareLimits },
     };
     for (const t of this.discovery?.trackers() ?? []) {
       r.trackers.push(t.url);
@@ -904,6 +909,11 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   setMaxConnections(n: number): void {
     this.maxConnections = n;
+  }
+
+  setShareLimits(limits: TorrentShareLimits): void {
+    this.shareLimits = { ...limits };
+    this.needSaveResume = true;
   }
 
   setFlag(flag: number, on: boolean): void {
