@@ -12,8 +12,9 @@ describe('shareLimitReached', () => {
     expect(shareLimitReached(fig({ allTimeUpload: 200 }), { ...NONE, ratio_limit: 2 }, NONE)).toBe('ratio');
   });
 
-  it('a torrent added complete counts its size as downloaded', () => {
+  it('divides by the larger of downloaded and the size, as the status\'s ratio does', () => {
     expect(shareRatio(fig({ allTimeDownload: 0, totalSize: 50, allTimeUpload: 100 }))).toBe(2);
+    expect(shareRatio(fig({ allTimeDownload: 200, totalSize: 50, allTimeUpload: 100 }))).toBe(0.5);
   });
 
   it('uses the session limits where the torrent says USE_GLOBAL', () => {

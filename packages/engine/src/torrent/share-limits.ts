@@ -25,7 +25,7 @@ export interface ShareFigures {
   isSeeding: boolean;
   allTimeUpload: number;
   allTimeDownload: number;
-  /** The torrent's size: a torrent added complete (downloaded nothing) counts its size as downloaded. */
+  /** The torrent's size (a seed's total_done): the ratio divides by the larger of it and the downloaded bytes. */
   totalSize: number;
   seedingSeconds: number;
   /** Seconds since the last payload upload (or since seeding began, if none). */
@@ -38,9 +38,12 @@ function effective(own: number, global: number): number {
   return own === USE_GLOBAL ? global : own;
 }
 
-/** The ratio qBittorrent compares with the limit: uploaded over downloaded (or over the size when nothing was). */
+/**
+ * The ratio compared with the limit: the status's `ratio` for a seed, uploaded over the larger of downloaded
+ * and its size (a seed of its own data counts uploads per copy it holds).
+ */
 export function shareRatio(f: ShareFigures): number {
-  const down = f.allTimeDownload > 0 ? f.allTimeDownload : f.totalSize;
+  const down = Math.max(f.allTimeDownload, f.totalSize);
   return down > 0 ? f.allTimeUpload / down : 0;
 }
 

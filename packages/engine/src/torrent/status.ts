@@ -1,4 +1,5 @@
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
+import type { TorrentShareLimits } from './share-limits.js';
 import type { TorrentState } from './torrent-state.js';
 import type { DiscoveryStatus } from '../discovery/types.js';
 import type { TorrentView } from './torrent-view.js';
@@ -117,6 +118,8 @@ export interface TorrentStatus {
    * 0 when both are 0.
    */
   ratio: number;
+  /** spritzle's own: the torrent's share limits and their action (see TorrentHandle.setShareLimits). */
+  share_limits: TorrentShareLimits;
 }
 
 /** Seconds left at the current rate; 0 when done, -1 when unknown. */
@@ -251,5 +254,6 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     storage_mode: 1,
     eta: etaSeconds(t.isFinished && t.hasMetadata, t.hasMetadata, wanted - wantedDone, rates.download_payload_rate),
     ratio: shareRatio(t.allTimeUpload, t.allTimeDownload, done),
+    share_limits: { ...t.shareLimits },
   };
 }

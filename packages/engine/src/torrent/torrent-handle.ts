@@ -16,6 +16,8 @@ export interface TorrentUpdate {
   download_limit?: number;
   max_uploads?: number;
   max_connections?: number;
+  /** Some of its share limits or their action (see setShareLimits). */
+  share_limits?: Partial<TorrentShareLimits>;
 }
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
@@ -227,7 +229,9 @@ export class TorrentHandle {
         !u.file_priorities.every((p) => Number.isInteger(p) && p >= 0 && p <= 7))) {
       throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
     }
+    const limits = u.share_limits !== undefined ? { ...t.shareLimits, ...validateShareLimits(u.share_limits) } : undefined;
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
+    if (limits !== undefined) t.setShareLimits(limits);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
     if (u.upload_limit !== undefined) t.setUploadLimit(u.upload_limit);
     if (u.download_limit !== undefined) t.setDownloadLimit(u.download_limit);
