@@ -29,6 +29,6 @@ export { parseTorrentFile, type TorrentInfo } from './metainfo/metainfo.js';
 export { parseMagnet, type Magnet, type FileRange } from './metainfo/magnet.js';
 export { encodeResumeData, decodeResumeData, type ResumeData } from './torrent/resume.js';
 export {
-  USE_GLOBAL, NO_LIMIT, SHARE_LIMIT_ACTIONS, DEFAULT_TORRENT_SHARE_LIMITS,
+  USE_GLOBAL, NO_LIMIT, SHARE_LIMIT_ACTIONS, DEFAULT_TORRENT_SHARE_LIMITS, validateShareLimits,
   type TorrentShareLimits, type ShareLimitAction, type ShareLimitReached,
 } from './torrent/share-limits.js';

@@ -114,7 +114,21 @@ describe('@ctrl/qbittorrent against the adapter', () => {
     });
   });
 
-  it('refuses honestly what the engine cannot do yet (move, share limits)', async () => {
+  it('a seeding torrent whose ratio limit is reached is paused (pausedUP)', async () => {
+    const [t] = (await client.listTorrents()).filter((x) => x.category === '' && x.progress === 1);
+    const r = await fetch(`${api.url}/api/v2/torrents/setShareLimits`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}` },
+      body: new URLSearchParams({ hashes: t!.hash, ratioLimit: '0', seedingTimeLimit: '-1', inactiveSeedingTimeLimit: '-1' }),
+    });
+    expect(r.status).toBe(200);
+    const paused = await until('paused by its ratio limit', async () => {
+      const [x] = await client.listTorrents({ hashes: t!.hash });
+      return x?.state === 'pausedUP' ? x : undefined;
+    });
+    expect(paused).toMatchObject({ ratio_limit: 0, max_ratio: 0, seeding_time_limit: -1 });
+  });
+
+  it('refuses honestly what the engine cannot do yet (move, queueing)', async () => {
     const [t] = await client.listTorrents({ category: 'movies' });
     await expect(client.setTorrentLocation(t!.hash, path.join(api.root, 'elsewhere'))).rejects.toMatchObject({ statusCode: 501 });
     await expect(client.topPriority(t!.hash)).rejects.toMatchObject({ statusCode: 409 });

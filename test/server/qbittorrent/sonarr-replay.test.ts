@@ -112,6 +112,7 @@ describe("Sonarr's qBittorrent request sequence", () => {
     expect(['downloading', 'stalledDL', 'metaDL', 'checkingDL', 'uploading', 'stalledUP', 'checkingResumeData']).toContain(t.state);
     expect(t.ratio_limit).toBe(-2);
     expect(t.seeding_time_limit).toBe(-2);
+    expect(t.inactive_seeding_time_limit).toBe(-2);
     expect(await (await sonarr('GET', '/api/v2/torrents/info', { category: 'other' })).json()).toEqual([]);
   });
 
@@ -124,10 +125,11 @@ describe("Sonarr's qBittorrent request sequence", () => {
     expect((await sonarr('GET', '/api/v2/torrents/properties', { hash: '0'.repeat(40) })).status).toBe(404);
   });
 
-  it('setShareLimits is refused with a plain-text 501 (Sonarr logs a warning and goes on)', async () => {
-    const r = await sonarr('POST', '/api/v2/torrents/setShareLimits', { hashes: hash, ratioLimit: '2', seedingTimeLimit: '-2', inactiveSeedingTimeLimit: '-2' });
-    expect(r.status).toBe(501);
-    expect(await r.text()).toMatch(/share limits/);
+  it('setShareLimits sets the torrent\'s limits, read back as Sonarr reads them', async () => {
+    const r = await sonarr('POST', '/api/v2/torrents/setShareLimits', { hashes: hash, ratioLimit: '2', seedingTimeLimit: '1440', inactiveSeedingTimeLimit: '-2' });
+    expect(r.status).toBe(200);
+    const [t] = (await (await sonarr('GET', '/api/v2/torrents/info', { hashes: hash })).json()) as Record<string, unknown>[];
+    expect(t).toMatchObject({ ratio_limit: 2, seeding_time_limit: 1440, inactive_seeding_time_limit: -2, max_ratio: 2, max_seeding_time: 1440 });
   });
 
   it('topPrio answers 409, which Sonarr tolerates as "queueing is off"', async () => {

@@ -127,6 +127,21 @@ describe('without a token (loopback)', () => {
     expect((inside.arguments as { 'size-bytes': number })['size-bytes']).toBeGreaterThan(0);
   });
 
+  it('seedRatioMode/seedRatioLimit and seedIdleMode/seedIdleLimit set the torrent\'s share limits', async () => {
+    const t = await testTorrent(api.work);
+    const added = await rpc({ method: 'torrent-add', arguments: { metainfo: Buffer.from(t.torrentBytes).toString('base64'), paused: true } });
+    const id = ((added.arguments as Record<string, { id: number }>)['torrent-added']!).id;
+    const fields = ['seedRatioMode', 'seedRatioLimit', 'seedIdleMode', 'seedIdleLimit'];
+    const get = async (): Promise<unknown> => ((await rpc({ method: 'torrent-get', arguments: { ids: [id], fields } })).arguments as { torrents: unknown[] }).torrents[0];
+    expect(await get()).toEqual({ seedRatioMode: 0, seedRatioLimit: 0, seedIdleMode: 0, seedIdleLimit: 0 });
+    expect((await rpc({ method: 'torrent-set', arguments: { ids: [id], seedRatioMode: 1, seedRatioLimit: 1.5, seedIdleMode: 1, seedIdleLimit: 30 } })).result).toBe('success');
+    expect(await get()).toEqual({ seedRatioMode: 1, seedRatioLimit: 1.5, seedIdleMode: 1, seedIdleLimit: 30 });
+    expect(api.session.findTorrent(t.infoHash)!.shareLimits()).toMatchObject({ ratio_limit: 1.5, inactive_seeding_time_limit: 1800, action: 'pause' });
+    await rpc({ method: 'torrent-set', arguments: { ids: [id], seedRatioMode: 2 } });
+    expect(await get()).toMatchObject({ seedRatioMode: 2 });
+    expect((await rpc({ method: 'torrent-set', arguments: { ids: [id], seedRatioMode: 7 } })).result).toMatch(/0, 1 or 2/);
+  });
+
   it('port-test answers honestly that it cannot test', async () => {
     expect((await rpc({ method: 'port-test' })).result).toMatch(/outside service/);
   });

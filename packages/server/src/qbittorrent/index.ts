@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import multer from 'multer';
 import {
-  isSpritzleError, parseTorrentFile, type AddTorrentParams, type Session, type TorrentHandle, type TorrentStatus,
+  isSpritzleError, parseTorrentFile, validateShareLimits, type AddTorrentParams, type Session, type TorrentHandle, type TorrentStatus,
 } from '@spritzle/engine';
 import { confineSavePath } from '../add-params.js';
 import { HttpError } from '../errors.js';
@@ -13,7 +13,7 @@ import { LoginLimiter, Sessions, bypasses, cookie, headerCredential, isToken, re
 import { MainData, type Row } from './maindata.js';
 import { QbError, QbParams } from './params.js';
 import { preferencesOf, settingsFromPreferences } from './preferences.js';
-import { QB_FILTERS, matchesFilter, qbTorrent, type QbTorrent } from './torrent-info.js';
+import { QB_FILTERS, matchesFilter, qbShareLimits, qbTorrent, shareLimitsFromQb, type QbTorrent } from './torrent-info.js';
 
 /** The qBittorrent release whose Web API we speak: 4.6's (pause/resume, pausedUP), API 2.9.3. */
 export const QB_VERSION = 'v4.6.7';
@@ -241,7 +241,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
       up_speed: s.upload_payload_rate, up_speed_avg: s.active_time > 0 ? Math.round(s.all_time_upload / s.active_time) : 0,
       eta: t.eta, peers: s.num_peers - s.num_seeds, peers_total: Math.max(s.num_incomplete, 0), seeds: s.num_seeds,
       seeds_total: Math.max(s.num_complete, 0), reannounce: t.reannounce, isPrivate: info?.private ?? false,
-      ratio_limit: -2, seeding_time_limit: -2, inactive_seeding_time_limit: -2,
+      ...qbShareLimits(s.share_limits),
     });
   });
 
@@ -319,6 +319,8 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     const up = p.int('upLimit', 0), down = p.int('dlLimit', 0);
     if (up > 0) base.upload_limit = up;
     if (down > 0) base.download_limit = down;
+    // Checked before anything is added: a bad limit must not leave a torrent added without it.
+    const addLimits = validateShareLimits(shareLimitsFromQb(p.num('ratioLimit', -2), p.num('seedingTimeLimit', -2), p.num('inactiveSeedingTimeLimit', -2), p.str('shareLimitAction')));
     const rename = p.str('rename');
     if (rename) base.name = rename;
 
@@ -345,6 +347,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
           labels.setCategory(h.infoHash, category);
         }
         if (tags.length > 0) labels.addTags(h.infoHash, tags);
+        h.setShareLimits(addLimits);
         added++;
       } catch (e) {
         if (!isSpritzleError(e)) throw e;
@@ -421,6 +424,20 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     empty(res);
   });
 
+  action('/torrents/setShareLimits', (req, res) => {
+    const p = new QbParams(req);
+    const limits = shareLimitsFromQb(p.num('ratioLimit', Number.NaN), p.num('seedingTimeLimit', Number.NaN),
+      p.num('inactiveSeedingTimeLimit', Number.NaN), p.str('shareLimitAction'));
+    // qBittorrent requires ratioLimit and seedingTimeLimit; inactiveSeedingTimeLimit came with API 2.9.2.
+    if (Number.isNaN(limits.ratio_limit) || Number.isNaN(limits.seeding_time_limit)) throw new QbError(400, 'Missing required parameter: ratioLimit and seedingTimeLimit');
+    if (Number.isNaN(limits.inactive_seeding_time_limit)) delete limits.inactive_seeding_time_limit;
+    for (const h of many(p)) {
+      h.setShareLimits(limits);
+      statuses.invalidate(h.infoHash);
+    }
+    empty(res);
+  });
+
   // --- categories and tags (kept by the adapter, see labels.ts) ---
   action('/torrents/createCategory', (req, res) => {
     const p = new QbParams(req);
@@ -474,7 +491,6 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     });
   }
   const missing = (what: string): Handler => () => { throw new QbError(501, `spritzle does not support ${what} yet`); };
-  action('/torrents/setShareLimits', missing('share limits'));
   action('/torrents/setLocation', missing('moving a torrent\'s storage'));
   action('/torrents/renameFile', missing('renaming files'));
   action('/torrents/renameFolder', missing('renaming folders'));

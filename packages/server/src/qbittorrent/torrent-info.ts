@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { TorrentStatus } from '@spritzle/engine';
+import type { ShareLimitAction, TorrentShareLimits, TorrentStatus } from '@spritzle/engine';
+import { QbError } from './params.js';
 
 /** qBittorrent's "infinite" ETA (100 days), sent for finished and stalled torrents alike. */
 export const MAX_ETA = 8_640_000;
@@ -43,6 +44,38 @@ export function magnetOf(s: TorrentStatus, trackers: readonly string[]): string 
   return m;
 }
 
+/** A limit in seconds → qBittorrent's minutes (-1 none and -2 global stay as they are). */
+const minutes = (seconds: number): number => (seconds < 0 ? seconds : Math.round(seconds / 60));
+
+/**
+ * The engine's share limits as qBittorrent shows them: the torrent's own (-2 global, -1 none; times in
+ * minutes) and max_* the limit in force (the session has none of its own yet, so -2 is none: -1).
+ */
+export function qbShareLimits(l: TorrentShareLimits): Record<string, number> {
+  const inForce = (v: number): number => (v < 0 ? -1 : v);
+  return {
+    ratio_limit: l.ratio_limit, seeding_time_limit: minutes(l.seeding_time_limit), inactive_seeding_time_limit: minutes(l.inactive_seeding_time_limit),
+    max_ratio: inForce(l.ratio_limit), max_seeding_time: inForce(minutes(l.seeding_time_limit)),
+    max_inactive_seeding_time: inForce(minutes(l.inactive_seeding_time_limit)),
+  };
+}
+
+/** qBittorrent's share-limit parameters (ratio, minutes, 5.x's action name) → the engine's limits. */
+export function shareLimitsFromQb(ratio: number | undefined, seedingMinutes: number | undefined, inactiveMinutes: number | undefined, action: string | undefined): Partial<TorrentShareLimits> {
+  const out: Partial<TorrentShareLimits> = {};
+  const seconds = (m: number): number => (m < 0 ? Math.trunc(m) : Math.round(m * 60));
+  if (ratio !== undefined) out.ratio_limit = ratio;
+  if (seedingMinutes !== undefined) out.seeding_time_limit = seconds(seedingMinutes);
+  if (inactiveMinutes !== undefined) out.inactive_seeding_time_limit = seconds(inactiveMinutes);
+  const actions: Readonly<Record<string, ShareLimitAction>> = { Stop: 'pause', Remove: 'remove', RemoveWithContent: 'remove_with_files' };
+  if (action !== undefined && action !== 'Default') {
+    const a = actions[action];
+    if (a === undefined) throw new QbError(400, `shareLimitAction: "${action.slice(0, 40)}" is not one of Default, Stop, Remove, RemoveWithContent`);
+    out.action = a;
+  }
+  return out;
+}
+
 /** What the adapter adds to a status: the labels it keeps and the trackers it looked up. */
 export interface TorrentExtras {
   category: string;
@@ -78,13 +111,8 @@ export function qbTorrent(s: TorrentStatus, x: TorrentExtras): Record<string, st
     content_path: path.join(s.save_path, s.name),
     root_path: path.join(s.save_path, s.name),
     ratio: ratioOf(s),
-    ratio_limit: -2,
-    max_ratio: -1,
+    ...qbShareLimits(s.share_limits),
     seeding_time: s.seeding_time,
-    seeding_time_limit: -2,
-    max_seeding_time: -1,
-    inactive_seeding_time_limit: -2,
-    max_inactive_seeding_time: -1,
     time_active: s.active_time,
     last_activity: lastTransfer > 0 ? lastTransfer : s.added_time,
     added_on: s.added_time,

@@ -1,4 +1,4 @@
-import type { FileInfo, TorrentHandle, TorrentInfo, TorrentStatus, TrackerInfo } from '@spritzle/engine';
+import { NO_LIMIT, USE_GLOBAL, type FileInfo, type TorrentHandle, type TorrentInfo, type TorrentStatus, type TrackerInfo } from '@spritzle/engine';
 
 /** Transmission's tr_torrent_activity. */
 export const TR_STATUS = { stopped: 0, checkWait: 1, check: 2, downloadWait: 3, download: 4, seedWait: 5, seed: 6 } as const;
@@ -7,6 +7,22 @@ export function trStatus(s: TorrentStatus): number {
   if (s.state === 'checking_files' || s.state === 'checking_resume_data') return TR_STATUS.check;
   if (s.paused) return TR_STATUS.stopped;
   return s.is_finished || s.is_seeding ? TR_STATUS.seed : TR_STATUS.download;
+}
+
+/** Transmission's tr_ratiolimit / tr_idlelimit: 0 the session's, 1 the torrent's own, 2 unlimited. */
+export function trMode(limit: number): number {
+  return limit === USE_GLOBAL ? 0 : limit < 0 ? 2 : 1;
+}
+
+/** Transmission's mode and limit (idle limits in minutes) → the engine's limit, or undefined for no change. */
+export function limitFromTr(mode: number | undefined, value: number | undefined, current: number, perMinute: boolean): number | undefined {
+  const own = (v: number): number => (perMinute ? Math.round(v * 60) : v);
+  if (mode === 0) return USE_GLOBAL;
+  if (mode === 2) return NO_LIMIT;
+  if (mode === 1) return value !== undefined ? own(value) : current >= 0 ? current : undefined;
+  // A limit alone changes the torrent's own limit only while it is in force, as in Transmission.
+  if (value !== undefined && current >= 0) return own(value);
+  return undefined;
 }
 
 /** libtorrent's 0..7 file priority → Transmission's low (-1), normal (0), high (1). */
@@ -108,10 +124,10 @@ export const FIELDS: Readonly<Record<string, Field>> = {
   queuePosition: () => 0,
   secondsDownloading: (x) => Math.max(0, x.status.active_time - x.status.seeding_time),
   secondsSeeding: (x) => x.status.seeding_time,
-  seedRatioMode: () => 0,
-  seedRatioLimit: () => 0,
-  seedIdleMode: () => 0,
-  seedIdleLimit: () => 0,
+  seedRatioMode: (x) => trMode(x.status.share_limits.ratio_limit),
+  seedRatioLimit: (x) => Math.max(0, x.status.share_limits.ratio_limit),
+  seedIdleMode: (x) => trMode(x.status.share_limits.inactive_seeding_time_limit),
+  seedIdleLimit: (x) => Math.max(0, Math.round(x.status.share_limits.inactive_seeding_time_limit / 60)),
   honorsSessionLimits: () => true,
   bandwidthPriority: () => 0,
   sequentialDownload: (x) => x.status.sequential_download,

@@ -11,7 +11,7 @@ import { Labels } from '../labels.js';
 import type { ResolvedOptions } from '../options.js';
 import type { StatusCache } from '../status-cache.js';
 import { LoginLimiter, bypasses, headerCredential, isToken, remoteIp } from '../qbittorrent/auth.js';
-import { FIELDS, ltPriority, type FieldSource } from './fields.js';
+import { FIELDS, limitFromTr, ltPriority, type FieldSource } from './fields.js';
 import { TorrentIds } from './ids.js';
 
 export const TR_PATH = '/transmission/rpc';
@@ -323,8 +323,10 @@ export function transmissionRouter(ctx: TrContext): Router {
       const queue = int(args, 'queuePosition');
       if (queue !== undefined) unsupported('queueing');
       const ratioMode = int(args, 'seedRatioMode'), idleMode = int(args, 'seedIdleMode');
-      if (ratioMode === 1) unsupported('seed ratio limits');
-      if (idleMode === 1) unsupported('idle seeding limits');
+      const ratioValue = arg(args, 'seedRatioLimit'), idleValue = int(args, 'seedIdleLimit');
+      if (ratioValue !== undefined && (typeof ratioValue !== 'number' || !Number.isFinite(ratioValue) || ratioValue < 0)) throw new RpcFailure('seedRatioLimit must be a number ≥ 0');
+      if (idleValue !== undefined && idleValue < 0) throw new RpcFailure('seedIdleLimit must be minutes ≥ 0');
+      for (const m of [ratioMode, idleMode]) if (m !== undefined && ![0, 1, 2].includes(m)) throw new RpcFailure('seedRatioMode and seedIdleMode are 0, 1 or 2');
       const prio = int(args, 'bandwidthPriority');
       if (prio !== undefined && prio !== 0) unsupported('bandwidth priorities');
       const tags = stringList(args, 'labels');
@@ -342,6 +344,13 @@ export function transmissionRouter(ctx: TrContext): Router {
         if (seq !== undefined) u.sequential_download = seq;
         const prios = h.files().map((f) => f.priority);
         if (applyFileArgs(args, prios)) u.file_priorities = prios;
+        const limits = h.shareLimits();
+        const ratio = limitFromTr(ratioMode, ratioValue as number | undefined, limits.ratio_limit, false);
+        const idle = limitFromTr(idleMode, idleValue, limits.inactive_seeding_time_limit, true);
+        if (ratio !== undefined || idle !== undefined) {
+          // Transmission stops a torrent that reaches its limit.
+          u.share_limits = { action: 'pause', ...(ratio !== undefined ? { ratio_limit: ratio } : {}), ...(idle !== undefined ? { inactive_seeding_time_limit: idle } : {}) };
+        }
         h.update(u);
         statuses.invalidate(h.infoHash);
         if (tags) labels.setTags(h.infoHash, tags.filter(Labels.validTagName));
