@@ -107,6 +107,8 @@ const STATUS_PROPERTIES: Readonly<Record<keyof TorrentStatus, JsonSchema>> = {
   queue_position: I, priority: I, seed_rank: I, storage_mode: I,
   eta: { type: 'integer', minimum: -1, description: 'spritzle\'s own field, not libtorrent\'s: seconds until the wanted data is complete at the current download_payload_rate; 0 once finished, -1 when unknown (nothing flowing, no metadata yet)' },
   ratio: { type: 'number', minimum: 0, description: 'spritzle\'s own field, not libtorrent\'s: share ratio, all_time_upload divided by the larger of all_time_download and total_done (3 decimals); 0 when both are 0' },
+  category: { type: 'string', description: 'spritzle\'s own field (qBittorrent\'s): the torrent\'s category, "" for none' },
+  tags: { type: 'array', items: S, description: 'spritzle\'s own field (qBittorrent\'s): the torrent\'s tags, sorted' },
   share_limits: { ...SHARE_LIMITS, description: 'spritzle\'s own field: the share limits of a seeding torrent and what happens when one is reached (pause, remove, remove_with_files); -1 no limit, -2 the session\'s (none yet)' },
 };
 
@@ -198,4 +200,6 @@ export const TORRENT_UPDATE: JsonSchema = obj({
   max_uploads: { type: 'integer', minimum: -1 },
   max_connections: { type: 'integer', minimum: -1 },
   share_limits: { ...SHARE_LIMITS, required: [] },
+  category: { type: 'string', description: '"" for none' },
+  tags: { type: 'array', items: S, description: 'replaces the torrent\'s tags' },
 }, { required: false });

@@ -21,6 +21,8 @@ import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
 import { shareLimitOf, type ShareLimitReached } from '../torrent/share-limits.js';
+import { CategoryRegistry, type Category } from './categories.js';
+import { validateTags } from '../torrent/labels.js';
 import { StateUpdates } from './state-update.js';
 import { Storage } from '../storage/storage.js';
 
@@ -73,6 +75,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Partial peer messages held, session-wide. */
   private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
   private readonly stateUpdates = new StateUpdates();
+  private readonly categoryRegistry = new CategoryRegistry();
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
@@ -274,9 +277,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       existing.connectToPeers();
       return this.handles.get(infoHash)!;
     }
+    // A category's save path is where a torrent in it goes unless the add names one (relative: under the session's).
+    if (p.category !== undefined && !this.categoryRegistry.get(p.category)) this.categoryRegistry.set(p.category, '');
+    const categoryPath = p.category !== undefined ? this.categoryRegistry.get(p.category)!.save_path : '';
     const normalized: NormalizedAddParams = {
       ...p,
-      save_path: path.resolve(p.save_path ?? this.settingsValue.save_path),
+      save_path: path.resolve(this.settingsValue.save_path, p.save_path ?? categoryPath),
     };
     const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
     torrent.discovery = this.discovery?.forTorrent(torrent, normalized.trackers, normalized.tracker_tiers) ?? null;
@@ -310,6 +316,50 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /** Every torrent in the session, in the order they were added. */
+  /**
+   * The categories, each with its save path (qBittorrent's; see session/categories.ts): those created and
+   * those the torrents carry (restored from resume data, or set on a handle), sorted by name.
+   */
+  categories(): Category[] {
+    const all = new Map(this.categoryRegistry.list().map((c) => [c.name, c]));
+    for (const t of this.torrentsByHash.values()) if (t.category !== '' && !all.has(t.category)) all.set(t.category, { name: t.category, save_path: '' });
+    return [...all.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Creates a category or changes its save path ("" for the session's save_path). */
+  setCategory(name: string, savePath = ''): Category {
+    return this.categoryRegistry.set(name, savePath);
+  }
+
+  /** Removes a category; its torrents keep running, in no category. false when there was none. */
+  removeCategory(name: string): boolean {
+    let found = this.categoryRegistry.remove(name);
+    for (const t of this.torrentsByHash.values()) {
+      if (t.category !== name) continue;
+      t.setCategory('');
+      found = true;
+    }
+    return found;
+  }
+
+  /** Every tag: those created on their own and those the torrents carry. */
+  tags(): string[] {
+    const all = new Set(this.categoryRegistry.knownTags());
+    for (const t of this.torrentsByHash.values()) for (const tag of t.tags) all.add(tag);
+    return [...all].sort();
+  }
+
+  /** Makes tags known without giving them to a torrent (qBittorrent's createTags). */
+  createTags(tags: readonly string[]): void {
+    this.categoryRegistry.addTags(validateTags(tags));
+  }
+
+  /** Forgets a tag and takes it off every torrent. */
+  deleteTag(tag: string): void {
+    this.categoryRegistry.removeTag(tag);
+    for (const t of this.torrentsByHash.values()) if (t.tags.includes(tag)) t.setTags(t.tags.filter((x) => x !== tag));
+  }
+
   torrents(): TorrentHandle[] {
     return [...this.handles.values()];
   }

@@ -2,6 +2,7 @@ import bencode from 'bencode';
 import { SpritzleError } from '../errors.js';
 import { bdecode } from '../metainfo/bencode.js';
 import { MAX_TORRENT_FILE_SIZE, METADATA_DECODE_LIMITS } from '../metainfo/metainfo.js';
+import { validateCategoryName, validateTags } from './labels.js';
 import { DEFAULT_TORRENT_SHARE_LIMITS, USE_GLOBAL, validateShareLimits, type TorrentShareLimits } from './share-limits.js';
 
 /**
@@ -35,6 +36,9 @@ export interface ResumeData {
   seeding_time: number;
   /** Share limits and their action (spritzle's, as qBittorrent keeps them in its resume files). */
   share_limits?: TorrentShareLimits;
+  /** Its category ("" for none) and tags. */
+  category?: string;
+  tags?: string[];
 }
 
 const FORMAT = 'spritzle resume file';
@@ -64,6 +68,8 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
   if (r.pieces) d.pieces = r.pieces;
   if (r.file_sizes) d['file sizes'] = r.file_sizes.map(([size, mtime]) => [size, Math.round(mtime)]);
   if (r.file_priorities) d.file_priorities = r.file_priorities;
+  if (r.category) d.category = r.category;
+  if (r.tags && r.tags.length > 0) d.tags = r.tags;
   if (r.share_limits) {
     // bencode has no fractions: the ratio is kept in thousandths.
     const l = r.share_limits;
@@ -135,6 +141,20 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
   }
   const prios = ints(r.file_priorities);
   if (prios) out.file_priorities = prios;
+  if (r.category !== undefined) {
+    try {
+      out.category = validateCategoryName(text(r.category), 'resume_data.category');
+    } catch (e) {
+      bad(`category: ${(e as Error).message}`);
+    }
+  }
+  if (r.tags !== undefined) {
+    try {
+      out.tags = validateTags(Array.isArray(r.tags) ? r.tags.map(text) : r.tags, 'resume_data.tags');
+    } catch (e) {
+      bad(`tags: ${(e as Error).message}`);
+    }
+  }
   const limits = r.share_limits;
   if (limits !== undefined) {
     if (typeof limits !== 'object' || limits === null || Array.isArray(limits) || limits instanceof Uint8Array) bad('share_limits is not a dictionary');

@@ -120,6 +120,10 @@ export interface TorrentStatus {
   ratio: number;
   /** spritzle's own: the torrent's share limits and their action (see TorrentHandle.setShareLimits). */
   share_limits: TorrentShareLimits;
+  /** spritzle's own (qBittorrent's): its category, "" for none. */
+  category: string;
+  /** spritzle's own (qBittorrent's): its tags, sorted. */
+  tags: string[];
 }
 
 /** Seconds left at the current rate; 0 when done, -1 when unknown. */
@@ -255,5 +259,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     eta: etaSeconds(t.isFinished && t.hasMetadata, t.hasMetadata, wanted - wantedDone, rates.download_payload_rate),
     ratio: shareRatio(t.allTimeUpload, t.allTimeDownload, done),
     share_limits: { ...t.shareLimits },
+    category: t.category,
+    tags: [...t.tags],
   };
 }

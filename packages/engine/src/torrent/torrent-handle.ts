@@ -6,6 +6,7 @@ import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
 import { validateShareLimits, type TorrentShareLimits } from './share-limits.js';
+import { validateCategoryName, validateTags } from './labels.js';
 import type { SessionEvents, TypedEmitter } from '../session/events.js';
 
 /** Per-torrent settings that can change while it runs. */
@@ -18,6 +19,10 @@ export interface TorrentUpdate {
   max_connections?: number;
   /** Some of its share limits or their action (see setShareLimits). */
   share_limits?: Partial<TorrentShareLimits>;
+  /** Its category, "" for none. */
+  category?: string;
+  /** Its tags, replacing the ones it has. */
+  tags?: string[];
 }
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
@@ -197,6 +202,40 @@ export class TorrentHandle {
     return flagNames(this.t.flags);
   }
 
+  /** Its category, "" for none. */
+  category(): string {
+    return this.t.category;
+  }
+
+  /**
+   * Puts it in a category ("" for none). The category need not have a save path; this does not move the
+   * torrent's files (qBittorrent's manual mode).
+   */
+  setCategory(name: string): void {
+    const t = this.t;
+    t.setCategory(name === '' ? '' : validateCategoryName(name));
+  }
+
+  /** Its tags, sorted. */
+  tags(): string[] {
+    return [...this.t.tags];
+  }
+
+  addTags(tags: readonly string[]): string[] {
+    const t = this.t;
+    const next = validateTags([...t.tags, ...tags]);
+    t.setTags(next);
+    return next;
+  }
+
+  /** Takes the given tags off it; none given takes them all. */
+  removeTags(tags: readonly string[] = []): string[] {
+    const t = this.t;
+    const next = tags.length === 0 ? [] : t.tags.filter((x) => !tags.includes(x));
+    t.setTags(next);
+    return next;
+  }
+
   /** Its share limits and what happens when one is reached (share-limits.ts). */
   shareLimits(): TorrentShareLimits {
     return { ...this.t.shareLimits };
@@ -230,6 +269,10 @@ export class TorrentHandle {
       throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
     }
     const limits = u.share_limits !== undefined ? { ...t.shareLimits, ...validateShareLimits(u.share_limits) } : undefined;
+    const category = u.category === undefined || u.category === '' ? u.category : validateCategoryName(u.category);
+    const tags = u.tags === undefined ? undefined : validateTags(u.tags);
+    if (category !== undefined) t.setCategory(category);
+    if (tags !== undefined) t.setTags(tags);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (limits !== undefined) t.setShareLimits(limits);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);

@@ -62,6 +62,8 @@ export interface DoneBytes {
 export interface TorrentView {
   readonly infoHash: string;
   readonly shareLimits: Readonly<TorrentShareLimits>;
+  readonly category: string;
+  readonly tags: readonly string[];
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;
@@ -132,6 +134,8 @@ export interface TorrentControl extends TorrentView {
   setMaxUploads(n: number): void;
   setMaxConnections(n: number): void;
   setShareLimits(limits: TorrentShareLimits): void;
+  setCategory(name: string): void;
+  setTags(tags: readonly string[]): void;
   /** Fast-resume data as it is now; clears need_save_resume. */
   resumeData(): Promise<ResumeData>;
 }

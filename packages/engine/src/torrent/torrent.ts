@@ -95,6 +95,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   seedingSeconds = 0;
   /** Its share limits and their action (share-limits.ts); the session acts on them each tick. */
   shareLimits: TorrentShareLimits = { ...DEFAULT_TORRENT_SHARE_LIMITS };
+  /** Its category ("" for none) and tags (sorted), as qBittorrent labels torrents; saved with the resume data. */
+  category = '';
+  tags: readonly string[] = [];
 
   // Totals (bytes). total_* are this session; all_time_* include resume data.
   totalDownload = 0;
@@ -161,6 +164,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     });
     this.savePath = params.save_path ?? host.settings.save_path;
     this.flags = params.flags;
+    this.category = params.category ?? '';
+    this.tags = params.tags ?? [];
     this.uploadLimit = params.upload_limit;
     this.downloadLimit = params.download_limit;
     this.maxUploads = params.max_uploads;
@@ -176,6 +181,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.seedingSeconds = this.pendingResume.seeding_time;
       if (this.pendingResume.share_limits) this.shareLimits = { ...this.pendingResume.share_limits };
     }
+    if (params.share_limits) this.shareLimits = { ...this.shareLimits, ...params.share_limits };
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
   }
@@ -401,6 +407,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       finished_time: Math.floor(this.finishedSeconds),
       seeding_time: Math.floor(this.seedingSeconds),
       share_limits: { ...this.shareLimits },
+      category: this.category,
+      tags: [...this.tags],
     };
     for (const t of this.discovery?.trackers() ?? []) {
       r.trackers.push(t.url);
@@ -909,6 +917,16 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   setMaxConnections(n: number): void {
     this.maxConnections = n;
+  }
+
+  setCategory(name: string): void {
+    this.category = name;
+    this.needSaveResume = true;
+  }
+
+  setTags(tags: readonly string[]): void {
+    this.tags = [...tags];
+    this.needSaveResume = true;
   }
 
   setShareLimits(limits: TorrentShareLimits): void {
