@@ -1,7 +1,6 @@
 import express from 'express';
 import type { Session } from '@spritzle/engine';
 import { errorHandler, notFound } from './errors.js';
-import { Labels } from './labels.js';
 import { QB_PREFIX, qbittorrentRouter } from './qbittorrent/index.js';
 import { TR_PATH, transmissionRouter } from './transmission/index.js';
 import { eventsHandler } from './events.js';
@@ -28,12 +27,10 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
 
   app.use(security(opts));
 
-  // qBittorrent's Web API v2 and Transmission's RPC beside the REST API, sharing categories and tags.
+  // qBittorrent's Web API v2 and Transmission's RPC beside the REST API, sharing a status cache.
   // Transmission's comes before the body parsers: its clients post JSON labelled as a form (curl's default).
-  const labels = new Labels();
-  session.on('torrent_removed', ({ info_hash }) => labels.forget(info_hash));
   const statuses = new StatusCache(session);
-  app.use(TR_PATH, transmissionRouter({ session, opts, labels, statuses }));
+  app.use(TR_PATH, transmissionRouter({ session, opts, statuses }));
 
   // Room for a .torrent sent as base64 inside a JSON or urlencoded body.
   const bodyLimit = Math.ceil((opts.maxTorrentBytes * 4) / 3) + 64 * 1024;
@@ -55,7 +52,7 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   webUiRoutes(router, opts);
   app.use(router);
 
-  app.use(QB_PREFIX, qbittorrentRouter({ session, opts, labels, statuses }));
+  app.use(QB_PREFIX, qbittorrentRouter({ session, opts, statuses }));
 
   app.use(notFound);
   app.use(errorHandler(opts.log));

@@ -47,6 +47,11 @@ export class StatusCache {
     if (e) e.dirty = true;
   }
 
+  /** Something changed many torrents without events (a category or tag removed): rebuild them all. */
+  invalidateAll(): void {
+    for (const e of this.entries.values()) e.dirty = true;
+  }
+
   /** A fresh status, always (one torrent is cheap). */
   one(handle: TorrentHandle): TorrentStatus {
     const status = handle.status();

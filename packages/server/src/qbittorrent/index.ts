@@ -1,12 +1,11 @@
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import multer from 'multer';
 import {
-  isSpritzleError, parseTorrentFile, validateShareLimits, type AddTorrentParams, type Session, type TorrentHandle, type TorrentStatus,
+  isSpritzleError, normalizeAddParams, parseTorrentFile, validateCategoryName, type AddTorrentParams, type Session, type TorrentHandle, type TorrentStatus,
 } from '@spritzle/engine';
 import { confineSavePath } from '../add-params.js';
 import { HttpError } from '../errors.js';
 import { fetchTorrent, parseTorrentUrl } from '../fetch-torrent.js';
-import { Labels } from '../labels.js';
 import type { ResolvedOptions } from '../options.js';
 import type { StatusCache } from '../status-cache.js';
 import { LoginLimiter, Sessions, bypasses, cookie, headerCredential, isToken, remoteIp } from './auth.js';
@@ -62,7 +61,6 @@ function empty(res: Response): void {
 export interface QbContext {
   session: Session;
   opts: ResolvedOptions;
-  labels: Labels;
   statuses: StatusCache;
 }
 
@@ -72,7 +70,7 @@ export interface QbContext {
  * daemon's token, loopback bypass without a token); the app's Host and Origin checks still apply.
  */
 export function qbittorrentRouter(ctx: QbContext): Router {
-  const { session, opts, labels, statuses } = ctx;
+  const { session, opts, statuses } = ctx;
   const router = express.Router();
   const sessions = new Sessions();
   const limiter = new LoginLimiter();
@@ -161,14 +159,14 @@ export function qbittorrentRouter(ctx: QbContext): Router {
 
   // --- torrents: reading ---
   const trackerUrls = (h: TorrentHandle): string[] => h.trackers().map((t) => t.url);
-  // A row is rebuilt only when its status object or the labels changed: the listings reuse the rest.
-  const rowCache = new Map<string, { status: TorrentStatus; labels: number; row: QbTorrent }>();
+  // A row is rebuilt only when its status object changed: the listings reuse the rest.
+  const rowCache = new Map<string, { status: TorrentStatus; row: QbTorrent }>();
   session.on('torrent_removed', ({ info_hash }) => rowCache.delete(info_hash));
   const row = (h: TorrentHandle, s: TorrentStatus): QbTorrent => {
     const c = rowCache.get(s.info_hash);
-    if (c !== undefined && c.status === s && c.labels === labels.version) return c.row;
-    const r = qbTorrent(s, { category: labels.category(s.info_hash), tags: labels.torrentTags(s.info_hash), trackers: trackerUrls(h) });
-    rowCache.set(s.info_hash, { status: s, labels: labels.version, row: r });
+    if (c !== undefined && c.status === s) return c.row;
+    const r = qbTorrent(s, { trackers: trackerUrls(h) });
+    rowCache.set(s.info_hash, { status: s, row: r });
     return r;
   };
   const rows = (): QbTorrent[] => statuses.all().map(({ handle, status }) => row(handle, status));
@@ -282,10 +280,10 @@ export function qbittorrentRouter(ctx: QbContext): Router {
 
   read('/torrents/categories', (_req, res) => {
     const out: Record<string, { name: string; savePath: string }> = {};
-    for (const [name, savePath] of labels.categoryList()) out[name] = { name, savePath };
+    for (const c of session.categories()) out[c.name] = { name: c.name, savePath: c.save_path };
     res.json(out);
   });
-  read('/torrents/tags', (_req, res) => { res.json(labels.tagList()); });
+  read('/torrents/tags', (_req, res) => { res.json(session.tags()); });
 
   // --- torrents: adding ---
   const upload = multer({
@@ -303,12 +301,12 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   }, async (req, res) => {
     const p = new QbParams(req);
     const category = p.str('category') ?? '';
-    if (category !== '' && !Labels.validCategoryName(category)) throw new QbError(400, 'Invalid category name');
-    const tags = p.list('tags', ',').filter(Labels.validTagName);
-    let savePath = p.str('savepath') ?? '';
-    if (savePath === '' && category !== '') savePath = labels.categorySavePath(category) ?? '';
+    const tags = p.list('tags', ',');
+    const savePath = p.str('savepath') ?? '';
     // qBittorrent refuses a torrent it already has; libtorrent's default would hand back the existing one.
-    const base: AddTorrentParams = { duplicate_is_error: true };
+    // The engine puts a torrent with a category but no savepath in the category's save path (creating the
+    // category if it is new, as qBittorrent does).
+    const base: AddTorrentParams = { duplicate_is_error: true, ...(category !== '' ? { category } : {}), ...(tags.length > 0 ? { tags } : {}) };
     if (savePath !== '') base.save_path = opts.downloadRoot !== null ? await confineSavePath(savePath, opts.downloadRoot, 'savepath') : savePath;
     if (p.bool('paused') || p.bool('stopped')) {
       base.paused = true;
@@ -319,8 +317,10 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     const up = p.int('upLimit', 0), down = p.int('dlLimit', 0);
     if (up > 0) base.upload_limit = up;
     if (down > 0) base.download_limit = down;
-    // Checked before anything is added: a bad limit must not leave a torrent added without it.
-    const addLimits = validateShareLimits(shareLimitsFromQb(p.num('ratioLimit', -2), p.num('seedingTimeLimit', -2), p.num('inactiveSeedingTimeLimit', -2), p.str('shareLimitAction')));
+    base.share_limits = shareLimitsFromQb(p.num('ratioLimit', -2), p.num('seedingTimeLimit', -2), p.num('inactiveSeedingTimeLimit', -2), p.str('shareLimitAction'));
+    // A bad name or limit is the client's mistake in every source: a 400, not "Fails." per torrent.
+    normalizeAddParams(base);
+    if (tags.length > 0) session.createTags(tags);
     const rename = p.str('rename');
     if (rename) base.name = rename;
 
@@ -341,13 +341,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     let added = 0;
     for (const src of sources) {
       try {
-        const h = await session.addTorrent({ ...base, ...src });
-        if (category !== '') {
-          if (!labels.hasCategory(category)) labels.createCategory(category, '');
-          labels.setCategory(h.infoHash, category);
-        }
-        if (tags.length > 0) labels.addTags(h.infoHash, tags);
-        h.setShareLimits(addLimits);
+        await session.addTorrent({ ...base, ...src });
         added++;
       } catch (e) {
         if (!isSpritzleError(e)) throw e;
@@ -438,48 +432,71 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     empty(res);
   });
 
-  // --- categories and tags (kept by the adapter, see labels.ts) ---
-  action('/torrents/createCategory', (req, res) => {
+  // --- categories and tags (the engine's) ---
+  const hasCategory = (name: string): boolean => session.categories().some((c) => c.name === name);
+  /** A category's save path, confined to the download root like every save path ("" stays the session's). */
+  const categoryPath = async (savePath: string): Promise<string> =>
+    savePath === '' || opts.downloadRoot === null ? savePath : confineSavePath(savePath, opts.downloadRoot, 'savePath');
+  action('/torrents/createCategory', async (req, res) => {
     const p = new QbParams(req);
     const name = p.need('category');
-    if (!Labels.validCategoryName(name)) throw new QbError(400, 'Invalid category name');
-    if (!labels.createCategory(name, p.str('savePath') ?? '')) throw new QbError(409, 'Category already exists');
+    try {
+      validateCategoryName(name);
+    } catch {
+      throw new QbError(400, 'Invalid category name');
+    }
+    if (hasCategory(name)) throw new QbError(409, 'Category already exists');
+    session.setCategory(name, await categoryPath(p.str('savePath') ?? ''));
     empty(res);
   });
-  action('/torrents/editCategory', (req, res) => {
+  action('/torrents/editCategory', async (req, res) => {
     const p = new QbParams(req);
-    if (!labels.editCategory(p.need('category'), p.need('savePath'))) throw new QbError(409, 'Category does not exist');
+    const name = p.need('category');
+    if (!hasCategory(name)) throw new QbError(409, 'Category does not exist');
+    session.setCategory(name, await categoryPath(p.need('savePath')));
     empty(res);
   });
   action('/torrents/removeCategories', (req, res) => {
-    for (const c of new QbParams(req).list('categories', /\r?\n/)) labels.removeCategory(c);
+    for (const c of new QbParams(req).list('categories', /\r?\n/)) if (session.removeCategory(c)) statuses.invalidateAll();
     empty(res);
   });
   action('/torrents/setCategory', (req, res) => {
     const p = new QbParams(req);
     const c = p.need('category');
-    if (c !== '' && !labels.hasCategory(c)) throw new QbError(409, 'Incorrect category name');
-    for (const h of many(p)) labels.setCategory(h.infoHash, c);
+    if (c !== '' && !hasCategory(c)) throw new QbError(409, 'Incorrect category name');
+    for (const h of many(p)) {
+      h.setCategory(c);
+      statuses.invalidate(h.infoHash);
+    }
     empty(res);
   });
   action('/torrents/createTags', (req, res) => {
-    for (const t of new QbParams(req).list('tags', ',')) if (Labels.validTagName(t)) labels.createTag(t);
+    session.createTags(new QbParams(req).list('tags', ','));
     empty(res);
   });
   action('/torrents/deleteTags', (req, res) => {
-    for (const t of new QbParams(req).list('tags', ',')) labels.deleteTag(t);
+    for (const t of new QbParams(req).list('tags', ',')) session.deleteTag(t);
+    statuses.invalidateAll();
     empty(res);
   });
   action('/torrents/addTags', (req, res) => {
     const p = new QbParams(req);
-    const tags = p.list('tags', ',').filter(Labels.validTagName);
-    for (const h of many(p)) labels.addTags(h.infoHash, tags);
+    const tags = p.list('tags', ',');
+    // In qBittorrent a tag given to a torrent exists from then on, also once no torrent has it.
+    session.createTags(tags);
+    for (const h of many(p)) {
+      h.addTags(tags);
+      statuses.invalidate(h.infoHash);
+    }
     empty(res);
   });
   action('/torrents/removeTags', (req, res) => {
     const p = new QbParams(req);
     const tags = p.list('tags', ',');
-    for (const h of many(p)) labels.removeTags(h.infoHash, tags);
+    for (const h of many(p)) {
+      h.removeTags(tags);
+      statuses.invalidate(h.infoHash);
+    }
     empty(res);
   });
 
@@ -534,7 +551,8 @@ export function qbittorrentRouter(ctx: QbContext): Router {
       up += status.upload_payload_rate;
       torrents.set(status.info_hash, row(handle, status));
     }
-    res.json(mainData.answer(rid, { torrents, categories: labels.categoryList(), tags: labels.tagList(), server: serverState(down, up) }));
+    const categories = new Map(session.categories().map((c) => [c.name, c.save_path]));
+    res.json(mainData.answer(rid, { torrents, categories, tags: session.tags(), server: serverState(down, up) }));
   });
   read('/sync/torrentPeers', (req, res) => {
     const h = one(new QbParams(req));

@@ -76,10 +76,8 @@ export function shareLimitsFromQb(ratio: number | undefined, seedingMinutes: num
   return out;
 }
 
-/** What the adapter adds to a status: the labels it keeps and the trackers it looked up. */
+/** What the adapter adds to a status: the trackers it looked up. */
 export interface TorrentExtras {
-  category: string;
-  tags: readonly string[];
   trackers: readonly string[];
 }
 
@@ -104,8 +102,8 @@ export function qbTorrent(s: TorrentStatus, x: TorrentExtras): Record<string, st
     upspeed: s.upload_payload_rate,
     eta: etaOf(s),
     state: qbState(s),
-    category: x.category,
-    tags: x.tags.join(', '),
+    category: s.category,
+    tags: s.tags.join(', '),
     save_path: s.save_path,
     download_path: '',
     content_path: path.join(s.save_path, s.name),

@@ -40,7 +40,6 @@ export interface FieldSource {
   id: number;
   status: TorrentStatus;
   handle: TorrentHandle;
-  labels: readonly string[];
   files(): FileInfo[];
   info(): TorrentInfo | null;
   trackers(): TrackerInfo[];
@@ -134,7 +133,7 @@ export const FIELDS: Readonly<Record<string, Field>> = {
   'peer-limit': (x) => x.status.connections_limit,
   maxConnectedPeers: (x) => x.status.connections_limit,
   manualAnnounceTime: () => -1,
-  labels: (x) => x.labels,
+  labels: (x) => x.status.tags,
   group: () => '',
   magnetLink: (x) => magnet(x),
   comment: (x) => x.info()?.comment ?? '',

@@ -7,7 +7,6 @@ import {
 import { confineSavePath } from '../add-params.js';
 import { HttpError } from '../errors.js';
 import { fetchTorrent, parseTorrentUrl } from '../fetch-torrent.js';
-import { Labels } from '../labels.js';
 import type { ResolvedOptions } from '../options.js';
 import type { StatusCache } from '../status-cache.js';
 import { LoginLimiter, bypasses, headerCredential, isToken, remoteIp } from '../qbittorrent/auth.js';
@@ -35,7 +34,6 @@ type Args = Record<string, unknown>;
 export interface TrContext {
   session: Session;
   opts: ResolvedOptions;
-  labels: Labels;
   statuses: StatusCache;
 }
 
@@ -104,7 +102,7 @@ function applyFileArgs(args: Args, prios: number[]): boolean {
  * basic auth with the daemon's token, the classic framing and 4.1's JSON-RPC 2.0 one.
  */
 export function transmissionRouter(ctx: TrContext): Router {
-  const { session, opts, labels, statuses } = ctx;
+  const { session, opts, statuses } = ctx;
   const router = express.Router();
   const sessionId = randomBytes(24).toString('base64url');
   const ids = new TorrentIds();
@@ -235,7 +233,7 @@ export function transmissionRouter(ctx: TrContext): Router {
       const rows = chosen.map(({ handle: h, status }) => {
         let files: ReturnType<TorrentHandle['files']> | undefined;
         const src: FieldSource = {
-          id: ids.idOf(h.infoHash), status, handle: h, labels: labels.torrentTags(h.infoHash), now,
+          id: ids.idOf(h.infoHash), status, handle: h, now,
           files: () => (files ??= h.files()), info: () => infoOf(h), trackers: () => h.trackers(),
         };
         return known.map(([, f]) => f(src));
@@ -283,6 +281,7 @@ export function transmissionRouter(ctx: TrContext): Router {
         throw new RpcFailure('file selection needs the torrent\'s metadata: add it from a .torrent');
       }
       const tags = stringList(args, 'labels');
+      if (tags && tags.length > 0) params.tags = tags;
       const hash = info?.infoHash ?? null;
       const existing = hash ? session.findTorrent(hash) : undefined;
       if (existing) return { 'torrent-duplicate': { id: ids.idOf(existing.infoHash), name: existing.name, hashString: existing.infoHash } };
@@ -296,7 +295,6 @@ export function transmissionRouter(ctx: TrContext): Router {
         }
         throw e;
       }
-      if (tags && tags.length > 0) labels.setTags(h.infoHash, tags.filter(Labels.validTagName));
       return { 'torrent-added': { id: ids.idOf(h.infoHash), name: h.name, hashString: h.infoHash } };
     },
     'torrent-remove': async (args) => {
@@ -344,6 +342,7 @@ export function transmissionRouter(ctx: TrContext): Router {
         if (seq !== undefined) u.sequential_download = seq;
         const prios = h.files().map((f) => f.priority);
         if (applyFileArgs(args, prios)) u.file_priorities = prios;
+        if (tags) u.tags = tags;
         const limits = h.shareLimits();
         const ratio = limitFromTr(ratioMode, ratioValue as number | undefined, limits.ratio_limit, false);
         const idle = limitFromTr(idleMode, idleValue, limits.inactive_seeding_time_limit, true);
@@ -353,7 +352,6 @@ export function transmissionRouter(ctx: TrContext): Router {
         }
         h.update(u);
         statuses.invalidate(h.infoHash);
-        if (tags) labels.setTags(h.infoHash, tags.filter(Labels.validTagName));
       }
       return {};
     },
