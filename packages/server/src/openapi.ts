@@ -81,6 +81,7 @@ const E404_TORRENT = errorResponse('No torrent with this info-hash in the sessio
 const E400_FIELDS = errorResponse('Unknown status field in `fields`.', err('bad_request', 'fields: "nmae" is not a status field', 'fields'));
 
 const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the v1 info-hash, 40 hex digits (either case)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' } };
+const CATEGORY_PARAM: Parameter = { name: 'name', in: 'path', required: true, description: 'the category\'s name (URL-encoded; "/" nests categories)', schema: { type: 'string', minLength: 1, maxLength: 255 } };
 const FIELDS_PARAM: Parameter = {
   name: 'fields', in: 'query', required: false,
   description: 'comma-separated status field names; the answer then holds just those (and info_hash)',
@@ -145,6 +146,39 @@ function build(): OpenApiDocument {
         get: {
           operationId: 'getDht', summary: 'Whether the DHT is running', tags: ['session'],
           responses: { 200: { description: '`true` or `false`.', content: json({ type: 'boolean' }, true) } },
+        },
+      },
+      '/session/categories': {
+        get: {
+          operationId: 'listCategories', summary: 'Categories and their save paths', tags: ['session'],
+          description: 'Those created and those the torrents carry (a category with save_path "" uses the session\'s save_path).',
+          responses: { 200: { description: 'The categories by name.', content: json({ type: 'array', items: ref('Category') }, [{ name: 'tv', save_path: '/srv/torrents/tv' }]) } },
+        },
+      },
+      '/session/categories/{name}': {
+        put: {
+          operationId: 'putCategory', summary: 'Create a category or change its save path', tags: ['session'],
+          description: 'A torrent added in the category without a save_path goes to the category\'s. The save_path stays inside the download root. Torrents already in it do not move.',
+          parameters: [CATEGORY_PARAM],
+          requestBody: { required: true, content: json(ref('CategoryBody'), { save_path: 'tv' }) },
+          responses: {
+            200: { description: 'The category.', content: json(ref('Category'), { name: 'tv', save_path: '/srv/torrents/tv' }) },
+            400: errorResponse('A bad name or save_path.', err('invalid_path', 'save_path: "/etc" is outside the download root /srv/torrents', 'save_path')),
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+          },
+        },
+        delete: {
+          operationId: 'removeCategory', summary: 'Remove a category', tags: ['session'],
+          description: 'Its torrents stay, in no category.',
+          parameters: [CATEGORY_PARAM],
+          responses: { 200: EMPTY_OK, 404: errorResponse('No such category.', err('not_found', 'no category "tv"')) },
+        },
+      },
+      '/session/tags': {
+        get: {
+          operationId: 'listTags', summary: 'Every tag', tags: ['session'],
+          description: 'Tags created on their own (qBittorrent\'s createTags) and those the torrents carry, sorted.',
+          responses: { 200: { description: 'The tags.', content: json({ type: 'array', items: { type: 'string' } }, ['hd', 'new']) } },
         },
       },
       '/session/settings': {
@@ -391,6 +425,8 @@ function build(): OpenApiDocument {
         AddArgs: ADD_ARGS,
         TorrentUpdate: TORRENT_UPDATE,
         Settings: settingsSchema(true),
+        Category: { type: 'object', properties: { name: { type: 'string' }, save_path: { type: 'string' } }, required: ['name', 'save_path'], additionalProperties: false },
+        CategoryBody: { type: 'object', properties: { save_path: { type: 'string', description: '"" for the session\'s save_path' } }, additionalProperties: false },
         SettingsPatch: settingsSchema(false),
         SessionStats: stats,
         StatsEvent: {
