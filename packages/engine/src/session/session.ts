@@ -315,7 +315,6 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.on('torrent_removed', onRemoved);
   }
 
-  /** Every torrent in the session, in the order they were added. */
   /**
    * The categories, each with its save path (qBittorrent's; see session/categories.ts): those created and
    * those the torrents carry (restored from resume data, or set on a handle), sorted by name.
@@ -360,6 +359,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     for (const t of this.torrentsByHash.values()) if (t.tags.includes(tag)) t.setTags(t.tags.filter((x) => x !== tag));
   }
 
+  /** Every torrent in the session, in the order they were added. */
   torrents(): TorrentHandle[] {
     return [...this.handles.values()];
   }

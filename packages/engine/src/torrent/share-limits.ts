@@ -6,10 +6,12 @@ import { SpritzleError } from '../errors.js';
  * Pure: the torrent's owner checks on its tick and carries the action out.
  */
 
-/** A per-torrent limit: a value, USE_GLOBAL (the session's), or NO_LIMIT. */
+/** A per-torrent limit value meaning "the session's limit" (the session has none yet, so: none). */
 export const USE_GLOBAL = -2;
+/** A per-torrent limit value meaning "no limit". */
 export const NO_LIMIT = -1;
 
+/** What happens to a torrent that reached a share limit: paused, removed, or removed with its files. */
 export type ShareLimitAction = 'pause' | 'remove' | 'remove_with_files';
 
 export interface ShareLimits {
@@ -32,6 +34,7 @@ export interface ShareFigures {
   inactiveSeconds: number;
 }
 
+/** Which limit a torrent reached. */
 export type ShareLimitReached = 'ratio' | 'seeding_time' | 'inactive_seeding_time';
 
 function effective(own: number, global: number): number {
@@ -66,6 +69,7 @@ export function validLimit(v: unknown): number | null {
   return null;
 }
 
+/** Every ShareLimitAction. */
 export const SHARE_LIMIT_ACTIONS: readonly ShareLimitAction[] = ['pause', 'remove', 'remove_with_files'];
 
 /** A torrent's own limits and what happens when one is reached. */

@@ -221,6 +221,7 @@ export class TorrentHandle {
     return [...this.t.tags];
   }
 
+  /** Gives it these tags besides the ones it has; answers its tags after. */
   addTags(tags: readonly string[]): string[] {
     const t = this.t;
     const next = validateTags([...t.tags, ...tags]);
