@@ -38,7 +38,7 @@ const STATUS_EXAMPLE: TorrentStatus = {
   finished_time: 0, seeding_time: 0, active_duration: '17.0', finished_duration: '0.0', seeding_duration: '0.0',
   time_since_download: -1, time_since_upload: -1, last_download: null, last_upload: null, queue_position: 0,
   priority: 0, seed_rank: 0, storage_mode: 1, eta: -1, ratio: 0,
-  share_limits: { ratio_limit: -2, seeding_time_limit: -2, inactive_seeding_time_limit: -2, action: 'pause' }, category: '', tags: [],
+  share_limits: { ratio_limit: -2, seeding_time_limit: -2, inactive_seeding_time_limit: -2, action: 'pause' }, category: '', tags: [], first_last_piece_priority: false,
 };
 
 const FILES_EXAMPLE: FileInfo[] = [
@@ -313,7 +313,8 @@ function build(): OpenApiDocument {
         patch: {
           operationId: 'updateTorrent', summary: 'Change a live torrent', tags: ['torrent'],
           description: 'Any of sequential_download, file_priorities, upload_limit, download_limit, max_uploads, max_connections, '
-            + 'share_limits (any of ratio_limit, seeding_time_limit, inactive_seeding_time_limit, action), category, tags. '
+            + 'share_limits (any of ratio_limit, seeding_time_limit, inactive_seeding_time_limit, action), category, tags, '
+            + 'first_last_piece_priority. '
             + 'Any other key is a 400 and nothing changes.',
           parameters: [HASH_PARAM],
           requestBody: { required: true, content: json(ref('TorrentUpdate'), { sequential_download: true, file_priorities: [7, 0], download_limit: 1048576 }) },

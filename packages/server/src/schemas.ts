@@ -109,6 +109,7 @@ const STATUS_PROPERTIES: Readonly<Record<keyof TorrentStatus, JsonSchema>> = {
   ratio: { type: 'number', minimum: 0, description: 'spritzle\'s own field, not libtorrent\'s: share ratio, all_time_upload divided by the larger of all_time_download and total_done (3 decimals); 0 when both are 0' },
   category: { type: 'string', description: 'spritzle\'s own field (qBittorrent\'s): the torrent\'s category, "" for none' },
   tags: { type: 'array', items: S, description: 'spritzle\'s own field (qBittorrent\'s): the torrent\'s tags, sorted' },
+  first_last_piece_priority: { type: 'boolean', description: 'spritzle\'s own field (qBittorrent\'s): each wanted file\'s first and last piece come first' },
   share_limits: { ...SHARE_LIMITS, description: 'spritzle\'s own field: the share limits of a seeding torrent and what happens when one is reached (pause, remove, remove_with_files); -1 no limit, -2 the session\'s (none yet)' },
 };
 
@@ -202,4 +203,5 @@ export const TORRENT_UPDATE: JsonSchema = obj({
   share_limits: { ...SHARE_LIMITS, required: [] },
   category: { type: 'string', description: '"" for none' },
   tags: { type: 'array', items: S, description: 'replaces the torrent\'s tags' },
+  first_last_piece_priority: B,
 }, { required: false });

@@ -150,6 +150,20 @@ describe('without a token', () => {
     expect((await fetch(`${api.url}/api/v2/torrents/info?filter=bogus`)).status).toBe(400);
   });
 
+  it('firstLastPiecePrio on add and toggleFirstLastPiecePrio set f_l_piece_prio', async () => {
+    const t = await testTorrent(api.work);
+    const fd = new FormData();
+    fd.append('torrents', new Blob([t.torrentBytes]), 'x.torrent');
+    fd.append('firstLastPiecePrio', 'true');
+    fd.append('paused', 'true');
+    expect(await (await fetch(`${api.url}/api/v2/torrents/add`, { method: 'POST', body: fd })).text()).toBe('Ok.');
+    const flp = async (): Promise<unknown> => ((await (await fetch(`${api.url}/api/v2/torrents/info?hashes=${t.infoHash}`)).json()) as { f_l_piece_prio: boolean }[])[0]!.f_l_piece_prio;
+    expect(await flp()).toBe(true);
+    expect((await fetch(`${api.url}/api/v2/torrents/toggleFirstLastPiecePrio`, { method: 'POST', body: new URLSearchParams({ hashes: t.infoHash }) })).status).toBe(200);
+    expect(await flp()).toBe(false);
+    await fetch(`${api.url}/api/v2/torrents/delete`, { method: 'POST', body: new URLSearchParams({ hashes: t.infoHash, deleteFiles: 'false' }) });
+  });
+
   it('setPreferences applies the mapped subset and refuses turning on what is missing', async () => {
     const set = (prefs: unknown): Promise<Response> => fetch(`${api.url}/api/v2/app/setPreferences`, { method: 'POST', body: new URLSearchParams({ json: JSON.stringify(prefs) }) });
     expect((await set({ dl_limit: 5000, up_limit: 7000 })).status).toBe(200);

@@ -104,6 +104,8 @@ export interface AddTorrentParams {
   tags?: string[];
   /** spritzle's: its share limits and their action (see TorrentHandle.setShareLimits). */
   share_limits?: Partial<TorrentShareLimits>;
+  /** spritzle's (qBittorrent's): each wanted file's first and last piece first. */
+  first_last_piece_priority?: boolean;
 }
 
 /** The validated form the engine works with. */
@@ -133,13 +135,14 @@ export interface NormalizedAddParams {
   category?: string;
   tags?: string[];
   share_limits?: Partial<TorrentShareLimits>;
+  first_last_piece_priority?: boolean;
 }
 
 const KNOWN_KEYS = new Set<string>([
   'ti', 'info_hash', 'url', 'resume_data', 'save_path', 'name', 'flags', ...BOOLEAN_FLAG_KEYS, 'file_priorities', 'piece_priorities',
   'peers', 'trackers', 'tracker_tiers', 'dht_nodes', 'upload_limit', 'download_limit', 'max_uploads', 'max_connections',
   'storage_mode', 'trackerid', 'added_time', 'completed_time', 'total_uploaded', 'total_downloaded',
-  'category', 'tags', 'share_limits',
+  'category', 'tags', 'share_limits', 'first_last_piece_priority',
 ]);
 
 /** libtorrent names spritzle knows but does not implement: refused with a reason, not silently dropped. */
@@ -318,6 +321,10 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
   if (p.tags !== undefined) out.tags = validateTags(p.tags);
   else if (out.resume?.tags) out.tags = out.resume.tags;
   if (p.share_limits !== undefined) out.share_limits = validateShareLimits(p.share_limits);
+  if (p.first_last_piece_priority !== undefined) {
+    if (typeof p.first_last_piece_priority !== 'boolean') bad('first_last_piece_priority', 'must be true or false');
+    out.first_last_piece_priority = p.first_last_piece_priority;
+  } else if (out.resume?.first_last_piece_priority !== undefined) out.first_last_piece_priority = out.resume.first_last_piece_priority;
   return out;
 }
 

@@ -39,6 +39,8 @@ export interface ResumeData {
   /** Its category ("" for none) and tags. */
   category?: string;
   tags?: string[];
+  /** Each wanted file's first and last piece first (qBittorrent's). */
+  first_last_piece_priority?: boolean;
 }
 
 const FORMAT = 'spritzle resume file';
@@ -69,6 +71,7 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
   if (r.file_sizes) d['file sizes'] = r.file_sizes.map(([size, mtime]) => [size, Math.round(mtime)]);
   if (r.file_priorities) d.file_priorities = r.file_priorities;
   if (r.category) d.category = r.category;
+  if (r.first_last_piece_priority) d.first_last_piece_priority = 1;
   if (r.tags && r.tags.length > 0) d.tags = r.tags;
   if (r.share_limits) {
     // bencode has no fractions: the ratio is kept in thousandths.
@@ -141,6 +144,7 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
   }
   const prios = ints(r.file_priorities);
   if (prios) out.file_priorities = prios;
+  if (r.first_last_piece_priority !== undefined) out.first_last_piece_priority = r.first_last_piece_priority === 1;
   if (r.category !== undefined) {
     try {
       out.category = validateCategoryName(text(r.category), 'resume_data.category');

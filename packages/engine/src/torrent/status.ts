@@ -124,6 +124,8 @@ export interface TorrentStatus {
   category: string;
   /** spritzle's own (qBittorrent's): its tags, sorted. */
   tags: string[];
+  /** spritzle's own (qBittorrent's): each wanted file's first and last piece come first. */
+  first_last_piece_priority: boolean;
 }
 
 /** Seconds left at the current rate; 0 when done, -1 when unknown. */
@@ -261,5 +263,6 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     share_limits: { ...t.shareLimits },
     category: t.category,
     tags: [...t.tags],
+    first_last_piece_priority: t.firstLastPiecePriority,
   };
 }

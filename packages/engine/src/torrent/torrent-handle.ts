@@ -23,6 +23,8 @@ export interface TorrentUpdate {
   category?: string;
   /** Its tags, replacing the ones it has. */
   tags?: string[];
+  /** Each wanted file's first and last piece first (qBittorrent's first/last piece priority). */
+  first_last_piece_priority?: boolean;
 }
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
@@ -262,6 +264,9 @@ export class TorrentHandle {
         throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
       }
     }
+    if (u.first_last_piece_priority !== undefined && typeof u.first_last_piece_priority !== 'boolean') {
+      throw new SpritzleError('invalid_param', 'first_last_piece_priority must be true or false', { field: 'first_last_piece_priority' });
+    }
     if (u.sequential_download !== undefined && typeof u.sequential_download !== 'boolean') {
       throw new SpritzleError('invalid_param', 'sequential_download must be true or false', { field: 'sequential_download' });
     }
@@ -274,6 +279,7 @@ export class TorrentHandle {
     const tags = u.tags === undefined ? undefined : validateTags(u.tags);
     if (category !== undefined) t.setCategory(category);
     if (tags !== undefined) t.setTags(tags);
+    if (u.first_last_piece_priority !== undefined) t.setFirstLastPiecePriority(u.first_last_piece_priority);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (limits !== undefined) t.setShareLimits(limits);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);

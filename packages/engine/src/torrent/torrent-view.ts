@@ -64,6 +64,7 @@ export interface TorrentView {
   readonly shareLimits: Readonly<TorrentShareLimits>;
   readonly category: string;
   readonly tags: readonly string[];
+  readonly firstLastPiecePriority: boolean;
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;
@@ -136,6 +137,7 @@ export interface TorrentControl extends TorrentView {
   setShareLimits(limits: TorrentShareLimits): void;
   setCategory(name: string): void;
   setTags(tags: readonly string[]): void;
+  setFirstLastPiecePriority(on: boolean): void;
   /** Fast-resume data as it is now; clears need_save_resume. */
   resumeData(): Promise<ResumeData>;
 }

@@ -1,5 +1,6 @@
 import type { TorrentInfo } from '../metainfo/metainfo.js';
 import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-limits.js';
+import { boostFirstAndLastPieces } from './first-last-piece.js';
 import { parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
@@ -98,6 +99,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** Its category ("" for none) and tags (sorted), as qBittorrent labels torrents; saved with the resume data. */
   category = '';
   tags: readonly string[] = [];
+  /** Each wanted file's first and last piece at the top priority (qBittorrent's firstLastPiecePrio). */
+  firstLastPiecePriority = false;
 
   // Totals (bytes). total_* are this session; all_time_* include resume data.
   totalDownload = 0;
@@ -165,6 +168,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.savePath = params.save_path ?? host.settings.save_path;
     this.flags = params.flags;
     this.category = params.category ?? '';
+    this.firstLastPiecePriority = params.first_last_piece_priority ?? false;
     this.tags = params.tags ?? [];
     this.uploadLimit = params.upload_limit;
     this.downloadLimit = params.download_limit;
@@ -295,8 +299,17 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private applyPiecePriorities(piecePriorities?: number[]): void {
     const picker = this.picker!;
     const prios = this.layout!.piecePriorities(this.filePriorities);
+    if (this.firstLastPiecePriority) boostFirstAndLastPieces(prios, this.layout!, this.filePriorities);
     if (piecePriorities) for (let i = 0; i < prios.length && i < piecePriorities.length; i++) prios[i] = piecePriorities[i]!;
     picker.setPiecePriorities(prios);
+  }
+
+  /** qBittorrent's first/last piece priority: each wanted file's first and last piece come first (previews). */
+  setFirstLastPiecePriority(on: boolean): void {
+    if (this.firstLastPiecePriority === on) return;
+    this.firstLastPiecePriority = on;
+    this.needSaveResume = true;
+    if (this.picker) this.applyPiecePriorities();
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -409,6 +422,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       share_limits: { ...this.shareLimits },
       category: this.category,
       tags: [...this.tags],
+      first_last_piece_priority: this.firstLastPiecePriority,
     };
     for (const t of this.discovery?.trackers() ?? []) {
       r.trackers.push(t.url);

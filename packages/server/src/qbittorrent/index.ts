@@ -314,6 +314,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     }
     if (p.bool('skip_checking')) base.seed_mode = true;
     if (p.bool('sequentialDownload')) base.sequential_download = true;
+    if (p.bool('firstLastPiecePrio')) base.first_last_piece_priority = true;
     const up = p.int('upLimit', 0), down = p.int('dlLimit', 0);
     if (up > 0) base.upload_limit = up;
     if (down > 0) base.download_limit = down;
@@ -383,6 +384,13 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     const p = new QbParams(req);
     // Without queueing every running torrent already runs as if forced: value=true starts them.
     if (p.bool('value')) for (const h of many(p)) h.resume();
+    empty(res);
+  });
+  action('/torrents/toggleFirstLastPiecePrio', (req, res) => {
+    for (const h of many(new QbParams(req))) {
+      h.update({ first_last_piece_priority: !h.status().first_last_piece_priority });
+      statuses.invalidate(h.infoHash);
+    }
     empty(res);
   });
   action('/torrents/toggleSequentialDownload', (req, res) => {
@@ -511,7 +519,6 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   action('/torrents/setLocation', missing('moving a torrent\'s storage'));
   action('/torrents/renameFile', missing('renaming files'));
   action('/torrents/renameFolder', missing('renaming folders'));
-  action('/torrents/toggleFirstLastPiecePrio', missing('first/last piece priority'));
   action('/torrents/reannounce', missing('a forced reannounce through this API'));
 
   // --- transfer and sync ---

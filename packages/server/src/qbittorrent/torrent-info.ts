@@ -132,7 +132,7 @@ export function qbTorrent(s: TorrentStatus, x: TorrentExtras): Record<string, st
     trackers_count: x.trackers.length,
     seq_dl: s.sequential_download,
     super_seeding: s.super_seeding,
-    f_l_piece_prio: false,
+    f_l_piece_prio: s.first_last_piece_priority,
     force_start: false,
     auto_tmm: false,
     private: false,
