@@ -5,6 +5,7 @@ import type { TorrentDiscovery } from '../discovery/types.js';
 import type { ResumeData } from './resume.js';
 import type { TorrentShareLimits } from './share-limits.js';
 
+/** One connected peer, as libtorrent's peer_info (GET /torrent/<hash>/peers). */
 export interface PeerInfo {
   ip: string;
   port: number;
@@ -22,6 +23,7 @@ export interface PeerInfo {
   queue: number;
 }
 
+/** One file of a torrent: where it lies, how much of it is there, its priority (0 skips it, 4 is normal). */
 export interface FileInfo {
   index: number;
   path: string;
