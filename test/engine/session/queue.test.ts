@@ -1,7 +1,10 @@
-// libtorrent's queue: positions and the auto-manager's choice of which torrents run.
+// libtorrent's queue: positions, the auto-manager's choice of which torrents run, and both in a session.
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
+import { Session } from '@spritzle/engine';
 import { autoManage, QueuePositions, type QueueEntry } from '../../../packages/engine/src/session/queue.js';
+import { makeTorrent, tmpDir } from '../../helpers/fixtures.js';
+import { waitFor } from '../../helpers/engine.js';
 
 const dl = (id: string, pos: number, running = false, autoManaged = true): QueueEntry =>
   ({ id, autoManaged, running, finished: false, error: false, queuePosition: pos, seedRank: 0 });
@@ -78,5 +81,42 @@ describe('QueuePositions', () => {
     q.up('d');
     q.down('a');
     expect(q.list()).toEqual(['d', 'c', 'b', 'a']);
+  });
+});
+
+describe('queueing in a session', () => {
+  it('with active_downloads 1 the second auto-managed torrent waits, paused and auto-managed, until moved to the top', async () => {
+    const dir = await tmpDir('spritzle-queue');
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0', save_path: await tmpDir('spritzle-queue-dl'), active_downloads: 1 });
+    try {
+      const a = await s.addTorrent({ ti: (await makeTorrent({ dir, name: 'qa', files: 40_000, pieceLength: 16384, seed: 501 })).torrentBytes });
+      const b = await s.addTorrent({ ti: (await makeTorrent({ dir, name: 'qb', files: 40_000, pieceLength: 16384, seed: 502 })).torrentBytes });
+      expect([a.queuePosition(), b.queuePosition()]).toEqual([0, 1]);
+      await waitFor(() => b.status().paused && !a.status().paused, 10_000, 'b queued');
+      expect(b.status()).toMatchObject({ paused: true, auto_managed: true, queue_position: 1 });
+      b.queuePositionTop();
+      expect([a.queuePosition(), b.queuePosition()]).toEqual([1, 0]);
+      expect([a.status().paused, b.status().paused]).toEqual([true, false]);
+      // A force-start (not auto-managed, resumed) runs beside the queue's download.
+      a.update({ auto_managed: false });
+      a.resume();
+      await waitFor(() => !a.status().paused, 10_000, 'a forced');
+      expect(b.status().paused).toBe(false);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('lifting the limits starts the queued torrents', async () => {
+    const dir = await tmpDir('spritzle-queue2');
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0', save_path: await tmpDir('spritzle-queue2-dl'), active_downloads: 0 });
+    try {
+      const a = await s.addTorrent({ ti: (await makeTorrent({ dir, name: 'qc', files: 40_000, pieceLength: 16384, seed: 503 })).torrentBytes });
+      await waitFor(() => a.status().paused, 10_000, 'queued');
+      s.applySettings({ active_downloads: -1 });
+      await waitFor(() => !a.status().paused, 10_000, 'started');
+    } finally {
+      await s.close();
+    }
   });
 });

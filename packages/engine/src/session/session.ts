@@ -22,6 +22,7 @@ import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
 import { shareLimitOf, type ShareLimitReached } from '../torrent/share-limits.js';
 import { CategoryRegistry, type Category } from './categories.js';
+import { QueuePositions, autoManage, type QueueEntry } from './queue.js';
 import { validateTags } from '../torrent/labels.js';
 import { StateUpdates } from './state-update.js';
 import { Storage } from '../storage/storage.js';
@@ -76,6 +77,10 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
   private readonly stateUpdates = new StateUpdates();
   private readonly categoryRegistry = new CategoryRegistry();
+  /** The download queue: unfinished torrents by info-hash, top first (session/queue.ts). */
+  private readonly queue = new QueuePositions();
+  /** Whether any of active_downloads/active_seeds/active_limit was set at the last auto-management pass. */
+  private queueing = false;
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
@@ -290,6 +295,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
+    this.queue.add(infoHash);
+    this.refreshQueuePositions();
     sampleRates(torrent, Date.now());
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
@@ -376,6 +383,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
     this.handles.delete(key);
+    this.queue.remove(key);
+    this.refreshQueuePositions();
     await torrent.close(!!opts.deleteFiles);
     this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
   }
@@ -646,6 +655,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (limit !== null) (reached ??= []).push([t, limit]);
     }
     if (reached) for (const [t, limit] of reached) this.onShareLimit(t, limit);
+    this.syncQueue();
+    this.autoManage();
     if (this.hasListeners('state_update')) this.postTorrentUpdates();
     this.bufferPool.trim(now);
     const s = this.settingsValue;
@@ -656,6 +667,66 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (rotate) this.lastOptimistic = now;
       for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
     }
+  }
+
+  /** Keeps the download queue: an unfinished torrent is in it (new ones at the bottom), a finished one is not. */
+  private syncQueue(): void {
+    let changed = false;
+    for (const [hash, t] of this.torrentsByHash) {
+      const queued = t.queuePosition >= 0;
+      if (!t.isFinished && !queued) {
+        this.queue.add(hash);
+        changed = true;
+      } else if (t.isFinished && queued) {
+        this.queue.remove(hash);
+        t.queuePosition = -1;
+        changed = true;
+      }
+    }
+    if (changed) this.refreshQueuePositions();
+  }
+
+  private refreshQueuePositions(): void {
+    const list = this.queue.list();
+    for (let i = 0; i < list.length; i++) {
+      const t = this.torrentsByHash.get(list[i]!);
+      if (t) t.queuePosition = i;
+    }
+  }
+
+  /**
+   * libtorrent's auto-manager: with any of active_downloads/active_seeds/active_limit set, starts and queues
+   * auto-managed torrents by queue position (seeds after downloads). When the limits are lifted, one last pass
+   * starts every torrent the queue held back.
+   */
+  private autoManage(): void {
+    const s = this.settingsValue;
+    const on = s.active_downloads >= 0 || s.active_seeds >= 0 || s.active_limit >= 0;
+    if (!on && !this.queueing) return;
+    this.queueing = on;
+    const entries: QueueEntry[] = [];
+    for (const [id, t] of this.torrentsByHash) {
+      entries.push({
+        id, autoManaged: (t.flags & TORRENT_FLAGS.auto_managed) !== 0, running: (t.flags & TORRENT_FLAGS.paused) === 0,
+        finished: t.isFinished, error: t.hasError, queuePosition: t.queuePosition, seedRank: 0,
+      });
+    }
+    const d = autoManage(entries, s);
+    for (const id of d.stop) this.torrentsByHash.get(id)?.pause(true);
+    for (const id of d.start) this.torrentsByHash.get(id)?.resume();
+  }
+
+  /** @internal for TorrentHandle: libtorrent's queue_position_up/down/top/bottom/set. */
+  moveInQueue(infoHash: string, to: 'up' | 'down' | 'top' | 'bottom' | number): void {
+    const t = this.torrentsByHash.get(infoHash);
+    if (!t || t.queuePosition < 0) return;
+    if (to === 'up') this.queue.up(infoHash);
+    else if (to === 'down') this.queue.down(infoHash);
+    else if (to === 'top') this.queue.top(infoHash);
+    else if (to === 'bottom') this.queue.bottom(infoHash);
+    else this.queue.set(infoHash, to);
+    this.refreshQueuePositions();
+    this.autoManage();
   }
 
   /** A torrent reached a share limit: say so, then pause or remove it as its limits ask. */

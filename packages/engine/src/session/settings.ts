@@ -59,6 +59,14 @@ export interface SessionSettings {
   dht_port: number;
   /** Default save_path for torrents added without one. */
   save_path: string;
+  /**
+   * libtorrent's queueing: how many auto-managed torrents may download, seed, and be active in all; the rest
+   * wait (paused, still auto-managed) in queue order. -1 = unlimited. libtorrent's defaults are 3, 5 and 500;
+   * spritzle's are -1 (no queueing unless asked), so that adding a torrent still starts it.
+   */
+  active_downloads: number;
+  active_seeds: number;
+  active_limit: number;
 }
 
 /** Every setting's default, as Session.create applies them (libtorrent's defaults where it has the setting). */
@@ -89,6 +97,9 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   dht_bootstrap_nodes: '',
   dht_port: 0,
   save_path: '.',
+  active_downloads: -1,
+  active_seeds: -1,
+  active_limit: -1,
 });
 
 /** Settings that only take effect when the session starts (the listen socket is already bound). */
@@ -119,6 +130,9 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   download_rate_limit: [0, INT_MAX],
   upload_rate_limit: [0, INT_MAX],
   dht_port: [0, 65535],
+  active_downloads: [-1, 1_000_000],
+  active_seeds: [-1, 1_000_000],
+  active_limit: [-1, 1_000_000],
 };
 
 /** Longest accepted value of each string setting, in characters. */

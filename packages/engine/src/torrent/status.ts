@@ -254,7 +254,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     time_since_upload: t.lastUpload ? Math.floor((now - t.lastUpload) / 1000) : -1,
     last_download: t.lastDownload ? Math.floor(t.lastDownload / 1000) : null,
     last_upload: t.lastUpload ? Math.floor(t.lastUpload / 1000) : null,
-    queue_position: t.isFinished ? -1 : 0,
+    queue_position: t.queuePosition,
     priority: 0,
     seed_rank: 0,
     storage_mode: 1,

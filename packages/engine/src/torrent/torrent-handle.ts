@@ -25,11 +25,14 @@ export interface TorrentUpdate {
   tags?: string[];
   /** Each wanted file's first and last piece first (qBittorrent's first/last piece priority). */
   first_last_piece_priority?: boolean;
+  /** Subject to the queue (libtorrent's auto_managed flag); false with a resume is a force-start. */
+  auto_managed?: boolean;
 }
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
 export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
   torrentOf(infoHash: string): TorrentControl | undefined;
+  moveInQueue(infoHash: string, to: 'up' | 'down' | 'top' | 'bottom' | number): void;
 }
 
 /**
@@ -204,6 +207,37 @@ export class TorrentHandle {
     return flagNames(this.t.flags);
   }
 
+  /** Its place in the download queue (0 at the top), -1 once finished (libtorrent's queue_position). */
+  queuePosition(): number {
+    return this.t.queuePosition;
+  }
+
+  /** libtorrent's queue_position_up: one place towards the top. */
+  queuePositionUp(): void {
+    this.session.moveInQueue(this.t.infoHash, 'up');
+  }
+
+  /** libtorrent's queue_position_down. */
+  queuePositionDown(): void {
+    this.session.moveInQueue(this.t.infoHash, 'down');
+  }
+
+  /** libtorrent's queue_position_top. */
+  queuePositionTop(): void {
+    this.session.moveInQueue(this.t.infoHash, 'top');
+  }
+
+  /** libtorrent's queue_position_bottom. */
+  queuePositionBottom(): void {
+    this.session.moveInQueue(this.t.infoHash, 'bottom');
+  }
+
+  /** libtorrent's queue_position_set: to `position` (clamped to the queue). */
+  setQueuePosition(position: number): void {
+    if (!Number.isInteger(position) || position < 0) throw new SpritzleError('invalid_param', 'a queue position is an integer ≥ 0', { field: 'queue_position' });
+    this.session.moveInQueue(this.t.infoHash, position);
+  }
+
   /** Its category, "" for none. */
   category(): string {
     return this.t.category;
@@ -264,6 +298,9 @@ export class TorrentHandle {
         throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
       }
     }
+    if (u.auto_managed !== undefined && typeof u.auto_managed !== 'boolean') {
+      throw new SpritzleError('invalid_param', 'auto_managed must be true or false', { field: 'auto_managed' });
+    }
     if (u.first_last_piece_priority !== undefined && typeof u.first_last_piece_priority !== 'boolean') {
       throw new SpritzleError('invalid_param', 'first_last_piece_priority must be true or false', { field: 'first_last_piece_priority' });
     }
@@ -280,6 +317,7 @@ export class TorrentHandle {
     if (category !== undefined) t.setCategory(category);
     if (tags !== undefined) t.setTags(tags);
     if (u.first_last_piece_priority !== undefined) t.setFirstLastPiecePriority(u.first_last_piece_priority);
+    if (u.auto_managed !== undefined) t.setFlag(TORRENT_FLAGS.auto_managed, u.auto_managed);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (limits !== undefined) t.setShareLimits(limits);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);

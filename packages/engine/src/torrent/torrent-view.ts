@@ -67,6 +67,7 @@ export interface TorrentView {
   readonly category: string;
   readonly tags: readonly string[];
   readonly firstLastPiecePriority: boolean;
+  readonly queuePosition: number;
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;
@@ -125,7 +126,7 @@ export interface TorrentView {
 
 /** What a TorrentHandle does to a torrent: the view and the operations. */
 export interface TorrentControl extends TorrentView {
-  pause(): void;
+  pause(keepAutoManaged?: boolean): void;
   resume(): void;
   forceRecheck(): Promise<void>;
   /** Remembers the address and dials it at the next chance (backoff or not). */

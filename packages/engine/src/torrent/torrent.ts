@@ -101,6 +101,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   tags: readonly string[] = [];
   /** Each wanted file's first and last piece at the top priority (qBittorrent's firstLastPiecePrio). */
   firstLastPiecePriority = false;
+  /** Its place in the session's download queue (0 at the top), -1 once finished; the session keeps it. */
+  queuePosition = -1;
 
   // Totals (bytes). total_* are this session; all_time_* include resume data.
   totalDownload = 0;
@@ -443,9 +445,13 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return r;
   }
 
-  pause(): void {
+  /**
+   * Stops the torrent. A user's pause takes it out of auto-management (libtorrent's pause()); the queue's
+   * own pause keeps it auto-managed, so the queue starts it again when a slot frees (it is "queued").
+   */
+  pause(keepAutoManaged = false): void {
     if (this.paused) return;
-    this.flags = (this.flags | TORRENT_FLAGS.paused) & ~TORRENT_FLAGS.auto_managed;
+    this.flags = (this.flags | TORRENT_FLAGS.paused) & (keepAutoManaged ? ~0 : ~TORRENT_FLAGS.auto_managed);
     this.needSaveResume = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
