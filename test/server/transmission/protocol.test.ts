@@ -142,6 +142,32 @@ describe('without a token (loopback)', () => {
     expect((await rpc({ method: 'torrent-set', arguments: { ids: [id], seedRatioMode: 7 } })).result).toMatch(/0, 1 or 2/);
   });
 
+  it('the download queue: a held-back torrent is download-wait (3); queue-move-top and torrent-start-now let it run', async () => {
+    expect((await rpc({ method: 'session-set', arguments: { 'download-queue-enabled': true, 'download-queue-size': 1 } })).result).toBe('success');
+    expect(api.session.settings().active_downloads).toBe(1);
+    const ids: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const t = await testTorrent(api.work);
+      const r = await rpc({ method: 'torrent-add', arguments: { metainfo: Buffer.from(t.torrentBytes).toString('base64') } });
+      ids.push(((r.arguments as Record<string, { id: number }>)['torrent-added']!).id);
+    }
+    const [a, b] = ids as [number, number];
+    const status = async (id: number): Promise<number> => ((await rpc({ method: 'torrent-get', arguments: { ids: [id], fields: ['status'] } })).arguments as { torrents: { status: number }[] }).torrents[0]!.status;
+    const until = async (id: number, want: number): Promise<void> => {
+      for (let i = 0; i < 200 && (await status(id)) !== want; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await status(id)).toBe(want);
+    };
+    await until(b, 3);
+    expect((await rpc({ method: 'queue-move-top', arguments: { ids: [b] } })).result).toBe('success');
+    await until(a, 3);
+    expect(await status(b)).toBe(4);
+    expect((await rpc({ method: 'torrent-start-now', arguments: { ids: [a] } })).result).toBe('success');
+    await until(a, 4);
+    await rpc({ method: 'session-set', arguments: { 'download-queue-enabled': false } });
+    expect(api.session.settings().active_downloads).toBe(-1);
+    await rpc({ method: 'torrent-remove', arguments: { ids } });
+  });
+
   it('port-test answers honestly that it cannot test', async () => {
     expect((await rpc({ method: 'port-test' })).result).toMatch(/outside service/);
   });

@@ -11,7 +11,7 @@ import type { StatusCache } from '../status-cache.js';
 import { LoginLimiter, Sessions, bypasses, cookie, headerCredential, isToken, remoteIp } from './auth.js';
 import { MainData, type Row } from './maindata.js';
 import { QbError, QbParams } from './params.js';
-import { preferencesOf, settingsFromPreferences } from './preferences.js';
+import { preferencesOf, queueingOn, settingsFromPreferences } from './preferences.js';
 import { QB_FILTERS, matchesFilter, qbShareLimits, qbTorrent, shareLimitsFromQb, type QbTorrent } from './torrent-info.js';
 
 /** The qBittorrent release whose Web API we speak: 4.6's (pause/resume, pausedUP), API 2.9.3. */
@@ -149,7 +149,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
       throw new QbError(400, 'json is not valid JSON');
     }
     if (typeof prefs !== 'object' || prefs === null || Array.isArray(prefs)) throw new QbError(400, 'json must be an object');
-    const settings = settingsFromPreferences(prefs as Record<string, unknown>);
+    const settings = settingsFromPreferences(prefs as Record<string, unknown>, session.settings());
     if (settings.save_path !== undefined && opts.downloadRoot !== null) {
       settings.save_path = await confineSavePath(settings.save_path, opts.downloadRoot, 'save_path');
     }
@@ -160,16 +160,19 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   // --- torrents: reading ---
   const trackerUrls = (h: TorrentHandle): string[] => h.trackers().map((t) => t.url);
   // A row is rebuilt only when its status object changed: the listings reuse the rest.
-  const rowCache = new Map<string, { status: TorrentStatus; row: QbTorrent }>();
+  const rowCache = new Map<string, { status: TorrentStatus; queueing: boolean; row: QbTorrent }>();
   session.on('torrent_removed', ({ info_hash }) => rowCache.delete(info_hash));
-  const row = (h: TorrentHandle, s: TorrentStatus): QbTorrent => {
+  const row = (h: TorrentHandle, s: TorrentStatus, queueing = queueingOn(session.settings())): QbTorrent => {
     const c = rowCache.get(s.info_hash);
-    if (c !== undefined && c.status === s) return c.row;
-    const r = qbTorrent(s, { trackers: trackerUrls(h) });
-    rowCache.set(s.info_hash, { status: s, row: r });
+    if (c !== undefined && c.status === s && c.queueing === queueing) return c.row;
+    const r = qbTorrent(s, { trackers: trackerUrls(h), queueing });
+    rowCache.set(s.info_hash, { status: s, queueing, row: r });
     return r;
   };
-  const rows = (): QbTorrent[] => statuses.all().map(({ handle, status }) => row(handle, status));
+  const rows = (): QbTorrent[] => {
+    const queueing = queueingOn(session.settings());
+    return statuses.all().map(({ handle, status }) => row(handle, status, queueing));
+  };
   /** The torrent named by `hash`, or qBittorrent's 404. */
   const one = (p: QbParams): TorrentHandle => {
     const h = session.findTorrent(p.need('hash').toLowerCase());
@@ -365,8 +368,12 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     for (const h of many(new QbParams(req))) h.pause();
     empty(res);
   };
+  // qBittorrent's resume hands the torrent back to the queue (auto-managed), which may hold it back.
   const resume: Handler = (req, res) => {
-    for (const h of many(new QbParams(req))) h.resume();
+    for (const h of many(new QbParams(req))) {
+      h.update({ auto_managed: true });
+      h.resume();
+    }
     empty(res);
   };
   action('/torrents/pause', pause);
@@ -382,8 +389,13 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   });
   action('/torrents/setForceStart', (req, res) => {
     const p = new QbParams(req);
-    // Without queueing every running torrent already runs as if forced: value=true starts them.
-    if (p.bool('value')) for (const h of many(p)) h.resume();
+    // Force-started: out of the queue's hands (not auto-managed) and running; unforced: back in them.
+    const force = p.bool('value');
+    for (const h of many(p)) {
+      h.update({ auto_managed: !force });
+      if (force) h.resume();
+      statuses.invalidate(h.infoHash);
+    }
     empty(res);
   });
   action('/torrents/toggleFirstLastPiecePrio', (req, res) => {
@@ -509,10 +521,16 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   });
 
   // --- what the engine cannot do yet: qBittorrent's own refusal where it has one, else a plain 501 ---
-  for (const q of ['topPrio', 'bottomPrio', 'increasePrio', 'decreasePrio']) {
-    action(`/torrents/${q}`, (req) => {
-      many(new QbParams(req));
-      throw new QbError(409, 'Torrent queueing must be enabled');
+  const moves = { topPrio: 'queuePositionTop', bottomPrio: 'queuePositionBottom', increasePrio: 'queuePositionUp', decreasePrio: 'queuePositionDown' } as const;
+  for (const [q, move] of Object.entries(moves)) {
+    action(`/torrents/${q}`, (req, res) => {
+      const handles = many(new QbParams(req));
+      if (!queueingOn(session.settings())) throw new QbError(409, 'Torrent queueing must be enabled');
+      // topPrio keeps the given order: the last one moved to the top ends up first, so move them in reverse.
+      const ordered = q === 'topPrio' || q === 'decreasePrio' ? [...handles].reverse() : handles;
+      for (const h of ordered) h[move]();
+      statuses.invalidateAll();
+      empty(res);
     });
   }
   const missing = (what: string): Handler => () => { throw new QbError(501, `spritzle does not support ${what} yet`); };
@@ -537,7 +555,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
       dl_info_speed: down, up_info_speed: up,
       dl_info_data: st['net.recv_payload_bytes'] ?? 0, up_info_data: st['net.sent_payload_bytes'] ?? 0,
       dl_rate_limit: set.download_rate_limit, up_rate_limit: set.upload_rate_limit,
-      dht_nodes: st['dht.dht_nodes'] ?? 0, connection_status: 'connected', queueing: false,
+      dht_nodes: st['dht.dht_nodes'] ?? 0, connection_status: 'connected', queueing: queueingOn(set),
       use_alt_speed_limits: false, refresh_interval: 1500,
     };
   };
@@ -551,12 +569,13 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   });
   read('/sync/maindata', (req, res) => {
     const rid = new QbParams(req).int('rid', 0);
+    const queueing = queueingOn(session.settings());
     const torrents = new Map<string, Row>();
     let down = 0, up = 0;
     for (const { handle, status } of statuses.all()) {
       down += status.download_payload_rate;
       up += status.upload_payload_rate;
-      torrents.set(status.info_hash, row(handle, status));
+      torrents.set(status.info_hash, row(handle, status, queueing));
     }
     const categories = new Map(session.categories().map((c) => [c.name, c.save_path]));
     res.json(mainData.answer(rid, { torrents, categories, tags: session.tags(), server: serverState(down, up) }));

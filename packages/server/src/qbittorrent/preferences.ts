@@ -32,10 +32,10 @@ export function preferencesOf(s: SessionSettings, listenPort: number): Record<st
     max_inactive_seeding_time_enabled: false,
     max_inactive_seeding_time: -1,
     max_ratio_act: 0,
-    queueing_enabled: false,
-    max_active_downloads: -1,
-    max_active_torrents: -1,
-    max_active_uploads: -1,
+    queueing_enabled: queueingOn(s),
+    max_active_downloads: s.active_downloads,
+    max_active_torrents: s.active_limit,
+    max_active_uploads: s.active_seeds,
     dont_count_slow_torrents: false,
     auto_tmm_enabled: false,
     torrent_content_layout: 'Original',
@@ -49,12 +49,19 @@ export function preferencesOf(s: SessionSettings, listenPort: number): Record<st
   };
 }
 
+/** Whether the session queues torrents: any of libtorrent's active_* limits set. */
+export function queueingOn(s: SessionSettings): boolean {
+  return s.active_downloads >= 0 || s.active_seeds >= 0 || s.active_limit >= 0;
+}
+
+/** qBittorrent's defaults when queueing is switched on without limits: 3 downloads, 3 uploads, 5 in all. */
+const QB_QUEUE_DEFAULTS = { active_downloads: 3, active_seeds: 3, active_limit: 5 } as const;
+
 /** Preferences that turn on what the engine does not do yet: refused, rather than accepted and ignored. */
 const UNSUPPORTED_ON: Readonly<Record<string, string>> = {
   max_ratio_enabled: 'share limits (max_ratio)',
   max_seeding_time_enabled: 'share limits (max_seeding_time)',
   max_inactive_seeding_time_enabled: 'share limits (max_inactive_seeding_time)',
-  queueing_enabled: 'queueing',
   auto_tmm_enabled: 'automatic torrent management',
   temp_path_enabled: 'a temporary download path',
 };
@@ -69,8 +76,19 @@ function int(v: unknown, name: string): number {
  * `app/setPreferences`' `json` → the settings to apply. Keys outside the mapped subset are ignored, as
  * qBittorrent ignores keys it does not know; keys that would turn on a missing feature are a 400.
  */
-export function settingsFromPreferences(prefs: Record<string, unknown>): Partial<SessionSettings> {
+export function settingsFromPreferences(prefs: Record<string, unknown>, current: SessionSettings): Partial<SessionSettings> {
   const out: Partial<SessionSettings> = {};
+  // Queueing: qBittorrent's switch and its three limits are libtorrent's active_* (-1 for all when off).
+  const on = typeof prefs.queueing_enabled === 'boolean' ? prefs.queueing_enabled : queueingOn(current);
+  const limit = (key: string, setting: keyof typeof QB_QUEUE_DEFAULTS): number => {
+    if (prefs[key] !== undefined) return Math.max(-1, int(prefs[key], key));
+    return current[setting] >= 0 ? current[setting] : QB_QUEUE_DEFAULTS[setting];
+  };
+  if (typeof prefs.queueing_enabled === 'boolean' || (on && ['max_active_downloads', 'max_active_uploads', 'max_active_torrents'].some((k) => prefs[k] !== undefined))) {
+    out.active_downloads = on ? limit('max_active_downloads', 'active_downloads') : -1;
+    out.active_seeds = on ? limit('max_active_uploads', 'active_seeds') : -1;
+    out.active_limit = on ? limit('max_active_torrents', 'active_limit') : -1;
+  }
   for (const [key, v] of Object.entries(prefs)) {
     const what = UNSUPPORTED_ON[key];
     if (what !== undefined && v === true) throw new QbError(400, `spritzle does not support ${what} yet`);

@@ -19,6 +19,8 @@ export function qbState(s: TorrentStatus): QbState {
   const done = s.is_finished || s.is_seeding;
   if (s.state === 'checking_resume_data') return 'checkingResumeData';
   if (s.state === 'checking_files') return done ? 'checkingUP' : 'checkingDL';
+  // Held back by the queue: paused by the auto-manager, still auto-managed (libtorrent's "queued").
+  if (s.paused && s.auto_managed) return done ? 'queuedUP' : 'queuedDL';
   if (s.paused) return done ? 'pausedUP' : 'pausedDL';
   if (s.state === 'downloading_metadata') return 'metaDL';
   if (done) return s.upload_payload_rate > 0 ? 'uploading' : 'stalledUP';
@@ -79,6 +81,8 @@ export function shareLimitsFromQb(ratio: number | undefined, seedingMinutes: num
 /** What the adapter adds to a status: the trackers it looked up. */
 export interface TorrentExtras {
   trackers: readonly string[];
+  /** Whether the session queues torrents (qBittorrent shows priority 0 for every torrent when it does not). */
+  queueing: boolean;
 }
 
 /**
@@ -120,7 +124,8 @@ export function qbTorrent(s: TorrentStatus, x: TorrentExtras): Record<string, st
     num_leechs: s.num_peers - s.num_seeds,
     num_complete: Math.max(s.num_complete, 0),
     num_incomplete: Math.max(s.num_incomplete, 0),
-    priority: 0,
+    // qBittorrent's queue position counts from 1; 0 when not queued (finished, or no queueing).
+    priority: x.queueing && s.queue_position >= 0 ? s.queue_position + 1 : 0,
     amount_left: amountLeft,
     completed: s.total_wanted_done,
     downloaded: s.all_time_download,
@@ -133,7 +138,7 @@ export function qbTorrent(s: TorrentStatus, x: TorrentExtras): Record<string, st
     seq_dl: s.sequential_download,
     super_seeding: s.super_seeding,
     f_l_piece_prio: s.first_last_piece_priority,
-    force_start: false,
+    force_start: !s.auto_managed && !s.paused,
     auto_tmm: false,
     private: false,
     reannounce: Number.parseInt(s.next_announce, 10) || 0,
@@ -144,7 +149,7 @@ export type QbTorrent = ReturnType<typeof qbTorrent>;
 
 export const QB_FILTERS: ReadonlySet<string> = new Set([
   'all', 'downloading', 'seeding', 'completed', 'paused', 'stopped', 'resumed', 'running', 'active', 'inactive',
-  'stalled', 'stalled_uploading', 'stalled_downloading', 'checking', 'moving', 'errored',
+  'stalled', 'stalled_uploading', 'stalled_downloading', 'checking', 'moving', 'errored', 'queued',
 ]);
 
 /** `torrents/info?filter=`: qBittorrent's filter names (5.x's stopped/running too). null for an unknown one. */
@@ -159,6 +164,7 @@ export function matchesFilter(filter: string, t: QbTorrent): boolean | null {
     case 'completed': return done;
     case 'paused': case 'stopped': return paused;
     case 'resumed': case 'running': return !paused;
+    case 'queued': return st === 'queuedDL' || st === 'queuedUP';
     case 'active': return (t.dlspeed as number) > 0 || (t.upspeed as number) > 0;
     case 'inactive': return (t.dlspeed as number) === 0 && (t.upspeed as number) === 0;
     case 'stalled': return st === 'stalledDL' || st === 'stalledUP';

@@ -5,6 +5,8 @@ export const TR_STATUS = { stopped: 0, checkWait: 1, check: 2, downloadWait: 3, 
 
 export function trStatus(s: TorrentStatus): number {
   if (s.state === 'checking_files' || s.state === 'checking_resume_data') return TR_STATUS.check;
+  // Held back by the queue (paused by the auto-manager, still auto-managed): Transmission's *-wait.
+  if (s.paused && s.auto_managed) return s.is_finished || s.is_seeding ? TR_STATUS.seedWait : TR_STATUS.downloadWait;
   if (s.paused) return TR_STATUS.stopped;
   return s.is_finished || s.is_seeding ? TR_STATUS.seed : TR_STATUS.download;
 }
@@ -120,7 +122,7 @@ export const FIELDS: Readonly<Record<string, Field>> = {
     address: p.ip, port: p.port, clientName: p.client, progress: p.progress, rateToClient: p.down_speed, rateToPeer: p.up_speed,
     flagStr: p.flags, isIncoming: p.direction === 'incoming', isEncrypted: false, isUTP: false,
   })),
-  queuePosition: () => 0,
+  queuePosition: (x) => Math.max(0, x.status.queue_position),
   secondsDownloading: (x) => Math.max(0, x.status.active_time - x.status.seeding_time),
   secondsSeeding: (x) => x.status.seeding_time,
   seedRatioMode: (x) => trMode(x.status.share_limits.ratio_limit),

@@ -158,7 +158,8 @@ export function transmissionRouter(ctx: TrContext): Router {
     'peer-limit-global': s.connections_limit, 'peer-limit-per-torrent': s.connections_limit,
     'dht-enabled': s.enable_dht, 'lpd-enabled': s.enable_lsd, 'pex-enabled': true, 'utp-enabled': false, encryption: 'preferred',
     seedRatioLimit: 0, seedRatioLimited: false, 'idle-seeding-limit': 0, 'idle-seeding-limit-enabled': false,
-    'download-queue-enabled': false, 'download-queue-size': 0, 'seed-queue-enabled': false, 'seed-queue-size': 0,
+    'download-queue-enabled': s.active_downloads >= 0, 'download-queue-size': Math.max(0, s.active_downloads),
+    'seed-queue-enabled': s.active_seeds >= 0, 'seed-queue-size': Math.max(0, s.active_seeds),
     'queue-stalled-enabled': false, 'queue-stalled-minutes': 0, 'start-added-torrents': true, 'rename-partial-files': false,
     'trash-original-torrent-files': false, 'cache-size-mb': 0, 'blocklist-enabled': false, 'blocklist-size': 0, 'blocklist-url': '',
     'script-torrent-done-enabled': false, 'script-torrent-done-filename': '',
@@ -182,7 +183,7 @@ export function transmissionRouter(ctx: TrContext): Router {
     },
     'session-set': async (args) => {
       for (const [key, what] of [['seedRatioLimited', 'seed ratio limits'], ['idle-seeding-limit-enabled', 'idle seeding limits'],
-        ['download-queue-enabled', 'queueing'], ['seed-queue-enabled', 'queueing'], ['alt-speed-enabled', 'alternative speed limits'],
+        ['alt-speed-enabled', 'alternative speed limits'],
         ['incomplete-dir-enabled', 'an incomplete-dir']] as const) {
         if (bool(args, key) === true) unsupported(what);
       }
@@ -199,6 +200,13 @@ export function transmissionRouter(ctx: TrContext): Router {
       if (up !== undefined || upOn !== undefined) {
         const on = upOn ?? s.upload_rate_limit > 0;
         change.upload_rate_limit = on ? Math.max(0, up ?? Math.round(s.upload_rate_limit / KB)) * KB : 0;
+      }
+      // Transmission's download and seed queues are libtorrent's active_downloads and active_seeds (-1 off).
+      for (const [enabled, size, setting] of [['download-queue-enabled', 'download-queue-size', 'active_downloads'], ['seed-queue-enabled', 'seed-queue-size', 'active_seeds']] as const) {
+        const on = bool(args, enabled), n = int(args, size);
+        if (on === undefined && n === undefined) continue;
+        const isOn = on ?? s[setting] >= 0;
+        change[setting] = isOn ? Math.max(0, n ?? (s[setting] >= 0 ? s[setting] : 5)) : -1;
       }
       const peers = int(args, 'peer-limit-global');
       if (peers !== undefined) change.connections_limit = Math.max(0, peers);
@@ -306,9 +314,21 @@ export function transmissionRouter(ctx: TrContext): Router {
       }
       return {};
     },
-    'torrent-start': (args) => { for (const h of select(args)) h.resume(); return {}; },
-    // Without a queue, "now" changes nothing: every started torrent runs at once.
-    'torrent-start-now': (args) => { for (const h of select(args)) h.resume(); return {}; },
+    // torrent-start hands the torrent to the queue (auto-managed); torrent-start-now runs it past the queue.
+    'torrent-start': (args) => {
+      for (const h of select(args)) {
+        h.update({ auto_managed: true });
+        h.resume();
+      }
+      return {};
+    },
+    'torrent-start-now': (args) => {
+      for (const h of select(args)) {
+        h.update({ auto_managed: false });
+        h.resume();
+      }
+      return {};
+    },
     'torrent-stop': (args) => { for (const h of select(args)) h.pause(); return {}; },
     'torrent-verify': (args) => {
       for (const h of select(args)) h.forceRecheck().catch(() => undefined);
@@ -319,7 +339,7 @@ export function transmissionRouter(ctx: TrContext): Router {
       const handles = select(args);
       if (arg(args, 'location') !== undefined) unsupported('moving a torrent\'s storage');
       const queue = int(args, 'queuePosition');
-      if (queue !== undefined) unsupported('queueing');
+      if (queue !== undefined && queue < 0) throw new RpcFailure('queuePosition must be ≥ 0');
       const ratioMode = int(args, 'seedRatioMode'), idleMode = int(args, 'seedIdleMode');
       const ratioValue = arg(args, 'seedRatioLimit'), idleValue = int(args, 'seedIdleLimit');
       if (ratioValue !== undefined && (typeof ratioValue !== 'number' || !Number.isFinite(ratioValue) || ratioValue < 0)) throw new RpcFailure('seedRatioLimit must be a number ≥ 0');
@@ -351,16 +371,18 @@ export function transmissionRouter(ctx: TrContext): Router {
           u.share_limits = { action: 'pause', ...(ratio !== undefined ? { ratio_limit: ratio } : {}), ...(idle !== undefined ? { inactive_seeding_time_limit: idle } : {}) };
         }
         h.update(u);
+        if (queue !== undefined) h.setQueuePosition(queue);
         statuses.invalidate(h.infoHash);
       }
       return {};
     },
     'torrent-set-location': () => unsupported('moving a torrent\'s storage'),
     'torrent-rename-path': () => unsupported('renaming files'),
-    'queue-move-top': () => unsupported('queueing'),
-    'queue-move-up': () => unsupported('queueing'),
-    'queue-move-down': () => unsupported('queueing'),
-    'queue-move-bottom': () => unsupported('queueing'),
+    // Several torrents keep their order among themselves: top and down move them last-first.
+    'queue-move-top': (args) => { for (const h of select(args).reverse()) h.queuePositionTop(); statuses.invalidateAll(); return {}; },
+    'queue-move-up': (args) => { for (const h of select(args)) h.queuePositionUp(); statuses.invalidateAll(); return {}; },
+    'queue-move-down': (args) => { for (const h of select(args).reverse()) h.queuePositionDown(); statuses.invalidateAll(); return {}; },
+    'queue-move-bottom': (args) => { for (const h of select(args)) h.queuePositionBottom(); statuses.invalidateAll(); return {}; },
     'free-space': async (args) => {
       const p = arg(args, 'path');
       if (typeof p !== 'string') throw new RpcFailure('path must be a string');
