@@ -314,7 +314,7 @@ function build(): OpenApiDocument {
           operationId: 'updateTorrent', summary: 'Change a live torrent', tags: ['torrent'],
           description: 'Any of sequential_download, file_priorities, upload_limit, download_limit, max_uploads, max_connections, '
             + 'share_limits (any of ratio_limit, seeding_time_limit, inactive_seeding_time_limit, action), category, tags, '
-            + 'first_last_piece_priority. '
+            + 'first_last_piece_priority, auto_managed, queue_position. '
             + 'Any other key is a 400 and nothing changes.',
           parameters: [HASH_PARAM],
           requestBody: { required: true, content: json(ref('TorrentUpdate'), { sequential_download: true, file_priorities: [7, 0], download_limit: 1048576 }) },

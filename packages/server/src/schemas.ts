@@ -204,4 +204,6 @@ export const TORRENT_UPDATE: JsonSchema = obj({
   category: { type: 'string', description: '"" for none' },
   tags: { type: 'array', items: S, description: 'replaces the torrent\'s tags' },
   first_last_piece_priority: B,
+  auto_managed: { type: 'boolean', description: 'subject to the queue (active_downloads, active_seeds, active_limit); false and resumed is a force-start' },
+  queue_position: { type: 'integer', minimum: 0, description: 'its place in the download queue, 0 at the top' },
 }, { required: false });

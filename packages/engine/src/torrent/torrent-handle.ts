@@ -27,6 +27,8 @@ export interface TorrentUpdate {
   first_last_piece_priority?: boolean;
   /** Subject to the queue (libtorrent's auto_managed flag); false with a resume is a force-start. */
   auto_managed?: boolean;
+  /** Its place in the download queue (0 at the top; clamped to the queue). */
+  queue_position?: number;
 }
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
@@ -298,6 +300,9 @@ export class TorrentHandle {
         throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
       }
     }
+    if (u.queue_position !== undefined && (!Number.isInteger(u.queue_position) || u.queue_position < 0)) {
+      throw new SpritzleError('invalid_param', 'queue_position must be an integer ≥ 0', { field: 'queue_position' });
+    }
     if (u.auto_managed !== undefined && typeof u.auto_managed !== 'boolean') {
       throw new SpritzleError('invalid_param', 'auto_managed must be true or false', { field: 'auto_managed' });
     }
@@ -318,6 +323,7 @@ export class TorrentHandle {
     if (tags !== undefined) t.setTags(tags);
     if (u.first_last_piece_priority !== undefined) t.setFirstLastPiecePriority(u.first_last_piece_priority);
     if (u.auto_managed !== undefined) t.setFlag(TORRENT_FLAGS.auto_managed, u.auto_managed);
+    if (u.queue_position !== undefined) this.session.moveInQueue(t.infoHash, u.queue_position);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (limits !== undefined) t.setShareLimits(limits);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);

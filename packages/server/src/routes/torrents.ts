@@ -59,14 +59,14 @@ function readTorrentUpdate(raw: unknown): TorrentUpdate {
         throw badRequest('file_priorities must be a list of integers 0..7', key, 'invalid_param');
       }
       out.file_priorities = v as number[];
-    } else if (key === 'share_limits' || key === 'category' || key === 'tags' || key === 'first_last_piece_priority') {
+    } else if (['share_limits', 'category', 'tags', 'first_last_piece_priority', 'auto_managed', 'queue_position'].includes(key)) {
       // Checked by the engine (handle.update) before anything changes; its field names the key at fault.
       (out as Record<string, unknown>)[key] = v;
     } else if ((UPDATE_INT_KEYS as readonly string[]).includes(key)) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1) throw badRequest(`${key} must be an integer, -1 for unlimited`, key, 'invalid_param');
       out[key as (typeof UPDATE_INT_KEYS)[number]] = v;
     } else {
-      throw badRequest(`"${key.slice(0, 64)}" cannot be changed here (sequential_download, file_priorities, ${UPDATE_INT_KEYS.join(', ')}, share_limits, category, tags, first_last_piece_priority)`, key.slice(0, 64), 'invalid_param');
+      throw badRequest(`"${key.slice(0, 64)}" cannot be changed here (sequential_download, file_priorities, ${UPDATE_INT_KEYS.join(', ')}, share_limits, category, tags, first_last_piece_priority, auto_managed, queue_position)`, key.slice(0, 64), 'invalid_param');
     }
   }
   return out;

@@ -1,4 +1,4 @@
-// Share limits through spritzle's own REST API: PATCH /torrent/<hash> sets them, the status shows them.
+// Share limits and the queue through spritzle's own REST API: PATCH /torrent/<hash> sets them, the status shows them.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { type Api, errorOf, postFile, postJson, startApi, testTorrent } from '../helpers/server.js';
 
@@ -32,5 +32,18 @@ describe('share limits over REST', () => {
     expect(st.sequential_download).toBe(false);
     const unknown = await postJson(api, `/torrent/${hash}`, { share_limits: { ratio: 1 } }, 'PATCH');
     expect(unknown.status).toBe(400);
+  });
+});
+
+describe('queue over REST', () => {
+  it('PATCH queue_position moves a torrent in the queue; the status shows queue_position and auto_managed', async () => {
+    const t2 = await testTorrent(api.work);
+    expect((await postFile(api, t2.torrentBytes, { paused: true })).status).toBe(201);
+    const pos = async (h: string): Promise<number> => ((await (await fetch(`${api.url}/torrent/${h}?fields=queue_position`)).json()) as { queue_position: number }).queue_position;
+    expect([await pos(hash), await pos(t2.infoHash)]).toEqual([0, 1]);
+    const r = await postJson(api, `/torrent/${t2.infoHash}`, { queue_position: 0, auto_managed: true }, 'PATCH');
+    expect(await r.json()).toMatchObject({ queue_position: 0, auto_managed: true });
+    expect(await pos(hash)).toBe(1);
+    expect((await postJson(api, `/torrent/${hash}`, { queue_position: -1 }, 'PATCH')).status).toBe(400);
   });
 });
