@@ -12,8 +12,11 @@ export interface PeerInfo {
   client: string;
   peer_id: string;
   direction: 'incoming' | 'outgoing';
-  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed. */
+  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed, E/e encrypted (RC4/plaintext payload). */
   flags: string;
+  /** libtorrent's peer_info flags: an MSE connection with an RC4 payload, or with a plaintext payload. */
+  rc4_encrypted: boolean;
+  plaintext_encrypted: boolean;
   progress: number;
   down_speed: number;
   up_speed: number;
