@@ -1,6 +1,8 @@
 // qBittorrent Web API v2 at the HTTP level: authentication (SID, Bearer, Basic, loopback bypass), the login
 // rate limit, the daemon's Host and Origin rules, methods, plain-text errors, and torrents/info's query.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { makeTorrent } from '../../helpers/fixtures.js';
+import { startLocalTracker } from '../../helpers/trackers.js';
 import { type Api, postFile, raw, startApi, testTorrent } from '../../helpers/server.js';
 
 const TOKEN = 'qb-protocol-token';
@@ -201,6 +203,26 @@ describe('without a token', () => {
     expect(api.session.settings()).toMatchObject({ active_downloads: -1, active_seeds: -1, active_limit: -1 });
     expect((await post('topPrio', { hashes: b })).status).toBe(409);
     for (const h of hashes) await post('delete', { hashes: h, deleteFiles: 'true' });
+  });
+
+  it('reannounce makes a running torrent announce to its tracker again', async () => {
+    const tracker = await startLocalTracker({ intervalMs: 3_600_000 });
+    try {
+      const t = await makeTorrent({ dir: api.work, name: 'reannounce', files: 30_000, pieceLength: 16384, seed: 901, announce: [tracker.httpUrl] });
+      const fd = new FormData();
+      fd.append('torrents', new Blob([t.torrentBytes]), 'r.torrent');
+      expect(await (await fetch(`${api.url}/api/v2/torrents/add`, { method: 'POST', body: fd })).text()).toBe('Ok.');
+      const announces = (): number => tracker.events.filter((e) => e.infoHash === t.infoHash).length;
+      for (let i = 0; i < 200 && announces() === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      const before = announces();
+      expect(before).toBeGreaterThan(0);
+      expect((await fetch(`${api.url}/api/v2/torrents/reannounce`, { method: 'POST', body: new URLSearchParams({ hashes: t.infoHash }) })).status).toBe(200);
+      for (let i = 0; i < 200 && announces() === before; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(announces()).toBeGreaterThan(before);
+      await fetch(`${api.url}/api/v2/torrents/delete`, { method: 'POST', body: new URLSearchParams({ hashes: t.infoHash, deleteFiles: 'true' }) });
+    } finally {
+      await tracker.close();
+    }
   });
 
   it('setPreferences applies the mapped subset and refuses turning on what is missing', async () => {

@@ -99,7 +99,7 @@ describe('@ctrl/transmission against the adapter', () => {
   it('answers what the engine cannot do yet with a result string', async () => {
     const r = await client.moveTorrent(fileId, path.join(api.root, 'elsewhere'));
     expect(r.result).toMatch(/does not support moving/);
-    expect((await client.reannounceTorrent(fileId)).result).toMatch(/reannounce/);
+    expect((await client.renamePath(fileId, { path: 'a', name: 'b' })).result).toMatch(/renaming/);
   });
 
   it('removes with local data', async () => {

@@ -209,6 +209,17 @@ export class TorrentHandle {
     return flagNames(this.t.flags);
   }
 
+  /**
+   * libtorrent's force_reannounce: announces to its trackers now (a paused torrent or a session without
+   * trackers has none to tell: invalid_state).
+   */
+  forceReannounce(): void {
+    const t = this.t;
+    if (!t.discovery) throw new SpritzleError('invalid_state', 'this session runs without trackers');
+    if ((t.flags & TORRENT_FLAGS.paused) !== 0) throw new SpritzleError('invalid_state', 'a paused torrent does not announce; resume it first');
+    t.discovery.forceReannounce();
+  }
+
   /** Its place in the download queue (0 at the top), -1 once finished (libtorrent's queue_position). */
   queuePosition(): number {
     return this.t.queuePosition;

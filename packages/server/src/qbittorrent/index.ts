@@ -537,7 +537,17 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   action('/torrents/setLocation', missing('moving a torrent\'s storage'));
   action('/torrents/renameFile', missing('renaming files'));
   action('/torrents/renameFolder', missing('renaming folders'));
-  action('/torrents/reannounce', missing('a forced reannounce through this API'));
+  action('/torrents/reannounce', (req, res) => {
+    // qBittorrent answers 200 whatever each torrent could do; a paused one simply has nothing to announce.
+    for (const h of many(new QbParams(req))) {
+      try {
+        h.forceReannounce();
+      } catch (e) {
+        if (!isSpritzleError(e)) throw e;
+      }
+    }
+    empty(res);
+  });
 
   // --- transfer and sync ---
   const rates = (): { down: number; up: number } => {

@@ -334,7 +334,10 @@ export function transmissionRouter(ctx: TrContext): Router {
       for (const h of select(args)) h.forceRecheck().catch(() => undefined);
       return {};
     },
-    'torrent-reannounce': () => unsupported('a forced reannounce through this API'),
+    'torrent-reannounce': (args) => {
+      for (const h of select(args)) h.forceReannounce();
+      return {};
+    },
     'torrent-set': (args) => {
       const handles = select(args);
       if (arg(args, 'location') !== undefined) unsupported('moving a torrent\'s storage');
