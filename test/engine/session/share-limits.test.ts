@@ -36,8 +36,10 @@ describe('share limits', () => {
 
   it('the remove_with_files action removes the torrent and its data', async () => {
     const { session, handle, dataRoot, name } = await seeding();
+    // torrent_removed comes once the files are gone (the handle is invalid a moment before).
+    const removed = new Promise<SessionEvents['torrent_removed']>((resolve) => session.on('torrent_removed', resolve));
     handle.setShareLimits({ ratio_limit: 0, action: 'remove_with_files' });
-    await waitFor(() => !handle.isValid(), 10_000, 'removed');
+    expect(await removed).toEqual({ info_hash: handle.infoHash, deleted_files: true });
     await expect(access(path.join(dataRoot, name))).rejects.toThrow();
     expect(session.torrents()).toEqual([]);
   });

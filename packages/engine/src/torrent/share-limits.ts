@@ -127,11 +127,14 @@ export interface ShareLimitSubject {
 
 /** The limit a running torrent has reached now, or null (paused and failed torrents are not judged). */
 export function shareLimitOf(t: ShareLimitSubject, paused: boolean, nowMs: number): ShareLimitReached | null {
-  if (paused || t.hasError) return null;
+  // Most torrents each tick: not seeding, or no limit at all; nothing is built for them.
+  if (paused || t.hasError || !t.isSeeding) return null;
+  const l = t.shareLimits;
+  if (l.ratio_limit === USE_GLOBAL && l.seeding_time_limit === USE_GLOBAL && l.inactive_seeding_time_limit === USE_GLOBAL) return null;
   const figures: ShareFigures = {
     isSeeding: t.isSeeding, allTimeUpload: t.allTimeUpload, allTimeDownload: t.allTimeDownload,
     totalSize: t.info?.totalLength ?? 0, seedingSeconds: t.seedingSeconds,
     inactiveSeconds: t.lastUpload > 0 ? Math.max(0, (nowMs - t.lastUpload) / 1000) : t.seedingSeconds,
   };
-  return shareLimitReached(figures, t.shareLimits, NO_GLOBAL_SHARE_LIMITS);
+  return shareLimitReached(figures, l, NO_GLOBAL_SHARE_LIMITS);
 }
