@@ -36,6 +36,8 @@ export interface SessionEvents {
    * statuses are large, and the REST event stream has its own periodic `stats` event.
    */
   state_update: { status: TorrentStatus[] };
+  /** The categories or the tags known without a torrent changed (for whoever saves the session's state). */
+  labels_changed: { categories: { name: string; save_path: string }[]; tags: string[] };
   /** applySettings changed these settings (name → new value). */
   settings_changed: { changed: Record<string, string | number | boolean> };
 }

@@ -292,7 +292,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       return this.handles.get(infoHash)!;
     }
     // A category's save path is where a torrent in it goes unless the add names one (relative: under the session's).
-    if (p.category !== undefined && !this.categoryRegistry.get(p.category)) this.categoryRegistry.set(p.category, '');
+    if (p.category !== undefined && !this.categoryRegistry.get(p.category)) this.setCategory(p.category, '');
     const categoryPath = p.category !== undefined ? this.categoryRegistry.get(p.category)!.save_path : '';
     const normalized: NormalizedAddParams = {
       ...p,
@@ -343,12 +343,20 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** Creates a category or changes its save path ("" for the session's save_path). */
   setCategory(name: string, savePath = ''): Category {
-    return this.categoryRegistry.set(name, savePath);
+    const c = this.categoryRegistry.set(name, savePath);
+    this.labelsChanged();
+    return c;
+  }
+
+  /** What a daemon saves of the categories and tags: the registry's own (the torrents carry theirs). */
+  private labelsChanged(): void {
+    this.emit('labels_changed', { categories: this.categoryRegistry.list(), tags: this.categoryRegistry.knownTags() });
   }
 
   /** Removes a category; its torrents keep running, in no category. false when there was none. */
   removeCategory(name: string): boolean {
     let found = this.categoryRegistry.remove(name);
+    if (found) this.labelsChanged();
     for (const t of this.torrentsByHash.values()) {
       if (t.category !== name) continue;
       t.setCategory('');
@@ -366,12 +374,14 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** Makes tags known without giving them to a torrent (qBittorrent's createTags). */
   createTags(tags: readonly string[]): void {
+    const before = this.categoryRegistry.knownTags().length;
     this.categoryRegistry.addTags(validateTags(tags));
+    if (this.categoryRegistry.knownTags().length !== before) this.labelsChanged();
   }
 
   /** Forgets a tag and takes it off every torrent. */
   deleteTag(tag: string): void {
-    this.categoryRegistry.removeTag(tag);
+    if (this.categoryRegistry.removeTag(tag)) this.labelsChanged();
     for (const t of this.torrentsByHash.values()) if (t.tags.includes(tag)) t.setTags(t.tags.filter((x) => x !== tag));
   }
 
