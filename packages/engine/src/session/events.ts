@@ -36,6 +36,10 @@ export interface SessionEvents {
    * statuses are large, and the REST event stream has its own periodic `stats` event.
    */
   state_update: { status: TorrentStatus[] };
+  /** move_storage finished: the torrent's files are under save_path now. */
+  storage_moved: { info_hash: string; save_path: string };
+  /** move_storage failed; the files stay (or were put back) where they were. */
+  storage_moved_failed: { info_hash: string; error: string };
   /** The categories or the tags known without a torrent changed (for whoever saves the session's state). */
   labels_changed: { categories: { name: string; save_path: string }[]; tags: string[] };
   /** applySettings changed these settings (name → new value). */

@@ -195,7 +195,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     super_seeding: flag(TORRENT_FLAGS.super_seeding),
     stop_when_ready: flag(TORRENT_FLAGS.stop_when_ready),
     ip_filter_applies: flag(TORRENT_FLAGS.apply_ip_filter),
-    moving_storage: false,
+    moving_storage: t.movingStorage,
     need_save_resume: t.needSaveResume,
     flags: f,
     progress,

@@ -220,6 +220,18 @@ export class TorrentHandle {
     t.discovery.forceReannounce();
   }
 
+  /**
+   * libtorrent's move_storage: moves its files to `savePath` while it runs and resolves once they are there
+   * (storage_moved); if the move fails the files stay where they were and it rejects (storage_moved_failed).
+   * Files already at the destination are not replaced: the move fails instead.
+   */
+  moveStorage(savePath: string): Promise<void> {
+    if (typeof savePath !== 'string' || savePath.length === 0 || savePath.includes('\0')) {
+      return Promise.reject(new SpritzleError('invalid_param', 'save_path must be a non-empty path', { field: 'save_path' }));
+    }
+    return this.t.moveStorage(savePath);
+  }
+
   /** Its place in the download queue (0 at the top), -1 once finished (libtorrent's queue_position). */
   queuePosition(): number {
     return this.t.queuePosition;

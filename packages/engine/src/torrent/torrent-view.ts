@@ -71,6 +71,7 @@ export interface TorrentView {
   readonly tags: readonly string[];
   readonly firstLastPiecePriority: boolean;
   readonly queuePosition: number;
+  readonly movingStorage: boolean;
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;
@@ -144,6 +145,7 @@ export interface TorrentControl extends TorrentView {
   setCategory(name: string): void;
   setTags(tags: readonly string[]): void;
   setFirstLastPiecePriority(on: boolean): void;
+  moveStorage(savePath: string): Promise<void>;
   /** Fast-resume data as it is now; clears need_save_resume. */
   resumeData(): Promise<ResumeData>;
 }

@@ -1,6 +1,8 @@
 import type { TorrentInfo } from '../metainfo/metainfo.js';
 import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-limits.js';
 import { boostFirstAndLastPieces } from './first-last-piece.js';
+import { MovableStorage } from './move-storage.js';
+import { resolve as resolvePath } from 'node:path';
 import { parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
@@ -103,6 +105,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   firstLastPiecePriority = false;
   /** Its place in the session's download queue (0 at the top), -1 once finished; the session keeps it. */
   queuePosition = -1;
+  /** A move_storage is under way. */
+  movingStorage = false;
 
   // Totals (bytes). total_* are this session; all_time_* include resume data.
   totalDownload = 0;
@@ -275,7 +279,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.info = info;
     const layout = this.layout = new FileLayout(info.files, info.pieceLength);
     const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
-    const storage = this.storage = host.openStorage(this.savePath, layout);
+    // Movable: move_storage swaps the back-end under the piece assembly while the torrent runs.
+    const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
     const self = this;
     this.requests = new BlockRequests({
       get paused() { return self.paused; },
@@ -304,6 +309,33 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (this.firstLastPiecePriority) boostFirstAndLastPieces(prios, this.layout!, this.filePriorities);
     if (piecePriorities) for (let i = 0; i < prios.length && i < piecePriorities.length; i++) prios[i] = piecePriorities[i]!;
     picker.setPiecePriorities(prios);
+  }
+
+  /**
+   * libtorrent's move_storage: its files go to `savePath` while it runs (disk operations wait meanwhile); if
+   * the move fails they stay where they were (move-storage.ts). Without metadata only the path changes.
+   */
+  async moveStorage(savePath: string): Promise<void> {
+    if (this.movingStorage) throw new SpritzleError('invalid_state', 'the torrent is already moving its storage');
+    const target = resolvePath(savePath);
+    const storage = this.storage;
+    if (!(storage instanceof MovableStorage)) {
+      this.savePath = target;
+      this.needSaveResume = true;
+      return;
+    }
+    this.movingStorage = true;
+    try {
+      await storage.moveTo(target);
+      this.savePath = target;
+      this.needSaveResume = true;
+      this.host.emit('storage_moved', { info_hash: this.infoHash, save_path: target });
+    } catch (e) {
+      this.host.emit('storage_moved_failed', { info_hash: this.infoHash, error: (e as Error).message });
+      throw e;
+    } finally {
+      this.movingStorage = false;
+    }
   }
 
   /** qBittorrent's first/last piece priority: each wanted file's first and last piece come first (previews). */
