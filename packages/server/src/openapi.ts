@@ -336,6 +336,22 @@ function build(): OpenApiDocument {
       '/torrent/{hash}/recheck': action('recheckTorrent', 'Re-hash the data on disk',
         'Answers once checking has started (state checking_files); progress shows in the status and the event stream. '
           + 'A torrent without metadata is a 400 (invalid_state).'),
+      '/torrent/{hash}/move': {
+        post: {
+          operationId: 'moveTorrent', summary: "Move a torrent's files (libtorrent's move_storage)", tags: ['torrent'],
+          description: 'Moves its files to save_path (inside the download root) while it runs; answers with its status once they are there. '
+            + 'Files already at the destination are not replaced: the move fails (500, disk_error) and the files stay where they were.',
+          parameters: [HASH_PARAM],
+          requestBody: { required: true, content: json(ref('MoveBody'), { save_path: 'movies' }) },
+          responses: {
+            200: STATUS_OK,
+            400: errorResponse('A bad save_path, or one outside the download root.', err('invalid_path', 'save_path: "/etc" is outside the download root /srv/torrents', 'save_path')),
+            404: E404_TORRENT,
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+            500: errorResponse('The files could not move; they are where they were.', err('disk_error', 'cannot move storage: /srv/torrents/movies/a.bin already exists (spritzle does not replace files)')),
+          },
+        },
+      },
       '/torrent/{hash}/files': {
         get: {
           operationId: 'getTorrentFiles', summary: "A torrent's files", tags: ['torrent'], parameters: [HASH_PARAM],
@@ -427,6 +443,7 @@ function build(): OpenApiDocument {
         TorrentUpdate: TORRENT_UPDATE,
         Settings: settingsSchema(true),
         Category: { type: 'object', properties: { name: { type: 'string' }, save_path: { type: 'string' } }, required: ['name', 'save_path'], additionalProperties: false },
+        MoveBody: { type: 'object', properties: { save_path: { type: 'string' } }, required: ['save_path'], additionalProperties: false },
         CategoryBody: { type: 'object', properties: { save_path: { type: 'string', description: '"" for the session\'s save_path' } }, additionalProperties: false },
         SettingsPatch: settingsSchema(false),
         SessionStats: stats,

@@ -128,10 +128,21 @@ describe('@ctrl/qbittorrent against the adapter', () => {
     expect(paused).toMatchObject({ ratio_limit: 0, max_ratio: 0, seeding_time_limit: -1 });
   });
 
-  it('refuses honestly what the engine cannot do yet (move, queueing)', async () => {
+  it('moves a torrent (setLocation): its files go to the new save path and it keeps seeding', async () => {
     const [t] = await client.listTorrents({ category: 'movies' });
-    await expect(client.setTorrentLocation(t!.hash, path.join(api.root, 'elsewhere'))).rejects.toMatchObject({ statusCode: 501 });
+    const target = path.join(api.root, 'elsewhere');
+    expect(await client.setTorrentLocation(t!.hash, target)).toBe(true);
+    const [after] = await client.listTorrents({ hashes: t!.hash });
+    expect(after).toMatchObject({ save_path: target, progress: 1 });
+    await access(path.join(target, t!.name));
+    await expect(access(path.join(t!.save_path, t!.name))).rejects.toThrow();
+    await expect(client.setTorrentLocation(t!.hash, '/etc')).rejects.toMatchObject({ statusCode: 400 });
+  });
+
+  it('answers as qBittorrent where queueing is off (topPrio: 409) and refuses what is missing (renameFile: 501)', async () => {
+    const [t] = await client.listTorrents({ category: 'movies' });
     await expect(client.topPriority(t!.hash)).rejects.toMatchObject({ statusCode: 409 });
+    await expect(client.renameFile(t!.hash, t!.name, 'other.bin')).rejects.toMatchObject({ statusCode: 501 });
   });
 
   it('reads sync/maindata: a full update, then only what changed', async () => {

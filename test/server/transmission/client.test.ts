@@ -96,9 +96,15 @@ describe('@ctrl/transmission against the adapter', () => {
     });
   });
 
+  it('moves a torrent (torrent-set-location with move): its files go with it', async () => {
+    const before = await one(fileId);
+    const target = path.join(api.root, 'moved');
+    expect((await client.moveTorrent(fileId, target)).result).toBe('success');
+    expect(await one(fileId)).toMatchObject({ downloadDir: target, percentDone: 1 });
+    await access(path.join(target, before.name));
+  });
+
   it('answers what the engine cannot do yet with a result string', async () => {
-    const r = await client.moveTorrent(fileId, path.join(api.root, 'elsewhere'));
-    expect(r.result).toMatch(/does not support moving/);
     expect((await client.renamePath(fileId, { path: 'a', name: 'b' })).result).toMatch(/renaming/);
   });
 

@@ -534,7 +534,24 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     });
   }
   const missing = (what: string): Handler => () => { throw new QbError(501, `spritzle does not support ${what} yet`); };
-  action('/torrents/setLocation', missing('moving a torrent\'s storage'));
+  action('/torrents/setLocation', async (req, res) => {
+    const p = new QbParams(req);
+    const location = p.need('location');
+    if (location === '') throw new QbError(400, 'Save path cannot be empty');
+    const target = opts.downloadRoot !== null ? await confineSavePath(location, opts.downloadRoot, 'location') : location;
+    // qBittorrent answers once the moves are under way; here once they are done (a failure is a 409 naming it).
+    for (const h of many(p)) {
+      try {
+        await h.moveStorage(target);
+      } catch (e) {
+        if (isSpritzleError(e)) throw new QbError(409, e.message);
+        throw e;
+      } finally {
+        statuses.invalidate(h.infoHash);
+      }
+    }
+    empty(res);
+  });
   action('/torrents/renameFile', missing('renaming files'));
   action('/torrents/renameFolder', missing('renaming folders'));
   action('/torrents/reannounce', (req, res) => {

@@ -17,6 +17,7 @@ export type QbState =
 export function qbState(s: TorrentStatus): QbState {
   if (s.error !== '') return /ENOENT|no such file/i.test(s.error) ? 'missingFiles' : 'error';
   const done = s.is_finished || s.is_seeding;
+  if (s.moving_storage) return 'moving';
   if (s.state === 'checking_resume_data') return 'checkingResumeData';
   if (s.state === 'checking_files') return done ? 'checkingUP' : 'checkingDL';
   // Held back by the queue: paused by the auto-manager, still auto-managed (libtorrent's "queued").

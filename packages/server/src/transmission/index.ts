@@ -340,7 +340,7 @@ export function transmissionRouter(ctx: TrContext): Router {
     },
     'torrent-set': (args) => {
       const handles = select(args);
-      if (arg(args, 'location') !== undefined) unsupported('moving a torrent\'s storage');
+      if (arg(args, 'location') !== undefined) throw new RpcFailure('torrent-set: use torrent-set-location to move a torrent');
       const queue = int(args, 'queuePosition');
       if (queue !== undefined && queue < 0) throw new RpcFailure('queuePosition must be ≥ 0');
       const ratioMode = int(args, 'seedRatioMode'), idleMode = int(args, 'seedIdleMode');
@@ -379,7 +379,21 @@ export function transmissionRouter(ctx: TrContext): Router {
       }
       return {};
     },
-    'torrent-set-location': () => unsupported('moving a torrent\'s storage'),
+    'torrent-set-location': async (args) => {
+      const location = arg(args, 'location');
+      if (typeof location !== 'string' || location === '') throw new RpcFailure('location must be a path');
+      // move: false means "the data is already there"; spritzle only moves (then it would re-check instead).
+      if (bool(args, 'move') !== true) unsupported('torrent-set-location without move (pointing at data already moved)');
+      const target = (await savePath(location))!;
+      for (const h of select(args)) {
+        try {
+          await h.moveStorage(target);
+        } finally {
+          statuses.invalidate(h.infoHash);
+        }
+      }
+      return {};
+    },
     'torrent-rename-path': () => unsupported('renaming files'),
     // Several torrents keep their order among themselves: top and down move them last-first.
     'queue-move-top': (args) => { for (const h of select(args).reverse()) h.queuePositionTop(); statuses.invalidateAll(); return {}; },

@@ -1,0 +1,30 @@
+// POST /torrent/<hash>/move: libtorrent's move_storage through spritzle's own REST API.
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { access, cp } from 'node:fs/promises';
+import path from 'node:path';
+import { type Api, errorOf, postFile, postJson, startApi, testTorrent } from '../helpers/server.js';
+
+let api: Api;
+beforeAll(async () => { api = await startApi(); });
+afterAll(async () => { await api.close(); });
+
+describe('POST /torrent/<hash>/move', () => {
+  it('moves the files inside the download root and answers the status at the new save path', async () => {
+    const t = await testTorrent(api.work);
+    await cp(path.join(t.dataRoot, t.name), path.join(api.root, 'a', t.name), { recursive: true });
+    expect((await postFile(api, t.torrentBytes, { save_path: 'a' })).status).toBe(201);
+    const r = await postJson(api, `/torrent/${t.infoHash}/move`, { save_path: 'b' });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ save_path: path.join(api.root, 'b'), moving_storage: false });
+    await access(path.join(api.root, 'b', t.name));
+    await expect(access(path.join(api.root, 'a', t.name))).rejects.toThrow();
+  });
+
+  it('a save path outside the download root is a 400 and nothing moves', async () => {
+    const t = await testTorrent(api.work);
+    expect((await postFile(api, t.torrentBytes, { paused: true })).status).toBe(201);
+    const r = await postJson(api, `/torrent/${t.infoHash}/move`, { save_path: '/etc' });
+    expect(r.status).toBe(400);
+    expect(await errorOf(r)).toMatchObject({ code: 'invalid_path', field: 'save_path' });
+  });
+});
