@@ -1,5 +1,5 @@
 import {
-  Counters, DEFAULT_SETTINGS, STATE_VALUES,
+  Counters, DEFAULT_SETTINGS, STATE_VALUES, TORRENT_UPDATE_RULES,
   type FileInfo, type PeerInfo, type TorrentStatus, type TrackerInfo, type SessionSettings,
 } from '@spritzle/engine';
 
@@ -195,17 +195,5 @@ export const ADD_ARGS: JsonSchema = obj({
 }, { required: false });
 
 /** PATCH /torrent/<hash>: what can change on a live torrent. */
-export const TORRENT_UPDATE: JsonSchema = obj({
-  sequential_download: B,
-  file_priorities: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 7 } },
-  upload_limit: { type: 'integer', minimum: -1 },
-  download_limit: { type: 'integer', minimum: -1 },
-  max_uploads: { type: 'integer', minimum: -1 },
-  max_connections: { type: 'integer', minimum: -1 },
-  share_limits: { ...SHARE_LIMITS, required: [] },
-  category: { type: 'string', description: '"" for none' },
-  tags: { type: 'array', items: S, description: 'replaces the torrent\'s tags' },
-  first_last_piece_priority: B,
-  auto_managed: { type: 'boolean', description: 'subject to the queue (active_downloads, active_seeds, active_limit); false and resumed is a force-start' },
-  queue_position: { type: 'integer', minimum: 0, description: 'its place in the download queue, 0 at the top' },
-}, { required: false });
+/** PATCH /torrent/<hash>: the engine's rules, as they are. */
+export const TORRENT_UPDATE: JsonSchema = obj(TORRENT_UPDATE_RULES, { required: false });

@@ -42,6 +42,10 @@ export interface SessionEvents {
   storage_moved_failed: { info_hash: string; error: string };
   /** The categories or the tags known without a torrent changed (for whoever saves the session's state). */
   labels_changed: { categories: { name: string; save_path: string }[]; tags: string[] };
+  /** The DHT node could not start (libtorrent's dht_error_alert); it stays off until the settings change. */
+  dht_error: { error: string };
+  /** The LSD socket could not start (libtorrent's lsd_error_alert); LSD stays off until the settings change. */
+  lsd_error: { error: string };
   /** applySettings changed these settings (name → new value). */
   settings_changed: { changed: Record<string, string | number | boolean> };
 }

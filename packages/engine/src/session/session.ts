@@ -150,6 +150,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       get listenPort() { return session.port; },
       listenHost: parseListenInterface(s.listen_interfaces).host,
       ...(options.discovery ? { options: options.discovery } : {}),
+      // Delivered after the current job, as libtorrent queues alerts: a failure while Session.create runs
+      // reaches the listeners attached once it resolves.
+      onError: (what, error) => void setImmediate(() => session.emit(what === 'dht' ? 'dht_error' : 'lsd_error', { error })),
     });
     await session.discovery.start();
     session.tickTimer = setInterval(() => session.tick(), TICK_MS);
@@ -282,6 +285,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (info && info.infoHash !== infoHash) {
       throw new SpritzleError('invalid_param', 'resume_data: its info dictionary does not match its info-hash', { field: 'resume_data' });
     }
+    // libtorrent hands a torrent's dht_nodes to the session's DHT node.
+    if (p.dht_nodes.length > 0) this.discovery?.addDhtNodes(p.dht_nodes);
     const existing = this.torrentsByHash.get(infoHash);
     if (existing) {
       if (p.flags & TORRENT_FLAGS.duplicate_is_error) {

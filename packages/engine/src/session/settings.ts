@@ -84,7 +84,9 @@ export interface SessionSettings {
 /** Every setting's default, as Session.create applies them (libtorrent's defaults where it has the setting). */
 export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   listen_interfaces: '0.0.0.0:6881',
-  peer_fingerprint: '-SZ0100-',
+  // Azureus-style client code ZL: neither libtorrent's identify_client nor Transmission's clients.cc knows it
+  // (SZ, used before, is Shareaza's).
+  peer_fingerprint: '-ZL0100-',
   user_agent: 'spritzle/0.1.0',
   connections_limit: 200,
   unchoke_slots_limit: 8,

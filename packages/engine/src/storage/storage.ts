@@ -14,6 +14,7 @@ import path from 'node:path';
 import { SpritzleError, errnoCode } from '../errors.js';
 import type { FileLayout } from './file-layout.js';
 import { isInside, resolveInside } from './paths.js';
+import { BLOCK_SIZE } from '../block-size.js';
 import type { FileStat, PieceWriteResult, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
 
 export type { PieceWriteResult, PieceWriter, StorageStats } from './torrent-storage.js';
@@ -24,7 +25,6 @@ export interface StorageOptions {
 }
 
 
-const BLOCK_SIZE = 16 * 1024;
 const MAX_OPEN_FILES = 32;
 /** check(): pieces hashed in parallel, each through a buffer of CHECK_CHUNK, so memory stays at a few MiB whatever the piece size. */
 const CHECK_PARALLEL = 4;

@@ -8,28 +8,9 @@ import { encodeResumeData } from './resume.js';
 import { validateShareLimits, type TorrentShareLimits } from './share-limits.js';
 import { validateCategoryName, validateTags } from './labels.js';
 import type { SessionEvents, TypedEmitter } from '../session/events.js';
+import { validateTorrentUpdate, type TorrentUpdate } from './torrent-update.js';
 
-/** Per-torrent settings that can change while it runs. */
-export interface TorrentUpdate {
-  sequential_download?: boolean;
-  file_priorities?: number[];
-  upload_limit?: number;
-  download_limit?: number;
-  max_uploads?: number;
-  max_connections?: number;
-  /** Some of its share limits or their action (see setShareLimits). */
-  share_limits?: Partial<TorrentShareLimits>;
-  /** Its category, "" for none. */
-  category?: string;
-  /** Its tags, replacing the ones it has. */
-  tags?: string[];
-  /** Each wanted file's first and last piece first (qBittorrent's first/last piece priority). */
-  first_last_piece_priority?: boolean;
-  /** Subject to the queue (libtorrent's auto_managed flag); false with a resume is a force-start. */
-  auto_managed?: boolean;
-  /** Its place in the download queue (0 at the top; clamped to the queue). */
-  queue_position?: number;
-}
+export type { TorrentUpdate } from './torrent-update.js';
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
 export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
@@ -314,39 +295,15 @@ export class TorrentHandle {
     return { ...next };
   }
 
-  /** Changes what can change on a live torrent. */
-  update(u: TorrentUpdate): void {
+  /** Changes what can change on a live torrent; checked whole first (validateTorrentUpdate), so a bad key changes nothing. */
+  update(update: TorrentUpdate): void {
     const t = this.t;
-    for (const key of ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const) {
-      const v = u[key];
-      if (v !== undefined && (!Number.isInteger(v) || v < -1)) {
-        throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
-      }
-    }
-    if (u.queue_position !== undefined && (!Number.isInteger(u.queue_position) || u.queue_position < 0)) {
-      throw new SpritzleError('invalid_param', 'queue_position must be an integer ≥ 0', { field: 'queue_position' });
-    }
-    if (u.auto_managed !== undefined && typeof u.auto_managed !== 'boolean') {
-      throw new SpritzleError('invalid_param', 'auto_managed must be true or false', { field: 'auto_managed' });
-    }
-    if (u.first_last_piece_priority !== undefined && typeof u.first_last_piece_priority !== 'boolean') {
-      throw new SpritzleError('invalid_param', 'first_last_piece_priority must be true or false', { field: 'first_last_piece_priority' });
-    }
-    if (u.sequential_download !== undefined && typeof u.sequential_download !== 'boolean') {
-      throw new SpritzleError('invalid_param', 'sequential_download must be true or false', { field: 'sequential_download' });
-    }
-    if (u.file_priorities !== undefined && (!Array.isArray(u.file_priorities) ||
-        !u.file_priorities.every((p) => Number.isInteger(p) && p >= 0 && p <= 7))) {
-      throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
-    }
-    const limits = u.share_limits !== undefined ? { ...t.shareLimits, ...validateShareLimits(u.share_limits) } : undefined;
-    const category = u.category === undefined || u.category === '' ? u.category : validateCategoryName(u.category);
-    const tags = u.tags === undefined ? undefined : validateTags(u.tags);
-    if (category !== undefined) t.setCategory(category);
-    if (tags !== undefined) t.setTags(tags);
+    const u = validateTorrentUpdate(update);
+    const limits = u.share_limits !== undefined ? { ...t.shareLimits, ...u.share_limits } : undefined;
+    if (u.category !== undefined) t.setCategory(u.category);
+    if (u.tags !== undefined) t.setTags(u.tags);
     if (u.first_last_piece_priority !== undefined) t.setFirstLastPiecePriority(u.first_last_piece_priority);
     if (u.auto_managed !== undefined) t.setFlag(TORRENT_FLAGS.auto_managed, u.auto_managed);
-    if (u.queue_position !== undefined) this.session.moveInQueue(t.infoHash, u.queue_position);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (limits !== undefined) t.setShareLimits(limits);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
@@ -354,6 +311,8 @@ export class TorrentHandle {
     if (u.download_limit !== undefined) t.setDownloadLimit(u.download_limit);
     if (u.max_uploads !== undefined) t.setMaxUploads(u.max_uploads);
     if (u.max_connections !== undefined) t.setMaxConnections(u.max_connections);
+    // Last: moving in the queue runs the auto-manager, which may start or stop it.
+    if (u.queue_position !== undefined) this.session.moveInQueue(t.infoHash, u.queue_position);
   }
 
   /**

@@ -28,6 +28,7 @@ import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
 import { Uploads } from './uploads.js';
 import { MetadataExchange } from './metadata.js';
 import { bitfieldHas, fastResumeMismatch } from './checking.js';
+import { PadBytes } from './pad-bytes.js';
 import type { ConnectionsView, DoneBytes, FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
 
 /** What a torrent needs from its session. */
@@ -124,6 +125,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** The picker ↔ peer glue; with the picker, once the metadata is known. */
   private requests: BlockRequests | null = null;
+  /** BEP 47 pad files in the pieces: not the user's bytes; null when the torrent has none. */
+  private pad: PadBytes | null = null;
   /** Blocks into pieces, hashed and written; once the metadata is known. */
   private assembly: PieceAssembly | null = null;
   private readonly uploads: Uploads;
@@ -157,8 +160,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       get layout() { return self.layout; },
       get storage() { return self.storage; },
       get closed() { return self.closed; },
-      uploaded: (bytes) => {
-        this.totalPayloadUpload += bytes;
+      uploaded: (index, offset, bytes) => {
+        this.totalPayloadUpload += this.pad === null ? bytes : bytes - this.pad.inRange(index, offset, bytes);
         this.lastUpload = Date.now();
       },
       readFailed: (e) => this.setError(e),
@@ -281,6 +284,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
     // Movable: move_storage swaps the back-end under the piece assembly while the torrent runs.
     const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
+    const pad = new PadBytes(layout);
+    this.pad = pad.total > 0 ? pad : null;
     const self = this;
     this.requests = new BlockRequests({
       get paused() { return self.paused; },
@@ -526,6 +531,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     for (const peer of [...this.peers]) peer.close('torrent removed');
     this.assembly?.close();
     this.syncStorageCounters();
+    this.requests?.syncCounters();
     await this.discovery?.close();
     if (this.storage) {
       await this.storage.close();
@@ -673,9 +679,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         peerHave++;
         if (peerHave >= numPieces()) onPeerPiecesChanged();
         else if (!peer.amInterested && requests.wants(index)) peer.interested();
-        if (!peer.peerChoking && peer.amInterested) requests.request(peer);
+        if (!peer.peerChoking && peer.amInterested) requests.request(peer, undefined, 'interesting');
       },
-      unchoke: () => this.requests?.request(peer),
+      unchoke: () => this.requests?.request(peer, undefined, 'unchoke'),
       choke: () => {
         // Without the fast extension a choke drops every request; with it, rejects will follow.
         if (!peer.hasFast) this.requests?.abortAll(peer, false);
@@ -728,13 +734,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   }
 
   /** Interested iff the peer has a piece we want and lack. */
-  updateInterest(peer: PeerConnection): void {
+  private updateInterest(peer: PeerConnection): void {
     this.requests?.updateInterest(peer);
-  }
-
-  /** Tops up the peer's request queue. */
-  requestBlocks(peer: PeerConnection): void {
-    this.requests?.request(peer);
   }
 
   // ---------------------------------------------------------------- downloading (hot path)
@@ -759,20 +760,22 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     peer.downloadedInRound += len;
     peer.onBlockReceived();
     peer.snubbed = false;
-    c.inc(M.net_recv_payload_bytes, len);
-    this.totalPayloadDownload += len;
+    // Pad files' bytes (BEP 47) are not the user's payload.
+    const payload = this.pad === null ? len : len - this.pad.inRange(index, offset, len);
+    c.inc(M.net_recv_payload_bytes, payload);
+    this.totalPayloadDownload += payload;
     this.lastDownload = now;
 
     if (!picker.markReceived(id)) {
       c.inc(M.net_recv_redundant_bytes, len);
       c.inc(M.ses_waste_piece_end_game, len);
       this.totalRedundantBytes += len;
-      requests!.request(peer, now);
+      requests!.request(peer, now, 'incoming_redundant');
       return;
     }
     requests!.cancelElsewhere(peer, id, index, offset, len);
     this.assembly!.add(peer, index, offset, buf);
-    requests!.request(peer, now);
+    requests!.request(peer, now, 'incoming');
   }
 
   private pieceVerified(index: number, contributors: PeerConnection[]): void {
@@ -908,7 +911,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       }
       peer.maxOutQueue = s.max_out_request_queue;
       peer.updateQueueTarget(s.request_queue_time, BLOCK);
-      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer);
+      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer, undefined, peer.snubbed ? 'snubbed' : undefined);
     }
     this.downloadPayloadRate = down;
     this.uploadPayloadRate = up;
@@ -920,6 +923,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       if (this.isSeeding) this.seedingSeconds += seconds;
     }
     this.syncStorageCounters();
+    requests?.syncCounters();
     this.connectToPeers();
   }
 
@@ -1032,17 +1036,18 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return v;
   }
 
-  /** Bytes of wanted pieces we have, and of all pieces we have. */
+  /** Bytes of all pieces, of wanted pieces, and of those we have; BEP 47 pad bytes left out. */
   doneBytes(): DoneBytes {
     const picker = this.picker;
     const layout = this.layout;
-    if (!picker || !layout) return { done: 0, wantedDone: 0, wanted: 0 };
+    if (!picker || !layout) return { total: 0, done: 0, wantedDone: 0, wanted: 0 };
+    const pad = this.pad;
     let done = 0, wantedDone = 0, wanted = 0;
     const last = picker.numPieces - 1;
     const full = layout.pieceLength;
     const lastSize = layout.pieceSize(last);
     for (let i = 0; i <= last; i++) {
-      const size = i === last ? lastSize : full;
+      const size = (i === last ? lastSize : full) - (pad === null ? 0 : pad.inPiece(i));
       const w = picker.piecePriority(i) > 0;
       if (w) wanted += size;
       if (picker.have(i)) {
@@ -1050,6 +1055,6 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         if (w) wantedDone += size;
       }
     }
-    return { done, wantedDone, wanted };
+    return { total: layout.totalLength - (pad?.total ?? 0), done, wantedDone, wanted };
   }
 }

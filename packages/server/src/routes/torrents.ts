@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import multer from 'multer';
-import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus, type TorrentUpdate } from '@spritzle/engine';
+import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus } from '@spritzle/engine';
 import { confineSavePath, readAddParams } from '../add-params.js';
 import { HttpError, badRequest } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -42,34 +42,6 @@ function emptyOk(res: Response): void {
 function deleteFiles(req: Request): boolean {
   // Presence only: `?delete_files`, `?delete_files=1` and `?delete_files=false` all delete (as the original did).
   return Object.prototype.hasOwnProperty.call(req.query, 'delete_files');
-}
-
-const UPDATE_INT_KEYS = ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const;
-
-/** PATCH /torrent/<hash>'s body, checked whole before anything changes, so a bad key changes nothing. */
-function readTorrentUpdate(raw: unknown): TorrentUpdate {
-  const body = jsonObjectBody(raw);
-  const out: TorrentUpdate = {};
-  for (const [key, v] of Object.entries(body)) {
-    if (key === 'sequential_download') {
-      if (typeof v !== 'boolean') throw badRequest('sequential_download must be true or false', key, 'invalid_param');
-      out.sequential_download = v;
-    } else if (key === 'file_priorities') {
-      if (!Array.isArray(v) || !v.every((p) => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 7)) {
-        throw badRequest('file_priorities must be a list of integers 0..7', key, 'invalid_param');
-      }
-      out.file_priorities = v as number[];
-    } else if (['share_limits', 'category', 'tags', 'first_last_piece_priority', 'auto_managed', 'queue_position'].includes(key)) {
-      // Checked by the engine (handle.update) before anything changes; its field names the key at fault.
-      (out as Record<string, unknown>)[key] = v;
-    } else if ((UPDATE_INT_KEYS as readonly string[]).includes(key)) {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1) throw badRequest(`${key} must be an integer, -1 for unlimited`, key, 'invalid_param');
-      out[key as (typeof UPDATE_INT_KEYS)[number]] = v;
-    } else {
-      throw badRequest(`"${key.slice(0, 64)}" cannot be changed here (sequential_download, file_priorities, ${UPDATE_INT_KEYS.join(', ')}, share_limits, category, tags, first_last_piece_priority, auto_managed, queue_position)`, key.slice(0, 64), 'invalid_param');
-    }
-  }
-  return out;
 }
 
 /** POST /torrent/<hash>/peers's body: an IP address (as libtorrent's tcp::endpoint; no names) and a TCP port. */
@@ -152,7 +124,8 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
     },
     patch: [accepts(['application/json']), (req, res) => {
       const handle = handleOf(session, req);
-      handle.update(readTorrentUpdate(req.body));
+      // The rules are the engine's (validateTorrentUpdate): a bad body is its invalid_param, a 400 naming the field.
+      handle.update(jsonObjectBody(req.body));
       res.json(handle.status());
     }],
     delete: async (req, res) => {
