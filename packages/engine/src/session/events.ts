@@ -48,6 +48,11 @@ export interface SessionEvents {
   lsd_error: { error: string };
   /** applySettings changed these settings (name → new value). */
   settings_changed: { changed: Record<string, string | number | boolean> };
+  /**
+   * The process ran out of file descriptors (EMFILE/ENFILE) accepting or dialling a peer: at most one a second
+   * (spritzle.ses.out_of_descriptors counts them all). A torrent that cannot open its files errs instead (torrent_error).
+   */
+  out_of_descriptors: { operation: 'accept' | 'connect'; error: string };
 }
 
 /** The name of a session event (a key of {@link SessionEvents}). */

@@ -1,4 +1,5 @@
 import { SpritzleError } from '../errors.js';
+import { DEFAULT_FILE_POOL_SIZE } from '../storage/file-pool.js';
 import type { EncLevel, EncPolicy } from '../transport/mse.js';
 
 /**
@@ -69,6 +70,11 @@ export interface SessionSettings {
   active_seeds: number;
   active_limit: number;
   /**
+   * Most files kept open across the session (libtorrent's file pool): the least recently used idle one is
+   * closed to open another, so descriptors do not grow with the number of torrents.
+   */
+  file_pool_size: number;
+  /**
    * Message stream encryption (MSE/PE) of connections we dial: `enabled` tries it and falls back to plaintext
    * if the peer does not answer it, `forced` never connects in plaintext, `disabled` never encrypts.
    */
@@ -114,6 +120,7 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   active_downloads: -1,
   active_seeds: -1,
   active_limit: -1,
+  file_pool_size: DEFAULT_FILE_POOL_SIZE,
   out_enc_policy: 'enabled',
   in_enc_policy: 'enabled',
   allowed_enc_level: 'both',
@@ -151,6 +158,7 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   active_downloads: [-1, 1_000_000],
   active_seeds: [-1, 1_000_000],
   active_limit: [-1, 1_000_000],
+  file_pool_size: [1, 1_000_000],
 };
 
 /** Longest accepted value of each string setting, in characters. */

@@ -16,6 +16,7 @@ import type { PeerConnection } from '../peer/peer-connection.js';
 import { PiecePicker } from '../algo/piece-picker.js';
 import { FileLayout } from '../storage/file-layout.js';
 import { FileError } from '../storage/storage.js';
+import { isOutOfDescriptors } from '../storage/file-pool.js';
 import type { StorageOpener, TorrentStorage } from '../storage/torrent-storage.js';
 import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
@@ -53,6 +54,11 @@ export interface TorrentHost {
   limiterWake(): void;
   /** Opens the torrent's piece storage (the file system in the session; memory in tests). */
   readonly openStorage: StorageOpener;
+  /**
+   * The torrent erred for want of file descriptors (EMFILE/ENFILE): the session calls
+   * retryAfterOutOfDescriptors() later. Without it (tests) the torrent stays in error until resumed.
+   */
+  outOfDescriptors?(torrent: Torrent): void;
 }
 
 /**
@@ -68,6 +74,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   flags: number;
   state: TorrentState = 'checking_resume_data';
   errorMessage = '';
+  /** The error is for want of file descriptors: the session retries by itself (retryAfterOutOfDescriptors). */
+  private errorIsTransient = false;
   errorFile = -1;
   picker: PiecePicker | null = null;
   storage: TorrentStorage | null = null;
@@ -493,6 +501,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
     this.discovery?.stop();
+    // A paused torrent holds no descriptor (libtorrent releases its files too); a handle in use closes when released.
+    void this.storage?.close();
     this.host.emit('torrent_paused', { info_hash: this.infoHash });
   }
 
@@ -503,6 +513,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const wasError = this.hasError;
     this.errorMessage = '';
     this.errorFile = -1;
+    this.errorIsTransient = false;
     this.peerList.resetAttempts();
     this.host.emit('torrent_resumed', { info_hash: this.infoHash });
     if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
@@ -521,6 +532,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
     this.errorFile = -1;
+    this.errorIsTransient = false;
     await this.check();
     if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
   }
@@ -547,10 +559,35 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   }
 
   setError(e: Error): void {
-    this.errorMessage = e.message;
+    // Out of descriptors is the process's state, not this torrent's fault: it says so and is retried.
+    const transient = isOutOfDescriptors(e) && this.host.outOfDescriptors !== undefined;
+    this.errorMessage = transient ? `${e.message}; retried when file descriptors free up` : e.message;
     this.errorFile = e instanceof FileError ? e.file : -1;
+    this.errorIsTransient = transient;
     for (const peer of [...this.peers]) peer.close('torrent error');
-    this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+    // A torrent in error holds no descriptor either.
+    void this.storage?.close();
+    if (transient) this.host.outOfDescriptors!(this);
+    this.host.emit('torrent_error', { info_hash: this.infoHash, error: this.errorMessage });
+  }
+
+  /**
+   * The session's retry of a torrent that erred for want of file descriptors: the error clears and the torrent
+   * carries on where it was (checking again only if its data was not checked yet); if descriptors are still
+   * short it errs again and the session backs off further. Nothing to do if it was resumed or erred otherwise since.
+   */
+  retryAfterOutOfDescriptors(): void {
+    if (this.closed || !this.hasError || !this.errorIsTransient) return;
+    this.errorMessage = '';
+    this.errorFile = -1;
+    this.errorIsTransient = false;
+    this.peerList.resetAttempts();
+    if (!this.dataChecked && this.info) {
+      void this.start();
+    } else if (!this.paused) {
+      this.discovery?.start();
+      this.connectToPeers();
+    }
   }
 
   /**

@@ -101,6 +101,7 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
           limits: { maxBytes: opts.maxTorrentBytes, timeoutMs: opts.fetchTimeoutMs, maxRedirects: opts.maxRedirects },
         });
         const handle = await session.addTorrent(params);
+        await opts.durable(handle.infoHash);
         const host = req.headers.host ?? `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${req.socket.localPort ?? ''}`;
         res.status(201).location(`${req.protocol}://${host}${req.baseUrl}/torrent/${handle.infoHash}`).json({ info_hash: handle.infoHash });
       },
@@ -108,7 +109,10 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
     delete: async (req, res) => {
       const del = deleteFiles(req);
       // Remove them all even if one fails; then report the first real failure.
-      const results = await Promise.allSettled(session.torrents().map((h) => session.removeTorrent(h.infoHash, { deleteFiles: del })));
+      const results = await Promise.allSettled(session.torrents().map(async (h) => {
+        await session.removeTorrent(h.infoHash, { deleteFiles: del });
+        await opts.durable(h.infoHash);
+      }));
       const failure = results.find((r): r is PromiseRejectedResult =>
         r.status === 'rejected' && !(r.reason instanceof SpritzleError && r.reason.code === 'torrent_not_found'));
       if (failure) throw failure.reason;
@@ -131,6 +135,7 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
     delete: async (req, res) => {
       const handle = handleOf(session, req);
       await session.removeTorrent(handle.infoHash, { deleteFiles: deleteFiles(req) });
+      await opts.durable(handle.infoHash);
       emptyOk(res);
     },
   });
