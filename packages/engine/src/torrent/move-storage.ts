@@ -64,8 +64,8 @@ function addStats(a: StorageStats, b: StorageStats): StorageStats {
 
 /**
  * A torrent's storage that can move to another save path while the torrent runs: operations wait while the
- * files move (they queue behind a gate), the back-end is closed, the files move, and a back-end opened at
- * the new path takes over. Its counts carry on across the move.
+ * files move (they queue behind a gate), writes under way finish first, the back-end is closed, the files
+ * move, and a back-end opened at the new path takes over. Its counts carry on across the move.
  */
 export class MovableStorage implements TorrentStorage {
   private gate: Promise<void> | null = null;
@@ -104,7 +104,12 @@ export class MovableStorage implements TorrentStorage {
     return this.run((s) => s.writePiece(piece, data, writer));
   }
 
+  /**
+   * Reads (per block, for uploads) are not counted: no allocation on that path. One in flight when a move
+   * starts finishes on its open descriptor, which still names the same data after a rename or a copy.
+   */
   read(piece: number, offset: number, length: number): Promise<Uint8Array> {
+    if (this.gate === null) return this.inner.read(piece, offset, length);
     return this.run((s) => s.read(piece, offset, length));
   }
 
