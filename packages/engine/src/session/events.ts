@@ -36,6 +36,8 @@ export interface SessionEvents {
    * statuses are large, and the REST event stream has its own periodic `stats` event.
    */
   state_update: { status: TorrentStatus[] };
+  /** rename_file finished: file `index` is named `name` (relative to the save path) now. */
+  file_renamed: { info_hash: string; index: number; name: string };
   /** move_storage finished: the torrent's files are under save_path now. */
   storage_moved: { info_hash: string; save_path: string };
   /** move_storage failed; the files stay (or were put back) where they were. */

@@ -76,7 +76,7 @@ export class MovableStorage implements TorrentStorage {
   constructor(
     private inner: TorrentStorage,
     private savePath: string,
-    private readonly layout: FileLayout,
+    private layout: FileLayout,
     private readonly open: (savePath: string, layout: FileLayout) => TorrentStorage,
   ) {}
 
@@ -133,8 +133,11 @@ export class MovableStorage implements TorrentStorage {
     return this.run((s) => s.close());
   }
 
-  /** Moves the files to `savePath` (see moveFiles); on failure they stay (or are put back) where they were. */
-  async moveTo(savePath: string): Promise<void> {
+  /**
+   * Closes the back-end once writes under way are done, runs `change` with no operation in flight, and opens
+   * a back-end at the (new) save path and layout; if `change` fails, the old ones are opened again.
+   */
+  private async swap(savePath: string, layout: FileLayout, change: () => Promise<void>): Promise<void> {
     while (this.gate) await this.gate;
     let open!: () => void;
     this.gate = new Promise<void>((resolve) => { open = resolve; });
@@ -142,20 +145,47 @@ export class MovableStorage implements TorrentStorage {
       if (this.inFlight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
       this.idle = null;
       await this.inner.close();
-      const rel = this.layout.files.filter((f) => !f.pad).map((f) => f.path);
+      this.carried = addStats(this.carried, this.inner.stats);
       try {
-        await moveFiles(this.savePath, savePath, rel);
+        await change();
       } catch (e) {
-        this.carried = addStats(this.carried, this.inner.stats);
         this.inner = this.open(this.savePath, this.layout);
         throw e;
       }
-      this.carried = addStats(this.carried, this.inner.stats);
-      this.inner = this.open(savePath, this.layout);
+      this.inner = this.open(savePath, layout);
       this.savePath = savePath;
+      this.layout = layout;
     } finally {
       this.gate = null;
       open();
     }
+  }
+
+  /** Moves the files to `savePath` (see moveFiles); on failure they stay (or are put back) where they were. */
+  moveTo(savePath: string): Promise<void> {
+    const rel = this.layout.files.filter((f) => !f.pad).map((f) => f.path);
+    return this.swap(savePath, this.layout, () => moveFiles(this.savePath, savePath, rel));
+  }
+
+  /**
+   * libtorrent's rename_file: file `index` of `layout` (the old one, with that file's new path) is renamed on
+   * disk (if it is there yet) and the back-end follows the new layout. Nothing is replaced.
+   */
+  renameFile(index: number, layout: FileLayout): Promise<void> {
+    const from = resolveInside(this.savePath, this.layout.files[index]!.path);
+    const to = resolveInside(this.savePath, layout.files[index]!.path);
+    return this.swap(this.savePath, layout, async () => {
+      try {
+        await lstat(from);
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT') return; // not written yet: only the name changes
+        throw e;
+      }
+      try {
+        await moveOne(from, to);
+      } catch (e) {
+        throw e instanceof SpritzleError ? e : new SpritzleError('disk_error', `cannot rename ${from} to ${to}: ${(e as Error).message}`, { cause: e });
+      }
+    });
   }
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import bencode from 'bencode';
 import { SpritzleError } from '../errors.js';
 import { bdecode } from '../metainfo/bencode.js';
@@ -41,6 +42,8 @@ export interface ResumeData {
   tags?: string[];
   /** Each wanted file's first and last piece first (qBittorrent's). */
   first_last_piece_priority?: boolean;
+  /** Files renamed by rename_file: [index, path under the save path] (libtorrent's renamed_files). */
+  renamed_files?: [number, string][];
 }
 
 const FORMAT = 'spritzle resume file';
@@ -73,6 +76,7 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
   if (r.file_priorities) d.file_priorities = r.file_priorities;
   if (r.category) d.category = r.category;
   if (r.first_last_piece_priority) d.first_last_piece_priority = 1;
+  if (r.renamed_files && r.renamed_files.length > 0) d.renamed_files = r.renamed_files;
   if (r.tags && r.tags.length > 0) d.tags = r.tags;
   if (r.share_limits) {
     // bencode has no fractions: the ratio is kept in thousandths.
@@ -146,6 +150,16 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
   const prios = ints(r.file_priorities);
   if (prios) out.file_priorities = prios;
   if (r.first_last_piece_priority !== undefined) out.first_last_piece_priority = r.first_last_piece_priority === 1;
+  if (r.renamed_files !== undefined) {
+    const list = r.renamed_files;
+    if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && e.length === 2 && Number.isSafeInteger(e[0]) && e[0] >= 0 && e[1] instanceof Uint8Array)) bad('renamed_files is malformed');
+    out.renamed_files = (list as [number, Uint8Array][]).map(([i, p]) => {
+      const name = Buffer.from(p).toString('utf8');
+      // A renamed path is a relative path inside the save path: checked again by the storage when opened.
+      if (name === '' || name.includes('\0') || path.isAbsolute(name) || name.split(/[\\/]/).includes('..')) bad('renamed_files holds a path that leaves the save path');
+      return [i, name];
+    });
+  }
   if (r.category !== undefined) {
     try {
       out.category = validateCategoryName(text(r.category), 'resume_data.category');

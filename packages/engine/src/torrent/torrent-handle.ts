@@ -213,6 +213,18 @@ export class TorrentHandle {
     return this.t.moveStorage(savePath);
   }
 
+  /**
+   * libtorrent's rename_file: file `index` is named `newPath` (relative to the save path; "/" makes folders)
+   * on disk and in files(), while it runs; resolves once renamed (file_renamed). Nothing is replaced; the new
+   * name is kept with the resume data.
+   */
+  renameFile(index: number, newPath: string): Promise<void> {
+    if (typeof newPath !== 'string' || newPath.includes('\0')) {
+      return Promise.reject(new SpritzleError('invalid_param', 'the new name must be a relative path', { field: 'name' }));
+    }
+    return this.t.renameFile(index, newPath);
+  }
+
   /** Its place in the download queue (0 at the top), -1 once finished (libtorrent's queue_position). */
   queuePosition(): number {
     return this.t.queuePosition;

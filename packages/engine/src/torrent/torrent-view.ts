@@ -147,6 +147,7 @@ export interface TorrentControl extends TorrentView {
   setTags(tags: readonly string[]): void;
   setFirstLastPiecePriority(on: boolean): void;
   moveStorage(savePath: string): Promise<void>;
+  renameFile(index: number, newPath: string): Promise<void>;
   /** Fast-resume data as it is now; clears need_save_resume. */
   resumeData(): Promise<ResumeData>;
 }

@@ -2,7 +2,7 @@ import type { TorrentInfo } from '../metainfo/metainfo.js';
 import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-limits.js';
 import { boostFirstAndLastPieces } from './first-last-piece.js';
 import { MovableStorage } from './move-storage.js';
-import { resolve as resolvePath } from 'node:path';
+import { resolve as resolvePath, sep as pathSep } from 'node:path';
 import { parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
@@ -116,6 +116,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   queuePosition = -1;
   /** A move_storage is under way. */
   movingStorage = false;
+  /** Files renamed by rename_file: index → path under the save path (libtorrent's renamed_files). */
+  renamedFiles = new Map<number, string>();
 
   // Totals (bytes). total_* are this session; all_time_* include resume data.
   totalDownload = 0;
@@ -201,6 +203,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.finishedSeconds = this.pendingResume.finished_time;
       this.seedingSeconds = this.pendingResume.seeding_time;
       if (this.pendingResume.share_limits) this.shareLimits = { ...this.pendingResume.share_limits };
+      for (const [i, p] of this.pendingResume.renamed_files ?? []) this.renamedFiles.set(i, p);
     }
     if (params.share_limits) this.shareLimits = { ...this.shareLimits, ...params.share_limits };
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
@@ -288,7 +291,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private setMetadata(info: TorrentInfo, filePriorities?: number[], piecePriorities?: number[]): void {
     const host = this.host;
     this.info = info;
-    const layout = this.layout = new FileLayout(info.files, info.pieceLength);
+    // Files renamed before (rename_file, kept in the resume data) keep their new names.
+    const layout = this.layout = new FileLayout(info.files.map((f, i) => ({ ...f, path: this.renamedFiles.get(i) ?? f.path })), info.pieceLength);
     const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
     // Movable: move_storage swaps the back-end under the piece assembly while the torrent runs.
     const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
@@ -349,6 +353,31 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     } finally {
       this.movingStorage = false;
     }
+  }
+
+  /**
+   * libtorrent's rename_file: file `index` gets `newPath` (relative to the save path, "/"-separated) on disk
+   * and in the file list, while the torrent runs; nothing is replaced. Saved with the resume data.
+   */
+  async renameFile(index: number, newPath: string): Promise<void> {
+    const info = this.info;
+    const storage = this.storage;
+    if (!info || !this.layout || !(storage instanceof MovableStorage)) throw new SpritzleError('invalid_state', 'renaming a file needs the torrent metadata');
+    if (!Number.isInteger(index) || index < 0 || index >= info.files.length || info.files[index]!.pad) {
+      throw new SpritzleError('invalid_param', `file index ${index} is not one of the torrent's files`, { field: 'index' });
+    }
+    const parts = newPath.split(/[\\/]/).filter((p) => p !== '');
+    if (parts.length === 0 || parts.some((p) => p === '.' || p === '..')) throw new SpritzleError('invalid_param', `"${newPath.slice(0, 200)}" is not a relative file path`, { field: 'name' });
+    const rel = parts.join(pathSep);
+    resolveInside(this.savePath, rel); // throws invalid_path when it would leave the save path
+    if (this.layout.files.some((f, i) => i !== index && f.path === rel)) throw new SpritzleError('invalid_param', `another file is already named ${rel}`, { field: 'name' });
+    if (this.layout.files[index]!.path === rel) return;
+    const layout = new FileLayout(this.layout.files.map((f, i) => ({ path: i === index ? rel : f.path, length: f.length, pad: f.pad })), info.pieceLength);
+    await storage.renameFile(index, layout);
+    this.layout = layout;
+    this.renamedFiles.set(index, rel);
+    this.needSaveResume = true;
+    this.host.emit('file_renamed', { info_hash: this.infoHash, index, name: rel });
   }
 
   /** qBittorrent's first/last piece priority: each wanted file's first and last piece come first (previews). */
@@ -470,6 +499,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       category: this.category,
       tags: [...this.tags],
       first_last_piece_priority: this.firstLastPiecePriority,
+      ...(this.renamedFiles.size > 0 ? { renamed_files: [...this.renamedFiles] } : {}),
     };
     for (const t of this.discovery?.trackers() ?? []) {
       r.trackers.push(t.url);
