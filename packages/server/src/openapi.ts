@@ -352,6 +352,22 @@ function build(): OpenApiDocument {
           },
         },
       },
+      '/torrent/{hash}/rename': {
+        post: {
+          operationId: 'renameFile', summary: "Rename one of a torrent's files (libtorrent's rename_file)", tags: ['torrent'],
+          description: 'Gives file `index` the path `name` (relative to the save path; "/" makes folders) on disk and in the file list, while it runs. '
+            + 'Nothing is replaced (500, disk_error, when a file is in the way); the new name is kept with the resume data. Answers the file list.',
+          parameters: [HASH_PARAM],
+          requestBody: { required: true, content: json(ref('RenameBody'), { index: 0, name: 'ubuntu/renamed.iso' }) },
+          responses: {
+            200: { description: 'The file list after the rename.', content: json({ type: 'array', items: ref('FileInfo') }, FILES_EXAMPLE) },
+            400: errorResponse('A bad index or name.', err('invalid_param', 'another file is already named ubuntu/b.iso', 'name')),
+            404: E404_TORRENT,
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+            500: errorResponse('The file could not be renamed; it keeps its name.', err('disk_error', 'cannot move storage: /srv/torrents/ubuntu/renamed.iso already exists (spritzle does not replace files)')),
+          },
+        },
+      },
       '/torrent/{hash}/files': {
         get: {
           operationId: 'getTorrentFiles', summary: "A torrent's files", tags: ['torrent'], parameters: [HASH_PARAM],
@@ -443,6 +459,7 @@ function build(): OpenApiDocument {
         TorrentUpdate: TORRENT_UPDATE,
         Settings: settingsSchema(true),
         Category: { type: 'object', properties: { name: { type: 'string' }, save_path: { type: 'string' } }, required: ['name', 'save_path'], additionalProperties: false },
+        RenameBody: { type: 'object', properties: { index: { type: 'integer', minimum: 0 }, name: { type: 'string' } }, required: ['index', 'name'], additionalProperties: false },
         MoveBody: { type: 'object', properties: { save_path: { type: 'string' } }, required: ['save_path'], additionalProperties: false },
         CategoryBody: { type: 'object', properties: { save_path: { type: 'string', description: '"" for the session\'s save_path' } }, additionalProperties: false },
         SettingsPatch: settingsSchema(false),

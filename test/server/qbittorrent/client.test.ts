@@ -139,10 +139,17 @@ describe('@ctrl/qbittorrent against the adapter', () => {
     await expect(client.setTorrentLocation(t!.hash, '/etc')).rejects.toMatchObject({ statusCode: 400 });
   });
 
-  it('answers as qBittorrent where queueing is off (topPrio: 409) and refuses what is missing (renameFile: 501)', async () => {
+  it('answers topPrio with 409 while queueing is off, as qBittorrent does', async () => {
     const [t] = await client.listTorrents({ category: 'movies' });
     await expect(client.topPriority(t!.hash)).rejects.toMatchObject({ statusCode: 409 });
-    await expect(client.renameFile(t!.hash, t!.name, 'other.bin')).rejects.toMatchObject({ statusCode: 501 });
+  });
+
+  it('renames a file (renameFile): on disk and in torrents/files', async () => {
+    const [t] = await client.listTorrents({ category: 'movies' });
+    expect(await client.renameFile(t!.hash, t!.name, 'renamed.bin')).toBe(true);
+    expect((await client.torrentFiles(t!.hash)).map((f) => f.name)).toEqual(['renamed.bin']);
+    await access(path.join(t!.save_path, 'renamed.bin'));
+    await expect(client.renameFile(t!.hash, 'no-such-file', 'x.bin')).rejects.toMatchObject({ statusCode: 409 });
   });
 
   it('reads sync/maindata: a full update, then only what changed', async () => {
@@ -162,7 +169,7 @@ describe('@ctrl/qbittorrent against the adapter', () => {
   it('deletes with files, and the next delta lists the removal', async () => {
     const { rid } = (await client.getSyncMainData(0)) as { rid: number };
     const [t] = await client.listTorrents({ category: 'movies' });
-    const data = path.join(t!.save_path, t!.name);
+    const data = path.join(t!.save_path, (await client.torrentFiles(t!.hash))[0]!.name); // renamed above
     await access(data);
     await client.removeTorrent(t!.hash, true);
     await expect(access(data)).rejects.toThrow();

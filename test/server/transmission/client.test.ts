@@ -104,13 +104,17 @@ describe('@ctrl/transmission against the adapter', () => {
     await access(path.join(target, before.name));
   });
 
-  it('answers what the engine cannot do yet with a result string', async () => {
-    expect((await client.renamePath(fileId, { path: 'a', name: 'b' })).result).toMatch(/renaming/);
+  it('renames a path (torrent-rename-path): the file follows on disk', async () => {
+    const t = await one(fileId);
+    const r = await client.renamePath(fileId, { path: t.name, name: 'renamed.bin' });
+    expect(r.result).toBe('success');
+    await access(path.join(t.downloadDir, 'renamed.bin'));
+    expect((await client.renamePath(fileId, { path: 'nope', name: 'x' })).result).toMatch(/not a file or folder/);
   });
 
   it('removes with local data', async () => {
     const t = await one(fileId);
-    const data = path.join(t.downloadDir, t.name);
+    const data = path.join(t.downloadDir, 'renamed.bin'); // renamed above
     await access(data);
     const r = await client.removeTorrent(fileId, true);
     expect(r.result).toBe('success');

@@ -520,7 +520,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     empty(res);
   });
 
-  // --- what the engine cannot do yet: qBittorrent's own refusal where it has one, else a plain 501 ---
+  // --- queue, location and names: the engine's queue, move_storage and rename_file ---
   const moves = { topPrio: 'queuePositionTop', bottomPrio: 'queuePositionBottom', increasePrio: 'queuePositionUp', decreasePrio: 'queuePositionDown' } as const;
   for (const [q, move] of Object.entries(moves)) {
     action(`/torrents/${q}`, (req, res) => {
@@ -533,7 +533,6 @@ export function qbittorrentRouter(ctx: QbContext): Router {
       empty(res);
     });
   }
-  const missing = (what: string): Handler => () => { throw new QbError(501, `spritzle does not support ${what} yet`); };
   action('/torrents/setLocation', async (req, res) => {
     const p = new QbParams(req);
     const location = p.need('location');
@@ -552,8 +551,32 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     }
     empty(res);
   });
-  action('/torrents/renameFile', missing('renaming files'));
-  action('/torrents/renameFolder', missing('renaming folders'));
+  // qBittorrent names files by their path under the save path ("/"-separated), as torrents/files shows them.
+  const rename = async (h: TorrentHandle, oldPath: string, newPath: string, folder: boolean): Promise<void> => {
+    const norm = (p: string): string => p.split(/[\\/]/).filter(Boolean).join('/');
+    const from = norm(oldPath), to = norm(newPath);
+    const files = h.files().filter((f) => !f.pad).map((f) => ({ index: f.index, path: norm(f.path) }));
+    const targets = folder ? files.filter((f) => f.path.startsWith(`${from}/`)) : files.filter((f) => f.path === from);
+    if (targets.length === 0 || to === '') throw new QbError(409, 'Invalid path');
+    try {
+      for (const f of targets) await h.renameFile(f.index, folder ? `${to}${f.path.slice(from.length)}` : to);
+    } catch (e) {
+      if (isSpritzleError(e)) throw new QbError(409, e.message);
+      throw e;
+    } finally {
+      statuses.invalidate(h.infoHash);
+    }
+  };
+  action('/torrents/renameFile', async (req, res) => {
+    const p = new QbParams(req);
+    await rename(one(p), p.need('oldPath'), p.need('newPath'), false);
+    empty(res);
+  });
+  action('/torrents/renameFolder', async (req, res) => {
+    const p = new QbParams(req);
+    await rename(one(p), p.need('oldPath'), p.need('newPath'), true);
+    empty(res);
+  });
   action('/torrents/reannounce', (req, res) => {
     // qBittorrent answers 200 whatever each torrent could do; a paused one simply has nothing to announce.
     for (const h of many(new QbParams(req))) {

@@ -182,6 +182,18 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
       res.json(handle.status());
     }],
   });
+  route(router, '/torrent/:hash/rename', {
+    // libtorrent's rename_file: answers with the file list once the file has its new name.
+    post: [accepts(['application/json']), async (req, res) => {
+      const handle = handleOf(session, req);
+      const body = jsonObjectBody(req.body);
+      for (const key of Object.keys(body)) if (key !== 'index' && key !== 'name') throw badRequest(`"${key.slice(0, 64)}": the body holds index and name`, key.slice(0, 64), 'invalid_param');
+      if (typeof body.index !== 'number' || !Number.isInteger(body.index)) throw badRequest('index must be a file index', 'index', 'invalid_param');
+      if (typeof body.name !== 'string' || body.name === '') throw badRequest('name must be a path relative to the save path', 'name', 'invalid_param');
+      await handle.renameFile(body.index, body.name);
+      res.json(handle.files());
+    }],
+  });
   route(router, '/torrent/:hash/files', { get: (req, res) => { res.json(handleOf(session, req).files()); } });
   route(router, '/torrent/:hash/peers', {
     get: (req, res) => { res.json(handleOf(session, req).peers()); },

@@ -394,7 +394,26 @@ export function transmissionRouter(ctx: TrContext): Router {
       }
       return {};
     },
-    'torrent-rename-path': () => unsupported('renaming files'),
+    // Transmission renames the last part of `path` (a file or a folder of the torrent) to `name`.
+    'torrent-rename-path': async (args) => {
+      const handles = select(args);
+      if (handles.length !== 1) throw new RpcFailure('torrent-rename-path takes exactly one torrent');
+      const h = handles[0]!;
+      const from = arg(args, 'path'), name = arg(args, 'name');
+      if (typeof from !== 'string' || typeof name !== 'string' || name === '' || /[\\/]/.test(name)) throw new RpcFailure('path and name must be given; name is one path component');
+      const norm = (p: string): string => p.split(/[\\/]/).filter(Boolean).join('/');
+      const old = norm(from);
+      const renamed = [...old.split('/').slice(0, -1), name].join('/');
+      const files = h.files().filter((f) => !f.pad).map((f) => ({ index: f.index, path: norm(f.path) }));
+      const targets = files.filter((f) => f.path === old || f.path.startsWith(`${old}/`));
+      if (targets.length === 0) throw new RpcFailure(`${from} is not a file or folder of this torrent`);
+      try {
+        for (const f of targets) await h.renameFile(f.index, renamed + f.path.slice(old.length));
+      } finally {
+        statuses.invalidate(h.infoHash);
+      }
+      return { id: ids.idOf(h.infoHash), name, path: from };
+    },
     // Several torrents keep their order among themselves: top and down move them last-first.
     'queue-move-top': (args) => { for (const h of select(args).reverse()) h.queuePositionTop(); statuses.invalidateAll(); return {}; },
     'queue-move-up': (args) => { for (const h of select(args)) h.queuePositionUp(); statuses.invalidateAll(); return {}; },
