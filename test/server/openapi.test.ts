@@ -89,7 +89,12 @@ describe('the schema checker', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 
-interface RouteLayer { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: RouteLayer[] } }
+interface RouteLayer { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: RouteLayer[] }; slash?: boolean; match?: (path: string) => unknown }
+
+/** The qBittorrent and Transmission adapters, mounted under their own prefixes: their APIs are those programs', not this document's. */
+function isCompatMount(layer: RouteLayer): boolean {
+  return layer.slash !== true && (Boolean(layer.match?.('/api/v2/app/version')) || Boolean(layer.match?.('/transmission/rpc')));
+}
 
 /** The (method, OpenAPI path) pairs the Express app really serves, read from its router. */
 function servedRoutes(stack: RouteLayer[]): string[] {
@@ -98,7 +103,7 @@ function servedRoutes(stack: RouteLayer[]): string[] {
     if (layer.route) {
       const p = layer.route.path.replace(/:([A-Za-z_]+)/g, '{$1}');
       for (const [m, on] of Object.entries(layer.route.methods)) if (on && m !== '_all') out.push(`${m.toUpperCase()} ${p}`);
-    } else if (layer.handle?.stack) {
+    } else if (layer.handle?.stack && !isCompatMount(layer)) {
       out.push(...servedRoutes(layer.handle.stack));
     }
   }

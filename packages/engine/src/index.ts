@@ -32,3 +32,9 @@ export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type Benc
 export { parseTorrentFile, type TorrentInfo } from './metainfo/metainfo.js';
 export { parseMagnet, type Magnet, type FileRange } from './metainfo/magnet.js';
 export { encodeResumeData, decodeResumeData, type ResumeData } from './torrent/resume.js';
+export { validateCategoryName, validateTag, validateTags } from './torrent/labels.js';
+export type { Category } from './session/categories.js';
+export {
+  USE_GLOBAL, NO_LIMIT, SHARE_LIMIT_ACTIONS, DEFAULT_TORRENT_SHARE_LIMITS, validateShareLimits,
+  type TorrentShareLimits, type ShareLimitAction, type ShareLimitReached,
+} from './torrent/share-limits.js';

@@ -1,6 +1,8 @@
 import express from 'express';
 import type { Session } from '@spritzle/engine';
 import { errorHandler, notFound } from './errors.js';
+import { QB_PREFIX, qbittorrentRouter } from './qbittorrent/index.js';
+import { TR_PATH, transmissionRouter } from './transmission/index.js';
 import { eventsHandler } from './events.js';
 import { metricsHandler } from './metrics.js';
 import { openApiHandler } from './openapi.js';
@@ -11,6 +13,7 @@ import { torrentRoutes } from './routes/torrents.js';
 import { streamRoutes } from './routes/stream.js';
 import { webSeedRoutes } from './routes/web-seeds.js';
 import { security } from './security.js';
+import { StatusCache } from './status-cache.js';
 import { isPublicUiRequest, webUiRoutes } from './web-ui.js';
 
 /**
@@ -25,6 +28,11 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   app.set('etag', false);
 
   app.use(security(opts));
+
+  // qBittorrent's Web API v2 and Transmission's RPC beside the REST API, sharing a status cache.
+  // Transmission's comes before the body parsers: its clients post JSON labelled as a form (curl's default).
+  const statuses = new StatusCache(session);
+  app.use(TR_PATH, transmissionRouter({ session, opts, statuses }));
 
   // Room for a .torrent sent as base64 inside a JSON or urlencoded body.
   const bodyLimit = Math.ceil((opts.maxTorrentBytes * 4) / 3) + 64 * 1024;
@@ -51,6 +59,8 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   route(router, '/openapi.json', { get: openApiHandler });
   webUiRoutes(router, opts);
   app.use(router);
+
+  app.use(QB_PREFIX, qbittorrentRouter({ session, opts, statuses }));
 
   app.use(notFound);
   app.use(errorHandler(opts.log));

@@ -39,6 +39,7 @@ const STATUS_EXAMPLE: TorrentStatus = {
   finished_time: 0, seeding_time: 0, active_duration: '17.0', finished_duration: '0.0', seeding_duration: '0.0',
   time_since_download: -1, time_since_upload: -1, last_download: null, last_upload: null, queue_position: 0,
   priority: 0, seed_rank: 0, storage_mode: 1, eta: -1, ratio: 0,
+  share_limits: { ratio_limit: -2, seeding_time_limit: -2, inactive_seeding_time_limit: -2, action: 'pause' }, category: '', tags: [], first_last_piece_priority: false,
 };
 
 const FILES_EXAMPLE: FileInfo[] = [
@@ -81,6 +82,7 @@ const E404_TORRENT = errorResponse('No torrent with this info-hash in the sessio
 const E400_FIELDS = errorResponse('Unknown status field in `fields`.', err('bad_request', 'fields: "nmae" is not a status field', 'fields'));
 
 const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the v1 info-hash, 40 hex digits (either case)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' } };
+const CATEGORY_PARAM: Parameter = { name: 'name', in: 'path', required: true, description: 'the category\'s name (URL-encoded; "/" nests categories)', schema: { type: 'string', minLength: 1, maxLength: 255 } };
 const FIELDS_PARAM: Parameter = {
   name: 'fields', in: 'query', required: false,
   description: 'comma-separated status field names; the answer then holds just those (and info_hash)',
@@ -145,6 +147,39 @@ function build(): OpenApiDocument {
         get: {
           operationId: 'getDht', summary: 'Whether the DHT is running', tags: ['session'],
           responses: { 200: { description: '`true` or `false`.', content: json({ type: 'boolean' }, true) } },
+        },
+      },
+      '/session/categories': {
+        get: {
+          operationId: 'listCategories', summary: 'Categories and their save paths', tags: ['session'],
+          description: 'Those created and those the torrents carry (a category with save_path "" uses the session\'s save_path).',
+          responses: { 200: { description: 'The categories by name.', content: json({ type: 'array', items: ref('Category') }, [{ name: 'tv', save_path: '/srv/torrents/tv' }]) } },
+        },
+      },
+      '/session/categories/{name}': {
+        put: {
+          operationId: 'putCategory', summary: 'Create a category or change its save path', tags: ['session'],
+          description: 'A torrent added in the category without a save_path goes to the category\'s. The save_path stays inside the download root. Torrents already in it do not move.',
+          parameters: [CATEGORY_PARAM],
+          requestBody: { required: true, content: json(ref('CategoryBody'), { save_path: 'tv' }) },
+          responses: {
+            200: { description: 'The category.', content: json(ref('Category'), { name: 'tv', save_path: '/srv/torrents/tv' }) },
+            400: errorResponse('A bad name or save_path.', err('invalid_path', 'save_path: "/etc" is outside the download root /srv/torrents', 'save_path')),
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+          },
+        },
+        delete: {
+          operationId: 'removeCategory', summary: 'Remove a category', tags: ['session'],
+          description: 'Its torrents stay, in no category.',
+          parameters: [CATEGORY_PARAM],
+          responses: { 200: EMPTY_OK, 404: errorResponse('No such category.', err('not_found', 'no category "tv"')) },
+        },
+      },
+      '/session/tags': {
+        get: {
+          operationId: 'listTags', summary: 'Every tag', tags: ['session'],
+          description: 'Tags created on their own (qBittorrent\'s createTags) and those the torrents carry, sorted.',
+          responses: { 200: { description: 'The tags.', content: json({ type: 'array', items: { type: 'string' } }, ['hd', 'new']) } },
         },
       },
       '/session/settings': {
@@ -278,7 +313,9 @@ function build(): OpenApiDocument {
         },
         patch: {
           operationId: 'updateTorrent', summary: 'Change a live torrent', tags: ['torrent'],
-          description: 'Any of sequential_download, file_priorities, upload_limit, download_limit, max_uploads, max_connections. '
+          description: 'Any of sequential_download, file_priorities, upload_limit, download_limit, max_uploads, max_connections, '
+            + 'share_limits (any of ratio_limit, seeding_time_limit, inactive_seeding_time_limit, action), category, tags, '
+            + 'first_last_piece_priority, auto_managed, queue_position. '
             + 'Any other key is a 400 and nothing changes.',
           parameters: [HASH_PARAM],
           requestBody: { required: true, content: json(ref('TorrentUpdate'), { sequential_download: true, file_priorities: [7, 0], download_limit: 1048576 }) },
@@ -300,6 +337,38 @@ function build(): OpenApiDocument {
       '/torrent/{hash}/recheck': action('recheckTorrent', 'Re-hash the data on disk',
         'Answers once checking has started (state checking_files); progress shows in the status and the event stream. '
           + 'A torrent without metadata is a 400 (invalid_state).'),
+      '/torrent/{hash}/move': {
+        post: {
+          operationId: 'moveTorrent', summary: "Move a torrent's files (libtorrent's move_storage)", tags: ['torrent'],
+          description: 'Moves its files to save_path (inside the download root) while it runs; answers with its status once they are there. '
+            + 'Files already at the destination are not replaced: the move fails (500, disk_error) and the files stay where they were.',
+          parameters: [HASH_PARAM],
+          requestBody: { required: true, content: json(ref('MoveBody'), { save_path: 'movies' }) },
+          responses: {
+            200: STATUS_OK,
+            400: errorResponse('A bad save_path, or one outside the download root.', err('invalid_path', 'save_path: "/etc" is outside the download root /srv/torrents', 'save_path')),
+            404: E404_TORRENT,
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+            500: errorResponse('The files could not move; they are where they were.', err('disk_error', 'cannot move storage: /srv/torrents/movies/a.bin already exists (spritzle does not replace files)')),
+          },
+        },
+      },
+      '/torrent/{hash}/rename': {
+        post: {
+          operationId: 'renameFile', summary: "Rename one of a torrent's files (libtorrent's rename_file)", tags: ['torrent'],
+          description: 'Gives file `index` the path `name` (relative to the save path; "/" makes folders) on disk and in the file list, while it runs. '
+            + 'Nothing is replaced (500, disk_error, when a file is in the way); the new name is kept with the resume data. Answers the file list.',
+          parameters: [HASH_PARAM],
+          requestBody: { required: true, content: json(ref('RenameBody'), { index: 0, name: 'ubuntu/renamed.iso' }) },
+          responses: {
+            200: { description: 'The file list after the rename.', content: json({ type: 'array', items: ref('FileInfo') }, FILES_EXAMPLE) },
+            400: errorResponse('A bad index or name.', err('invalid_param', 'another file is already named ubuntu/b.iso', 'name')),
+            404: E404_TORRENT,
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+            500: errorResponse('The file could not be renamed; it keeps its name.', err('disk_error', 'cannot move storage: /srv/torrents/ubuntu/renamed.iso already exists (spritzle does not replace files)')),
+          },
+        },
+      },
       '/torrent/{hash}/files': {
         get: {
           operationId: 'getTorrentFiles', summary: "A torrent's files", tags: ['torrent'], parameters: [HASH_PARAM],
@@ -391,6 +460,10 @@ function build(): OpenApiDocument {
         AddArgs: ADD_ARGS,
         TorrentUpdate: TORRENT_UPDATE,
         Settings: settingsSchema(true),
+        Category: { type: 'object', properties: { name: { type: 'string' }, save_path: { type: 'string' } }, required: ['name', 'save_path'], additionalProperties: false },
+        RenameBody: { type: 'object', properties: { index: { type: 'integer', minimum: 0 }, name: { type: 'string' } }, required: ['index', 'name'], additionalProperties: false },
+        MoveBody: { type: 'object', properties: { save_path: { type: 'string' } }, required: ['save_path'], additionalProperties: false },
+        CategoryBody: { type: 'object', properties: { save_path: { type: 'string', description: '"" for the session\'s save_path' } }, additionalProperties: false },
         SettingsPatch: settingsSchema(false),
         SessionStats: stats,
         StatsEvent: {

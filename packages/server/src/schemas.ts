@@ -56,6 +56,15 @@ export const ERROR_CODE_JSON: JsonSchema = obj({
   category: obj({ name: S, message: S }),
 });
 
+const LIMIT: JsonSchema = { type: 'number', minimum: -2 };
+/** A torrent's share limits (PATCH /torrent/<hash> takes any of them; the status shows them all). */
+export const SHARE_LIMITS: JsonSchema = obj({
+  ratio_limit: { ...LIMIT, description: 'uploaded / the larger of downloaded and the size; -1 none, -2 the session\'s' },
+  seeding_time_limit: { type: 'integer', minimum: -2, description: 'seconds of seeding; -1 none, -2 the session\'s' },
+  inactive_seeding_time_limit: { type: 'integer', minimum: -2, description: 'seconds of seeding without uploading; -1 none, -2 the session\'s' },
+  action: { type: 'string', enum: ['pause', 'remove', 'remove_with_files'] },
+});
+
 /**
  * One schema per status key. Typed as a Record over keyof TorrentStatus, so a field the engine adds or
  * drops is a compile error here, and the list of `?fields=` names below cannot drift from the real object.
@@ -98,6 +107,10 @@ const STATUS_PROPERTIES: Readonly<Record<keyof TorrentStatus, JsonSchema>> = {
   queue_position: I, priority: I, seed_rank: I, storage_mode: I,
   eta: { type: 'integer', minimum: -1, description: 'spritzle\'s own field, not libtorrent\'s: seconds until the wanted data is complete at the current download_payload_rate; 0 once finished, -1 when unknown (nothing flowing, no metadata yet)' },
   ratio: { type: 'number', minimum: 0, description: 'spritzle\'s own field, not libtorrent\'s: share ratio, all_time_upload divided by the larger of all_time_download and total_done (3 decimals); 0 when both are 0' },
+  category: { type: 'string', description: 'spritzle\'s own field (qBittorrent\'s): the torrent\'s category, "" for none' },
+  tags: { type: 'array', items: S, description: 'spritzle\'s own field (qBittorrent\'s): the torrent\'s tags, sorted' },
+  first_last_piece_priority: { type: 'boolean', description: 'spritzle\'s own field (qBittorrent\'s): each wanted file\'s first and last piece come first' },
+  share_limits: { ...SHARE_LIMITS, description: 'spritzle\'s own field: the share limits of a seeding torrent and what happens when one is reached (pause, remove, remove_with_files); -1 no limit, -2 the session\'s (none yet)' },
 };
 
 /** Every key of a torrent's status: the names `?fields=` accepts. */

@@ -106,7 +106,8 @@ export function security(opts: ResolvedOptions): RequestHandler {
       }
     }
 
-    if (isToken && !isPublicUiRequest(req)) {
+    // The qBittorrent and Transmission adapters check the token their own clients' way (cookie, Basic).
+    if (isToken && !isPublicUiRequest(req) && !isCompatRequest(req)) {
       // The web UI's cookie counts as the header. A browser sends a cookie with every request to this
       // origin, so a cookie alone may change state only from a page that said where it comes from.
       const bearer = bearerToken(req);
@@ -126,6 +127,12 @@ export function security(opts: ResolvedOptions): RequestHandler {
     }
     next();
   };
+}
+
+/** A request to the qBittorrent or Transmission adapter, which authenticate their callers themselves. */
+function isCompatRequest(req: Request): boolean {
+  // transmission-remote 3.00 posts to /transmission/rpc/ (trailing slash).
+  return req.path.startsWith('/api/v2/') || req.path === '/transmission/rpc' || req.path === '/transmission/rpc/';
 }
 
 /** Whether an Origin header names the API itself (scheme aside: a TLS proxy in front changes it). */

@@ -12,6 +12,7 @@ import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
 import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
 import { buildStatus } from '../../../packages/engine/src/torrent/status.js';
 import type { TorrentInfo } from '../../../packages/engine/src/metainfo/metainfo.js';
+import { MovableStorage } from '../../../packages/engine/src/torrent/move-storage.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -67,7 +68,8 @@ describe('Torrent over memory storage', () => {
   it('opens its storage through its host', () => {
     const { torrent, storages } = memoryTorrent();
     expect(storages).toHaveLength(1);
-    expect(torrent.storage).toBe(storages[0]);
+    // Wrapped so that move_storage can swap it (torrent/move-storage.ts).
+    expect((torrent.storage as MovableStorage).current).toBe(storages[0]);
   });
 
   it('downloads every piece from a seed into its storage and finishes', async () => {

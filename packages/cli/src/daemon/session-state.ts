@@ -17,6 +17,8 @@ export class SessionStateStore {
   /** Settings changed over the API since the daemon's first start. */
   private changed: Record<string, SettingValue> = {};
   private dht: Record<string, unknown> | undefined;
+  /** Categories (name → save path) and tags known without a torrent (issue 15); torrents keep their own. */
+  private labels: { categories: Record<string, string>; tags: string[] } = { categories: {}, tags: [] };
   private writing: Promise<void> = Promise.resolve();
   private readonly off: () => void;
 
@@ -26,8 +28,16 @@ export class SessionStateStore {
       Object.assign(this.changed, changed);
       void this.save();
     };
+    const onLabels = ({ categories, tags }: { categories: { name: string; save_path: string }[]; tags: string[] }): void => {
+      this.labels = { categories: Object.fromEntries(categories.map((c) => [c.name, c.save_path])), tags };
+      void this.save();
+    };
     session.on('settings_changed', onChange);
-    this.off = () => session.off('settings_changed', onChange);
+    session.on('labels_changed', onLabels);
+    this.off = () => {
+      session.off('settings_changed', onChange);
+      session.off('labels_changed', onLabels);
+    };
   }
 
   /**
@@ -38,7 +48,7 @@ export class SessionStateStore {
     const bytes = await readFile(this.path).catch(() => null);
     if (!bytes) return;
     try {
-      const d = bdecode(bytes) as { settings?: Record<string, unknown>; dht?: Record<string, unknown> };
+      const d = bdecode(bytes) as { settings?: Record<string, unknown>; dht?: Record<string, unknown>; categories?: Record<string, unknown>; tags?: unknown[] };
       const saved: Record<string, SettingValue> = {};
       for (const [k, v] of Object.entries(d.settings ?? {})) {
         if (givenAtStart.has(k)) continue;
@@ -51,6 +61,11 @@ export class SessionStateStore {
       this.changed = saved;
       this.dht = d.dht;
       if (this.dht) this.loadDht(this.dht);
+      for (const [name, savePath] of Object.entries(d.categories ?? {})) {
+        if (savePath instanceof Uint8Array) this.session.setCategory(name, Buffer.from(savePath).toString('utf8'));
+      }
+      const tags = (Array.isArray(d.tags) ? d.tags : []).filter((t): t is Uint8Array => t instanceof Uint8Array).map((t) => Buffer.from(t).toString('utf8'));
+      if (tags.length > 0) this.session.createTags(tags);
     } catch (e) {
       this.log.warn({ err: (e as Error).message, file: this.path }, 'session state unreadable; starting with defaults');
     }
@@ -70,7 +85,7 @@ export class SessionStateStore {
     const settings: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(this.changed)) settings[k] = typeof v === 'boolean' ? [v ? 1 : 0] : v;
     const dht = this.dhtState();
-    const body = bencode.encode({ settings, ...(dht ? { dht } : {}) });
+    const body = bencode.encode({ settings, ...(dht ? { dht } : {}), categories: this.labels.categories, tags: this.labels.tags });
     this.writing = this.writing.then(() => writeFileAtomic(this.path, body)).catch((e: Error) => {
       this.log.error({ err: e.message, file: this.path }, 'cannot save session state');
     });

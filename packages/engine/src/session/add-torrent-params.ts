@@ -1,5 +1,7 @@
 import { SpritzleError } from '../errors.js';
 import { decodeResumeData, type ResumeData } from '../torrent/resume.js';
+import { validateCategoryName, validateTags } from '../torrent/labels.js';
+import { validateShareLimits, type TorrentShareLimits } from '../torrent/share-limits.js';
 import { MAX_TRACKERS, tooManyTrackers } from '../discovery/tracker.js';
 
 /** libtorrent 2.0's torrent_flags_t bit values, by name. */
@@ -98,6 +100,14 @@ export interface AddTorrentParams {
   completed_time?: number;
   total_uploaded?: number;
   total_downloaded?: number;
+  /** spritzle's (qBittorrent's): its category; with no save_path, a category's save path is where it goes. */
+  category?: string;
+  /** spritzle's (qBittorrent's): its tags. */
+  tags?: string[];
+  /** spritzle's: its share limits and their action (see TorrentHandle.setShareLimits). */
+  share_limits?: Partial<TorrentShareLimits>;
+  /** spritzle's (qBittorrent's): each wanted file's first and last piece first. */
+  first_last_piece_priority?: boolean;
 }
 
 /** The validated form the engine works with. */
@@ -125,12 +135,17 @@ export interface NormalizedAddParams {
   completed_time?: number;
   total_uploaded: number;
   total_downloaded: number;
+  category?: string;
+  tags?: string[];
+  share_limits?: Partial<TorrentShareLimits>;
+  first_last_piece_priority?: boolean;
 }
 
 const KNOWN_KEYS = new Set<string>([
   'ti', 'info_hash', 'url', 'resume_data', 'save_path', 'name', 'flags', ...BOOLEAN_FLAG_KEYS, 'file_priorities', 'piece_priorities',
   'peers', 'trackers', 'url_seeds', 'tracker_tiers', 'dht_nodes', 'upload_limit', 'download_limit', 'max_uploads', 'max_connections',
   'storage_mode', 'trackerid', 'added_time', 'completed_time', 'total_uploaded', 'total_downloaded',
+  'category', 'tags', 'share_limits', 'first_last_piece_priority',
 ]);
 
 /** libtorrent names spritzle knows but does not implement: refused with a reason, not silently dropped. */
@@ -310,6 +325,16 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
     if (typeof p.trackerid !== 'string') bad('trackerid', 'must be a string');
     out.trackerid = p.trackerid;
   }
+  // spritzle's (qBittorrent's) labels and share limits; given here, they win over the resume file's.
+  if (p.category !== undefined && p.category !== '') out.category = validateCategoryName(p.category);
+  else if (out.resume?.category) out.category = out.resume.category;
+  if (p.tags !== undefined) out.tags = validateTags(p.tags);
+  else if (out.resume?.tags) out.tags = out.resume.tags;
+  if (p.share_limits !== undefined) out.share_limits = validateShareLimits(p.share_limits);
+  if (p.first_last_piece_priority !== undefined) {
+    if (typeof p.first_last_piece_priority !== 'boolean') bad('first_last_piece_priority', 'must be true or false');
+    out.first_last_piece_priority = p.first_last_piece_priority;
+  } else if (out.resume?.first_last_piece_priority !== undefined) out.first_last_piece_priority = out.resume.first_last_piece_priority;
   return out;
 }
 

@@ -19,6 +19,8 @@ export interface SessionEvents {
   hash_failed: { info_hash: string; piece_index: number };
   torrent_finished: { info_hash: string };
   torrent_paused: { info_hash: string };
+  /** A seeding torrent reached one of its share limits; the action (pause or remove) follows at once. */
+  share_limit_reached: { info_hash: string; limit: 'ratio' | 'seeding_time' | 'inactive_seeding_time'; action: 'pause' | 'remove' | 'remove_with_files' };
   torrent_resumed: { info_hash: string };
   torrent_checked: { info_hash: string };
   /** Resume data could not be used (files changed, damaged data): the torrent is checked instead. */
@@ -36,6 +38,14 @@ export interface SessionEvents {
    * statuses are large, and the REST event stream has its own periodic `stats` event.
    */
   state_update: { status: TorrentStatus[] };
+  /** rename_file finished: file `index` is named `name` (relative to the save path) now. */
+  file_renamed: { info_hash: string; index: number; name: string };
+  /** move_storage finished: the torrent's files are under save_path now. */
+  storage_moved: { info_hash: string; save_path: string };
+  /** move_storage failed; the files stay (or were put back) where they were. */
+  storage_moved_failed: { info_hash: string; error: string };
+  /** The categories or the tags known without a torrent changed (for whoever saves the session's state). */
+  labels_changed: { categories: { name: string; save_path: string }[]; tags: string[] };
   /** The DHT node could not start (libtorrent's dht_error_alert); it stays off until the settings change. */
   dht_error: { error: string };
   /** The LSD socket could not start (libtorrent's lsd_error_alert); LSD stays off until the settings change. */

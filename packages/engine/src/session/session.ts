@@ -22,6 +22,10 @@ import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
+import { shareLimitOf, type ShareLimitReached } from '../torrent/share-limits.js';
+import { CategoryRegistry, type Category } from './categories.js';
+import { QueuePositions, autoManage, type QueueEntry } from './queue.js';
+import { validateTags } from '../torrent/labels.js';
 import { StateUpdates } from './state-update.js';
 import { Storage } from '../storage/storage.js';
 import { FilePool, isOutOfDescriptors } from '../storage/file-pool.js';
@@ -89,6 +93,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Partial peer messages held, session-wide. */
   private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
   private readonly stateUpdates = new StateUpdates();
+  private readonly categoryRegistry = new CategoryRegistry();
+  /** The download queue: unfinished torrents by info-hash, top first (session/queue.ts). */
+  private readonly queue = new QueuePositions();
+  /** Whether any of active_downloads/active_seeds/active_limit was set at the last auto-management pass. */
+  private queueing = false;
   private closedFlag = false;
   private port = 0;
   private readonly host: TorrentHost;
@@ -304,9 +313,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       existing.connectToPeers();
       return this.handles.get(infoHash)!;
     }
+    // A category's save path is where a torrent in it goes unless the add names one (relative: under the session's).
+    if (p.category !== undefined && !this.categoryRegistry.get(p.category)) this.setCategory(p.category, '');
+    const categoryPath = p.category !== undefined ? this.categoryRegistry.get(p.category)!.save_path : '';
     const normalized: NormalizedAddParams = {
       ...p,
-      save_path: path.resolve(p.save_path ?? this.settingsValue.save_path),
+      save_path: path.resolve(this.settingsValue.save_path, p.save_path ?? categoryPath),
     };
     const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
     torrent.discovery = this.discovery?.forTorrent(torrent, normalized.trackers, normalized.tracker_tiers) ?? null;
@@ -314,6 +326,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
+    this.queue.add(infoHash);
+    this.refreshQueuePositions();
     sampleRates(torrent, Date.now());
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
@@ -339,6 +353,60 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.on('torrent_removed', onRemoved);
   }
 
+  /**
+   * The categories, each with its save path (qBittorrent's; see session/categories.ts): those created and
+   * those the torrents carry (restored from resume data, or set on a handle), sorted by name.
+   */
+  categories(): Category[] {
+    const all = new Map(this.categoryRegistry.list().map((c) => [c.name, c]));
+    for (const t of this.torrentsByHash.values()) if (t.category !== '' && !all.has(t.category)) all.set(t.category, { name: t.category, save_path: '' });
+    return [...all.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Creates a category or changes its save path ("" for the session's save_path). */
+  setCategory(name: string, savePath = ''): Category {
+    const c = this.categoryRegistry.set(name, savePath);
+    this.labelsChanged();
+    return c;
+  }
+
+  /** What a daemon saves of the categories and tags: the registry's own (the torrents carry theirs). */
+  private labelsChanged(): void {
+    this.emit('labels_changed', { categories: this.categoryRegistry.list(), tags: this.categoryRegistry.knownTags() });
+  }
+
+  /** Removes a category; its torrents keep running, in no category. false when there was none. */
+  removeCategory(name: string): boolean {
+    let found = this.categoryRegistry.remove(name);
+    if (found) this.labelsChanged();
+    for (const t of this.torrentsByHash.values()) {
+      if (t.category !== name) continue;
+      t.setCategory('');
+      found = true;
+    }
+    return found;
+  }
+
+  /** Every tag: those created on their own and those the torrents carry. */
+  tags(): string[] {
+    const all = new Set(this.categoryRegistry.knownTags());
+    for (const t of this.torrentsByHash.values()) for (const tag of t.tags) all.add(tag);
+    return [...all].sort();
+  }
+
+  /** Makes tags known without giving them to a torrent (qBittorrent's createTags). */
+  createTags(tags: readonly string[]): void {
+    const before = this.categoryRegistry.knownTags().length;
+    this.categoryRegistry.addTags(validateTags(tags));
+    if (this.categoryRegistry.knownTags().length !== before) this.labelsChanged();
+  }
+
+  /** Forgets a tag and takes it off every torrent. */
+  deleteTag(tag: string): void {
+    if (this.categoryRegistry.removeTag(tag)) this.labelsChanged();
+    for (const t of this.torrentsByHash.values()) if (t.tags.includes(tag)) t.setTags(t.tags.filter((x) => x !== tag));
+  }
+
   /** Every torrent in the session, in the order they were added. */
   torrents(): TorrentHandle[] {
     return [...this.handles.values()];
@@ -356,6 +424,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
     this.handles.delete(key);
+    this.queue.remove(key);
+    this.refreshQueuePositions();
     this.descriptorRetry.delete(torrent);
     await torrent.close(!!opts.deleteFiles);
     this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
@@ -682,10 +752,16 @@ export class Session extends TypedEmitter<SessionEvents> {
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
+    let reached: [Torrent, ShareLimitReached][] | undefined;
     for (const t of this.torrentsByHash.values()) {
       t.tick(now, seconds);
       sampleRates(t, now);
+      const limit = shareLimitOf(t, (t.flags & TORRENT_FLAGS.paused) !== 0, now);
+      if (limit !== null) (reached ??= []).push([t, limit]);
     }
+    if (reached) for (const [t, limit] of reached) this.onShareLimit(t, limit);
+    this.syncQueue();
+    this.autoManage();
     if (this.hasListeners('state_update')) this.postTorrentUpdates();
     this.bufferPool.trim(now);
     for (const t of this.descriptorRetry.due(now)) if (this.torrentsByHash.get(t.infoHash) === t) t.retryAfterOutOfDescriptors();
@@ -697,6 +773,75 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (rotate) this.lastOptimistic = now;
       for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
     }
+  }
+
+  /** Keeps the download queue: an unfinished torrent is in it (new ones at the bottom), a finished one is not. */
+  private syncQueue(): void {
+    let changed = false;
+    for (const [hash, t] of this.torrentsByHash) {
+      const queued = t.queuePosition >= 0;
+      if (!t.isFinished && !queued) {
+        this.queue.add(hash);
+        changed = true;
+      } else if (t.isFinished && queued) {
+        this.queue.remove(hash);
+        t.queuePosition = -1;
+        changed = true;
+      }
+    }
+    if (changed) this.refreshQueuePositions();
+  }
+
+  private refreshQueuePositions(): void {
+    const list = this.queue.list();
+    for (let i = 0; i < list.length; i++) {
+      const t = this.torrentsByHash.get(list[i]!);
+      if (t) t.queuePosition = i;
+    }
+  }
+
+  /**
+   * libtorrent's auto-manager: with any of active_downloads/active_seeds/active_limit set, starts and queues
+   * auto-managed torrents by queue position (seeds after downloads). When the limits are lifted, one last pass
+   * starts every torrent the queue held back.
+   */
+  private autoManage(): void {
+    const s = this.settingsValue;
+    const on = s.active_downloads >= 0 || s.active_seeds >= 0 || s.active_limit >= 0;
+    if (!on && !this.queueing) return;
+    this.queueing = on;
+    const entries: QueueEntry[] = [];
+    for (const [id, t] of this.torrentsByHash) {
+      entries.push({
+        id, autoManaged: (t.flags & TORRENT_FLAGS.auto_managed) !== 0, running: (t.flags & TORRENT_FLAGS.paused) === 0,
+        finished: t.isFinished, error: t.hasError, queuePosition: t.queuePosition, seedRank: 0,
+      });
+    }
+    const d = autoManage(entries, s);
+    for (const id of d.stop) this.torrentsByHash.get(id)?.pause(true);
+    for (const id of d.start) this.torrentsByHash.get(id)?.resume();
+  }
+
+  /** @internal for TorrentHandle: libtorrent's queue_position_up/down/top/bottom/set. */
+  moveInQueue(infoHash: string, to: 'up' | 'down' | 'top' | 'bottom' | number): void {
+    const t = this.torrentsByHash.get(infoHash);
+    if (!t || t.queuePosition < 0) return;
+    if (to === 'up') this.queue.up(infoHash);
+    else if (to === 'down') this.queue.down(infoHash);
+    else if (to === 'top') this.queue.top(infoHash);
+    else if (to === 'bottom') this.queue.bottom(infoHash);
+    else this.queue.set(infoHash, to);
+    this.refreshQueuePositions();
+    this.autoManage();
+  }
+
+  /** A torrent reached a share limit: say so, then pause or remove it as its limits ask. */
+  private onShareLimit(t: Torrent, limit: ShareLimitReached): void {
+    const action = t.shareLimits.action;
+    this.emit('share_limit_reached', { info_hash: t.infoHash, limit, action });
+    // Paused first, also when it is removed next: removal is asynchronous, and a paused torrent is not judged again.
+    t.pause();
+    if (action !== 'pause') void this.removeTorrent(t.infoHash, { deleteFiles: action === 'remove_with_files' }).catch(() => undefined);
   }
 
   /**

@@ -62,6 +62,14 @@ export interface SessionSettings {
   /** Default save_path for torrents added without one. */
   save_path: string;
   /**
+   * libtorrent's queueing: how many auto-managed torrents may download, seed, and be active in all; the rest
+   * wait (paused, still auto-managed) in queue order. -1 = unlimited. libtorrent's defaults are 3, 5 and 500;
+   * spritzle's are -1 (no queueing unless asked), so that adding a torrent still starts it.
+   */
+  active_downloads: number;
+  active_seeds: number;
+  active_limit: number;
+  /**
    * Most files kept open across the session (libtorrent's file pool): the least recently used idle one is
    * closed to open another, so descriptors do not grow with the number of torrents.
    */
@@ -109,6 +117,9 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   dht_bootstrap_nodes: '',
   dht_port: 0,
   save_path: '.',
+  active_downloads: -1,
+  active_seeds: -1,
+  active_limit: -1,
   file_pool_size: DEFAULT_FILE_POOL_SIZE,
   out_enc_policy: 'enabled',
   in_enc_policy: 'enabled',
@@ -144,6 +155,9 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   download_rate_limit: [0, INT_MAX],
   upload_rate_limit: [0, INT_MAX],
   dht_port: [0, 65535],
+  active_downloads: [-1, 1_000_000],
+  active_seeds: [-1, 1_000_000],
+  active_limit: [-1, 1_000_000],
   file_pool_size: [1, 1_000_000],
 };
 

@@ -1,7 +1,10 @@
+import path from 'node:path';
 import bencode from 'bencode';
 import { SpritzleError } from '../errors.js';
 import { bdecode } from '../metainfo/bencode.js';
 import { MAX_TORRENT_FILE_SIZE, METADATA_DECODE_LIMITS } from '../metainfo/metainfo.js';
+import { validateCategoryName, validateTags } from './labels.js';
+import { DEFAULT_TORRENT_SHARE_LIMITS, USE_GLOBAL, validateShareLimits, type TorrentShareLimits } from './share-limits.js';
 
 /**
  * Fast-resume data, in the spirit of libtorrent's: enough to bring a torrent back in its previous state
@@ -32,6 +35,15 @@ export interface ResumeData {
   active_time: number;
   finished_time: number;
   seeding_time: number;
+  /** Share limits and their action (spritzle's, as qBittorrent keeps them in its resume files). */
+  share_limits?: TorrentShareLimits;
+  /** Its category ("" for none) and tags. */
+  category?: string;
+  tags?: string[];
+  /** Each wanted file's first and last piece first (qBittorrent's). */
+  first_last_piece_priority?: boolean;
+  /** Files renamed by rename_file: [index, path under the save path] (libtorrent's renamed_files). */
+  renamed_files?: [number, string][];
 }
 
 const FORMAT = 'spritzle resume file';
@@ -62,6 +74,18 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
   if (r.pieces) d.pieces = r.pieces;
   if (r.file_sizes) d['file sizes'] = r.file_sizes.map(([size, mtime]) => [size, Math.round(mtime)]);
   if (r.file_priorities) d.file_priorities = r.file_priorities;
+  if (r.category) d.category = r.category;
+  if (r.first_last_piece_priority) d.first_last_piece_priority = 1;
+  if (r.renamed_files && r.renamed_files.length > 0) d.renamed_files = r.renamed_files;
+  if (r.tags && r.tags.length > 0) d.tags = r.tags;
+  if (r.share_limits) {
+    // bencode has no fractions: the ratio is kept in thousandths.
+    const l = r.share_limits;
+    d.share_limits = {
+      ratio_limit_milli: l.ratio_limit < 0 ? l.ratio_limit : Math.round(l.ratio_limit * 1000),
+      seeding_time_limit: l.seeding_time_limit, inactive_seeding_time_limit: l.inactive_seeding_time_limit, action: l.action,
+    };
+  }
   return bencode.encode(d);
 }
 
@@ -125,5 +149,47 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
   }
   const prios = ints(r.file_priorities);
   if (prios) out.file_priorities = prios;
+  if (r.first_last_piece_priority !== undefined) out.first_last_piece_priority = r.first_last_piece_priority === 1;
+  if (r.renamed_files !== undefined) {
+    const list = r.renamed_files;
+    if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && e.length === 2 && Number.isSafeInteger(e[0]) && e[0] >= 0 && e[1] instanceof Uint8Array)) bad('renamed_files is malformed');
+    out.renamed_files = (list as [number, Uint8Array][]).map(([i, p]) => {
+      const name = Buffer.from(p).toString('utf8');
+      // A renamed path is a relative path inside the save path: checked again by the storage when opened.
+      if (name === '' || name.includes('\0') || path.isAbsolute(name) || name.split(/[\\/]/).includes('..')) bad('renamed_files holds a path that leaves the save path');
+      return [i, name];
+    });
+  }
+  if (r.category !== undefined) {
+    try {
+      out.category = validateCategoryName(text(r.category), 'resume_data.category');
+    } catch (e) {
+      bad(`category: ${(e as Error).message}`);
+    }
+  }
+  if (r.tags !== undefined) {
+    try {
+      out.tags = validateTags(Array.isArray(r.tags) ? r.tags.map(text) : r.tags, 'resume_data.tags');
+    } catch (e) {
+      bad(`tags: ${(e as Error).message}`);
+    }
+  }
+  const limits = r.share_limits;
+  if (limits !== undefined) {
+    if (typeof limits !== 'object' || limits === null || Array.isArray(limits) || limits instanceof Uint8Array) bad('share_limits is not a dictionary');
+    const l = limits as Record<string, unknown>;
+    const milli = int(l.ratio_limit_milli, USE_GLOBAL);
+    try {
+      out.share_limits = {
+        ...DEFAULT_TORRENT_SHARE_LIMITS,
+        ...validateShareLimits({
+          ratio_limit: milli < 0 ? milli : milli / 1000, seeding_time_limit: int(l.seeding_time_limit, USE_GLOBAL),
+          inactive_seeding_time_limit: int(l.inactive_seeding_time_limit, USE_GLOBAL), action: text(l.action) ?? 'pause',
+        }),
+      };
+    } catch (e) {
+      bad(`share_limits: ${(e as Error).message}`);
+    }
+  }
   return out;
 }

@@ -1,4 +1,5 @@
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
+import type { TorrentShareLimits } from './share-limits.js';
 import { BLOCK_SIZE } from '../block-size.js';
 import type { TorrentState } from './torrent-state.js';
 import type { DiscoveryStatus } from '../discovery/types.js';
@@ -118,6 +119,14 @@ export interface TorrentStatus {
    * 0 when both are 0.
    */
   ratio: number;
+  /** spritzle's own: the torrent's share limits and their action (see TorrentHandle.setShareLimits). */
+  share_limits: TorrentShareLimits;
+  /** spritzle's own (qBittorrent's): its category, "" for none. */
+  category: string;
+  /** spritzle's own (qBittorrent's): its tags, sorted. */
+  tags: string[];
+  /** spritzle's own (qBittorrent's): each wanted file's first and last piece come first. */
+  first_last_piece_priority: boolean;
 }
 
 /** Seconds left at the current rate; 0 when done, -1 when unknown. */
@@ -187,7 +196,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     super_seeding: flag(TORRENT_FLAGS.super_seeding),
     stop_when_ready: flag(TORRENT_FLAGS.stop_when_ready),
     ip_filter_applies: flag(TORRENT_FLAGS.apply_ip_filter),
-    moving_storage: false,
+    moving_storage: t.movingStorage,
     need_save_resume: t.needSaveResume,
     flags: f,
     progress,
@@ -246,11 +255,15 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     time_since_upload: t.lastUpload ? Math.floor((now - t.lastUpload) / 1000) : -1,
     last_download: t.lastDownload ? Math.floor(t.lastDownload / 1000) : null,
     last_upload: t.lastUpload ? Math.floor(t.lastUpload / 1000) : null,
-    queue_position: t.isFinished ? -1 : 0,
+    queue_position: t.queuePosition,
     priority: 0,
     seed_rank: 0,
     storage_mode: 1,
     eta: etaSeconds(t.isFinished && t.hasMetadata, t.hasMetadata, wanted - wantedDone, rates.download_payload_rate),
     ratio: shareRatio(t.allTimeUpload, t.allTimeDownload, done),
+    share_limits: { ...t.shareLimits },
+    category: t.category,
+    tags: [...t.tags],
+    first_last_piece_priority: t.firstLastPiecePriority,
   };
 }

@@ -5,6 +5,8 @@ import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from '../session/add-t
 import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
+import { validateShareLimits, type TorrentShareLimits } from './share-limits.js';
+import { validateCategoryName, validateTags } from './labels.js';
 import type { SessionEvents, TypedEmitter } from '../session/events.js';
 import { validateTorrentUpdate, type TorrentUpdate } from './torrent-update.js';
 import { TorrentReadStream, type ReadStreamOptions } from './read-stream.js';
@@ -18,6 +20,7 @@ export type { TorrentUpdate } from './torrent-update.js';
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
 export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
   torrentOf(infoHash: string): TorrentControl | undefined;
+  moveInQueue(infoHash: string, to: 'up' | 'down' | 'top' | 'bottom' | number): void;
 }
 
 /**
@@ -192,16 +195,141 @@ export class TorrentHandle {
     return flagNames(this.t.flags);
   }
 
+  /**
+   * libtorrent's force_reannounce: announces to its trackers now (a paused torrent or a session without
+   * trackers has none to tell: invalid_state).
+   */
+  forceReannounce(): void {
+    const t = this.t;
+    if (!t.discovery) throw new SpritzleError('invalid_state', 'this session runs without trackers');
+    if ((t.flags & TORRENT_FLAGS.paused) !== 0) throw new SpritzleError('invalid_state', 'a paused torrent does not announce; resume it first');
+    t.discovery.forceReannounce();
+  }
+
+  /**
+   * libtorrent's move_storage: moves its files to `savePath` while it runs and resolves once they are there
+   * (storage_moved); if the move fails the files stay where they were and it rejects (storage_moved_failed).
+   * Files already at the destination are not replaced: the move fails instead.
+   */
+  moveStorage(savePath: string): Promise<void> {
+    if (typeof savePath !== 'string' || savePath.length === 0 || savePath.includes('\0')) {
+      return Promise.reject(new SpritzleError('invalid_param', 'save_path must be a non-empty path', { field: 'save_path' }));
+    }
+    return this.t.moveStorage(savePath);
+  }
+
+  /**
+   * libtorrent's rename_file: file `index` is named `newPath` (relative to the save path; "/" makes folders)
+   * on disk and in files(), while it runs; resolves once renamed (file_renamed). Nothing is replaced; the new
+   * name is kept with the resume data.
+   */
+  renameFile(index: number, newPath: string): Promise<void> {
+    if (typeof newPath !== 'string' || newPath.includes('\0')) {
+      return Promise.reject(new SpritzleError('invalid_param', 'the new name must be a relative path', { field: 'name' }));
+    }
+    return this.t.renameFile(index, newPath);
+  }
+
+  /** Its place in the download queue (0 at the top), -1 once finished (libtorrent's queue_position). */
+  queuePosition(): number {
+    return this.t.queuePosition;
+  }
+
+  /** libtorrent's queue_position_up: one place towards the top. */
+  queuePositionUp(): void {
+    this.session.moveInQueue(this.t.infoHash, 'up');
+  }
+
+  /** libtorrent's queue_position_down. */
+  queuePositionDown(): void {
+    this.session.moveInQueue(this.t.infoHash, 'down');
+  }
+
+  /** libtorrent's queue_position_top. */
+  queuePositionTop(): void {
+    this.session.moveInQueue(this.t.infoHash, 'top');
+  }
+
+  /** libtorrent's queue_position_bottom. */
+  queuePositionBottom(): void {
+    this.session.moveInQueue(this.t.infoHash, 'bottom');
+  }
+
+  /** libtorrent's queue_position_set: to `position` (clamped to the queue). */
+  setQueuePosition(position: number): void {
+    if (!Number.isInteger(position) || position < 0) throw new SpritzleError('invalid_param', 'a queue position is an integer ≥ 0', { field: 'queue_position' });
+    this.session.moveInQueue(this.t.infoHash, position);
+  }
+
+  /** Its category, "" for none. */
+  category(): string {
+    return this.t.category;
+  }
+
+  /**
+   * Puts it in a category ("" for none). The category need not have a save path; this does not move the
+   * torrent's files (qBittorrent's manual mode).
+   */
+  setCategory(name: string): void {
+    const t = this.t;
+    t.setCategory(name === '' ? '' : validateCategoryName(name));
+  }
+
+  /** Its tags, sorted. */
+  tags(): string[] {
+    return [...this.t.tags];
+  }
+
+  /** Gives it these tags besides the ones it has; answers its tags after. */
+  addTags(tags: readonly string[]): string[] {
+    const t = this.t;
+    const next = validateTags([...t.tags, ...tags]);
+    t.setTags(next);
+    return next;
+  }
+
+  /** Takes the given tags off it; none given takes them all. */
+  removeTags(tags: readonly string[] = []): string[] {
+    const t = this.t;
+    const next = tags.length === 0 ? [] : t.tags.filter((x) => !tags.includes(x));
+    t.setTags(next);
+    return next;
+  }
+
+  /** Its share limits and what happens when one is reached (share-limits.ts). */
+  shareLimits(): TorrentShareLimits {
+    return { ...this.t.shareLimits };
+  }
+
+  /**
+   * Changes some of its share limits (ratio_limit, seeding_time_limit in seconds, inactive_seeding_time_limit
+   * in seconds: -1 none, -2 the session's) or the action (pause, remove, remove_with_files). Checked whole first.
+   */
+  setShareLimits(partial: Partial<TorrentShareLimits>): TorrentShareLimits {
+    const t = this.t;
+    const next = { ...t.shareLimits, ...validateShareLimits(partial) };
+    t.setShareLimits(next);
+    return { ...next };
+  }
+
   /** Changes what can change on a live torrent; checked whole first (validateTorrentUpdate), so a bad key changes nothing. */
   update(update: TorrentUpdate): void {
     const t = this.t;
     const u = validateTorrentUpdate(update);
+    const limits = u.share_limits !== undefined ? { ...t.shareLimits, ...u.share_limits } : undefined;
+    if (u.category !== undefined) t.setCategory(u.category);
+    if (u.tags !== undefined) t.setTags(u.tags);
+    if (u.first_last_piece_priority !== undefined) t.setFirstLastPiecePriority(u.first_last_piece_priority);
+    if (u.auto_managed !== undefined) t.setFlag(TORRENT_FLAGS.auto_managed, u.auto_managed);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
+    if (limits !== undefined) t.setShareLimits(limits);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
     if (u.upload_limit !== undefined) t.setUploadLimit(u.upload_limit);
     if (u.download_limit !== undefined) t.setDownloadLimit(u.download_limit);
     if (u.max_uploads !== undefined) t.setMaxUploads(u.max_uploads);
     if (u.max_connections !== undefined) t.setMaxConnections(u.max_connections);
+    // Last: moving in the queue runs the auto-manager, which may start or stop it.
+    if (u.queue_position !== undefined) this.session.moveInQueue(t.infoHash, u.queue_position);
   }
 
   /**

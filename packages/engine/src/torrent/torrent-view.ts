@@ -5,6 +5,7 @@ import type { TorrentDiscovery } from '../discovery/types.js';
 import type { ResumeData } from './resume.js';
 import type { DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { WebSeedInfo } from './web-seeds.js';
+import type { TorrentShareLimits } from './share-limits.js';
 
 /** One connected peer, as libtorrent's peer_info (GET /torrent/<hash>/peers). */
 export interface PeerInfo {
@@ -68,6 +69,12 @@ export interface DoneBytes {
  */
 export interface TorrentView {
   readonly infoHash: string;
+  readonly shareLimits: Readonly<TorrentShareLimits>;
+  readonly category: string;
+  readonly tags: readonly string[];
+  readonly firstLastPiecePriority: boolean;
+  readonly queuePosition: number;
+  readonly movingStorage: boolean;
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;
@@ -126,7 +133,7 @@ export interface TorrentView {
 
 /** What a TorrentHandle does to a torrent: the view and the operations. */
 export interface TorrentControl extends TorrentView {
-  pause(): void;
+  pause(keepAutoManaged?: boolean): void;
   resume(): void;
   forceRecheck(): Promise<void>;
   /** Remembers the address and dials it at the next chance (backoff or not). */
@@ -137,6 +144,12 @@ export interface TorrentControl extends TorrentView {
   setDownloadLimit(bytesPerSecond: number): void;
   setMaxUploads(n: number): void;
   setMaxConnections(n: number): void;
+  setShareLimits(limits: TorrentShareLimits): void;
+  setCategory(name: string): void;
+  setTags(tags: readonly string[]): void;
+  setFirstLastPiecePriority(on: boolean): void;
+  moveStorage(savePath: string): Promise<void>;
+  renameFile(index: number, newPath: string): Promise<void>;
   /** Fast-resume data as it is now; clears need_save_resume. */
   resumeData(): Promise<ResumeData>;
   /** Time-critical pieces (libtorrent's piece deadlines), per owner; `at` is a Date.now() time. */

@@ -1,4 +1,8 @@
 import type { TorrentInfo } from '../metainfo/metainfo.js';
+import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-limits.js';
+import { boostFirstAndLastPieces } from './first-last-piece.js';
+import { MovableStorage } from './move-storage.js';
+import { resolve as resolvePath, sep as pathSep } from 'node:path';
 import { parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
@@ -103,6 +107,19 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   activeSeconds = 0;
   finishedSeconds = 0;
   seedingSeconds = 0;
+  /** Its share limits and their action (share-limits.ts); the session acts on them each tick. */
+  shareLimits: TorrentShareLimits = { ...DEFAULT_TORRENT_SHARE_LIMITS };
+  /** Its category ("" for none) and tags (sorted), as qBittorrent labels torrents; saved with the resume data. */
+  category = '';
+  tags: readonly string[] = [];
+  /** Each wanted file's first and last piece at the top priority (qBittorrent's firstLastPiecePrio). */
+  firstLastPiecePriority = false;
+  /** Its place in the session's download queue (0 at the top), -1 once finished; the session keeps it. */
+  queuePosition = -1;
+  /** A move_storage is under way. */
+  movingStorage = false;
+  /** Files renamed by rename_file: index → path under the save path (libtorrent's renamed_files). */
+  renamedFiles = new Map<number, string>();
 
   // Totals (bytes). total_* are this session; all_time_* include resume data.
   totalDownload = 0;
@@ -174,6 +191,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     });
     this.savePath = params.save_path ?? host.settings.save_path;
     this.flags = params.flags;
+    this.category = params.category ?? '';
+    this.firstLastPiecePriority = params.first_last_piece_priority ?? false;
+    this.tags = params.tags ?? [];
     this.uploadLimit = params.upload_limit;
     this.downloadLimit = params.download_limit;
     this.maxUploads = params.max_uploads;
@@ -187,7 +207,10 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.activeSeconds = this.pendingResume.active_time;
       this.finishedSeconds = this.pendingResume.finished_time;
       this.seedingSeconds = this.pendingResume.seeding_time;
+      if (this.pendingResume.share_limits) this.shareLimits = { ...this.pendingResume.share_limits };
+      for (const [i, p] of this.pendingResume.renamed_files ?? []) this.renamedFiles.set(i, p);
     }
+    if (params.share_limits) this.shareLimits = { ...this.shareLimits, ...params.share_limits };
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
     this.pendingUrlSeeds = [...params.url_seeds];
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
@@ -274,9 +297,11 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private setMetadata(info: TorrentInfo, filePriorities?: number[], piecePriorities?: number[]): void {
     const host = this.host;
     this.info = info;
-    const layout = this.layout = new FileLayout(info.files, info.pieceLength);
+    // Files renamed before (rename_file, kept in the resume data) keep their new names.
+    const layout = this.layout = new FileLayout(info.files.map((f, i) => ({ ...f, path: this.renamedFiles.get(i) ?? f.path })), info.pieceLength);
     const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
-    const storage = this.storage = host.openStorage(this.savePath, layout);
+    // Movable: move_storage swaps the back-end under the piece assembly while the torrent runs.
+    const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
     const pad = new PadBytes(layout);
     this.pad = pad.total > 0 ? pad : null;
     const self = this;
@@ -313,8 +338,69 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private applyPiecePriorities(piecePriorities?: number[]): void {
     const picker = this.picker!;
     const prios = this.layout!.piecePriorities(this.filePriorities);
+    if (this.firstLastPiecePriority) boostFirstAndLastPieces(prios, this.layout!, this.filePriorities);
     if (piecePriorities) for (let i = 0; i < prios.length && i < piecePriorities.length; i++) prios[i] = piecePriorities[i]!;
     picker.setPiecePriorities(prios);
+  }
+
+  /**
+   * libtorrent's move_storage: its files go to `savePath` while it runs (disk operations wait meanwhile); if
+   * the move fails they stay where they were (move-storage.ts). Without metadata only the path changes.
+   */
+  async moveStorage(savePath: string): Promise<void> {
+    if (this.movingStorage) throw new SpritzleError('invalid_state', 'the torrent is already moving its storage');
+    const target = resolvePath(savePath);
+    const storage = this.storage;
+    if (!(storage instanceof MovableStorage)) {
+      this.savePath = target;
+      this.needSaveResume = true;
+      return;
+    }
+    this.movingStorage = true;
+    try {
+      await storage.moveTo(target);
+      this.savePath = target;
+      this.needSaveResume = true;
+      this.host.emit('storage_moved', { info_hash: this.infoHash, save_path: target });
+    } catch (e) {
+      this.host.emit('storage_moved_failed', { info_hash: this.infoHash, error: (e as Error).message });
+      throw e;
+    } finally {
+      this.movingStorage = false;
+    }
+  }
+
+  /**
+   * libtorrent's rename_file: file `index` gets `newPath` (relative to the save path, "/"-separated) on disk
+   * and in the file list, while the torrent runs; nothing is replaced. Saved with the resume data.
+   */
+  async renameFile(index: number, newPath: string): Promise<void> {
+    const info = this.info;
+    const storage = this.storage;
+    if (!info || !this.layout || !(storage instanceof MovableStorage)) throw new SpritzleError('invalid_state', 'renaming a file needs the torrent metadata');
+    if (!Number.isInteger(index) || index < 0 || index >= info.files.length || info.files[index]!.pad) {
+      throw new SpritzleError('invalid_param', `file index ${index} is not one of the torrent's files`, { field: 'index' });
+    }
+    const parts = newPath.split(/[\\/]/).filter((p) => p !== '');
+    if (parts.length === 0 || parts.some((p) => p === '.' || p === '..')) throw new SpritzleError('invalid_param', `"${newPath.slice(0, 200)}" is not a relative file path`, { field: 'name' });
+    const rel = parts.join(pathSep);
+    resolveInside(this.savePath, rel); // throws invalid_path when it would leave the save path
+    if (this.layout.files.some((f, i) => i !== index && f.path === rel)) throw new SpritzleError('invalid_param', `another file is already named ${rel}`, { field: 'name' });
+    if (this.layout.files[index]!.path === rel) return;
+    const layout = new FileLayout(this.layout.files.map((f, i) => ({ path: i === index ? rel : f.path, length: f.length, pad: f.pad })), info.pieceLength);
+    await storage.renameFile(index, layout);
+    this.layout = layout;
+    this.renamedFiles.set(index, rel);
+    this.needSaveResume = true;
+    this.host.emit('file_renamed', { info_hash: this.infoHash, index, name: rel });
+  }
+
+  /** qBittorrent's first/last piece priority: each wanted file's first and last piece come first (previews). */
+  setFirstLastPiecePriority(on: boolean): void {
+    if (this.firstLastPiecePriority === on) return;
+    this.firstLastPiecePriority = on;
+    this.needSaveResume = true;
+    if (this.picker) this.applyPiecePriorities();
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -425,6 +511,11 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       active_time: Math.floor(this.activeSeconds),
       finished_time: Math.floor(this.finishedSeconds),
       seeding_time: Math.floor(this.seedingSeconds),
+      share_limits: { ...this.shareLimits },
+      category: this.category,
+      tags: [...this.tags],
+      first_last_piece_priority: this.firstLastPiecePriority,
+      ...(this.renamedFiles.size > 0 ? { renamed_files: [...this.renamedFiles] } : {}),
     };
     for (const t of this.discovery?.trackers() ?? []) {
       r.trackers.push(t.url);
@@ -445,9 +536,13 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return r;
   }
 
-  pause(): void {
+  /**
+   * Stops the torrent. A user's pause takes it out of auto-management (libtorrent's pause()); the queue's
+   * own pause keeps it auto-managed, so the queue starts it again when a slot frees (it is "queued").
+   */
+  pause(keepAutoManaged = false): void {
     if (this.paused) return;
-    this.flags = (this.flags | TORRENT_FLAGS.paused) & ~TORRENT_FLAGS.auto_managed;
+    this.flags = (this.flags | TORRENT_FLAGS.paused) & (keepAutoManaged ? ~0 : ~TORRENT_FLAGS.auto_managed);
     this.needSaveResume = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
@@ -1074,6 +1169,21 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   setMaxConnections(n: number): void {
     this.maxConnections = n;
+  }
+
+  setCategory(name: string): void {
+    this.category = name;
+    this.needSaveResume = true;
+  }
+
+  setTags(tags: readonly string[]): void {
+    this.tags = [...tags];
+    this.needSaveResume = true;
+  }
+
+  setShareLimits(limits: TorrentShareLimits): void {
+    this.shareLimits = { ...limits };
+    this.needSaveResume = true;
   }
 
   setFlag(flag: number, on: boolean): void {

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import multer from 'multer';
 import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus } from '@spritzle/engine';
-import { readAddParams } from '../add-params.js';
+import { confineSavePathField, readAddParams } from '../add-params.js';
 import { HttpError, badRequest } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { INFO_HASH_RE, STATUS_FIELDS } from '../schemas.js';
@@ -169,6 +169,30 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
       checking.catch(() => undefined);
       res.json(handle.status());
     },
+  });
+  route(router, '/torrent/:hash/move', {
+    // libtorrent's move_storage: answers with the status once the files are at the new save path.
+    post: [accepts(['application/json']), async (req, res) => {
+      const handle = handleOf(session, req);
+      const body = jsonObjectBody(req.body);
+      for (const key of Object.keys(body)) if (key !== 'save_path') throw badRequest(`"${key.slice(0, 64)}": the body holds only save_path`, key.slice(0, 64), 'invalid_param');
+      if (typeof body.save_path !== 'string' || body.save_path === '') throw badRequest('save_path must be a path', 'save_path', 'invalid_param');
+      const target = opts.downloadRoot !== null ? await confineSavePathField(body.save_path, opts.downloadRoot, 'save_path') : body.save_path;
+      await handle.moveStorage(target);
+      res.json(handle.status());
+    }],
+  });
+  route(router, '/torrent/:hash/rename', {
+    // libtorrent's rename_file: answers with the file list once the file has its new name.
+    post: [accepts(['application/json']), async (req, res) => {
+      const handle = handleOf(session, req);
+      const body = jsonObjectBody(req.body);
+      for (const key of Object.keys(body)) if (key !== 'index' && key !== 'name') throw badRequest(`"${key.slice(0, 64)}": the body holds index and name`, key.slice(0, 64), 'invalid_param');
+      if (typeof body.index !== 'number' || !Number.isInteger(body.index)) throw badRequest('index must be a file index', 'index', 'invalid_param');
+      if (typeof body.name !== 'string' || body.name === '') throw badRequest('name must be a path relative to the save path', 'name', 'invalid_param');
+      await handle.renameFile(body.index, body.name);
+      res.json(handle.files());
+    }],
   });
   route(router, '/torrent/:hash/files', { get: (req, res) => { res.json(handleOf(session, req).files()); } });
   route(router, '/torrent/:hash/peers', {
