@@ -306,3 +306,23 @@ export async function createTorrentFromPath(
   }
   return buildTorrent(files, hasher.finish(), o);
 }
+
+/** Creates a v2 or hybrid .torrent from bytes in memory (tests, small generated content); files in any order. */
+export function createTorrentFromData(
+  files: readonly { path: readonly string[]; data: Uint8Array; executable?: boolean }[],
+  options: CreateOptions,
+): CreatedTorrent {
+  const sorted = canonicalOrder(files.map((f) => ({ path: f.path, length: f.data.length, executable: f.executable === true, data: f.data })));
+  checkOptions(sorted, options);
+  const hybrid = options.version === 'hybrid';
+  const hasher = new TorrentHasher(sorted, options.pieceLength, hybrid);
+  const layout: { file?: CreateFile; pad?: number }[] = hybrid ? hybridLayout(sorted, options.pieceLength) : sorted.map((file) => ({ file }));
+  for (let i = 0; i < layout.length; i++) {
+    const f = layout[i]!.file as (typeof sorted)[number] | undefined;
+    if (!f) continue;
+    hasher.beginFile();
+    if (f.length > 0) hasher.update(f.data);
+    hasher.endFile(layout[i + 1]?.pad ?? 0);
+  }
+  return buildTorrent(sorted, hasher.finish(), options);
+}

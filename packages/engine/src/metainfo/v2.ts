@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { SpritzleError } from '../errors.js';
 import { sanitizeTorrentPath } from '../storage/paths.js';
-import { dictGet, hasDuplicateKeys, type BNode } from './bnode.js';
+import type { BencodeLimits } from '../bencode.js';
+import { dictGet, hasDuplicateKeys, parseBNode, type BNode } from './bnode.js';
 import { BLOCK_SIZE, FileHashTree, HASH_SIZE } from './merkle.js';
 
 /** One file of the file tree, in tree order. */
@@ -179,27 +180,41 @@ function readFile(node: BNode, comps: string[], root: string | null): V2File {
 }
 
 /**
- * Loads the `piece layers` dictionary (beside the info dictionary in a .torrent) into the files' trees.
- * Every file longer than one piece needs its layer (a .torrent without them cannot be verified: refused); a
- * layer that does not hash to its file's root is refused, naming the file. Layers for unknown roots are
- * ignored, as libtorrent does.
+ * Loads the `piece layers` dictionary (beside the info dictionary in a .torrent) into the files' trees. A
+ * layer that does not hash to its file's root is refused, naming the file. A missing layer is left to be
+ * asked of peers (as for a magnet); layers for roots no file has are ignored, as libtorrent does.
  */
-export function loadPieceLayers(v2: V2Info, layers: BNode | undefined, pieceLength: number): void {
-  if (layers !== undefined && layers.kind !== 'dict') invalid('"piece layers" is not a dictionary');
+export function loadPieceLayers(v2: V2Info, layers: BNode | undefined): void {
+  if (layers === undefined) return;
+  if (layers.kind !== 'dict') invalid('"piece layers" is not a dictionary');
   const byRoot = new Map<string, Uint8Array>();
-  if (layers) {
-    for (const e of layers.entries) {
-      if (e.value.kind !== 'str') invalid('a "piece layers" value is not a string');
-      byRoot.set(Buffer.from(e.key).toString('hex'), e.value.value);
-    }
+  for (const e of layers.entries) {
+    if (e.value.kind !== 'str') invalid('a "piece layers" value is not a string');
+    byRoot.set(Buffer.from(e.key).toString('hex'), e.value.value);
   }
   for (const p of v2.pieces) {
+    if (p.numPieces <= 1) continue; // one piece: the root is its hash
     const file = v2.files[p.file]!;
-    if (file.length <= pieceLength) continue; // one piece: the root is its hash
     const layer = byRoot.get(Buffer.from(file.piecesRoot!).toString('hex'));
-    if (!layer) invalid(`"piece layers" has no layer for "${file.path}"`);
-    if (!p.tree.setPieceLayer(layer)) invalid(`the piece layer for "${file.path}" does not match its "pieces root"`);
+    if (layer && !p.tree.setPieceLayer(layer)) invalid(`the piece layer for "${file.path}" does not match its "pieces root"`);
   }
+}
+
+/**
+ * The v2 part of an info dictionary's bytes (already within the metadata limits), or null for a v1 torrent.
+ * `pieceLayers`: the bencoded `piece layers` value beside it in a .torrent, if any (never for metadata from
+ * peers). `name` is the torrent's name as the v1 parser sanitized it.
+ */
+export function readV2(infoBytes: Uint8Array, pieceLayers: Uint8Array | undefined, name: string, limits: V2Limits & { decode: BencodeLimits }): V2Info | null {
+  const info = parseBNode(infoBytes, limits.decode);
+  if (metaVersion(info) === 1) {
+    if (dictGet(info, 'file tree') !== undefined) invalid('a "file tree" without "meta version" 2');
+    return null;
+  }
+  const pl = dictGet(info, 'piece length');
+  const v2 = parseV2Info(info, infoBytes, name, pl?.kind === 'int' ? pl.value : NaN, dictGet(info, 'files') !== undefined, limits);
+  if (pieceLayers) loadPieceLayers(v2, parseBNode(pieceLayers, limits.decode));
+  return v2;
 }
 
 /** Whether every file's piece hashes are known (a .torrent, or a magnet once peers gave them all). */
