@@ -93,6 +93,19 @@ describe('a file\'s hash tree', () => {
     expect(new FileHashTree(root, data.length, 2 * BLOCK_SIZE).addHashes(1, 0, 4, 2, answer)).toBe(true);
   });
 
+  it('holds a verified piece of an 8 TiB file without allocating for the whole file', () => {
+    // All-zero data: every block hash is Z, every node at height k is H^k(Z), so the root is cheap to know.
+    const z = sha256(new Uint8Array(BLOCK_SIZE));
+    const up = (k: number): Uint8Array => { let x = z; for (let i = 0; i < k; i++) x = hashPair(x, x); return x; };
+    const tree = new FileHashTree(up(29), 2 ** 43, 4 * BLOCK_SIZE);
+    expect([tree.height, tree.pieceHeight]).toEqual([29, 2]);
+    // Pieces 0 and 1 (height 2) with their uncles up to the root (heights 3..28).
+    const answer = Buffer.concat([up(2), up(2), ...Array.from({ length: 26 }, (_, k) => up(3 + k))]);
+    expect(tree.addHashes(2, 0, 2, 26, answer)).toBe(true);
+    expect(tree.verifyPiece(0, Buffer.concat([z, z, z, z]))).toEqual({ result: 'passed' });
+    expect(h(tree.getHashes(0, 0, 4, 1)!)).toBe(h(Buffer.concat([z, z, z, z])));
+  });
+
   it('rejects malformed hash requests (base at or above the root, ranges outside the layer, too many proof layers, count 0)', () => {
     const { tree } = seededTree(randomBytes(8 * BLOCK_SIZE), 2 * BLOCK_SIZE); // height 3
     expect(tree.getHashes(3, 0, 1, 0)).toBeNull();

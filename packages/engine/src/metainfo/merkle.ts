@@ -107,6 +107,13 @@ export function fileHashes(blocks: Uint8Array, pieceLength: number): { root: Uin
   return { root: merkleRoot(layer, nextPow2(pieces), log2(bpp)), pieceLayer: layer };
 }
 
+/** Nodes per page of a tree's storage (8 KiB of hashes). */
+const PAGE = 256;
+interface Page {
+  readonly hashes: Uint8Array;
+  readonly known: Uint8Array;
+}
+
 function equal32(a: Uint8Array, aAt: number, b: Uint8Array, bAt = 0): boolean {
   for (let i = 0; i < HASH_SIZE; i++) if (a[aAt + i] !== b[bAt + i]) return false;
   return true;
@@ -142,10 +149,13 @@ export class FileHashTree {
   readonly numPieces: number;
   readonly blocksPerPiece: number;
   readonly root: Uint8Array;
-  /** layers[h]: the real (non-padding) nodes of height h, packed; allocated when first written. */
-  private readonly layers: (Uint8Array | undefined)[];
-  /** known[h][i]: node i of height h is verified. */
-  private readonly known: (Uint8Array | undefined)[];
+  /**
+   * pages[h]: the verified nodes of height h in pages of PAGE nodes, allocated when first written, so a
+   * tree costs memory for what it holds, not for the size its file claims.
+   */
+  private readonly pages: Map<number, Page>[];
+  /** knownCount[h]: how many real nodes of height h are known. */
+  private readonly knownCount: number[];
 
   constructor(root: Uint8Array, length: number, pieceLength: number) {
     this.root = root.slice(0, HASH_SIZE);
@@ -154,8 +164,8 @@ export class FileHashTree {
     this.height = log2(nextPow2(this.numBlocks));
     this.pieceHeight = Math.min(log2(this.blocksPerPiece), this.height);
     this.numPieces = Math.ceil(this.numBlocks / this.blocksPerPiece);
-    this.layers = new Array(this.height + 1);
-    this.known = new Array(this.height + 1);
+    this.pages = Array.from({ length: this.height + 1 }, () => new Map<number, Page>());
+    this.knownCount = new Array<number>(this.height + 1).fill(0);
     this.store(this.height, 0, this.root, 0);
   }
 
@@ -165,20 +175,27 @@ export class FileHashTree {
   }
 
   private store(h: number, i: number, src: Uint8Array, at: number): void {
-    let layer = this.layers[h];
-    if (!layer) {
-      layer = this.layers[h] = new Uint8Array(this.layerCount(h) * HASH_SIZE);
-      this.known[h] = new Uint8Array(this.layerCount(h));
+    const key = Math.floor(i / PAGE);
+    let page = this.pages[h]!.get(key);
+    if (!page) {
+      page = { hashes: new Uint8Array(PAGE * HASH_SIZE), known: new Uint8Array(PAGE) };
+      this.pages[h]!.set(key, page);
     }
-    layer.set(src.subarray(at, at + HASH_SIZE), i * HASH_SIZE);
-    this.known[h]![i] = 1;
+    const j = i % PAGE;
+    page.hashes.set(src.subarray(at, at + HASH_SIZE), j * HASH_SIZE);
+    if (page.known[j] !== 1) {
+      page.known[j] = 1;
+      this.knownCount[h]!++;
+    }
   }
 
   /** Node i at height h (padding beyond the real nodes), or undefined when not known. */
   node(h: number, i: number): Uint8Array | undefined {
     if (i >= this.layerCount(h)) return padHash(h);
-    if (this.known[h]?.[i] !== 1) return undefined;
-    return this.layers[h]!.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+    const page = this.pages[h]?.get(Math.floor(i / PAGE));
+    const j = i % PAGE;
+    if (page?.known[j] !== 1) return undefined;
+    return page.hashes.subarray(j * HASH_SIZE, (j + 1) * HASH_SIZE);
   }
 
   /** The hash a piece of this file must have, or undefined while its layer is unknown. */
@@ -188,15 +205,15 @@ export class FileHashTree {
 
   /** Whether every piece hash is known (a .torrent's piece layer, or all of it from peers). */
   hasPieceLayer(): boolean {
-    const k = this.known[this.pieceHeight];
-    if (!k) return false;
-    for (let i = 0; i < k.length; i++) if (k[i] !== 1) return false;
-    return true;
+    return this.knownCount[this.pieceHeight] === this.layerCount(this.pieceHeight);
   }
 
   /** The piece layer, packed (a .torrent's `piece layers` value; the root for a one-piece file), or undefined. */
   pieceLayer(): Uint8Array | undefined {
-    return this.hasPieceLayer() ? this.layers[this.pieceHeight]!.slice() : undefined;
+    if (!this.hasPieceLayer()) return undefined;
+    const out = new Uint8Array(this.numPieces * HASH_SIZE);
+    for (let p = 0; p < this.numPieces; p++) out.set(this.pieceHash(p)!, p * HASH_SIZE);
+    return out;
   }
 
   /** Sets the piece layer when it hashes up to the root; returns whether it did. */
