@@ -70,6 +70,16 @@ describe('a file\'s hash tree', () => {
     expect(tree.verifyPiece(1, received)).toEqual({ result: 'failed', badBlocks: [2] });
   });
 
+  it('names the block of a failed one-block piece (16 KiB pieces) without asking for hashes', () => {
+    const data = randomBytes(3 * BLOCK_SIZE);
+    const { root, layer, blocks } = seededTree(data, BLOCK_SIZE);
+    const tree = new FileHashTree(root, data.length, BLOCK_SIZE);
+    tree.setPieceLayer(layer);
+    const bad = blocks.slice(32, 64);
+    bad[0] ^= 1;
+    expect(tree.verifyPiece(1, bad)).toEqual({ result: 'failed', badBlocks: [0] });
+  });
+
   it('says "unknown" for a piece whose hash is not known yet (a magnet before the piece layer)', () => {
     const data = randomBytes(3 * 32768);
     const { root, blocks } = seededTree(data, 32768);

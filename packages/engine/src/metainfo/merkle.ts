@@ -269,6 +269,8 @@ export class FileHashTree {
       this.storeSubtree(0, first, blocks, this.pieceHeight);
       return { result: 'passed' };
     }
+    // A piece of one block is its own block hash: that block is the bad one.
+    if (end - first === 1) return { result: 'failed', badBlocks: [0] };
     const badBlocks: number[] = [];
     for (let b = first; b < end; b++) {
       const known = this.node(0, b);
