@@ -5,7 +5,8 @@
 
 Reads PATH (a file or a directory) as libtorrent's add_files does, and prints one JSON line per MODE:
 {"mode", "info": hex of the bencoded info dict, "piece_layers": {root hex: layer hex},
- "v1": v1 info-hash hex or null, "v2": v2 info-hash hex or null}.
+ "v1": v1 info-hash hex or null, "v2": v2 info-hash hex or null, "torrent": hex of the .torrent,
+ "files": [[path, size, offset, is_pad], ...] as libtorrent loads the .torrent}.
 No creation date, creator or trackers: only what the files, piece size and flags decide.
 """
 import json
@@ -28,12 +29,17 @@ def main():
         e.pop(b'created by', None)
         ti = lt.torrent_info(lt.bencode(e))
         ih = ti.info_hashes()
+        fs = ti.files()
+        files = [[fs.file_path(i), fs.file_size(i), fs.file_offset(i), bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)]
+                 for i in range(fs.num_files())]
         print(json.dumps({
             'mode': mode,
             'info': lt.bencode(e[b'info']).hex(),
             'piece_layers': {k.hex(): v.hex() for k, v in e.get(b'piece layers', {}).items()},
             'v1': str(ih.v1) if ih.has_v1() else None,
             'v2': str(ih.v2) if ih.has_v2() else None,
+            'torrent': lt.bencode(e).hex(),
+            'files': files,
         }), flush=True)
 
 
