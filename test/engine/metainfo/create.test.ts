@@ -13,7 +13,7 @@ import { createTorrentFromPath } from '../../../packages/engine/src/metainfo/cre
 import { parseBNode, dictGet } from '../../../packages/engine/src/metainfo/bnode.js';
 import { readV2, hasAllPieceLayers } from '../../../packages/engine/src/metainfo/v2.js';
 import { hybridMismatch } from '../../../packages/engine/src/metainfo/hybrid.js';
-import { parseInfoDict } from '../../../packages/engine/src/metainfo.js';
+import { parseInfoDict } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { PYTHON, requireLibtorrent } from '../../helpers/libtorrent.js';
 
 const LT_CREATE = fileURLToPath(new URL('../../peers/lt_create.py', import.meta.url));

@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import bencode from 'bencode';
 import { SpritzleError } from '@spritzle/engine';
-import { parseInfoDict } from '../../../packages/engine/src/metainfo.js';
+import { parseInfoDict } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { readV2 } from '../../../packages/engine/src/metainfo/v2.js';
 import { checkHybrid, hybridMismatch } from '../../../packages/engine/src/metainfo/hybrid.js';
 import { createTorrentFromData } from '../../../packages/engine/src/metainfo/create.js';

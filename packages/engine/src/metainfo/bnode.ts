@@ -4,7 +4,7 @@
  * "10" and "9" would change its file order), and each value's offsets (to hash or copy exact bytes).
  * One pass over bytes that `checkBencode` has already accepted, so the limits on depth and values hold.
  */
-import { checkBencode, type BencodeLimits } from '../bencode.js';
+import { checkBencode, type BencodeLimits } from './bencode.js';
 
 export type BNode =
   | { readonly kind: 'int'; readonly start: number; readonly end: number; readonly value: number }

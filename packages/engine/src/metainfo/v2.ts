@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { SpritzleError } from '../errors.js';
 import { sanitizeTorrentPath } from '../storage/paths.js';
-import type { BencodeLimits } from '../bencode.js';
+import type { BencodeLimits } from './bencode.js';
 import { dictGet, hasDuplicateKeys, parseBNode, type BNode } from './bnode.js';
 import { BLOCK_SIZE, FileHashTree, HASH_SIZE } from './merkle.js';
 
