@@ -10,9 +10,12 @@ import { createTorrentFromData } from '../../../packages/engine/src/metainfo/cre
 
 const LIMITS = { maxFiles: 100_000, maxPieces: 0x200000, decode: { maxDepth: 100, maxTokens: 3_000_000 } };
 
-/** The v1 view (today's parser) and the v2 layout of one info dict. */
+/** The v1 view (the info dict read without its v2 keys) and the v2 layout of one info dict. */
 function views(infoBytes: Uint8Array) {
-  const v1 = parseInfoDict(infoBytes);
+  const info = bencode.decode(infoBytes) as Record<string, unknown>;
+  delete info['meta version'];
+  delete info['file tree'];
+  const v1 = parseInfoDict(bencode.encode(info));
   const v2 = readV2(infoBytes, undefined, v1.name, LIMITS)!;
   return { v1: v1.files, v2: v2.layout };
 }
@@ -53,6 +56,15 @@ describe('the hybrid cross-check', () => {
     expect(hybridMismatch(v1, v2)).toBe('"d/a.bin" is 40001 bytes in v1 but 40000 in v2');
     expect(() => checkHybrid(v1, v2)).toThrow(SpritzleError);
     expect(() => checkHybrid(v1, v2)).toThrow(/not a valid hybrid \.torrent: its v1 and v2 parts disagree/);
+  });
+
+  it('is what the .torrent parser does: a hybrid whose views disagree is refused with invalid_torrent, saying where', () => {
+    const bad = withV1Files(multi.infoBytes, (fs) => { fs[3]!.path = [Buffer.from('sub'), Buffer.from('c.bin')]; });
+    expect(() => parseInfoDict(bad)).toThrow(expect.objectContaining({
+      code: 'invalid_torrent',
+      message: 'not a valid hybrid .torrent: its v1 and v2 parts disagree (file 3 is "d/sub/c.bin" in v1 but "d/sub/b.bin" in v2)',
+    }) as unknown as Error);
+    expect(parseInfoDict(multi.infoBytes).infoHashes).toEqual({ v1: multi.infoHashV1, v2: multi.infoHashV2 });
   });
 
   it('refuses a v1 list with another file name', () => {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import bencode from 'bencode';
-import { SpritzleError } from '@spritzle/engine';
+import { SpritzleError, parseTorrentFile } from '@spritzle/engine';
+import { encodeTorrentFile } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { parseBNode, dictGet } from '../../../packages/engine/src/metainfo/bnode.js';
 import { readV2, fileAtPiece, fileByRoot, hasAllPieceLayers, type V2Info } from '../../../packages/engine/src/metainfo/v2.js';
 import { createTorrentFromData } from '../../../packages/engine/src/metainfo/create.js';
@@ -136,5 +137,28 @@ describe('the v2 part of a .torrent', () => {
     const info = Buffer.from(`d9:file treed1:a${file}1:a${file}e12:meta versioni2e4:name1:d12:piece lengthi16384ee`, 'latin1');
     const torrent = bencodeOut({ info: new RawBencode(info) });
     expect(code(() => readTorrent(torrent))).toMatch(/appears twice/);
+  });
+
+  it('is read by parseTorrentFile: known by its truncated v2 hash, both hashes listed, the v2 layout as its files', () => {
+    const t = parseTorrentFile(made.torrent);
+    expect(t.infoHash).toBe(made.infoHashV2.slice(0, 40));
+    expect(t.infoHashes).toEqual({ v2: made.infoHashV2 });
+    expect(t.pieceHashes).toEqual([]);
+    expect([t.numPieces, t.totalLength, t.files.length, t.name]).toEqual([6, 6 * 32768, 7, 'd']);
+    expect(t.v2 && hasAllPieceLayers(t.v2)).toBe(true);
+  });
+
+  it('writes its piece layers back into the .torrent it encodes', () => {
+    const again = parseTorrentFile(encodeTorrentFile(parseTorrentFile(made.torrent)));
+    expect(again.infoHashes).toEqual({ v2: made.infoHashV2 });
+    expect(again.v2 && hasAllPieceLayers(again.v2)).toBe(true);
+  });
+
+  it('is read by parseTorrentFile as a hybrid: known by its v1 hash, with both', () => {
+    const h = createTorrentFromData(files, { version: 'hybrid', pieceLength: 32768, name: 'd', singleFile: false });
+    const t = parseTorrentFile(h.torrent);
+    expect(t.infoHash).toBe(h.infoHashV1);
+    expect(t.infoHashes).toEqual({ v1: h.infoHashV1, v2: h.infoHashV2 });
+    expect(t.pieceHashes.length).toBe(6);
   });
 });
