@@ -17,13 +17,22 @@ export const DISK_THREAD_NICE = 10;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
+const { createHash, hash } = require('node:crypto');
 const { writeSync } = require('node:fs');
 if (workerData.nice > 0 && process.platform === 'linux') {
   try { require('node:os').setPriority(workerData.nice); } catch {}
 }
 parentPort.on('message', (m) => {
   const view = new Uint8Array(m.sab, m.off, m.len);
+  if (m.blocks) {
+    // BEP 52: the SHA-256 of each 16 KiB block (the last may be shorter), packed.
+    const n = Math.ceil(m.len / 16384);
+    const out = new ArrayBuffer(n * 32);
+    const o = new Uint8Array(out);
+    for (let i = 0; i < n; i++) o.set(hash('sha256', view.subarray(i * 16384, (i + 1) * 16384), 'buffer'), i * 32);
+    parentPort.postMessage({ id: m.id, digest: out }, [out]);
+    return;
+  }
   if (m.spans === undefined) {
     const digest = createHash('sha1').update(view).digest();
     const out = new ArrayBuffer(20);
@@ -112,6 +121,12 @@ export class DiskIoThreads {
     return new Uint8Array(r.digest!);
   }
 
+  /** The SHA-256 of each 16 KiB block of `buf` (BEP 52's leaf hashes), packed 32 bytes each. */
+  async hashBlocks(buf: Uint8Array): Promise<Uint8Array> {
+    const r = await this.post(buf, undefined, true);
+    return new Uint8Array(r.digest!);
+  }
+
   /**
    * Writes parts of `buf` (a view of a SharedArrayBuffer) to open files: `spans` holds
    * [fd, offset in buf, length, file offset] per part. The fds must stay open until this settles.
@@ -121,7 +136,7 @@ export class DiskIoThreads {
     return { ops: r.ops ?? 0, error: r.error, failedSpan: r.failedSpan };
   }
 
-  private post(buf: Uint8Array, spans: number[] | undefined): Promise<Reply> {
+  private post(buf: Uint8Array, spans: number[] | undefined, blocks = false): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('disk threads closed'));
     if (this.failure) return Promise.reject(this.failure);
     if (!(buf.buffer instanceof SharedArrayBuffer)) return Promise.reject(new TypeError('disk jobs take a view of a SharedArrayBuffer'));
@@ -129,7 +144,7 @@ export class DiskIoThreads {
     const slot = this.slots[this.next++ % this.slots.length]!;
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength, spans });
+      slot.worker.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength, spans, blocks });
     });
   }
 

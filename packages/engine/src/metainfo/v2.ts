@@ -10,7 +10,7 @@ import { SpritzleError } from '../errors.js';
 import { sanitizeTorrentPath } from '../storage/paths.js';
 import type { BencodeLimits } from './bencode.js';
 import { dictGet, hasDuplicateKeys, parseBNode, type BNode } from './bnode.js';
-import { BLOCK_SIZE, FileHashTree, HASH_SIZE } from './merkle.js';
+import { BLOCK_SIZE, FileHashTree, HASH_SIZE, sha256 } from './merkle.js';
 
 /** One file of the file tree, in tree order. */
 export interface V2File {
@@ -240,4 +240,44 @@ export function fileAtPiece(v2: V2Info, piece: number): { pieces: V2FilePieces; 
 export function fileByRoot(v2: V2Info, root: Uint8Array): V2FilePieces | undefined {
   if (root.length !== HASH_SIZE) return undefined;
   return v2.piecesByRoot.get(Buffer.from(root.buffer, root.byteOffset, root.byteLength).toString('hex'));
+}
+
+/**
+ * Checking data on disk (a recheck, or data already there when a torrent is added): fed a piece's bytes in
+ * order, hashes each 16 KiB block of its file's bytes (not the pad after them) and judges them against the
+ * file's tree. A piece whose hash is not known yet (piece layers still to come from peers) is not had.
+ */
+export function v2PieceCheck(v2: V2Info, pieceLength: number): { start(piece: number): { update(data: Uint8Array): void; matches(): boolean } } {
+  return {
+    start(piece) {
+      const at = fileAtPiece(v2, piece);
+      const dataLen = at ? Math.min(pieceLength, v2.files[at.pieces.file]!.length - at.filePiece * pieceLength) : 0;
+      const blocks = new Uint8Array(Math.ceil(dataLen / BLOCK_SIZE) * HASH_SIZE);
+      const block = new Uint8Array(BLOCK_SIZE);
+      let fed = 0;
+      let fill = 0;
+      let n = 0;
+      const flush = (): void => {
+        blocks.set(sha256(block.subarray(0, fill)), n++ * HASH_SIZE);
+        fill = 0;
+      };
+      return {
+        update(data) {
+          for (let i = 0; i < data.length && fed < dataLen;) {
+            const take = Math.min(BLOCK_SIZE - fill, data.length - i, dataLen - fed);
+            block.set(data.subarray(i, i + take), fill);
+            fill += take;
+            fed += take;
+            i += take;
+            if (fill === BLOCK_SIZE) flush();
+          }
+        },
+        matches() {
+          if (!at || fed !== dataLen) return false;
+          if (fill > 0) flush();
+          return at.pieces.tree.verifyPiece(at.filePiece, blocks).result === 'passed';
+        },
+      };
+    },
+  };
 }

@@ -237,6 +237,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     let name = p.name ?? r?.name ?? '';
     let torrentBytes: Uint8Array | null = null;
     let selectOnly: FileRange[] | undefined;
+    let magnetV2: string | undefined;
     if (p.ti) {
       info = parseTorrentFile(p.ti);
       infoHash = info.infoHash;
@@ -248,6 +249,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     } else if (p.url) {
       const magnet = await parseMagnet(p.url);
       infoHash = magnet.infoHash;
+      magnetV2 = magnet.v2;
       name ||= magnet.name ?? '';
       p.trackers = [...p.trackers, ...magnet.trackers];
       p.peers = [...p.peers, ...magnet.peers];
@@ -278,6 +280,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       save_path: path.resolve(p.save_path ?? this.settingsValue.save_path),
     };
     const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
+    torrent.magnetV2Hash = magnetV2;
     torrent.discovery = this.discovery?.forTorrent(torrent, normalized.trackers, normalized.tracker_tiers) ?? null;
     const handle = new TorrentHandle(this, torrent);
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
@@ -315,12 +318,24 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** The torrent with this info-hash (40 hex digits, either case), or undefined (libtorrent's find_torrent). */
   findTorrent(infoHash: string): TorrentHandle | undefined {
-    return this.handles.get(infoHash.toLowerCase());
+    const t = this.torrentByAnyHash(infoHash.toLowerCase());
+    return t && this.handles.get(t.infoHash);
+  }
+
+  /**
+   * The torrent a hash names: the hash it is known by, or for a v2 or hybrid torrent its v2 info-hash (64 hex)
+   * or the v2 hash truncated to 40 (what v2 peers and trackers use).
+   */
+  private torrentByAnyHash(hash: string): Torrent | undefined {
+    const direct = this.torrentsByHash.get(hash);
+    if (direct) return direct;
+    for (const t of this.torrentsByHash.values()) if (t.v2Hash !== undefined && (hash === t.v2Hash || hash === t.v2Hash.slice(0, 40))) return t;
+    return undefined;
   }
 
   /** Removes a torrent; with deleteFiles its data goes too. An unknown hash is torrent_not_found. */
   async removeTorrent(infoHash: string, opts: { deleteFiles?: boolean } = {}): Promise<void> {
-    const key = infoHash.toLowerCase();
+    const key = this.torrentByAnyHash(infoHash.toLowerCase())?.infoHash ?? infoHash.toLowerCase();
     const torrent = this.torrentsByHash.get(key);
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
@@ -463,7 +478,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       const peer = new PeerConnection(transport, 'outgoing', this.counters, this.peerBuffers);
       this.handshakePhase(peer, torrent);
       torrent.useExtensions(peer);
-      peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+      // A hybrid dials with its v1 hash and offers the upgrade to v2 (BEP 52's reserved bit).
+      peer.sendHandshake(torrent.infoHashBytes, this.peerId, torrent.v2Hash !== undefined && !torrent.v2Only);
     });
   }
 
@@ -507,13 +523,14 @@ export class Session extends TypedEmitter<SessionEvents> {
       const infoHash = Buffer.from(h.infoHash).toString('hex');
       const peerIdHex = Buffer.from(h.peerId).toString('hex');
       this.pending.delete(peer);
-      const torrent = outgoingTorrent ?? this.torrentsByHash.get(infoHash);
+      const torrent = outgoingTorrent ?? this.torrentByAnyHash(infoHash);
       const drop = (reason: string, skip: boolean): void => {
         peer.onClose = undefined;
         peer.close(reason);
         if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, skip);
       };
-      if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
+      const v2Swarm = torrent?.v2Hash?.slice(0, 40);
+      if (!torrent || torrent.closed || (infoHash !== torrent.infoHash && infoHash !== v2Swarm)) return drop('unknown info-hash', true);
       if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
       // libtorrent's torrent_not_ready: while checking, the pieces we have are not known, and a peer
       // attached now would be told we have nothing and never hear otherwise.
@@ -530,9 +547,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
       peer.peerId = peerIdHex;
+      // BEP 52: the connection speaks v2 when it names the v2 swarm, or when a v1 connection to a hybrid
+      // asks to upgrade (the answer then names the v2 swarm, as libtorrent's does).
+      peer.v2 = v2Swarm !== undefined && (infoHash === v2Swarm || (peer.direction === 'incoming' && h.v2 === true));
       if (peer.direction === 'incoming') {
         torrent.useExtensions(peer);
-        peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+        peer.sendHandshake(peer.v2 ? Buffer.from(v2Swarm!, 'hex') : torrent.infoHashBytes, this.peerId);
       }
       peer.onClose = undefined;
       torrent.attachPeer(peer);
