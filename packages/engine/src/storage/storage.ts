@@ -159,6 +159,15 @@ export class Storage implements TorrentStorage {
    * by `writer` when given (the disk threads, with the fds opened here and kept open until it settles),
    * else here with async file I/O.
    */
+  /** Creates the empty files (no piece writes them), as libtorrent does once a torrent is complete. */
+  async createEmptyFiles(): Promise<void> {
+    for (let i = 0; i < this.layout.files.length; i++) {
+      const f = this.layout.files[i]!;
+      if (f.pad || f.length !== 0) continue;
+      this.release(await this.acquire(i, true));
+    }
+  }
+
   async writePiece(piece: number, data: Uint8Array, writer?: PieceWriter): Promise<void> {
     const size = this.layout.pieceSize(piece);
     if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);

@@ -60,6 +60,8 @@ export interface TorrentStorage {
     pieceHashes: readonly Uint8Array[] | PieceCheck,
     opts?: { onPiece?: (piece: number, ok: boolean) => void; signal?: AbortSignal },
   ): Promise<boolean[]>;
+  /** Creates the torrent's empty files (no piece ever writes them); back-ends without files need not. */
+  createEmptyFiles?(): Promise<void>;
   /** Whether any of the torrent's (non-pad) files exists. */
   hasAnyFile(): Promise<boolean>;
   /** Each file's size and modification time now, for fast-resume. */

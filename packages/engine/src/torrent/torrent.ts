@@ -803,6 +803,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   private onFinished(): void {
     this.completedTime ||= Math.floor(Date.now() / 1000);
+    this.storage?.createEmptyFiles?.().catch((e: Error) => this.setError(e));
     this.updateFinishedState();
     for (const p of [...this.peers]) {
       if (p.isSeed && this.isSeeding) p.close('both are seeds');

@@ -1,0 +1,101 @@
+// BitTorrent v2 and hybrid torrents (BEP 52) with a real peer written by someone else: Debian's libtorrent
+// 2.0. Torrents from libtorrent's create_torrent (test/peers/lt_create.py) or spritzle's; data verified.
+import { describe, it, expect, afterAll } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Session } from '@spritzle/engine';
+import { tmpDir, sameBytes } from '../helpers/fixtures.js';
+import { PYTHON, startLtSeed, startLtDownload, requireLibtorrent } from '../helpers/libtorrent.js';
+import { waitFor, finished } from '../helpers/engine.js';
+import { createTorrentFromPath } from '../../packages/engine/src/metainfo/create.js';
+
+const LT_CREATE = fileURLToPath(new URL('../peers/lt_create.py', import.meta.url));
+const PIECE = 32768;
+/** Relative paths and sizes: an empty file, files smaller than a piece, one of several pieces, a subfolder. */
+const FILES: [string, number][] = [['a.bin', 40_000], ['empty', 0], ['sub/big.bin', 700_001], ['sub/small', 100], ['z.txt', 16_384]];
+
+/** A folder `name` under a fresh directory with FILES of random bytes; returns [parent, folder]. */
+async function dataTree(name: string): Promise<[string, string]> {
+  const parent = await tmpDir(`v2-${name}`);
+  const root = path.join(parent, name);
+  for (const [rel, size] of FILES) {
+    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    writeFileSync(path.join(root, rel), randomBytes(size));
+  }
+  return [parent, root];
+}
+
+/** libtorrent's .torrent for `root` (v2 or hybrid), written beside it; its path and v1/v2 hashes. */
+function libtorrentTorrent(root: string, mode: 'v2' | 'hybrid'): { file: string; v1: string | null; v2: string } {
+  const out = execFileSync(PYTHON, [LT_CREATE, root, String(PIECE), mode], { encoding: 'utf8', timeout: 60_000 });
+  const ref = JSON.parse(out.trim()) as { torrent: string; v1: string | null; v2: string };
+  const file = `${root}.${mode}.torrent`;
+  writeFileSync(file, Buffer.from(ref.torrent, 'hex'));
+  return { file, v1: ref.v1, v2: ref.v2 };
+}
+
+async function expectSameTree(a: string, b: string): Promise<void> {
+  for (const [rel] of FILES) expect([rel, await sameBytes(path.join(a, rel), path.join(b, rel))]).toEqual([rel, true]);
+}
+
+describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
+  const sessions: Session[] = [];
+  afterAll(async () => {
+    await Promise.all(sessions.map((s) => s.close()));
+  });
+  const session = async (): Promise<Session> => {
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
+    sessions.push(s);
+    return s;
+  };
+
+  for (const mode of ['v2', 'hybrid'] as const) {
+    it(`downloads a ${mode} multi-file torrent from a libtorrent seed (an empty file, files smaller than a piece)`, async () => {
+      requireLibtorrent();
+      const [parent, root] = await dataTree(`from-lt-${mode}`);
+      const t = libtorrentTorrent(root, mode);
+      const seed = await startLtSeed(t.file, parent);
+      const s = await session();
+      const save = await tmpDir(`v2-dl-${mode}`);
+      const { readFileSync } = await import('node:fs');
+      const h = await s.addTorrent({ ti: readFileSync(t.file), save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+      expect(h.infoHash).toBe(t.v1 ?? t.v2.slice(0, 40));
+      await finished(s, h);
+      await expectSameTree(root, path.join(save, path.basename(root)));
+      expect(s.stats()['ses.num_piece_failed'] ?? 0).toBe(0);
+      await seed.stop();
+    });
+  }
+
+  it('seeds a v2 torrent it created to libtorrent', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('to-lt-v2');
+    const created = await createTorrentFromPath(root, { version: 'v2', pieceLength: PIECE });
+    const file = `${root}.torrent`;
+    writeFileSync(file, created.torrent);
+    const s = await session();
+    const h = await s.addTorrent({ ti: created.torrent, save_path: parent });
+    await waitFor(() => h.status().state === 'seeding');
+    const save = await tmpDir('v2-lt-get');
+    const result = await startLtDownload(file, save, [s.listenPort], 60).done;
+    expect(result).toMatchObject({ ok: true, hash_failures: 0 });
+    await expectSameTree(root, path.join(save, 'to-lt-v2'));
+  });
+
+  it('seeds a v2 torrent to libtorrent from a v2 magnet, as the only peer (answering its hash requests)', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('magnet-v2');
+    const created = await createTorrentFromPath(root, { version: 'v2', pieceLength: PIECE });
+    const s = await session();
+    const h = await s.addTorrent({ ti: created.torrent, save_path: parent });
+    await waitFor(() => h.status().state === 'seeding');
+    const save = await tmpDir('v2-lt-magnet');
+    const result = await startLtDownload(`magnet:?xt=urn:btmh:1220${created.infoHashV2}&dn=magnet-v2`, save, [s.listenPort], 60).done;
+    expect(result).toMatchObject({ ok: true, hash_failures: 0 });
+    await expectSameTree(root, path.join(save, 'magnet-v2'));
+    expect(s.stats()['ses.num_outgoing_hashes']!).toBeGreaterThan(0);
+  });
+});
