@@ -98,4 +98,40 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
     await expectSameTree(root, path.join(save, 'magnet-v2'));
     expect(s.stats()['ses.num_outgoing_hashes']!).toBeGreaterThan(0);
   });
+
+  for (const mode of ['v2', 'hybrid'] as const) {
+    it(`downloads a ${mode} torrent from a libtorrent seed by magnet (piece layers asked of the seed)`, async () => {
+      requireLibtorrent();
+      const [parent, root] = await dataTree(`magnet-from-lt-${mode}`);
+      const t = libtorrentTorrent(root, mode);
+      const seed = await startLtSeed(t.file, parent);
+      const s = await session();
+      const save = await tmpDir(`v2-magnet-dl-${mode}`);
+      const xt = `xt=urn:btmh:1220${t.v2}${t.v1 ? `&xt=urn:btih:${t.v1}` : ''}`;
+      const h = await s.addTorrent({ url: `magnet:?${xt}`, save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+      await finished(s, h);
+      await expectSameTree(root, path.join(save, path.basename(root)));
+      expect(s.stats()['ses.num_outgoing_hash_request']!).toBeGreaterThan(0);
+      await seed.stop();
+    });
+  }
+
+  it('seeds a hybrid to a libtorrent that knows only its v1 hash and to one that knows its v2 torrent', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('hybrid-seed');
+    const created = await createTorrentFromPath(root, { version: 'hybrid', pieceLength: PIECE });
+    const file = `${root}.torrent`;
+    writeFileSync(file, created.torrent);
+    const s = await session();
+    const h = await s.addTorrent({ ti: created.torrent, save_path: parent });
+    await waitFor(() => h.status().state === 'seeding');
+    const [v1Save, v2Save] = [await tmpDir('hybrid-v1-get'), await tmpDir('hybrid-v2-get')];
+    const [v1, v2] = await Promise.all([
+      startLtDownload(`magnet:?xt=urn:btih:${created.infoHashV1!}`, v1Save, [s.listenPort], 60).done,
+      startLtDownload(file, v2Save, [s.listenPort], 60).done,
+    ]);
+    expect([v1, v2]).toMatchObject([{ ok: true, hash_failures: 0 }, { ok: true, hash_failures: 0 }]);
+    await expectSameTree(root, path.join(v1Save, 'hybrid-seed'));
+    await expectSameTree(root, path.join(v2Save, 'hybrid-seed'));
+  });
 });

@@ -855,6 +855,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
           if (p.closed) continue;
           p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
           this.updateInterest(p);
+          this.hashes?.request(p); // a magnet's v2 piece layers
         }
       });
     } catch (e) {
@@ -867,6 +868,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** Once a second: rates, timeouts, snubbing, queue sizes, dialling. */
   tick(now: number, seconds: number): void {
     if (this.closed) return;
+    // Hash requests unanswered past their retry time go to peers again.
+    this.hashes?.requestAll(now);
     const s = this.host.settings;
     const c = this.host.counters;
     const requests = this.requests;
