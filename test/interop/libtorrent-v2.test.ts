@@ -11,6 +11,12 @@ import { tmpDir, sameBytes } from '../helpers/fixtures.js';
 import { PYTHON, startLtSeed, startLtDownload, requireLibtorrent } from '../helpers/libtorrent.js';
 import { waitFor, finished } from '../helpers/engine.js';
 import { createTorrentFromPath } from '../../packages/engine/src/metainfo/create.js';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import {
+  MSG, WireDecoder, encodeHandshake, encodeHashMessage, encodePieceHeader, encodeSimple, type WireHandler,
+} from '../../packages/engine/src/wire/codec.js';
+import { parseTorrentFile } from '../../packages/engine/src/metainfo/metainfo.js';
 
 const LT_CREATE = fileURLToPath(new URL('../peers/lt_create.py', import.meta.url));
 const PIECE = 32768;
@@ -60,7 +66,6 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
       const seed = await startLtSeed(t.file, parent);
       const s = await session();
       const save = await tmpDir(`v2-dl-${mode}`);
-      const { readFileSync } = await import('node:fs');
       const h = await s.addTorrent({ ti: readFileSync(t.file), save_path: save, peers: [`127.0.0.1:${seed.port}`] });
       expect(h.infoHash).toBe(t.v1 ?? t.v2.slice(0, 40));
       await finished(s, h);
@@ -134,4 +139,81 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
     await expectSameTree(root, path.join(v1Save, 'hybrid-seed'));
     await expectSameTree(root, path.join(v2Save, 'hybrid-seed'));
   });
+
+  it('fetches again only the one bad 16 KiB block a peer sent, and bans that peer', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('bad-block');
+    const t = libtorrentTorrent(root, 'v2');
+    const torrentBytes = readFileSync(t.file);
+    const info = parseTorrentFile(torrentBytes);
+    const seed = await startLtSeed(t.file, parent);
+    const liar = await lyingPeer(info, parent);
+    const s = await session();
+    const save = await tmpDir('bad-block-dl');
+    const h = await s.addTorrent({ ti: torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`, `127.0.0.1:${seed.port}`] });
+    await finished(s, h);
+    await expectSameTree(root, path.join(save, 'bad-block'));
+    const st = s.stats();
+    expect(liar.corrupted).toBe(1);
+    // One block was wasted and fetched again, not its whole piece.
+    expect([st['net.recv_failed_bytes'], st['ses.num_piece_failed'], st['peer.banned_for_hash_failure']]).toEqual([16384, 1, 1]);
+    // Requests: every block of the torrent once, the bad one once more (not its piece's other block), and
+    // the end-game duplicates, each of which came back redundant.
+    expect(st['ses.num_outgoing_request']! - st['net.recv_redundant_bytes']! / 16384).toBe(info.totalLength / 16384 + 1);
+    liar.close();
+    await seed.stop();
+  });
 });
+
+/**
+ * A v2 peer that has everything and serves it, except that the first second block of a piece it is asked
+ * for goes out corrupted; it refuses every hash request (so another peer must tell which block was bad).
+ */
+async function lyingPeer(info: ReturnType<typeof parseTorrentFile>, parent: string): Promise<{ port: number; corrupted: number; close(): void }> {
+  const data = Buffer.alloc(info.totalLength);
+  let off = 0;
+  for (const f of info.files) {
+    if (!f.pad && f.length > 0) readFileSync(path.join(parent, f.path)).copy(data, off);
+    off += f.length;
+  }
+  const state = { corrupted: 0 };
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    const none = (): void => undefined;
+    const handler: WireHandler = {
+      onHandshake: () => {
+        socket.write(encodeHandshake({ infoHash: info.infoHashBytes, peerId: Buffer.alloc(20, 7), dht: false, fast: true, extended: false, v2: true }));
+        socket.write(encodeSimple(MSG.haveAll));
+        socket.write(encodeSimple(MSG.unchoke));
+      },
+      onKeepAlive: none, onChoke: none, onUnchoke: none, onInterested: none, onNotInterested: none, onHave: none,
+      onBitfield: none, onCancel: none, onPort: none, onSuggest: none, onHaveAll: none, onHaveNone: none, onReject: none,
+      onAllowedFast: none, onExtended: none, onPiece: none, onHashes: none, onHashReject: none,
+      onRequest: (index, offset, length) => {
+        const block = Buffer.from(data.subarray(index * info.pieceLength + offset, index * info.pieceLength + offset + length));
+        if (offset === 16384 && state.corrupted === 0) {
+          block[0] ^= 0xff;
+          state.corrupted++;
+        }
+        socket.write(Buffer.concat([encodePieceHeader(index, offset, length), block]));
+      },
+      onHashRequest: (root, base, index, count, proofLayers) => {
+        socket.write(encodeHashMessage(MSG.hashReject, root, base, index, count, proofLayers));
+      },
+    };
+    const decoder = new WireDecoder(handler);
+    socket.on('data', (d: Buffer) => {
+      try {
+        decoder.feed(d);
+      } catch {
+        socket.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get corrupted() { return state.corrupted; },
+    close: () => server.close(),
+  };
+}
