@@ -41,6 +41,8 @@ for (const pkg of ['engine', 'server']) {
     entryPointStrategy: 'resolve',
     tsconfig,
     readme: join(ROOT, `packages/${pkg}/README.md`),
+    // No source links: a clone has no (or a local) git remote, which TypeDoc would warn about.
+    disableSources: true,
     excludePrivate: true,
     excludeInternal: true,
     logLevel: LogLevel.Warn,

@@ -25,7 +25,13 @@ export function requireLibtorrent(): void {
   if (!hasLibtorrent) throw new Error(MISSING_LIBTORRENT);
 }
 
-export interface LtPeerSeen { endpoint: string; peer_id: string; client: string }
+/**
+ * lt_peer.py --encryption: `plaintext` (default: plaintext out, either in), `enabled` (MSE tried both ways,
+ * plaintext fallback), `forced` (pe_forced both ways, RC4 payload only), `refuse` (plaintext only).
+ */
+export type LtEncryption = 'plaintext' | 'enabled' | 'forced' | 'refuse';
+/** encryption: libtorrent's peer_info flags, 'rc4', 'plaintext' (an MSE handshake, plaintext payload) or ''. */
+export interface LtPeerSeen { endpoint: string; peer_id: string; client: string; encryption?: string }
 export interface LtSeedStats { uploaded: number; peers_seen: LtPeerSeen[] }
 export interface LtSeed {
   port: number;
@@ -41,6 +47,7 @@ export interface LtSeedOptions {
   seedMode?: boolean;
   /** listen port, default any free one */
   port?: number;
+  encryption?: LtEncryption;
 }
 
 export interface LtDownloadResult {
@@ -54,6 +61,8 @@ export interface LtDownloadResult {
   downloaded: number;
   pieces: number;
   pieces_have: number;
+  /** what peer_info said of the connections seen while downloading ('rc4', 'plaintext', '') */
+  peer_encryption?: string[];
   error?: string;
 }
 export interface LtDownload {
@@ -67,6 +76,7 @@ export interface LtDownload {
 export interface LtDownloadOptions {
   /** listen port, default any free one */
   port?: number;
+  encryption?: LtEncryption;
 }
 
 interface Child {
@@ -153,6 +163,7 @@ export async function startLtSeed(torrentPath: string, savePath: string, opts: L
   if (opts.tracker) args.push('--tracker', opts.tracker);
   for (const p of opts.peers ?? []) args.push('--peer', peerArg(p));
   if (opts.seedMode) args.push('--seed-mode');
+  if (opts.encryption) args.push('--encryption', opts.encryption);
   const child = start(args);
   let summary: LtSeedStats | undefined;
   const port = await new Promise<number>((resolve, reject) => {
@@ -201,6 +212,7 @@ export function startLtDownload(
   const args = ['get', torrentOrMagnet, '--save-path', savePath, '--timeout', String(timeoutS),
     '--port', String(opts.port ?? 0)];
   for (const p of peers) args.push('--peer', peerArg(p));
+  if (opts.encryption) args.push('--encryption', opts.encryption);
   const child = start(args);
   let result: LtDownloadResult | undefined;
   const port = new Promise<number>((resolve, reject) => {

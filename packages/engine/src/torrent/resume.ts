@@ -37,6 +37,7 @@ export interface ResumeData {
 const FORMAT = 'spritzle resume file';
 const VERSION = 1;
 
+/** A torrent's fast-resume data as bencoded bytes (libtorrent's write_resume_data_buf); decodeResumeData reads them back. */
 export function encodeResumeData(r: ResumeData): Uint8Array {
   const d: Record<string, unknown> = {
     'file-format': FORMAT,

@@ -4,14 +4,18 @@ import type { PiecePicker } from '../algo/piece-picker.js';
 import type { TorrentDiscovery } from '../discovery/types.js';
 import type { ResumeData } from './resume.js';
 
+/** One connected peer, as libtorrent's peer_info (GET /torrent/<hash>/peers). */
 export interface PeerInfo {
   ip: string;
   port: number;
   client: string;
   peer_id: string;
   direction: 'incoming' | 'outgoing';
-  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed. */
+  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed, E/e encrypted (RC4/plaintext payload). */
   flags: string;
+  /** libtorrent's peer_info flags: an MSE connection with an RC4 payload, or with a plaintext payload. */
+  rc4_encrypted: boolean;
+  plaintext_encrypted: boolean;
   progress: number;
   down_speed: number;
   up_speed: number;
@@ -21,6 +25,7 @@ export interface PeerInfo {
   queue: number;
 }
 
+/** One file of a torrent: where it lies, how much of it is there, its priority (0 skips it, 4 is normal). */
 export interface FileInfo {
   index: number;
   path: string;
