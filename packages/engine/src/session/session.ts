@@ -517,9 +517,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       const s = this.settingsValue;
       const key = `${host}:${port}`;
       const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext && !this.noMse.has(key));
+      const dialHash = torrent.dialHashBytes;
       const mse = encrypt
         ? MseTransport.outgoing(transport, {
-          skey: torrent.infoHashBytes, level: s.allowed_enc_level, timeoutMs: s.handshake_timeout * 1000,
+          skey: dialHash, level: s.allowed_enc_level, timeoutMs: s.handshake_timeout * 1000,
           onHandshakeEnd: (r) => this.mseEnded(r !== null),
         })
         : null;
@@ -534,8 +535,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       };
       this.handshakePhase(peer, torrent, mse, fallBack);
       torrent.useExtensions(peer);
-      // A hybrid dials with its v1 hash and offers the upgrade to v2 (BEP 52's reserved bit).
-      peer.sendHandshake(torrent.infoHashBytes, this.peerId, torrent.v2Hash !== undefined && !torrent.v2Only);
+      // A hybrid dialled by its v1 hash offers the upgrade to v2 (BEP 52's reserved bit).
+      peer.sendHandshake(dialHash, this.peerId, torrent.v2Hash !== undefined && dialHash === torrent.infoHashBytes && !torrent.v2Only);
     });
   }
 
@@ -615,13 +616,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
       peer.peerId = peerIdHex;
-<<<<<<< HEAD
       // BEP 52: the connection speaks v2 when it names the v2 swarm, or when a v1 connection to a hybrid
       // asks to upgrade (the answer then names the v2 swarm, as libtorrent's does).
       peer.v2 = v2Swarm !== undefined && (infoHash === v2Swarm || (peer.direction === 'incoming' && h.v2 === true));
-=======
       peer.encryption = mse?.encryption ?? 'none';
->>>>>>> main
       if (peer.direction === 'incoming') {
         torrent.useExtensions(peer);
         peer.sendHandshake(peer.v2 ? Buffer.from(v2Swarm!, 'hex') : torrent.infoHashBytes, this.peerId);

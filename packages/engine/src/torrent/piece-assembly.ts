@@ -107,7 +107,10 @@ export class PieceAssembly {
   }
 
   private verify(index: number, part: PartialPiece): void {
-    if (this.deps.info.v2) {
+    const { v2, pieceHashes } = this.deps.info;
+    // A hybrid whose v2 piece hash is not known yet (a magnet over a v1 connection, which cannot ask for
+    // piece layers) is checked by its v1 SHA-1 meanwhile.
+    if (v2 && (pieceHashes.length === 0 || this.knowsV2Hash(index))) {
       this.verifyV2(index, part);
       return;
     }
@@ -169,6 +172,11 @@ export class PieceAssembly {
       },
       (e: Error) => this.jobFailed(index, part.buf, size, e),
     );
+  }
+
+  private knowsV2Hash(index: number): boolean {
+    const at = fileAtPiece(this.deps.info.v2!, index);
+    return at === undefined || at.pieces.tree.pieceHash(at.filePiece) !== undefined;
   }
 
   private judgeV2(index: number, w: WaitingPiece): void {

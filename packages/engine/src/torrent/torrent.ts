@@ -125,6 +125,17 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return this.info ? this.info.infoHashes.v1 === undefined : this.magnetV2Hash !== undefined && this.infoHash === this.magnetV2Hash.slice(0, 40);
   }
 
+  /**
+   * The hash to dial peers with: the torrent's; but a hybrid that still lacks v2 piece layers dials its v2
+   * swarm, since only a v2 connection may ask for them (an encrypted v1 one is never upgraded by libtorrent).
+   */
+  get dialHashBytes(): Uint8Array {
+    const v2 = this.v2Hash;
+    if (v2 === undefined || this.v2Only) return this.infoHashBytes;
+    const needLayers = this.info ? this.hashes?.picker.needsPieceLayers() === true : true;
+    return needLayers ? Buffer.from(v2.slice(0, 40), 'hex') : this.infoHashBytes;
+  }
+
   /** A magnet's `xt=urn:btmh:` v2 hash (64 hex), until the metadata tells. */
   magnetV2Hash: string | undefined;
 
