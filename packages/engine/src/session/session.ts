@@ -264,7 +264,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       p.peers = [...p.peers, ...magnet.peers];
       if (p.file_priorities === undefined) selectOnly = magnet.selectOnly;
     } else if (p.info_hash) {
-      infoHash = p.info_hash;
+      // A v2 hash (64 hex) names the torrent by its first 40, as libtorrent's get_best() does.
+      infoHash = p.info_hash.slice(0, 40);
+      if (p.info_hash.length === 64) magnetV2 = p.info_hash;
     } else {
       infoHash = r!.info_hash;
       if (r!.info) info = parseInfoDict(r!.info);
