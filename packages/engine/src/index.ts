@@ -29,3 +29,9 @@ export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type Benc
 export { parseTorrentFile, type TorrentInfo } from './metainfo/metainfo.js';
 export { parseMagnet, type Magnet, type FileRange } from './metainfo/magnet.js';
 export { encodeResumeData, decodeResumeData, type ResumeData } from './torrent/resume.js';
+export { bestInfoHash, parseInfoHash, type InfoHashes } from './metainfo/info-hashes.js';
+export type { V2Info, V2File, V2FilePieces, LayoutFile } from './metainfo/v2.js';
+export { FileHashTree } from './metainfo/merkle.js';
+export {
+  createTorrentFromPath, createTorrentFromData, type CreateOptions as CreateTorrentOptions, type CreatedTorrent, type TorrentVersion,
+} from './metainfo/create.js';

@@ -17,6 +17,7 @@ import { SpritzleError } from '../errors.js';
 import { bencode, RawBencode, type BOut } from './bencode-writer.js';
 import { BLOCK_SIZE, fileHashes, sha256 } from './merkle.js';
 
+/** What kind of torrent to create: v2 only, or hybrid (v1 and v2 in one info dictionary). */
 export type TorrentVersion = 'v2' | 'hybrid';
 
 export interface CreateFile {
@@ -26,6 +27,7 @@ export interface CreateFile {
   readonly executable?: boolean;
 }
 
+/** How to create a torrent (libtorrent's create_torrent flags and fields). */
 export interface CreateOptions {
   readonly version: TorrentVersion;
   /** A power of two, at least 16 KiB (BEP 52). */
@@ -44,6 +46,7 @@ export interface CreateOptions {
   readonly creationDate?: number;
 }
 
+/** A created .torrent: its bytes, the info dictionary inside them, and its info-hashes. */
 export interface CreatedTorrent {
   readonly torrent: Uint8Array;
   readonly infoBytes: Uint8Array;

@@ -6,6 +6,7 @@
  */
 import { SpritzleError } from '../errors.js';
 
+/** A torrent's info-hashes (libtorrent's info_hash_t): v1, v2, or both for a hybrid. */
 export interface InfoHashes {
   /** 40 lower-case hex, for v1 and hybrid torrents. */
   readonly v1?: string;

@@ -39,6 +39,7 @@ export interface V2FilePieces {
   readonly tree: FileHashTree;
 }
 
+/** The BEP 52 part of a v2 or hybrid torrent: its files, their merkle trees, its v2 info-hash and layout. */
 export interface V2Info {
   /** SHA-256 of the info dictionary, 64 lower-case hex characters. */
   readonly infoHashV2: string;
