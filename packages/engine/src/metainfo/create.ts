@@ -58,6 +58,13 @@ export interface CreatedTorrent {
 
 const enc = new TextEncoder();
 
+/** A piece size for `total` bytes: about a thousand pieces, a power of two from 16 KiB to 16 MiB. */
+export function autoPieceLength(total: number): number {
+  let p = BLOCK_SIZE;
+  while (p < 16 * 1024 * 1024 && p * 1024 < total) p *= 2;
+  return p;
+}
+
 /** libtorrent's canonical file order: by path, component by component, comparing bytes. */
 export function canonicalOrder<T extends { path: readonly string[] }>(files: readonly T[]): T[] {
   const keyed = files.map((f) => ({ f, comps: f.path.map((c) => Buffer.from(enc.encode(c))) }));
@@ -224,6 +231,7 @@ export function buildTorrent(files: readonly CreateFile[], hashes: { fileBlocks:
     info.pieces = hashes.v1Pieces;
     if (o.singleFile) {
       info.length = files[0]!.length;
+      // (a renamed single file keeps its v1 name equal to the tree's key: both are o.name)
       if (files[0]!.executable) info.attr = 'x';
     } else {
       info.files = hybridLayout(files, o.pieceLength).map((e) => e.file
@@ -284,10 +292,16 @@ export async function collectFiles(root: string): Promise<{ name: string; single
 /** Creates a v2 or hybrid .torrent for a file or a directory, reading each file once. */
 export async function createTorrentFromPath(
   root: string,
-  options: Omit<CreateOptions, 'name' | 'singleFile'> & { onProgress?: (hashedBytes: number) => void },
+  options: Omit<CreateOptions, 'name' | 'singleFile' | 'pieceLength'> & {
+    /** Default: about a thousand pieces (autoPieceLength). */
+    pieceLength?: number;
+    name?: string;
+    onProgress?: (hashedBytes: number, totalBytes: number) => void;
+  },
 ): Promise<CreatedTorrent> {
   const { name, singleFile, files } = await collectFiles(root);
-  const o: CreateOptions = { ...options, name, singleFile };
+  const total = files.reduce((a, f) => a + f.length, 0);
+  const o: CreateOptions = { ...options, pieceLength: options.pieceLength ?? autoPieceLength(total), name: options.name ?? name, singleFile };
   checkOptions(files, o);
   const hybrid = o.version === 'hybrid';
   const hasher = new TorrentHasher(files, o.pieceLength, hybrid);
@@ -302,7 +316,7 @@ export async function createTorrentFromPath(
       for await (const chunk of createReadStream(f.abs, { highWaterMark: 1 << 20 })) {
         hasher.update(chunk as Buffer);
         hashed += (chunk as Buffer).length;
-        options.onProgress?.(hashed);
+        options.onProgress?.(hashed, total);
       }
     }
     hasher.endFile(layout[i + 1]?.pad ?? 0);
