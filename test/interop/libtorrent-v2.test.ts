@@ -105,7 +105,7 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
   });
 
   for (const mode of ['v2', 'hybrid'] as const) {
-    it(`downloads a ${mode} torrent from a libtorrent seed by magnet (piece layers asked of the seed)`, async () => {
+    it(`downloads a ${mode} torrent from a libtorrent seed by magnet (piece layers asked of the seed) and resumes it`, async () => {
       requireLibtorrent();
       const [parent, root] = await dataTree(`magnet-from-lt-${mode}`);
       const t = libtorrentTorrent(root, mode);
@@ -118,6 +118,15 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
       await expectSameTree(root, path.join(save, path.basename(root)));
       expect(s.stats()['ses.num_outgoing_hash_request']!).toBeGreaterThan(0);
       await seed.stop();
+      // Resumed in a new session with no peer: the piece layers came with the resume data, so a recheck of
+      // the data on disk finds every piece (nothing would verify without them).
+      const resume = await h.saveResumeData();
+      const s2 = await session();
+      const h2 = await s2.addTorrent({ resume_data: resume, save_path: save });
+      await waitFor(() => h2.status().state === 'seeding');
+      await h2.forceRecheck();
+      await waitFor(() => h2.status().state === 'seeding' && h2.status().progress === 1);
+      expect(s2.stats()['ses.num_outgoing_hash_request'] ?? 0).toBe(0);
     });
   }
 

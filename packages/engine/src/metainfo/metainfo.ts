@@ -277,6 +277,15 @@ export function parseTorrentFile(bytes: Uint8Array): TorrentInfo {
  * v2, with the piece layers its trees know (those still missing are asked of peers again after a restart).
  */
 export function encodeTorrentFile(info: TorrentInfo): Uint8Array {
+  return bencode({ info: new RawBencode(info.infoBytes), ...(info.v2 ? { 'piece layers': pieceLayersOf(info) } : {}) });
+}
+
+/** A v2 torrent's `piece layers` as its trees know them now (for a .torrent or resume data), bencoded. */
+export function encodePieceLayers(info: TorrentInfo): Uint8Array | undefined {
+  return info.v2 ? bencode(pieceLayersOf(info)) : undefined;
+}
+
+function pieceLayersOf(info: TorrentInfo): Map<Uint8Array, BOut> {
   const layers = new Map<Uint8Array, BOut>();
   const roots = new Set<string>(); // equal files share a root: one key each
   for (const p of info.v2?.pieces ?? []) {
@@ -285,5 +294,5 @@ export function encodeTorrentFile(info: TorrentInfo): Uint8Array {
     if (layer && !roots.has(key)) layers.set(p.tree.root, layer);
     roots.add(key);
   }
-  return bencode({ info: new RawBencode(info.infoBytes), ...(info.v2 ? { 'piece layers': layers } : {}) });
+  return layers;
 }

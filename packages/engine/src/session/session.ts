@@ -269,7 +269,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (p.info_hash.length === 64) magnetV2 = p.info_hash;
     } else {
       infoHash = r!.info_hash;
-      if (r!.info) info = parseInfoDict(r!.info);
+      if (r!.info) info = parseInfoDict(r!.info, {}, r!.piece_layers);
     }
     if (r && r.info_hash !== infoHash) {
       throw new SpritzleError('invalid_param', `resume_data is for ${r.info_hash}, not ${infoHash}`, { field: 'resume_data' });

@@ -1,5 +1,5 @@
 import type { TorrentInfo } from '../metainfo/metainfo.js';
-import { parseInfoDict } from '../metainfo/metainfo.js';
+import { encodePieceLayers, parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
 import type { Counters } from '../stats/counters.js';
@@ -439,6 +439,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     }
     if (info) {
       r.info = info.infoBytes;
+      const layers = encodePieceLayers(info);
+      if (layers) r.piece_layers = layers;
       r.file_priorities = [...this.filePriorities];
     }
     // Before the first check finished, a bitfield would claim nothing is on disk: leave it out so the
