@@ -167,7 +167,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
   return {
     info_hash: t.infoHash,
     // libtorrent's info_hashes: both hashes of a hybrid, '' for the one a torrent does not have.
-    info_hashes: { v1: t.v2Only ? '' : t.infoHash, v2: t.v2Hash ?? '' },
+    info_hashes: { v1: t.info ? t.info.infoHashes.v1 ?? '' : t.v2Only ? '' : t.infoHash, v2: t.v2Hash ?? '' },
     name: t.name,
     save_path: t.savePath,
     state,

@@ -136,6 +136,12 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return needLayers ? Buffer.from(v2.slice(0, 40), 'hex') : this.infoHashBytes;
   }
 
+  /** BEP 52: a hybrid's second swarm (its truncated v2 hash), announced on the DHT beside its v1 hash. */
+  get v2SwarmHash(): string | undefined {
+    const v2 = this.v2Hash;
+    return v2 !== undefined && !this.v2Only ? v2.slice(0, 40) : undefined;
+  }
+
   /** A magnet's `xt=urn:btmh:` v2 hash (64 hex), until the metadata tells. */
   magnetV2Hash: string | undefined;
 
