@@ -348,7 +348,7 @@ function build(): OpenApiDocument {
           operationId: 'events', summary: 'Server-Sent Events', tags: ['events'],
           description: 'Every engine event as `event: <name>` / `data: <json>` (torrent_added, torrent_removed, state_changed, '
             + 'metadata_received, piece_finished, hash_failed, torrent_finished, torrent_paused, torrent_resumed, torrent_checked, '
-            + 'torrent_error, peer_connected, peer_disconnected, peer_banned), a `stats` event (schema StatsEvent) on connect and '
+            + 'torrent_error, peer_connected, peer_disconnected, peer_banned, dht_error, lsd_error), a `stats` event (schema StatsEvent) on connect and '
             + 'then periodically, and `: heartbeat` comments.',
           responses: {
             200: {

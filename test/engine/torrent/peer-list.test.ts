@@ -91,3 +91,12 @@ describe('PeerList', () => {
     expect(list.ban('10.0.0.1', 7000, 'aa'.repeat(20))).toBe(false);
   });
 });
+
+describe('PeerList bans (peer.num_banned_peers)', () => {
+  it('counts a peer banned by address and peer id once', () => {
+    const list = new PeerList();
+    list.ban('10.0.0.1', 7000, 'aa'.repeat(20));
+    list.ban('10.0.0.2', 7000, '');
+    expect(list.numBanned).toBe(2);
+  });
+});

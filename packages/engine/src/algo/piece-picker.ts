@@ -12,6 +12,8 @@
  */
 
 /** A peer's pieces. The `bitfield` npm BitField satisfies it. */
+import { BLOCK_SIZE } from '../block-size.js';
+
 export interface PieceSet {
   get(index: number): boolean;
 }
@@ -72,7 +74,7 @@ export interface PickerCounters {
   piece_picker_busy_loops: number;
 }
 
-export const DEFAULT_BLOCK_SIZE = 16384;
+export const DEFAULT_BLOCK_SIZE = BLOCK_SIZE;
 /** libtorrent's initial_picker_threshold. */
 export const INITIAL_PICKER_THRESHOLD = 4;
 export const DEFAULT_PRIORITY = 4;

@@ -1,4 +1,5 @@
 import { SpritzleError } from '../errors.js';
+import { DEFAULT_FILE_POOL_SIZE } from '../storage/file-pool.js';
 import type { EncLevel, EncPolicy } from '../transport/mse.js';
 
 /**
@@ -61,6 +62,11 @@ export interface SessionSettings {
   /** Default save_path for torrents added without one. */
   save_path: string;
   /**
+   * Most files kept open across the session (libtorrent's file pool): the least recently used idle one is
+   * closed to open another, so descriptors do not grow with the number of torrents.
+   */
+  file_pool_size: number;
+  /**
    * Message stream encryption (MSE/PE) of connections we dial: `enabled` tries it and falls back to plaintext
    * if the peer does not answer it, `forced` never connects in plaintext, `disabled` never encrypts.
    */
@@ -76,7 +82,9 @@ export interface SessionSettings {
 /** Every setting's default, as Session.create applies them (libtorrent's defaults where it has the setting). */
 export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   listen_interfaces: '0.0.0.0:6881',
-  peer_fingerprint: '-SZ0100-',
+  // Azureus-style client code ZL: neither libtorrent's identify_client nor Transmission's clients.cc knows it
+  // (SZ, used before, is Shareaza's).
+  peer_fingerprint: '-ZL0100-',
   user_agent: 'spritzle/0.1.0',
   connections_limit: 200,
   unchoke_slots_limit: 8,
@@ -101,6 +109,7 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   dht_bootstrap_nodes: '',
   dht_port: 0,
   save_path: '.',
+  file_pool_size: DEFAULT_FILE_POOL_SIZE,
   out_enc_policy: 'enabled',
   in_enc_policy: 'enabled',
   allowed_enc_level: 'both',
@@ -135,6 +144,7 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   download_rate_limit: [0, INT_MAX],
   upload_rate_limit: [0, INT_MAX],
   dht_port: [0, 65535],
+  file_pool_size: [1, 1_000_000],
 };
 
 /** Longest accepted value of each string setting, in characters. */

@@ -43,9 +43,12 @@ export class PeerList {
     return this.known.size;
   }
 
-  /** libtorrent's peer.num_banned_peers for this torrent. */
+  /**
+   * libtorrent's peer.num_banned_peers for this torrent: banned peers, each once. Every ban is of an address
+   * (its peer id, when known, is only a second key to the same peer).
+   */
   get numBanned(): number {
-    return this.bannedAddresses.size + this.bannedPeerIds.size;
+    return this.bannedAddresses.size;
   }
 
   /** Known peers we could dial now or later (not connected, not connecting, not skipped). */

@@ -1,16 +1,37 @@
-import type { PiecePicker } from '../algo/piece-picker.js';
+import type { PickReason, PickerCounters, PiecePicker } from '../algo/piece-picker.js';
 import type { RateLimiter } from '../algo/bandwidth.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
+import { BLOCK_SIZE } from '../block-size.js';
 
-export const BLOCK = 16384;
+export const BLOCK = BLOCK_SIZE;
 /** accept(): the block was not ours to use and the peer is being disconnected. */
 export const BLOCK_DROPPED = -1;
 /** accept(): a block we no longer wanted (cancelled or given up on): counted as redundant. */
 export const BLOCK_REDUNDANT = -2;
 /** Blocks a peer may send that we never requested (nor gave up on) before it is disconnected. */
 const UNSOLICITED_BLOCK_TOLERANCE = 8;
+
+/** The picker's own counts and the session's picker.* counters they feed (libtorrent's names). */
+const PICKER_METRICS: readonly (readonly [keyof PickerCounters, number])[] = [
+  ['reject_piece_picks', M.picker_reject_piece_picks],
+  ['unchoke_piece_picks', M.picker_unchoke_piece_picks],
+  ['incoming_redundant_piece_picks', M.picker_incoming_redundant_piece_picks],
+  ['incoming_piece_picks', M.picker_incoming_piece_picks],
+  ['end_game_piece_picks', M.picker_end_game_piece_picks],
+  ['snubbed_piece_picks', M.picker_snubbed_piece_picks],
+  ['interesting_piece_picks', M.picker_interesting_piece_picks],
+  ['hash_fail_piece_picks', M.picker_hash_fail_piece_picks],
+  ['piece_picker_partial_loops', M.picker_piece_picker_partial_loops],
+  ['piece_picker_suggest_loops', M.picker_piece_picker_suggest_loops],
+  ['piece_picker_sequential_loops', M.picker_piece_picker_sequential_loops],
+  ['piece_picker_reverse_rare_loops', M.picker_piece_picker_reverse_rare_loops],
+  ['piece_picker_rare_loops', M.picker_piece_picker_rare_loops],
+  ['piece_picker_rand_start_loops', M.picker_piece_picker_rand_start_loops],
+  ['piece_picker_rand_loops', M.picker_piece_picker_rand_loops],
+  ['piece_picker_busy_loops', M.picker_piece_picker_busy_loops],
+];
 
 /** What the requests need of their torrent, read on every top-up. */
 export interface RequestTorrent {
@@ -31,6 +52,8 @@ export class BlockRequests {
   /** Requests were held back for download bandwidth. */
   throttled = false;
   private readonly pickOut: number[] = [];
+  /** The picker's counts already added to the session's counters. */
+  private readonly synced: PickerCounters;
 
   constructor(
     private readonly torrent: RequestTorrent,
@@ -38,7 +61,20 @@ export class BlockRequests {
     private readonly counters: Counters,
     private readonly limiter: RateLimiter,
     private readonly sessionLimiter: RateLimiter,
-  ) {}
+  ) {
+    this.synced = { ...picker.counters };
+  }
+
+  /** Adds what the picker counted since the last call into the session's picker.* counters. */
+  syncCounters(): void {
+    const now = this.picker.counters;
+    const synced = this.synced;
+    for (const [name, metric] of PICKER_METRICS) {
+      const delta = now[name] - synced[name];
+      if (delta !== 0) this.counters.inc(metric, delta);
+      synced[name] = now[name];
+    }
+  }
 
   /** The picker's block id of (index, offset), or -1 if no block starts there. */
   blockId(index: number, offset: number): number {
@@ -69,8 +105,11 @@ export class BlockRequests {
     else peer.notInterested();
   }
 
-  /** Tops up the peer's request queue. `now` when the caller has it (the per-block path). */
-  request(peer: PeerConnection, now?: number): void {
+  /**
+   * Tops up the peer's request queue. `now` when the caller has it (the per-block path); `reason`, why we
+   * ask (counted in the picker.<reason>_piece_picks counter, as libtorrent does).
+   */
+  request(peer: PeerConnection, now?: number, reason?: PickReason): void {
     const picker = this.picker;
     if (peer.closed || peer.peerChoking || !peer.amInterested || this.torrent.paused) return;
     if (this.torrent.diskBacklogged) return;
@@ -96,6 +135,7 @@ export class BlockRequests {
     opts.snubbed = peer.snubbed;
     // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
     opts.allowBusy = peer.outstanding.size === 0;
+    opts.reason = reason;
     const n = picker.pick(peer.pieces, want, out, opts);
     if (limited) {
       this.limiter.consume(n * BLOCK);

@@ -6,16 +6,9 @@ import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
 import type { SessionEvents, TypedEmitter } from '../session/events.js';
+import { validateTorrentUpdate, type TorrentUpdate } from './torrent-update.js';
 
-/** Per-torrent settings that can change while it runs. */
-export interface TorrentUpdate {
-  sequential_download?: boolean;
-  file_priorities?: number[];
-  upload_limit?: number;
-  download_limit?: number;
-  max_uploads?: number;
-  max_connections?: number;
-}
+export type { TorrentUpdate } from './torrent-update.js';
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
 export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
@@ -194,22 +187,10 @@ export class TorrentHandle {
     return flagNames(this.t.flags);
   }
 
-  /** Changes what can change on a live torrent. */
-  update(u: TorrentUpdate): void {
+  /** Changes what can change on a live torrent; checked whole first (validateTorrentUpdate), so a bad key changes nothing. */
+  update(update: TorrentUpdate): void {
     const t = this.t;
-    for (const key of ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const) {
-      const v = u[key];
-      if (v !== undefined && (!Number.isInteger(v) || v < -1)) {
-        throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
-      }
-    }
-    if (u.sequential_download !== undefined && typeof u.sequential_download !== 'boolean') {
-      throw new SpritzleError('invalid_param', 'sequential_download must be true or false', { field: 'sequential_download' });
-    }
-    if (u.file_priorities !== undefined && (!Array.isArray(u.file_priorities) ||
-        !u.file_priorities.every((p) => Number.isInteger(p) && p >= 0 && p <= 7))) {
-      throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
-    }
+    const u = validateTorrentUpdate(update);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
     if (u.upload_limit !== undefined) t.setUploadLimit(u.upload_limit);

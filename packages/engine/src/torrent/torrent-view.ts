@@ -52,8 +52,9 @@ export interface ConnectionsView {
   bytesWritten: number;
 }
 
-/** Bytes of all pieces we have, of wanted pieces, and of wanted pieces we have. */
+/** Bytes of the torrent, of all pieces we have, of wanted pieces, and of wanted pieces we have (pad files left out). */
 export interface DoneBytes {
+  total: number;
   done: number;
   wantedDone: number;
   wanted: number;

@@ -12,6 +12,7 @@ import type { PeerConnection } from '../peer/peer-connection.js';
 import { PiecePicker } from '../algo/piece-picker.js';
 import { FileLayout } from '../storage/file-layout.js';
 import { FileError } from '../storage/storage.js';
+import { isOutOfDescriptors } from '../storage/file-pool.js';
 import type { StorageOpener, TorrentStorage } from '../storage/torrent-storage.js';
 import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
@@ -28,6 +29,7 @@ import { v2PieceCheck } from '../metainfo/v2.js';
 import { matchesInfoHash } from '../metainfo/info-hashes.js';
 import { MSG } from '../wire/codec.js';
 import { bitfieldHas, fastResumeMismatch } from './checking.js';
+import { PadBytes } from './pad-bytes.js';
 import type { ConnectionsView, DoneBytes, FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
 
 /** What a torrent needs from its session. */
@@ -52,6 +54,11 @@ export interface TorrentHost {
   limiterWake(): void;
   /** Opens the torrent's piece storage (the file system in the session; memory in tests). */
   readonly openStorage: StorageOpener;
+  /**
+   * The torrent erred for want of file descriptors (EMFILE/ENFILE): the session calls
+   * retryAfterOutOfDescriptors() later. Without it (tests) the torrent stays in error until resumed.
+   */
+  outOfDescriptors?(torrent: Torrent): void;
 }
 
 /**
@@ -67,6 +74,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   flags: number;
   state: TorrentState = 'checking_resume_data';
   errorMessage = '';
+  /** The error is for want of file descriptors: the session retries by itself (retryAfterOutOfDescriptors). */
+  private errorIsTransient = false;
   errorFile = -1;
   picker: PiecePicker | null = null;
   storage: TorrentStorage | null = null;
@@ -113,6 +122,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** The picker ↔ peer glue; with the picker, once the metadata is known. */
   private requests: BlockRequests | null = null;
+  /** BEP 47 pad files in the pieces: not the user's bytes; null when the torrent has none. */
+  private pad: PadBytes | null = null;
   /** Blocks into pieces, hashed and written; once the metadata is known. */
   private assembly: PieceAssembly | null = null;
   /** The v2 info-hash (64 hex) of a v2 or hybrid torrent: from its metadata, or a magnet's btmh before it. */
@@ -178,8 +189,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       get layout() { return self.layout; },
       get storage() { return self.storage; },
       get closed() { return self.closed; },
-      uploaded: (bytes) => {
-        this.totalPayloadUpload += bytes;
+      uploaded: (index, offset, bytes) => {
+        this.totalPayloadUpload += this.pad === null ? bytes : bytes - this.pad.inRange(index, offset, bytes);
         this.lastUpload = Date.now();
       },
       readFailed: (e) => this.setError(e),
@@ -297,6 +308,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const layout = this.layout = new FileLayout(info.files, info.pieceLength);
     const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
     const storage = this.storage = host.openStorage(this.savePath, layout);
+    const pad = new PadBytes(layout);
+    this.pad = pad.total > 0 ? pad : null;
     const self = this;
     this.requests = new BlockRequests({
       get paused() { return self.paused; },
@@ -467,6 +480,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
     this.discovery?.stop();
+    // A paused torrent holds no descriptor (libtorrent releases its files too); a handle in use closes when released.
+    void this.storage?.close();
     this.host.emit('torrent_paused', { info_hash: this.infoHash });
   }
 
@@ -477,6 +492,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const wasError = this.hasError;
     this.errorMessage = '';
     this.errorFile = -1;
+    this.errorIsTransient = false;
     this.peerList.resetAttempts();
     this.host.emit('torrent_resumed', { info_hash: this.infoHash });
     if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
@@ -495,6 +511,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
     this.errorFile = -1;
+    this.errorIsTransient = false;
     await this.check();
     if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
   }
@@ -505,6 +522,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     for (const peer of [...this.peers]) peer.close('torrent removed');
     this.assembly?.close();
     this.syncStorageCounters();
+    this.requests?.syncCounters();
     await this.discovery?.close();
     if (this.storage) {
       await this.storage.close();
@@ -520,10 +538,35 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   }
 
   setError(e: Error): void {
-    this.errorMessage = e.message;
+    // Out of descriptors is the process's state, not this torrent's fault: it says so and is retried.
+    const transient = isOutOfDescriptors(e) && this.host.outOfDescriptors !== undefined;
+    this.errorMessage = transient ? `${e.message}; retried when file descriptors free up` : e.message;
     this.errorFile = e instanceof FileError ? e.file : -1;
+    this.errorIsTransient = transient;
     for (const peer of [...this.peers]) peer.close('torrent error');
-    this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+    // A torrent in error holds no descriptor either.
+    void this.storage?.close();
+    if (transient) this.host.outOfDescriptors!(this);
+    this.host.emit('torrent_error', { info_hash: this.infoHash, error: this.errorMessage });
+  }
+
+  /**
+   * The session's retry of a torrent that erred for want of file descriptors: the error clears and the torrent
+   * carries on where it was (checking again only if its data was not checked yet); if descriptors are still
+   * short it errs again and the session backs off further. Nothing to do if it was resumed or erred otherwise since.
+   */
+  retryAfterOutOfDescriptors(): void {
+    if (this.closed || !this.hasError || !this.errorIsTransient) return;
+    this.errorMessage = '';
+    this.errorFile = -1;
+    this.errorIsTransient = false;
+    this.peerList.resetAttempts();
+    if (!this.dataChecked && this.info) {
+      void this.start();
+    } else if (!this.paused) {
+      this.discovery?.start();
+      this.connectToPeers();
+    }
   }
 
   /**
@@ -654,9 +697,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         peerHave++;
         if (peerHave >= numPieces()) onPeerPiecesChanged();
         else if (!peer.amInterested && requests.wants(index)) peer.interested();
-        if (!peer.peerChoking && peer.amInterested) requests.request(peer);
+        if (!peer.peerChoking && peer.amInterested) requests.request(peer, undefined, 'interesting');
       },
-      unchoke: () => this.requests?.request(peer),
+      unchoke: () => this.requests?.request(peer, undefined, 'unchoke'),
       choke: () => {
         // Without the fast extension a choke drops every request; with it, rejects will follow.
         if (!peer.hasFast) this.requests?.abortAll(peer, false);
@@ -716,13 +759,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   }
 
   /** Interested iff the peer has a piece we want and lack. */
-  updateInterest(peer: PeerConnection): void {
+  private updateInterest(peer: PeerConnection): void {
     this.requests?.updateInterest(peer);
-  }
-
-  /** Tops up the peer's request queue. */
-  requestBlocks(peer: PeerConnection): void {
-    this.requests?.request(peer);
   }
 
   // ---------------------------------------------------------------- downloading (hot path)
@@ -747,20 +785,22 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     peer.downloadedInRound += len;
     peer.onBlockReceived();
     peer.snubbed = false;
-    c.inc(M.net_recv_payload_bytes, len);
-    this.totalPayloadDownload += len;
+    // Pad files' bytes (BEP 47) are not the user's payload.
+    const payload = this.pad === null ? len : len - this.pad.inRange(index, offset, len);
+    c.inc(M.net_recv_payload_bytes, payload);
+    this.totalPayloadDownload += payload;
     this.lastDownload = now;
 
     if (!picker.markReceived(id)) {
       c.inc(M.net_recv_redundant_bytes, len);
       c.inc(M.ses_waste_piece_end_game, len);
       this.totalRedundantBytes += len;
-      requests!.request(peer, now);
+      requests!.request(peer, now, 'incoming_redundant');
       return;
     }
     requests!.cancelElsewhere(peer, id, index, offset, len);
     this.assembly!.add(peer, index, offset, buf);
-    requests!.request(peer, now);
+    requests!.request(peer, now, 'incoming');
   }
 
   private pieceVerified(index: number, contributors: PeerConnection[]): void {
@@ -917,7 +957,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       }
       peer.maxOutQueue = s.max_out_request_queue;
       peer.updateQueueTarget(s.request_queue_time, BLOCK);
-      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer);
+      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer, undefined, peer.snubbed ? 'snubbed' : undefined);
     }
     this.downloadPayloadRate = down;
     this.uploadPayloadRate = up;
@@ -929,6 +969,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       if (this.isSeeding) this.seedingSeconds += seconds;
     }
     this.syncStorageCounters();
+    requests?.syncCounters();
     this.connectToPeers();
   }
 
@@ -1026,17 +1067,18 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return v;
   }
 
-  /** Bytes of wanted pieces we have, and of all pieces we have. */
+  /** Bytes of all pieces, of wanted pieces, and of those we have; BEP 47 pad bytes left out. */
   doneBytes(): DoneBytes {
     const picker = this.picker;
     const layout = this.layout;
-    if (!picker || !layout) return { done: 0, wantedDone: 0, wanted: 0 };
+    if (!picker || !layout) return { total: 0, done: 0, wantedDone: 0, wanted: 0 };
+    const pad = this.pad;
     let done = 0, wantedDone = 0, wanted = 0;
     const last = picker.numPieces - 1;
     const full = layout.pieceLength;
     const lastSize = layout.pieceSize(last);
     for (let i = 0; i <= last; i++) {
-      const size = i === last ? lastSize : full;
+      const size = (i === last ? lastSize : full) - (pad === null ? 0 : pad.inPiece(i));
       const w = picker.piecePriority(i) > 0;
       if (w) wanted += size;
       if (picker.have(i)) {
@@ -1044,6 +1086,6 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         if (w) wantedDone += size;
       }
     }
-    return { done, wantedDone, wanted };
+    return { total: layout.totalLength - (pad?.total ?? 0), done, wantedDone, wanted };
   }
 }

@@ -6,11 +6,12 @@
  * (a reason a user can read), never a hang or another exception.
  */
 import { SpritzleError } from '../errors.js';
+import { BLOCK_SIZE } from '../block-size.js';
 
 export const PROTOCOL = 'BitTorrent protocol';
 export const HANDSHAKE_LENGTH = 68;
 /** The block size we request and serve (BEP 3's de-facto 16 KiB). */
-export const BLOCK_SIZE = 16384;
+export { BLOCK_SIZE };
 /** Largest block a peer may ask of us (libtorrent refuses requests above 128 KiB as invalid). */
 export const MAX_REQUEST_LENGTH = 128 * 1024;
 
