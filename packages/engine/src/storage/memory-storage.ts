@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { SpritzleError } from '../errors.js';
 import { BLOCK_SIZE } from '../block-size.js';
 import type { FileLayout } from './file-layout.js';

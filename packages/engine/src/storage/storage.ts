@@ -7,7 +7,6 @@
  * handles across all torrents, least recently used closed first), because the download/upload path issues
  * thousands of operations per second and the session may hold many thousands of torrents.
  */
-import { createHash } from 'node:crypto';
 import { constants as fsc, existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { lstat, mkdir, open, readlink, realpath, rmdir, stat, unlink } from 'node:fs/promises';

@@ -91,7 +91,7 @@ export function decodeHandshake(buf: Uint8Array, at = 0): Handshake {
     extended: (buf[at + 25]! & 0x10) !== 0,
     fast: (buf[at + 27]! & 0x04) !== 0,
     dht: (buf[at + 27]! & 0x01) !== 0,
-    v2: (buf[at + 27]! & 0x10) !== 0,
+    ...((buf[at + 27]! & 0x10) !== 0 ? { v2: true } : {}),
   };
 }
 
