@@ -78,34 +78,53 @@ export interface ParsedFrames {
   damage: string | null;
   /** Bytes skipped over as damaged. */
   skipped: number;
+  /** Payload bytes checksummed while looking for the next good frame after damage (bounded by the file's size). */
+  resyncChecksummed: number;
 }
 
-/** The length of the valid frame at `off`, or 0 when there is none there. */
-function frameAt(b: Buffer, off: number): number {
+/** The payload length of a frame whose head checks out at `off` (its checksum not yet), or 0. */
+function payloadAt(b: Buffer, off: number): number {
   if (b.length - off < FRAME_HEAD + 3) return 0;
   const len = b.readUInt32LE(off);
   if (len < 3 || len > MAX_PAYLOAD || b.length - off - FRAME_HEAD < len) return 0;
   const op = b[off + FRAME_HEAD];
   const keyLen = b[off + FRAME_HEAD + 1]!;
   if ((op !== PUT && op !== DEL) || keyLen === 0 || 2 + keyLen > len || (op === DEL && 2 + keyLen !== len)) return 0;
-  if (crc32(b.subarray(off + FRAME_HEAD, off + FRAME_HEAD + len)) !== b.readUInt32LE(off + 4)) return 0;
-  return FRAME_HEAD + len;
+  return len;
+}
+
+function checksumOk(b: Buffer, off: number, len: number): boolean {
+  return crc32(b.subarray(off + FRAME_HEAD, off + FRAME_HEAD + len)) === b.readUInt32LE(off + 4);
 }
 
 /**
- * Reads the frames of `bytes` from `start` (just after the header). A damaged frame (a torn tail after a
- * crash, a changed byte) is skipped: reading goes on at the next offset where a frame checks out, so a
- * damaged byte costs the one entry it is in, not every entry after it.
+ * While looking for the next good frame, at most this many times the file's size is checksummed. Without a
+ * bound, a damaged stretch whose every few bytes read as a plausible frame head (a run of 01 01 01 00) costs
+ * the checksum of a long payload at each offset: the square of the file's size, hours at start for a
+ * damaged snapshot of a few MB. Real damage rarely passes the head checks, so the bound costs it nothing.
  */
+const RESYNC_CHECKSUM_FACTOR = 2;
+
 export function parseFrames(bytes: Uint8Array, start = HEADER_BYTES): ParsedFrames {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const out: ParsedFrames = { frames: [], end: start, damage: null, skipped: 0 };
+  const out: ParsedFrames = { frames: [], end: start, damage: null, skipped: 0, resyncChecksummed: 0 };
+  let budget = RESYNC_CHECKSUM_FACTOR * b.length;
   let off = start;
   while (off < b.length) {
-    let size = frameAt(b, off);
+    let len = payloadAt(b, off);
+    let size = len > 0 && checksumOk(b, off, len) ? FRAME_HEAD + len : 0;
     if (size === 0) {
       const from = off;
-      while (++off < b.length && (size = frameAt(b, off)) === 0);
+      while (++off < b.length) {
+        len = payloadAt(b, off);
+        if (len === 0 || len > budget) continue;
+        budget -= len;
+        out.resyncChecksummed += len;
+        if (checksumOk(b, off, len)) {
+          size = FRAME_HEAD + len;
+          break;
+        }
+      }
       out.damage ??= `${off >= b.length ? 'a torn or damaged frame' : 'a damaged frame'} at byte ${from}`;
       out.skipped += off - from;
       if (size === 0) break;

@@ -32,6 +32,8 @@ export interface TorrentInfo {
   readonly announce: readonly (readonly string[])[];
   /** The raw bencoded info dictionary, as hashed (served to peers over ut_metadata). */
   readonly infoBytes: Uint8Array;
+  /** BEP 19 web seeds (`url-list`): http(s) URLs only. */
+  readonly urlList?: readonly string[];
   readonly comment?: string;
   readonly createdBy?: string;
   readonly creationDate?: number;
@@ -234,7 +236,7 @@ function v2OnlyInfo(info: Record<string, unknown>, v2: V2Info, name: string, pie
 }
 
 /** What a .torrent says beside its info dictionary: trackers, comment, creator, date. */
-function outerFields(outer: Record<string, unknown>): Pick<TorrentInfo, 'announce' | 'comment' | 'createdBy' | 'creationDate'> {
+function outerFields(outer: Record<string, unknown>): Pick<TorrentInfo, 'announce' | 'urlList' | 'comment' | 'createdBy' | 'creationDate'> {
   const announce: string[][] = [];
   const list = outer['announce-list'];
   if (Array.isArray(list)) {
@@ -246,8 +248,12 @@ function outerFields(outer: Record<string, unknown>): Pick<TorrentInfo, 'announc
   }
   const single = text(outer.announce);
   if (announce.length === 0 && single) announce.push([single]);
+  // BEP 19: one URL or a list of them; other schemes (ftp, ...) are left out.
+  const rawUrls = Array.isArray(outer['url-list']) ? outer['url-list'] : [outer['url-list']];
+  const urlList = rawUrls.map(text).filter((u): u is string => u !== undefined && /^https?:\/\/\S+$/i.test(u));
   return {
     announce,
+    ...(urlList.length > 0 ? { urlList } : {}),
     ...(text(outer.comment) !== undefined ? { comment: text(outer.comment)! } : {}),
     ...(text(outer['created by']) !== undefined ? { createdBy: text(outer['created by'])! } : {}),
     ...(typeof outer['creation date'] === 'number' ? { creationDate: outer['creation date'] } : {}),

@@ -27,6 +27,8 @@ export interface SessionEvents {
   peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
   peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };
   peer_banned: { info_hash: string; ip: string; port: number; reason: string };
+  /** libtorrent's url_seed_alert: a web seed (BEP 19) failed, backed off, was dropped or recovered. */
+  url_seed: { info_hash: string; url: string; state: 'idle' | 'downloading' | 'backoff' | 'failed'; error: string };
   /**
    * libtorrent's state_update_alert: once a second (the session's tick), while anyone listens, the
    * statuses of the torrents whose status changed since the last one (none: no event). Also on

@@ -6,6 +6,10 @@ import type { DiskBufferPool } from '../disk/disk-buffer-pool.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
+import type { WebSeed } from './web-seeds.js';
+
+/** Who sent a piece's blocks: peers, and web seeds (BEP 19). */
+export type Contributor = PeerConnection | WebSeed;
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import { BLOCK_SIZE } from '../metainfo/merkle.js';
 import { fileAtPiece } from '../metainfo/v2.js';
@@ -16,9 +20,9 @@ export const MAX_PENDING_DISK_BYTES = 32 * 1024 * 1024;
 interface PartialPiece {
   /** From the DiskBufferPool: shared memory. */
   buf: Buffer;
-  contributors: PeerConnection[];
+  contributors: Contributor[];
   /** v2: who sent each 16 KiB block (the one charged if that block fails). */
-  from: (PeerConnection | undefined)[];
+  from: (Contributor | undefined)[];
 }
 
 /** A v2 piece whose blocks are hashed but cannot be judged yet: its piece hash or block hashes are to come. */
@@ -31,14 +35,14 @@ interface WaitingPiece {
 /** What becomes of an assembled piece. */
 export interface AssemblyListener {
   /** The piece hashed right and is on disk; `contributors` sent its blocks. */
-  pieceVerified(index: number, contributors: PeerConnection[]): void;
+  pieceVerified(index: number, contributors: Contributor[]): void;
   /** The piece failed its hash check (`size` bytes wasted). */
-  pieceFailed(index: number, contributors: PeerConnection[], size: number): void;
+  pieceFailed(index: number, contributors: Contributor[], size: number): void;
   /**
    * v2: these blocks of the piece failed (their hashes are known to be wrong); the rest are kept, only these
    * are wanted again; `bytes` wasted. Each bad block's sender alone sent it.
    */
-  blocksFailed(index: number, bad: { block: number; peer: PeerConnection | undefined }[], bytes: number): void;
+  blocksFailed(index: number, bad: { block: number; peer: Contributor | undefined }[], bytes: number): void;
   /**
    * v2: the piece failed and its block hashes are not known: ask peers for them (the piece waits and is
    * judged again on rejudge()). False when no peer can be asked: the piece fails as a whole.
@@ -79,7 +83,7 @@ export class PieceAssembly {
   }
 
   /** A block the picker had not yet received: copied into its piece; the piece is verified once complete. */
-  add(peer: PeerConnection, index: number, offset: number, buf: Uint8Array): void {
+  add(peer: Contributor, index: number, offset: number, buf: Uint8Array): void {
     let part = this.partial.get(index);
     if (!part) {
       // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed.
@@ -201,7 +205,7 @@ export class PieceAssembly {
     const bad = verdict.badBlocks.map((block) => ({ block, peer: w.part.from[block] }));
     const bytes = verdict.badBlocks.reduce((a, b) => a + picker.blockLength(index, b), 0);
     for (const b of bad) w.part.from[b.block] = undefined;
-    w.part.contributors = w.part.from.filter((p, i, all): p is PeerConnection => p !== undefined && all.indexOf(p) === i);
+    w.part.contributors = w.part.from.filter((p, i, all): p is Contributor => p !== undefined && all.indexOf(p) === i);
     this.partial.set(index, w.part);
     this.listener.blocksFailed(index, bad, bytes);
   }

@@ -18,10 +18,12 @@ import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
 import type { ResumeData } from './resume.js';
 import { RateLimiter } from '../algo/bandwidth.js';
+import type { DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
 import { PeerList } from './peer-list.js';
 import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
-import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
+import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
 import { Uploads } from './uploads.js';
 import { MetadataExchange } from './metadata.js';
 import { HashExchange } from './hash-exchange.js';
@@ -158,6 +160,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** BEP 52 hash messages with v2 peers; for a v2 or hybrid torrent, once the metadata is known. */
   hashes: HashExchange | null = null;
+  /** BEP 19 web seeds; once the metadata is known (the URLs wait in pendingUrlSeeds until then). */
+  private webSeeds: WebSeeds | null = null;
+  private readonly pendingUrlSeeds: string[];
   private readonly uploads: Uploads;
   /** BEP 9, both sides. */
   private readonly metadata: MetadataExchange;
@@ -221,6 +226,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.seedingSeconds = this.pendingResume.seeding_time;
     }
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
+    this.pendingUrlSeeds = [...params.url_seeds];
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
   }
 
@@ -331,6 +337,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.hashes = info.v2
       ? new HashExchange({ v2: info.v2, peers: this.peers, hashesArrived: () => this.assembly?.rejudge() })
       : null;
+    this.webSeeds = new WebSeeds({
+      picker, files: info.files, pieceLength: info.pieceLength,
+      get deadlines() { return self.requests!.deadlines; },
+      get active() { return !self.closed && !self.paused && !self.hasError && self.state === 'downloading'; },
+      get backlogged() { return self.assembly!.backlogged; },
+      block: (seed, index, offset, data) => this.onWebSeedBlock(seed, index, offset, data),
+      changed: (seed) => host.emit('url_seed', { info_hash: this.infoHash, url: seed.url, state: seed.state, error: seed.error }),
+    }, { maxRedirects: 5, timeoutMs: 30_000 });
+    for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeeds.add(url);
     this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
     this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
     this.applyPiecePriorities(piecePriorities);
@@ -362,6 +377,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (!this.paused && !this.closed && !this.hasError) {
       this.discovery?.start();
       this.connectToPeers();
+      this.webSeeds?.pump();
     }
   }
 
@@ -479,6 +495,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.needSaveResume = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
+    this.webSeeds?.stopAll();
     this.discovery?.stop();
     // A paused torrent holds no descriptor (libtorrent releases its files too); a handle in use closes when released.
     void this.storage?.close();
@@ -500,6 +517,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     } else {
       this.discovery?.start();
       this.connectToPeers();
+      this.webSeeds?.pump();
     }
   }
 
@@ -520,6 +538,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.closed = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
+    this.webSeeds?.stopAll();
     this.assembly?.close();
     this.syncStorageCounters();
     this.requests?.syncCounters();
@@ -803,10 +822,33 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     requests!.request(peer, now, 'incoming');
   }
 
-  private pieceVerified(index: number, contributors: PeerConnection[]): void {
+  /** A block from a web seed: counted as payload, then into its piece like a peer's (verified by hash). */
+  private onWebSeedBlock(seed: WebSeed, index: number, offset: number, buf: Uint8Array): void {
+    const c = this.host.counters;
+    const len = buf.length;
+    const picker = this.picker;
+    const requests = this.requests;
+    if (this.closed || !picker || !requests) return;
+    c.inc(M.net_recv_bytes, len);
+    c.inc(M.net_recv_payload_bytes, len);
+    this.totalDownload += len;
+    this.totalPayloadDownload += len;
+    this.lastDownload = Date.now();
+    const id = requests.blockId(index, offset);
+    if (id < 0 || !picker.markReceived(id)) {
+      c.inc(M.net_recv_redundant_bytes, len);
+      this.totalRedundantBytes += len;
+      return;
+    }
+    requests.cancelElsewhere(null, id, index, offset, len);
+    this.assembly!.add(seed, index, offset, buf);
+  }
+
+  private pieceVerified(index: number, contributors: Contributor[]): void {
     if (this.closed) return;
     const c = this.host.counters;
     this.markHave(index);
+    this.requests!.deadlines.pieceDone(index);
     c.inc(M.ses_num_piece_passed);
     this.needSaveResume = true;
     for (const p of contributors) p.trust = Math.min(8, p.trust + 1);
@@ -816,11 +858,12 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     else if (this.assembly!.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
       // Peers may have idled on disk back-pressure.
       for (const p of this.peers) if (p.outstanding.size === 0) this.requests!.request(p);
+      this.webSeeds!.pump();
     }
   }
 
   /** Smart-ban: libtorrent's trust rule over the peers that sent a piece which failed its hash. */
-  private pieceFailed(index: number, contributors: PeerConnection[], size: number): void {
+  private pieceFailed(index: number, contributors: Contributor[], size: number): void {
     const c = this.host.counters;
     this.picker!.pieceFailed(index);
     c.inc(M.ses_num_piece_failed);
@@ -830,6 +873,10 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     // libtorrent's rule: -2 trust per failure; a peer that alone sent a bad piece, or whose trust fell to
     // -7, is banned.
     for (const p of contributors) {
+      if (p instanceof WebSeed) {
+        this.webSeeds?.hashFailed(p, index);
+        continue;
+      }
       p.trust -= 2;
       p.onParole = true;
       if (contributors.length === 1 || p.trust <= -7) this.ban(p, 'sent data that failed the hash check');
@@ -841,14 +888,17 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
    * (libtorrent bans the sender of a block that fails its hash); the rest of the piece is kept and only
    * these blocks are fetched again.
    */
-  private blocksFailed(index: number, bad: { block: number; peer: PeerConnection | undefined }[], bytes: number): void {
+  private blocksFailed(index: number, bad: { block: number; peer: Contributor | undefined }[], bytes: number): void {
     const c = this.host.counters;
     this.picker!.blocksFailed(index, bad.map((b) => b.block));
     c.inc(M.ses_num_piece_failed);
     c.inc(M.net_recv_failed_bytes, bytes);
     this.totalFailedBytes += bytes;
     this.host.emit('hash_failed', { info_hash: this.infoHash, piece_index: index });
-    for (const { peer } of bad) if (peer) this.ban(peer, 'sent a block that failed its hash');
+    for (const { peer } of bad) {
+      if (peer instanceof WebSeed) this.webSeeds?.hashFailed(peer, index);
+      else if (peer) this.ban(peer, 'sent a block that failed its hash');
+    }
     for (const p of this.peers) if (!p.closed && p.outstanding.size === 0) this.requests?.request(p);
   }
 
@@ -970,6 +1020,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     }
     this.syncStorageCounters();
     requests?.syncCounters();
+    this.webSeeds?.tick(now, seconds);
     this.connectToPeers();
   }
 
@@ -1003,6 +1054,87 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (!wasFinished && this.isFinished) this.onFinished();
     for (const p of this.peers) this.updateInterest(p);
     if (wasFinished && !this.isFinished) this.connectToPeers();
+  }
+
+  /**
+   * libtorrent's set_piece_deadline: the piece is wanted within `at` (a Date.now() time) by `owner`, so
+   * it is requested before others, from the fastest peers. A piece of a skipped file becomes wanted
+   * (priority 1) so that it can be fetched.
+   */
+  setPieceDeadline(owner: DeadlineOwner, piece: number, at: number): void {
+    this.setPieceDeadlines(owner, new Map([[piece, at]]), false, true);
+  }
+
+  /**
+   * Replaces `owner`'s deadlines with these (a reader's window), or adds them when `replace` is false.
+   * `urgent` (a seek, a reader waiting): requests queued deep at the peers are cancelled so the critical
+   * blocks come first.
+   */
+  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, replace = true, urgent = false): void {
+    const picker = this.picker;
+    const requests = this.requests;
+    if (!picker || !requests) throw new SpritzleError('invalid_state', 'piece deadlines need the torrent metadata');
+    let newlyWanted = false;
+    for (const piece of deadlines.keys()) {
+      if (!Number.isInteger(piece) || piece < 0 || piece >= picker.numPieces) {
+        throw new SpritzleError('invalid_param', `piece ${piece} is not in 0..${picker.numPieces - 1}`, { field: 'piece' });
+      }
+    }
+    for (const piece of deadlines.keys()) {
+      if (picker.have(piece) || picker.piecePriority(piece) > 0) continue;
+      picker.setPiecePriority(piece, 1);
+      newlyWanted = true;
+    }
+    if (replace) requests.deadlines.replace(owner, deadlines);
+    else for (const [piece, at] of deadlines) if (!picker.have(piece)) requests.deadlines.set(owner, piece, at);
+    if (newlyWanted && this.state !== 'checking_files' && this.state !== 'checking_resume_data') {
+      const wasFinished = this.isFinished;
+      this.updateFinishedState();
+      for (const p of this.peers) this.updateInterest(p);
+      if (wasFinished) this.connectToPeers();
+    }
+    requests.requestCritical(urgent, owner);
+  }
+
+  /** libtorrent's reset_piece_deadline: the piece goes back to the normal order. */
+  resetPieceDeadline(owner: DeadlineOwner, piece: number): void {
+    this.requests?.deadlines.reset(owner, piece);
+  }
+
+  /** libtorrent's clear_piece_deadlines, for one owner (a reader, or the handle's user). */
+  clearPieceDeadlines(owner: DeadlineOwner): void {
+    this.requests?.deadlines.clearOwner(owner);
+  }
+
+  /** The effective deadline of a piece (the earliest any owner set), undefined when it has none. */
+  pieceDeadline(piece: number): number | undefined {
+    return this.requests?.deadlines.deadline(piece);
+  }
+
+  /** Its web seeds with state and rates (BEP 19). */
+  webSeedInfo(): WebSeedInfo[] {
+    return this.webSeeds?.list() ?? this.pendingUrlSeeds.map((url) => ({
+      url, state: 'idle' as const, error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0,
+    }));
+  }
+
+  /** libtorrent's add_url_seed. */
+  addUrlSeed(url: string): void {
+    if (this.webSeeds) this.webSeeds.add(url);
+    else if (!this.pendingUrlSeeds.includes(url)) this.pendingUrlSeeds.push(url);
+  }
+
+  /** libtorrent's remove_url_seed; false if it was not there. */
+  removeUrlSeed(url: string): boolean {
+    const i = this.pendingUrlSeeds.indexOf(url);
+    if (i >= 0) this.pendingUrlSeeds.splice(i, 1);
+    return (this.webSeeds?.remove(url) ?? false) || i >= 0;
+  }
+
+  /** Reads verified data (a reader's bytes); throws disk_error if it is not there. */
+  readPiece(piece: number, offset: number, length: number): Promise<Uint8Array> {
+    if (!this.storage) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet');
+    return this.storage.read(piece, offset, length);
   }
 
   setUploadLimit(bytesPerSecond: number): void {

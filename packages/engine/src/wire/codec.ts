@@ -7,6 +7,8 @@
  */
 import { SpritzleError } from '../errors.js';
 import { BLOCK_SIZE } from '../block-size.js';
+// One limit for the metadata we fetch and the metadata we load: a larger copy would be fetched to be refused.
+import { MAX_METADATA_SIZE } from '../metainfo/metainfo.js';
 
 export const PROTOCOL = 'BitTorrent protocol';
 export const HANDSHAKE_LENGTH = 68;
@@ -34,7 +36,8 @@ export const HASH_MESSAGE_HEADER = 1 + 32 + 16;
  *   (a magnet), at most what the largest metadata we accept can describe (20 bytes of hash per piece).
  * - extended: 64 KiB: a ut_metadata piece is 16 KiB plus a small dictionary; handshakes and PEX are a few KiB.
  */
-export const MAX_METADATA_SIZE = 30 * 1024 * 1024; // libtorrent 2.0's max_metadata_size (3 * 1024 * 10240)
+export { MAX_METADATA_SIZE };
+/** The most pieces an info dictionary we load can describe (20 bytes of hash each). */
 export const MAX_PIECES = Math.floor(MAX_METADATA_SIZE / 20);
 export const MAX_PIECE_MESSAGE = 9 + BLOCK_SIZE;
 export const MAX_BITFIELD_MESSAGE = 1 + Math.ceil(MAX_PIECES / 8);
