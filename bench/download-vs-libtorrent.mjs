@@ -3,7 +3,10 @@
 // and with libtorrent (test/peers/lt_peer.py get), interleaved run by run; report MiB/s and CPU seconds
 // (user+sys of the whole process) of each, their medians and the ratios. A script, never a timed test.
 //
-//   pnpm run build && node bench/download-vs-libtorrent.mjs [--size-mib 512] [--piece-kib 256] [--runs 3]
+//   pnpm run build && node bench/download-vs-libtorrent.mjs [--size-mib 512] [--piece-kib 256] [--runs 3] [--v2]
+//
+// --v2: a BitTorrent v2 torrent (BEP 52, made by the engine as libtorrent's create_torrent would): the
+// downloaders check SHA-256 merkle trees of 16 KiB blocks instead of SHA-1 pieces.
 //
 // Needs Debian's python3-libtorrent (/usr/bin/python3). Data is cached in /tmp/spritzle-bench.
 import { spawn } from 'node:child_process';
@@ -17,12 +20,13 @@ import createTorrent from 'create-torrent';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { values: opt } = parseArgs({
-  options: { 'size-mib': { type: 'string', default: '512' }, 'piece-kib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } },
+  options: { 'size-mib': { type: 'string', default: '512' }, 'piece-kib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, v2: { type: 'boolean', default: false } },
 });
 const sizeMiB = Number(opt['size-mib']);
 const pieceKiB = Number(opt['piece-kib']);
 const runs = Number(opt.runs);
-const work = `/tmp/spritzle-bench/${sizeMiB}m-${pieceKiB}k`;
+const v2 = opt.v2;
+const work = `/tmp/spritzle-bench/${sizeMiB}m-${pieceKiB}k${v2 ? '-v2' : ''}`;
 const cli = join(root, 'packages/cli/dist/main.js');
 const ltPeer = join(root, 'test/peers/lt_peer.py');
 
@@ -42,6 +46,12 @@ async function ensureData() {
     await fh.write(chunk);
   }
   await fh.close();
+  if (v2) {
+    const { createTorrentFromPath } = await import('../packages/engine/dist/index.js');
+    const created = await createTorrentFromPath(join(work, 'data'), { version: 'v2', pieceLength: pieceKiB * 1024 });
+    await writeFile(torrentPath, created.torrent);
+    return torrentPath;
+  }
   const torrent = await new Promise((resolve, reject) => createTorrent(join(work, 'data'), {
     name: 'data', pieceLength: pieceKiB * 1024, announceList: [], urlList: [], creationDate: new Date(0),
   }, (err, t) => (err ? reject(err) : resolve(t))));
@@ -117,4 +127,4 @@ for (const [client, rs] of Object.entries(results)) {
 }
 summary.speed_ratio = +(summary.spritzle.median_mib_s / summary.libtorrent.median_mib_s).toFixed(2);
 summary.cpu_ratio = +(summary.spritzle.median_cpu_s_per_gib / summary.libtorrent.median_cpu_s_per_gib).toFixed(2);
-console.log(JSON.stringify({ size_mib: sizeMiB, piece_kib: pieceKiB, runs, ...summary }));
+console.log(JSON.stringify({ size_mib: sizeMiB, piece_kib: pieceKiB, v2, runs, ...summary }));

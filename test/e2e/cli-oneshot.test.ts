@@ -6,6 +6,12 @@ import { join } from 'node:path';
 import parseTorrent from 'parse-torrent';
 import { makeTorrent, sameBytes, dataFiles, type TestTorrent } from '../helpers/fixtures.js';
 import { buildCli, cleanup, cliRunner, closedPort, expectOneLineError, tmp, type Started } from '../helpers/cli.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseTorrentFile } from '@spritzle/engine';
+import { PYTHON, requireLibtorrent } from '../helpers/libtorrent.js';
+
+const LT_CREATE = fileURLToPath(new URL('../peers/lt_create.py', import.meta.url));
 
 // The `spritzle` command run as a real subprocess from its built dist (jest maps @spritzle/* to sources
 // only inside jest; a child process needs the compiled packages). Every socket is on 127.0.0.1.
@@ -26,6 +32,29 @@ describe('spritzle --help', () => {
     const r = await runCli([...cmd, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: spritzle/);
+  });
+});
+
+describe('spritzle create --v2 / --hybrid', () => {
+  it.each([['--v2', 'v2'], ['--hybrid', 'hybrid']])('%s writes libtorrent\'s info dict for the same folder and prints the hash', async (flag, mode) => {
+    requireLibtorrent();
+    const dir = await tmp(`cli-create-${mode}`);
+    await makeTorrent({ dir, name: 'folder', files: [{ path: 'a.bin', size: 100_000 }, { path: 'sub/b.bin', size: 70_000 }, { path: 'empty', size: 0 }] });
+    const out = join(dir, 'made.torrent');
+    const r = await runCli(['create', join(dir, 'folder'), '-o', out, '--piece-length', '32K', flag]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const ref = JSON.parse(execFileSync(PYTHON, [LT_CREATE, join(dir, 'folder'), '32768', mode], { encoding: 'utf8' })) as { info: string; v1: string | null; v2: string };
+    const t = parseTorrentFile(await readFile(out));
+    expect(Buffer.from(t.infoBytes).toString('hex')).toBe(ref.info);
+    expect(r.stdout).toBe(`${ref.v1 ?? ref.v2.slice(0, 40)}\n`);
+  });
+
+  it('refuses --v2 with --hybrid', async () => {
+    const dir = await tmp('cli-create-both');
+    await writeFile(join(dir, 'x'), 'x');
+    const r = await runCli(['create', join(dir, 'x'), '-o', join(dir, 'x.torrent'), '--v2', '--hybrid']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--v2 and --hybrid exclude each other/);
   });
 });
 

@@ -6,6 +6,7 @@ import { parseInfoDict, type TorrentInfo } from '../../packages/engine/src/metai
 import { PeerConnection } from '../../packages/engine/src/peer/peer-connection.js';
 import type { Counters } from '../../packages/engine/src/stats/counters.js';
 import type { PieceWriteResult } from '../../packages/engine/src/storage/torrent-storage.js';
+import { blockHashes } from '../../packages/engine/src/metainfo/merkle.js';
 import { FakeTransport } from './fake-transport.js';
 
 /** Deterministic bytes (xorshift32 from `seed`). */
@@ -52,6 +53,12 @@ export class InlineDiskIo {
     this.hashed++;
     if (this.failNext) throw this.takeFailure();
     return createHash('sha1').update(buf).digest();
+  }
+
+  async hashBlocks(buf: Uint8Array): Promise<Uint8Array> {
+    this.hashed++;
+    if (this.failNext) throw this.takeFailure();
+    return blockHashes(buf);
   }
 
   async write(_buf: Uint8Array, _spans: number[]): Promise<PieceWriteResult> {

@@ -47,6 +47,8 @@ program.command('create')
   .option('--private', 'mark the torrent private (BEP 27: trackers only, no DHT or PEX)')
   .option('--name <name>', 'torrent name (default: the file or folder name)')
   .option('--comment <text>', 'free-form comment stored in the torrent')
+  .option('--v2', 'a BitTorrent v2 torrent (BEP 52: SHA-256 merkle trees; v1-only clients cannot use it)')
+  .option('--hybrid', 'a hybrid v1 + v2 torrent (BEP 52), as libtorrent creates by default; v1 stays the default here')
   .action(async (path: string, opts: CreateOptions) => {
     const { runCreate } = await import('./commands/create.js');
     exitCode = await runCreate(path, opts);

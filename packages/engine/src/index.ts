@@ -38,3 +38,9 @@ export {
   USE_GLOBAL, NO_LIMIT, SHARE_LIMIT_ACTIONS, DEFAULT_TORRENT_SHARE_LIMITS, validateShareLimits,
   type TorrentShareLimits, type ShareLimitAction, type ShareLimitReached,
 } from './torrent/share-limits.js';
+export { bestInfoHash, parseInfoHash, type InfoHashes } from './metainfo/info-hashes.js';
+export type { V2Info, V2File, V2FilePieces, LayoutFile } from './metainfo/v2.js';
+export { FileHashTree } from './metainfo/merkle.js';
+export {
+  createTorrentFromPath, createTorrentFromData, type CreateOptions as CreateTorrentOptions, type CreatedTorrent, type TorrentVersion,
+} from './metainfo/create.js';

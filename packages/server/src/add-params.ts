@@ -80,7 +80,7 @@ function readSource(req: Request, body: Record<string, unknown>): Source {
   }
   const hash = stringField(body, 'info_hash');
   if (hash !== undefined) {
-    if (!INFO_HASH_RE.test(hash)) throw badRequest(`info_hash: "${hash.slice(0, 64)}" is not 40 hex characters`, 'info_hash', 'invalid_info_hash');
+    if (!INFO_HASH_RE.test(hash)) throw badRequest(`info_hash: "${hash.slice(0, 64)}" is not an info-hash (40 hex characters, or 64 for a v2 one)`, 'info_hash', 'invalid_info_hash');
     sources.push({ kind: 'info_hash', hash: hash.toLowerCase() });
     names.push('info_hash');
   }

@@ -77,11 +77,11 @@ function errorResponse(description: string, example: ApiErrorBody): ResponseObje
   return { description, content: json(ref('Error'), example) };
 }
 
-const E400_HASH = errorResponse('Malformed info-hash.', err('invalid_info_hash', '"xyz" is not an info-hash (40 hex characters)', 'hash'));
+const E400_HASH = errorResponse('Malformed info-hash.', err('invalid_info_hash', '"xyz" is not an info-hash (40 hex characters, or 64 for a v2 one)', 'hash'));
 const E404_TORRENT = errorResponse('No torrent with this info-hash in the session.', err('torrent_not_found', `no torrent ${HASH} in the session`));
 const E400_FIELDS = errorResponse('Unknown status field in `fields`.', err('bad_request', 'fields: "nmae" is not a status field', 'fields'));
 
-const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the v1 info-hash, 40 hex digits (either case)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' } };
+const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the torrent\'s info-hash, either case: 40 hex digits (v1, or a v2 torrent\'s truncated v2 hash, as libtorrent\'s info_hashes.get_best()) or 64 (the full v2 hash)', schema: { type: 'string', pattern: '^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$' } };
 const CATEGORY_PARAM: Parameter = { name: 'name', in: 'path', required: true, description: 'the category\'s name (URL-encoded; "/" nests categories)', schema: { type: 'string', minLength: 1, maxLength: 255 } };
 const FIELDS_PARAM: Parameter = {
   name: 'fields', in: 'query', required: false,

@@ -37,8 +37,11 @@ const N: JsonSchema = { type: 'number' };
 const S: JsonSchema = { type: 'string' };
 const D: JsonSchema = { type: 'string', pattern: '^-?[0-9]+\\.[0-9]+$', description: 'seconds, as libtorrent\'s Python timedelta was rendered: "<seconds>.0"' };
 const HASH_PATTERN = '^[0-9a-f]{40}$';
-/** An info-hash as clients may write it: 40 hex digits, either case (answers use lower case). */
-export const INFO_HASH_RE = /^[0-9a-fA-F]{40}$/;
+/**
+ * An info-hash as clients may write it, either case (answers use lower case): 40 hex digits (v1, or a v2
+ * hash truncated, as libtorrent's info_hashes.get_best()) or 64 (a full v2 hash).
+ */
+export const INFO_HASH_RE = /^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/;
 export const INFO_HASH: JsonSchema = { type: 'string', pattern: HASH_PATTERN, description: 'v1 info-hash, 40 lower-case hex digits' };
 
 function obj(props: Readonly<Record<string, JsonSchema>>, opts: { required?: boolean; additional?: boolean } = {}): JsonSchema {

@@ -39,6 +39,7 @@ function listener(seen: Seen, overrides: Partial<PeerListener> = {}): PeerListen
     bitfield: () => seen.push('bitfield'), haveAll: none, haveNone: none, have: (i) => seen.push(`have ${i}`), choke: none,
     unchoke: () => seen.push('unchoke'), interested: none, notInterested: none, request: none,
     piece: (index, offset, b) => seen.push([index, offset, ...b]), reject: none, extendedHandshake: none, metadata: none,
+    hashRequest: none, hashes: none, hashReject: none,
     ...overrides,
   };
 }

@@ -35,6 +35,8 @@ function setup() {
   const listener: AssemblyListener = {
     pieceVerified: (index, contributors) => settle({ kind: 'verified', index, contributors }),
     pieceFailed: (index, contributors, size) => settle({ kind: 'failed', index, contributors, size }),
+    blocksFailed: () => undefined,
+    blockHashesWanted: () => false,
     diskError: (e) => settle({ kind: 'error', message: e.message }),
   };
   const assembly = new PieceAssembly({ info, layout, picker, storage, diskIo, bufferPool, counters }, listener);

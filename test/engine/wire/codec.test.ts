@@ -63,8 +63,24 @@ describe('wire codec', () => {
     }
   });
 
-  it('skips messages of unknown ids (BEP 52\'s among them) within the cap', () => {
-    expect(decodeAll(Uint8Array.of(0, 0, 0, 3, 21, 9, 9, 0, 0, 0, 1, 1), false)).toEqual([{ type: 'unchoke' }]);
+  it('skips messages of unknown ids within the cap', () => {
+    expect(decodeAll(Uint8Array.of(0, 0, 0, 3, 24, 9, 9, 0, 0, 0, 1, 1), false)).toEqual([{ type: 'unchoke' }]);
+  });
+
+  it('reads BEP 52\'s hash request, hashes and hash reject, and refuses them at a wrong length', () => {
+    const root = new Uint8Array(32).fill(3);
+    const msgs = [
+      { type: 'hashRequest' as const, root, base: 0, index: 4, count: 4, proofLayers: 1 },
+      { type: 'hashes' as const, root, base: 0, index: 4, count: 2, proofLayers: 0, hashes: new Uint8Array(64).fill(9) },
+      { type: 'hashReject' as const, root, base: 1, index: 0, count: 512, proofLayers: 3 },
+    ];
+    expect(decodeAll(Buffer.concat(msgs.map(encodeMessage)), false)).toEqual(msgs);
+    expect(() => decodeAll(Uint8Array.of(0, 0, 0, 3, 21, 9, 9), false)).toThrow(/a hash request message of 3 bytes/);
+    const oddHashes = encodeMessage(msgs[1]!).slice(0, -1);
+    oddHashes[3]! -= 1;
+    expect(() => decodeAll(oddHashes, false)).toThrow(/a hashes message/);
+    expect(encodeHandshake({ ...hs(), v2: true })[27]! & 0x10).toBe(0x10);
+    expect(decodeHandshake(encodeHandshake({ ...hs(), v2: true })).v2).toBe(true);
   });
 
   it('checks indices and the bitfield against the piece count once it is known', () => {

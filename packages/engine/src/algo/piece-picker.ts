@@ -491,6 +491,22 @@ export class PiecePicker {
     if (s >= 0) this.releaseSlot(s);
   }
 
+  /** BEP 52: these blocks of a piece failed their hashes (the others are good): only they are wanted again. */
+  blocksFailed(piece: number, blocks: readonly number[]): void {
+    const s = this.pieceSlot[piece];
+    if (s < 0 || this.haveArr[piece] === 1) return;
+    for (const block of blocks) {
+      const idx = s * this.blocksPerPiece + block;
+      if (block >= this.blocksInPiece(piece) || this.blkReceived[idx] === 0) continue;
+      this.blkReceived[idx] = 0;
+      this.slotReceived[s]--;
+      if (this.blkReq[idx] === 0) {
+        if (++this.slotFree[s] === 1) this.openAdd(s);
+        if (block < this.slotHint[s]) this.slotHint[s] = block;
+      }
+    }
+  }
+
   /** Hash passed: same as setHave; the piece leaves the partial list. */
   pieceVerified(piece: number): void {
     this.setHave(piece);

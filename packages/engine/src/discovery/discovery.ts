@@ -59,7 +59,7 @@ export class Discovery implements SessionDiscovery {
   constructor(private readonly ctx: DiscoveryContext) {
     this.opts = { ...DEFAULT_DISCOVERY_OPTIONS, ...stripUndefined(ctx.options ?? {}) };
     this.local = localAddresses(ctx.listenHost);
-    this.dht = new DhtNode(ctx.counters, (hash, host, port) => this.torrents.get(hash)?.found(host, port, 'dht'));
+    this.dht = new DhtNode(ctx.counters, (hash, host, port) => this.torrentFor(hash)?.found(host, port, 'dht'));
     this.lsd = new Lsd((hash, host, port) => this.torrents.get(hash)?.found(host, port, 'lsd'));
     const trackerHost: TrackerHost = {
       counters: ctx.counters,
@@ -86,6 +86,8 @@ export class Discovery implements SessionDiscovery {
         if (this.dhtBudget <= 0) return false;
         this.dhtBudget--;
         this.dht.announce(t.infoHashBytes, ctx.listenPort);
+        // A hybrid is in two swarms: peers of the v2 one find it under its truncated v2 hash.
+        if (t.v2SwarmHash) this.dht.announce(Buffer.from(t.v2SwarmHash, 'hex'), ctx.listenPort);
         return true;
       },
       lsdAnnounce: (hash) => this.lsdBatch.push(hash),
@@ -105,6 +107,14 @@ export class Discovery implements SessionDiscovery {
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
     await this.apply();
+  }
+
+  /** The torrent a hash names: its own, or a hybrid's v2 swarm hash. */
+  private torrentFor(hash: string): TorrentDiscoveryImpl | undefined {
+    const direct = this.torrents.get(hash);
+    if (direct) return direct;
+    for (const td of this.torrents.values()) if (td.t.v2SwarmHash === hash) return td;
+    return undefined;
   }
 
   forTorrent(t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]): TorrentDiscovery {

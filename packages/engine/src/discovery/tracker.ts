@@ -420,6 +420,16 @@ export class TrackerList {
       } else {
         const req = this.announceRequest(e, event);
         x = e.kind === 'udp' ? await udpAnnounce(e.url, req, ac.signal) : await httpAnnounce(e.url, req, ac.signal);
+        // BEP 52: a hybrid is in two swarms; it announces its truncated v2 hash too and takes both peer lists.
+        const v2 = this.t.v2SwarmHash;
+        if (v2) {
+          const req2 = { ...req, infoHash: Buffer.from(v2, 'hex') };
+          const x2 = await (e.kind === 'udp' ? udpAnnounce(e.url, req2, ac.signal) : httpAnnounce(e.url, req2, ac.signal)).catch(() => null);
+          if (x2) {
+            (x.reply as AnnounceReply).peers.push(...x2.reply.peers);
+            x = { ...x, sent: x.sent + x2.sent, recv: x.recv + x2.recv };
+          }
+        }
       }
       sent = x.sent;
       recv = x.recv;

@@ -31,6 +31,8 @@ export type PeerSource = 'tracker' | 'dht' | 'pex' | 'lsd' | 'manual' | 'resume'
 export interface DiscoveryTorrent {
   readonly infoHash: string;
   readonly infoHashBytes: Uint8Array;
+  /** BEP 52: a hybrid's second swarm, its v2 hash truncated to 40 hex (announced on the DHT too). */
+  readonly v2SwarmHash?: string | undefined;
   /** BEP 27: a private torrent uses its trackers only (no DHT, PEX or LSD). False until metadata is known. */
   readonly isPrivate: boolean;
   /** Payload bytes this session, for announces. */

@@ -88,6 +88,12 @@ export class DiskIoThreads {
     return new Uint8Array(r.digest!);
   }
 
+  /** The SHA-256 of each 16 KiB block of `buf` (BEP 52's leaf hashes), packed 32 bytes each. */
+  async hashBlocks(buf: Uint8Array): Promise<Uint8Array> {
+    const r = await this.post(buf, undefined, true);
+    return new Uint8Array(r.digest!);
+  }
+
   /**
    * Writes parts of `buf` (a view of a SharedArrayBuffer) to open files: `spans` holds
    * [fd, offset in buf, length, file offset] per part. The fds must stay open until this settles.
@@ -97,7 +103,7 @@ export class DiskIoThreads {
     return { ops: r.ops ?? 0, error: r.error, failedSpan: r.failedSpan };
   }
 
-  private post(buf: Uint8Array, spans: number[] | undefined): Promise<Reply> {
+  private post(buf: Uint8Array, spans: number[] | undefined, blocks = false): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('disk threads closed'));
     if (this.failure) return Promise.reject(this.failure);
     const sab = buf.buffer;
@@ -106,7 +112,7 @@ export class DiskIoThreads {
     const slot = this.slots[this.next++ % this.slots.length]!;
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, sab, off: buf.byteOffset, len: buf.byteLength, spans } satisfies DiskJob);
+      slot.worker.postMessage({ id, sab, off: buf.byteOffset, len: buf.byteLength, spans, blocks } satisfies DiskJob);
     });
   }
 

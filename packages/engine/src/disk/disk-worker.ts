@@ -1,10 +1,10 @@
 /**
- * One disk thread (see disk-io-thread.ts): SHA-1 of a piece, or the positional writes of a verified piece,
+ * One disk thread (see disk-io-thread.ts): SHA-1 of a piece (or BEP 52's SHA-256 of its blocks), or the positional writes of a verified piece,
  * on a view of the piece's shared memory. Node built-ins only: this file runs as a worker from the engine's
  * dist/ and, in the CLI's bundle, as bundle/disk-worker.js beside spritzle.mjs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShot } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
@@ -16,6 +16,8 @@ export interface DiskJob {
   len: number;
   /** [fd, offset in the view, length, file offset] per file part. */
   spans?: number[];
+  /** BEP 52: hash each 16 KiB block with SHA-256 instead (the digest is the packed block hashes). */
+  blocks?: boolean;
 }
 
 /** What a job answers: the digest, or the writes made and the first failure. */
@@ -31,6 +33,15 @@ export interface DiskReply {
 function hash(view: Uint8Array): ArrayBuffer {
   const out = new ArrayBuffer(20);
   new Uint8Array(out).set(createHash('sha1').update(view).digest());
+  return out;
+}
+
+/** BEP 52: the SHA-256 of each 16 KiB block (the last may be shorter), packed. */
+function blockHashes(view: Uint8Array): ArrayBuffer {
+  const n = Math.ceil(view.length / 16384);
+  const out = new ArrayBuffer(n * 32);
+  const o = new Uint8Array(out);
+  for (let i = 0; i < n; i++) o.set(oneShot('sha256', view.subarray(i * 16384, (i + 1) * 16384), 'buffer'), i * 32);
   return out;
 }
 
@@ -70,7 +81,7 @@ if (port) {
   port.on('message', (m: DiskJob) => {
     const view = new Uint8Array(m.sab, m.off, m.len);
     if (m.spans === undefined) {
-      const digest = hash(view);
+      const digest = m.blocks ? blockHashes(view) : hash(view);
       port.postMessage({ id: m.id, digest } satisfies DiskReply, [digest]);
     } else {
       port.postMessage(write(m.id, view, m.spans));

@@ -1,4 +1,5 @@
 import { SpritzleError } from '../errors.js';
+import { btmhToV2 } from './info-hashes.js';
 import { isDialable } from '../discovery/addr.js';
 import { MAX_TRACKERS, tooManyTrackers } from '../discovery/tracker.js';
 
@@ -10,7 +11,10 @@ export interface FileRange {
 
 /** A parsed magnet link (BEP 9, BEP 53 `so=`). */
 export interface Magnet {
+  /** The hash the torrent is known by: the v1 (btih), or a v2-only magnet's v2 hash truncated to 40 hex. */
   infoHash: string;
+  /** BEP 52: the v2 info-hash (64 hex) of `xt=urn:btmh:1220...` (a v2 or hybrid torrent). */
+  v2?: string;
   name?: string;
   trackers: string[];
   peers: { host: string; port: number }[];
@@ -103,7 +107,7 @@ export async function parseMagnet(uri: string): Promise<Magnet> {
 export function parseMagnetSync(uri: string): Magnet {
   if (typeof uri !== 'string' || !/^magnet:\?/i.test(uri)) bad('not a magnet link');
   let infoHash = '';
-  let hasV2 = false;
+  let v2: string | undefined;
   let name: string | undefined;
   const trackers: string[] = [];
   const peers: { host: string; port: number }[] = [];
@@ -127,8 +131,10 @@ export function parseMagnetSync(uri: string): Magnet {
         if (infoHash && infoHash !== h) bad('the magnet link names two different info-hashes (two xt=urn:btih:)');
         infoHash = h;
       } else if (/^urn:btmh:/i.test(v)) {
-        // BEP 52 hybrid: the v1 hash (btih) names the torrent; a v2-only magnet is refused below.
-        hasV2 = true;
+        // BEP 52: a v2 (btmh only) or hybrid (btih and btmh) torrent.
+        const h = btmhToV2(v.replace(/^urn:btmh:/i, 'urn:btmh:'));
+        if (v2 && v2 !== h) bad('the magnet link names two different v2 info-hashes (two xt=urn:btmh:)');
+        v2 = h;
       }
     } else if (base === 'dn') {
       // Form-encoded names use + for a space (magnet-uri reads them so too).
@@ -147,8 +153,6 @@ export function parseMagnetSync(uri: string): Magnet {
       if (selectOnly.length > MAX_SELECT_RANGES) bad(`so= has more than ${MAX_SELECT_RANGES} ranges`);
     }
   }
-  if (!infoHash) {
-    bad(hasV2 ? 'v2-only magnet links (xt=urn:btmh: without urn:btih:) are not supported' : 'the magnet link has no v1 info-hash (xt=urn:btih:...)');
-  }
-  return { infoHash, ...(name ? { name } : {}), trackers, peers, ...(selectOnly ? { selectOnly } : {}) };
+  if (!infoHash && !v2) bad('the magnet link has no info-hash (xt=urn:btih:... or xt=urn:btmh:1220...)');
+  return { infoHash: infoHash || v2!.slice(0, 40), ...(v2 ? { v2 } : {}), ...(name ? { name } : {}), trackers, peers, ...(selectOnly ? { selectOnly } : {}) };
 }

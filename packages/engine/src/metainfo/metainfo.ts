@@ -2,17 +2,28 @@ import { createHash } from 'node:crypto';
 import { bdecode, checkBencode, BencodeError, type BencodeLimits } from './bencode.js';
 import { SpritzleError } from '../errors.js';
 import { sanitizeTorrentPath } from '../storage/paths.js';
+import { bencode, RawBencode, type BOut } from './bencode-writer.js';
+import { checkHybrid } from './hybrid.js';
+import { bestInfoHash, type InfoHashes } from './info-hashes.js';
+import { readV2, type V2Info } from './v2.js';
 
-/** A parsed, validated v1 .torrent: everything the engine needs, paths already made safe. */
+/** A parsed, validated .torrent (v1, v2 or hybrid): everything the engine needs, paths already made safe. */
 export interface TorrentInfo {
-  /** v1 info-hash, 40 lower-case hex characters. */
+  /**
+   * The hash the torrent is known by, 40 lower-case hex characters: the v1 info-hash, or for a v2-only
+   * torrent its v2 info-hash truncated to 20 bytes (libtorrent's info_hashes.get_best()).
+   */
   readonly infoHash: string;
   readonly infoHashBytes: Uint8Array;
+  /** Both info-hashes (libtorrent's info_hashes): v1 for v1 and hybrid, v2 (64 hex) for v2 and hybrid. */
+  readonly infoHashes: InfoHashes;
+  /** The BEP 52 part of a v2 or hybrid torrent: file tree, merkle trees, layout. */
+  readonly v2?: V2Info;
   readonly name: string;
   readonly pieceLength: number;
   readonly totalLength: number;
   readonly numPieces: number;
-  /** 20-byte SHA-1 per piece (views into one buffer). */
+  /** 20-byte SHA-1 per piece (views into one buffer); empty for a v2-only torrent (its pieces are checked by v2's trees). */
   readonly pieceHashes: readonly Uint8Array[];
   /** Relative paths under save_path (for multi-file torrents they start with the torrent's name). */
   readonly files: readonly { path: string; length: number; pad: boolean }[];
@@ -114,13 +125,17 @@ function checkInfoBytes(infoBytes: Uint8Array): void {
 }
 
 /** Parses an info dictionary (from a .torrent, a resume file or ut_metadata) into a TorrentInfo. */
-export function parseInfoDict(infoBytes: Uint8Array, outer: Record<string, unknown> = {}): TorrentInfo {
+export function parseInfoDict(infoBytes: Uint8Array, outer: Record<string, unknown> = {}, pieceLayers?: Uint8Array): TorrentInfo {
   if (!(infoBytes instanceof Uint8Array)) invalid('the info dictionary is not bytes');
   checkInfoBytes(infoBytes);
-  return infoFromDict(bdecode(infoBytes, METADATA_DECODE_LIMITS), infoBytes, outer);
+  return infoFromDict(bdecode(infoBytes, METADATA_DECODE_LIMITS), infoBytes, outer, pieceLayers);
 }
 
-function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string, unknown>): TorrentInfo {
+/**
+ * `pieceLayers`: the bencoded `piece layers` beside the info dictionary in a v2 .torrent (absent for metadata
+ * from peers: the layers are then asked of peers).
+ */
+function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string, unknown>, pieceLayers?: Uint8Array): TorrentInfo {
   if (!isDict(info)) invalid('info is not a dictionary');
   const name = text(info['name.utf-8']) ?? text(info.name);
   if (!name) invalid('info.name is missing');
@@ -128,6 +143,11 @@ function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string
   if (typeof pieceLength !== 'number' || !Number.isSafeInteger(pieceLength) || pieceLength < 16 || pieceLength > 256 * 1024 * 1024) {
     invalid('info["piece length"] is missing or out of range');
   }
+  // BEP 52: read the v2 part (only when there is one: v1 torrents do not pay for a second walk).
+  const v2 = info['meta version'] !== undefined || info['file tree'] !== undefined
+    ? readV2(infoBytes, pieceLayers, sanitizeTorrentPath([name]), { maxFiles: MAX_FILES, maxPieces: MAX_PIECES, decode: METADATA_DECODE_LIMITS })
+    : null;
+  if (v2 && info.pieces === undefined) return v2OnlyInfo(info, v2, name, pieceLength, infoBytes, outer);
   const pieces = info.pieces;
   if (!(pieces instanceof Uint8Array) || pieces.length === 0 || pieces.length % 20 !== 0) invalid('info.pieces is not a list of SHA-1 hashes');
   const numPieces = pieces.length / 20;
@@ -168,11 +188,55 @@ function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string
     if (seen.has(f.path)) invalid(`the path "${f.path}" appears twice`);
     seen.add(f.path);
   }
+  // A hybrid's two views must agree byte for byte, or v1 and v2 peers would build different files.
+  if (v2) checkHybrid(files, v2.layout);
 
   const infoHashBytes = createHash('sha1').update(infoBytes).digest();
   const pieceHashes: Uint8Array[] = [];
   for (let i = 0; i < numPieces; i++) pieceHashes.push(pieces.subarray(i * 20, i * 20 + 20));
+  const infoHashes: InfoHashes = { v1: Buffer.from(infoHashBytes).toString('hex'), ...(v2 ? { v2: v2.infoHashV2 } : {}) };
 
+  return {
+    infoHash: infoHashes.v1!,
+    infoHashBytes,
+    infoHashes,
+    ...(v2 ? { v2 } : {}),
+    name: files.length === 1 && info.files === undefined ? files[0]!.path : sanitizeTorrentPath([name]),
+    pieceLength,
+    totalLength,
+    numPieces,
+    pieceHashes,
+    files,
+    private: info.private === 1,
+    infoBytes,
+    ...outerFields(outer),
+  };
+}
+
+/** A v2-only torrent: the v2 layout is the file list, no SHA-1 piece hashes, known by its truncated v2 hash. */
+function v2OnlyInfo(info: Record<string, unknown>, v2: V2Info, name: string, pieceLength: number, infoBytes: Uint8Array, outer: Record<string, unknown>): TorrentInfo {
+  const files = v2.layout.map((f) => ({ path: f.path, length: f.length, pad: f.pad }));
+  const infoHashes: InfoHashes = { v2: v2.infoHashV2 };
+  const infoHash = bestInfoHash(infoHashes);
+  return {
+    infoHash,
+    infoHashBytes: Buffer.from(infoHash, 'hex'),
+    infoHashes,
+    v2,
+    name: v2.singleFile ? v2.files[0]!.path : sanitizeTorrentPath([name]),
+    pieceLength,
+    totalLength: files.reduce((a, f) => a + f.length, 0),
+    numPieces: v2.numPieces,
+    pieceHashes: [],
+    files,
+    private: info.private === 1,
+    infoBytes,
+    ...outerFields(outer),
+  };
+}
+
+/** What a .torrent says beside its info dictionary: trackers, comment, creator, date. */
+function outerFields(outer: Record<string, unknown>): Pick<TorrentInfo, 'announce' | 'urlList' | 'comment' | 'createdBy' | 'creationDate'> {
   const announce: string[][] = [];
   const list = outer['announce-list'];
   if (Array.isArray(list)) {
@@ -184,28 +248,16 @@ function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string
   }
   const single = text(outer.announce);
   if (announce.length === 0 && single) announce.push([single]);
-
   // BEP 19: one URL or a list of them; other schemes (ftp, ...) are left out.
   const rawUrls = Array.isArray(outer['url-list']) ? outer['url-list'] : [outer['url-list']];
   const urlList = rawUrls.map(text).filter((u): u is string => u !== undefined && /^https?:\/\/\S+$/i.test(u));
-  const result: TorrentInfo = {
-    infoHash: Buffer.from(infoHashBytes).toString('hex'),
-    infoHashBytes,
-    name: files.length === 1 && info.files === undefined ? files[0]!.path : sanitizeTorrentPath([name]),
-    pieceLength,
-    totalLength,
-    numPieces,
-    pieceHashes,
-    files,
-    private: info.private === 1,
+  return {
     announce,
-    infoBytes,
     ...(urlList.length > 0 ? { urlList } : {}),
     ...(text(outer.comment) !== undefined ? { comment: text(outer.comment)! } : {}),
     ...(text(outer['created by']) !== undefined ? { createdBy: text(outer['created by'])! } : {}),
     ...(typeof outer['creation date'] === 'number' ? { creationDate: outer['creation date'] } : {}),
   };
-  return result;
 }
 
 /** Parses .torrent file bytes. Throws invalid_torrent (or invalid_path for a path that would escape). */
@@ -222,16 +274,31 @@ export function parseTorrentFile(bytes: Uint8Array): TorrentInfo {
   checkInfoBytes(infoBytes);
   const outer = bdecode(bytes, METADATA_DECODE_LIMITS);
   if (!isDict(outer)) invalid('the top level is not a dictionary');
-  return infoFromDict(outer.info, infoBytes, outer);
+  const layers = findInDict(bytes, 0, 'piece layers');
+  return infoFromDict(outer.info, infoBytes, outer, layers ? bytes.subarray(layers[0], layers[1]) : undefined);
 }
 
-/** A .torrent file for an info dictionary (what we write for a torrent whose metadata came from peers). */
+/**
+ * A .torrent file for an info dictionary (what we write for a torrent whose metadata came from peers); for
+ * v2, with the piece layers its trees know (those still missing are asked of peers again after a restart).
+ */
 export function encodeTorrentFile(info: TorrentInfo): Uint8Array {
-  const head = new TextEncoder().encode('d4:info');
-  const tail = new TextEncoder().encode('e');
-  const out = new Uint8Array(head.length + info.infoBytes.length + tail.length);
-  out.set(head, 0);
-  out.set(info.infoBytes, head.length);
-  out.set(tail, head.length + info.infoBytes.length);
-  return out;
+  return bencode({ info: new RawBencode(info.infoBytes), ...(info.v2 ? { 'piece layers': pieceLayersOf(info) } : {}) });
+}
+
+/** A v2 torrent's `piece layers` as its trees know them now (for a .torrent or resume data), bencoded. */
+export function encodePieceLayers(info: TorrentInfo): Uint8Array | undefined {
+  return info.v2 ? bencode(pieceLayersOf(info)) : undefined;
+}
+
+function pieceLayersOf(info: TorrentInfo): Map<Uint8Array, BOut> {
+  const layers = new Map<Uint8Array, BOut>();
+  const roots = new Set<string>(); // equal files share a root: one key each
+  for (const p of info.v2?.pieces ?? []) {
+    const layer = p.numPieces > 1 ? p.tree.pieceLayer() : undefined;
+    const key = Buffer.from(p.tree.root).toString('hex');
+    if (layer && !roots.has(key)) layers.set(p.tree.root, layer);
+    roots.add(key);
+  }
+  return layers;
 }

@@ -2,7 +2,7 @@ import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
 import {
   WireDecoder, WireError, MSG, KEEP_ALIVE, encodeHandshake, encodeSimple,
-  encodeBlockRef, encodeBitfield, encodePieceHeader, encodeExtended, writeIndex, writeBlockRef,
+  encodeBlockRef, encodeBitfield, encodePieceHeader, encodeExtended, encodeHashMessage, writeIndex, writeBlockRef,
   type BufferBudget, type Handshake, type WireHandler,
 } from '../wire/codec.js';
 import { ExtensionRegistry, type ExtensionWire, type WireExtensionCtor } from '../wire/extensions.js';
@@ -77,6 +77,10 @@ export interface PeerListener {
   reject(index: number, offset: number, length: number): void;
   extendedHandshake(hs: Record<string, unknown>): void;
   metadata(payload: Uint8Array): void;
+  /** BEP 52 hash messages (only on a v2 connection); `root` and `hashes` are views valid during the call. */
+  hashRequest(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void;
+  hashes(root: Uint8Array, base: number, index: number, count: number, proofLayers: number, hashes: Uint8Array): void;
+  hashReject(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void;
 }
 
 function noop(): void {}
@@ -84,6 +88,7 @@ function noop(): void {}
 const IDLE: PeerListener = {
   bitfield: noop, haveAll: noop, haveNone: noop, have: noop, choke: noop, unchoke: noop, interested: noop,
   notInterested: noop, request: noop, piece: noop, reject: noop, extendedHandshake: noop, metadata: noop,
+  hashRequest: noop, hashes: noop, hashReject: noop,
 };
 
 /**
@@ -113,6 +118,11 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   peerInterested = false;
   /** Both sides set the fast-extension bit (BEP 6). */
   hasFast = false;
+  /**
+   * The connection speaks BitTorrent v2 (BEP 52): it was made with a v2 torrent's (truncated) v2 hash, or a
+   * hybrid's v1 connection was upgraded. Only then are hash messages allowed (as libtorrent rules).
+   */
+  v2 = false;
   readonly pieces = new PeerPieces();
   /** A bitfield, have all or have none arrived (only one may). */
   private piecesAnnounced = false;
@@ -375,6 +385,38 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     this.counters.inc(M.ses_num_incoming_allowed_fast);
   }
 
+  onHashRequest(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void {
+    this.seen();
+    if (!this.requireV2('hash request')) return;
+    this.listener.hashRequest(root, base, index, count, proofLayers);
+  }
+
+  onHashes(root: Uint8Array, base: number, index: number, count: number, proofLayers: number, hashes: Uint8Array): void {
+    this.seen();
+    if (!this.requireV2('hashes')) return;
+    this.listener.hashes(root, base, index, count, proofLayers, hashes);
+  }
+
+  onHashReject(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void {
+    this.seen();
+    if (!this.requireV2('hash reject')) return;
+    this.listener.hashReject(root, base, index, count, proofLayers);
+  }
+
+  private requireV2(what: string): boolean {
+    if (this.v2) return true;
+    this.protocolError(`${what} on a connection that does not speak BitTorrent v2`);
+    return false;
+  }
+
+  /** BEP 52: asks for hashes (the torrent decides which), answers with hashes, or refuses a request. */
+  sendHashMessage(id: number, root: Uint8Array, base: number, index: number, count: number, proofLayers: number, hashes?: Uint8Array): void {
+    if (this.closed) return;
+    this.flushBatch();
+    this.send(encodeHashMessage(id, root, base, index, count, proofLayers, hashes));
+    this.counters.inc(id === MSG.hashRequest ? M.ses_num_outgoing_hash_request : id === MSG.hashes ? M.ses_num_outgoing_hashes : M.ses_num_outgoing_hash_reject);
+  }
+
   onExtended(id: number, payload: Uint8Array): void {
     this.seen();
     const c = this.counters;
@@ -432,10 +474,10 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   // ---------------------------------------------------------------- handshakes
 
   /** Sends our handshake (an outgoing connection at once; an incoming one after the peer's matched a torrent). */
-  sendHandshake(infoHash: Uint8Array, peerId: Uint8Array): void {
+  sendHandshake(infoHash: Uint8Array, peerId: Uint8Array, v2 = false): void {
     if (this.closed || this.handshakeSent) return;
     this.handshakeSent = true;
-    this.send(encodeHandshake({ infoHash, peerId, dht: false, fast: true, extended: true }));
+    this.send(encodeHandshake({ infoHash, peerId, dht: false, fast: true, extended: true, v2 }));
     this.afterHandshakes();
   }
 

@@ -52,7 +52,7 @@ const BOOLEAN_FLAG_KEYS = [
 export interface AddTorrentParams {
   /** The .torrent file's bytes. */
   ti?: Uint8Array;
-  /** A v1 info-hash, 40 hex characters (metadata then comes from peers). */
+  /** A v1 info-hash, 40 hex characters, or a v2 one, 64 (metadata then comes from peers). */
   info_hash?: string;
   /** A magnet URI. */
   url?: string;
@@ -243,7 +243,9 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
     out.ti = p.ti;
   }
   if (p.info_hash !== undefined) {
-    if (typeof p.info_hash !== 'string' || !HEX40.test(p.info_hash)) bad('info_hash', 'must be 40 hex characters');
+    if (typeof p.info_hash !== 'string' || !(HEX40.test(p.info_hash) || /^[0-9a-fA-F]{64}$/.test(p.info_hash))) {
+      bad('info_hash', 'must be 40 hex characters (a v1 info-hash) or 64 (a v2 one)');
+    }
     out.info_hash = p.info_hash.toLowerCase();
   }
   if (p.url !== undefined) {

@@ -275,6 +275,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     let name = p.name ?? r?.name ?? '';
     let torrentBytes: Uint8Array | null = null;
     let selectOnly: FileRange[] | undefined;
+    let magnetV2: string | undefined;
     if (p.ti) {
       info = parseTorrentFile(p.ti);
       infoHash = info.infoHash;
@@ -286,15 +287,18 @@ export class Session extends TypedEmitter<SessionEvents> {
     } else if (p.url) {
       const magnet = await parseMagnet(p.url);
       infoHash = magnet.infoHash;
+      magnetV2 = magnet.v2;
       name ||= magnet.name ?? '';
       p.trackers = [...p.trackers, ...magnet.trackers];
       p.peers = [...p.peers, ...magnet.peers];
       if (p.file_priorities === undefined) selectOnly = magnet.selectOnly;
     } else if (p.info_hash) {
-      infoHash = p.info_hash;
+      // A v2 hash (64 hex) names the torrent by its first 40, as libtorrent's get_best() does.
+      infoHash = p.info_hash.slice(0, 40);
+      if (p.info_hash.length === 64) magnetV2 = p.info_hash;
     } else {
       infoHash = r!.info_hash;
-      if (r!.info) info = parseInfoDict(r!.info);
+      if (r!.info) info = parseInfoDict(r!.info, {}, r!.piece_layers);
     }
     if (r && r.info_hash !== infoHash) {
       throw new SpritzleError('invalid_param', `resume_data is for ${r.info_hash}, not ${infoHash}`, { field: 'resume_data' });
@@ -321,6 +325,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       save_path: path.resolve(this.settingsValue.save_path, p.save_path ?? categoryPath),
     };
     const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
+    torrent.magnetV2Hash = magnetV2;
     torrent.discovery = this.discovery?.forTorrent(torrent, normalized.trackers, normalized.tracker_tiers) ?? null;
     const handle = new TorrentHandle(this, torrent);
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
@@ -414,12 +419,24 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** The torrent with this info-hash (40 hex digits, either case), or undefined (libtorrent's find_torrent). */
   findTorrent(infoHash: string): TorrentHandle | undefined {
-    return this.handles.get(infoHash.toLowerCase());
+    const t = this.torrentByAnyHash(infoHash.toLowerCase());
+    return t && this.handles.get(t.infoHash);
+  }
+
+  /**
+   * The torrent a hash names: the hash it is known by, or for a v2 or hybrid torrent its v2 info-hash (64 hex)
+   * or the v2 hash truncated to 40 (what v2 peers and trackers use).
+   */
+  private torrentByAnyHash(hash: string): Torrent | undefined {
+    const direct = this.torrentsByHash.get(hash);
+    if (direct) return direct;
+    for (const t of this.torrentsByHash.values()) if (t.v2Hash !== undefined && (hash === t.v2Hash || hash === t.v2Hash.slice(0, 40))) return t;
+    return undefined;
   }
 
   /** Removes a torrent; with deleteFiles its data goes too. An unknown hash is torrent_not_found. */
   async removeTorrent(infoHash: string, opts: { deleteFiles?: boolean } = {}): Promise<void> {
-    const key = infoHash.toLowerCase();
+    const key = this.torrentByAnyHash(infoHash.toLowerCase())?.infoHash ?? infoHash.toLowerCase();
     const torrent = this.torrentsByHash.get(key);
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
@@ -549,6 +566,9 @@ export class Session extends TypedEmitter<SessionEvents> {
         this.skeyHashes.set(t, h);
       }
       if (h === want) return t.infoHashBytes;
+      // A hybrid's v2 swarm (BEP 52) names it by the truncated v2 hash.
+      const v2 = t.v2Hash !== undefined && !t.v2Only ? Buffer.from(t.v2Hash.slice(0, 40), 'hex') : null;
+      if (v2 && Buffer.from(skeyHash(v2)).toString('hex') === want) return v2;
     }
     return null;
   };
@@ -598,9 +618,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       const s = this.settingsValue;
       const key = `${host}:${port}`;
       const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext && !this.noMse.has(key));
+      const dialHash = torrent.dialHashBytes;
       const mse = encrypt
         ? MseTransport.outgoing(transport, {
-          skey: torrent.infoHashBytes, level: s.allowed_enc_level, timeoutMs: s.handshake_timeout * 1000,
+          skey: dialHash, level: s.allowed_enc_level, timeoutMs: s.handshake_timeout * 1000,
           onHandshakeEnd: (r) => this.mseEnded(r !== null),
         })
         : null;
@@ -615,7 +636,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       };
       this.handshakePhase(peer, torrent, mse, fallBack);
       torrent.useExtensions(peer);
-      peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+      // A hybrid dialled by its v1 hash offers the upgrade to v2 (BEP 52's reserved bit).
+      peer.sendHandshake(dialHash, this.peerId, torrent.v2Hash !== undefined && dialHash === torrent.infoHashBytes && !torrent.v2Only);
     });
   }
 
@@ -670,13 +692,14 @@ export class Session extends TypedEmitter<SessionEvents> {
       const infoHash = Buffer.from(h.infoHash).toString('hex');
       const peerIdHex = Buffer.from(h.peerId).toString('hex');
       this.pending.delete(peer);
-      const torrent = outgoingTorrent ?? this.torrentsByHash.get(infoHash);
+      const torrent = outgoingTorrent ?? this.torrentByAnyHash(infoHash);
       const drop = (reason: string, skip: boolean): void => {
         peer.onClose = undefined;
         peer.close(reason);
         if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, skip);
       };
-      if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
+      const v2Swarm = torrent?.v2Hash?.slice(0, 40);
+      if (!torrent || torrent.closed || (infoHash !== torrent.infoHash && infoHash !== v2Swarm)) return drop('unknown info-hash', true);
       if (mse?.skey && !Buffer.from(mse.skey).equals(h.infoHash)) return drop('info-hash differs from the encrypted handshake\'s', true);
       if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
       // libtorrent's torrent_not_ready: while checking, the pieces we have are not known, and a peer
@@ -694,10 +717,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
       peer.peerId = peerIdHex;
+      // BEP 52: the connection speaks v2 when it names the v2 swarm, or when a v1 connection to a hybrid
+      // asks to upgrade (the answer then names the v2 swarm, as libtorrent's does).
+      peer.v2 = v2Swarm !== undefined && (infoHash === v2Swarm || (peer.direction === 'incoming' && h.v2 === true));
       peer.encryption = mse?.encryption ?? 'none';
       if (peer.direction === 'incoming') {
         torrent.useExtensions(peer);
-        peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+        peer.sendHandshake(peer.v2 ? Buffer.from(v2Swarm!, 'hex') : torrent.infoHashBytes, this.peerId);
       }
       peer.onClose = undefined;
       torrent.attachPeer(peer);

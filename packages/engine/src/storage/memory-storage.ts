@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { SpritzleError } from '../errors.js';
 import { BLOCK_SIZE } from '../block-size.js';
 import type { FileLayout } from './file-layout.js';
-import type { FileStat, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
+import { sha1PieceCheck, type FileStat, type PieceCheck, type PieceWriter, type StorageStats, type TorrentStorage } from './torrent-storage.js';
 
 
 /**
@@ -61,10 +60,11 @@ export class MemoryStorage implements TorrentStorage {
   }
 
   async check(
-    pieceHashes: readonly Uint8Array[],
+    pieceHashes: readonly Uint8Array[] | PieceCheck,
     opts?: { onPiece?: (piece: number, ok: boolean) => void; signal?: AbortSignal },
   ): Promise<boolean[]> {
     const had = new Array<boolean>(this.layout.numPieces).fill(false);
+    const checker: PieceCheck = Array.isArray(pieceHashes) ? sha1PieceCheck(pieceHashes) : pieceHashes as PieceCheck;
     for (let p = 0; p < this.layout.numPieces && opts?.signal?.aborted !== true; p++) {
       let ok = true;
       let data: Uint8Array | null = null;
@@ -75,7 +75,9 @@ export class MemoryStorage implements TorrentStorage {
       }
       if (data) {
         this.stats.blocksHashed += Math.ceil(data.length / BLOCK_SIZE);
-        ok = Buffer.compare(createHash('sha1').update(data).digest(), pieceHashes[p]!) === 0;
+        const h = checker.start(p);
+        h.update(data);
+        ok = h.matches();
       }
       had[p] = ok;
       opts?.onPiece?.(p, ok);

@@ -7,7 +7,6 @@
  * handles across all torrents, least recently used closed first), because the download/upload path issues
  * thousands of operations per second and the session may hold many thousands of torrents.
  */
-import { createHash } from 'node:crypto';
 import { constants as fsc, existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { lstat, mkdir, open, readlink, realpath, rmdir, stat, unlink } from 'node:fs/promises';
@@ -17,7 +16,7 @@ import type { FileLayout } from './file-layout.js';
 import { isInside, resolveInside } from './paths.js';
 import { BLOCK_SIZE } from '../block-size.js';
 import { FilePool, type FileGroup, type PooledFile } from './file-pool.js';
-import type { FileStat, PieceWriteResult, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
+import { sha1PieceCheck, type FileStat, type PieceCheck, type PieceWriteResult, type PieceWriter, type StorageStats, type TorrentStorage } from './torrent-storage.js';
 
 export type { PieceWriteResult, PieceWriter, StorageStats } from './torrent-storage.js';
 
@@ -149,6 +148,15 @@ export class Storage implements TorrentStorage {
    * by `writer` when given (the disk threads, with the fds opened here and kept open until it settles),
    * else here with async file I/O.
    */
+  /** Creates the empty files (no piece writes them), as libtorrent does once a torrent is complete. */
+  async createEmptyFiles(): Promise<void> {
+    for (let i = 0; i < this.layout.files.length; i++) {
+      const f = this.layout.files[i]!;
+      if (f.pad || f.length !== 0) continue;
+      this.files.release(await this.files.acquire(i, true));
+    }
+  }
+
   async writePiece(piece: number, data: Uint8Array, writer?: PieceWriter): Promise<void> {
     const size = this.layout.pieceSize(piece);
     if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);
@@ -213,13 +221,14 @@ export class Storage implements TorrentStorage {
 
   /** Reads each piece and SHA-1 checks it against pieceHashes[piece] (20-byte Uint8Array); missing or short files mean "not had" (not an error); returns which pieces are had. onPiece is called after each piece (for progress / counters). Stops early (returns what it has) when signal aborts. Reads ahead with bounded parallelism; reading a 512 MiB torrent must not hold more than a few MiB in memory. */
   async check(
-    pieceHashes: readonly Uint8Array[],
+    pieceHashes: readonly Uint8Array[] | PieceCheck,
     opts?: { onPiece?: (piece: number, ok: boolean) => void; signal?: AbortSignal },
   ): Promise<boolean[]> {
     const numPieces = this.layout.numPieces;
-    if (pieceHashes.length !== numPieces) {
+    if (Array.isArray(pieceHashes) && pieceHashes.length !== numPieces) {
       throw new RangeError(`expected ${numPieces} piece hashes, got ${pieceHashes.length}`);
     }
+    const checker: PieceCheck = Array.isArray(pieceHashes) ? sha1PieceCheck(pieceHashes) : pieceHashes as PieceCheck;
     const had = new Array<boolean>(numPieces).fill(false);
     const chunk = Math.min(CHECK_CHUNK, this.layout.pieceLength);
     // One stat per file per check, so missing/short files are rejected without opening or reading them.
@@ -233,7 +242,7 @@ export class Storage implements TorrentStorage {
         const p = next++;
         if (p >= numPieces) return;
         try {
-          const ok = await this.checkPiece(p, pieceHashes[p]!, buf, sizes);
+          const ok = await this.checkPiece(p, checker, buf, sizes);
           had[p] = ok;
         } catch (e) {
           failed = true; // stop the other workers from issuing more I/O
@@ -334,14 +343,14 @@ export class Storage implements TorrentStorage {
     await this.files.close();
   }
 
-  private async checkPiece(piece: number, expected: Uint8Array, buf: Buffer, sizes: Map<number, Promise<number>>): Promise<boolean> {
+  private async checkPiece(piece: number, checker: PieceCheck, buf: Buffer, sizes: Map<number, Promise<number>>): Promise<boolean> {
     const size = this.layout.pieceSize(piece);
     const spans = this.layout.spans(piece, 0, size);
     for (const s of spans) {
       if (this.layout.files[s.file]!.pad) continue;
       if ((await this.fileSize(s.file, sizes)) < s.fileOffset + s.length) return false;
     }
-    const hash = createHash('sha1');
+    const hash = checker.start(piece);
     for (const s of spans) {
       if (this.layout.files[s.file]!.pad) {
         const zeros = (this.zeros ??= new Uint8Array(buf.length));
@@ -373,9 +382,8 @@ export class Storage implements TorrentStorage {
         this.files.release(entry);
       }
     }
-    const digest = hash.digest();
     this.stats.blocksHashed += Math.ceil(size / BLOCK_SIZE);
-    return expected.length === digest.length && digest.equals(expected);
+    return hash.matches();
   }
 
   /** Size of a file on disk for check(), or -1 when it is missing or not a regular file. */

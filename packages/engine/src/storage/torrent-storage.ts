@@ -1,4 +1,26 @@
+import { createHash } from 'node:crypto';
 import type { FileLayout } from './file-layout.js';
+
+/**
+ * How a piece read from disk is judged: fed its bytes in order (pad files as zeros), then asked. SHA-1 for
+ * v1 (sha1PieceCheck); v2 and hybrid torrents check each 16 KiB block against their merkle trees.
+ */
+export interface PieceCheck {
+  start(piece: number): { update(data: Uint8Array): void; matches(): boolean };
+}
+
+/** v1: the piece's SHA-1 against the .torrent's. */
+export function sha1PieceCheck(pieceHashes: readonly Uint8Array[]): PieceCheck {
+  return {
+    start(piece) {
+      const h = createHash('sha1');
+      return {
+        update: (data) => { h.update(data); },
+        matches: () => Buffer.from(pieceHashes[piece] ?? []).equals(h.digest()),
+      };
+    },
+  };
+}
 
 /** Operation counts of a storage back-end (moved into the disk.* counters). */
 export interface StorageStats {
@@ -33,11 +55,13 @@ export interface TorrentStorage {
   writePiece(piece: number, data: Uint8Array, writer?: PieceWriter): Promise<void>;
   /** Reads for uploads; throws disk_error if the data is not there. */
   read(piece: number, offset: number, length: number): Promise<Uint8Array>;
-  /** Hashes what is there against `pieceHashes`; which pieces are had. Stops early when `signal` aborts. */
+  /** Hashes what is there against `pieceHashes` (v1) or a PieceCheck; which pieces are had. Stops early when `signal` aborts. */
   check(
-    pieceHashes: readonly Uint8Array[],
+    pieceHashes: readonly Uint8Array[] | PieceCheck,
     opts?: { onPiece?: (piece: number, ok: boolean) => void; signal?: AbortSignal },
   ): Promise<boolean[]>;
+  /** Creates the torrent's empty files (no piece ever writes them); back-ends without files need not. */
+  createEmptyFiles?(): Promise<void>;
   /** Whether any of the torrent's (non-pad) files exists. */
   hasAnyFile(): Promise<boolean>;
   /** Each file's size and modification time now, for fast-resume. */

@@ -12,6 +12,8 @@ const MAX_METADATA_FETCHES = 2;
 /** What the torrent side of BEP 9 needs of its torrent. */
 export interface MetadataTorrent {
   readonly infoHash: string;
+  /** A v2 magnet's full v2 info-hash (64 hex): the metadata's SHA-256 must be it. */
+  readonly v2Hash?: string | undefined;
   /** Null for a magnet until the metadata arrives. */
   readonly info: TorrentInfo | null;
   readonly peers: Iterable<PeerConnection>;
@@ -90,7 +92,7 @@ export class MetadataExchange {
     }
     if (!copy.complete) return;
     this.fetches.delete(peer);
-    const info = copy.verified(this.torrent.infoHash);
+    const info = copy.verified(this.torrent.infoHash, this.torrent.v2Hash);
     if (!info) {
       peer.protocolError('metadata: the info dictionary does not match the info-hash');
       return;

@@ -11,6 +11,8 @@ import type { WebSeed } from './web-seeds.js';
 /** Who sent a piece's blocks: peers, and web seeds (BEP 19). */
 export type Contributor = PeerConnection | WebSeed;
 import type { TorrentStorage } from '../storage/torrent-storage.js';
+import { BLOCK_SIZE } from '../metainfo/merkle.js';
+import { fileAtPiece } from '../metainfo/v2.js';
 
 /** Verified-but-unwritten and being-hashed bytes above which we stop requesting (disk back-pressure). */
 export const MAX_PENDING_DISK_BYTES = 32 * 1024 * 1024;
@@ -19,6 +21,15 @@ interface PartialPiece {
   /** From the DiskBufferPool: shared memory. */
   buf: Buffer;
   contributors: Contributor[];
+  /** v2: who sent each 16 KiB block (the one charged if that block fails). */
+  from: (Contributor | undefined)[];
+}
+
+/** A v2 piece whose blocks are hashed but cannot be judged yet: its piece hash or block hashes are to come. */
+interface WaitingPiece {
+  part: PartialPiece;
+  blocks: Uint8Array;
+  size: number;
 }
 
 /** What becomes of an assembled piece. */
@@ -27,6 +38,16 @@ export interface AssemblyListener {
   pieceVerified(index: number, contributors: Contributor[]): void;
   /** The piece failed its hash check (`size` bytes wasted). */
   pieceFailed(index: number, contributors: Contributor[], size: number): void;
+  /**
+   * v2: these blocks of the piece failed (their hashes are known to be wrong); the rest are kept, only these
+   * are wanted again; `bytes` wasted. Each bad block's sender alone sent it.
+   */
+  blocksFailed(index: number, bad: { block: number; peer: Contributor | undefined }[], bytes: number): void;
+  /**
+   * v2: the piece failed and its block hashes are not known: ask peers for them (the piece waits and is
+   * judged again on rejudge()). False when no peer can be asked: the piece fails as a whole.
+   */
+  blockHashesWanted(index: number): boolean;
   /** A hash or write job failed: the piece is wanted again (done here), the torrent errs. */
   diskError(e: Error): void;
 }
@@ -38,7 +59,7 @@ export interface AssemblyDeps {
   readonly picker: PiecePicker;
   readonly storage: TorrentStorage;
   /** The disk threads (hashing and writing off the event loop). */
-  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'write'>;
+  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'hashBlocks' | 'write'>;
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   readonly counters: Counters;
 }
@@ -49,6 +70,8 @@ export interface AssemblyDeps {
  */
 export class PieceAssembly {
   private readonly partial = new Map<number, PartialPiece>();
+  /** v2 pieces waiting for hashes from peers (their bytes count as pending: back-pressure if many wait). */
+  private readonly waiting = new Map<number, WaitingPiece>();
   /** Bytes being hashed or written (see MAX_PENDING_DISK_BYTES). */
   pendingDiskBytes = 0;
   private closed = false;
@@ -64,9 +87,10 @@ export class PieceAssembly {
     let part = this.partial.get(index);
     if (!part) {
       // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed.
-      part = { buf: this.deps.bufferPool.alloc(this.deps.info.pieceLength), contributors: [] };
+      part = { buf: this.deps.bufferPool.alloc(this.deps.info.pieceLength), contributors: [], from: [] };
       this.partial.set(index, part);
     }
+    if (this.deps.info.v2) part.from[offset / BLOCK_SIZE] = peer;
     // Not set(): V8 copies into shared memory with relaxed atomics, byte by byte when source and target
     // are not equally aligned (block data sits at any offset in a socket read): 5x slower than fill's memcpy.
     part.buf.fill(buf, offset, offset + buf.length);
@@ -82,9 +106,18 @@ export class PieceAssembly {
     this.closed = true;
     for (const part of this.partial.values()) this.deps.bufferPool.release(part.buf);
     this.partial.clear();
+    for (const w of this.waiting.values()) this.deps.bufferPool.release(w.part.buf);
+    this.waiting.clear();
   }
 
   private verify(index: number, part: PartialPiece): void {
+    const { v2, pieceHashes } = this.deps.info;
+    // A hybrid whose v2 piece hash is not known yet (a magnet over a v1 connection, which cannot ask for
+    // piece layers) is checked by its v1 SHA-1 meanwhile.
+    if (v2 && (pieceHashes.length === 0 || this.knowsV2Hash(index))) {
+      this.verifyV2(index, part);
+      return;
+    }
     const { info, layout, picker, storage, diskIo, bufferPool: pool, counters } = this.deps;
     const size = layout.pieceSize(index);
     const blocks = picker.blocksInPiece(index);
@@ -103,17 +136,91 @@ export class PieceAssembly {
           this.listener.pieceFailed(index, part.contributors, size);
           return;
         }
-        storage.writePiece(index, buf, (spans) => diskIo.write(buf, spans)).then(
-          () => {
-            this.pendingDiskBytes -= size;
-            pool.release(part.buf);
-            this.listener.pieceVerified(index, part.contributors);
-          },
-          (e: Error) => this.jobFailed(index, part.buf, size, e),
-        );
+        this.write(index, part, size);
       },
       (e: Error) => this.jobFailed(index, part.buf, size, e),
     );
+  }
+
+  private write(index: number, part: PartialPiece, size: number): void {
+    const { storage, diskIo, bufferPool: pool } = this.deps;
+    const buf = part.buf.subarray(0, size);
+    storage.writePiece(index, buf, (spans) => diskIo.write(buf, spans)).then(
+      () => {
+        this.pendingDiskBytes -= size;
+        pool.release(part.buf);
+        this.listener.pieceVerified(index, part.contributors);
+      },
+      (e: Error) => this.jobFailed(index, part.buf, size, e),
+    );
+  }
+
+  /**
+   * BEP 52: the piece's file bytes (not the pad after them) are hashed block by block on a disk thread and
+   * judged against the file's merkle tree (v2 and hybrid torrents are both checked this way).
+   */
+  private verifyV2(index: number, part: PartialPiece): void {
+    const { info, layout, picker, diskIo, counters } = this.deps;
+    const size = layout.pieceSize(index);
+    const at = fileAtPiece(info.v2!, index)!;
+    const dataLen = Math.min(size, info.v2!.files[at.pieces.file]!.length - at.filePiece * info.pieceLength);
+    this.pendingDiskBytes += size;
+    diskIo.hashBlocks(part.buf.subarray(0, dataLen)).then(
+      (blocks) => {
+        counters.inc(M.disk_num_blocks_hashed, picker.blocksInPiece(index));
+        if (this.closed) {
+          this.pendingDiskBytes -= size;
+          return;
+        }
+        this.judgeV2(index, { part, blocks, size });
+      },
+      (e: Error) => this.jobFailed(index, part.buf, size, e),
+    );
+  }
+
+  private knowsV2Hash(index: number): boolean {
+    const at = fileAtPiece(this.deps.info.v2!, index);
+    return at === undefined || at.pieces.tree.pieceHash(at.filePiece) !== undefined;
+  }
+
+  private judgeV2(index: number, w: WaitingPiece): void {
+    const at = fileAtPiece(this.deps.info.v2!, index)!;
+    const verdict = at.pieces.tree.verifyPiece(at.filePiece, w.blocks);
+    if (verdict.result === 'passed') {
+      this.write(index, w.part, w.size);
+      return;
+    }
+    if (verdict.result === 'unknown' || (verdict.badBlocks.length === 0 && this.listener.blockHashesWanted(index))) {
+      this.waiting.set(index, w);
+      return;
+    }
+    this.pendingDiskBytes -= w.size;
+    if (verdict.badBlocks.length === 0) {
+      this.deps.bufferPool.release(w.part.buf);
+      this.listener.pieceFailed(index, w.part.contributors, w.size);
+      return;
+    }
+    // Only the bad blocks are fetched again: the piece goes back under way with the good ones kept.
+    const picker = this.deps.picker;
+    const bad = verdict.badBlocks.map((block) => ({ block, peer: w.part.from[block] }));
+    const bytes = verdict.badBlocks.reduce((a, b) => a + picker.blockLength(index, b), 0);
+    for (const b of bad) w.part.from[b.block] = undefined;
+    w.part.contributors = w.part.from.filter((p, i, all): p is Contributor => p !== undefined && all.indexOf(p) === i);
+    this.partial.set(index, w.part);
+    this.listener.blocksFailed(index, bad, bytes);
+  }
+
+  /** Hashes came from a peer (a piece layer or block hashes): the pieces waiting for them are judged again. */
+  rejudge(): void {
+    if (this.closed || this.waiting.size === 0) return;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const [index, w] of waiting) this.judgeV2(index, w);
+  }
+
+  /** Pieces waiting for hashes from peers. */
+  get waitingForHashes(): number {
+    return this.waiting.size;
   }
 
   /** A hash or write job failed (no thread uses the buffer any more): the piece is wanted again, the torrent errs. */

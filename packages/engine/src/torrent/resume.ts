@@ -19,6 +19,11 @@ export interface ResumeData {
   flags: number;
   /** The raw info dictionary (libtorrent's save_info_dict), absent for a magnet still without metadata. */
   info?: Uint8Array;
+  /**
+   * BEP 52: the piece layers a v2 or hybrid torrent's merkle trees know (bencoded as a .torrent's), so a
+   * restart neither asks peers for them again nor fails to check the data on disk.
+   */
+  piece_layers?: Uint8Array;
   /** Verified pieces whose data is on disk, as a wire bitfield. */
   pieces?: Uint8Array;
   /** [size, mtime in ms] per file as they were when `pieces` was recorded. */
@@ -72,6 +77,7 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
   if (r.info) d.info = bdecode(r.info, METADATA_DECODE_LIMITS);
   if (r.info) d['info-bytes'] = r.info;
   if (r.pieces) d.pieces = r.pieces;
+  if (r.piece_layers) d['piece layers'] = r.piece_layers;
   if (r.file_sizes) d['file sizes'] = r.file_sizes.map(([size, mtime]) => [size, Math.round(mtime)]);
   if (r.file_priorities) d.file_priorities = r.file_priorities;
   if (r.category) d.category = r.category;
@@ -137,6 +143,10 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
   if (info !== undefined) {
     if (!(info instanceof Uint8Array)) bad('info-bytes is not a string');
     out.info = info;
+  }
+  if (r['piece layers'] !== undefined) {
+    if (!(r['piece layers'] instanceof Uint8Array)) bad('piece layers is not a string');
+    out.piece_layers = r['piece layers'];
   }
   if (r.pieces !== undefined) {
     if (!(r.pieces instanceof Uint8Array)) bad('pieces is not a bitfield');

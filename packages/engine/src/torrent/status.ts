@@ -176,7 +176,8 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
   const rates = currentRates(t, now);
   return {
     info_hash: t.infoHash,
-    info_hashes: { v1: t.infoHash, v2: '' },
+    // libtorrent's info_hashes: both hashes of a hybrid, '' for the one a torrent does not have.
+    info_hashes: { v1: t.info ? t.info.infoHashes.v1 ?? '' : t.v2Only ? '' : t.infoHash, v2: t.v2Hash ?? '' },
     name: t.name,
     save_path: t.savePath,
     state,

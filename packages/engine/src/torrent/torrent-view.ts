@@ -75,6 +75,10 @@ export interface TorrentView {
   readonly firstLastPiecePriority: boolean;
   readonly queuePosition: number;
   readonly movingStorage: boolean;
+  /** The v2 info-hash (64 hex) of a v2 or hybrid torrent (from its metadata or its magnet). */
+  readonly v2Hash: string | undefined;
+  /** A v2-only torrent: its infoHash is its truncated v2 hash, it has no v1 hash. */
+  readonly v2Only: boolean;
   readonly name: string;
   readonly savePath: string;
   readonly state: TorrentState;

@@ -3,7 +3,7 @@ import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-l
 import { boostFirstAndLastPieces } from './first-last-piece.js';
 import { MovableStorage } from './move-storage.js';
 import { resolve as resolvePath, sep as pathSep } from 'node:path';
-import { parseInfoDict } from '../metainfo/metainfo.js';
+import { encodePieceLayers, parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
 import type { Counters } from '../stats/counters.js';
@@ -30,6 +30,10 @@ import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece
 import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
 import { Uploads } from './uploads.js';
 import { MetadataExchange } from './metadata.js';
+import { HashExchange } from './hash-exchange.js';
+import { v2PieceCheck } from '../metainfo/v2.js';
+import { matchesInfoHash } from '../metainfo/info-hashes.js';
+import { MSG } from '../wire/codec.js';
 import { bitfieldHas, fastResumeMismatch } from './checking.js';
 import { PadBytes } from './pad-bytes.js';
 import type { ConnectionsView, DoneBytes, FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
@@ -39,7 +43,7 @@ export interface TorrentHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
   /** The disk threads: pieces are hashed and written off the event loop. */
-  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'write'>;
+  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'hashBlocks' | 'write'>;
   /** Piece buffers (shared memory the disk threads read). */
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   readonly peerId: Uint8Array;
@@ -141,6 +145,38 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private pad: PadBytes | null = null;
   /** Blocks into pieces, hashed and written; once the metadata is known. */
   private assembly: PieceAssembly | null = null;
+  /** The v2 info-hash (64 hex) of a v2 or hybrid torrent: from its metadata, or a magnet's btmh before it. */
+  get v2Hash(): string | undefined {
+    return this.info ? this.info.infoHashes.v2 : this.magnetV2Hash;
+  }
+
+  /** A v2-only torrent (it has no v1 swarm): known by its truncated v2 hash. */
+  get v2Only(): boolean {
+    return this.info ? this.info.infoHashes.v1 === undefined : this.magnetV2Hash !== undefined && this.infoHash === this.magnetV2Hash.slice(0, 40);
+  }
+
+  /**
+   * The hash to dial peers with: the torrent's; but a hybrid that still lacks v2 piece layers dials its v2
+   * swarm, since only a v2 connection may ask for them (an encrypted v1 one is never upgraded by libtorrent).
+   */
+  get dialHashBytes(): Uint8Array {
+    const v2 = this.v2Hash;
+    if (v2 === undefined || this.v2Only) return this.infoHashBytes;
+    const needLayers = this.info ? this.hashes?.picker.needsPieceLayers() === true : true;
+    return needLayers ? Buffer.from(v2.slice(0, 40), 'hex') : this.infoHashBytes;
+  }
+
+  /** BEP 52: a hybrid's second swarm (its truncated v2 hash), announced on the DHT beside its v1 hash. */
+  get v2SwarmHash(): string | undefined {
+    const v2 = this.v2Hash;
+    return v2 !== undefined && !this.v2Only ? v2.slice(0, 40) : undefined;
+  }
+
+  /** A magnet's `xt=urn:btmh:` v2 hash (64 hex), until the metadata tells. */
+  magnetV2Hash: string | undefined;
+
+  /** BEP 52 hash messages with v2 peers; for a v2 or hybrid torrent, once the metadata is known. */
+  hashes: HashExchange | null = null;
   /** BEP 19 web seeds; once the metadata is known (the URLs wait in pendingUrlSeeds until then). */
   private webSeeds: WebSeeds | null = null;
   private readonly pendingUrlSeeds: string[];
@@ -183,6 +219,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     }, host);
     this.metadata = new MetadataExchange({
       infoHash,
+      get v2Hash() { return self.magnetV2Hash; },
       get info() { return self.info; },
       peers: this.peers,
       uploadAllowed: (now) => this.uploads.notInDebt(now),
@@ -317,9 +354,14 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       {
         pieceVerified: (index, contributors) => this.pieceVerified(index, contributors),
         pieceFailed: (index, contributors, size) => this.pieceFailed(index, contributors, size),
+        blocksFailed: (index, bad, bytes) => this.blocksFailed(index, bad, bytes),
+        blockHashesWanted: (index) => this.hashes?.wantBlockHashes(index) ?? false,
         diskError: (e) => this.setError(e),
       },
     );
+    this.hashes = info.v2
+      ? new HashExchange({ v2: info.v2, peers: this.peers, hashesArrived: () => this.assembly?.rejudge() })
+      : null;
     this.webSeeds = new WebSeeds({
       picker, files: info.files, pieceLength: info.pieceLength,
       get deadlines() { return self.requests!.deadlines; },
@@ -464,7 +506,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     try {
       if (await storage.hasAnyFile()) {
         this.checkAbort = new AbortController();
-        const had = await storage.check(info.pieceHashes, {
+        const had = await storage.check(info.v2 ? v2PieceCheck(info.v2, info.pieceLength) : info.pieceHashes, {
           signal: this.checkAbort.signal,
           onPiece: () => {
             this.checkedPieces++;
@@ -523,6 +565,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     }
     if (info) {
       r.info = info.infoBytes;
+      const layers = encodePieceLayers(info);
+      if (layers) r.piece_layers = layers;
       r.file_priorities = [...this.filePriorities];
     }
     // Before the first check finished, a bitfield would claim nothing is on disk: leave it out so the
@@ -748,12 +792,14 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       bitfield: () => {
         countBitfield();
         onPeerPiecesChanged();
+        this.hashes?.request(peer);
       },
       haveAll: () => {
         peer.isSeed = true;
         if (!this.picker) return;
         countSeed();
         onPeerPiecesChanged();
+        this.hashes?.request(peer);
       },
       haveNone: () => undefined,
       have: (index: number) => {
@@ -784,6 +830,12 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         if (!this.info) this.metadata.fetch(peer);
       },
       metadata: (payload: Uint8Array) => this.metadata.onMessage(peer, payload),
+      hashRequest: (root, base, index, count, proofLayers) => {
+        if (this.hashes) this.hashes.onRequest(peer, root, base, index, count, proofLayers);
+        else peer.sendHashMessage(MSG.hashReject, root, base, index, count, proofLayers);
+      },
+      hashes: (root, base, index, count, proofLayers, hashes) => this.hashes?.onHashes(peer, root, base, index, count, proofLayers, hashes),
+      hashReject: (root, base, index, count, proofLayers) => this.hashes?.onReject(peer, root, base, index, count, proofLayers),
     };
 
     // A magnet's peers announce their pieces before we know how many there are: count them once we do.
@@ -805,6 +857,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (!this.peers.delete(peer)) return;
     this.recount.delete(peer);
     this.uploads.peerLeft(peer);
+    this.hashes?.peerGone(peer);
     this.host.counters.inc(M.peer_disconnected_peers);
     this.requests?.abortAll(peer, false);
     if (this.picker) {
@@ -925,6 +978,25 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     }
   }
 
+  /**
+   * BEP 52: only these blocks failed their hashes. Each was sent by one peer alone, so that peer is banned
+   * (libtorrent bans the sender of a block that fails its hash); the rest of the piece is kept and only
+   * these blocks are fetched again.
+   */
+  private blocksFailed(index: number, bad: { block: number; peer: Contributor | undefined }[], bytes: number): void {
+    const c = this.host.counters;
+    this.picker!.blocksFailed(index, bad.map((b) => b.block));
+    c.inc(M.ses_num_piece_failed);
+    c.inc(M.net_recv_failed_bytes, bytes);
+    this.totalFailedBytes += bytes;
+    this.host.emit('hash_failed', { info_hash: this.infoHash, piece_index: index });
+    for (const { peer } of bad) {
+      if (peer instanceof WebSeed) this.webSeeds?.hashFailed(peer, index);
+      else if (peer) this.ban(peer, 'sent a block that failed its hash');
+    }
+    for (const p of this.peers) if (!p.closed && p.outstanding.size === 0) this.requests?.request(p);
+  }
+
   private ban(peer: PeerConnection, reason: string): void {
     // Pieces already in flight from a banned peer fail too; it is banned once.
     if (!this.peerList.ban(peer.ip, peer.port, peer.peerId)) return;
@@ -935,6 +1007,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   private onFinished(): void {
     this.completedTime ||= Math.floor(Date.now() / 1000);
+    this.storage?.createEmptyFiles?.().catch((e: Error) => this.setError(e));
     this.updateFinishedState();
     for (const p of [...this.peers]) {
       if (p.isSeed && this.isSeeding) p.close('both are seeds');
@@ -972,7 +1045,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (this.info || this.closed) return;
     try {
       const info = parseInfoDict(infoBytes);
-      if (info.infoHash !== this.infoHash) throw new Error('metadata does not match the info-hash');
+      // A hybrid's metadata may come from a v2 swarm (a btmh magnet) or a v1 one: either hash names it.
+      if (!matchesInfoHash(info.infoHashes, this.infoHash)) throw new Error('metadata does not match the info-hash');
       this.metadata.done();
       this.setMetadata(info);
       this.discovery?.metadataReceived(info.announce);
@@ -985,6 +1059,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
           if (p.closed) continue;
           p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
           this.updateInterest(p);
+          this.hashes?.request(p); // a magnet's v2 piece layers
         }
       });
     } catch (e) {
@@ -997,6 +1072,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** Once a second: rates, timeouts, snubbing, queue sizes, dialling. */
   tick(now: number, seconds: number): void {
     if (this.closed) return;
+    // Hash requests unanswered past their retry time go to peers again.
+    this.hashes?.requestAll(now);
     const s = this.host.settings;
     const c = this.host.counters;
     const requests = this.requests;

@@ -21,7 +21,11 @@ export const MAX_REQUEST_LENGTH = 128 * 1024;
 export const MSG = {
   choke: 0, unchoke: 1, interested: 2, notInterested: 3, have: 4, bitfield: 5, request: 6, piece: 7,
   cancel: 8, port: 9, suggest: 13, haveAll: 14, haveNone: 15, reject: 16, allowedFast: 17, extended: 20,
+  hashRequest: 21, hashes: 22, hashReject: 23,
 } as const;
+
+/** BEP 52 hash messages: pieces root (32), base layer, index, length, proof layers (4 each), after the id. */
+export const HASH_MESSAGE_HEADER = 1 + 32 + 16;
 
 /**
  * Length caps, in bytes of a message body (id + payload, the length prefix excluded). A cap is checked when
@@ -59,6 +63,8 @@ export interface Handshake {
   dht: boolean;
   fast: boolean;
   extended: boolean;
+  /** BEP 52's reserved bit (reserved[7] & 0x10): v2 spoken, or offered to upgrade a hybrid's v1 connection. */
+  v2?: boolean;
 }
 
 const PROTOCOL_BYTES = new TextEncoder().encode(PROTOCOL);
@@ -70,6 +76,7 @@ export function encodeHandshake(h: Handshake): Uint8Array {
   if (h.extended) out[25] = 0x10;
   if (h.fast) out[27] = 0x04;
   if (h.dht) out[27] |= 0x01;
+  if (h.v2) out[27] |= 0x10;
   out.set(h.infoHash.subarray(0, 20), 28);
   out.set(h.peerId.subarray(0, 20), 48);
   return out;
@@ -87,6 +94,7 @@ export function decodeHandshake(buf: Uint8Array, at = 0): Handshake {
     extended: (buf[at + 25]! & 0x10) !== 0,
     fast: (buf[at + 27]! & 0x04) !== 0,
     dht: (buf[at + 27]! & 0x01) !== 0,
+    ...((buf[at + 27]! & 0x10) !== 0 ? { v2: true } : {}),
   };
 }
 
@@ -113,6 +121,11 @@ export interface WireHandler {
   onReject(index: number, offset: number, length: number): void;
   onAllowedFast(index: number): void;
   onExtended(id: number, payload: Uint8Array): void;
+  /** BEP 52 hash request and hash reject: `root` is a view valid during the call. */
+  onHashRequest(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void;
+  onHashReject(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void;
+  /** BEP 52 hashes: the requested hashes then their uncles, packed (a view valid during the call). */
+  onHashes(root: Uint8Array, base: number, index: number, count: number, proofLayers: number, hashes: Uint8Array): void;
 }
 
 /** Bytes of partial messages held across peers (a session-wide cap on what peers can pin). */
@@ -319,8 +332,21 @@ export class WireDecoder {
         if (len < 2) throw bad('extended', len);
         h.onExtended(buf[at + 1]!, buf.subarray(at + 2, at + len));
         return;
+      case MSG.hashRequest:
+      case MSG.hashReject:
+      case MSG.hashes: {
+        if (id === MSG.hashes ? len < HASH_MESSAGE_HEADER || (len - HASH_MESSAGE_HEADER) % 32 !== 0 : len !== HASH_MESSAGE_HEADER) {
+          throw bad(id === MSG.hashes ? 'hashes' : id === MSG.hashRequest ? 'hash request' : 'hash reject', len);
+        }
+        const root = buf.subarray(at + 1, at + 33);
+        const base = u32(buf, at + 33), index = u32(buf, at + 37), count = u32(buf, at + 41), proof = u32(buf, at + 45);
+        if (id === MSG.hashRequest) h.onHashRequest(root, base, index, count, proof);
+        else if (id === MSG.hashReject) h.onHashReject(root, base, index, count, proof);
+        else h.onHashes(root, base, index, count, proof, buf.subarray(at + HASH_MESSAGE_HEADER, at + len));
+        return;
+      }
       default:
-        // Unknown ids (BEP 52's hash messages among them) are skipped, as most clients do.
+        // Unknown ids are skipped, as most clients do.
         return;
     }
   }
@@ -428,6 +454,21 @@ export function encodePort(port: number): Uint8Array {
   return Uint8Array.of(0, 0, 0, 3, MSG.port, (port >>> 8) & 255, port & 255);
 }
 
+/** BEP 52 hash request, hash reject (no hashes) or hashes. */
+export function encodeHashMessage(id: number, root: Uint8Array, base: number, index: number, count: number, proofLayers: number, hashes?: Uint8Array): Uint8Array {
+  const n = hashes?.length ?? 0;
+  const b = new Uint8Array(4 + HASH_MESSAGE_HEADER + n);
+  put32(b, 0, HASH_MESSAGE_HEADER + n);
+  b[4] = id;
+  b.set(root.subarray(0, 32), 5);
+  put32(b, 37, base);
+  put32(b, 41, index);
+  put32(b, 45, count);
+  put32(b, 49, proofLayers);
+  if (hashes) b.set(hashes, 53);
+  return b;
+}
+
 export function encodeExtended(id: number, payload: Uint8Array): Uint8Array {
   const b = new Uint8Array(6 + payload.length);
   put32(b, 0, 2 + payload.length);
@@ -446,7 +487,9 @@ export type WireMessage =
   | { type: 'request' | 'cancel' | 'reject'; index: number; offset: number; length: number }
   | { type: 'piece'; index: number; offset: number; block: Uint8Array }
   | { type: 'port'; port: number }
-  | { type: 'extended'; id: number; payload: Uint8Array };
+  | { type: 'extended'; id: number; payload: Uint8Array }
+  | { type: 'hashRequest' | 'hashReject'; root: Uint8Array; base: number; index: number; count: number; proofLayers: number }
+  | { type: 'hashes'; root: Uint8Array; base: number; index: number; count: number; proofLayers: number; hashes: Uint8Array };
 
 const SIMPLE_IDS = { choke: MSG.choke, unchoke: MSG.unchoke, interested: MSG.interested, notInterested: MSG.notInterested, haveAll: MSG.haveAll, haveNone: MSG.haveNone } as const;
 const INDEX_IDS = { have: MSG.have, suggest: MSG.suggest, allowedFast: MSG.allowedFast } as const;
@@ -470,6 +513,9 @@ export function encodeMessage(m: WireMessage): Uint8Array {
     }
     case 'port': return encodePort(m.port);
     case 'extended': return encodeExtended(m.id, m.payload);
+    case 'hashRequest': case 'hashReject':
+      return encodeHashMessage(m.type === 'hashRequest' ? MSG.hashRequest : MSG.hashReject, m.root, m.base, m.index, m.count, m.proofLayers);
+    case 'hashes': return encodeHashMessage(MSG.hashes, m.root, m.base, m.index, m.count, m.proofLayers, m.hashes);
   }
 }
 
@@ -494,4 +540,13 @@ export class MessageCollector implements WireHandler {
   onReject(index: number, offset: number, length: number): void { this.messages.push({ type: 'reject', index, offset, length }); }
   onAllowedFast(index: number): void { this.messages.push({ type: 'allowedFast', index }); }
   onExtended(id: number, payload: Uint8Array): void { this.messages.push({ type: 'extended', id, payload: Uint8Array.prototype.slice.call(payload) }); }
+  onHashRequest(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void {
+    this.messages.push({ type: 'hashRequest', root: Uint8Array.prototype.slice.call(root), base, index, count, proofLayers });
+  }
+  onHashReject(root: Uint8Array, base: number, index: number, count: number, proofLayers: number): void {
+    this.messages.push({ type: 'hashReject', root: Uint8Array.prototype.slice.call(root), base, index, count, proofLayers });
+  }
+  onHashes(root: Uint8Array, base: number, index: number, count: number, proofLayers: number, hashes: Uint8Array): void {
+    this.messages.push({ type: 'hashes', root: Uint8Array.prototype.slice.call(root), base, index, count, proofLayers, hashes: Uint8Array.prototype.slice.call(hashes) });
+  }
 }

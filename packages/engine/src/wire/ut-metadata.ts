@@ -103,10 +103,15 @@ export class MetadataAssembler {
     return this.missing === 0;
   }
 
-  /** The assembled info dictionary if its SHA-1 is `infoHash` (hex); null otherwise. */
-  verified(infoHash: string): Uint8Array | null {
+  /**
+   * The assembled info dictionary if it is the torrent's: its SHA-1 is `infoHash` (hex), or (BEP 52) its
+   * SHA-256 is `v2` (64 hex, a btmh magnet's) or, with no v2 hash given, starts with `infoHash`; null otherwise.
+   */
+  verified(infoHash: string, v2?: string): Uint8Array | null {
     if (!this.complete) return null;
-    return createHash('sha1').update(this.buf).digest('hex') === infoHash ? this.buf : null;
+    if (createHash('sha1').update(this.buf).digest('hex') === infoHash) return this.buf;
+    const h2 = createHash('sha256').update(this.buf).digest('hex');
+    return (v2 !== undefined ? h2 === v2 : h2.slice(0, 40) === infoHash) ? this.buf : null;
   }
 }
 

@@ -12,7 +12,7 @@ import { accepts, jsonObjectBody, route } from './route.js';
 /** `:hash` → the torrent's handle: 400 for a malformed hash (the original answered 500), 404 for an unknown one. */
 function handleOf(session: Session, req: Request): TorrentHandle {
   const hash = String(req.params.hash);
-  if (!INFO_HASH_RE.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters)`, 'hash', 'invalid_info_hash');
+  if (!INFO_HASH_RE.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters, or 64 for a v2 one)`, 'hash', 'invalid_info_hash');
   const handle = session.findTorrent(hash.toLowerCase());
   if (!handle) throw new SpritzleError('torrent_not_found', `no torrent ${hash.toLowerCase()} in the session`);
   return handle;
