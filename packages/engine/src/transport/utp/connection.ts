@@ -736,7 +736,10 @@ export class UtpConnection {
   }
 
   /** For the tests and the peer list: a few numbers about the connection. */
-  get stats(): { cwnd: number; rttMs: number; mtu: number; inFlight: number; peerWnd: number } {
-    return { cwnd: Math.round(this.cc.cwnd), rttMs: this.rtt.srtt, mtu: this.mtuFloor, inFlight: this.inFlight(), peerWnd: this.peerWnd };
+  get stats(): { cwnd: number; rttMs: number; mtu: number; inFlight: number; peerWnd: number; reorderBytes: number } {
+    return {
+      cwnd: Math.round(this.cc.cwnd), rttMs: this.rtt.srtt, mtu: this.mtuFloor, inFlight: this.inFlight(), peerWnd: this.peerWnd,
+      reorderBytes: this.reorderBytes,
+    };
   }
 }

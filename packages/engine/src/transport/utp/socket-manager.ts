@@ -91,7 +91,7 @@ export class UtpSocketManager implements UtpHost {
       else this.incoming(h, address, port);
       return true;
     }
-    const conn = this.find(h.connId, address, port);
+    const conn = this.find(h.connId, address, port) ?? (h.type === ST_RESET ? this.findResetTarget(h.connId, address, port) : null);
     if (conn) conn.onPacket(h, buf);
     else if (h.type !== ST_RESET) this.sendReset(address, port, h.connId, h.seq);
     return true;
@@ -206,6 +206,18 @@ export class UtpSocketManager implements UtpHost {
     let c = this.byId.get(recvId) ?? null;
     while (c && (c.remotePort !== port || c.remoteAddress !== address)) c = c.nextSameId;
     return c;
+  }
+
+  /**
+   * A RESET answering a packet of ours carries the id we sent with (a stray's id is echoed back), so it
+   * may name our send id: our receive id is then one more (we dialled) or one less (we accepted).
+   */
+  private findResetTarget(id: number, address: string, port: number): UtpConnection | null {
+    for (const recvId of [(id + 1) & 0xffff, (id - 1) & 0xffff]) {
+      const c = this.find(recvId, address, port);
+      if (c && c.sendId === id) return c;
+    }
+    return null;
   }
 
   private add(conn: UtpConnection): void {
