@@ -348,6 +348,7 @@ export class UtpConnection {
     if (d >= 0 && h.sackAt >= 0) acked += this.processSack(a, buf, h.sackAt, h.sackLen, now);
     if (acked > 0 || d > 0) {
       if (acked > 0) {
+        this.numTimeouts = 0; // progress, if only by selective acks
         const above = this.cc.onAck(acked, h.timestampDiff, now, this.windowFull);
         this.host.counters.inc(above ? M.utp_utp_samples_above_target : M.utp_utp_samples_below_target);
         this.windowFull = false;
@@ -360,18 +361,41 @@ export class UtpConnection {
     }
   }
 
-  /** Acks what the SACK bitmask marks; a packet with DUP_ACK_LIMIT acked packets after it is lost. */
+  /**
+   * Acks what the SACK bitmask marks. A packet is lost once DUP_ACK_LIMIT packets sent after it are
+   * acked: for a first transmission, packets after it in sequence; for a resend, packets whose last
+   * transmission is later than its own (so a lost resend is found without waiting for a timeout).
+   */
   private processSack(a: number, buf: Uint8Array, at: number, len: number, now: number): number {
     let acked = 0;
     let after = 0;
+    // Early retransmit (RFC 5827): with few packets in flight, three can never follow a loss.
+    const limit = Math.max(1, Math.min(DUP_ACK_LIMIT, this.inFlight() - 1));
+    // The three latest send times among the packets acked so far in this walk (highest sequence first).
+    let t1 = -1;
+    let t2 = -1;
+    let t3 = -1;
     for (let i = len * 8 - 1; i >= -1; i--) {
       const s = (a + 2 + i) & SEQ_MASK;
       if (seqDiff(s, this.seqNr) >= 0) continue;
+      const slot = s & RING_MASK;
       if (i >= 0 && sackHas(buf, at, i)) {
-        if (this.sendBuf[s & RING_MASK] !== null) acked += this.ackSlot(s, now);
+        const t = this.sentAt[slot]!;
+        if (this.sendBuf[slot] !== null) acked += this.ackSlot(s, now);
         after++;
-      } else if (after >= DUP_ACK_LIMIT) {
-        this.lose(s, true);
+        if (t > t1) {
+          t3 = t2;
+          t2 = t1;
+          t1 = t;
+        } else if (t > t2) {
+          t3 = t2;
+          t2 = t;
+        } else if (t > t3) {
+          t3 = t;
+        }
+      } else if (this.sendBuf[slot] !== null) {
+        const later = limit === 1 ? t1 : limit === 2 ? t2 : t3;
+        if (this.txCount[slot] === 1 ? after >= limit : later > this.sentAt[slot]!) this.lose(s, true);
       }
     }
     return acked;
@@ -404,8 +428,11 @@ export class UtpConnection {
       this.recvAt[i] = h.payloadAt;
       this.reorderCount++;
       this.reorderBytes += buf.length;
+      // Out of order: ack at once (not at the end of the burst), so the sender learns of the gap soonest.
+      this.sendState();
       return;
     }
+    const filledGap = this.reorderCount > 0;
     this.ackNr = s;
     this.deliver(buf, h.payloadAt);
     // Whatever waited for this packet follows it now.
@@ -420,6 +447,7 @@ export class UtpConnection {
       this.ackNr = n;
       this.deliver(next, this.recvAt[i]!);
     }
+    if (filledGap && !this.isClosed()) this.sendState(); // a gap filled: the sender is waiting to hear it
     this.checkEof();
   }
 
@@ -456,6 +484,8 @@ export class UtpConnection {
   }
 
   private rto(): number {
+    // SYNs are spread evenly over utp_connect_timeout, so that every resend utp_syn_resends allows is sent.
+    if (this.state === UtpState.SynSent) return this.settings.connectTimeoutMs / (this.settings.synResends + 1);
     return this.rtt.timeout(this.settings.minTimeoutMs, this.numTimeouts);
   }
 
@@ -487,8 +517,6 @@ export class UtpConnection {
     const i = s & RING_MASK;
     const pkt = this.sendBuf[i];
     if (pkt === null || pkt === undefined || this.needResend[i] === 1) return;
-    // A resent packet is only lost again by a timeout (its SACK gap persists until the resend arrives).
-    if (fast && this.txCount[i]! > 1) return;
     const c = this.host.counters;
     this.needResend[i] = 1;
     this.resendCount++;
