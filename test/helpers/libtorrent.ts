@@ -41,6 +41,8 @@ export interface LtSeedOptions {
   seedMode?: boolean;
   /** listen port, default any free one */
   port?: number;
+  /** 'utp': libtorrent with TCP off in both directions; default 'tcp' */
+  transport?: 'tcp' | 'utp' | 'both';
 }
 
 export interface LtDownloadResult {
@@ -67,6 +69,8 @@ export interface LtDownload {
 export interface LtDownloadOptions {
   /** listen port, default any free one */
   port?: number;
+  /** 'utp': libtorrent with TCP off in both directions; default 'tcp' */
+  transport?: 'tcp' | 'utp' | 'both';
 }
 
 interface Child {
@@ -153,6 +157,7 @@ export async function startLtSeed(torrentPath: string, savePath: string, opts: L
   if (opts.tracker) args.push('--tracker', opts.tracker);
   for (const p of opts.peers ?? []) args.push('--peer', peerArg(p));
   if (opts.seedMode) args.push('--seed-mode');
+  if (opts.transport) args.push('--transport', opts.transport);
   const child = start(args);
   let summary: LtSeedStats | undefined;
   const port = await new Promise<number>((resolve, reject) => {
@@ -201,6 +206,7 @@ export function startLtDownload(
   const args = ['get', torrentOrMagnet, '--save-path', savePath, '--timeout', String(timeoutS),
     '--port', String(opts.port ?? 0)];
   for (const p of peers) args.push('--peer', peerArg(p));
+  if (opts.transport) args.push('--transport', opts.transport);
   const child = start(args);
   let result: LtDownloadResult | undefined;
   const port = new Promise<number>((resolve, reject) => {
