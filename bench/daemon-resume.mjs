@@ -70,7 +70,7 @@ const session = await (await fetch(`${d.base}/session`)).json();
 const rss = Number((await readFile(`/proc/${d.child.pid}/status`, 'utf8')).match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 console.log(JSON.stringify({
   torrents: list.length, api_printed_ms: Math.round(printed), first_get_ms: Math.round(firstGet), daemon_ready_ms: ready?.ready_ms,
-  restored: ready?.restored, rechecked: ready?.rechecked, blocks_hashed: session['disk.num_blocks_hashed'],
+  restored: ready?.restored, broken: ready?.broken, blocks_hashed: session['disk.num_blocks_hashed'],
   seeding: session['ses.num_seeding_torrents'], rss_mib: Math.round(rss),
 }));
 await stop(d);

@@ -18,7 +18,8 @@
  * The last line printed is the tarball's absolute path (or the bundle's, with --bundle-only). The
  * bundle is built from the TypeScript sources, so no `tsc -b` is needed first (nor does it type-check).
  *
- * Running it: `npx ./spritzle-0.1.0.tgz start` or `npx file:/abs/path/spritzle-0.1.0.tgz start`. A bare
+ * Running it: `npx -y ./spritzle-0.1.0.tgz start` or `npx -y file:/abs/path/spritzle-0.1.0.tgz start` (without -y,
+ * npx asks before installing, and refuses when not on a terminal). A bare
  * absolute path (`npx /abs/spritzle-0.1.0.tgz`) is taken by npm for a command to execute, not a package.
  * npm runs the bin through `sh -c`, and a SIGTERM sent to the npx process alone stops npm and the
  * shell but does not reach the daemon; Ctrl-C in a terminal reaches the whole process group and so
@@ -28,7 +29,7 @@
  * publishConfig.directory makes pnpm pack that staged folder.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,8 @@ const CLI_DIR = join(ROOT, 'packages/cli');
  */
 const BUNDLE_FILE = 'bundle/spritzle.mjs';
 const LICENSES_FILE = 'bundle/THIRD_PARTY_LICENSES.txt';
+/** The web UI's files (index.html, assets/) inside the bundle folder. */
+const WEB_DIR = 'bundle/web';
 
 const { values: args } = parseArgs({
   options: { out: { type: 'string' }, 'bundle-only': { type: 'boolean', default: false }, stage: { type: 'string' } },
@@ -103,9 +106,22 @@ async function bundle(pkgDir) {
     },
   });
   writeFileSync(join(pkgDir, LICENSES_FILE), thirdPartyLicenses(result.metafile));
+  copyWebUi(join(pkgDir, WEB_DIR));
   chmodSync(outfile, 0o755);
   log(`bundle ${outfile}: ${mib(statSync(outfile).size)} in ${Math.round(performance.now() - t0)} ms`);
   return outfile;
+}
+
+/**
+ * The web UI's built files beside the bundle (bundle/web/), where the server looks for them when it runs
+ * from the bundle (packages/server/src/web-ui.ts).
+ */
+function copyWebUi(dest) {
+  execFileSync(process.execPath, [join(ROOT, 'packages/web/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const dist = join(ROOT, 'packages/web/dist');
+  mkdirSync(join(dest, 'assets'), { recursive: true });
+  cpSync(join(dist, 'index.html'), join(dest, 'index.html'));
+  cpSync(join(dist, 'assets'), join(dest, 'assets'), { recursive: true });
 }
 
 /** A bundle that cannot even print its version must not be packed. */
@@ -196,8 +212,8 @@ A BitTorrent daemon with a REST API, in one file: everything it needs is bundled
 without dependencies.
 
 \`\`\`sh
-npx ./spritzle-<version>.tgz start        # REST API on http://127.0.0.1:8080
-npx ./spritzle-<version>.tgz --help
+npx -y ./spritzle-<version>.tgz start     # REST API on http://127.0.0.1:8080 (-y: npx asks otherwise)
+npx -y ./spritzle-<version>.tgz --help
 \`\`\`
 
 WebRTC peers are not supported (spritzle speaks TCP). The licences of the bundled packages are in

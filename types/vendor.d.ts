@@ -41,6 +41,8 @@ declare module 'bittorrent-protocol' {
     [extension: string]: unknown;
 
     pipe<T>(dest: T): T;
+    /** Bytes from the remote peer (the writable side of the Duplex). */
+    write(chunk: Uint8Array): boolean;
     destroy(err?: Error): void;
     end(): void;
     setKeepAlive(enable: boolean): void;
@@ -60,6 +62,7 @@ declare module 'bittorrent-protocol' {
     port(port: number): void;
     haveAll(): void;
     haveNone(): void;
+    suggest(index: number): void;
     allowedFast(index: number): void;
     extended(ext: number | string, obj: Uint8Array | Record<string, unknown>): void;
     keepAlive(): void;

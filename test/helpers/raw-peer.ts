@@ -88,3 +88,52 @@ export function servePeers(onWire: (wire: Wire) => void): Promise<PeerServer> {
     }));
   });
 }
+
+/** A hand-driven peer on a raw socket: it sends exactly the bytes a test gives it (hostile ones included). */
+export interface HandPeer {
+  socket: net.Socket;
+  /** Everything the engine sent so far. */
+  received(): Buffer;
+  /** Resolves once the engine closed the connection. */
+  closed: Promise<void>;
+  send(bytes: number[] | Uint8Array): void;
+  /** Waits until the engine sent `bytes` (e.g. an unchoke) somewhere in the stream. */
+  waitFor(bytes: number[], ms?: number): Promise<void>;
+}
+
+/** Connects to an engine and sends a handshake for `infoHash` offering the fast and extension protocols. */
+export async function handPeer(port: number, infoHash: string): Promise<HandPeer> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  const received = (): Buffer => Buffer.concat(chunks);
+  const reserved = [0, 0, 0, 0, 0, 0x10, 0, 0x04];
+  socket.write(Uint8Array.from([19, ...Buffer.from('BitTorrent protocol'), ...reserved, ...Buffer.from(infoHash, 'hex'), ...randomBytes(20)]));
+  return {
+    socket, received, closed,
+    send: (bytes) => socket.write(Uint8Array.from(bytes)),
+    waitFor: async (bytes, ms = 5000) => {
+      const end = Date.now() + ms;
+      while (!received().includes(Buffer.from(bytes))) {
+        if (Date.now() > end) throw new Error(`the engine did not send [${bytes.join(',')}]`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+/** A peer wire message: 4-byte length, id, payload. */
+export function wireMessage(id: number, ...payload: (number | number[] | Uint8Array)[]): number[] {
+  const body = payload.flatMap((p) => (typeof p === 'number' ? [p] : [...p]));
+  return [...u32(1 + body.length), id, ...body];
+}
+
+export function u32(n: number): number[] {
+  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+}

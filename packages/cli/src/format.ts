@@ -63,3 +63,64 @@ export function jsonRawControlEscape(c: string): string {
 export function jsonForTerminal(value: unknown): string {
   return JSON.stringify(value).replace(JSON_RAW_CONTROL, jsonRawControlEscape);
 }
+
+/** "0", "512", "1.5K", "15K", "1.2M", "3.4G": bytes (or bytes per second) in at most 5 columns, for tables. */
+export function compactBytes(bytes: number): string {
+  const units = ['', 'K', 'M', 'G', 'T', 'P'];
+  let v = Math.max(0, bytes);
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u > 0 && v < 9.95 ? `${v.toFixed(1)}${units[u]}` : `${Math.round(v)}${units[u]}`;
+}
+
+/** Seconds in at most 5 columns: "45s", "12m", "5h12m", "14h", "3d" (from two days); "-" for unknown (negative). */
+export function compactDuration(s: number): string {
+  if (s < 0 || !Number.isFinite(s)) return '-';
+  if (s < 60) return `${Math.ceil(s)}s`;
+  if (s < 3600) return `${Math.ceil(s / 60)}m`;
+  if (s < 10 * 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  const d = Math.floor(s / 86400);
+  return d < 100 ? `${d}d` : '>99d';
+}
+
+/** A share ratio in at most 5 columns: "0.00", "1.25", "12.3", "123", ">999". */
+export function compactRatio(r: number): string {
+  if (r < 10) return r.toFixed(2);
+  if (r < 100) return r.toFixed(1);
+  return r < 1000 ? String(Math.floor(r)) : '>999';
+}
+
+// Characters a terminal draws two columns wide (CJK, Hangul, full-width forms, most emoji) and
+// zero-width ones (combining marks, joiners): enough for names to line up.
+const WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u;
+const ZERO = /[\u0300-\u036f\u200b-\u200f\ufe00-\ufe0f]/u;
+
+function charWidth(c: string): number {
+  if (ZERO.test(c)) return 0;
+  return WIDE.test(c) ? 2 : 1;
+}
+
+/** Columns `s` takes on a terminal. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const c of s) w += charWidth(c);
+  return w;
+}
+
+/** `s` cut (with "…") or padded with spaces to exactly `width` columns. */
+export function fitWidth(s: string, width: number): string {
+  if (displayWidth(s) <= width) return s + ' '.repeat(width - displayWidth(s));
+  let out = '';
+  let w = 0;
+  for (const c of s) {
+    const cw = charWidth(c);
+    if (w + cw > width - 1) break;
+    out += c;
+    w += cw;
+  }
+  return `${out}…${' '.repeat(Math.max(0, width - 1 - w))}`;
+}

@@ -1,5 +1,8 @@
 /** Where the daemon's log lines go, made safe for a terminal either way (see escapeControl). */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type DestinationStream } from 'pino';
+import { CliError } from './errors.js';
 import { prettyFactory } from 'pino-pretty';
 import { escapeControl, escapeControlKeepLines, JSON_RAW_CONTROL, jsonRawControlEscape } from './format.js';
 
@@ -45,6 +48,26 @@ export function humanLogStream(fd = 2): DestinationStream {
  */
 export function jsonLogStream(fd = 2): DestinationStream {
   const out = pino.destination({ fd, sync: true });
+  return {
+    write(line: string): void {
+      out.write(line.replace(JSON_RAW_CONTROL, jsonRawControlEscape));
+    },
+  };
+}
+
+/**
+ * The same JSON lines appended to a file (--log-file): created with its folder if missing; a file that
+ * cannot be opened is a one-line error at start, not a crash later.
+ */
+export function jsonLogFile(path: string): DestinationStream {
+  let out: ReturnType<typeof pino.destination>;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    closeSync(openSync(path, 'a'));
+    out = pino.destination({ dest: path, append: true, sync: true });
+  } catch (e) {
+    throw new CliError(`cannot open the log file ${path}: ${(e as Error).message}`);
+  }
   return {
     write(line: string): void {
       out.write(line.replace(JSON_RAW_CONTROL, jsonRawControlEscape));

@@ -4,7 +4,7 @@
  * when run, so `spritzle create` does not pay for loading the REST server and `--help` stays instant.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_USAGE, reportError } from './errors.js';
+import { CliError, EXIT_USAGE, reportError } from './errors.js';
 import { escapeControl } from './format.js';
 import { collect, collectPeer, pieceLength, portParser, seconds } from './parsers.js';
 import { VERSION } from './version.js';
@@ -20,6 +20,10 @@ import type { RmOptions } from './commands/rm.js';
 import type { StatsOptions } from './commands/stats.js';
 import type { StatusOptions } from './commands/status.js';
 import type { WatchOptions } from './commands/watch.js';
+import type { SetOptions } from './commands/set.js';
+import type { FilesOptions } from './commands/files.js';
+import type { PeersOptions } from './commands/peers.js';
+import type { TrackersOptions } from './commands/trackers.js';
 
 let exitCode = 0;
 
@@ -48,9 +52,10 @@ program.command('create')
   });
 
 program.command('download')
-  .description('download a torrent into a folder, verify it and exit (does not stay to seed)')
+  .description('download a torrent into a folder, verify it and exit (unless --keep-seeding); data already complete is verified, not fetched again')
   .argument('<torrent>', '.torrent file or magnet link')
-  .requiredOption('-o, --output <dir>', 'save path: the torrent\'s file or folder is created inside it')
+  .option('-o, --output <dir>', 'save path: the torrent\'s file or folder is created inside it (default: the current folder)')
+  .option('--keep-seeding', 'once complete, stay and seed until Ctrl-C (SIGINT) or SIGTERM, then print what was uploaded')
   .option('--peer <host:port>', 'peer to connect to (repeatable)', collectPeer)
   .option('--listen-port <port>', 'TCP port for incoming peers (0 = any free port)', portParser(true), 0)
   .option('--host <address>', 'address to listen on for peers', '0.0.0.0')
@@ -94,6 +99,7 @@ program.command('start')
   .option('--no-dht', 'do not run the DHT node')
   .addOption(new Option('--dht-bootstrap <host:port>', "DHT bootstrap node (repeatable); default: libtorrent's routers").argParser(collect).env('SPRITZLE_DHT_BOOTSTRAP'))
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent').default('info').env('SPRITZLE_LOG_LEVEL'))
+  .addOption(new Option('--log-file <file>', 'append the log (JSON lines) to this file instead of stderr').env('SPRITZLE_LOG_FILE'))
   .action(async (opts: StartOptions & { config?: string }, cmd: Command) => {
     const { startCommand } = await import('./commands/start.js');
     exitCode = await startCommand(opts, cmd);
@@ -105,14 +111,15 @@ withClientOptions(program.command('add')
   .description('add a torrent to the running daemon and print its info-hash')
   .argument('<torrent>', '.torrent file (uploaded to the daemon), http(s):// URL of one (fetched by the daemon) or magnet: link')
   .option('--save-path <dir>', 'where the daemon saves it (on the daemon\'s side; a relative path is inside its download directory)')
-  .option('--paused', 'add it paused: it transfers nothing until `spritzle resume`'))
+  .option('--paused', 'add it paused: it transfers nothing until `spritzle resume`')
+  .option('--peer <host:port>', 'a peer the daemon connects to for this torrent (repeatable)', collectPeer))
   .action(async (torrent: string, opts: AddOptions) => {
     const { runAdd } = await import('./commands/add.js');
     exitCode = await runAdd(torrent, opts);
   });
 
 withClientOptions(program.command('ls')
-  .description('list the daemon\'s torrents: name, state, progress, download and upload rates, info-hash'))
+  .description('list the daemon\'s torrents: name, state, done, size, rates, peers, ETA, ratio, info-hash (fits the terminal)'))
   .action(async (opts: LsOptions) => {
     const { runLs } = await import('./commands/ls.js');
     exitCode = await runLs(opts);
@@ -158,12 +165,64 @@ withClientOptions(program.command('rm')
     exitCode = await runRm(hash, opts);
   });
 
+withClientOptions(program.command('set')
+  .description('show or change the daemon\'s settings by libtorrent\'s names (kept across restarts), or with --torrent one torrent\'s limits')
+  .argument('[name=value...]', 'e.g. download_rate_limit=1048576 (bytes/s, 0 = unlimited); none: print every setting')
+  .option('--torrent <hash>', 'change this torrent instead: upload_limit, download_limit, max_uploads, max_connections (-1 = unlimited), sequential_download'))
+  .action(async (assignments: string[], opts: SetOptions) => {
+    const { runSet } = await import('./commands/set.js');
+    exitCode = await runSet(assignments, opts);
+  });
+
+withClientOptions(program.command('files')
+  .description('a torrent\'s files: progress, size and priority (0 skips a file, 4 is normal, 7 highest)')
+  .argument('<hash>', 'info-hash (or a unique start of it)')
+  .option('--priority <index=prio>', 'set a file\'s priority first, e.g. 2=0 to skip file 2 (repeatable)', collect))
+  .action(async (hash: string, opts: FilesOptions) => {
+    const { runFiles } = await import('./commands/files.js');
+    exitCode = await runFiles(hash, opts);
+  });
+
+withClientOptions(program.command('peers')
+  .description('a torrent\'s connected peers: address, client, flags, progress, rates')
+  .argument('<hash>', 'info-hash (or a unique start of it)')
+  .option('--connect <ip:port>', 'have the daemon connect this peer to the torrent first (repeatable)', collectPeer))
+  .action(async (hash: string, opts: PeersOptions) => {
+    const { runPeers } = await import('./commands/peers.js');
+    exitCode = await runPeers(hash, opts);
+  });
+
+withClientOptions(program.command('trackers')
+  .description('a torrent\'s trackers: tier, state, peers from the last answer, URL')
+  .argument('<hash>', 'info-hash (or a unique start of it)'))
+  .action(async (hash: string, opts: TrackersOptions) => {
+    const { runTrackers } = await import('./commands/trackers.js');
+    exitCode = await runTrackers(hash, opts);
+  });
+
 withClientOptions(program.command('stats')
   .description('the daemon\'s session counters, by libtorrent\'s names')
   .argument('[prefix...]', 'only counters whose names start with one of these (e.g. net. or dht.)'))
   .action(async (prefixes: string[], opts: StatsOptions) => {
     const { runStats } = await import('./commands/stats.js');
     exitCode = await runStats(prefixes, opts);
+  });
+
+program.command('completion')
+  .description('print a shell completion script: bash (source <(spritzle completion bash)), zsh (save as _spritzle in $fpath) or fish')
+  .argument('<shell>', 'bash, zsh or fish')
+  .action(async (shell: string) => {
+    const docs = await import('./command-docs.js');
+    const make = { bash: docs.bashCompletion, zsh: docs.zshCompletion, fish: docs.fishCompletion }[shell];
+    if (!make) throw new CliError(`no completion for "${escapeControl(shell)}" (bash, zsh or fish)`);
+    process.stdout.write(make(program));
+  });
+
+program.command('man')
+  .description('print the spritzle(1) man page (man <(spritzle man), or save it as spritzle.1)')
+  .action(async () => {
+    const { manPage } = await import('./command-docs.js');
+    process.stdout.write(manPage(program, VERSION));
   });
 
 try {

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
-import type { TorrentHandle } from '@spritzle/engine';
-import { formatBytes, mib } from './format.js';
+import type { TorrentHandle, TorrentStatus } from '@spritzle/engine';
+import { compactDuration, formatBytes, mib } from './format.js';
 
 /** Something drawn while a command works; stop() leaves the terminal clean for the final line. */
 export interface Progress {
@@ -17,14 +17,27 @@ export function progressWanted(stream: NodeJS.WriteStream = process.stderr): boo
 }
 
 /**
- * A download bar on stderr (stdout stays for results such as --json): percent, MiB/s, peers, state.
- * Polls the handle's status, as the engine's rates are per-second figures anyway.
+ * What the bar says it is doing: for a magnet still without metadata, what it has to go on (DHT nodes
+ * known, peers found); otherwise the state and the ETA.
  */
-export function downloadProgress(handle: TorrentHandle): Progress {
+export function activityText(st: TorrentStatus | null, dhtNodes: number): string {
+  if (!st) return '';
+  if (st.state === 'downloading_metadata') {
+    return `fetching metadata: ${dhtNodes} DHT node${dhtNodes === 1 ? '' : 's'}, ${st.list_peers} peer${st.list_peers === 1 ? '' : 's'} found`;
+  }
+  if (st.state === 'downloading' && st.eta > 0) return `downloading, ${compactDuration(st.eta)} left`;
+  return st.state;
+}
+
+/**
+ * A download bar on stderr (stdout stays for results such as --json): percent, MiB/s, peers, what it
+ * is doing. Polls the handle's status twice a second.
+ */
+export function downloadProgress(handle: TorrentHandle, dhtNodes: () => number = () => 0): Progress {
   if (!progressWanted()) return NO_PROGRESS;
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
-    format: ' {bar} {percentage}% | {done} of {total_h} | {speed} MiB/s | {peers} peers | {state}',
+    format: ' {bar} {percentage}% | {done} of {total_h} | {speed} MiB/s | {peers} | {state}',
     hideCursor: true,
     clearOnComplete: true,
     barsize: 30,
@@ -40,8 +53,8 @@ export function downloadProgress(handle: TorrentHandle): Progress {
         done: formatBytes(value),
         total_h: formatBytes(st?.total_wanted ?? 0),
         speed: mib(st?.download_payload_rate ?? 0).toFixed(1),
-        peers: st?.num_peers ?? 0,
-        state: st?.state ?? '',
+        peers: `${st?.num_peers ?? 0} peer${st?.num_peers === 1 ? '' : 's'}`,
+        state: activityText(st, dhtNodes()),
       },
     };
   };

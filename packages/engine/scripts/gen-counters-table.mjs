@@ -20,6 +20,7 @@ export function render(list) {
 // libtorrent 2.0.8 session_stats_metrics() name plus every key of the original spritzle's GET /session example
 // (libtorrent 1.1). Do not edit by hand; the order is stable so indices can be used on the hot path.
 
+/** A counter only grows; a gauge is a level its owner sets. */
 export type MetricType = 'counter' | 'gauge';
 
 /** [name, type] for each of the ${rows.length} names. */

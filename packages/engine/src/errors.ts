@@ -13,8 +13,10 @@ export type ErrorCode =
   | 'invalid_state' // e.g. an operation that needs metadata before it has arrived
   | 'disk_error' // ENOSPC, EACCES... from storage
   | 'network_error' // listen failures and the like
+  | 'peer_protocol_error' // a peer broke the wire protocol (its connection ends with this reason)
   | 'session_closed';
 
+/** An error the engine raises on purpose: a stable `code`, a message a user can act on, the `field` at fault. */
 export class SpritzleError extends Error {
   readonly code: ErrorCode;
   /** The offending field, for invalid_param. */
@@ -27,6 +29,7 @@ export class SpritzleError extends Error {
   }
 }
 
+/** Whether `e` is a SpritzleError (a type guard for catch clauses). */
 export function isSpritzleError(e: unknown): e is SpritzleError {
   return e instanceof SpritzleError;
 }

@@ -8,22 +8,23 @@
  * session.on('torrent_finished', ({ info_hash }) => console.log('done', info_hash));
  * ```
  */
-export { Session, type SessionOptions } from './session.js';
+export { Session, type SessionOptions, type AddOptions } from './session/session.js';
+export { confineSavePath } from './storage/paths.js';
 export { DEFAULT_DISCOVERY_OPTIONS } from './discovery/discovery.js';
 export { LSD_ADDRESS, LSD_PORT } from './discovery/lsd.js';
-export type { DiscoveryOptions, PeerSource } from './discovery/types.js';
-export { TorrentHandle, type TorrentUpdate, type TrackerInfo } from './torrent-handle.js';
-export type { FileInfo, PeerInfo } from './torrent.js';
-export type { TorrentStatus, ErrorCodeJson } from './status.js';
+export type { DiscoveryOptions, PeerSource, TrackerInfo } from './discovery/types.js';
+export { TorrentHandle, type TorrentCondition, type TorrentUpdate } from './torrent/torrent-handle.js';
+export type { FileInfo, PeerInfo } from './torrent/torrent-view.js';
+export type { TorrentStatus, ErrorCodeJson } from './torrent/status.js';
 export {
   normalizeAddParams, flagNames, TORRENT_FLAGS, DEFAULT_FLAGS,
   type AddTorrentParams, type NormalizedAddParams, type TorrentFlagName,
-} from './add-torrent-params.js';
-export { DEFAULT_SETTINGS, validateSettings, type SessionSettings } from './settings.js';
-export { Counters, type SessionStats, type MetricType } from './counters.js';
-export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentState } from './events.js';
+} from './session/add-torrent-params.js';
+export { DEFAULT_SETTINGS, validateSettings, type SessionSettings } from './session/settings.js';
+export { Counters, type SessionStats, type MetricType } from './stats/counters.js';
+export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentState } from './session/events.js';
 export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';
-export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type BencodeLimits } from './bencode.js';
-export { parseTorrentFile, type TorrentInfo } from './metainfo.js';
-export { parseMagnet, type Magnet } from './magnet.js';
-export { encodeResumeData, decodeResumeData, type ResumeData } from './resume.js';
+export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type BencodeLimits } from './metainfo/bencode.js';
+export { parseTorrentFile, type TorrentInfo } from './metainfo/metainfo.js';
+export { parseMagnet, type Magnet, type FileRange } from './metainfo/magnet.js';
+export { encodeResumeData, decodeResumeData, type ResumeData } from './torrent/resume.js';

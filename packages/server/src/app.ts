@@ -9,6 +9,7 @@ import { route } from './routes/route.js';
 import { sessionRoutes } from './routes/session.js';
 import { torrentRoutes } from './routes/torrents.js';
 import { security } from './security.js';
+import { webUiRoutes } from './web-ui.js';
 
 /**
  * The REST facade over one engine session: security → body parsing → routes → errors. The app only talks
@@ -40,6 +41,7 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   route(router, '/events', { get: eventsHandler(session, opts) });
   route(router, '/metrics', { get: metricsHandler(session) });
   route(router, '/openapi.json', { get: openApiHandler });
+  webUiRoutes(router, opts);
   app.use(router);
 
   app.use(notFound);

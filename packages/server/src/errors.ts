@@ -21,6 +21,7 @@ export type ServerErrorCode =
   | 'fetch_failed' // a .torrent url that could not be fetched (unreachable, HTTP error, too big, too slow)
   | 'internal_error';
 
+/** Every `error.code` the API answers: the engine's codes and the server's own. */
 export type ApiErrorCode = ErrorCode | ServerErrorCode;
 
 /** The JSON body of every error response. `field` names the offending input where there is one. */
@@ -61,6 +62,7 @@ const ENGINE_STATUS: Readonly<Record<ErrorCode, number>> = {
   session_closed: 503,
   disk_error: 500,
   network_error: 500,
+  peer_protocol_error: 502, // a peer's fault; ends that connection, never an API call (listed for completeness)
 };
 
 /** multer's limit codes: only the file size is "too large"; the rest are malformed forms. */

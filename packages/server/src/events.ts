@@ -6,9 +6,10 @@ import { statusRows } from './status-rows.js';
 /** The per-torrent part of the periodic `stats` event: enough for a list view, without the piece bitfields. */
 export const STATS_TORRENT_FIELDS = [
   'info_hash', 'name', 'state', 'paused', 'progress', 'download_rate', 'upload_rate', 'download_payload_rate',
-  'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error',
+  'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error', 'eta', 'ratio',
 ] as const satisfies readonly (keyof TorrentStatus)[];
 
+/** A torrent's summary in the `stats` event: the status fields of {@link STATS_TORRENT_FIELDS}. */
 export type StatsTorrent = Pick<TorrentStatus, (typeof STATS_TORRENT_FIELDS)[number]>;
 
 /** The `stats` event's data: every session counter, and a summary of each torrent. */

@@ -11,8 +11,11 @@
 export { createApp } from './app.js';
 export { startServer, type RunningServer } from './server.js';
 export type { ServerOptions } from './options.js';
-export { openApiDocument, type OpenApiDocument } from './openapi.js';
+export {
+  openApiDocument, type OpenApiDocument, type PathItem, type Operation, type Parameter, type MediaType, type ResponseObject,
+} from './openapi.js';
+export type { Method } from './routes/route.js';
 export { renderMetrics, metricName } from './metrics.js';
 export type { ApiErrorBody, ApiErrorCode, ServerErrorCode } from './errors.js';
-export type { StatsEvent } from './events.js';
-export type { JsonSchema } from './schemas.js';
+export { STATS_TORRENT_FIELDS, type StatsEvent, type StatsTorrent } from './events.js';
+export type { JsonSchema, JsonType } from './schemas.js';

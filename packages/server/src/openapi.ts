@@ -5,47 +5,14 @@ import {
 } from '@spritzle/engine';
 import type { ApiErrorBody } from './errors.js';
 import { STATS_TORRENT_FIELDS, type StatsEvent } from './events.js';
-import type { Method } from './routes/route.js';
 import {
   ADD_ARGS, ERROR_BODY, ERROR_CODE_JSON, FILE_INFO, INFO_HASH, PEER_INFO, TORRENT_STATUS, TORRENT_UPDATE, TRACKER_INFO,
   sessionStatsSchema, settingsSchema, type JsonSchema,
 } from './schemas.js';
+import { WEB_UI_PATHS } from './web-ui-openapi.js';
+import type { MediaType, OpenApiDocument, Parameter, PathItem, ResponseObject } from './openapi-types.js';
 
-export interface MediaType {
-  schema: JsonSchema;
-  example?: unknown;
-  examples?: Record<string, { summary?: string; value: unknown }>;
-}
-export interface ResponseObject {
-  description: string;
-  headers?: Record<string, { description: string; schema: JsonSchema }>;
-  content?: Record<string, MediaType>;
-}
-export interface Parameter {
-  name: string;
-  in: 'path' | 'query' | 'header';
-  required?: boolean;
-  description?: string;
-  schema: JsonSchema;
-  allowEmptyValue?: boolean;
-}
-export interface Operation {
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags: string[];
-  parameters?: Parameter[];
-  requestBody?: { required: boolean; content: Record<string, MediaType> };
-  responses: Record<string, ResponseObject>;
-}
-export type PathItem = Partial<Record<Method, Operation>>;
-export interface OpenApiDocument {
-  openapi: '3.1.0';
-  info: { title: string; version: string; description: string; license: { name: string; identifier: string } };
-  paths: Record<string, PathItem>;
-  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }> };
-  security: Record<string, string[]>[];
-}
+export type { MediaType, OpenApiDocument, Operation, Parameter, PathItem, ResponseObject } from './openapi-types.js';
 
 const HASH = '44a040be6d74d8d290cd20128788864cbf770719';
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
@@ -70,7 +37,7 @@ const STATUS_EXAMPLE: TorrentStatus = {
   last_scrape: -1, last_seen_complete: 0, added_time: 1455682321, completed_time: 0, active_time: 17,
   finished_time: 0, seeding_time: 0, active_duration: '17.0', finished_duration: '0.0', seeding_duration: '0.0',
   time_since_download: -1, time_since_upload: -1, last_download: null, last_upload: null, queue_position: 0,
-  priority: 0, seed_rank: 0, storage_mode: 1,
+  priority: 0, seed_rank: 0, storage_mode: 1, eta: -1, ratio: 0,
 };
 
 const FILES_EXAMPLE: FileInfo[] = [
@@ -152,7 +119,7 @@ function build(): OpenApiDocument {
   const statsEvent: StatsEvent = { session: statsExample(), torrents: [{
     info_hash: HASH, name: 'tmprandomfile', state: 'downloading', paused: false, progress: 0.25, download_rate: 1048576,
     upload_rate: 0, download_payload_rate: 1000000, upload_payload_rate: 0, num_peers: 3, num_seeds: 1, total_done: 1048576,
-    total_wanted: 4194304, error: '',
+    total_wanted: 4194304, error: '', eta: 4, ratio: 0,
   }] };
   return {
     openapi: '3.1.0',
@@ -344,6 +311,31 @@ function build(): OpenApiDocument {
           operationId: 'getTorrentPeers', summary: "A torrent's connected peers", tags: ['torrent'], parameters: [HASH_PARAM],
           responses: { 200: { description: 'The peers.', content: json({ type: 'array', items: ref('PeerInfo') }, PEERS_EXAMPLE) }, 400: E400_HASH, 404: E404_TORRENT },
         },
+        post: {
+          operationId: 'connectPeer', summary: 'Connect a peer to the torrent', tags: ['torrent'], parameters: [HASH_PARAM],
+          description: "libtorrent's torrent_handle::connect_peer: the torrent dials host:port (an IP address, as libtorrent's "
+            + 'endpoint; no host names). The dial happens in the background: the answer (202) only says it was asked for; the '
+            + 'peer shows in GET /torrent/{hash}/peers once connected.',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              properties: { host: { type: 'string', description: 'IPv4 or IPv6 address' }, port: { type: 'integer', minimum: 1, maximum: 65535 } },
+              required: ['host', 'port'],
+              additionalProperties: false,
+            }, { host: '192.0.2.7', port: 6881 }),
+          },
+          responses: {
+            202: {
+              description: 'The dial was started.',
+              content: json({ type: 'object', properties: { info_hash: INFO_HASH, host: { type: 'string' }, port: { type: 'integer' } }, required: ['info_hash', 'host', 'port'], additionalProperties: false },
+                { info_hash: HASH, host: '192.0.2.7', port: 6881 }),
+            },
+            400: errorResponse('Not an IP address, or not a port.', err('invalid_param', 'host must be an IPv4 or IPv6 address', 'host')),
+            404: E404_TORRENT,
+            415: errorResponse('The body is not JSON.', err('unsupported_media_type', 'send the body as application/json, not text/plain')),
+          },
+        },
       },
       '/torrent/{hash}/trackers': {
         get: {
@@ -379,6 +371,7 @@ function build(): OpenApiDocument {
           responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } } } } },
         },
       },
+      ...WEB_UI_PATHS,
     },
     components: {
       schemas: {

@@ -28,6 +28,7 @@ export interface JsonSchema {
   contentEncoding?: string;
   examples?: readonly unknown[];
 }
+/** JSON Schema's type names. */
 export type JsonType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null';
 
 const B: JsonSchema = { type: 'boolean' };
@@ -95,6 +96,8 @@ const STATUS_PROPERTIES: Readonly<Record<keyof TorrentStatus, JsonSchema>> = {
   time_since_download: I, time_since_upload: I,
   last_download: { type: ['integer', 'null'] }, last_upload: { type: ['integer', 'null'] },
   queue_position: I, priority: I, seed_rank: I, storage_mode: I,
+  eta: { type: 'integer', minimum: -1, description: 'spritzle\'s own field, not libtorrent\'s: seconds until the wanted data is complete at the current download_payload_rate; 0 once finished, -1 when unknown (nothing flowing, no metadata yet)' },
+  ratio: { type: 'number', minimum: 0, description: 'spritzle\'s own field, not libtorrent\'s: share ratio, all_time_upload divided by the larger of all_time_download and total_done (3 decimals); 0 when both are 0' },
 };
 
 /** Every key of a torrent's status: the names `?fields=` accepts. */

@@ -4,6 +4,7 @@ import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.js';
 import { isUnspecifiedIp } from './ip-address.js';
 import type { ResolvedOptions } from './options.js';
+import { isPublicUiRequest, uiCookieToken } from './web-ui.js';
 
 /** Lower-case, no brackets around IPv6, no trailing dot: the form host names are compared in. */
 export function normalizeHostname(h: string): string {
@@ -101,8 +102,16 @@ export function security(opts: ResolvedOptions): RequestHandler {
       }
     }
 
-    if (tokenDigest) {
-      const given = bearerToken(req);
+    if (tokenDigest && !isPublicUiRequest(req)) {
+      // The web UI's cookie counts as the header. A browser sends a cookie with every request to this
+      // origin, so a cookie alone may change state only from a page that said where it comes from.
+      const bearer = bearerToken(req);
+      const cookie = bearer === null ? uiCookieToken(req) : null;
+      if (cookie !== null && STATE_CHANGING.has(req.method) && req.headers.origin === undefined && req.headers['sec-fetch-site'] !== 'same-origin') {
+        next(new HttpError(403, 'origin_not_allowed', 'a cookie-authenticated request that changes state must carry an Origin header'));
+        return;
+      }
+      const given = bearer ?? cookie;
       // Compare digests: equal length whatever was sent, so the comparison time says nothing about the token.
       if (given === null || !timingSafeEqual(digest(given), tokenDigest)) {
         const missing = given === null;

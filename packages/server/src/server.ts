@@ -9,6 +9,7 @@ import { DEFAULT_HOST, DEFAULT_PORT, type ServerOptions } from './options.js';
 import { isLoopbackIp, isUnspecifiedIp } from './ip-address.js';
 import { normalizeHostname } from './security.js';
 
+/** A server started by startServer: its URL (with the port it got) and how to stop it. */
 export interface RunningServer {
   /** Base URL, e.g. "http://127.0.0.1:8080". */
   url: string;

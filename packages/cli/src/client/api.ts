@@ -3,7 +3,7 @@
  * failure turned into one line the user can act on (CliError): the daemon is not reachable, or it answered an
  * error (its `{"error": {"code", "message"}}` message).
  */
-import type { TorrentStatus } from '@spritzle/engine';
+import type { FileInfo, PeerInfo, TorrentStatus, TrackerInfo } from '@spritzle/engine';
 import type { ApiErrorBody } from '@spritzle/server';
 import { CliError } from '../errors.js';
 
@@ -41,7 +41,7 @@ export interface ClientOptions {
   timeoutMs: number;
 }
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 interface RequestOptions {
   query?: Record<string, string>;
@@ -219,6 +219,41 @@ export class ApiClient {
   /** DELETE /torrent/<hash>[?delete_files]: an empty 200. */
   async removeTorrent(hash: string, deleteFiles: boolean): Promise<void> {
     await this.request('DELETE', this.torrentPath(hash), deleteFiles ? { query: { delete_files: '1' } } : {});
+  }
+
+  /** GET /torrent/<hash>/files: its files with progress and priority (empty before metadata). */
+  torrentFiles(hash: string): Promise<FileInfo[]> {
+    return this.json<FileInfo[]>('GET', this.torrentPath(hash, '/files'));
+  }
+
+  /** GET /torrent/<hash>/peers: its connected peers. */
+  torrentPeers(hash: string): Promise<PeerInfo[]> {
+    return this.json<PeerInfo[]>('GET', this.torrentPath(hash, '/peers'));
+  }
+
+  /** POST /torrent/<hash>/peers: connect a peer (libtorrent's connect_peer). */
+  connectPeer(hash: string, host: string, port: number): Promise<{ info_hash: string; host: string; port: number }> {
+    return this.json('POST', this.torrentPath(hash, '/peers'), { json: { host, port } });
+  }
+
+  /** GET /torrent/<hash>/trackers: its trackers and their state. */
+  torrentTrackers(hash: string): Promise<TrackerInfo[]> {
+    return this.json<TrackerInfo[]>('GET', this.torrentPath(hash, '/trackers'));
+  }
+
+  /** PATCH /torrent/<hash>: per-torrent settings; the answer is its status. */
+  updateTorrent(hash: string, changes: Record<string, unknown>): Promise<TorrentStatus> {
+    return this.json<TorrentStatus>('PATCH', this.torrentPath(hash), { json: changes });
+  }
+
+  /** GET /session/settings: every setting by libtorrent's name. */
+  settings(): Promise<Record<string, string | number | boolean>> {
+    return this.json('GET', '/session/settings');
+  }
+
+  /** PATCH /session/settings: the answer is every setting after the change. */
+  applySettings(changes: Record<string, unknown>): Promise<Record<string, string | number | boolean>> {
+    return this.json('PATCH', '/session/settings', { json: changes });
   }
 
   /** GET /session: every session counter by libtorrent's name. */

@@ -8,6 +8,8 @@ import { CliError, describeError } from '../errors.js';
 export interface AddOptions extends ClientCommandOptions {
   savePath?: string;
   paused?: boolean;
+  /** host:port peers for the daemon to connect (add_torrent_params.peers). */
+  peer?: string[];
 }
 
 /** magnet: links and http(s) URLs go to the daemon as `url` (it fetches the .torrent); anything else is a local file. */
@@ -36,6 +38,7 @@ export async function runAdd(arg: string, opts: AddOptions): Promise<number> {
   const args: Record<string, unknown> = {};
   if (opts.savePath !== undefined) args.save_path = opts.savePath;
   if (opts.paused) args.paused = true;
+  if (opts.peer?.length) args.peers = opts.peer;
   const added = await client.addTorrent(source, args);
   if (opts.json) {
     await printJson(added);

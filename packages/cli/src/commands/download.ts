@@ -11,7 +11,10 @@ import { loadTorrent } from '../torrent-file.js';
 import { deadline, deferred } from '../wait.js';
 
 export interface DownloadOptions extends DhtFlags {
-  output: string;
+  /** Save path; the current folder when not given. */
+  output?: string;
+  /** Stay and seed once complete, until SIGINT/SIGTERM. */
+  keepSeeding?: boolean;
   peer?: string[];
   listenPort: number;
   host: string;
@@ -27,10 +30,15 @@ export interface DownloadResult {
   mib_per_s: number;
 }
 
+/** "1 peer", "3 peers". */
+export function peersText(n: number): string {
+  return `${n} peer${n === 1 ? '' : 's'}`;
+}
+
 
 function progressText(st: TorrentStatus | null): string {
   if (!st) return 'the torrent was not added yet';
-  const peers = st.num_peers === 0 ? 'no peer connected' : `${st.num_peers} peer${st.num_peers === 1 ? '' : 's'} connected`;
+  const peers = st.num_peers === 0 ? 'no peer connected' : `${peersText(st.num_peers)} connected`;
   return `${formatBytes(st.total_wanted_done)} of ${formatBytes(st.total_wanted)} done, ${peers}`;
 }
 
@@ -64,7 +72,7 @@ async function resolveSource(arg: string): Promise<Source> {
 
 export async function runDownload(file: string, opts: DownloadOptions): Promise<number> {
   const torrent = await resolveSource(file);
-  const saveDir = resolvePath(opts.output);
+  const saveDir = resolvePath(opts.output ?? '.');
   try {
     await mkdir(saveDir, { recursive: true });
   } catch (e) {
@@ -81,15 +89,24 @@ export async function runDownload(file: string, opts: DownloadOptions): Promise<
       // failure stays the only line.)
       process.stderr.write(`spritzle: warning: no --peer given and the torrent lists no trackers; waiting for peers to connect on port ${session.listenPort}\n`);
     }
-    const result = await download(session, torrent, saveDir, peers, opts.timeout, trap);
-    await session.close();
-    session = null;
+    const { alreadyComplete, ...result } = await download(session, torrent, saveDir, peers, opts.timeout, trap);
     if (opts.json) {
       process.stdout.write(`${jsonForTerminal(result)}\n`);
+    } else if (alreadyComplete) {
+      process.stdout.write(`${escapeControl(torrent.name)} (${result.info_hash}): already complete (verified), ` +
+        `${formatBytes(result.bytes)} in ${escapeControl(saveDir)}\n`);
     } else {
       process.stdout.write(`downloaded ${escapeControl(torrent.name)} (${result.info_hash}): ${formatBytes(result.bytes)} in ` +
         `${result.seconds.toFixed(2)} s, ${result.mib_per_s.toFixed(1)} MiB/s\n`);
     }
+    if (opts.keepSeeding && !trap.signal) {
+      process.stderr.write(`seeding on port ${session.listenPort} until Ctrl-C\n`);
+      await trap.received;
+      const handle = session.findTorrent(torrent.infoHash);
+      if (handle?.isValid()) process.stdout.write(`${uploadSummary(torrent.name, handle.status())}\n`);
+    }
+    await session.close();
+    session = null;
     return 0;
   } finally {
     await session?.close();
@@ -97,9 +114,14 @@ export async function runDownload(file: string, opts: DownloadOptions): Promise<
   }
 }
 
+/** What a seed says when it stops: how much it gave. */
+export function uploadSummary(name: string, st: TorrentStatus): string {
+  return `uploaded ${formatBytes(st.total_payload_upload)} of ${escapeControl(name)}, ratio ${st.ratio.toFixed(2)}`;
+}
+
 async function download(
   session: Session, torrent: Source, saveDir: string, peers: string[], timeoutS: number | undefined, trap: SignalTrap,
-): Promise<DownloadResult> {
+): Promise<DownloadResult & { alreadyComplete: boolean }> {
   const hash = torrent.infoHash;
   let handle: TorrentHandle | null = null;
   const status = (): TorrentStatus | null => (handle?.isValid() ? handle.status() : null);
@@ -121,18 +143,25 @@ async function download(
 
   const started = performance.now();
   let progress = { stop() {} };
+  let metadataWatch = { stop() {} };
+  let alreadyComplete = false;
   try {
     const adding = session.addTorrent({ ...torrent.params, save_path: saveDir, peers });
     adding.catch(() => undefined); // may lose the race to a signal; its fate then no longer matters
     handle = await Promise.race([adding, interrupted, timeout.promise]);
-    progress = downloadProgress(handle);
     const st = handle.status();
     if (st.error) throw new CliError(`download failed: ${st.error}`);
-    // Data already complete on disk: checking found every piece and no torrent_finished will follow.
-    if (!st.is_finished) await Promise.race([finished.promise, interrupted, timeout.promise]);
+    alreadyComplete = st.is_finished;
+    // Data already complete on disk: checking found every piece; there is nothing to wait for.
+    if (!alreadyComplete) {
+      progress = downloadProgress(handle, () => session.stats()['dht.dht_nodes'] ?? 0);
+      metadataWatch = watchMetadata(handle, session, hash);
+      await Promise.race([finished.promise, interrupted, timeout.promise]);
+    }
   } finally {
     timeout.cancel();
     progress.stop();
+    metadataWatch.stop();
   }
   const seconds = (performance.now() - started) / 1000;
   const bytes = handle.status().total_wanted;
@@ -140,6 +169,26 @@ async function download(
     info_hash: hash,
     bytes,
     seconds: round(seconds, 6),
-    mib_per_s: round(seconds > 0 ? mib(bytes) / seconds : 0, 3),
+    mib_per_s: round(seconds > 0 && !alreadyComplete ? mib(bytes) / seconds : 0, 3),
+    alreadyComplete,
   };
+}
+
+/** How long a magnet may wait for its metadata before we say that no DHT node answered. */
+export const DHT_SILENCE_WARNING_MS = 15_000;
+
+/**
+ * While a magnet's metadata is awaited: after 15 s with DHT on and no DHT node known, one warning on
+ * stderr (the usual cause is blocked UDP), as the progress line alone would just sit there.
+ */
+function watchMetadata(handle: TorrentHandle, session: Session, hash: string): { stop(): void } {
+  if (!session.isDhtRunning()) return { stop() {} };
+  const timer = setTimeout(() => {
+    if (!handle.isValid() || handle.status().has_metadata) return;
+    if ((session.stats()['dht.dht_nodes'] ?? 0) > 0) return;
+    process.stderr.write(`spritzle: warning: no DHT node answered in ${DHT_SILENCE_WARNING_MS / 1000} s while looking for ` +
+      `${hash}'s metadata; is UDP blocked? (--dht-bootstrap <host:port>, or --peer <host:port>)\n`);
+  }, DHT_SILENCE_WARNING_MS);
+  timer.unref();
+  return { stop: () => clearTimeout(timer) };
 }

@@ -1,19 +1,21 @@
-import { clientFrom, displayName, percent, print, printJson, rate, stateLabel, table, truncate, type Column } from '../client/display.js';
+import { clientFrom, print, printJson } from '../client/display.js';
 import type { ClientCommandOptions } from '../client/options.js';
+import { TABLE_FIELDS, torrentTable } from '../client/torrent-table.js';
 
 export type LsOptions = ClientCommandOptions;
 
-/** The status fields the table needs (GET /torrent?fields=...), so the daemon does not send piece bitfields. */
-const FIELDS = ['name', 'state', 'paused', 'error', 'progress', 'download_payload_rate', 'upload_payload_rate'] as const;
+/** The terminal's width, if stdout is one (into a pipe nothing is cut). */
+export function terminalColumns(): number | undefined {
+  const cols = process.stdout.isTTY ? process.stdout.columns : undefined;
+  return cols !== undefined && cols > 0 ? cols : undefined;
+}
 
-const COLUMNS: readonly Column[] = [
-  { header: 'NAME' }, { header: 'STATE' }, { header: 'PROGRESS', align: 'right' },
-  { header: 'DOWN', align: 'right' }, { header: 'UP', align: 'right' }, { header: 'HASH' },
-];
-
-/** `spritzle ls`: one row per torrent, in the daemon's order. --json prints the API's list as it came. */
+/**
+ * `spritzle ls`: one row per torrent, in the daemon's order: name, state, done, size, rates, peers, ETA,
+ * ratio and hash (8 characters on a terminal, whole into a pipe). --json prints the API's list as it came.
+ */
 export async function runLs(opts: LsOptions): Promise<number> {
-  const torrents = await clientFrom(opts).listTorrents(FIELDS);
+  const torrents = await clientFrom(opts).listTorrents(TABLE_FIELDS);
   if (opts.json) {
     await printJson(torrents);
     return 0;
@@ -22,16 +24,6 @@ export async function runLs(opts: LsOptions): Promise<number> {
     await print('no torrents\n');
     return 0;
   }
-  const rows = torrents.map((t) => [
-    displayName(t), stateLabel(t), percent(t.progress), rate(t.download_payload_rate), rate(t.upload_payload_rate), t.info_hash,
-  ]);
-  // On a terminal long names are cut so rows do not wrap; into a pipe they stay whole.
-  const cols = process.stdout.isTTY ? process.stdout.columns : undefined;
-  if (cols !== undefined && cols > 0) {
-    const others = COLUMNS.slice(1).reduce((sum, c, i) => sum + Math.max(c.header.length, ...rows.map((r) => r[i + 1]!.length)) + 2, 0);
-    const width = Math.max(12, cols - others);
-    for (const r of rows) r[0] = truncate(r[0]!, width);
-  }
-  await print(table(COLUMNS, rows));
+  await print(torrentTable(torrents, { columns: terminalColumns() }));
   return 0;
 }

@@ -7,6 +7,7 @@ import { dhtSettings, openSession, type DhtFlags } from '../session.js';
 import { trapSignals } from '../signals.js';
 import { loadTorrent } from '../torrent-file.js';
 import { deferred } from '../wait.js';
+import { uploadSummary } from './download.js';
 
 export interface SeedOptions extends DhtFlags {
   data: string;
@@ -49,6 +50,8 @@ export async function runSeed(file: string, opts: SeedOptions): Promise<number> 
     process.stdout.write(`seeding ${hash} on ${formatHostPort(opts.host, session.listenPort)}\n`);
     if (session.dhtPort) process.stdout.write(`dht on ${formatHostPort(opts.host, session.dhtPort)}\n`);
     await Promise.race([trap.received, failed.promise]);
+    // Stopped by the user: say what was given, and exit 0 (a requested stop is no failure).
+    if (handle.isValid()) process.stdout.write(`${uploadSummary(torrent.info.name, handle.status())}\n`);
     return 0;
   } finally {
     await session?.close();

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,13 +8,15 @@ import type { Session } from '@spritzle/engine';
 import { startServer } from '@spritzle/server';
 import { CliError, describeError } from '../errors.js';
 import { escapeControl } from '../format.js';
-import { humanLogStream, jsonLogStream } from '../log-output.js';
+import { humanLogStream, jsonLogFile, jsonLogStream } from '../log-output.js';
+import { logSessionEvents } from '../event-log.js';
 import { formatHostPort } from '../net.js';
 import { dhtSettings, openSession } from '../session.js';
 import { trapSignals } from '../signals.js';
 import { loadConfigFile } from '../daemon/config.js';
 import { acquireStateLock } from '../daemon/lock.js';
-import { ResumeStore } from '../daemon/resume-store.js';
+import { ResumeStore, saveBudgetMs } from '../daemon/resume-store.js';
+import { removeStaleTemps } from '../daemon/atomic-write.js';
 import { SessionStateStore } from '../daemon/session-state.js';
 
 export interface StartOptions {
@@ -28,11 +30,16 @@ export interface StartOptions {
   dht: boolean;
   dhtBootstrap?: string[];
   logLevel: string;
+  /** Log lines go to this file (JSON, appended) instead of stderr. */
+  logFile?: string;
   /** Engine settings that came from the command line, environment or config file (they win over saved state). */
   givenSettings?: ReadonlySet<string>;
 }
 
-/** How long a graceful shutdown may take before the daemon exits anyway. */
+/**
+ * How long a graceful shutdown may take besides saving resume data (the API, session state, trackers'
+ * `stopped`, sockets) before the daemon exits anyway; the saves get a budget sized from their measured cost.
+ */
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 /** $XDG_DOWNLOAD_DIR/spritzle when the desktop names a download folder, else ~/Downloads/spritzle. */
@@ -62,11 +69,37 @@ function errnoOf(e: unknown, depth = 0): string | undefined {
   return typeof code === 'string' ? code : errnoOf(cause, depth + 1);
 }
 
-/** JSON lines on stderr; human-readable when stderr is a terminal. */
-function makeLogger(level: string): Logger {
+/** JSON lines on stderr (human-readable when stderr is a terminal), or appended to --log-file. */
+function makeLogger(level: string, file?: string): Logger {
   if (!pino.levels.values[level]) throw new CliError(`unknown --log-level "${level}" (use ${Object.keys(pino.levels.values).join(', ')}, or silent)`);
+  if (file !== undefined) return pino({ level, base: { pid: process.pid } }, jsonLogFile(file));
   if (process.stderr.isTTY) return pino({ level }, humanLogStream(2));
   return pino({ level, base: { pid: process.pid } }, jsonLogStream(2));
+}
+
+/** "downloadDir" → "download-dir": how the README and the flags spell a config file's keys. */
+export function configSpelling(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * A config file's value through the same checks as its flag (commander's parser for it; the log level),
+ * a bad one an error naming the file and the key as the file spells it, not the flag.
+ */
+function checkedConfigValue(cmd: Command, path: string, key: string, value: unknown): unknown {
+  const fail = (why: string): never => {
+    throw new CliError(`config file ${escapeControl(path)}: "${configSpelling(key)}" ${why}`);
+  };
+  if (key === 'logLevel' && typeof value === 'string' && value !== 'silent' && !pino.levels.values[value]) {
+    fail(`must be one of ${Object.keys(pino.levels.values).join(', ')} or silent, not "${escapeControl(value)}"`);
+  }
+  const option = cmd.options.find((o) => o.attributeName() === key);
+  if (!option?.parseArg || (typeof value !== 'string' && typeof value !== 'number')) return value;
+  try {
+    return option.parseArg(String(value), undefined);
+  } catch (e) {
+    return fail(e instanceof InvalidArgumentError ? e.message : String(e));
+  }
 }
 
 /**
@@ -75,10 +108,13 @@ function makeLogger(level: string): Logger {
  */
 export async function startCommand(opts: StartOptions & { config?: string }, cmd: Command): Promise<number> {
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
-  const config = await loadConfigFile(opts.config ?? resolvePath(stateDir, 'config.json'), opts.config !== undefined);
+  const configPath = opts.config ?? resolvePath(stateDir, 'config.json');
+  const config = await loadConfigFile(configPath, opts.config !== undefined);
   for (const [key, value] of Object.entries(config)) {
     const source = cmd.getOptionValueSource(key);
-    if (source === undefined || source === 'default' || source === 'implied') cmd.setOptionValueWithSource(key, value, 'config');
+    if (source === undefined || source === 'default' || source === 'implied') {
+      cmd.setOptionValueWithSource(key, checkedConfigValue(cmd, configPath, key, value), 'config');
+    }
   }
   const merged = cmd.opts<StartOptions>();
   // SPRITZLE_DHT_BOOTSTRAP may hold a comma-separated list.
@@ -99,7 +135,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
   const t0 = performance.now();
   const downloadDir = resolvePath(opts.downloadDir ?? defaultDownloadDir());
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
-  const log = opts.logLevel === 'silent' ? pino({ level: 'silent' }) : makeLogger(opts.logLevel);
+  const log = opts.logLevel === 'silent' ? pino({ level: 'silent' }) : makeLogger(opts.logLevel, opts.logFile && resolvePath(opts.logFile));
   await ensureDir(downloadDir, 'download directory');
   await ensureDir(stateDir, 'state directory');
   const releaseLock = await acquireStateLock(stateDir);
@@ -110,16 +146,17 @@ export async function runStart(opts: StartOptions): Promise<number> {
   let server: { url: string; close(): unknown } | null = null;
   let resume: ResumeStore | null = null;
   let state: SessionStateStore | null = null;
+  /** No resume save starts after this (epoch ms); set when a signal starts the shutdown. */
+  let saveDeadline = Number.POSITIVE_INFINITY;
   try {
     session = await openSession(opts.listenHost, opts.listenPort, {
       save_path: downloadDir,
       ...dhtSettings(opts),
     });
-    session.on('torrent_error', (e) => log.error(e, 'torrent error'));
-    session.on('fastresume_rejected', (e) => log.warn(e, 'resume data rejected; checking the data'));
-    session.on('torrent_added', (e) => log.debug(e, 'torrent added'));
-    session.on('torrent_finished', (e) => log.info(e, 'torrent finished'));
-    session.on('torrent_removed', (e) => log.info(e, 'torrent removed'));
+    const events = logSessionEvents(session, log);
+    // The state lock is ours: nothing else writes here, so a temporary file is what a killed save left.
+    const temps = await removeStaleTemps(stateDir);
+    if (temps.length > 0) log.info({ dir: stateDir, files: temps.length }, 'removed temporary files of an interrupted save');
     state = new SessionStateStore(session, stateDir, log);
     await state.load(opts.givenSettings ?? new Set());
     resume = new ResumeStore(session, join(stateDir, 'torrents'), log, { defaultSavePath: downloadDir });
@@ -141,21 +178,24 @@ export async function runStart(opts: StartOptions): Promise<number> {
     process.stdout.write(`peers on ${formatHostPort(opts.listenHost, session.listenPort)}\n`);
     process.stdout.write(`downloads go to ${escapeControl(downloadDir)}\n`);
     process.stdout.write(`state in ${escapeControl(stateDir)}\n`);
+    events.ready();
     log.info({
       ...loaded, ready_ms: Math.round(performance.now() - t0), rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
     }, 'ready');
     const sig = await trap.received;
-    log.info({ signal: sig }, 'shutting down');
+    const budget = saveBudgetMs(resume.estimatedSaveMs());
+    saveDeadline = Date.now() + budget;
+    log.info({ signal: sig, limit_ms: budget + SHUTDOWN_LIMIT_MS }, 'shutting down');
     const limit = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
+    }, budget + SHUTDOWN_LIMIT_MS);
     limit.unref();
     return 0;
   } finally {
     try {
       await server?.close();
-      await resume?.close();
+      await resume?.close(saveDeadline);
       await state?.close();
     } finally {
       await session?.close();

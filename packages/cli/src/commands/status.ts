@@ -2,7 +2,7 @@ import type { TorrentStatus } from '@spritzle/engine';
 import { resolveHash } from '../client/api.js';
 import { clientFrom, percent, print, printJson, rate } from '../client/display.js';
 import type { ClientCommandOptions } from '../client/options.js';
-import { escapeControl, formatBytes } from '../format.js';
+import { compactDuration, compactRatio, escapeControl, formatBytes } from '../format.js';
 
 export type StatusOptions = ClientCommandOptions;
 
@@ -19,6 +19,8 @@ export function describeStatus(s: TorrentStatus): string {
     ['progress', `${percent(s.progress)}${s.has_metadata ? ` (${formatBytes(s.total_wanted_done)} of ${formatBytes(s.total_wanted)})` : ''}`],
     ['download', `${rate(s.download_payload_rate)} (${formatBytes(s.all_time_download)} in all)`],
     ['upload', `${rate(s.upload_payload_rate)} (${formatBytes(s.all_time_upload)} in all)`],
+    ['eta', s.eta === 0 ? 'complete' : s.eta < 0 ? 'unknown (nothing flowing)' : compactDuration(s.eta)],
+    ['ratio', compactRatio(s.ratio)],
     ['peers', `${s.num_peers} connected, ${s.num_seeds} of them seed${s.num_seeds === 1 ? '' : 's'}`],
     ['save path', escapeControl(s.save_path)],
     ['added', time(s.added_time)],

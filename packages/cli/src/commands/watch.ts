@@ -1,17 +1,18 @@
 import cliProgress from 'cli-progress';
 import type { StatsEvent } from '@spritzle/server';
 import { resolveHash } from '../client/api.js';
-import { clientFrom, displayName, percent, print, printJson, rate, stateLabel, truncate } from '../client/display.js';
+import { clientFrom, displayName, percent, print, printJson, rate, stateLabel } from '../client/display.js';
+import { FIXED_WIDTH, torrentTable } from '../client/torrent-table.js';
+import { terminalColumns } from './ls.js';
 import type { ClientCommandOptions } from '../client/options.js';
 import { CliError } from '../errors.js';
-import { escapeControl, formatBytes } from '../format.js';
+import { compactDuration, displayWidth, escapeControl } from '../format.js';
 import { exitCodeFor, trapSignals, type StopSignal } from '../signals.js';
 
 export type WatchOptions = ClientCommandOptions;
 
 type StatsTorrent = StatsEvent['torrents'][number];
 
-const NAME_WIDTH = 30;
 const BAR_TOTAL = 1000;
 
 /** What the stream's abort carries when the user stops watching. */
@@ -60,7 +61,8 @@ class LinesView implements View {
       const key = `${stateLabel(t)}  ${percent(t.progress)}`;
       if (this.shown.get(t.info_hash) === key) continue;
       this.shown.set(t.info_hash, key);
-      out += `${displayName(t)}  ${key}  down ${rate(t.download_payload_rate)}  up ${rate(t.upload_payload_rate)}\n`;
+      const eta = t.eta > 0 ? `  eta ${compactDuration(t.eta)}` : '';
+      out += `${displayName(t)}  ${key}  down ${rate(t.download_payload_rate)}  up ${rate(t.upload_payload_rate)}${eta}\n`;
     }
     for (const hash of this.shown.keys()) {
       if (!seen.has(hash)) {
@@ -73,39 +75,36 @@ class LinesView implements View {
   stop(): void {}
 }
 
-/** A terminal: cli-progress's MultiBar, a bar per torrent, on stdout (the bars are this command's output). */
+/**
+ * A terminal: the table of `ls` (without hashes) with a progress bar after the name when the terminal is
+ * wide enough, redrawn in place by cli-progress's MultiBar (one "bar" per line, its text drawn here).
+ */
 class BarsView implements View {
   private multibar: cliProgress.MultiBar | null = null;
+  private header: cliProgress.SingleBar | null = null;
   private readonly bars = new Map<string, cliProgress.SingleBar>();
 
   update(torrents: readonly StatsTorrent[]): Promise<void> {
     this.multibar ??= new cliProgress.MultiBar({
       stream: process.stdout,
-      // What matters first, as a narrow terminal cuts the line's end.
-      format: ' {name} {bar} {pct}  {state}  down {down}  up {up}  {size}',
+      format: '{line}',
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
-      barsize: 20,
       emptyOnZero: true,
     }, cliProgress.Presets.shades_classic);
-    const width = Math.min(NAME_WIDTH, Math.max(4, ...torrents.map((t) => displayName(t).length)));
+    const lines = watchLines(torrents, terminalColumns() ?? 80);
+    if (this.header) this.header.update(0, { line: lines[0] });
+    else this.header = this.multibar.create(BAR_TOTAL, 0, { line: lines[0] });
     const seen = new Set<string>();
-    for (const t of torrents) {
+    torrents.forEach((t, i) => {
       seen.add(t.info_hash);
-      const payload = {
-        name: truncate(displayName(t), width).padEnd(width),
-        pct: percent(t.progress).padStart(6),
-        state: stateLabel(t),
-        size: `${formatBytes(t.total_done)} of ${formatBytes(t.total_wanted)}`,
-        down: rate(t.download_payload_rate),
-        up: rate(t.upload_payload_rate),
-      };
+      const payload = { line: lines[i + 1] };
       const value = Math.floor(t.progress * BAR_TOTAL);
       const bar = this.bars.get(t.info_hash);
       if (bar) bar.update(value, payload);
-      else this.bars.set(t.info_hash, this.multibar.create(BAR_TOTAL, value, payload));
-    }
+      else this.bars.set(t.info_hash, this.multibar!.create(BAR_TOTAL, value, payload));
+    });
     for (const [hash, bar] of this.bars) {
       if (!seen.has(hash)) {
         this.multibar.remove(bar);
@@ -119,7 +118,38 @@ class BarsView implements View {
     // Draws the last state and gives the cursor back.
     this.multibar?.stop();
     this.multibar = null;
+    this.header = null;
+    this.bars.clear();
   }
+}
+
+/**
+ * watch's lines for a terminal `columns` wide: the table's header and rows, with a bar between the name
+ * and the state when there is room for it (the name keeps at least 8 columns).
+ */
+export function watchLines(torrents: readonly StatsTorrent[], columns: number): string[] {
+  const room = columns - 1 - FIXED_WIDTH - 2;
+  const barSize = room >= 8 + 2 + 30 ? 20 : room >= 8 + 2 + 16 ? 10 : 0;
+  const table = torrentTable(torrents, { columns: columns - (barSize ? barSize + 2 : 0), noHash: true }).split('\n').slice(0, -1);
+  if (barSize === 0) return table;
+  const nameWidth = table[0]!.indexOf('STATE') - 2;
+  const at = (l: string): [string, string] => {
+    const cut = [...l];
+    let w = 0;
+    let i = 0;
+    while (i < cut.length && w < nameWidth) w += displayWidth(cut[i++]!);
+    return [cut.slice(0, i).join(''), cut.slice(i).join('')];
+  };
+  return table.map((l, i) => {
+    const [name, rest] = at(l);
+    const bar = i === 0 ? ' '.repeat(barSize) : progressBar(torrents[i - 1]!.progress, barSize);
+    return `${name}  ${bar}${rest}`;
+  });
+}
+
+function progressBar(progress: number, size: number): string {
+  const full = Math.min(size, Math.floor(progress * size));
+  return '\u2588'.repeat(full) + '\u2591'.repeat(size - full);
 }
 
 /** The closing line, or the error for torrents that stopped on one. */

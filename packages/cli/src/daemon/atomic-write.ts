@@ -1,5 +1,5 @@
-import { open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 let serial = 0;
 
@@ -28,4 +28,27 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   } finally {
     await dir.close();
   }
+}
+
+/** The temporary names writeFileAtomic uses: `<name>.<pid>.<serial>.tmp`. */
+const TEMP_NAME = /^[^/]+\.\d+\.\d+\.tmp$/;
+
+/**
+ * Removes the temporary files an interrupted writeFileAtomic left in `dir` (a crash, or a shutdown cut
+ * short): they hold nothing the target does not, and would pile up forever. Only for a directory no
+ * other process writes to (the daemon holds the state lock). Returns the names removed.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const n of names) {
+    if (!TEMP_NAME.test(n)) continue;
+    try {
+      await unlink(join(dir, n));
+      removed.push(n);
+    } catch {
+      // Gone already, or not ours to remove (a folder): leave it.
+    }
+  }
+  return removed;
 }

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { checkBencode, type BencodeLimits } from '../bencode.js';
-import { M, type Counters } from '../counters.js';
+import { checkBencode, type BencodeLimits } from '../metainfo/bencode.js';
+import { M, type Counters } from '../stats/counters.js';
 
 /**
  * The DHT's UDP socket, owned by us and handed to bittorrent-dht (its `socket` option, passed through

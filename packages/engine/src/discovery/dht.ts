@@ -1,5 +1,5 @@
 import type DHT from 'bittorrent-dht';
-import { M, type Counters } from '../counters.js';
+import { M, type Counters } from '../stats/counters.js';
 import { decodeCompact4, encodeCompact4, type Endpoint } from './addr.js';
 import { DhtSocket } from './dht-socket.js';
 

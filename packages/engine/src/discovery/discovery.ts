@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { M } from '../counters.js';
+import { M } from '../stats/counters.js';
 import { SpritzleError } from '../errors.js';
 import { localAddresses, parseEndpoint, parseEndpointList, udp4BindHost, encodeCompact4, type Endpoint } from './addr.js';
 import { DhtNode, type DhtState } from './dht.js';

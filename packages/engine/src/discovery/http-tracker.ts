@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { bdecode, type BDict, type BValue } from '../bencode.js';
+import { bdecode, type BDict, type BValue } from '../metainfo/bencode.js';
 import { decodeCompact4, decodeCompact6, type Endpoint } from './addr.js';
 import {
   badAnswer, MAX_PEERS_PER_ANSWER, REQUEST_TIMEOUT_MS, TrackerRequestError,

@@ -2,7 +2,9 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 
 /** BEP 14's multicast group and port. */
+/** BEP 14's multicast group for Local Service Discovery (IPv4). */
 export const LSD_ADDRESS = '239.192.152.143';
+/** BEP 14's UDP port for Local Service Discovery. */
 export const LSD_PORT = 6771;
 /** Info-hashes per announce: keeps a datagram well under a 1500-byte MTU. */
 const MAX_HASHES_PER_MESSAGE = 20;

@@ -1,6 +1,5 @@
-import { bdecode } from '../bencode.js';
-import type Wire from 'bittorrent-protocol';
-import type { WireExtension, WireExtensionCtor } from 'bittorrent-protocol';
+import { bdecode } from '../metainfo/bencode.js';
+import type { ExtensionWire as Wire, WireExtension, WireExtensionCtor } from '../wire/extensions.js';
 import { decodeCompact4, decodeCompact6, encodeCompact4, encodeCompact6, type Endpoint } from './addr.js';
 
 /** BEP 11: at most one PEX message a minute to a peer. */

@@ -1,11 +1,9 @@
-import type Wire from 'bittorrent-protocol';
-import { TORRENT_FLAGS } from '../add-torrent-params.js';
-import type { DiscoveryStatus } from '../status.js';
-import type { TrackerInfo } from '../torrent-handle.js';
+import type { ExtensionWire as Wire } from '../wire/extensions.js';
+import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
 import { isDialable, type Endpoint } from './addr.js';
 import { utPex, type PexOwner, type PexPeer } from './pex.js';
 import { TrackerList, type TrackerHost } from './tracker.js';
-import type { DiscoveryTorrent, TorrentDiscovery } from './types.js';
+import type { DiscoveryStatus, DiscoveryTorrent, TorrentDiscovery, TrackerInfo } from './types.js';
 
 /** What one torrent's discovery uses of the session's. */
 export interface DiscoveryServices {

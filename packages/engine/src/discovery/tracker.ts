@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { M, type Counters } from '../counters.js';
+import { M, type Counters } from '../stats/counters.js';
 import { SpritzleError } from '../errors.js';
-import type { DiscoveryStatus } from '../status.js';
-import type { TrackerInfo } from '../torrent-handle.js';
 import { isDialable } from './addr.js';
 import { httpAnnounce, httpScrape } from './http-tracker.js';
 import { TrackerRequestError, type AnnounceReply, type AnnounceRequest, type Exchange, type ScrapeReply } from './tracker-protocol.js';
 import { udpAnnounce, udpScrape } from './udp-tracker.js';
-import type { DiscoveryTorrent } from './types.js';
+import type { DiscoveryStatus, DiscoveryTorrent, TrackerInfo } from './types.js';
 
 /** Seconds between announces when a tracker names no interval (libtorrent's default). */
 const DEFAULT_INTERVAL_S = 1800;

@@ -1,8 +1,28 @@
-import type Wire from 'bittorrent-protocol';
-import type { Counters } from '../counters.js';
-import type { SessionSettings } from '../settings.js';
-import type { DiscoveryStatus } from '../status.js';
-import type { TrackerInfo } from '../torrent-handle.js';
+import type { ExtensionWire as Wire } from '../wire/extensions.js';
+import type { Counters } from '../stats/counters.js';
+import type { SessionSettings } from '../session/settings.js';
+
+/** A torrent's discovery state, as its status shows it (filled by the tracker/DHT/LSD layers). */
+export interface DiscoveryStatus {
+  current_tracker: string;
+  next_announce_s: number;
+  announce_interval_s: number;
+  num_complete: number;
+  num_incomplete: number;
+  last_scrape: number;
+  announcing_to_trackers: boolean;
+  announcing_to_dht: boolean;
+  announcing_to_lsd: boolean;
+}
+
+/** One tracker of a torrent and its state. */
+export interface TrackerInfo {
+  url: string;
+  tier: number;
+  status: 'idle' | 'announcing' | 'working' | 'error';
+  message: string;
+  num_peers: number;
+}
 
 /** Where a peer address came from. */
 export type PeerSource = 'tracker' | 'dht' | 'pex' | 'lsd' | 'manual' | 'resume';

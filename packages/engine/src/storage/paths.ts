@@ -3,6 +3,7 @@
  * a torrent with a hostile or malformed path is rejected as a whole, so a user never ends up with
  * files in places (or under names) they did not expect.
  */
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { SpritzleError } from '../errors.js';
 
@@ -53,4 +54,41 @@ export function resolveInside(root: string, relative: string): string {
     throw new SpritzleError('invalid_path', `path ${JSON.stringify(relative)} resolves to ${full}, which is not inside ${base}`);
   }
   return full;
+}
+
+/** Whether `p` is `root` or below it (both absolute and normalised; no file-system access). */
+export function isInside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/** realpath of the deepest part of `p` that exists, with the rest appended: where `p` really lands. */
+async function landing(p: string): Promise<string> {
+  const rest: string[] = [];
+  let cur = p;
+  for (;;) {
+    try {
+      return path.join(await realpath(cur), ...rest.reverse());
+    } catch {
+      const parent = path.dirname(cur);
+      if (parent === cur) return p;
+      rest.push(path.basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/**
+ * Confines a save path to a download root, by the rules the REST API applies to `save_path` on add: a
+ * relative path is taken inside the root; an absolute one (or one climbing out with "..", or through a
+ * link) must land inside it. Returns the absolute path, or throws invalid_path naming both.
+ */
+export async function confineSavePath(savePath: string, root: string): Promise<string> {
+  const base = path.resolve(root);
+  if (savePath.includes('\0')) throw new SpritzleError('invalid_path', 'a save path cannot hold a NUL byte');
+  const abs = path.resolve(base, savePath);
+  if (!isInside(base, abs) || !isInside(await landing(base), await landing(abs))) {
+    throw new SpritzleError('invalid_path', `save path ${JSON.stringify(savePath.slice(0, 200))} is outside the download root ${base}`);
+  }
+  return abs;
 }

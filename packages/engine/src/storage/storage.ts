@@ -7,25 +7,22 @@
  * download/upload path issues thousands of operations per second.
  */
 import { createHash } from 'node:crypto';
+import { constants as fsc, existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { SpritzleError, errnoCode } from '../errors.js';
 import type { FileLayout } from './file-layout.js';
-import { resolveInside } from './paths.js';
+import { isInside, resolveInside } from './paths.js';
+import type { FileStat, PieceWriteResult, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
+
+export type { PieceWriteResult, PieceWriter, StorageStats } from './torrent-storage.js';
 
 export interface StorageOptions {
   savePath: string;
   layout: FileLayout;
 }
 
-export interface StorageStats {
-  writeOps: number;
-  readOps: number;
-  blocksWritten: number;
-  blocksRead: number;
-  blocksHashed: number;
-}
 
 const BLOCK_SIZE = 16 * 1024;
 const MAX_OPEN_FILES = 32;
@@ -67,10 +64,23 @@ function errnoMeaning(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function diskError(e: unknown, action: string, file: string): SpritzleError {
-  if (e instanceof SpritzleError) return e;
-  return new SpritzleError('disk_error', `${errnoMeaning(e)} ${action} ${file}`, { cause: e });
+/** A storage failure that concerns one of the torrent's files: `file` is its index (libtorrent's error_file). */
+export class FileError extends SpritzleError {
+  constructor(code: 'disk_error' | 'invalid_path', message: string, readonly file: number, cause?: unknown) {
+    super(code, message, cause !== undefined ? { cause } : undefined);
+  }
 }
+
+function diskError(e: unknown, action: string, file: string, index = -1): SpritzleError {
+  if (e instanceof SpritzleError) return e;
+  return new FileError('disk_error', `${errnoMeaning(e)} ${action} ${file}`, index, e);
+}
+
+/** Opening for writes: never through a link as the last component (ELOOP instead); libuv adds O_CLOEXEC. */
+const OPEN_RW = fsc.O_RDWR | fsc.O_NOFOLLOW;
+const CREATE_RW = fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+/** Whether the kernel names the file behind an fd (/proc/self/fd on Linux): checked once, at load. */
+const FD_PATHS = process.platform === 'linux' && existsSync('/proc/self/fd');
 
 /** The errno behind an error, looking through our own disk_error wrapping. */
 function rootErrno(e: unknown): string | undefined {
@@ -80,16 +90,6 @@ function rootErrno(e: unknown): string | undefined {
 function isMissing(e: unknown): boolean {
   const code = rootErrno(e);
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** Does a piece's positional writes: `spans` holds [fd, offset in the piece, length, file offset] per file part. */
-export type PieceWriter = (spans: number[]) => Promise<PieceWriteResult>;
-
-/** What a piece write did: write calls made, and the first failure with the index of its span. */
-export interface PieceWriteResult {
-  ops: number;
-  error?: { code?: string; message: string };
-  failedSpan?: number;
 }
 
 /** The in-process writer: async positional writes through the open handles, retried on short writes. */
@@ -132,7 +132,8 @@ interface PendingOpen {
   readonly promise: Promise<HandleEntry>;
 }
 
-export class Storage {
+/** The file-system back-end of TorrentStorage. */
+export class Storage implements TorrentStorage {
   readonly stats: StorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private readonly savePath: string;
   private readonly layout: FileLayout;
@@ -143,6 +144,7 @@ export class Storage {
   /** Dedupes concurrent opens of one file, so parallel first writes do not race on creating it. */
   private readonly opening = new Map<number, PendingOpen>();
   private zeros: Uint8Array | undefined;
+  private realRootPromise: Promise<string> | undefined;
 
   constructor(opts: StorageOptions) {
     this.savePath = path.resolve(opts.savePath);
@@ -177,7 +179,8 @@ export class Storage {
       for (let i = 0; i < written; i++) this.stats.blocksWritten += Math.ceil(spans[i * 4 + 2]! / BLOCK_SIZE);
       if (r.error) {
         const e = Object.assign(new Error(r.error.message), { code: r.error.code });
-        throw diskError(e, 'writing', this.paths[files[r.failedSpan ?? 0]!]!);
+        const failed = files[r.failedSpan ?? 0]!;
+        throw diskError(e, 'writing', this.paths[failed]!, failed);
       }
     } finally {
       for (const entry of entries) this.release(entry);
@@ -210,7 +213,7 @@ export class Storage {
           done += bytesRead;
         }
       } catch (e) {
-        throw diskError(e, 'reading', file);
+        throw diskError(e, 'reading', file, s.file);
       } finally {
         this.release(entry);
       }
@@ -255,6 +258,18 @@ export class Storage {
     return had;
   }
 
+  /** Each file's [size, mtime ms] now, [0, 0] when it is missing. */
+  fileStats(): Promise<FileStat[]> {
+    return Promise.all(this.paths.map(async (p): Promise<FileStat> => {
+      try {
+        const st = await stat(p);
+        return [st.size, Math.round(st.mtimeMs)];
+      } catch {
+        return [0, 0];
+      }
+    }));
+  }
+
   /** Whether any of the torrent's (non-pad) files exists on disk. */
   async hasAnyFile(): Promise<boolean> {
     const candidates: number[] = [];
@@ -267,7 +282,7 @@ export class Storage {
           return true;
         } catch (e) {
           if (isMissing(e)) return false;
-          throw diskError(e, 'looking up', file);
+          throw diskError(e, 'looking up', file, f);
         }
       });
       if ((await Promise.all(batch)).includes(true)) return true;
@@ -280,6 +295,8 @@ export class Storage {
     // Cached handles would otherwise keep writing into unlinked inodes.
     await this.close();
     let firstError: SpritzleError | undefined;
+    const root = await realpath(this.savePath).catch(() => null);
+    if (root === null) return; // no save path, nothing of ours to delete
     const dirs = new Set<string>();
     for (let i = 0; i < this.layout.files.length; i++) {
       const f = this.layout.files[i]!;
@@ -288,15 +305,22 @@ export class Storage {
       for (let d = 1; d < parts.length; d++) dirs.add(parts.slice(0, d).join('/'));
       const file = this.paths[i]!;
       try {
+        // unlink does not follow the file's own link, but it does follow its folders': only delete inside.
+        const where = await this.folderOutside(root, file);
+        if (where !== null) {
+          firstError ??= new FileError('invalid_path', `not deleting ${file}: its folder is ${where}, outside the save path ${this.savePath}`, i);
+          continue;
+        }
         await unlink(file);
       } catch (e) {
-        if (!isMissing(e)) firstError ??= diskError(e, 'deleting', file);
+        if (!isMissing(e)) firstError ??= diskError(e, 'deleting', file, i);
       }
     }
     const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
     for (const rel of ordered) {
       const dir = resolveInside(this.savePath, rel);
       try {
+        if ((await this.folderOutside(root, dir)) !== null) continue;
         await rmdir(dir);
       } catch (e) {
         // Not empty means someone else's files live there too: leave it.
@@ -307,6 +331,12 @@ export class Storage {
       }
     }
     if (firstError !== undefined) throw firstError;
+  }
+
+  /** The real folder of `p` when it is outside `root` (reached through a link), else null; throws if missing. */
+  private async folderOutside(root: string, p: string): Promise<string | null> {
+    const real = await realpath(path.dirname(p));
+    return isInside(root, real) ? null : real;
   }
 
   /** Closes cached file handles. Handles still in use by an in-flight operation close when it finishes. */
@@ -356,7 +386,7 @@ export class Storage {
           done += bytesRead;
         }
       } catch (e) {
-        throw diskError(e, 'reading', file);
+        throw diskError(e, 'reading', file, s.file);
       } finally {
         this.release(entry);
       }
@@ -375,7 +405,7 @@ export class Storage {
         (st) => (st.isFile() ? st.size : -1),
         (e: unknown) => {
           if (isMissing(e)) return -1;
-          throw diskError(e, 'checking', filePath);
+          throw diskError(e, 'checking', filePath, file);
         },
       );
       sizes.set(file, p);
@@ -417,44 +447,150 @@ export class Storage {
 
   private async openEntry(file: number, write: boolean): Promise<HandleEntry> {
     const filePath = this.paths[file]!;
-    const fh = write ? await this.openWritable(filePath) : await this.openReadable(filePath);
+    const fh = write ? await this.openWritable(file) : await this.openReadable(file);
     const entry: HandleEntry = { fh, path: filePath, writable: write, refs: 1, retired: false, closing: undefined };
     this.handles.set(file, entry);
     this.evict();
     return entry;
   }
 
-  private async openReadable(file: string): Promise<FileHandle> {
+  /** Reads may follow links (seeding from linked data is common, and only verified pieces are ever sent). */
+  private async openReadable(file: number): Promise<FileHandle> {
+    const filePath = this.paths[file]!;
     try {
-      return await open(file, 'r');
+      return await open(filePath, 'r');
     } catch (e) {
-      throw diskError(e, 'opening', file);
+      throw diskError(e, 'opening', filePath, file);
     }
   }
 
-  /** 'r+' first so existing data is never truncated; create with 'wx+' only when the file is missing. */
-  private async openWritable(file: string): Promise<FileHandle> {
+  /**
+   * Opens a file for writing without ever following a link out of the save path, at every open (a folder
+   * may have changed since the last): the file itself is opened with O_NOFOLLOW, a file is created only in
+   * folders checked one by one first, and where an opened file really is is checked through its fd.
+   * Existing data is never truncated.
+   */
+  private async openWritable(file: number): Promise<FileHandle> {
+    const fh = await this.openWritableAt(file);
     try {
-      return await open(file, 'r+');
+      await this.assertOpenedInside(fh, file);
     } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw diskError(e, 'opening', file);
+      await fh.close().catch(() => undefined);
+      throw e;
     }
-    const dir = path.dirname(file);
-    try {
-      await mkdir(dir, { recursive: true });
-    } catch (e) {
-      throw diskError(e, 'creating directory', dir);
+    return fh;
+  }
+
+  /** Linux names the file behind an fd: proof of where the writes go, whatever its folders are. */
+  private async assertOpenedInside(fh: FileHandle, file: number): Promise<void> {
+    if (!FD_PATHS) return;
+    const real = await readlink(`/proc/self/fd/${fh.fd}`).catch((e: unknown) => {
+      throw diskError(e, 'looking up', this.paths[file]!, file);
+    });
+    if (!isInside(await this.realRoot(), real)) throw this.linkOut(this.paths[file]!, real, file);
+  }
+
+  private async openWritableAt(file: number): Promise<FileHandle> {
+    const filePath = this.paths[file]!;
+    // Where an fd cannot be traced back, the folders are checked before any open, not only before a create.
+    let dirsChecked = false;
+    if (!FD_PATHS) {
+      await this.ensureDirs(file);
+      dirsChecked = true;
     }
-    try {
-      return await open(file, 'wx+');
-    } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') throw diskError(e, 'creating', file);
+    let target = filePath;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await open(target, OPEN_RW);
+      } catch (e) {
+        const code = errnoCode(e);
+        if (code === 'ELOOP' && attempt === 0) {
+          target = await this.linkTarget(file);
+          continue;
+        }
+        if (code !== 'ENOENT') throw diskError(e, 'opening', filePath, file);
+      }
+      // Nothing is created anywhere before its folders are proven inside the save path.
+      if (!dirsChecked) {
+        await this.ensureDirs(file);
+        dirsChecked = true;
+      }
+      try {
+        return await open(target, CREATE_RW, 0o666);
+      } catch (e) {
+        // EEXIST: someone else (another process) created it in between: open what is there.
+        if (errnoCode(e) !== 'EEXIST' || attempt > 0) throw diskError(e, 'creating', filePath, file);
+      }
     }
-    // Someone else (another process) created it in between: open what is there.
+  }
+
+  /** The real path of a file that is a link, when it stays inside the save path; otherwise invalid_path. */
+  private async linkTarget(file: number): Promise<string> {
+    const filePath = this.paths[file]!;
+    let real: string;
     try {
-      return await open(file, 'r+');
+      real = await realpath(filePath);
     } catch (e) {
-      throw diskError(e, 'opening', file);
+      throw new FileError('invalid_path', `${filePath} is a symbolic link to nothing usable (${errnoMeaning(e)}); spritzle does not write through it`, file, e);
+    }
+    if (!isInside(await this.realRoot(), real)) throw this.linkOut(filePath, real, file);
+    return real;
+  }
+
+  private linkOut(link: string, real: string, file: number): FileError {
+    return new FileError('invalid_path',
+      `${link} is a symbolic link to ${real}, outside the save path ${this.savePath}; spritzle does not write through links out of the save path (remove or replace the link, or choose another save path)`, file);
+  }
+
+  /** The save path as the kernel sees it (created if missing): what every real path must stay inside. */
+  private realRoot(): Promise<string> {
+    this.realRootPromise ??= (async () => {
+      try {
+        await mkdir(this.savePath, { recursive: true });
+        return await realpath(this.savePath);
+      } catch (e) {
+        this.realRootPromise = undefined;
+        throw diskError(e, 'creating directory', this.savePath);
+      }
+    })();
+    return this.realRootPromise;
+  }
+
+  /**
+   * Creates the folders of a file under the save path one level at a time, and proves each one is a folder
+   * inside the save path: a link is allowed only when its real path stays inside.
+   */
+  private async ensureDirs(file: number): Promise<void> {
+    const root = await this.realRoot();
+    const parts = this.layout.files[file]!.path.split('/');
+    let rel = '';
+    for (let d = 0; d < parts.length - 1; d++) {
+      rel = rel === '' ? parts[d]! : `${rel}/${parts[d]!}`;
+      const dir = resolveInside(this.savePath, rel);
+      let st = await lstat(dir).catch((e: unknown) => {
+        if (errnoCode(e) !== 'ENOENT') throw diskError(e, 'looking up', dir, file);
+        return null;
+      });
+      if (st === null) {
+        try {
+          await mkdir(dir);
+        } catch (e) {
+          if (errnoCode(e) !== 'EEXIST') throw diskError(e, 'creating directory', dir, file);
+        }
+        st = await lstat(dir).catch((e: unknown) => {
+          throw diskError(e, 'looking up', dir, file);
+        });
+      }
+      if (st.isSymbolicLink()) {
+        const real = await realpath(dir).catch((e: unknown) => {
+          throw new FileError('invalid_path', `${dir} is a symbolic link to nothing usable (${errnoMeaning(e)}); spritzle does not write through it`, file, e);
+        });
+        if (!isInside(root, real)) throw this.linkOut(dir, real, file);
+        st = await stat(real).catch((e: unknown) => {
+          throw diskError(e, 'looking up', dir, file);
+        });
+      }
+      if (!st.isDirectory()) throw new FileError('disk_error', `${ERRNO_TEXT.ENOTDIR} (ENOTDIR) creating directory ${dir}`, file);
     }
   }
 

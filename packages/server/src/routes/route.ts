@@ -1,6 +1,7 @@
 import type { RequestHandler, Router } from 'express';
 import { HttpError, badRequest, methodNotAllowed } from '../errors.js';
 
+/** The HTTP methods the API's routes use (lower case, as Express names its router methods). */
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type Handlers = Partial<Record<Method, RequestHandler | readonly RequestHandler[]>>;
 

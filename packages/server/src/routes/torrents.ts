@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import multer from 'multer';
 import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus, type TorrentUpdate } from '@spritzle/engine';
@@ -66,6 +67,20 @@ function readTorrentUpdate(raw: unknown): TorrentUpdate {
     }
   }
   return out;
+}
+
+/** POST /torrent/<hash>/peers's body: an IP address (as libtorrent's tcp::endpoint; no names) and a TCP port. */
+function readPeerEndpoint(raw: unknown): { host: string; port: number } {
+  const body = jsonObjectBody(raw);
+  for (const key of Object.keys(body)) {
+    if (key !== 'host' && key !== 'port') throw badRequest(`"${key.slice(0, 64)}" is not a field here (host, port)`, key.slice(0, 64), 'invalid_param');
+  }
+  const { host, port } = body;
+  if (typeof host !== 'string' || isIP(host) === 0) throw badRequest('host must be an IPv4 or IPv6 address', 'host', 'invalid_param');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw badRequest('port must be an integer 1..65535', 'port', 'invalid_param');
+  }
+  return { host, port };
 }
 
 /** multer with memory storage and limits; its parse failures (malformed multipart) become 400s, not 500s. */
@@ -175,6 +190,16 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
     },
   });
   route(router, '/torrent/:hash/files', { get: (req, res) => { res.json(handleOf(session, req).files()); } });
-  route(router, '/torrent/:hash/peers', { get: (req, res) => { res.json(handleOf(session, req).peers()); } });
+  route(router, '/torrent/:hash/peers', {
+    get: (req, res) => { res.json(handleOf(session, req).peers()); },
+    // libtorrent's torrent_handle::connect_peer: dial this endpoint for the torrent. The dial happens in the
+    // background (202); the peer shows in GET .../peers once its handshake checked out.
+    post: [accepts(['application/json']), (req, res) => {
+      const handle = handleOf(session, req);
+      const { host, port } = readPeerEndpoint(req.body);
+      handle.connectPeer(host, port);
+      res.status(202).json({ info_hash: handle.infoHash, host, port });
+    }],
+  });
   route(router, '/torrent/:hash/trackers', { get: (req, res) => { res.json(handleOf(session, req).trackers()); } });
 }

@@ -1,0 +1,147 @@
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import type { PieceWriteResult } from '../storage/storage.js';
+
+/**
+ * The disk threads (libtorrent's disk_io_thread): SHA-1 of whole pieces and the writes of verified pieces
+ * run on worker threads, never on the thread that feeds the sockets and serves the API. Piece buffers live
+ * in shared memory (DiskBufferPool): workers read them in place, nothing is copied or transferred, and a
+ * buffer must not change until its job is back.
+ *
+ * On Linux the workers lower their own scheduling priority (nice DISK_THREAD_NICE, the thread only, as
+ * libtorrent's low_prio_disk did): when the CPUs are busy, the network/API thread runs first and the disk
+ * work catches up in the gaps; the torrent's back-pressure on pending disk bytes keeps it from falling
+ * behind for long.
+ */
+export const DISK_THREAD_NICE = 10;
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { writeSync } = require('node:fs');
+if (workerData.nice > 0 && process.platform === 'linux') {
+  try { require('node:os').setPriority(workerData.nice); } catch {}
+}
+parentPort.on('message', (m) => {
+  const view = new Uint8Array(m.sab, m.off, m.len);
+  if (m.spans === undefined) {
+    const digest = createHash('sha1').update(view).digest();
+    const out = new ArrayBuffer(20);
+    new Uint8Array(out).set(digest);
+    parentPort.postMessage({ id: m.id, digest: out }, [out]);
+    return;
+  }
+  // spans: [fd, bufferOffset, length, fileOffset] per file part; positional writes, retried on short writes.
+  const s = m.spans;
+  let ops = 0;
+  for (let i = 0; i < s.length; i += 4) {
+    let done = 0;
+    while (done < s[i + 2]) {
+      let n;
+      try {
+        n = writeSync(s[i], view, s[i + 1] + done, s[i + 2] - done, s[i + 3] + done);
+      } catch (e) {
+        parentPort.postMessage({ id: m.id, ops, error: { code: e.code, message: e.message }, failedSpan: i / 4 });
+        return;
+      }
+      ops++;
+      if (n <= 0) {
+        parentPort.postMessage({ id: m.id, ops, error: { code: 'ENOSPC', message: 'ENOSPC: no space left on device, write' }, failedSpan: i / 4 });
+        return;
+      }
+      done += n;
+    }
+  }
+  parentPort.postMessage({ id: m.id, ops });
+});
+`;
+
+
+interface Reply { id: number; digest?: ArrayBuffer; ops?: number; error?: { code?: string; message: string }; failedSpan?: number }
+interface Job { resolve: (r: Reply) => void; reject: (e: Error) => void }
+/** One thread and the jobs it holds: when a thread dies, only its own jobs fail (the others may still be writing). */
+interface Slot { worker: Worker; jobs: Map<number, Job> }
+
+/** Threads restarted after dying before the disk threads give up (each failure also fails its jobs). */
+const MAX_RESTARTS = 10;
+
+export class DiskIoThreads {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private next = 0;
+  private closed = false;
+  private failure: Error | null = null;
+  private restarts = 0;
+
+  constructor(size = Math.max(1, Math.min(4, os.availableParallelism() - 1)), private readonly nice = DISK_THREAD_NICE) {
+    for (let i = 0; i < size; i++) {
+      const slot: Slot = { worker: null as unknown as Worker, jobs: new Map() };
+      this.slots.push(slot);
+      this.start(slot);
+    }
+  }
+
+  private start(slot: Slot): void {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice: this.nice } });
+    w.unref();
+    slot.worker = w;
+    let error: Error | null = null;
+    w.on('message', (m: Reply) => {
+      const job = slot.jobs.get(m.id);
+      if (!job) return;
+      slot.jobs.delete(m.id);
+      job.resolve(m);
+    });
+    w.on('error', (e) => {
+      error = e;
+    });
+    w.on('exit', (code) => {
+      if (this.closed) return;
+      // The thread is gone, so nothing writes through the fds of its jobs any more: failing them is safe.
+      const e = new Error(`a disk thread stopped (${error?.message ?? `exit code ${code}`})`);
+      for (const job of slot.jobs.values()) job.reject(e);
+      slot.jobs.clear();
+      if (++this.restarts > MAX_RESTARTS) this.failure = e;
+      else this.start(slot);
+    });
+  }
+
+  /** The SHA-1 digest of `buf`, a view of a SharedArrayBuffer (see DiskBufferPool). */
+  async hash(buf: Uint8Array): Promise<Uint8Array> {
+    const r = await this.post(buf, undefined);
+    return new Uint8Array(r.digest!);
+  }
+
+  /**
+   * Writes parts of `buf` (a view of a SharedArrayBuffer) to open files: `spans` holds
+   * [fd, offset in buf, length, file offset] per part. The fds must stay open until this settles.
+   */
+  async write(buf: Uint8Array, spans: number[]): Promise<PieceWriteResult> {
+    const r = await this.post(buf, spans);
+    return { ops: r.ops ?? 0, error: r.error, failedSpan: r.failedSpan };
+  }
+
+  private post(buf: Uint8Array, spans: number[] | undefined): Promise<Reply> {
+    if (this.closed) return Promise.reject(new Error('disk threads closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    if (!(buf.buffer instanceof SharedArrayBuffer)) return Promise.reject(new TypeError('disk jobs take a view of a SharedArrayBuffer'));
+    const id = this.nextId++;
+    const slot = this.slots[this.next++ % this.slots.length]!;
+    return new Promise((resolve, reject) => {
+      slot.jobs.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength, spans });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    // Threads first: a failed job releases its file handles, and a descriptor closed while a thread could
+    // still write through it might be reused for another file by then.
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    const e = new Error('disk threads closed');
+    for (const slot of this.slots) {
+      for (const job of slot.jobs.values()) job.reject(e);
+      slot.jobs.clear();
+    }
+  }
+}

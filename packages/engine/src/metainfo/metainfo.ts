@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import { bdecode, checkBencode, BencodeError, type BencodeLimits } from './bencode.js';
+import { SpritzleError } from '../errors.js';
+import { sanitizeTorrentPath } from '../storage/paths.js';
+
+/** A parsed, validated v1 .torrent: everything the engine needs, paths already made safe. */
+export interface TorrentInfo {
+  /** v1 info-hash, 40 lower-case hex characters. */
+  readonly infoHash: string;
+  readonly infoHashBytes: Uint8Array;
+  readonly name: string;
+  readonly pieceLength: number;
+  readonly totalLength: number;
+  readonly numPieces: number;
+  /** 20-byte SHA-1 per piece (views into one buffer). */
+  readonly pieceHashes: readonly Uint8Array[];
+  /** Relative paths under save_path (for multi-file torrents they start with the torrent's name). */
+  readonly files: readonly { path: string; length: number; pad: boolean }[];
+  readonly private: boolean;
+  /** Tracker tiers (announce-list, or [[announce]]). */
+  readonly announce: readonly (readonly string[])[];
+  /** The raw bencoded info dictionary, as hashed (served to peers over ut_metadata). */
+  readonly infoBytes: Uint8Array;
+  readonly comment?: string;
+  readonly createdBy?: string;
+  readonly creationDate?: number;
+}
+
+/**
+ * Limits on metadata from outside (.torrent files, resume files, ut_metadata), after libtorrent's
+ * load_torrent_limits and max_metadata_size: without them one hostile file (300,000 one-byte files in 8.6 MB)
+ * costs seconds of event loop and a gigabyte of heap. Exported for the wire's ut_metadata, which must
+ * refuse an announced metadata_size above MAX_METADATA_SIZE before buffering it.
+ */
+/** Largest .torrent file (libtorrent's load_torrent_limits.max_buffer_size). */
+export const MAX_TORRENT_FILE_SIZE = 10_000_000;
+/** Largest info dictionary (ut_metadata's 10 MB; it also fits inside the largest .torrent file). */
+export const MAX_METADATA_SIZE = 10_000_000;
+/** Most pieces (load_torrent_limits.max_pieces). */
+export const MAX_PIECES = 0x200000;
+/** Most files in one torrent (pad files included): beyond this, per-file state costs more than any honest torrent needs. */
+export const MAX_FILES = 100_000;
+/** Decoder limits for metadata (load_torrent_limits.max_decode_depth and max_decode_tokens). */
+export const METADATA_DECODE_LIMITS = { maxDepth: 100, maxTokens: 3_000_000 } as const satisfies BencodeLimits;
+
+function invalid(why: string): never {
+  throw new SpritzleError('invalid_torrent', `not a valid .torrent: ${why}`);
+}
+
+/** Checks `b` as one bencoded value within the metadata limits; a BencodeError becomes invalid_torrent. */
+function checkMetadata(b: Uint8Array, what: string, strictEnd: boolean): void {
+  try {
+    checkBencode(b, { ...METADATA_DECODE_LIMITS, strictEnd });
+  } catch (e) {
+    if (e instanceof BencodeError) invalid(`${what} is not bencoded (${e.message})`);
+    throw e;
+  }
+}
+
+/**
+ * Offsets of the value for `key` in the bencoded dictionary at `start` (bytes already checked), or null.
+ * A scan: nothing is decoded.
+ */
+function findInDict(b: Uint8Array, start: number, key: string): [number, number] | null {
+  const want = Buffer.from(key, 'latin1');
+  let found: [number, number] | null = null;
+  let i = start + 1;
+  while (b[i] !== 0x65 /* e */) {
+    const keyEnd = checkBencode(b, METADATA_DECODE_LIMITS, i);
+    const colon = b.indexOf(0x3a /* : */, i);
+    const valEnd = checkBencode(b, METADATA_DECODE_LIMITS, keyEnd);
+    if (keyEnd - colon - 1 === want.length && want.equals(b.subarray(colon + 1, keyEnd))) {
+      // The decoder keeps the last of two equal keys: the bytes we hash and the fields we read must agree.
+      if (found) invalid(`the key "${key}" appears twice`);
+      found = [keyEnd, valEnd];
+    }
+    i = valEnd;
+  }
+  return found;
+}
+
+/** Refuses an info dictionary with more than MAX_FILES files by counting list items, before anything is built. */
+function checkFileCount(info: Uint8Array): void {
+  if (info[0] !== 0x64 /* d */) return; // reported by the decoder's type check
+  const files = findInDict(info, 0, 'files');
+  if (!files || info[files[0]] !== 0x6c /* l */) return;
+  let count = 0;
+  for (let i = files[0] + 1; info[i] !== 0x65; i = checkBencode(info, METADATA_DECODE_LIMITS, i)) {
+    if (++count > MAX_FILES) invalid(`more than ${MAX_FILES} files (the limit; this one lists ${countItems(info, files[0])})`);
+  }
+}
+
+function countItems(b: Uint8Array, listStart: number): number {
+  let n = 0;
+  for (let i = listStart + 1; b[i] !== 0x65; i = checkBencode(b, METADATA_DECODE_LIMITS, i)) n++;
+  return n;
+}
+
+const text = (v: unknown): string | undefined => (v instanceof Uint8Array ? new TextDecoder().decode(v) : undefined);
+
+function isDict(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** The limits every info dictionary must meet before it is decoded (cheap scans, nothing built). */
+function checkInfoBytes(infoBytes: Uint8Array): void {
+  if (infoBytes.length > MAX_METADATA_SIZE) {
+    invalid(`the info dictionary is ${infoBytes.length} bytes, more than the limit of ${MAX_METADATA_SIZE}`);
+  }
+  checkMetadata(infoBytes, 'the info dictionary', true);
+  checkFileCount(infoBytes);
+}
+
+/** Parses an info dictionary (from a .torrent, a resume file or ut_metadata) into a TorrentInfo. */
+export function parseInfoDict(infoBytes: Uint8Array, outer: Record<string, unknown> = {}): TorrentInfo {
+  if (!(infoBytes instanceof Uint8Array)) invalid('the info dictionary is not bytes');
+  checkInfoBytes(infoBytes);
+  return infoFromDict(bdecode(infoBytes, METADATA_DECODE_LIMITS), infoBytes, outer);
+}
+
+function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string, unknown>): TorrentInfo {
+  if (!isDict(info)) invalid('info is not a dictionary');
+  const name = text(info['name.utf-8']) ?? text(info.name);
+  if (!name) invalid('info.name is missing');
+  const pieceLength = info['piece length'];
+  if (typeof pieceLength !== 'number' || !Number.isSafeInteger(pieceLength) || pieceLength < 16 || pieceLength > 256 * 1024 * 1024) {
+    invalid('info["piece length"] is missing or out of range');
+  }
+  const pieces = info.pieces;
+  if (!(pieces instanceof Uint8Array) || pieces.length === 0 || pieces.length % 20 !== 0) invalid('info.pieces is not a list of SHA-1 hashes');
+  const numPieces = pieces.length / 20;
+  if (numPieces > MAX_PIECES) invalid('too many pieces');
+
+  const files: { path: string; length: number; pad: boolean }[] = [];
+  if (info.files !== undefined) {
+    if (!Array.isArray(info.files) || info.files.length === 0) invalid('info.files is empty');
+    const root = sanitizeTorrentPath([name]);
+    for (const f of info.files) {
+      if (!isDict(f)) invalid('a file entry is not a dictionary');
+      const length = f.length;
+      if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) invalid('a file length is missing or negative');
+      const rawPath = f['path.utf-8'] ?? f.path;
+      if (!Array.isArray(rawPath) || rawPath.length === 0) invalid('a file path is missing');
+      const comps = rawPath.map((c) => {
+        const s = text(c);
+        if (s === undefined) invalid('a file path component is not a string');
+        return s;
+      });
+      const attr = text(f.attr) ?? '';
+      const pad = attr.includes('p') || /^_____padding_file_/.test(comps[comps.length - 1]!);
+      files.push({ path: `${root}/${sanitizeTorrentPath(comps)}`, length, pad });
+    }
+  } else {
+    const length = info.length;
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) invalid('info.length is missing');
+    files.push({ path: sanitizeTorrentPath([name]), length, pad: false });
+  }
+  const totalLength = files.reduce((a, f) => a + f.length, 0);
+  if (totalLength === 0) invalid('the torrent holds no data');
+  if (Math.ceil(totalLength / pieceLength) !== numPieces) {
+    invalid(`${numPieces} piece hashes for ${totalLength} bytes in pieces of ${pieceLength}`);
+  }
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (f.pad) continue;
+    if (seen.has(f.path)) invalid(`the path "${f.path}" appears twice`);
+    seen.add(f.path);
+  }
+
+  const infoHashBytes = createHash('sha1').update(infoBytes).digest();
+  const pieceHashes: Uint8Array[] = [];
+  for (let i = 0; i < numPieces; i++) pieceHashes.push(pieces.subarray(i * 20, i * 20 + 20));
+
+  const announce: string[][] = [];
+  const list = outer['announce-list'];
+  if (Array.isArray(list)) {
+    for (const tier of list) {
+      if (!Array.isArray(tier)) continue;
+      const urls = tier.map(text).filter((u): u is string => !!u);
+      if (urls.length) announce.push(urls);
+    }
+  }
+  const single = text(outer.announce);
+  if (announce.length === 0 && single) announce.push([single]);
+
+  const result: TorrentInfo = {
+    infoHash: Buffer.from(infoHashBytes).toString('hex'),
+    infoHashBytes,
+    name: files.length === 1 && info.files === undefined ? files[0]!.path : sanitizeTorrentPath([name]),
+    pieceLength,
+    totalLength,
+    numPieces,
+    pieceHashes,
+    files,
+    private: info.private === 1,
+    announce,
+    infoBytes,
+    ...(text(outer.comment) !== undefined ? { comment: text(outer.comment)! } : {}),
+    ...(text(outer['created by']) !== undefined ? { createdBy: text(outer['created by'])! } : {}),
+    ...(typeof outer['creation date'] === 'number' ? { creationDate: outer['creation date'] } : {}),
+  };
+  return result;
+}
+
+/** Parses .torrent file bytes. Throws invalid_torrent (or invalid_path for a path that would escape). */
+export function parseTorrentFile(bytes: Uint8Array): TorrentInfo {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) invalid('the file is empty');
+  if (bytes.length > MAX_TORRENT_FILE_SIZE) invalid(`the file is ${bytes.length} bytes, more than the limit of ${MAX_TORRENT_FILE_SIZE}`);
+  // Bytes after the top-level dictionary are tolerated, as libtorrent and bencode 4 do.
+  checkMetadata(bytes, 'the file', false);
+  if (bytes[0] !== 0x64 /* d */) invalid('the top level is not a dictionary');
+  const at = findInDict(bytes, 0, 'info');
+  if (!at) invalid('no info dictionary');
+  // The info-hash is taken over these exact bytes, not a re-encoding.
+  const infoBytes = bytes.subarray(at[0], at[1]);
+  checkInfoBytes(infoBytes);
+  const outer = bdecode(bytes, METADATA_DECODE_LIMITS);
+  if (!isDict(outer)) invalid('the top level is not a dictionary');
+  return infoFromDict(outer.info, infoBytes, outer);
+}
+
+/** A .torrent file for an info dictionary (what we write for a torrent whose metadata came from peers). */
+export function encodeTorrentFile(info: TorrentInfo): Uint8Array {
+  const head = new TextEncoder().encode('d4:info');
+  const tail = new TextEncoder().encode('e');
+  const out = new Uint8Array(head.length + info.infoBytes.length + tail.length);
+  out.set(head, 0);
+  out.set(info.infoBytes, head.length);
+  out.set(tail, head.length + info.infoBytes.length);
+  return out;
+}

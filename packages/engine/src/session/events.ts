@@ -1,0 +1,84 @@
+import { EventEmitter } from 'node:events';
+import type { TorrentStatus } from '../torrent/status.js';
+
+import type { TorrentState } from '../torrent/torrent-state.js';
+
+// The torrent's own vocabulary, re-exported beside the events that carry it.
+export { STATE_VALUES, type TorrentState } from '../torrent/torrent-state.js';
+
+/**
+ * The session's events, in the spirit of libtorrent's alerts (the names drop the `_alert` suffix).
+ * Every payload is plain JSON-ready data.
+ */
+export interface SessionEvents {
+  torrent_added: { info_hash: string; name: string };
+  torrent_removed: { info_hash: string; deleted_files: boolean };
+  state_changed: { info_hash: string; state: TorrentState; prev_state: TorrentState };
+  metadata_received: { info_hash: string; name: string };
+  piece_finished: { info_hash: string; piece_index: number };
+  hash_failed: { info_hash: string; piece_index: number };
+  torrent_finished: { info_hash: string };
+  torrent_paused: { info_hash: string };
+  torrent_resumed: { info_hash: string };
+  torrent_checked: { info_hash: string };
+  /** Resume data could not be used (files changed, damaged data): the torrent is checked instead. */
+  fastresume_rejected: { info_hash: string; error: string };
+  torrent_error: { info_hash: string; error: string; file?: string };
+  peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
+  peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };
+  peer_banned: { info_hash: string; ip: string; port: number; reason: string };
+  /**
+   * libtorrent's state_update_alert: once a second (the session's tick), while anyone listens, the
+   * statuses of the torrents whose status changed since the last one (none: no event). Also on
+   * session.postTorrentUpdates(). Only to its own listeners (on('state_update')), not to onAny's: whole
+   * statuses are large, and the REST event stream has its own periodic `stats` event.
+   */
+  state_update: { status: TorrentStatus[] };
+  /** applySettings changed these settings (name → new value). */
+  settings_changed: { changed: Record<string, string | number | boolean> };
+}
+
+/** The name of a session event (a key of {@link SessionEvents}). */
+export type SessionEventName = keyof SessionEvents;
+
+/** EventEmitter with the payload type tied to the event name. */
+export class TypedEmitter<E extends { [K in keyof E]: unknown }> {
+  private readonly ee = new EventEmitter();
+  constructor() {
+    this.ee.setMaxListeners(0);
+  }
+  /** Calls `fn` with the payload of every `name` event. */
+  on<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
+    this.ee.on(name, fn);
+    return this;
+  }
+  /** Calls `fn` with the payload of the next `name` event only. */
+  once<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
+    this.ee.once(name, fn);
+    return this;
+  }
+  /** Removes a listener added with on() or once(). */
+  off<K extends keyof E & string>(name: K, fn: (payload: E[K]) => void): this {
+    this.ee.off(name, fn);
+    return this;
+  }
+  /** Listen to every event: (name, payload). Used by the SSE stream. */
+  onAny(fn: (name: keyof E & string, payload: E[keyof E]) => void): () => void {
+    const wrapped = (name: keyof E & string, payload: E[keyof E]): void => fn(name, payload);
+    this.ee.on('*', wrapped);
+    return () => this.ee.off('*', wrapped);
+  }
+  /** Whether anything listens to `name` itself (onAny's listeners not counted). */
+  protected hasListeners(name: keyof E & string): boolean {
+    return this.ee.listenerCount(name) > 0;
+  }
+  /** Sends an event to its own listeners only, not to onAny's (for events too large to stream to everyone). */
+  protected emitDirect<K extends keyof E & string>(name: K, payload: E[K]): void {
+    if (this.ee.listenerCount(name) > 0) this.ee.emit(name, payload);
+  }
+  /** Sends an event to its listeners and to onAny's. */
+  protected emit<K extends keyof E & string>(name: K, payload: E[K]): void {
+    if (this.ee.listenerCount(name) > 0) this.ee.emit(name, payload);
+    if (this.ee.listenerCount('*') > 0) this.ee.emit('*', name, payload);
+  }
+}

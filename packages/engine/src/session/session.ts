@@ -1,0 +1,635 @@
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Counters, M, type SessionStats } from '../stats/counters.js';
+import { DEFAULT_SETTINGS, parseListenInterface, validateSettings, RESTART_ONLY_SETTINGS, type SessionSettings } from './settings.js';
+import { TypedEmitter, type SessionEvents } from './events.js';
+import { DiskIoThreads } from '../disk/disk-io-thread.js';
+import { DiskBufferPool } from '../disk/disk-buffer-pool.js';
+import { Choker, type ChokerPeer } from '../algo/choker.js';
+import { PeerConnection } from '../peer/peer-connection.js';
+import { BufferBudget, type Handshake } from '../wire/codec.js';
+import { TcpTransport } from '../transport/tcp.js';
+import { Torrent, type TorrentHost } from '../torrent/torrent.js';
+import { TorrentHandle } from '../torrent/torrent-handle.js';
+import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
+import { parseTorrentFile, parseInfoDict, type TorrentInfo } from '../metainfo/metainfo.js';
+import { parseMagnet, selectedFilePriorities, type FileRange } from '../metainfo/magnet.js';
+import { SpritzleError, errnoCode } from '../errors.js';
+import { RateLimiter } from '../algo/bandwidth.js';
+import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
+import { Discovery } from '../discovery/discovery.js';
+import { sampleRates } from '../torrent/transfer-rates.js';
+import { StateUpdates } from './state-update.js';
+import { Storage } from '../storage/storage.js';
+
+const TICK_MS = 1000;
+/**
+ * Bytes of partial messages all connections together may hold (each at most one capped message, see
+ * wire/codec.ts): beyond it a connection that needs more is closed (peer.no_memory_peers).
+ */
+const PEER_BUFFER_BUDGET = 64 * 1024 * 1024;
+
+/** What Session.create takes besides settings. */
+export interface SessionOptions {
+  /** Discovery timing and LSD group (libtorrent's values by default; tests shorten them). */
+  discovery?: DiscoveryOptions;
+}
+
+/** What addTorrent takes besides libtorrent's add_torrent_params. */
+export interface AddOptions {
+  /**
+   * Adds the torrent in an error state with this reason (its status' `errc`/`error`): it checks nothing and
+   * connects to no one until resumed, which clears the error and checks its data. For a torrent whose saved
+   * state could not be restored as it was, so that it stays visible instead of vanishing.
+   */
+  error?: string;
+}
+
+/**
+ * The session: settings, the listen socket, the torrents, the counters, the choker and the events.
+ * Create one with `Session.create()`, close it with `close()`.
+ */
+export class Session extends TypedEmitter<SessionEvents> {
+  readonly counters = new Counters();
+  readonly peerId: Uint8Array;
+  private readonly peerIdHex: string;
+  /** Hashing and piece writes, off the network thread. @internal */
+  readonly diskIo = new DiskIoThreads();
+  /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
+  private readonly bufferPool = new DiskBufferPool();
+  private readonly torrentsByHash = new Map<string, Torrent>();
+  private readonly handles = new Map<string, TorrentHandle>();
+  private readonly server: net.Server;
+  private readonly choker: Choker;
+  private settingsValue: SessionSettings;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private rechokeTimer: NodeJS.Timeout | null = null;
+  private lastTick = Date.now();
+  private lastRechoke = 0;
+  private lastOptimistic = 0;
+  private readonly pending = new Set<PeerConnection>();
+  /** Partial peer messages held, session-wide. */
+  private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
+  private readonly stateUpdates = new StateUpdates();
+  private closedFlag = false;
+  private port = 0;
+  private readonly host: TorrentHost;
+  private readonly downLimiter = new RateLimiter();
+  private readonly upLimiter = new RateLimiter();
+  private limiterTimer: NodeJS.Timeout | null = null;
+  /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. @internal */
+  discovery: SessionDiscovery | null = null;
+
+  private constructor(settings: SessionSettings) {
+    super();
+    this.settingsValue = settings;
+    const prefix = Buffer.from(settings.peer_fingerprint.padEnd(8, '-').slice(0, 8), 'latin1');
+    // The rest of the id is printable, as most clients' are.
+    const rest = Buffer.from(randomBytes(12).toString('base64').replace(/[+/=]/g, 'x').slice(0, 12), 'latin1');
+    this.peerId = Buffer.concat([prefix, rest]);
+    this.peerIdHex = Buffer.from(this.peerId).toString('hex');
+    this.choker = new Choker({
+      unchoke_slots_limit: settings.unchoke_slots_limit,
+      num_optimistic_unchoke_slots: settings.num_optimistic_unchoke_slots,
+      seeding_piece_quota: settings.seeding_piece_quota,
+    });
+    this.server = net.createServer((socket) => this.onIncoming(socket));
+    const session = this;
+    this.host = {
+      counters: this.counters,
+      get settings() { return session.settingsValue; },
+      diskIo: this.diskIo,
+      bufferPool: this.bufferPool,
+      peerId: this.peerId,
+      get listenPort() { return session.port; },
+      emit: (name, payload) => this.emit(name, payload),
+      connect: (t, host, port) => this.connectPeer(t, host, port),
+      requestRechoke: () => this.scheduleRechoke(),
+      downLimiter: this.downLimiter,
+      upLimiter: this.upLimiter,
+      limiterWake: () => this.limiterWake(),
+      openStorage: (savePath, layout) => new Storage({ savePath, layout }),
+    };
+    this.applyRateLimits();
+  }
+
+  /** Starts a session listening on settings.listen_interfaces (default 0.0.0.0:6881). */
+  static async create(settings: Partial<SessionSettings> = {}, options: SessionOptions = {}): Promise<Session> {
+    const s: SessionSettings = { ...DEFAULT_SETTINGS, ...validateSettings(settings) };
+    const session = new Session(s);
+    try {
+      await session.listen();
+    } catch (e) {
+      session.closedFlag = true;
+      await session.diskIo.close();
+      throw e;
+    }
+    session.discovery = new Discovery({
+      counters: session.counters,
+      get settings() { return session.settingsValue; },
+      peerId: session.peerId,
+      get listenPort() { return session.port; },
+      listenHost: parseListenInterface(s.listen_interfaces).host,
+      ...(options.discovery ? { options: options.discovery } : {}),
+    });
+    await session.discovery.start();
+    session.tickTimer = setInterval(() => session.tick(), TICK_MS);
+    session.tickTimer.unref();
+    return session;
+  }
+
+  private listen(): Promise<void> {
+    const { host, port } = parseListenInterface(this.settingsValue.listen_interfaces);
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => {
+        const code = errnoCode(e);
+        reject(new SpritzleError('network_error',
+          code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${e.message}`,
+          { cause: e }));
+      };
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        this.server.on('error', () => undefined);
+        this.port = (this.server.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  /** The TCP port peers reach us on. */
+  get listenPort(): number {
+    return this.port;
+  }
+
+  /** Whether close() was called: a closed session refuses every operation (session_closed). */
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** A copy of the current settings, by libtorrent's settings_pack names. */
+  settings(): SessionSettings {
+    return { ...this.settingsValue };
+  }
+
+  /** Changes settings by libtorrent's names; unknown names or wrong types are an invalid_param error. */
+  applySettings(partial: Partial<SessionSettings> | Record<string, unknown>): SessionSettings {
+    const valid = validateSettings(partial);
+    for (const key of Object.keys(valid) as (keyof SessionSettings)[]) {
+      if (RESTART_ONLY_SETTINGS.has(key) && valid[key] !== this.settingsValue[key]) {
+        throw new SpritzleError('invalid_param', `${key} can only be set when the session starts`, { field: key });
+      }
+    }
+    const changed: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(valid) as [keyof SessionSettings, SessionSettings[keyof SessionSettings]][]) {
+      if (this.settingsValue[k] !== v) changed[k] = v;
+    }
+    this.settingsValue = { ...this.settingsValue, ...valid };
+    this.choker.updateSettings({
+      unchoke_slots_limit: this.settingsValue.unchoke_slots_limit,
+      num_optimistic_unchoke_slots: this.settingsValue.num_optimistic_unchoke_slots,
+      seeding_piece_quota: this.settingsValue.seeding_piece_quota,
+    });
+    this.scheduleRechoke();
+    this.applyRateLimits();
+    this.discovery?.settingsChanged();
+    if (Object.keys(changed).length > 0) this.emit('settings_changed', { changed });
+    return this.settings();
+  }
+
+  private applyRateLimits(): void {
+    this.downLimiter.setRate(this.settingsValue.download_rate_limit);
+    this.upLimiter.setRate(this.settingsValue.upload_rate_limit);
+    this.limiterWake();
+  }
+
+  /** Runs the 100 ms bandwidth clock while some torrent waits for bandwidth; stops when none does. */
+  private limiterWake(): void {
+    if (this.limiterTimer || this.closedFlag) return;
+    this.limiterTimer = setInterval(() => {
+      let waiting = false;
+      for (const t of this.torrentsByHash.values()) if (t.limiterTick()) waiting = true;
+      if (!waiting && this.limiterTimer) {
+        clearInterval(this.limiterTimer);
+        this.limiterTimer = null;
+      }
+    }, 100);
+    this.limiterTimer.unref();
+  }
+
+  // ------------------------------------------------------------------ torrents
+
+  /**
+   * Adds a torrent (libtorrent's add_torrent_params by name). A torrent already in the session is returned
+   * as it is, unless `duplicate_is_error` is set.
+   */
+  async addTorrent(params: AddTorrentParams, options: AddOptions = {}): Promise<TorrentHandle> {
+    this.assertOpen();
+    const p = normalizeAddParams(params);
+    const r = p.resume;
+    const sources = [p.ti, p.info_hash, p.url].filter((x) => x !== undefined).length;
+    if (sources > 1 || (sources === 0 && !r)) {
+      throw new SpritzleError('invalid_param', 'exactly one of ti, info_hash or url (or resume_data alone) names the torrent', { field: sources ? 'ti' : 'info_hash' });
+    }
+    let info: TorrentInfo | null = null;
+    let infoHash: string;
+    let name = p.name ?? r?.name ?? '';
+    let torrentBytes: Uint8Array | null = null;
+    let selectOnly: FileRange[] | undefined;
+    if (p.ti) {
+      info = parseTorrentFile(p.ti);
+      infoHash = info.infoHash;
+      torrentBytes = p.ti;
+      if (p.trackers.length === 0) {
+        p.trackers = info.announce.flat();
+        p.tracker_tiers = info.announce.flatMap((tier, i) => tier.map(() => i));
+      }
+    } else if (p.url) {
+      const magnet = await parseMagnet(p.url);
+      infoHash = magnet.infoHash;
+      name ||= magnet.name ?? '';
+      p.trackers = [...p.trackers, ...magnet.trackers];
+      p.peers = [...p.peers, ...magnet.peers];
+      if (p.file_priorities === undefined) selectOnly = magnet.selectOnly;
+    } else if (p.info_hash) {
+      infoHash = p.info_hash;
+    } else {
+      infoHash = r!.info_hash;
+      if (r!.info) info = parseInfoDict(r!.info);
+    }
+    if (r && r.info_hash !== infoHash) {
+      throw new SpritzleError('invalid_param', `resume_data is for ${r.info_hash}, not ${infoHash}`, { field: 'resume_data' });
+    }
+    if (info && info.infoHash !== infoHash) {
+      throw new SpritzleError('invalid_param', 'resume_data: its info dictionary does not match its info-hash', { field: 'resume_data' });
+    }
+    const existing = this.torrentsByHash.get(infoHash);
+    if (existing) {
+      if (p.flags & TORRENT_FLAGS.duplicate_is_error) {
+        throw new SpritzleError('duplicate_torrent', `torrent ${infoHash} is already in the session`);
+      }
+      for (const peer of p.peers) existing.addKnownPeer(peer.host, peer.port);
+      existing.connectToPeers();
+      return this.handles.get(infoHash)!;
+    }
+    const normalized: NormalizedAddParams = {
+      ...p,
+      save_path: path.resolve(p.save_path ?? this.settingsValue.save_path),
+    };
+    const torrent = new Torrent(this.host, normalized, info, infoHash, torrentBytes, name || infoHash);
+    torrent.discovery = this.discovery?.forTorrent(torrent, normalized.trackers, normalized.tracker_tiers) ?? null;
+    const handle = new TorrentHandle(this, torrent);
+    if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
+    this.torrentsByHash.set(infoHash, torrent);
+    this.handles.set(infoHash, handle);
+    sampleRates(torrent, Date.now());
+    this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
+    if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
+    await torrent.start();
+    return handle;
+  }
+
+  /** BEP 53 `so=`: applied when the metadata tells the file count (the ranges are clipped to it). */
+  private selectOnMetadata(torrent: Torrent, ranges: readonly FileRange[]): void {
+    const done = (): void => {
+      this.off('metadata_received', onMetadata);
+      this.off('torrent_removed', onRemoved);
+    };
+    const onMetadata = ({ info_hash }: { info_hash: string }): void => {
+      if (info_hash !== torrent.infoHash) return;
+      done();
+      if (torrent.info) torrent.setFilePriorities(selectedFilePriorities(ranges, torrent.info.files.length));
+    };
+    const onRemoved = ({ info_hash }: { info_hash: string }): void => {
+      if (info_hash === torrent.infoHash) done();
+    };
+    this.on('metadata_received', onMetadata);
+    this.on('torrent_removed', onRemoved);
+  }
+
+  /** Every torrent in the session, in the order they were added. */
+  torrents(): TorrentHandle[] {
+    return [...this.handles.values()];
+  }
+
+  /** The torrent with this info-hash (40 hex digits, either case), or undefined (libtorrent's find_torrent). */
+  findTorrent(infoHash: string): TorrentHandle | undefined {
+    return this.handles.get(infoHash.toLowerCase());
+  }
+
+  /** Removes a torrent; with deleteFiles its data goes too. An unknown hash is torrent_not_found. */
+  async removeTorrent(infoHash: string, opts: { deleteFiles?: boolean } = {}): Promise<void> {
+    const key = infoHash.toLowerCase();
+    const torrent = this.torrentsByHash.get(key);
+    if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
+    this.torrentsByHash.delete(key);
+    this.handles.delete(key);
+    await torrent.close(!!opts.deleteFiles);
+    this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
+  }
+
+  /** @internal for TorrentHandle */
+  torrentOf(infoHash: string): Torrent | undefined {
+    return this.torrentsByHash.get(infoHash);
+  }
+
+  /** Whether the session's DHT node runs. */
+  isDhtRunning(): boolean {
+    return this.discovery?.isDhtRunning() ?? false;
+  }
+
+  /** The UDP port of the session's DHT node (0 when it does not run). */
+  get dhtPort(): number {
+    return this.discovery?.isDhtRunning() ? this.discovery.dhtPort : 0;
+  }
+
+  /** The DHT's state worth keeping across restarts (node id, routing table), bencodable, libtorrent's layout. */
+  dhtState(): Record<string, unknown> {
+    return this.discovery?.saveState() ?? {};
+  }
+
+  /** Restores what dhtState() returned; a running DHT node restarts with that id and those nodes. */
+  loadDhtState(state: Record<string, unknown>): void {
+    this.discovery?.loadState(state);
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  /** Every libtorrent session counter by name, live. */
+  stats(): SessionStats {
+    this.updateGauges();
+    return this.counters.snapshot();
+  }
+
+  private updateGauges(): void {
+    const c = this.counters;
+    let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
+    let upQueue = 0, upBytes = 0, downQueue = 0;
+    let connected = 0, upInterested = 0, downInterested = 0, upUnchoked = 0, downUnchoked = 0, upRequests = 0, downRequests = 0, optimistic = 0;
+    for (const t of this.torrentsByHash.values()) {
+      t.syncStorageCounters();
+      if (t.hasError) error++;
+      else if (t.paused) stopped++;
+      else if (t.state === 'checking_files' || t.state === 'checking_resume_data') checking++;
+      else if (t.state === 'seeding') seeding++;
+      else if (t.state === 'finished') uploadOnly++;
+      else downloading++;
+      havePieces += t.picker?.numHave ?? 0;
+      const lim = t.limiterState();
+      upQueue += lim.upQueue;
+      upBytes += lim.upBytes;
+      if (lim.downThrottled) downQueue++;
+      for (const p of t.peers) {
+        connected++;
+        if (p.peerInterested) upInterested++;
+        if (p.amInterested) downInterested++;
+        if (!p.amChoking) upUnchoked++;
+        if (!p.peerChoking) downUnchoked++;
+        if (p.optimistic) optimistic++;
+        if (p.outstanding.size > 0) downRequests++;
+        if (p.peerRequestCount > 0) upRequests++;
+      }
+    }
+    c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
+    c.set(M.net_limiter_up_queue, upQueue);
+    c.set(M.net_limiter_up_bytes, upBytes);
+    c.set(M.net_limiter_down_queue, downQueue);
+    c.set(M.ses_num_checking_torrents, checking);
+    c.set(M.ses_num_downloading_torrents, downloading);
+    c.set(M.ses_num_seeding_torrents, seeding);
+    c.set(M.ses_num_upload_only_torrents, uploadOnly);
+    c.set(M.ses_num_stopped_torrents, stopped);
+    c.set(M.ses_num_error_torrents, error);
+    c.set(M.ses_num_have_pieces, havePieces);
+    c.set(M.peer_num_peers_connected, connected);
+    c.set(M.peer_num_tcp_peers, connected);
+    c.set(M.peer_num_peers_half_open, this.pending.size);
+    c.set(M.peer_num_peers_up_interested, upInterested);
+    c.set(M.peer_num_peers_down_interested, downInterested);
+    c.set(M.peer_num_peers_up_unchoked_all, upUnchoked);
+    c.set(M.peer_num_peers_up_unchoked, upUnchoked - optimistic);
+    c.set(M.peer_num_peers_up_unchoked_optimistic, optimistic);
+    c.set(M.peer_num_peers_down_unchoked, downUnchoked);
+    c.set(M.peer_num_peers_up_requests, upRequests);
+    c.set(M.peer_num_peers_down_requests, downRequests);
+    c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
+    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.numBannedPeers, 0));
+    c.set(M.net_has_incoming_connections, c.get(M.peer_incoming_connections) > 0 ? 1 : 0);
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  private connectionCount(): number {
+    let n = this.pending.size;
+    for (const t of this.torrentsByHash.values()) n += t.peers.size;
+    return n;
+  }
+
+  private connectPeer(torrent: Torrent, host: string, port: number): void {
+    if (this.closedFlag) return;
+    if (this.connectionCount() >= this.settingsValue.connections_limit) {
+      this.counters.inc(M.peer_too_many_peers);
+      torrent.connectFailed(host, port, false);
+      return;
+    }
+    this.counters.inc(M.peer_connection_attempts);
+    // Outgoing sockets read into one shared buffer: no allocation per read (see transport/tcp.ts).
+    const transport = TcpTransport.connect(host, port);
+    const socket = transport.socket;
+    const timer = setTimeout(() => {
+      this.counters.inc(M.peer_connect_timeouts);
+      socket.destroy(new Error('connect timed out'));
+    }, this.settingsValue.peer_connect_timeout * 1000);
+    timer.unref();
+    const failed = (e: NodeJS.ErrnoException): void => {
+      clearTimeout(timer);
+      const code = e.code ?? '';
+      if (code === 'ECONNREFUSED') this.counters.inc(M.peer_connrefused_peers);
+      else if (code === 'ECONNRESET') this.counters.inc(M.peer_connreset_peers);
+      else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') this.counters.inc(M.peer_unreachable_peers);
+      this.counters.inc(M.peer_error_outgoing_peers);
+      torrent.connectFailed(host, port, false);
+    };
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', failed);
+      if (this.closedFlag || torrent.closed || torrent.paused) {
+        socket.destroy();
+        torrent.connectFailed(host, port, false);
+        return;
+      }
+      const peer = new PeerConnection(transport, 'outgoing', this.counters, this.peerBuffers);
+      this.handshakePhase(peer, torrent);
+      torrent.useExtensions(peer);
+      peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+    });
+  }
+
+  private onIncoming(socket: net.Socket): void {
+    if (this.closedFlag) {
+      socket.destroy();
+      return;
+    }
+    this.counters.inc(M.peer_incoming_connections);
+    this.counters.inc(M.net_on_accept_counter);
+    if (this.connectionCount() >= this.settingsValue.connections_limit) {
+      this.counters.inc(M.peer_too_many_peers);
+      socket.destroy();
+      return;
+    }
+    // A first byte other than 19 (an MSE/PE handshake) ends the connection in the codec for now; an encrypting
+    // transport will be slotted in here, between the TCP transport and the peer connection.
+    const peer = new PeerConnection(TcpTransport.accept(socket), 'incoming', this.counters, this.peerBuffers);
+    this.handshakePhase(peer, null);
+  }
+
+  /**
+   * Until the BitTorrent handshake arrives a connection belongs to no torrent. Then: the right torrent,
+   * not ourselves, not a peer id already connected, not banned, or it is dropped.
+   */
+  private handshakePhase(peer: PeerConnection, outgoingTorrent: Torrent | null): void {
+    this.pending.add(peer);
+    const timer = setTimeout(() => {
+      this.counters.inc(M.peer_timeout_peers);
+      peer.close('handshake timed out');
+    }, this.settingsValue.handshake_timeout * 1000);
+    timer.unref();
+    peer.onClose = () => {
+      clearTimeout(timer);
+      this.pending.delete(peer);
+      this.counters.inc(M.peer_disconnected_peers);
+      if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, false);
+    };
+    peer.handshakeReceived = (h: Handshake): void => {
+      clearTimeout(timer);
+      const infoHash = Buffer.from(h.infoHash).toString('hex');
+      const peerIdHex = Buffer.from(h.peerId).toString('hex');
+      this.pending.delete(peer);
+      const torrent = outgoingTorrent ?? this.torrentsByHash.get(infoHash);
+      const drop = (reason: string, skip: boolean): void => {
+        peer.onClose = undefined;
+        peer.close(reason);
+        if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, skip);
+      };
+      if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
+      if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
+      // libtorrent's torrent_not_ready: while checking, the pieces we have are not known, and a peer
+      // attached now would be told we have nothing and never hear otherwise.
+      if (torrent.state === 'checking_files' || torrent.state === 'checking_resume_data') return drop('torrent not ready', false);
+      if (peerIdHex === this.peerIdHex) return drop('connected to ourselves', true);
+      if (torrent.isBanned(peer.ip, peer.port, peerIdHex)) return drop('banned', true);
+      const existing = torrent.peerById(peerIdHex);
+      if (existing) {
+        // Both sides dialled each other at once: each keeps the connection opened by the lower peer id, so
+        // both keep the same one. Otherwise (a second connection from the same side) the new one goes.
+        const opener = (p: PeerConnection): string => (p.direction === 'outgoing' ? this.peerIdHex : peerIdHex);
+        if (existing.direction === peer.direction || opener(peer) > opener(existing)) return drop('duplicate peer id', false);
+        existing.close('duplicate connection: both sides dialled');
+      }
+      if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
+      peer.peerId = peerIdHex;
+      if (peer.direction === 'incoming') {
+        torrent.useExtensions(peer);
+        peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+      }
+      peer.onClose = undefined;
+      torrent.attachPeer(peer);
+      this.scheduleRechoke();
+    };
+  }
+
+  // ------------------------------------------------------------------ periodic work
+
+  private scheduleRechoke(): void {
+    if (this.rechokeTimer || this.closedFlag) return;
+    // Coalesce bursts (many peers turning interested at once) into one rechoke.
+    this.rechokeTimer = setTimeout(() => {
+      this.rechokeTimer = null;
+      this.rechoke(Date.now(), false);
+    }, 10);
+    this.rechokeTimer.unref();
+  }
+
+  private rechoke(now: number, rotateOptimistic: boolean): void {
+    const peers: PeerConnection[] = [];
+    const views: ChokerPeer[] = [];
+    for (const t of this.torrentsByHash.values()) {
+      if (t.paused || t.hasError || !t.picker) continue;
+      for (const p of t.peers) {
+        if (p.closed) continue;
+        peers.push(p);
+        views.push({
+          id: p.id,
+          interested: p.peerInterested,
+          choked: p.amChoking,
+          seeding: t.isSeeding,
+          downloadedInRound: p.downloadedInRound,
+          uploadedSinceUnchoke: p.uploadedSinceUnchoke,
+          unchokedAt: p.unchokedAt,
+          lastOptimisticAt: p.lastOptimisticAt,
+          connectedAt: p.connectedAt,
+          pieceLength: t.info!.pieceLength,
+        });
+      }
+    }
+    const decision = this.choker.rechoke(views, now, rotateOptimistic);
+    for (const p of peers) {
+      if (decision.optimistic.has(p.id)) p.unchoke(now, true);
+      else if (decision.unchoke.has(p.id)) p.unchoke(now, false);
+      else p.choke();
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
+    this.lastTick = now;
+    this.counters.inc(M.net_on_tick_counter);
+    for (const t of this.torrentsByHash.values()) {
+      t.tick(now, seconds);
+      sampleRates(t, now);
+    }
+    if (this.hasListeners('state_update')) this.postTorrentUpdates();
+    this.bufferPool.trim(now);
+    const s = this.settingsValue;
+    const rotate = now - this.lastOptimistic >= s.optimistic_unchoke_interval * 1000;
+    if (rotate || now - this.lastRechoke >= s.unchoke_interval * 1000) {
+      this.rechoke(now, rotate);
+      this.lastRechoke = now;
+      if (rotate) this.lastOptimistic = now;
+      for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
+    }
+  }
+
+  /**
+   * libtorrent's post_torrent_updates: emits state_update with the statuses of the torrents that changed
+   * since the last state_update (nothing when none did). The tick calls it once a second while anyone
+   * listens to state_update.
+   */
+  postTorrentUpdates(): void {
+    const changed = this.stateUpdates.changed(this.torrentsByHash.values(), Date.now());
+    if (changed.length === 0) return;
+    this.emitDirect('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
+  }
+
+  private assertOpen(): void {
+    if (this.closedFlag) throw new SpritzleError('session_closed', 'the session is closed');
+  }
+
+  /** Closes every connection and the listen socket; torrents stay as they are on disk. */
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.rechokeTimer) clearTimeout(this.rechokeTimer);
+    if (this.limiterTimer) clearInterval(this.limiterTimer);
+    for (const p of this.pending) p.close('session closed');
+    await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
+    await this.discovery?.close();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.diskIo.close();
+  }
+}
+

@@ -1,0 +1,150 @@
+/** A peer we know an address of (from trackers, DHT, PEX, LSD, resume data or by hand). */
+export interface KnownPeer {
+  readonly host: string;
+  readonly port: number;
+  lastAttempt: number;
+  failures: number;
+  connected: boolean;
+  connecting: boolean;
+  /** A peer we will not dial again (ourselves, or a connection that proved to be a duplicate). */
+  skip: boolean;
+  /** It had every piece when we last saw it. */
+  seed: boolean;
+}
+
+/** What the peer list needs to decide whom to dial. */
+export interface DialLimits {
+  /** Connected peers of the torrent now. */
+  readonly connections: number;
+  /** -1 unlimited. */
+  readonly maxConnections: number;
+  /** We are seeding: seeds are not worth a connection. */
+  readonly seeding: boolean;
+  /** libtorrent's min_reconnect_time, seconds. */
+  readonly minReconnectTime: number;
+}
+
+/** Peers dialled at once per torrent. */
+export const MAX_HALF_OPEN = 8;
+
+const addressKey = (host: string, port: number): string => `${host}:${port}`;
+
+/**
+ * One torrent's peer list (libtorrent's peer_list): the addresses we know, when we last tried them, and the
+ * bans. Address bans (`ip:port`) and peer-id bans are kept apart: a peer banned for bad data is kept out
+ * by either, and counted once.
+ */
+export class PeerList {
+  private readonly known = new Map<string, KnownPeer>();
+  private readonly bannedAddresses = new Set<string>();
+  private readonly bannedPeerIds = new Set<string>();
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  /** libtorrent's peer.num_banned_peers for this torrent. */
+  get numBanned(): number {
+    return this.bannedAddresses.size + this.bannedPeerIds.size;
+  }
+
+  /** Known peers we could dial now or later (not connected, not connecting, not skipped). */
+  get connectCandidates(): number {
+    let n = 0;
+    for (const k of this.known.values()) if (!k.connected && !k.connecting && !k.skip) n++;
+    return n;
+  }
+
+  get(host: string, port: number): KnownPeer | undefined {
+    return this.known.get(addressKey(host, port));
+  }
+
+  /** Remembers a peer to dial; `now` (an explicit connect) dials it at the next chance, backoff or not. */
+  add(host: string, port: number, now = false): void {
+    const key = addressKey(host, port);
+    const known = this.known.get(key);
+    if (known && now) {
+      known.lastAttempt = 0;
+      known.failures = 0;
+    }
+    if (known || this.bannedAddresses.has(key)) return;
+    this.known.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false, seed: false });
+  }
+
+  /** Every peer may be dialled again at once (resume, recheck). */
+  resetAttempts(): void {
+    for (const k of this.known.values()) k.lastAttempt = 0;
+  }
+
+  /** Chooses the peers to dial now and marks them connecting; `dial` is called for each. */
+  dialCandidates(limits: DialLimits, now: number, dial: (host: string, port: number) => void): void {
+    let halfOpen = 0;
+    for (const k of this.known.values()) if (k.connecting) halfOpen++;
+    for (const k of this.known.values()) {
+      if (halfOpen >= MAX_HALF_OPEN) break;
+      if (limits.maxConnections >= 0 && limits.connections + halfOpen >= limits.maxConnections) break;
+      if (k.connected || k.connecting || k.skip) continue;
+      // Two seeds have nothing to trade.
+      if (k.seed && limits.seeding) continue;
+      // libtorrent's min_reconnect_time after a connection ended; a short exponential backoff after failed dials.
+      const minReconnect = limits.minReconnectTime;
+      const wait = k.lastAttempt === 0 ? 0 : (k.failures === 0 ? minReconnect : Math.min(minReconnect, 2 ** k.failures)) * 1000;
+      if (k.lastAttempt && now - k.lastAttempt < wait) continue;
+      k.connecting = true;
+      k.lastAttempt = now;
+      halfOpen++;
+      dial(k.host, k.port);
+    }
+  }
+
+  /** A dial ended without a usable connection; `skip`: never dial that address again. */
+  dialFailed(host: string, port: number, skip: boolean): void {
+    const k = this.known.get(addressKey(host, port));
+    if (!k) return;
+    k.connecting = false;
+    k.failures++;
+    if (skip) k.skip = true;
+  }
+
+  /** Our dial of this address became a peer connection. */
+  connected(host: string, port: number): void {
+    const k = this.known.get(addressKey(host, port));
+    if (!k) return;
+    k.connecting = false;
+    k.connected = true;
+    k.failures = 0;
+  }
+
+  /** A connection to this address ended at `now`; `seed`: the peer had every piece. */
+  disconnected(host: string, port: number, now: number, seed: boolean): void {
+    const k = this.known.get(addressKey(host, port));
+    if (!k) return;
+    k.connected = false;
+    k.lastAttempt = now;
+    k.seed = seed;
+  }
+
+  isBanned(ip: string, port: number, peerId: string): boolean {
+    return this.bannedAddresses.has(addressKey(ip, port)) || (peerId !== '' && this.bannedPeerIds.has(peerId));
+  }
+
+  /** Bans the address (and the peer id, if known) and forgets the address; false if the address was banned already. */
+  ban(ip: string, port: number, peerId: string): boolean {
+    const key = addressKey(ip, port);
+    if (this.bannedAddresses.has(key)) return false;
+    this.bannedAddresses.add(key);
+    if (peerId) this.bannedPeerIds.add(peerId);
+    this.known.delete(key);
+    return true;
+  }
+
+  /** Dialable addresses for resume data (at most `max`, skipped ones left out). */
+  addresses(max: number): string[] {
+    const out: string[] = [];
+    for (const k of this.known.values()) {
+      if (out.length >= max) break;
+      if (!k.skip) out.push(addressKey(k.host, k.port));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,240 @@
+import type { TrackerInfo } from '../discovery/types.js';
+import type { FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
+import { buildStatus, type TorrentStatus } from './status.js';
+import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from '../session/add-torrent-params.js';
+import { encodeTorrentFile } from '../metainfo/metainfo.js';
+import { SpritzleError } from '../errors.js';
+import { encodeResumeData } from './resume.js';
+import type { SessionEvents, TypedEmitter } from '../session/events.js';
+
+/** Per-torrent settings that can change while it runs. */
+export interface TorrentUpdate {
+  sequential_download?: boolean;
+  file_priorities?: number[];
+  upload_limit?: number;
+  download_limit?: number;
+  max_uploads?: number;
+  max_connections?: number;
+}
+
+/** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
+export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
+  torrentOf(infoHash: string): TorrentControl | undefined;
+}
+
+/**
+ * What {@link TorrentHandle.waitFor} can wait for:
+ * - `checked`: checking is over (the state is past checking_files / checking_resume_data);
+ * - `metadata`: the torrent has its metadata (a magnet's info dictionary arrived);
+ * - `downloading`: the state is downloading;
+ * - `finished`: every wanted piece is there (libtorrent's is_finished: finished or seeding);
+ * - `seeding`: every piece is there (is_seeding).
+ */
+export type TorrentCondition = 'checked' | 'metadata' | 'downloading' | 'finished' | 'seeding';
+
+function holds(st: TorrentStatus, c: TorrentCondition): boolean {
+  switch (c) {
+    case 'checked': return st.state !== 'checking_files' && st.state !== 'checking_resume_data';
+    case 'metadata': return st.has_metadata;
+    case 'downloading': return st.state === 'downloading';
+    case 'finished': return st.is_finished;
+    case 'seeding': return st.is_seeding;
+  }
+}
+
+/** The events after which a condition may have come to hold. */
+const WAKE_EVENTS = ['state_changed', 'torrent_finished', 'torrent_checked', 'metadata_received'] as const;
+
+/**
+ * The public face of a torrent in the session, as libtorrent's torrent_handle: every operation checks
+ * that the torrent is still in the session (torrent_not_found otherwise).
+ */
+export class TorrentHandle {
+  /** @internal Handles come from Session.addTorrent, torrents() and findTorrent(). */
+  constructor(private readonly session: TorrentRegistry, private readonly torrentRef: TorrentControl) {}
+
+  /** The v1 info-hash, 40 lower-case hex digits. */
+  get infoHash(): string {
+    return this.torrentRef.infoHash;
+  }
+
+  /** The torrent's name (its info-hash until a magnet's metadata arrives). */
+  get name(): string {
+    return this.torrentRef.name;
+  }
+
+  /** Where the torrent's files are (libtorrent's save_path), without building a whole status. */
+  savePath(): string {
+    return this.t.savePath;
+  }
+
+  /** Whether the torrent is still in the session. */
+  isValid(): boolean {
+    return this.session.torrentOf(this.torrentRef.infoHash) === this.torrentRef;
+  }
+
+  private get t(): TorrentControl {
+    if (!this.isValid()) throw new SpritzleError('torrent_not_found', `torrent ${this.torrentRef.infoHash} is no longer in the session`);
+    return this.torrentRef;
+  }
+
+  /** libtorrent's torrent_status, every key of the original spritzle's example. */
+  status(): TorrentStatus {
+    const t = this.t;
+    return buildStatus(t, Date.now(), t.discovery?.status());
+  }
+
+  /**
+   * Resolves once `condition` holds, at once if it already does (so it cannot miss an event that came
+   * before the call, e.g. data found complete while the torrent was added). Rejects with
+   * `torrent_not_found` when the torrent is removed, `invalid_state` when it stops with an error, and
+   * the signal's reason when `signal` aborts.
+   *
+   * ```ts
+   * const handle = await session.addTorrent({ ti, save_path: '/tmp/dl' });
+   * await handle.waitFor('finished');
+   * ```
+   */
+  waitFor(condition: TorrentCondition, options: { signal?: AbortSignal } = {}): Promise<TorrentStatus> {
+    const hash = this.infoHash;
+    const { signal } = options;
+    return new Promise<TorrentStatus>((resolve, reject) => {
+      const stop = (): void => {
+        for (const e of WAKE_EVENTS) this.session.off(e, check);
+        this.session.off('torrent_error', onError);
+        this.session.off('torrent_removed', onRemoved);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (e: unknown): void => {
+        stop();
+        reject(e);
+      };
+      function onAbort(this: void): void {
+        fail(signal!.reason);
+      }
+      const onError = (e: { info_hash: string; error: string }): void => {
+        if (e.info_hash === hash) fail(new SpritzleError('invalid_state', `torrent ${hash} stopped with an error: ${e.error}`));
+      };
+      const onRemoved = (e: { info_hash: string }): void => {
+        if (e.info_hash === hash) fail(new SpritzleError('torrent_not_found', `torrent ${hash} was removed from the session`));
+      };
+      const check = (e?: { info_hash: string }): void => {
+        if (e && e.info_hash !== hash) return;
+        if (!this.isValid()) return onRemoved({ info_hash: hash });
+        const st = this.status();
+        if (holds(st, condition)) {
+          stop();
+          resolve(st);
+        } else if (st.error !== '') {
+          onError({ info_hash: hash, error: st.error });
+        }
+      };
+      if (signal?.aborted) return reject(signal.reason);
+      for (const e of WAKE_EVENTS) this.session.on(e, check);
+      this.session.on('torrent_error', onError);
+      this.session.on('torrent_removed', onRemoved);
+      signal?.addEventListener('abort', onAbort);
+      check();
+    });
+  }
+
+  /** Stops the torrent: its peer connections are closed. */
+  pause(): void {
+    this.t.pause();
+  }
+
+  /** Starts a paused torrent again (libtorrent's resume). */
+  resume(): void {
+    this.t.resume();
+  }
+
+  /** Re-hashes the data on disk; resolves when checking is done. */
+  forceRecheck(): Promise<void> {
+    return this.t.forceRecheck();
+  }
+
+  /** Dials a peer for this torrent. */
+  connectPeer(host: string, port: number): void {
+    const t = this.t;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new SpritzleError('invalid_param', `port ${port} is not a TCP port`, { field: 'port' });
+    }
+    t.connectPeer(host, port);
+  }
+
+  /** Its files in torrent order, with progress and priority; empty before metadata. */
+  files(): FileInfo[] {
+    return this.t.files();
+  }
+
+  /** Its connected peers (libtorrent's get_peer_info). */
+  peers(): PeerInfo[] {
+    return this.t.peerInfo();
+  }
+
+  /** Trackers and their state. */
+  trackers(): TrackerInfo[] {
+    return this.t.discovery?.trackers() ?? [];
+  }
+
+  /** Adds a tracker to the live torrent (tier 0 unless given). */
+  addTracker(url: string, tier = 0): void {
+    const t = this.t;
+    if (!t.discovery) throw new SpritzleError('invalid_state', 'this session runs without trackers');
+    t.discovery.addTracker(url, tier);
+  }
+
+  /** Removes a tracker; false if the torrent had none with that URL. */
+  removeTracker(url: string): boolean {
+    return this.t.discovery?.removeTracker(url) ?? false;
+  }
+
+  /** Its torrent_flags that are set, by name. */
+  flags(): TorrentFlagName[] {
+    return flagNames(this.t.flags);
+  }
+
+  /** Changes what can change on a live torrent. */
+  update(u: TorrentUpdate): void {
+    const t = this.t;
+    for (const key of ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const) {
+      const v = u[key];
+      if (v !== undefined && (!Number.isInteger(v) || v < -1)) {
+        throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
+      }
+    }
+    if (u.sequential_download !== undefined && typeof u.sequential_download !== 'boolean') {
+      throw new SpritzleError('invalid_param', 'sequential_download must be true or false', { field: 'sequential_download' });
+    }
+    if (u.file_priorities !== undefined && (!Array.isArray(u.file_priorities) ||
+        !u.file_priorities.every((p) => Number.isInteger(p) && p >= 0 && p <= 7))) {
+      throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
+    }
+    if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
+    if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
+    if (u.upload_limit !== undefined) t.setUploadLimit(u.upload_limit);
+    if (u.download_limit !== undefined) t.setDownloadLimit(u.download_limit);
+    if (u.max_uploads !== undefined) t.setMaxUploads(u.max_uploads);
+    if (u.max_connections !== undefined) t.setMaxConnections(u.max_connections);
+  }
+
+  /**
+   * Fast-resume data (bencoded): pass it back as `resume_data` to addTorrent to restore this torrent
+   * without re-hashing files that did not change. Write it to disk atomically.
+   */
+  async saveResumeData(): Promise<Uint8Array> {
+    return encodeResumeData(await this.t.resumeData());
+  }
+
+  /** Whether anything worth saving changed since the last saveResumeData(). */
+  needSaveResume(): boolean {
+    return this.t.needSaveResume;
+  }
+
+  /** The .torrent file (as added, or built from metadata received from peers); null before metadata. */
+  torrentFile(): Uint8Array | null {
+    const t = this.t;
+    if (t.torrentBytes) return t.torrentBytes;
+    return t.info ? encodeTorrentFile(t.info) : null;
+  }
+}

@@ -1,0 +1,972 @@
+import type { TorrentInfo } from '../metainfo/metainfo.js';
+import { parseInfoDict } from '../metainfo/metainfo.js';
+import type { NormalizedAddParams } from '../session/add-torrent-params.js';
+import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
+import type { Counters } from '../stats/counters.js';
+import { M } from '../stats/counters.js';
+import type { SessionSettings } from '../session/settings.js';
+import type { SessionEvents, TorrentState } from '../session/events.js';
+import type { DiskIoThreads } from '../disk/disk-io-thread.js';
+import type { DiskBufferPool } from '../disk/disk-buffer-pool.js';
+import type { PeerConnection } from '../peer/peer-connection.js';
+import { PiecePicker } from '../algo/piece-picker.js';
+import { FileLayout } from '../storage/file-layout.js';
+import { FileError } from '../storage/storage.js';
+import type { StorageOpener, TorrentStorage } from '../storage/torrent-storage.js';
+import { resolveInside } from '../storage/paths.js';
+import { SpritzleError } from '../errors.js';
+import type { ResumeData } from './resume.js';
+import { RateLimiter } from '../algo/bandwidth.js';
+import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
+import { PeerList } from './peer-list.js';
+import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
+import { Uploads } from './uploads.js';
+import { MetadataExchange } from './metadata.js';
+import { bitfieldHas, fastResumeMismatch } from './checking.js';
+import type { ConnectionsView, DoneBytes, FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
+
+/** What a torrent needs from its session. */
+export interface TorrentHost {
+  readonly counters: Counters;
+  readonly settings: Readonly<SessionSettings>;
+  /** The disk threads: pieces are hashed and written off the event loop. */
+  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'write'>;
+  /** Piece buffers (shared memory the disk threads read). */
+  readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
+  readonly peerId: Uint8Array;
+  readonly listenPort: number;
+  emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
+  /** Dial a peer for this torrent; the session calls attachPeer once the handshake checks out. */
+  connect(torrent: Torrent, host: string, port: number): void;
+  /** Ask for a rechoke soon (a peer became interested, a slot opened). */
+  requestRechoke(): void;
+  /** Session-wide bandwidth limits (download_rate_limit / upload_rate_limit). */
+  readonly downLimiter: RateLimiter;
+  readonly upLimiter: RateLimiter;
+  /** A torrent has work waiting for bandwidth: make sure the limiter clock runs. */
+  limiterWake(): void;
+  /** Opens the torrent's piece storage (the file system in the session; memory in tests). */
+  readonly openStorage: StorageOpener;
+}
+
+/**
+ * One torrent's life: checking → (downloading_metadata) → downloading → finished/seeding, paused or in
+ * error. It glues the wires to the jobs beside it (peer list, requests, piece assembly, uploads, metadata);
+ * the decisions themselves live in those and in the piece picker.
+ */
+export class Torrent implements DiscoveryTorrent, TorrentControl {
+  readonly infoHash: string;
+  readonly infoHashBytes: Uint8Array;
+  info: TorrentInfo | null = null;
+  savePath: string;
+  flags: number;
+  state: TorrentState = 'checking_resume_data';
+  errorMessage = '';
+  errorFile = -1;
+  picker: PiecePicker | null = null;
+  storage: TorrentStorage | null = null;
+  layout: FileLayout | null = null;
+  filePriorities: number[] = [];
+  readonly peers = new Set<PeerConnection>();
+  /** Addresses we know, and the bans. */
+  readonly peerList = new PeerList();
+  closed = false;
+  /** Trackers, DHT, PEX and LSD for this torrent; set by the session before start(). */
+  discovery: TorrentDiscovery | null = null;
+  /** Our verified pieces as a wire bitfield (MSB first). */
+  bitfield: Uint8Array = new Uint8Array(0);
+  checkedPieces = 0;
+
+  // Limits (-1 unlimited).
+  private readonly downLimiter = new RateLimiter();
+  maxUploads: number;
+  maxConnections: number;
+
+  // Times (unix seconds) and durations (seconds).
+  readonly addedTime: number;
+  completedTime: number;
+  lastSeenComplete = 0;
+  lastDownload = 0;
+  lastUpload = 0;
+  activeSeconds = 0;
+  finishedSeconds = 0;
+  seedingSeconds = 0;
+
+  // Totals (bytes). total_* are this session; all_time_* include resume data.
+  totalDownload = 0;
+  totalUpload = 0;
+  totalPayloadDownload = 0;
+  totalPayloadUpload = 0;
+  totalFailedBytes = 0;
+  totalRedundantBytes = 0;
+  readonly priorDownload: number;
+  readonly priorUpload: number;
+  downloadRate = 0;
+  uploadRate = 0;
+  downloadPayloadRate = 0;
+  uploadPayloadRate = 0;
+
+  /** The picker ↔ peer glue; with the picker, once the metadata is known. */
+  private requests: BlockRequests | null = null;
+  /** Blocks into pieces, hashed and written; once the metadata is known. */
+  private assembly: PieceAssembly | null = null;
+  private readonly uploads: Uploads;
+  /** BEP 9, both sides. */
+  private readonly metadata: MetadataExchange;
+  /** Per peer: counts its pieces once the metadata (and so the piece count) is known (see attachPeer). */
+  private readonly recount = new Map<PeerConnection, () => void>();
+  private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
+  private checkAbort: AbortController | null = null;
+  /** Resume data to try once instead of hashing, at the first check. */
+  private pendingResume: ResumeData | null;
+  /** The data on disk has been checked (or trusted from resume data): only then does a bitfield mean anything. */
+  private dataChecked = false;
+  /** Something worth saving in resume data changed since the last save (libtorrent's need_save_resume). */
+  needSaveResume = true;
+
+  constructor(
+    private readonly host: TorrentHost,
+    params: NormalizedAddParams,
+    info: TorrentInfo | null,
+    infoHash: string,
+    readonly torrentBytes: Uint8Array | null,
+    readonly displayName: string,
+  ) {
+    this.infoHash = infoHash;
+    this.infoHashBytes = Buffer.from(infoHash, 'hex');
+    // The jobs see the torrent through small interfaces, not through the class.
+    const self = this;
+    this.uploads = new Uploads({
+      get picker() { return self.picker; },
+      get layout() { return self.layout; },
+      get storage() { return self.storage; },
+      get closed() { return self.closed; },
+      uploaded: (bytes) => {
+        this.totalPayloadUpload += bytes;
+        this.lastUpload = Date.now();
+      },
+      readFailed: (e) => this.setError(e),
+    }, host);
+    this.metadata = new MetadataExchange({
+      infoHash,
+      get info() { return self.info; },
+      peers: this.peers,
+      uploadAllowed: (now) => this.uploads.notInDebt(now),
+      uploadSpent: (bytes) => this.uploads.consume(bytes),
+      received: (infoBytes) => this.onMetadata(infoBytes),
+    });
+    this.savePath = params.save_path ?? host.settings.save_path;
+    this.flags = params.flags;
+    this.uploadLimit = params.upload_limit;
+    this.downloadLimit = params.download_limit;
+    this.maxUploads = params.max_uploads;
+    this.maxConnections = params.max_connections;
+    this.addedTime = params.added_time ?? Math.floor(Date.now() / 1000);
+    this.completedTime = params.completed_time ?? 0;
+    this.priorDownload = params.total_downloaded;
+    this.priorUpload = params.total_uploaded;
+    this.pendingResume = params.resume ?? null;
+    if (this.pendingResume) {
+      this.activeSeconds = this.pendingResume.active_time;
+      this.finishedSeconds = this.pendingResume.finished_time;
+      this.seedingSeconds = this.pendingResume.seeding_time;
+    }
+    for (const p of params.peers) this.addKnownPeer(p.host, p.port);
+    if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
+  }
+
+  get name(): string {
+    return this.info?.name ?? this.displayName;
+  }
+  /** Bytes/s, -1 = unlimited (libtorrent's upload_limit / download_limit). */
+  get uploadLimit(): number {
+    return this.uploadLimitValue;
+  }
+  set uploadLimit(v: number) {
+    this.uploadLimitValue = v;
+    this.uploads.limiter.setRate(v);
+  }
+  get downloadLimit(): number {
+    return this.downloadLimitValue;
+  }
+  set downloadLimit(v: number) {
+    this.downloadLimitValue = v;
+    this.downLimiter.setRate(v);
+    if (v <= 0 && this.requests?.throttled) this.limiterTick();
+  }
+  private uploadLimitValue = -1;
+  private downloadLimitValue = -1;
+  get paused(): boolean {
+    return (this.flags & TORRENT_FLAGS.paused) !== 0;
+  }
+  get hasMetadata(): boolean {
+    return this.info !== null;
+  }
+  get sequential(): boolean {
+    return (this.flags & TORRENT_FLAGS.sequential_download) !== 0;
+  }
+  get isSeeding(): boolean {
+    return this.state === 'seeding';
+  }
+  get isFinished(): boolean {
+    return this.state === 'finished' || this.state === 'seeding';
+  }
+  get hasError(): boolean {
+    return this.errorMessage !== '';
+  }
+  /** libtorrent's peer.num_banned_peers for this torrent. */
+  get numBannedPeers(): number {
+    return this.peerList.numBanned;
+  }
+
+  /** Payload totals including what resume data carried over from earlier sessions. */
+  get allTimeDownload(): number {
+    return this.priorDownload + this.totalPayloadDownload;
+  }
+  get allTimeUpload(): number {
+    return this.priorUpload + this.totalPayloadUpload;
+  }
+
+  // DiscoveryTorrent: what trackers, the DHT, PEX and LSD read.
+  get isPrivate(): boolean {
+    return this.info?.private ?? false;
+  }
+  get uploaded(): number {
+    return this.totalPayloadUpload;
+  }
+  get downloaded(): number {
+    return this.totalPayloadDownload;
+  }
+  get left(): number {
+    if (!this.picker) return 1;
+    const d = this.doneBytes();
+    return d.wanted - d.wantedDone;
+  }
+  addPeer(host: string, port: number, _source: PeerSource): void {
+    if (this.closed) return;
+    this.addKnownPeer(host, port);
+    this.connectToPeers();
+  }
+  connectedPeers(): { host: string; port: number }[] {
+    const out: { host: string; port: number }[] = [];
+    for (const p of this.peers) if (p.listenPort > 0) out.push({ host: p.ip, port: p.listenPort });
+    return out;
+  }
+
+  private setMetadata(info: TorrentInfo, filePriorities?: number[], piecePriorities?: number[]): void {
+    const host = this.host;
+    this.info = info;
+    const layout = this.layout = new FileLayout(info.files, info.pieceLength);
+    const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
+    const storage = this.storage = host.openStorage(this.savePath, layout);
+    const self = this;
+    this.requests = new BlockRequests({
+      get paused() { return self.paused; },
+      get sequential() { return self.sequential; },
+      get diskBacklogged() { return self.assembly!.backlogged; },
+      peers: this.peers,
+      limiterWake: () => host.limiterWake(),
+    }, picker, host.counters, this.downLimiter, host.downLimiter);
+    this.assembly = new PieceAssembly(
+      { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters },
+      {
+        pieceVerified: (index, contributors) => this.pieceVerified(index, contributors),
+        pieceFailed: (index, contributors, size) => this.pieceFailed(index, contributors, size),
+        diskError: (e) => this.setError(e),
+      },
+    );
+    this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
+    this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
+    this.applyPiecePriorities(piecePriorities);
+    host.counters.inc(M.ses_num_total_pieces_added, info.numPieces);
+  }
+
+  private applyPiecePriorities(piecePriorities?: number[]): void {
+    const picker = this.picker!;
+    const prios = this.layout!.piecePriorities(this.filePriorities);
+    if (piecePriorities) for (let i = 0; i < prios.length && i < piecePriorities.length; i++) prios[i] = piecePriorities[i]!;
+    picker.setPiecePriorities(prios);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Checks existing data (unless seed_mode), then starts downloading or seeding unless paused. */
+  async start(): Promise<void> {
+    // In error (added so, or failed): nothing happens until resume() clears it.
+    if (this.hasError) return;
+    if (!this.info) {
+      this.setState('downloading_metadata');
+      if (!this.paused) {
+        this.discovery?.start();
+        this.connectToPeers();
+      }
+      return;
+    }
+    await this.check();
+    if (!this.paused && !this.closed && !this.hasError) {
+      this.discovery?.start();
+      this.connectToPeers();
+    }
+  }
+
+  /** checking_resume_data → (checking_files) → downloading/finished/seeding: what is on disk becomes our pieces. */
+  private async check(): Promise<void> {
+    const info = this.info!;
+    const picker = this.picker!;
+    const storage = this.storage!;
+    try {
+      resolveInside(this.savePath, info.files[0]!.path);
+    } catch (e) {
+      this.setError(e as Error);
+      return;
+    }
+    if (this.flags & TORRENT_FLAGS.seed_mode) {
+      for (let i = 0; i < info.numPieces; i++) this.markHave(i);
+      this.checkedPieces = info.numPieces;
+      this.dataChecked = true;
+      this.checkedState();
+      return;
+    }
+    const resume = this.pendingResume;
+    this.pendingResume = null;
+    if (resume?.pieces) {
+      const mismatch = fastResumeMismatch(info, resume, await this.storage!.fileStats());
+      if (mismatch === null) {
+        for (let i = 0; i < info.numPieces; i++) if (bitfieldHas(resume.pieces, i)) this.markHave(i);
+        this.checkedPieces = info.numPieces;
+        this.needSaveResume = false;
+        this.dataChecked = true;
+        this.checkedState();
+        return;
+      }
+      this.host.emit('fastresume_rejected', { info_hash: this.infoHash, error: mismatch });
+    }
+    this.setState('checking_files');
+    this.checkedPieces = 0;
+    this.dataChecked = false;
+    let aborted = false;
+    try {
+      if (await storage.hasAnyFile()) {
+        this.checkAbort = new AbortController();
+        const had = await storage.check(info.pieceHashes, {
+          signal: this.checkAbort.signal,
+          onPiece: () => {
+            this.checkedPieces++;
+          },
+        });
+        aborted = this.checkAbort.signal.aborted;
+        this.checkAbort = null;
+        if (this.closed) return;
+        for (let i = 0; i < had.length; i++) {
+          if (had[i]) this.markHave(i);
+          else if (picker.have(i)) this.unmarkHave(i);
+        }
+      }
+      this.checkedPieces = info.numPieces;
+      this.dataChecked = !aborted;
+      this.syncStorageCounters();
+      this.host.emit('torrent_checked', { info_hash: this.infoHash });
+    } catch (e) {
+      // Out of checking_files: the error says why, the state what the torrent holds (nothing new was verified).
+      this.checkAbort = null;
+      this.setError(e as Error);
+      this.updateFinishedState();
+      return;
+    }
+    this.checkedState();
+  }
+
+  /** Fast-resume data for this torrent, as it is now (see ResumeData). Clears need_save_resume. */
+  async resumeData(): Promise<ResumeData> {
+    this.needSaveResume = false;
+    const info = this.info;
+    const r: ResumeData = {
+      info_hash: this.infoHash,
+      name: this.name,
+      save_path: this.savePath,
+      flags: this.flags,
+      trackers: [],
+      tracker_tiers: [],
+      peers: this.peerList.addresses(200),
+      added_time: this.addedTime,
+      completed_time: this.completedTime,
+      total_uploaded: this.allTimeUpload,
+      total_downloaded: this.allTimeDownload,
+      active_time: Math.floor(this.activeSeconds),
+      finished_time: Math.floor(this.finishedSeconds),
+      seeding_time: Math.floor(this.seedingSeconds),
+    };
+    for (const t of this.discovery?.trackers() ?? []) {
+      r.trackers.push(t.url);
+      r.tracker_tiers.push(t.tier);
+    }
+    if (info) {
+      r.info = info.infoBytes;
+      r.file_priorities = [...this.filePriorities];
+    }
+    // Before the first check finished, a bitfield would claim nothing is on disk: leave it out so the
+    // next start checks the data instead of trusting an empty record.
+    if (info && this.dataChecked) {
+      // A piece counts only once it is on disk: the bitfield is taken before the file times, so a piece
+      // written in between makes the times newer and the next start re-hashes rather than trusts.
+      r.pieces = Uint8Array.from(this.bitfield);
+      r.file_sizes = await this.storage!.fileStats();
+    }
+    return r;
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.flags = (this.flags | TORRENT_FLAGS.paused) & ~TORRENT_FLAGS.auto_managed;
+    this.needSaveResume = true;
+    this.checkAbort?.abort();
+    for (const peer of [...this.peers]) peer.close('torrent paused');
+    this.discovery?.stop();
+    this.host.emit('torrent_paused', { info_hash: this.infoHash });
+  }
+
+  resume(): void {
+    if (!this.paused && !this.hasError) return;
+    this.flags &= ~TORRENT_FLAGS.paused;
+    this.needSaveResume = true;
+    const wasError = this.hasError;
+    this.errorMessage = '';
+    this.errorFile = -1;
+    this.peerList.resetAttempts();
+    this.host.emit('torrent_resumed', { info_hash: this.infoHash });
+    if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
+      void this.start();
+    } else {
+      this.discovery?.start();
+      this.connectToPeers();
+    }
+  }
+
+  /** Re-hashes all data on disk; the torrent then continues from what is really there. */
+  async forceRecheck(): Promise<void> {
+    if (!this.info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet; nothing to check');
+    for (const peer of [...this.peers]) peer.close('recheck');
+    this.peerList.resetAttempts();
+    this.flags &= ~TORRENT_FLAGS.seed_mode;
+    this.errorMessage = '';
+    this.errorFile = -1;
+    await this.check();
+    if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
+  }
+
+  async close(deleteFiles: boolean): Promise<void> {
+    this.closed = true;
+    this.checkAbort?.abort();
+    for (const peer of [...this.peers]) peer.close('torrent removed');
+    this.assembly?.close();
+    this.syncStorageCounters();
+    await this.discovery?.close();
+    if (this.storage) {
+      await this.storage.close();
+      if (deleteFiles) await this.storage.deleteFiles();
+    }
+  }
+
+  private setState(state: TorrentState): void {
+    if (this.state === state) return;
+    const prev = this.state;
+    this.state = state;
+    this.host.emit('state_changed', { info_hash: this.infoHash, state, prev_state: prev });
+  }
+
+  setError(e: Error): void {
+    this.errorMessage = e.message;
+    this.errorFile = e instanceof FileError ? e.file : -1;
+    for (const peer of [...this.peers]) peer.close('torrent error');
+    this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+  }
+
+  /**
+   * The state once checking is over. Data found complete is a finished download too (libtorrent posts
+   * torrent_finished_alert from files_checked): a program waiting for torrent_finished does not hang
+   * because the data was already there.
+   */
+  private checkedState(): void {
+    this.updateFinishedState();
+    if (this.isFinished) this.host.emit('torrent_finished', { info_hash: this.infoHash });
+  }
+
+  private updateFinishedState(): void {
+    const picker = this.picker!;
+    if (picker.isSeed()) this.setState('seeding');
+    else if (picker.isFinished()) this.setState('finished');
+    else this.setState('downloading');
+  }
+
+  // ---------------------------------------------------------------- pieces we have
+
+  private markHave(piece: number): void {
+    if (this.picker!.have(piece)) return;
+    this.picker!.setHave(piece);
+    this.bitfield[piece >> 3]! |= 0x80 >> (piece & 7);
+  }
+
+  private unmarkHave(piece: number): void {
+    this.picker!.clearHave(piece);
+    this.bitfield[piece >> 3]! &= ~(0x80 >> (piece & 7));
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  /** Remembers a peer to dial; `now` (an explicit connect) dials it at the next chance, backoff or not. */
+  addKnownPeer(host: string, port: number, now = false): void {
+    this.peerList.add(host, port, now);
+  }
+
+  /** An explicit connect: the address is dialled at the next chance, backoff or not. */
+  connectPeer(host: string, port: number): void {
+    this.peerList.add(host, port, true);
+    this.connectToPeers();
+  }
+
+  /** Dial known peers we are not connected to, within the limits. */
+  connectToPeers(): void {
+    if (this.closed || this.paused || this.hasError) return;
+    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return;
+    this.peerList.dialCandidates(
+      { connections: this.peers.size, maxConnections: this.maxConnections, seeding: this.isSeeding, minReconnectTime: this.host.settings.min_reconnect_time },
+      Date.now(),
+      (host, port) => this.host.connect(this, host, port),
+    );
+  }
+
+  /** The session's dial ended without a usable connection. */
+  connectFailed(host: string, port: number, skip: boolean): void {
+    this.peerList.dialFailed(host, port, skip);
+  }
+
+  isBanned(ip: string, port: number, peerId: string): boolean {
+    return this.peerList.isBanned(ip, port, peerId);
+  }
+
+  peerById(peerId: string): PeerConnection | undefined {
+    for (const p of this.peers) if (p.peerId === peerId) return p;
+    return undefined;
+  }
+
+  /** A connection whose handshake checked out joins the torrent: its wire events are wired to the jobs. */
+  attachPeer(peer: PeerConnection): void {
+    if (peer.direction === 'outgoing') this.peerList.connected(peer.ip, peer.port);
+    this.peers.add(peer);
+    peer.maxOutQueue = this.host.settings.max_out_request_queue;
+    const now = Date.now();
+    peer.lastMessageAt = now;
+    peer.lastPayloadAt = now;
+    // The peer's pieces are in the picker's availability: as a bitfield (counted) or as a seed (countedSeed).
+    let counted = false;
+    let countedSeed = false;
+    let peerHave = 0;
+    const numPieces = (): number => this.info?.numPieces ?? 0;
+    if (this.info) peer.setPieceCount(this.info.numPieces);
+
+    const onPeerPiecesChanged = (): void => {
+      if (this.picker && !peer.isSeed && peerHave >= numPieces()) {
+        peer.isSeed = true;
+        this.lastSeenComplete = Math.floor(Date.now() / 1000);
+      }
+      this.updateInterest(peer);
+      if (peer.isSeed && this.isSeeding) peer.close('both are seeds');
+    };
+    const countBitfield = (): void => {
+      if (!this.picker) return;
+      this.picker.addPeerPieces(peer.pieces);
+      counted = true;
+      peerHave = 0;
+      const n = numPieces();
+      for (let i = 0; i < n; i++) if (peer.pieces.get(i)) peerHave++;
+    };
+    const countSeed = (): void => {
+      countedSeed = true;
+      this.picker!.addSeed();
+      peerHave = numPieces();
+    };
+
+    peer.listener = {
+      bitfield: () => {
+        countBitfield();
+        onPeerPiecesChanged();
+      },
+      haveAll: () => {
+        peer.isSeed = true;
+        if (!this.picker) return;
+        countSeed();
+        onPeerPiecesChanged();
+      },
+      haveNone: () => undefined,
+      have: (index: number) => {
+        // The codec has checked the index against the piece count.
+        const requests = this.requests;
+        if (!requests || countedSeed) return;
+        counted = true;
+        this.picker!.addPeerHave(index);
+        peerHave++;
+        if (peerHave >= numPieces()) onPeerPiecesChanged();
+        else if (!peer.amInterested && requests.wants(index)) peer.interested();
+        if (!peer.peerChoking && peer.amInterested) requests.request(peer);
+      },
+      unchoke: () => this.requests?.request(peer),
+      choke: () => {
+        // Without the fast extension a choke drops every request; with it, rejects will follow.
+        if (!peer.hasFast) this.requests?.abortAll(peer, false);
+      },
+      reject: (index: number, offset: number) => {
+        if (this.requests) this.requests.rejected(peer, index, offset);
+        else this.host.counters.inc(M.peer_piece_rejects);
+      },
+      piece: (index: number, offset: number, buf: Uint8Array) => this.onBlock(peer, index, offset, buf),
+      request: (index: number, offset: number, length: number) => this.uploads.request(peer, index, offset, length),
+      interested: () => this.host.requestRechoke(),
+      notInterested: () => this.host.requestRechoke(),
+      extendedHandshake: () => {
+        if (!this.info) this.metadata.fetch(peer);
+      },
+      metadata: (payload: Uint8Array) => this.metadata.onMessage(peer, payload),
+    };
+
+    // A magnet's peers announce their pieces before we know how many there are: count them once we do.
+    this.recount.set(peer, () => {
+      peer.setPieceCount(numPieces());
+      if (peer.closed || !this.picker || countedSeed || counted) return;
+      if (peer.isSeed) countSeed();
+      else countBitfield();
+      onPeerPiecesChanged();
+    });
+    peer.onClose = () => this.detachPeer(peer, counted, countedSeed);
+    this.host.emit('peer_connected', {
+      info_hash: this.infoHash, ip: peer.ip, port: peer.port, peer_id: peer.peerId, direction: peer.direction,
+    });
+    if (this.picker) peer.sendPieces(this.bitfield, this.picker.numHave, this.picker.numPieces);
+  }
+
+  private detachPeer(peer: PeerConnection, counted: boolean, countedSeed: boolean): void {
+    if (!this.peers.delete(peer)) return;
+    this.recount.delete(peer);
+    this.uploads.peerLeft(peer);
+    this.host.counters.inc(M.peer_disconnected_peers);
+    this.requests?.abortAll(peer, false);
+    if (this.picker) {
+      if (countedSeed) this.picker.removeSeed();
+      else if (counted) this.picker.removePeerPieces(peer.pieces);
+    }
+    this.metadata.peerLeft(peer);
+    this.peerList.disconnected(peer.ip, peer.port, Date.now(), peer.isSeed);
+    this.totalDownload += peer.transport.bytesRead;
+    this.totalUpload += peer.transport.bytesWritten;
+    this.host.emit('peer_disconnected', { info_hash: this.infoHash, ip: peer.ip, port: peer.port, reason: peer.closeReason });
+    this.host.requestRechoke();
+  }
+
+  /** Interested iff the peer has a piece we want and lack. */
+  updateInterest(peer: PeerConnection): void {
+    this.requests?.updateInterest(peer);
+  }
+
+  /** Tops up the peer's request queue. */
+  requestBlocks(peer: PeerConnection): void {
+    this.requests?.request(peer);
+  }
+
+  // ---------------------------------------------------------------- downloading (hot path)
+
+  private onBlock(peer: PeerConnection, index: number, offset: number, buf: Uint8Array): void {
+    const c = this.host.counters;
+    const len = buf.length;
+    c.inc(M.ses_num_incoming_piece);
+    const now = Date.now();
+    peer.lastMessageAt = now;
+    const requests = this.requests;
+    const id = requests ? requests.accept(peer, index, offset, len) : unsolicitedBlock(peer, c, len);
+    if (id < 0) {
+      if (id === BLOCK_REDUNDANT) this.totalRedundantBytes += len;
+      return;
+    }
+    const picker = this.picker!;
+    peer.lastBlockAt = now;
+    peer.lastPayloadAt = now;
+    peer.downloadedPayload += len;
+    peer.downloadedInTick += len;
+    peer.downloadedInRound += len;
+    peer.onBlockReceived();
+    peer.snubbed = false;
+    c.inc(M.net_recv_payload_bytes, len);
+    this.totalPayloadDownload += len;
+    this.lastDownload = now;
+
+    if (!picker.markReceived(id)) {
+      c.inc(M.net_recv_redundant_bytes, len);
+      c.inc(M.ses_waste_piece_end_game, len);
+      this.totalRedundantBytes += len;
+      requests!.request(peer, now);
+      return;
+    }
+    requests!.cancelElsewhere(peer, id, index, offset, len);
+    this.assembly!.add(peer, index, offset, buf);
+    requests!.request(peer, now);
+  }
+
+  private pieceVerified(index: number, contributors: PeerConnection[]): void {
+    if (this.closed) return;
+    const c = this.host.counters;
+    this.markHave(index);
+    c.inc(M.ses_num_piece_passed);
+    this.needSaveResume = true;
+    for (const p of contributors) p.trust = Math.min(8, p.trust + 1);
+    for (const p of this.peers) p.have(index);
+    this.host.emit('piece_finished', { info_hash: this.infoHash, piece_index: index });
+    if (this.picker!.isFinished()) this.onFinished();
+    else if (this.assembly!.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
+      // Peers may have idled on disk back-pressure.
+      for (const p of this.peers) if (p.outstanding.size === 0) this.requests!.request(p);
+    }
+  }
+
+  /** Smart-ban: libtorrent's trust rule over the peers that sent a piece which failed its hash. */
+  private pieceFailed(index: number, contributors: PeerConnection[], size: number): void {
+    const c = this.host.counters;
+    this.picker!.pieceFailed(index);
+    c.inc(M.ses_num_piece_failed);
+    c.inc(M.net_recv_failed_bytes, size);
+    this.totalFailedBytes += size;
+    this.host.emit('hash_failed', { info_hash: this.infoHash, piece_index: index });
+    // libtorrent's rule: -2 trust per failure; a peer that alone sent a bad piece, or whose trust fell to
+    // -7, is banned.
+    for (const p of contributors) {
+      p.trust -= 2;
+      p.onParole = true;
+      if (contributors.length === 1 || p.trust <= -7) this.ban(p, 'sent data that failed the hash check');
+    }
+  }
+
+  private ban(peer: PeerConnection, reason: string): void {
+    // Pieces already in flight from a banned peer fail too; it is banned once.
+    if (!this.peerList.ban(peer.ip, peer.port, peer.peerId)) return;
+    this.host.counters.inc(M.peer_banned_for_hash_failure);
+    this.host.emit('peer_banned', { info_hash: this.infoHash, ip: peer.ip, port: peer.port, reason });
+    peer.close(`banned: ${reason}`);
+  }
+
+  private onFinished(): void {
+    this.completedTime ||= Math.floor(Date.now() / 1000);
+    this.updateFinishedState();
+    for (const p of [...this.peers]) {
+      if (p.isSeed && this.isSeeding) p.close('both are seeds');
+      else p.notInterested();
+    }
+    this.discovery?.completed();
+    this.host.emit('torrent_finished', { info_hash: this.infoHash });
+  }
+
+  // ---------------------------------------------------------------- bandwidth
+
+  /** Bandwidth came back: serve queued uploads and re-request where downloads were held back. Returns true while work waits. */
+  limiterTick(): boolean {
+    const uploadsWait = this.uploads.limiterTick();
+    this.requests?.unthrottle();
+    return uploadsWait || (this.requests?.throttled ?? false);
+  }
+
+  /** Queued uploads and throttled downloads, for the net.limiter_* gauges. */
+  limiterState(): { upQueue: number; upBytes: number; downThrottled: boolean } {
+    const q = this.uploads.queued();
+    return { upQueue: q.requests, upBytes: q.bytes, downThrottled: this.requests?.throttled ?? false };
+  }
+
+  // ---------------------------------------------------------------- metadata (BEP 9)
+
+  /** Called by the session for every connection of this torrent, before our handshakes go out. */
+  useExtensions(peer: PeerConnection): void {
+    this.discovery?.attachWire(peer, { ip: peer.ip, port: peer.port });
+    // BEP 9: the size of the info dictionary we serve (the exact bytes we hashed).
+    if (this.info) peer.extendedHandshake.metadata_size = this.info.infoBytes.length;
+  }
+
+  private onMetadata(infoBytes: Uint8Array): void {
+    if (this.info || this.closed) return;
+    try {
+      const info = parseInfoDict(infoBytes);
+      if (info.infoHash !== this.infoHash) throw new Error('metadata does not match the info-hash');
+      this.metadata.done();
+      this.setMetadata(info);
+      this.discovery?.metadataReceived(info.announce);
+      this.host.emit('metadata_received', { info_hash: this.infoHash, name: info.name });
+      const peers = [...this.peers];
+      void this.start().then(() => {
+        for (const p of peers) {
+          if (p.closed) continue;
+          this.recount.get(p)?.();
+          if (p.closed) continue;
+          p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
+          this.updateInterest(p);
+        }
+      });
+    } catch (e) {
+      this.host.emit('torrent_error', { info_hash: this.infoHash, error: `bad metadata from a peer: ${(e as Error).message}` });
+    }
+  }
+
+  // ---------------------------------------------------------------- periodic work
+
+  /** Once a second: rates, timeouts, snubbing, queue sizes, dialling. */
+  tick(now: number, seconds: number): void {
+    if (this.closed) return;
+    const s = this.host.settings;
+    const c = this.host.counters;
+    const requests = this.requests;
+    let down = 0, up = 0, downAll = 0, upAll = 0;
+    for (const peer of this.peers) {
+      peer.tick(seconds);
+      down += peer.downloadRate;
+      up += peer.uploadRate;
+      downAll += peer.downloadRateAll;
+      upAll += peer.uploadRateAll;
+      if (now - peer.lastMessageAt > s.peer_timeout * 1000) {
+        c.inc(M.peer_timeout_peers);
+        peer.close('peer timed out');
+        continue;
+      }
+      if (!peer.amInterested && !peer.peerInterested && now - peer.lastPayloadAt > s.inactivity_timeout * 1000) {
+        c.inc(M.peer_timeout_peers);
+        peer.close('inactive');
+        continue;
+      }
+      if (peer.outstanding.size > 0 && !peer.snubbed &&
+          now - Math.max(peer.lastBlockAt, peer.lastRequestAt) > s.piece_timeout * 1000) {
+        // Snubbed: its requests go back to the picker for others; it keeps one request at a time.
+        peer.snubbed = true;
+        requests?.abortAll(peer, true);
+      }
+      peer.maxOutQueue = s.max_out_request_queue;
+      peer.updateQueueTarget(s.request_queue_time, BLOCK);
+      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer);
+    }
+    this.downloadPayloadRate = down;
+    this.uploadPayloadRate = up;
+    this.downloadRate = downAll;
+    this.uploadRate = upAll;
+    if (!this.paused && !this.hasError) {
+      this.activeSeconds += seconds;
+      if (this.isFinished) this.finishedSeconds += seconds;
+      if (this.isSeeding) this.seedingSeconds += seconds;
+    }
+    this.syncStorageCounters();
+    this.connectToPeers();
+  }
+
+  /** Moves storage operation counts into the disk.* counters (storage counts on its own, without the session). */
+  syncStorageCounters(): void {
+    const st = this.storage?.stats;
+    if (!st) return;
+    const c = this.host.counters;
+    const last = this.lastStorageStats;
+    c.inc(M.disk_num_write_ops, st.writeOps - last.writeOps);
+    c.inc(M.disk_num_read_ops, st.readOps - last.readOps);
+    c.inc(M.disk_num_blocks_written, st.blocksWritten - last.blocksWritten);
+    c.inc(M.disk_num_blocks_read, st.blocksRead - last.blocksRead);
+    c.inc(M.disk_num_blocks_hashed, st.blocksHashed - last.blocksHashed);
+    this.lastStorageStats = { ...st };
+  }
+
+  // ---------------------------------------------------------------- queries and settings
+
+  setFilePriorities(priorities: number[]): void {
+    if (!this.info) throw new SpritzleError('invalid_state', 'file priorities need the torrent metadata');
+    if (priorities.length > this.info.files.length) {
+      throw new SpritzleError('invalid_param', `file_priorities has ${priorities.length} entries for ${this.info.files.length} files`, { field: 'file_priorities' });
+    }
+    this.filePriorities = this.info.files.map((f, i) => (f.pad ? 0 : priorities[i] ?? this.filePriorities[i] ?? 4));
+    this.needSaveResume = true;
+    this.applyPiecePriorities();
+    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return;
+    const wasFinished = this.isFinished;
+    this.updateFinishedState();
+    if (!wasFinished && this.isFinished) this.onFinished();
+    for (const p of this.peers) this.updateInterest(p);
+    if (wasFinished && !this.isFinished) this.connectToPeers();
+  }
+
+  setUploadLimit(bytesPerSecond: number): void {
+    this.uploadLimit = bytesPerSecond;
+  }
+
+  setDownloadLimit(bytesPerSecond: number): void {
+    this.downloadLimit = bytesPerSecond;
+  }
+
+  setMaxUploads(n: number): void {
+    this.maxUploads = n;
+  }
+
+  setMaxConnections(n: number): void {
+    this.maxConnections = n;
+  }
+
+  setFlag(flag: number, on: boolean): void {
+    this.flags = on ? this.flags | flag : this.flags & ~flag;
+    this.needSaveResume = true;
+  }
+
+  files(): FileInfo[] {
+    if (!this.layout || !this.picker) return [];
+    const picker = this.picker;
+    const done = this.layout.fileProgress((p) => picker.have(p));
+    return this.layout.files.map((f, i) => ({
+      index: i, path: f.path, size: f.length, offset: f.offset, bytes_done: done[i] ?? 0,
+      progress: f.length === 0 ? 1 : (done[i] ?? 0) / f.length, priority: this.filePriorities[i] ?? 4, pad: f.pad,
+    }));
+  }
+
+  peerInfo(): PeerInfo[] {
+    const n = this.info?.numPieces ?? 0;
+    return [...this.peers].map((p) => {
+      let have = 0;
+      if (p.isSeed) have = n;
+      else for (let i = 0; i < n; i++) if (p.pieces.get(i)) have++;
+      const flags = (p.amInterested ? 'i' : '') + (p.peerInterested ? 'I' : '') + (p.peerChoking ? 'c' : '') +
+        (p.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '');
+      return {
+        ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, flags,
+        progress: n ? have / n : 0, down_speed: Math.round(p.downloadRate), up_speed: Math.round(p.uploadRate),
+        total_download: p.downloadedPayload, total_upload: p.uploadedPayload, num_pieces: have, queue: p.outstanding.size,
+      };
+    });
+  }
+
+  connections(): ConnectionsView {
+    const v: ConnectionsView = { connections: this.peers.size, seeds: 0, uploads: 0, hasIncoming: false, bytesRead: 0, bytesWritten: 0 };
+    for (const p of this.peers) {
+      v.bytesRead += p.transport.bytesRead;
+      v.bytesWritten += p.transport.bytesWritten;
+      if (p.isSeed) v.seeds++;
+      if (!p.amChoking) v.uploads++;
+      if (p.direction === 'incoming') v.hasIncoming = true;
+    }
+    return v;
+  }
+
+  /** Bytes of wanted pieces we have, and of all pieces we have. */
+  doneBytes(): DoneBytes {
+    const picker = this.picker;
+    const layout = this.layout;
+    if (!picker || !layout) return { done: 0, wantedDone: 0, wanted: 0 };
+    let done = 0, wantedDone = 0, wanted = 0;
+    const last = picker.numPieces - 1;
+    const full = layout.pieceLength;
+    const lastSize = layout.pieceSize(last);
+    for (let i = 0; i <= last; i++) {
+      const size = i === last ? lastSize : full;
+      const w = picker.piecePriority(i) > 0;
+      if (w) wanted += size;
+      if (picker.have(i)) {
+        done += size;
+        if (w) wantedDone += size;
+      }
+    }
+    return { done, wantedDone, wanted };
+  }
+}

@@ -1,0 +1,196 @@
+import type { PiecePicker } from '../algo/piece-picker.js';
+import { RateLimiter } from '../algo/bandwidth.js';
+import type { Counters } from '../stats/counters.js';
+import { M } from '../stats/counters.js';
+import type { SessionSettings } from '../session/settings.js';
+import type { FileLayout } from '../storage/file-layout.js';
+import type { TorrentStorage } from '../storage/torrent-storage.js';
+import type { PeerConnection } from '../peer/peer-connection.js';
+import { MAX_REQUEST_LENGTH } from '../wire/codec.js';
+import { BLOCK } from './requests.js';
+
+/**
+ * Bytes queued to send to one peer, and apart from them bytes being read from disk for it, above which its
+ * requests wait: libtorrent's send_buffer_watermark (500 KiB there, raised to half a second of the peer's
+ * upload rate). Here 4 MiB or two seconds of the rate: below that the upload to a fast peer on loopback
+ * slowed measurably; a peer that asks for much and reads nothing pins at most twice this (was 64 MiB:
+ * 2,000 requests of 32 KiB).
+ */
+const SEND_WATERMARK = 4 * 1024 * 1024;
+
+interface QueuedUpload {
+  peer: PeerConnection;
+  index: number;
+  offset: number;
+  length: number;
+}
+
+/** What uploads need of their torrent (picker, layout and storage are null until the metadata is known). */
+export interface UploadTorrent {
+  readonly picker: PiecePicker | null;
+  readonly layout: FileLayout | null;
+  readonly storage: TorrentStorage | null;
+  readonly closed: boolean;
+  /** A block went out. */
+  uploaded(bytes: number): void;
+  /** Reading a block failed: the torrent errs. */
+  readFailed(e: Error): void;
+}
+
+/** What uploads need of the session. */
+export interface UploadHost {
+  readonly counters: Counters;
+  readonly settings: Readonly<SessionSettings>;
+  readonly upLimiter: RateLimiter;
+  limiterWake(): void;
+}
+
+/**
+ * Serving the peers' requests: checked (libtorrent's rules for invalid requests), held for upload
+ * bandwidth (this torrent's limit and the session's), and held while the peer's send queue is past the
+ * watermark; then read from storage and sent.
+ */
+export class Uploads {
+  /** This torrent's upload_limit. */
+  readonly limiter = new RateLimiter();
+  /** Requests waiting for upload bandwidth. */
+  private readonly queue: QueuedUpload[] = [];
+  /** Requests waiting for their peer's send queue to drain (see serve). */
+  private readonly sendWaiting = new Map<PeerConnection, QueuedUpload[]>();
+
+  constructor(private readonly torrent: UploadTorrent, private readonly host: UploadHost) {}
+
+  /** A request from the peer (the codec checked its piece index against the piece count). */
+  request(peer: PeerConnection, index: number, offset: number, length: number): void {
+    const c = this.host.counters;
+    const picker = this.torrent.picker;
+    const layout = this.torrent.layout;
+    if (!picker || !layout) {
+      // No metadata yet: nothing to serve, and nothing to check the request against.
+      c.inc(M.peer_invalid_piece_requests);
+      peer.refuseRequest(index, offset, length);
+      return;
+    }
+    if (length === 0 || length > MAX_REQUEST_LENGTH || offset + length > layout.pieceSize(index)) {
+      // A request no honest client makes: libtorrent disconnects.
+      c.inc(M.peer_invalid_piece_requests);
+      peer.protocolError(`a request for ${length} bytes at ${offset} of piece ${index} (${layout.pieceSize(index)} bytes)`);
+      return;
+    }
+    if (!picker.have(index) || length > 2 * BLOCK) {
+      c.inc(M.peer_invalid_piece_requests);
+      peer.refuseRequest(index, offset, length);
+      return;
+    }
+    if (peer.peerRequestCount > this.host.settings.max_allowed_in_request_queue) {
+      c.inc(M.peer_max_piece_requests);
+      peer.refuseRequest(index, offset, length);
+      return;
+    }
+    c.inc(M.peer_piece_requests);
+    if (this.queue.length > 0 || !this.allowed(length)) {
+      this.queue.push({ peer, index, offset, length });
+      this.host.limiterWake();
+      return;
+    }
+    this.serve(peer, index, offset, length);
+  }
+
+  /** Spends `length` of both upload limits if they allow it now. */
+  private allowed(length: number): boolean {
+    if (!this.limiter.limited && !this.host.upLimiter.limited) return true;
+    const now = Date.now();
+    if (Math.min(this.limiter.available(now), this.host.upLimiter.available(now)) < length) return false;
+    this.limiter.consume(length);
+    this.host.upLimiter.consume(length);
+    return true;
+  }
+
+  /** Whether both upload limits are out of debt (metadata may overdraw them, as a block does). */
+  notInDebt(now: number): boolean {
+    return Math.min(this.limiter.available(now), this.host.upLimiter.available(now)) > 0;
+  }
+
+  /** Spends upload bandwidth sent outside blocks (metadata). */
+  consume(bytes: number): void {
+    this.limiter.consume(bytes);
+    this.host.upLimiter.consume(bytes);
+  }
+
+  /** Bandwidth came back: serve queued requests. Returns true while some still wait. */
+  limiterTick(): boolean {
+    while (this.queue.length > 0) {
+      const q = this.queue[0]!;
+      if (q.peer.closed || q.peer.amChoking) {
+        this.queue.shift();
+        continue;
+      }
+      if (!this.allowed(q.length)) break;
+      this.queue.shift();
+      this.serve(q.peer, q.index, q.offset, q.length);
+    }
+    return this.queue.length > 0;
+  }
+
+  /** Requests waiting for bandwidth and their bytes, for the net.limiter_* gauges. */
+  queued(): { requests: number; bytes: number } {
+    let bytes = 0;
+    for (const q of this.queue) bytes += q.length;
+    return { requests: this.queue.length, bytes };
+  }
+
+  /** The peer left: nothing waits for its send queue any more. */
+  peerLeft(peer: PeerConnection): void {
+    this.sendWaiting.delete(peer);
+  }
+
+  /**
+   * Reads a block and sends it, unless the peer's send queue (with the reads under way for it) is past
+   * SEND_WATERMARK: then the request waits for the queue to drain (libtorrent's send_buffer_watermark), so
+   * a peer that asks for much and reads slowly cannot pin more than that.
+   */
+  private serve(peer: PeerConnection, index: number, offset: number, length: number): void {
+    if (this.sendCongested(peer)) {
+      let waiting = this.sendWaiting.get(peer);
+      if (!waiting) {
+        waiting = [];
+        this.sendWaiting.set(peer, waiting);
+        peer.drained = () => {
+          if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
+        };
+      }
+      waiting.push({ peer, index, offset, length });
+      return;
+    }
+    peer.uploadReading += length;
+    this.torrent.storage!.read(index, offset, length).then(
+      (buf) => {
+        peer.uploadReading -= length;
+        // Not sent if the peer cancelled meanwhile, or we choked it.
+        if (peer.sendBlock(index, offset, buf)) this.torrent.uploaded(buf.length);
+        // Either the queue is below the watermark now, or a write filled it and its drain will call this.
+        if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
+      },
+      (e: Error) => {
+        peer.uploadReading -= length;
+        peer.refuseRequest(index, offset, length);
+        if (!this.torrent.closed) this.torrent.readFailed(e);
+      },
+    );
+  }
+
+  private sendCongested(peer: PeerConnection): boolean {
+    const watermark = Math.max(SEND_WATERMARK, 2 * peer.uploadRate);
+    return peer.transport.writeQueued > watermark || peer.uploadReading > watermark;
+  }
+
+  /** The peer's send queue drained: the requests that waited for it are served, as far as the watermark allows. */
+  private serveWaiting(peer: PeerConnection): void {
+    const waiting = this.sendWaiting.get(peer);
+    while (waiting && waiting.length > 0 && !peer.closed && !this.sendCongested(peer)) {
+      const q = waiting.shift()!;
+      if (peer.wantsBlock(q.index, q.offset, q.length)) this.serve(peer, q.index, q.offset, q.length);
+    }
+    if (waiting?.length === 0 || peer.closed) this.sendWaiting.delete(peer);
+  }
+}

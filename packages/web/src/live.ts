@@ -1,0 +1,184 @@
+import { api, type TorrentExtra, type TorrentRow } from './api.js';
+
+/**
+ * The live view of the daemon, fed only by the SSE stream (GET /events): its `stats` event every second
+ * carries every torrent's summary and the session counters; the other events mark what changed. No polling.
+ */
+
+export type Connection = 'connecting' | 'open' | 'lost' | 'login';
+
+export interface RateSample { down: number; up: number }
+
+/** Five minutes of one-second samples. */
+export const HISTORY = 300;
+
+export type Row = TorrentRow & Partial<TorrentExtra>;
+
+type Listener = () => void;
+
+export class Live {
+  connection: Connection = 'connecting';
+  rows: Row[] = [];
+  byHash = new Map<string, Row>();
+  counters: Record<string, number> = {};
+  /** Session totals of payload rates, oldest first. */
+  history: RateSample[] = [];
+  /** One torrent's rates while its detail view is open. */
+  watched: { hash: string; history: RateSample[] } | null = null;
+  /** Bumped on every change: components compare it to know whether to recompute. */
+  version = 0;
+  /** Bumped on events that change a torrent's files or pieces, so an open detail view refreshes. */
+  lastEventHash = '';
+
+  private source: EventSource | null = null;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private extras = new Map<string, TorrentExtra>();
+  private listeners = new Set<Listener>();
+
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(): void {
+    this.version++;
+    for (const fn of this.listeners) fn();
+  }
+
+  /** The daemon wants a token and this browser has signed in with it (a sign-out makes sense). */
+  signedIn = false;
+  /** The page may use the API: no token needed, or signed in. Until then it asks for nothing else. */
+  authorized = false;
+
+  /** Asks whether a login is needed first, then opens the stream. */
+  async start(): Promise<void> {
+    this.stop();
+    try {
+      const a = await api.auth();
+      this.signedIn = a.token_required && a.authenticated;
+      this.authorized = a.authenticated;
+      if (!a.authenticated) {
+        this.connection = 'login';
+        this.changed();
+        return;
+      }
+      this.changed();
+    } catch {
+      this.connection = 'lost';
+      this.changed();
+      this.retry = setTimeout(() => void this.start(), 3000);
+      return;
+    }
+    this.open();
+  }
+
+  private open(): void {
+    const es = new EventSource('events');
+    this.source = es;
+    es.addEventListener('open', () => {
+      this.connection = 'open';
+      this.changed();
+      void this.loadExtras();
+    });
+    es.addEventListener('stats', (e) => this.onStats(JSON.parse((e as MessageEvent<string>).data) as { session: Record<string, number>; torrents: TorrentRow[] }));
+    es.addEventListener('torrent_added', (e) => void this.loadExtra((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
+    es.addEventListener('torrent_removed', (e) => this.onRemoved((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
+    for (const name of ['piece_finished', 'torrent_finished', 'state_changed', 'metadata_received', 'torrent_paused', 'torrent_resumed', 'torrent_checked']) {
+      es.addEventListener(name, (e) => {
+        this.lastEventHash = (JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash;
+      });
+    }
+    es.addEventListener('error', () => {
+      // EventSource retries by itself after a dropped stream; an HTTP error (401, 5xx) closes it for good.
+      if (this.connection !== 'lost') {
+        this.connection = 'lost';
+        this.changed();
+      }
+      // (start() asks /ui/auth first, so a token that stopped working shows the login screen.)
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        this.retry = setTimeout(() => void this.start(), 3000);
+      }
+    });
+  }
+
+  stop(): void {
+    this.source?.close();
+    this.source = null;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+  }
+
+  private onStats(ev: { session: Record<string, number>; torrents: TorrentRow[] }): void {
+    this.counters = ev.session;
+    const rows: Row[] = new Array(ev.torrents.length);
+    const byHash = new Map<string, Row>();
+    let down = 0;
+    let up = 0;
+    for (let i = 0; i < ev.torrents.length; i++) {
+      const t = ev.torrents[i]!;
+      const x = this.extras.get(t.info_hash);
+      const row: Row = x ? { ...t, ...x } : t;
+      rows[i] = row;
+      byHash.set(t.info_hash, row);
+      down += t.download_payload_rate;
+      up += t.upload_payload_rate;
+    }
+    this.rows = rows;
+    this.byHash = byHash;
+    push(this.history, { down, up });
+    if (this.watched) {
+      const r = byHash.get(this.watched.hash);
+      push(this.watched.history, { down: r?.download_payload_rate ?? 0, up: r?.upload_payload_rate ?? 0 });
+    }
+    if (this.connection !== 'open') this.connection = 'open';
+    this.changed();
+  }
+
+  private onRemoved(hash: string): void {
+    this.extras.delete(hash);
+    if (!this.byHash.has(hash)) return;
+    this.byHash.delete(hash);
+    this.rows = this.rows.filter((r) => r.info_hash !== hash);
+    this.changed();
+  }
+
+  private async loadExtras(): Promise<void> {
+    try {
+      for (const x of await api.extras()) this.extras.set(x.info_hash, x);
+    } catch {
+      return; // shown as missing dates; the next connection tries again
+    }
+    this.mergeExtras();
+  }
+
+  /** Shows extras that arrived after the rows at once, not with the next stats event. */
+  private mergeExtras(): void {
+    this.rows = this.rows.map((r) => {
+      const x = this.extras.get(r.info_hash);
+      return x ? { ...r, ...x } : r;
+    });
+    this.byHash = new Map(this.rows.map((r) => [r.info_hash, r]));
+    this.changed();
+  }
+
+  private async loadExtra(hash: string): Promise<void> {
+    try {
+      this.extras.set(hash, await api.extra(hash));
+    } catch {
+      return; // removed again at once, or the connection dropped
+    }
+    if (this.byHash.has(hash)) this.mergeExtras();
+  }
+
+  watch(hash: string | null): void {
+    this.watched = hash === null ? null : this.watched?.hash === hash ? this.watched : { hash, history: [] };
+  }
+}
+
+function push(h: RateSample[], s: RateSample): void {
+  h.push(s);
+  if (h.length > HISTORY) h.shift();
+}
+
+export const live = new Live();

@@ -1,0 +1,108 @@
+import { describe, it, expect, afterAll } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { DiskBufferPool } from '../../../packages/engine/src/disk/disk-buffer-pool.js';
+import { DiskIoThreads, DISK_THREAD_NICE } from '../../../packages/engine/src/disk/disk-io-thread.js';
+import { openSync, closeSync, readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+describe('DiskBufferPool', () => {
+  it('hands out shared-memory buffers of exactly the asked size', () => {
+    const b = new DiskBufferPool().alloc(1000);
+    expect(b.byteLength).toBe(1000);
+    expect(b.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('reuses a released buffer for the next allocation of its size only', () => {
+    const pool = new DiskBufferPool();
+    const a = pool.alloc(4096);
+    pool.release(a);
+    expect(pool.alloc(8192)).not.toBe(a);
+    expect(pool.alloc(4096)).toBe(a);
+  });
+
+  it('keeps no more free bytes than its retain limit', () => {
+    const pool = new DiskBufferPool(10_000);
+    const bufs = [pool.alloc(4096), pool.alloc(4096), pool.alloc(4096)];
+    for (const b of bufs) pool.release(b);
+    expect(pool.retained).toBe(8192);
+  });
+
+  it('drops its free buffers once allocations stopped for the idle time', () => {
+    const pool = new DiskBufferPool(1 << 20, 30_000);
+    pool.release(pool.alloc(4096, 1_000));
+    pool.trim(20_000);
+    expect(pool.retained).toBe(4096);
+    pool.trim(31_001);
+    expect(pool.retained).toBe(0);
+  });
+});
+
+describe('DiskIoThreads', () => {
+  const hasher = new DiskIoThreads(1);
+  afterAll(() => hasher.close());
+
+  it('hashes a shared piece buffer in place, leaving it usable', async () => {
+    const buf = new DiskBufferPool().alloc(100_000);
+    for (let i = 0; i < buf.length; i++) buf[i] = (i * 7) & 255;
+    const digest = await hasher.hash(buf.subarray(0, 99_999));
+    expect(Buffer.from(digest).toString('hex')).toBe(createHash('sha1').update(buf.subarray(0, 99_999)).digest('hex'));
+    expect(buf[99_998]).toBe((99_998 * 7) & 255);
+  });
+
+  it('refuses a buffer that is not shared memory', async () => {
+    await expect(hasher.hash(new Uint8Array(10))).rejects.toThrow(/SharedArrayBuffer/);
+  });
+
+  it('writes the parts of a piece at their file offsets through the given fds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spritzle-disk-'));
+    try {
+      const a = openSync(join(dir, 'a'), 'w+');
+      const b = openSync(join(dir, 'b'), 'w+');
+      const buf = new DiskBufferPool().alloc(10);
+      buf.set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const r = await hasher.write(buf, [a, 0, 4, 2, b, 4, 6, 0]);
+      closeSync(a);
+      closeSync(b);
+      expect(r).toEqual({ ops: 2, error: undefined, failedSpan: undefined });
+      expect([...readFileSync(join(dir, 'a'))]).toEqual([0, 0, 0, 1, 2, 3]);
+      expect([...readFileSync(join(dir, 'b'))]).toEqual([4, 5, 6, 7, 8, 9]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a failed write with its errno and the part that failed', async () => {
+    const buf = new DiskBufferPool().alloc(8);
+    const r = await hasher.write(buf, [999_999, 0, 8, 0]);
+    expect(r.error?.code).toBe('EBADF');
+    expect(r.failedSpan).toBe(0);
+  });
+
+  (process.platform === 'linux' ? it : it.skip)('runs at a lower priority than the thread that called it', async () => {
+    await hasher.hash(new DiskBufferPool().alloc(1)); // the worker has started and reniced itself
+    const niceOf = (tid: string): number => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    expect(niceOf(String(process.pid))).toBe(0);
+    expect(readdirSync('/proc/self/task').map(niceOf)).toContain(DISK_THREAD_NICE);
+  });
+
+  it('when a thread dies, fails only its own jobs and carries on with a new thread', async () => {
+    const threads = new DiskIoThreads(2);
+    try {
+      const pool = new DiskBufferPool();
+      const big = pool.alloc(64 << 20);
+      const onDying = threads.hash(big); // the first job goes to the first thread
+      const onOther = threads.hash(pool.alloc(1000));
+      await (threads as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0]!.worker.terminate();
+      await expect(onDying).rejects.toThrow(/disk thread stopped/);
+      expect((await onOther).length).toBe(20);
+      const after = await Promise.all([threads.hash(pool.alloc(10)), threads.hash(pool.alloc(10))]);
+      expect(after.map((d) => Buffer.from(d).toString('hex'))).toEqual(Array(2).fill(createHash('sha1').update(new Uint8Array(10)).digest('hex')));
+    } finally {
+      await threads.close();
+    }
+  });
+});
