@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { M } from '../../../../packages/engine/src/counters.js';
+import { M } from '../../../../packages/engine/src/stats/counters.js';
 import { RECV_WINDOW } from '../../../../packages/engine/src/transport/utp/connection.js';
 import {
   HEADER_SIZE, PacketHeader, ST_DATA, ST_FIN, ST_RESET, ST_STATE, ST_SYN, parsePacket, sackHas, writeHeader,

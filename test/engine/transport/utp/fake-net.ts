@@ -2,7 +2,7 @@
  * Two (or more) uTP socket managers on a fake network with a fake clock: datagrams sit in a queue until
  * the test delivers them, optionally dropping, reordering or inspecting them. No sockets, no timers.
  */
-import { Counters } from '../../../../packages/engine/src/counters.js';
+import { Counters } from '../../../../packages/engine/src/stats/counters.js';
 import { DEFAULT_UTP_SETTINGS, type UtpConnection, type UtpSettings } from '../../../../packages/engine/src/transport/utp/connection.js';
 import { UtpSocketManager } from '../../../../packages/engine/src/transport/utp/socket-manager.js';
 

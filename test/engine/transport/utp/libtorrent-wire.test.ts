@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Counters, M } from '../../../../packages/engine/src/counters.js';
+import { Counters, M } from '../../../../packages/engine/src/stats/counters.js';
 import { DEFAULT_UTP_SETTINGS } from '../../../../packages/engine/src/transport/utp/connection.js';
 import { UtpSocketManager } from '../../../../packages/engine/src/transport/utp/socket-manager.js';
 import { UdpSocket } from '../../../../packages/engine/src/transport/utp/udp-socket.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { Counters, M } from '../../../../packages/engine/src/counters.js';
+import { Counters, M } from '../../../../packages/engine/src/stats/counters.js';
 import { DEFAULT_UTP_SETTINGS, type UtpConnection, type UtpSettings } from '../../../../packages/engine/src/transport/utp/connection.js';
 import { UtpSocketManager } from '../../../../packages/engine/src/transport/utp/socket-manager.js';
 import { UdpSocket } from '../../../../packages/engine/src/transport/utp/udp-socket.js';

@@ -10,7 +10,7 @@
  * Per-packet state lives in typed arrays indexed by sequence number, so a packet costs one allocation:
  * its datagram.
  */
-import { M, type Counters } from '../../counters.js';
+import { M, type Counters } from '../../stats/counters.js';
 import { Ledbat } from './ledbat.js';
 import {
   EXT_SACK, HEADER_SIZE, MAX_SACK_BYTES, SEQ_MASK, ST_DATA, ST_FIN, ST_RESET, ST_STATE, ST_SYN,

@@ -8,7 +8,7 @@
  * the DHT can have them) and it sends through a UdpSender. That keeps it testable with a fake clock and a
  * fake wire.
  */
-import { M, type Counters } from '../../counters.js';
+import { M, type Counters } from '../../stats/counters.js';
 import { MTU_CEILING, UtpConnection, UtpState, type UtpHost, type UtpSettings } from './connection.js';
 import { HEADER_SIZE, PacketHeader, ST_RESET, ST_SYN, looksLikeUtp, parsePacket, writeHeader } from './packet.js';
 
