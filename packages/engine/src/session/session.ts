@@ -10,6 +10,9 @@ import { Choker, type ChokerPeer } from '../algo/choker.js';
 import { PeerConnection } from '../peer/peer-connection.js';
 import { BufferBudget, type Handshake } from '../wire/codec.js';
 import { TcpTransport } from '../transport/tcp.js';
+import { UtpSocketManager } from '../transport/utp/socket-manager.js';
+import { UdpSocket } from '../transport/utp/udp-socket.js';
+import { isUtp, type UtpConnection, type UtpSettings } from '../transport/utp/connection.js';
 import { Torrent, type TorrentHost } from '../torrent/torrent.js';
 import { TorrentHandle } from '../torrent/torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
@@ -24,6 +27,8 @@ import { StateUpdates } from './state-update.js';
 import { Storage } from '../storage/storage.js';
 
 const TICK_MS = 1000;
+/** Peers remembered as not answering uTP (dialled over TCP straight away next time), at most. */
+const NO_UTP_MEMORY = 10_000;
 /**
  * Bytes of partial messages all connections together may hold (each at most one capped message, see
  * wire/codec.ts): beyond it a connection that needs more is closed (peer.no_memory_peers).
@@ -61,6 +66,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly torrentsByHash = new Map<string, Torrent>();
   private readonly handles = new Map<string, TorrentHandle>();
   private readonly server: net.Server;
+  /** uTP on the listen port's UDP twin (null if that port could not be had). */
+  private udp: UdpSocket | null = null;
+  private utp: UtpSocketManager | null = null;
+  /** host:port of peers whose uTP dial failed: TCP first for them (libtorrent's supports_utp flag). */
+  private readonly noUtp = new Set<string>();
   private readonly choker: Choker;
   private settingsValue: SessionSettings;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -141,7 +151,7 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   private listen(): Promise<void> {
     const { host, port } = parseListenInterface(this.settingsValue.listen_interfaces);
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const onError = (e: Error): void => {
         const code = errnoCode(e);
         reject(new SpritzleError('network_error',
@@ -155,7 +165,44 @@ export class Session extends TypedEmitter<SessionEvents> {
         this.port = (this.server.address() as net.AddressInfo).port;
         resolve();
       });
+    }).then(() => this.listenUtp(host));
+  }
+
+  /**
+   * uTP listens on the UDP port of the same number (one port to forward, as with libtorrent). If that UDP
+   * port is taken the session runs without uTP rather than failing.
+   */
+  private async listenUtp(host: string): Promise<void> {
+    if (net.isIPv6(host)) return; // the uTP socket is IPv4 for now
+    const session = this;
+    const s = (): SessionSettings => session.settingsValue;
+    const settings: UtpSettings = {
+      get targetDelayMs() { return s().utp_target_delay; },
+      get gainFactor() { return s().utp_gain_factor; },
+      get minTimeoutMs() { return s().utp_min_timeout; },
+      get synResends() { return s().utp_syn_resends; },
+      get finResends() { return s().utp_fin_resends; },
+      get numResends() { return s().utp_num_resends; },
+      get connectTimeoutMs() { return s().utp_connect_timeout; },
+      get lossMultiplier() { return s().utp_loss_multiplier; },
+    };
+    let mgr: UtpSocketManager | null = null;
+    const udp = new UdpSocket((buf, address, port) => mgr?.receive(buf, address, port));
+    udp.socket.on('error', () => undefined);
+    try {
+      await udp.bind(this.port, host === '0.0.0.0' ? '0.0.0.0' : host);
+    } catch {
+      udp.close();
+      return;
+    }
+    mgr = new UtpSocketManager({
+      settings, counters: this.counters, udp,
+      acceptIncoming: () => this.settingsValue.enable_incoming_utp && !this.closedFlag,
+      onAccept: (conn) => this.onIncomingUtp(conn),
+      maxConnections: this.settingsValue.connections_limit,
     });
+    this.udp = udp;
+    this.utp = mgr;
   }
 
   /** The TCP port peers reach us on. */
@@ -366,6 +413,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const c = this.counters;
     let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
     let upQueue = 0, upBytes = 0, downQueue = 0;
+    let utpPeers = 0;
     let connected = 0, upInterested = 0, downInterested = 0, upUnchoked = 0, downUnchoked = 0, upRequests = 0, downRequests = 0, optimistic = 0;
     for (const t of this.torrentsByHash.values()) {
       t.syncStorageCounters();
@@ -382,6 +430,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (lim.downThrottled) downQueue++;
       for (const p of t.peers) {
         connected++;
+        if (isUtp(p.transport)) utpPeers++;
         if (p.peerInterested) upInterested++;
         if (p.amInterested) downInterested++;
         if (!p.amChoking) upUnchoked++;
@@ -403,7 +452,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.ses_num_error_torrents, error);
     c.set(M.ses_num_have_pieces, havePieces);
     c.set(M.peer_num_peers_connected, connected);
-    c.set(M.peer_num_tcp_peers, connected);
+    c.set(M.peer_num_tcp_peers, connected - utpPeers);
+    c.set(M.peer_num_utp_peers, utpPeers);
     c.set(M.peer_num_peers_half_open, this.pending.size);
     c.set(M.peer_num_peers_up_interested, upInterested);
     c.set(M.peer_num_peers_down_interested, downInterested);
@@ -434,6 +484,48 @@ export class Session extends TypedEmitter<SessionEvents> {
       return;
     }
     this.counters.inc(M.peer_connection_attempts);
+    const s = this.settingsValue;
+    // libtorrent's order: uTP first, TCP if uTP is not answered (or is off), unless TCP is off too.
+    const tcpOk = s.enable_outgoing_tcp;
+    if (this.utp && s.enable_outgoing_utp && net.isIPv4(host) && !(tcpOk && this.noUtp.has(`${host}:${port}`))) {
+      this.connectUtp(torrent, host, port, tcpOk);
+    } else if (tcpOk) {
+      this.connectTcp(torrent, host, port);
+    } else {
+      torrent.connectFailed(host, port, false);
+    }
+  }
+
+  private connectUtp(torrent: Torrent, host: string, port: number, fallBackToTcp: boolean): void {
+    const conn = this.utp!.connect(host, port, (err) => {
+      if (err !== null) {
+        if (this.closedFlag || torrent.closed || torrent.paused || !fallBackToTcp) {
+          this.counters.inc(M.peer_error_outgoing_peers);
+          torrent.connectFailed(host, port, false);
+          return;
+        }
+        if (this.noUtp.size >= NO_UTP_MEMORY) this.noUtp.clear();
+        this.noUtp.add(`${host}:${port}`);
+        this.connectTcp(torrent, host, port);
+        return;
+      }
+      if (this.closedFlag || torrent.closed || torrent.paused) {
+        conn.close('not needed');
+        torrent.connectFailed(host, port, false);
+        return;
+      }
+      this.startOutgoing(torrent, conn);
+    });
+  }
+
+  private startOutgoing(torrent: Torrent, transport: TcpTransport | UtpConnection): void {
+    const peer = new PeerConnection(transport, 'outgoing', this.counters, this.peerBuffers);
+    this.handshakePhase(peer, torrent);
+    torrent.useExtensions(peer);
+    peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+  }
+
+  private connectTcp(torrent: Torrent, host: string, port: number): void {
     // Outgoing sockets read into one shared buffer: no allocation per read (see transport/tcp.ts).
     const transport = TcpTransport.connect(host, port);
     const socket = transport.socket;
@@ -460,15 +552,12 @@ export class Session extends TypedEmitter<SessionEvents> {
         torrent.connectFailed(host, port, false);
         return;
       }
-      const peer = new PeerConnection(transport, 'outgoing', this.counters, this.peerBuffers);
-      this.handshakePhase(peer, torrent);
-      torrent.useExtensions(peer);
-      peer.sendHandshake(torrent.infoHashBytes, this.peerId);
+      this.startOutgoing(torrent, transport);
     });
   }
 
   private onIncoming(socket: net.Socket): void {
-    if (this.closedFlag) {
+    if (this.closedFlag || !this.settingsValue.enable_incoming_tcp) {
       socket.destroy();
       return;
     }
@@ -482,6 +571,23 @@ export class Session extends TypedEmitter<SessionEvents> {
     // A first byte other than 19 (an MSE/PE handshake) ends the connection in the codec for now; an encrypting
     // transport will be slotted in here, between the TCP transport and the peer connection.
     const peer = new PeerConnection(TcpTransport.accept(socket), 'incoming', this.counters, this.peerBuffers);
+    this.handshakePhase(peer, null);
+  }
+
+  /** An accepted uTP connection (enable_incoming_utp was checked at its SYN). */
+  private onIncomingUtp(conn: UtpConnection): void {
+    if (this.closedFlag) {
+      conn.close('session closed');
+      return;
+    }
+    this.counters.inc(M.peer_incoming_connections);
+    this.counters.inc(M.net_on_accept_counter);
+    if (this.connectionCount() >= this.settingsValue.connections_limit) {
+      this.counters.inc(M.peer_too_many_peers);
+      conn.close('too many connections');
+      return;
+    }
+    const peer = new PeerConnection(conn, 'incoming', this.counters, this.peerBuffers);
     this.handshakePhase(peer, null);
   }
 
@@ -628,6 +734,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     for (const p of this.pending) p.close('session closed');
     await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
     await this.discovery?.close();
+    this.utp?.close();
+    this.udp?.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.diskIo.close();
   }

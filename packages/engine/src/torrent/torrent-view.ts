@@ -11,6 +11,8 @@ export interface PeerInfo {
   client: string;
   peer_id: string;
   direction: 'incoming' | 'outgoing';
+  /** What the connection runs over (libtorrent's peer_info utp_socket flag). */
+  transport: 'tcp' | 'utp';
   /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed. */
   flags: string;
   progress: number;

@@ -1,3 +1,4 @@
+import { isUtp } from '../transport/utp/connection.js';
 import type { TorrentInfo } from '../metainfo/metainfo.js';
 import { parseInfoDict } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
@@ -930,7 +931,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       const flags = (p.amInterested ? 'i' : '') + (p.peerInterested ? 'I' : '') + (p.peerChoking ? 'c' : '') +
         (p.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '');
       return {
-        ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, flags,
+        ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, transport: isUtp(p.transport) ? 'utp' : 'tcp', flags,
         progress: n ? have / n : 0, down_speed: Math.round(p.downloadRate), up_speed: Math.round(p.uploadRate),
         total_download: p.downloadedPayload, total_upload: p.uploadedPayload, num_pieces: have, queue: p.outstanding.size,
       };

@@ -11,6 +11,7 @@
  * its datagram.
  */
 import { M, type Counters } from '../../stats/counters.js';
+import type { Transport, TransportSink } from '../transport.js';
 import { Ledbat } from './ledbat.js';
 import {
   EXT_SACK, HEADER_SIZE, MAX_SACK_BYTES, SEQ_MASK, ST_DATA, ST_FIN, ST_RESET, ST_STATE, ST_SYN,
@@ -73,13 +74,15 @@ export interface UtpHost {
   stateChanged(conn: UtpConnection, from: UtpState, to: UtpState): void;
 }
 
-/** The owner's side (the peer connection): the same shape as transport.ts's TransportSink. */
-export interface UtpSink {
-  onData(data: Uint8Array): void;
-  onClosed(reason: string): void;
+/** The owner's side (the peer connection): transport.ts's TransportSink, onDrain optional for tests. */
+export type UtpSink = Pick<TransportSink, 'onData' | 'onClosed'> & Partial<Pick<TransportSink, 'onDrain'>>;
+
+/** Whether a peer connection runs over uTP (for the peer list and the per-transport peer counts). */
+export function isUtp(t: Transport): boolean {
+  return t instanceof UtpConnection;
 }
 
-export class UtpConnection {
+export class UtpConnection implements Transport {
   state: UtpState;
   readonly initiator: boolean;
   /** Whether any data packet arrived yet (an accepted connection without one counts as half-open). */
@@ -115,6 +118,12 @@ export class UtpConnection {
 
   // Write queue: chunks the owner wrote, not yet cut into packets.
   private readonly queue: Uint8Array[] = [];
+  /** write()'s `flushed` callbacks, beside their chunks; called once a chunk is all in packets. */
+  private readonly queueCb: ((() => void) | undefined)[] = [];
+  private readonly flushedCbs: (() => void)[] = [];
+  private flushDepth = 0;
+  /** A write left bytes queued: the sink hears onDrain once they are all in packets. */
+  private drainWanted = false;
   private queueHead = 0;
   private queueOffset = 0;
   private queuedBytes = 0;
@@ -213,11 +222,17 @@ export class UtpConnection {
     this.sink = sink;
   }
 
-  write(data: Uint8Array): void {
-    if (this.closing || this.state === UtpState.Closed || data.length === 0) return;
+  write(data: Uint8Array, flushed?: () => void): void {
+    if (this.closing || this.state === UtpState.Closed) return;
+    if (data.length === 0) {
+      flushed?.();
+      return;
+    }
     this.queue.push(data);
+    this.queueCb.push(flushed);
     this.queuedBytes += data.length;
     if (this.corked === 0) this.flush();
+    if (this.queuedBytes > 0) this.drainWanted = true;
   }
 
   cork(): void {
@@ -566,8 +581,28 @@ export class UtpConnection {
     return this.bytesInFlight + size <= Math.min(this.cc.cwnd, this.peerWnd);
   }
 
-  /** Sends what the windows allow: resends first, then new data (Nagle for the tail), then a pending FIN. */
+  /**
+   * Sends what the windows allow, then tells the owner which writes are now all in packets (after the
+   * sending, so that an owner writing more from a callback does not re-enter the loop).
+   */
   private flush(): void {
+    this.flushDepth++;
+    try {
+      this.flushInner();
+    } finally {
+      this.flushDepth--;
+    }
+    if (this.flushDepth > 0) return;
+    const cbs = this.flushedCbs;
+    while (cbs.length > 0) cbs.shift()!();
+    if (this.drainWanted && this.queuedBytes === 0 && this.sink?.onDrain) {
+      this.drainWanted = false;
+      this.sink.onDrain();
+    }
+  }
+
+  /** Resends first, then new data (Nagle for the tail), then a pending FIN. */
+  private flushInner(): void {
     if (this.state === UtpState.Closed) return;
     if (this.resendCount > 0) this.resend();
     if (this.state === UtpState.SynSent || this.corked > 0) return;
@@ -705,6 +740,8 @@ export class UtpConnection {
       need -= n;
       this.queueOffset += n;
       if (this.queueOffset === chunk.length) {
+        const cb = this.queueCb[this.queueHead];
+        if (cb) this.flushedCbs.push(cb);
         this.queueHead++;
         this.queueOffset = 0;
       }
@@ -712,15 +749,19 @@ export class UtpConnection {
     this.queuedBytes -= size;
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
+      this.queueCb.length = 0;
       this.queueHead = 0;
     } else if (this.queueHead > 1024) {
       this.queue.splice(0, this.queueHead);
+      this.queueCb.splice(0, this.queueHead);
       this.queueHead = 0;
     }
   }
 
   private dropQueue(): void {
     this.queue.length = 0;
+    this.queueCb.length = 0;
+    this.drainWanted = false;
     this.queueHead = 0;
     this.queueOffset = 0;
     this.queuedBytes = 0;

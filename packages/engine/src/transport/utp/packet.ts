@@ -52,7 +52,8 @@ export function looksLikeUtp(buf: Uint8Array): boolean {
 
 /**
  * Parses a datagram into `out`. False if it is not a well-formed uTP v1 packet: short, unknown type or
- * version, an extension chain running past the end, or a SACK whose length is not a positive multiple of 4.
+ * version, or an extension chain running past the end. A SACK may have any length: BEP 29 says a multiple
+ * of 4, but libtorrent sends as many bytes as its reorder buffer spans; an empty one is no SACK.
  */
 export function parsePacket(buf: Uint8Array, out: PacketHeader): boolean {
   if (!looksLikeUtp(buf)) return false;
@@ -72,8 +73,7 @@ export function parsePacket(buf: Uint8Array, out: PacketHeader): boolean {
     const next = buf[at]!;
     const len = buf[at + 1]!;
     if (at + 2 + len > buf.length) return false;
-    if (ext === EXT_SACK) {
-      if (len === 0 || len % 4 !== 0) return false;
+    if (ext === EXT_SACK && len > 0) {
       out.sackAt = at + 2;
       out.sackLen = len;
     }
