@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Counters, M, type SessionStats } from '../stats/counters.js';
@@ -21,6 +22,7 @@ import { parseMagnet, selectedFilePriorities, type FileRange } from '../metainfo
 import { SpritzleError, errnoCode } from '../errors.js';
 import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
+import type { SharedUdp } from '../discovery/dht-socket.js';
 import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
 import { StateUpdates } from './state-update.js';
@@ -69,6 +71,22 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** uTP on the listen port's UDP twin (null if that port could not be had). */
   private udp: UdpSocket | null = null;
   private utp: UtpSocketManager | null = null;
+  private dhtReceiver: ((buf: Buffer, rinfo: dgram.RemoteInfo) => void) | null = null;
+  /** The UDP socket as the DHT shares it (discovery/dht-socket.ts); null without uTP's socket. */
+  private get sharedUdp(): SharedUdp | null {
+    const udp = this.udp;
+    if (!udp) return null;
+    return {
+      send: (buf, offset, length, port, host, cb) => udp.socket.send(buf, offset, length, port, host, cb),
+      address: () => udp.socket.address(),
+      attach: (onMessage) => {
+        this.dhtReceiver = onMessage;
+        return () => {
+          if (this.dhtReceiver === onMessage) this.dhtReceiver = null;
+        };
+      },
+    };
+  }
   /** host:port of peers whose uTP dial failed: TCP first for them (libtorrent's supports_utp flag). */
   private readonly noUtp = new Set<string>();
   private readonly choker: Choker;
@@ -141,6 +159,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       peerId: session.peerId,
       get listenPort() { return session.port; },
       listenHost: parseListenInterface(s.listen_interfaces).host,
+      sharedUdp: session.sharedUdp,
       ...(options.discovery ? { options: options.discovery } : {}),
     });
     await session.discovery.start();
@@ -187,7 +206,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       get lossMultiplier() { return s().utp_loss_multiplier; },
     };
     let mgr: UtpSocketManager | null = null;
-    const udp = new UdpSocket((buf, address, port) => mgr?.receive(buf, address, port));
+    // uTP takes its datagrams (first byte type << 4 | 1); the rest go to the DHT when it shares the socket.
+    const udp = new UdpSocket((buf, address, port) => {
+      if (mgr?.receive(buf, address, port)) return;
+      this.dhtReceiver?.(buf, { address, port, family: 'IPv4', size: buf.length });
+    });
     udp.socket.on('error', () => undefined);
     try {
       await udp.bind(this.port, host === '0.0.0.0' ? '0.0.0.0' : host);

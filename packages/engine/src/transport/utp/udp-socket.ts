@@ -1,18 +1,19 @@
 /**
- * The UDP edge under the uTP socket manager: a node:dgram socket. Sends skip dgram's default address
- * lookup (dns.lookup, which defers every send of an IP literal to another tick): addresses here are
- * always IP literals, so they are passed straight through.
+ * The UDP edge under the uTP socket manager: a node:dgram socket. Sends to an IP literal skip dgram's
+ * default address lookup (dns.lookup, which defers every send to another tick); a name (a DHT bootstrap
+ * node sharing the socket) still goes through dns.lookup.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import type { UdpSender } from './socket-manager.js';
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
 
-function literalLookup(host: string, _opts: unknown, cb: LookupCallback): void {
+function literalLookup(host: string, opts: unknown, cb: LookupCallback): void {
   const family = net.isIP(host);
   if (family !== 0) cb(null, host, family);
-  else cb(Object.assign(new Error(`not an IP address: ${host}`), { code: 'EINVAL' }), '', 0);
+  else dns.lookup(host, opts as dns.LookupOptions, cb as never);
 }
 
 export class UdpSocket implements UdpSender {
