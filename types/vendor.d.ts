@@ -66,6 +66,10 @@ declare module 'bittorrent-protocol' {
     allowedFast(index: number): void;
     extended(ext: number | string, obj: Uint8Array | Record<string, unknown>): void;
     keepAlive(): void;
+    /** MSE/PE (with peEnabled): start as the initiator for this hex info-hash; the responder's answer to 'crypto-infohash'. */
+    startEncryption(infoHashHex: string): void;
+    setInfoHash(infoHashHex: string): void;
+    write(data: Uint8Array): boolean;
   }
 }
 

@@ -58,7 +58,7 @@ describe('zsh and fish completion', () => {
     for (const c of commands) {
       expect(zsh).toContain(`'${c}:`);
       expect(fish).toContain(`-a ${c} `);
-      const opts = [...cli([c, '--help']).matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!);
+      const opts = [...cli([c, '--help']).matchAll(/^ {2}(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]!);
       for (const o of opts) {
         expect(zsh).toContain(o);
         expect(fish).toContain(`'__fish_seen_subcommand_from ${c}'`);

@@ -25,7 +25,13 @@ export function requireLibtorrent(): void {
   if (!hasLibtorrent) throw new Error(MISSING_LIBTORRENT);
 }
 
-export interface LtPeerSeen { endpoint: string; peer_id: string; client: string }
+/**
+ * lt_peer.py --encryption: `plaintext` (default: plaintext out, either in), `enabled` (MSE tried both ways,
+ * plaintext fallback), `forced` (pe_forced both ways, RC4 payload only), `refuse` (plaintext only).
+ */
+export type LtEncryption = 'plaintext' | 'enabled' | 'forced' | 'refuse';
+/** encryption: libtorrent's peer_info flags, 'rc4', 'plaintext' (an MSE handshake, plaintext payload) or ''. */
+export interface LtPeerSeen { endpoint: string; peer_id: string; client: string; encryption?: string }
 export interface LtSeedStats { uploaded: number; peers_seen: LtPeerSeen[] }
 export interface LtSeed {
   port: number;
@@ -43,6 +49,7 @@ export interface LtSeedOptions {
   port?: number;
   /** 'utp': libtorrent with TCP off in both directions; default 'tcp' */
   transport?: 'tcp' | 'utp' | 'both';
+  encryption?: LtEncryption;
 }
 
 export interface LtDownloadResult {
@@ -56,6 +63,8 @@ export interface LtDownloadResult {
   downloaded: number;
   pieces: number;
   pieces_have: number;
+  /** what peer_info said of the connections seen while downloading ('rc4', 'plaintext', '') */
+  peer_encryption?: string[];
   error?: string;
 }
 export interface LtDownload {
@@ -71,6 +80,7 @@ export interface LtDownloadOptions {
   port?: number;
   /** 'utp': libtorrent with TCP off in both directions; default 'tcp' */
   transport?: 'tcp' | 'utp' | 'both';
+  encryption?: LtEncryption;
 }
 
 interface Child {
@@ -158,6 +168,7 @@ export async function startLtSeed(torrentPath: string, savePath: string, opts: L
   for (const p of opts.peers ?? []) args.push('--peer', peerArg(p));
   if (opts.seedMode) args.push('--seed-mode');
   if (opts.transport) args.push('--transport', opts.transport);
+  if (opts.encryption) args.push('--encryption', opts.encryption);
   const child = start(args);
   let summary: LtSeedStats | undefined;
   const port = await new Promise<number>((resolve, reject) => {
@@ -207,6 +218,7 @@ export function startLtDownload(
     '--port', String(opts.port ?? 0)];
   for (const p of peers) args.push('--peer', peerArg(p));
   if (opts.transport) args.push('--transport', opts.transport);
+  if (opts.encryption) args.push('--encryption', opts.encryption);
   const child = start(args);
   let result: LtDownloadResult | undefined;
   const port = new Promise<number>((resolve, reject) => {

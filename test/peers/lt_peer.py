@@ -5,20 +5,22 @@
       Hash-checks DIR/<name> (skipped with --seed-mode), prints exactly one stdout line
       `READY <port>` once seeding (with trackers: after the first announce answer, max 10 s),
       serves until SIGTERM/SIGINT, then prints
-      {"uploaded": <payload bytes>, "peers_seen": [{"endpoint", "peer_id", "client"}...]}
+      {"uploaded": <payload bytes>, "peers_seen": [{"endpoint", "peer_id", "client", "encryption"}...]}
+      (encryption: "rc4", "plaintext" (MSE handshake, plaintext payload) or "" as libtorrent's peer_info says)
       and exits 0.  Exit 3 if the data is incomplete after checking (or on a storage error).
       --peer makes the seed dial that peer (re-dialled every second until connected).
 
   lt_peer.py get TORRENT_OR_MAGNET --save-path DIR [--peer 127.0.0.1:P]... [--port 0] [--timeout 120]
       Prints `LISTEN <port>` first, dials every --peer (again every second while not
       connected), and when the download is complete prints
-      {"ok": true, "seconds", "bytes", "hash_failures", "info_hash", ...} and exits 0.
+      {"ok": true, "seconds", "bytes", "hash_failures", "info_hash", "peer_encryption", ...} and exits 0.
       Timeout: {"ok": false, "error": "timeout", ...}, exit 2.  Storage/torrent error: exit 3.
       SIGTERM/SIGINT: {"ok": false, "error": "interrupted", ...}, exit 1.
 
 Both modes: listen on 127.0.0.1 only, TCP only (--transport utp: uTP only, libtorrent's TCP off in both
 directions; --transport both: either), plaintext outgoing (incoming: plaintext or
-MSE/PE), no DHT/LSD/UPnP/NAT-PMP, unlimited unchoke slots, several connections per IP allowed
+MSE/PE; --encryption changes that: `enabled` tries MSE both ways and falls back, `forced` is
+pe_forced both ways with RC4 payload only, `refuse` is plaintext only both ways), no DHT/LSD/UPnP/NAT-PMP, unlimited unchoke slots, several connections per IP allowed
 (every loopback peer is 127.0.0.1).  Any peer, tracker or web-seed URL that is not on
 127.0.0.1 is refused with exit 64 before a session exists; trackers and web seeds in the
 torrent/magnet are used (they are on 127.0.0.1 then), DHT nodes are dropped.
@@ -72,7 +74,25 @@ def check_url(url, kind):
         refuse(f"{kind} {url!r}")
 
 
-def session_settings(port, get_mode, trackers, transport="tcp"):
+ENCRYPTION = {
+    # name: (out_enc_policy, in_enc_policy, allowed_enc_level, prefer_rc4)
+    "plaintext": ("pe_disabled", "pe_enabled", "pe_both", False),
+    "enabled": ("pe_enabled", "pe_enabled", "pe_both", False),
+    "forced": ("pe_forced", "pe_forced", "pe_rc4", True),
+    "refuse": ("pe_disabled", "pe_disabled", "pe_both", False),
+}
+
+
+def encryption_of(p):
+    """libtorrent's peer_info flags as one word."""
+    if p.flags & lt.peer_info.rc4_encrypted:
+        return "rc4"
+    if p.flags & lt.peer_info.plaintext_encrypted:
+        return "plaintext"
+    return ""
+
+
+def session_settings(port, get_mode, trackers, encryption="plaintext", transport="tcp"):
     cat = lt.alert.category_t
     mask = cat.error_notification | cat.status_notification | cat.storage_notification
     if not get_mode:
@@ -93,8 +113,10 @@ def session_settings(port, get_mode, trackers, transport="tcp"):
         "enable_incoming_tcp": transport != "utp",
         "allow_multiple_connections_per_ip": True,
         "unchoke_slots_limit": -1,
-        "out_enc_policy": int(lt.enc_policy.pe_disabled),
-        "in_enc_policy": int(lt.enc_policy.pe_enabled),
+        "out_enc_policy": int(getattr(lt.enc_policy, ENCRYPTION[encryption][0])),
+        "in_enc_policy": int(getattr(lt.enc_policy, ENCRYPTION[encryption][1])),
+        "allowed_enc_level": int(getattr(lt.enc_level, ENCRYPTION[encryption][2])),
+        "prefer_rc4": ENCRYPTION[encryption][3],
         "alert_mask": int(mask),
         "alert_queue_size": 10000,
         "announce_to_all_trackers": True,
@@ -220,7 +242,7 @@ def run_seed(a, stopper):
         check_url(u, "tracker")
     atp, trackers = torrent_params(a.torrent)
     trackers = list(dict.fromkeys(a.tracker + trackers))
-    ses = lt.session(session_settings(a.port, False, trackers, a.transport))
+    ses = lt.session(session_settings(a.port, False, trackers, a.encryption, a.transport))
     port = wait_listen(ses, stopper)
     atp.save_path = os.path.abspath(a.save_path)
     atp.trackers = trackers
@@ -232,11 +254,13 @@ def run_seed(a, stopper):
 
     seen = {}
 
-    def note(endpoint, pid=None, client=None):
+    def note(endpoint, pid=None, client=None, encryption=""):
         key = f"{endpoint[0]}:{endpoint[1]}"
         if key == f"{LOOPBACK}:{port}":
             return      # itself: a tracker hands the seed its own address back
-        e = seen.setdefault(key, {"endpoint": key, "peer_id": "", "client": ""})
+        e = seen.setdefault(key, {"endpoint": key, "peer_id": "", "client": "", "encryption": ""})
+        if encryption:
+            e["encryption"] = encryption
         if pid is not None and pid_hex(pid):
             e["peer_id"] = pid_hex(pid)
             if not e["client"]:
@@ -306,12 +330,12 @@ def run_seed(a, stopper):
         if now - last_poll >= 0.25:
             last_poll = now
             for p in h.get_peer_info():
-                note(tuple(p.ip), p.pid, p.client)
+                note(tuple(p.ip), p.pid, p.client, encryption_of(p))
         dialer.tick()
 
     st = h.status()
     for p in h.get_peer_info():
-        note(tuple(p.ip), p.pid, p.client)
+        note(tuple(p.ip), p.pid, p.client, encryption_of(p))
     out(json.dumps({"uploaded": st.total_payload_upload, "peers_seen": list(seen.values())}))
     ses.pause()
     del h
@@ -326,7 +350,7 @@ def run_get(a, stopper):
     if is_magnet and not peers and not trackers and not atp.peers:
         log("lt_peer: a magnet needs a --peer (no DHT here)")
         sys.exit(EXIT_REFUSED)
-    ses = lt.session(session_settings(a.port, True, trackers, a.transport))
+    ses = lt.session(session_settings(a.port, True, trackers, a.encryption, a.transport))
     port = wait_listen(ses, stopper)
     out(f"LISTEN {port}")
     os.makedirs(a.save_path, exist_ok=True)
@@ -341,6 +365,7 @@ def run_get(a, stopper):
     dialer = Dialer(h, peers)
     dialer.tick(force=True)
     exit_code = 0
+    peer_encryption = set()
     while True:
         if stopper.flag:
             error, exit_code = "interrupted", 1
@@ -363,6 +388,10 @@ def run_get(a, stopper):
         if ti is not None and st.has_metadata and st.is_finished and st.num_pieces == ti.num_pieces() \
                 and st.state not in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data):
             break
+        for p in h.get_peer_info():
+            # only once the BitTorrent handshake is in (its peer id known): the encryption is settled then
+            if not p.flags & (lt.peer_info.connecting | lt.peer_info.handshake) and pid_hex(p.pid):
+                peer_encryption.add(encryption_of(p))
         dialer.tick()
     seconds = time.monotonic() - t0
 
@@ -378,6 +407,7 @@ def run_get(a, stopper):
         "pieces": ti.num_pieces() if ti is not None else 0,
         "pieces_have": st.num_pieces,
         "version": lt.__version__,
+        "peer_encryption": sorted(peer_encryption),
     }
     if error:
         result["error"] = error
@@ -402,6 +432,8 @@ def main():
         p.add_argument("--stdin-lifeline", action="store_true", help="stop when stdin reaches EOF")
         p.add_argument("--transport", choices=("tcp", "utp", "both"), default="tcp",
                        help="tcp (default), utp (libtorrent's TCP off both ways) or both")
+        p.add_argument("--encryption", choices=sorted(ENCRYPTION), default="plaintext",
+                       help="MSE/PE policy (default: plaintext outgoing, either incoming)")
 
     s = sub.add_parser("seed", help="seed complete data")
     s.add_argument("torrent")

@@ -100,6 +100,13 @@ program.command('start')
   .addOption(new Option('--dht-bootstrap <host:port>', "DHT bootstrap node (repeatable); default: libtorrent's routers").argParser(collect).env('SPRITZLE_DHT_BOOTSTRAP'))
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent').default('info').env('SPRITZLE_LOG_LEVEL'))
   .addOption(new Option('--log-file <file>', 'append the log (JSON lines) to this file instead of stderr').env('SPRITZLE_LOG_FILE'))
+  .addOption(new Option('--out-enc-policy <policy>', 'encryption (MSE/PE) of connections we dial: enabled tries it and falls back to plaintext, forced refuses plaintext')
+    .choices(['forced', 'enabled', 'disabled']).default('enabled').env('SPRITZLE_OUT_ENC_POLICY'))
+  .addOption(new Option('--in-enc-policy <policy>', 'encryption of incoming connections: enabled accepts both, forced refuses plaintext, disabled refuses encrypted')
+    .choices(['forced', 'enabled', 'disabled']).default('enabled').env('SPRITZLE_IN_ENC_POLICY'))
+  .addOption(new Option('--allowed-enc-level <level>', 'what an encrypted connection may carry its payload as')
+    .choices(['plaintext', 'rc4', 'both']).default('both').env('SPRITZLE_ALLOWED_ENC_LEVEL'))
+  .option('--prefer-rc4', 'with both levels allowed, choose RC4 when an incoming encrypted peer offers both (default: plaintext)')
   .action(async (opts: StartOptions & { config?: string }, cmd: Command) => {
     const { startCommand } = await import('./commands/start.js');
     exitCode = await startCommand(opts, cmd);

@@ -21,6 +21,7 @@ export {
   type AddTorrentParams, type NormalizedAddParams, type TorrentFlagName,
 } from './session/add-torrent-params.js';
 export { DEFAULT_SETTINGS, validateSettings, type SessionSettings } from './session/settings.js';
+export type { EncPolicy, EncLevel } from './transport/mse.js';
 export { Counters, type SessionStats, type MetricType } from './stats/counters.js';
 export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentState } from './session/events.js';
 export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';

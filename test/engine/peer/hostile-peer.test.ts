@@ -60,10 +60,12 @@ describe('a peer that sends corrupt data', () => {
     expect(s['ses.num_piece_failed']!).toBeGreaterThanOrEqual(1);
     expect(s['net.recv_failed_bytes']!).toBeGreaterThanOrEqual(65536);
     expect(h.status().total_failed_bytes).toBe(s['net.recv_failed_bytes']);
-    // Banned means banned: the liar is not dialled again.
+    // Banned means banned: the liar is not dialled again. (Its first dial may have taken two connections:
+    // an encrypted attempt, which the plaintext-only liar drops, then plaintext.)
+    const dialled = liar.connections();
     h.connectPeer('127.0.0.1', liar.port);
     await new Promise((r) => setTimeout(r, 300));
-    expect(liar.connections()).toBe(1);
+    expect(liar.connections()).toBe(dialled);
   });
 
   it('with the liar and an honest seed connected at once, only the liar is banned', async () => {

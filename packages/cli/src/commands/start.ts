@@ -32,6 +32,11 @@ export interface StartOptions {
   logLevel: string;
   /** Log lines go to this file (JSON, appended) instead of stderr. */
   logFile?: string;
+  /** MSE/PE: libtorrent's out_enc_policy, in_enc_policy, allowed_enc_level and prefer_rc4. */
+  outEncPolicy?: string;
+  inEncPolicy?: string;
+  allowedEncLevel?: string;
+  preferRc4?: boolean;
   /** Engine settings that came from the command line, environment or config file (they win over saved state). */
   givenSettings?: ReadonlySet<string>;
 }
@@ -102,6 +107,18 @@ function checkedConfigValue(cmd: Command, path: string, key: string, value: unkn
   }
 }
 
+/** The encryption options and the engine settings they set. */
+const ENC_OPTIONS = [
+  ['outEncPolicy', 'out_enc_policy'], ['inEncPolicy', 'in_enc_policy'], ['allowedEncLevel', 'allowed_enc_level'], ['preferRc4', 'prefer_rc4'],
+] as const;
+
+/** Engine settings for the encryption options (validated by the engine, which names a bad value). */
+function encSettings(opts: StartOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [option, setting] of ENC_OPTIONS) if (opts[option] !== undefined) out[setting] = opts[option];
+  return out;
+}
+
 /**
  * The `start` command's options as commander parsed them, completed from the config file (precedence: flag >
  * SPRITZLE_* variable > config file > default), then run.
@@ -122,6 +139,10 @@ export async function startCommand(opts: StartOptions & { config?: string }, cmd
   const given = new Set<string>();
   if (cmd.getOptionValueSource('dht') !== 'default') given.add('enable_dht');
   if (merged.dhtBootstrap?.length) given.add('dht_bootstrap_nodes');
+  for (const [option, setting] of ENC_OPTIONS) {
+    const source = cmd.getOptionValueSource(option);
+    if (source !== undefined && source !== 'default') given.add(setting);
+  }
   given.add('save_path');
   return runStart({ ...merged, stateDir: merged.stateDir ?? stateDir, givenSettings: given });
 }
@@ -152,6 +173,7 @@ export async function runStart(opts: StartOptions): Promise<number> {
     session = await openSession(opts.listenHost, opts.listenPort, {
       save_path: downloadDir,
       ...dhtSettings(opts),
+      ...encSettings(opts),
     });
     const events = logSessionEvents(session, log);
     // The state lock is ours: nothing else writes here, so a temporary file is what a killed save left.

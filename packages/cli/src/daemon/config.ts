@@ -5,6 +5,7 @@ import { CliError } from '../errors.js';
 export const CONFIG_KEYS = {
   port: 'number', host: 'string', listenPort: 'number', listenHost: 'string', downloadDir: 'string',
   token: 'string', dht: 'boolean', dhtBootstrap: 'string[]', logLevel: 'string',
+  outEncPolicy: 'string', inEncPolicy: 'string', allowedEncLevel: 'string', preferRc4: 'boolean',
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

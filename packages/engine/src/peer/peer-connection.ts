@@ -7,6 +7,7 @@ import {
 } from '../wire/codec.js';
 import { ExtensionRegistry, type ExtensionWire, type WireExtensionCtor } from '../wire/extensions.js';
 import bencode from 'bencode';
+import type { Encryption } from '../transport/mse.js';
 import type { Transport, TransportSink } from '../transport/transport.js';
 
 /** Outgoing batch buffer: 64 requests of 17 bytes, more than a queue refill usually sends. */
@@ -97,6 +98,8 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   peerId = '';
   /** Client name from the extended handshake's `v`. */
   client = '';
+  /** How the connection is carried: plaintext BitTorrent, or MSE with an RC4 or a plaintext payload (set once joined). */
+  encryption: Encryption = 'none';
   closed = false;
   closeReason = '';
   /** The port the peer accepts connections on: ours to dial for outgoing, its extended handshake's `p` for incoming. */
@@ -215,6 +218,9 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   }
 
   private violation(e: unknown): void {
+    // libtorrent counts errors on encrypted connections apart (peer.error_encrypted_peers, peer.error_rc4_peers).
+    if (this.encryption !== 'none') this.counters.inc(M.peer_error_encrypted_peers);
+    if (this.encryption === 'rc4') this.counters.inc(M.peer_error_rc4_peers);
     if (!(e instanceof WireError)) {
       // A fault of ours while handling the peer's message: that connection ends, the session goes on.
       this.counters.inc(M.peer_error_peers);

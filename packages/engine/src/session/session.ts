@@ -14,6 +14,8 @@ import { TcpTransport } from '../transport/tcp.js';
 import { UtpSocketManager } from '../transport/utp/socket-manager.js';
 import { UdpSocket } from '../transport/utp/udp-socket.js';
 import { isUtp, type UtpConnection, type UtpSettings } from '../transport/utp/connection.js';
+import { HandshakeSlots, MseTransport } from '../transport/mse.js';
+import { skeyHash } from '../transport/mse-handshake.js';
 import { Torrent, type TorrentHost } from '../torrent/torrent.js';
 import { TorrentHandle } from '../torrent/torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
@@ -36,6 +38,13 @@ const NO_UTP_MEMORY = 10_000;
  * wire/codec.ts): beyond it a connection that needs more is closed (peer.no_memory_peers).
  */
 const PEER_BUFFER_BUDGET = 64 * 1024 * 1024;
+/**
+ * MSE handshakes (incoming) in progress at once: each costs a Diffie-Hellman exponentiation and up to ~66 KB
+ * of buffer, so a flood of them is refused beyond this instead of computed.
+ */
+const MSE_HANDSHAKE_LIMIT = 64;
+/** Peers remembered as not speaking MSE (dialled in plaintext next time, as libtorrent's pe_support flag). */
+const NO_MSE_MEMORY = 10_000;
 
 /** What Session.create takes besides settings. */
 export interface SessionOptions {
@@ -499,7 +508,32 @@ export class Session extends TypedEmitter<SessionEvents> {
     return n;
   }
 
-  private connectPeer(torrent: Torrent, host: string, port: number): void {
+  private readonly mseSlots = new HandshakeSlots(MSE_HANDSHAKE_LIMIT);
+  /** "host:port" of peers whose encrypted handshake failed: out_enc_policy enabled dials them in plaintext. */
+  private readonly noMse = new Set<string>();
+  /** HASH('req2', info-hash) of each torrent, hex: what an incoming MSE handshake names its torrent by. */
+  private readonly skeyHashes = new WeakMap<Torrent, string>();
+
+  /** The torrent an incoming MSE handshake asks for (its SKEY), across every torrent of the session. */
+  private readonly findSkey = (req2: Uint8Array): Uint8Array | null => {
+    const want = Buffer.from(req2).toString('hex');
+    for (const t of this.torrentsByHash.values()) {
+      let h = this.skeyHashes.get(t);
+      if (h === undefined) {
+        h = Buffer.from(skeyHash(t.infoHashBytes)).toString('hex');
+        this.skeyHashes.set(t, h);
+      }
+      if (h === want) return t.infoHashBytes;
+    }
+    return null;
+  };
+
+  /** Counts an MSE handshake's end: a failure is an error on an encrypted connection (peer.error_encrypted_peers). */
+  private readonly mseEnded = (ok: boolean): void => {
+    if (!ok) this.counters.inc(M.peer_error_encrypted_peers);
+  };
+
+  private connectPeer(torrent: Torrent, host: string, port: number, plaintext = false): void {
     if (this.closedFlag) return;
     if (this.connectionCount() >= this.settingsValue.connections_limit) {
       this.counters.inc(M.peer_too_many_peers);
@@ -511,15 +545,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     // libtorrent's order: uTP first, TCP if uTP is not answered (or is off), unless TCP is off too.
     const tcpOk = s.enable_outgoing_tcp;
     if (this.utp && s.enable_outgoing_utp && net.isIPv4(host) && !(tcpOk && this.noUtp.has(`${host}:${port}`))) {
-      this.connectUtp(torrent, host, port, tcpOk);
+      this.connectUtp(torrent, host, port, tcpOk, plaintext);
     } else if (tcpOk) {
-      this.connectTcp(torrent, host, port);
+      this.connectTcp(torrent, host, port, plaintext);
     } else {
       torrent.connectFailed(host, port, false);
     }
   }
 
-  private connectUtp(torrent: Torrent, host: string, port: number, fallBackToTcp: boolean): void {
+  private connectUtp(torrent: Torrent, host: string, port: number, fallBackToTcp: boolean, plaintext: boolean): void {
     const conn = this.utp!.connect(host, port, (err) => {
       if (err !== null) {
         if (this.closedFlag || torrent.closed || torrent.paused || !fallBackToTcp) {
@@ -529,7 +563,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         }
         if (this.noUtp.size >= NO_UTP_MEMORY) this.noUtp.clear();
         this.noUtp.add(`${host}:${port}`);
-        this.connectTcp(torrent, host, port);
+        this.connectTcp(torrent, host, port, plaintext);
         return;
       }
       if (this.closedFlag || torrent.closed || torrent.paused) {
@@ -537,18 +571,38 @@ export class Session extends TypedEmitter<SessionEvents> {
         torrent.connectFailed(host, port, false);
         return;
       }
-      this.startOutgoing(torrent, conn);
+      this.startOutgoing(torrent, conn, host, port, plaintext);
     });
   }
 
-  private startOutgoing(torrent: Torrent, transport: TcpTransport | UtpConnection): void {
-    const peer = new PeerConnection(transport, 'outgoing', this.counters, this.peerBuffers);
-    this.handshakePhase(peer, torrent);
+  /** A connected transport (TCP or uTP): MSE over it as out_enc_policy says, then the BitTorrent handshake. */
+  private startOutgoing(torrent: Torrent, transport: TcpTransport | UtpConnection, host: string, port: number, plaintext: boolean): void {
+    // out_enc_policy: forced always encrypts; enabled encrypts unless this peer failed the encrypted
+    // handshake before (then, as libtorrent, it is dialled again in plaintext at once).
+    const s = this.settingsValue;
+    const key = `${host}:${port}`;
+    const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext && !this.noMse.has(key));
+    const mse = encrypt
+      ? MseTransport.outgoing(transport, {
+        skey: torrent.infoHashBytes, level: s.allowed_enc_level, timeoutMs: s.handshake_timeout * 1000,
+        onHandshakeEnd: (r) => this.mseEnded(r !== null),
+      })
+      : null;
+    const peer = new PeerConnection(mse ?? transport, 'outgoing', this.counters, this.peerBuffers);
+    const fallBack = (): boolean => {
+      // Only a peer that never answered our public key (a plaintext-only one drops it) is retried in plaintext.
+      if (!mse || mse.established || mse.peerSpeaksMse || s.out_enc_policy !== 'enabled' || this.closedFlag || torrent.closed) return false;
+      if (this.noMse.size >= NO_MSE_MEMORY) this.noMse.clear();
+      this.noMse.add(key);
+      this.connectPeer(torrent, host, port, true);
+      return true;
+    };
+    this.handshakePhase(peer, torrent, mse, fallBack);
     torrent.useExtensions(peer);
     peer.sendHandshake(torrent.infoHashBytes, this.peerId);
   }
 
-  private connectTcp(torrent: Torrent, host: string, port: number): void {
+  private connectTcp(torrent: Torrent, host: string, port: number, plaintext: boolean): void {
     // Outgoing sockets read into one shared buffer: no allocation per read (see transport/tcp.ts).
     const transport = TcpTransport.connect(host, port);
     const socket = transport.socket;
@@ -575,7 +629,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         torrent.connectFailed(host, port, false);
         return;
       }
-      this.startOutgoing(torrent, transport);
+      this.startOutgoing(torrent, transport, host, port, plaintext);
     });
   }
 
@@ -591,10 +645,15 @@ export class Session extends TypedEmitter<SessionEvents> {
       socket.destroy();
       return;
     }
-    // A first byte other than 19 (an MSE/PE handshake) ends the connection in the codec for now; an encrypting
-    // transport will be slotted in here, between the TCP transport and the peer connection.
-    const peer = new PeerConnection(TcpTransport.accept(socket), 'incoming', this.counters, this.peerBuffers);
-    this.handshakePhase(peer, null);
+    // The MSE transport tells a plaintext handshake (first byte 19) from an encrypted one and applies
+    // in_enc_policy; past the encrypted handshake it is transparent to the peer connection.
+    const s = this.settingsValue;
+    const mse = MseTransport.incoming(TcpTransport.accept(socket), {
+      policy: s.in_enc_policy, level: s.allowed_enc_level, preferRc4: s.prefer_rc4, findSkey: this.findSkey,
+      slots: this.mseSlots, timeoutMs: s.handshake_timeout * 1000, onHandshakeEnd: (r) => this.mseEnded(r !== null),
+    });
+    const peer = new PeerConnection(mse, 'incoming', this.counters, this.peerBuffers);
+    this.handshakePhase(peer, null, mse);
   }
 
   /** An accepted uTP connection (enable_incoming_utp was checked at its SYN). */
@@ -610,15 +669,23 @@ export class Session extends TypedEmitter<SessionEvents> {
       conn.close('too many connections');
       return;
     }
-    const peer = new PeerConnection(conn, 'incoming', this.counters, this.peerBuffers);
-    this.handshakePhase(peer, null);
+    // MSE/PE runs over uTP as over TCP (in_enc_policy; told apart by the first bytes).
+    const s = this.settingsValue;
+    const mse = MseTransport.incoming(conn, {
+      policy: s.in_enc_policy, level: s.allowed_enc_level, preferRc4: s.prefer_rc4, findSkey: this.findSkey,
+      slots: this.mseSlots, timeoutMs: s.handshake_timeout * 1000, onHandshakeEnd: (r) => this.mseEnded(r !== null),
+    });
+    const peer = new PeerConnection(mse, 'incoming', this.counters, this.peerBuffers);
+    this.handshakePhase(peer, null, mse);
   }
 
   /**
    * Until the BitTorrent handshake arrives a connection belongs to no torrent. Then: the right torrent,
    * not ourselves, not a peer id already connected, not banned, or it is dropped.
    */
-  private handshakePhase(peer: PeerConnection, outgoingTorrent: Torrent | null): void {
+  private handshakePhase(
+    peer: PeerConnection, outgoingTorrent: Torrent | null, mse: MseTransport | null = null, fallBack?: () => boolean,
+  ): void {
     this.pending.add(peer);
     const timer = setTimeout(() => {
       this.counters.inc(M.peer_timeout_peers);
@@ -629,7 +696,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       clearTimeout(timer);
       this.pending.delete(peer);
       this.counters.inc(M.peer_disconnected_peers);
-      if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, false);
+      if (!outgoingTorrent || fallBack?.()) return; // (dialled again in plaintext)
+      // An encrypted dial that ends before the BitTorrent handshake says why (e.g. a plaintext-only peer
+      // with out_enc_policy forced), as libtorrent's peer_disconnected_alert would.
+      if (mse) this.emit('peer_disconnected', { info_hash: outgoingTorrent.infoHash, ip: peer.ip, port: peer.port, reason: peer.closeReason });
+      outgoingTorrent.connectFailed(peer.ip, peer.port, false);
     };
     peer.handshakeReceived = (h: Handshake): void => {
       clearTimeout(timer);
@@ -643,6 +714,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         if (outgoingTorrent) outgoingTorrent.connectFailed(peer.ip, peer.port, skip);
       };
       if (!torrent || torrent.closed || infoHash !== torrent.infoHash) return drop('unknown info-hash', true);
+      if (mse?.skey && !Buffer.from(mse.skey).equals(h.infoHash)) return drop('info-hash differs from the encrypted handshake\'s', true);
       if (torrent.paused || torrent.hasError) return drop('torrent not active', false);
       // libtorrent's torrent_not_ready: while checking, the pieces we have are not known, and a peer
       // attached now would be told we have nothing and never hear otherwise.
@@ -659,6 +731,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       if (torrent.maxConnections >= 0 && torrent.peers.size >= torrent.maxConnections) return drop('torrent connection limit', false);
       peer.peerId = peerIdHex;
+      peer.encryption = mse?.encryption ?? 'none';
       if (peer.direction === 'incoming') {
         torrent.useExtensions(peer);
         peer.sendHandshake(torrent.infoHashBytes, this.peerId);

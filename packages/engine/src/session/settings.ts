@@ -1,4 +1,5 @@
 import { SpritzleError } from '../errors.js';
+import type { EncLevel, EncPolicy } from '../transport/mse.js';
 
 /**
  * Session settings, named as libtorrent's settings_pack so that users (and GET/PATCH /session/settings)
@@ -80,6 +81,17 @@ export interface SessionSettings {
   utp_connect_timeout: number;
   /** uTP's window after a loss, percent of the window before it. */
   utp_loss_multiplier: number;
+  /**
+   * Message stream encryption (MSE/PE) of connections we dial: `enabled` tries it and falls back to plaintext
+   * if the peer does not answer it, `forced` never connects in plaintext, `disabled` never encrypts.
+   */
+  out_enc_policy: EncPolicy;
+  /** Incoming connections: `enabled` accepts both (told apart by their first bytes), `forced` refuses plaintext, `disabled` refuses MSE. */
+  in_enc_policy: EncPolicy;
+  /** What an MSE connection may carry its payload as: `plaintext`, `rc4` or `both`. */
+  allowed_enc_level: EncLevel;
+  /** With `both`: choose RC4 for an incoming connection whose peer offers both (else plaintext, as libtorrent). */
+  prefer_rc4: boolean;
 }
 
 /** Every setting's default, as Session.create applies them (libtorrent's defaults where it has the setting). */
@@ -123,6 +135,10 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   utp_num_resends: 3,
   utp_connect_timeout: 3000,
   utp_loss_multiplier: 50,
+  out_enc_policy: 'enabled',
+  in_enc_policy: 'enabled',
+  allowed_enc_level: 'both',
+  prefer_rc4: false,
 });
 
 /** Settings that only take effect when the session starts (the listen socket is already bound). */
@@ -173,6 +189,13 @@ const STRING_MAX: Readonly<Record<string, number>> = {
   save_path: 4096,
 };
 
+/** Settings with a fixed set of names, each name's position being libtorrent's number for it (plus `offset`). */
+const ENUMS: Readonly<Record<string, { names: readonly string[]; offset: number }>> = {
+  out_enc_policy: { names: ['forced', 'enabled', 'disabled'], offset: 0 },
+  in_enc_policy: { names: ['forced', 'enabled', 'disabled'], offset: 0 },
+  allowed_enc_level: { names: ['plaintext', 'rc4', 'both'], offset: 1 },
+};
+
 // C0 controls, DEL and C1 controls: they would reach peers, logs and terminals as they are.
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -200,7 +223,15 @@ export function validateSettings(input: unknown): Partial<SessionSettings> {
     let v = value;
     if (expected === 'number' && typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) v = Number(v);
     if (expected === 'boolean' && (v === 'true' || v === 'false')) v = v === 'true';
-    if (expected === 'number') {
+    const choices = ENUMS[key];
+    if (choices) {
+      // libtorrent's settings_pack numbers (pe_forced = 0, pe_rc4 = 2, ...) name the same choices.
+      const n = typeof v === 'string' && /^\d$/.test(v) ? Number(v) : v;
+      if (typeof n === 'number' && Number.isInteger(n)) v = choices.names[n - choices.offset] ?? v;
+      if (typeof v !== 'string' || !choices.names.includes(v)) {
+        invalid(key, `must be one of ${choices.names.map((c, i) => `${c} (${i + choices.offset})`).join(', ')}`);
+      }
+    } else if (expected === 'number') {
       const [min, max] = INT_RANGES[key]!;
       if (typeof v !== 'number' || !Number.isInteger(v)) invalid(key, `must be an integer from ${min} to ${max}`);
       if (v < min || v > max) invalid(key, `must be from ${min} to ${max}`);

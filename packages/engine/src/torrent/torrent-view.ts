@@ -13,8 +13,11 @@ export interface PeerInfo {
   direction: 'incoming' | 'outgoing';
   /** What the connection runs over (libtorrent's peer_info utp_socket flag). */
   transport: 'tcp' | 'utp';
-  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed. */
+  /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed, E/e encrypted (RC4/plaintext payload). */
   flags: string;
+  /** libtorrent's peer_info flags: an MSE connection with an RC4 payload, or with a plaintext payload. */
+  rc4_encrypted: boolean;
+  plaintext_encrypted: boolean;
   progress: number;
   down_speed: number;
   up_speed: number;

@@ -928,10 +928,13 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       let have = 0;
       if (p.isSeed) have = n;
       else for (let i = 0; i < n; i++) if (p.pieces.get(i)) have++;
+      // E / e: RC4-encrypted / MSE with a plaintext payload (libtorrent client_test's letters).
       const flags = (p.amInterested ? 'i' : '') + (p.peerInterested ? 'I' : '') + (p.peerChoking ? 'c' : '') +
-        (p.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '');
+        (p.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '') +
+        (p.encryption === 'rc4' ? 'E' : p.encryption === 'plaintext' ? 'e' : '');
       return {
         ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, transport: isUtp(p.transport) ? 'utp' : 'tcp', flags,
+        rc4_encrypted: p.encryption === 'rc4', plaintext_encrypted: p.encryption === 'plaintext',
         progress: n ? have / n : 0, down_speed: Math.round(p.downloadRate), up_speed: Math.round(p.uploadRate),
         total_download: p.downloadedPayload, total_upload: p.uploadedPayload, num_pieces: have, queue: p.outstanding.size,
       };

@@ -77,9 +77,15 @@ export interface UtpHost {
 /** The owner's side (the peer connection): transport.ts's TransportSink, onDrain optional for tests. */
 export type UtpSink = Pick<TransportSink, 'onData' | 'onClosed'> & Partial<Pick<TransportSink, 'onDrain'>>;
 
-/** Whether a peer connection runs over uTP (for the peer list and the per-transport peer counts). */
+/**
+ * Whether a peer connection runs over uTP (for the peer list and the per-transport peer counts), looking
+ * through wrapping transports (MSE/PE's `underlying`).
+ */
 export function isUtp(t: Transport): boolean {
-  return t instanceof UtpConnection;
+  for (let x: Transport | undefined = t; x !== undefined; x = (x as { underlying?: Transport }).underlying) {
+    if (x instanceof UtpConnection) return true;
+  }
+  return false;
 }
 
 export class UtpConnection implements Transport {

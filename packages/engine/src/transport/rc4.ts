@@ -1,0 +1,148 @@
+/**
+ * RC4, as MSE/PE uses it (RC4-drop1024: the first 1024 bytes of key stream are thrown away).
+ *
+ * Node's OpenSSL 3 keeps `rc4` in the legacy provider, which a library cannot switch on for its host
+ * process, and `@spritzle/engine` in a plain `node` must do MSE. So the engine carries its own: the
+ * loop is a 140-byte WebAssembly function (below, with its source), about twice as fast as the same loop
+ * in JavaScript (where every S-box access is bounds-checked) and close to OpenSSL's assembly; measured by
+ * bench/rc4.mjs. Short inputs (single messages) stay in JavaScript, where a call into WebAssembly and
+ * the state copies would cost more than they save. Nothing is allocated per call.
+ */
+
+/*
+ * The WebAssembly module, hand-assembled (RC4_WASM below is its binary). Memory: bytes 0-255 the S-box,
+ * 256 and 257 the indices i and j, data at 1024. One instance serves every Rc4: each call copies the
+ * stream's state in and out (258 bytes).
+ *
+ * (module
+ *   (memory (export "mem") 2)
+ *   (func (export "rc4") (param $p i32) (param $n i32)
+ *     (local $end i32) (local $i i32) (local $j i32) (local $t i32) (local $u i32)
+ *     (local.set $end (i32.add (local.get $p) (local.get $n)))
+ *     (local.set $i (i32.load8_u offset=256 (i32.const 0)))
+ *     (local.set $j (i32.load8_u offset=257 (i32.const 0)))
+ *     (block (loop
+ *       (br_if 1 (i32.ge_u (local.get $p) (local.get $end)))
+ *       (local.set $t (i32.load8_u (local.tee $i (i32.and (i32.add (local.get $i) (i32.const 1)) (i32.const 255)))))
+ *       (local.set $u (i32.load8_u (local.tee $j (i32.and (i32.add (local.get $j) (local.get $t)) (i32.const 255)))))
+ *       (i32.store8 (local.get $i) (local.get $u))
+ *       (i32.store8 (local.get $j) (local.get $t))
+ *       (i32.store8 (local.get $p) (i32.xor (i32.load8_u (local.get $p))
+ *         (i32.load8_u (i32.and (i32.add (local.get $t) (local.get $u)) (i32.const 255)))))
+ *       (local.set $p (i32.add (local.get $p) (i32.const 1)))
+ *       (br 0)))
+ *     (i32.store8 offset=256 (i32.const 0) (local.get $i))
+ *     (i32.store8 offset=257 (i32.const 0) (local.get $j))))
+ */
+const RC4_WASM =
+  'AGFzbQEAAAABBgFgAn9/AAMCAQAFAwEAAgcNAgNyYzQAAANtZW0CAAqJAQGGAQEFfyAAIAFqIQJBAC0AgAIhA0EALQCBAiEEAkADQCAAIAJPDQEg' +
+  'A0EBakH/AXEiAy0AACEFIAQgBWpB/wFxIgQtAAAhBiADIAY6AAAgBCAFOgAAIAAgAC0AACAFIAZqQf8BcS0AAHM6AAAgAEEBaiEADAALC0EAIAM6' +
+  'AIACQQAgBDoAgQIL';
+
+const STATE_BYTES = 258;
+const DATA_AT = 1024;
+/** Bytes of data per call: what fits in the module's two pages after the data offset. */
+const WINDOW = 2 * 65536 - DATA_AT;
+/** Below this many bytes JavaScript is cheaper than copying the state into WebAssembly and back. */
+const WASM_MIN = 256;
+
+interface Rc4Wasm {
+  rc4(p: number, n: number): void;
+  memory: Uint8Array;
+  /** The same memory as a Buffer: its copy() moves bytes out without making a view. */
+  memoryBuffer: Buffer;
+}
+
+/** The part of the WebAssembly global used here (the engine compiles without the DOM library that types it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { rc4: (p: number, n: number) => void; mem: { buffer: ArrayBuffer } } };
+};
+
+let wasm: Rc4Wasm | null | undefined;
+
+/** The shared instance, made on first use (synchronously: the module is tiny); null where WebAssembly is missing. */
+function rc4Wasm(): Rc4Wasm | null {
+  if (wasm !== undefined) return wasm;
+  try {
+    const bytes = Buffer.from(RC4_WASM, 'base64');
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+    const exports = instance.exports;
+    wasm = { rc4: exports.rc4, memory: new Uint8Array(exports.mem.buffer), memoryBuffer: Buffer.from(exports.mem.buffer) };
+  } catch {
+    wasm = null;
+  }
+  return wasm;
+}
+
+export class Rc4 {
+  /** S-box, then i and j (the layout the WebAssembly function uses). */
+  private readonly state = new Uint8Array(STATE_BYTES);
+  private readonly wasm = rc4Wasm();
+
+  constructor(key: Uint8Array, drop = 1024) {
+    if (key.length === 0 || key.length > 256) throw new RangeError('RC4 key must be 1-256 bytes');
+    const s = this.state;
+    for (let k = 0; k < 256; k++) s[k] = k;
+    let j = 0;
+    for (let k = 0; k < 256; k++) {
+      const t = s[k]!;
+      j = (j + t + key[k % key.length]!) & 0xff;
+      s[k] = s[j]!;
+      s[j] = t;
+    }
+    this.skip(drop);
+  }
+
+  /** Advances the key stream by `n` bytes without output. */
+  skip(n: number): void {
+    const s = this.state;
+    let i = s[256]!;
+    let j = s[257]!;
+    for (let k = 0; k < n; k++) {
+      i = (i + 1) & 0xff;
+      const t = s[i]!;
+      j = (j + t) & 0xff;
+      s[i] = s[j]!;
+      s[j] = t;
+    }
+    s[256] = i;
+    s[257] = j;
+  }
+
+  /** XORs the key stream into `data[start, end)` in place (encryption and decryption are the same). */
+  apply(data: Uint8Array, start = 0, end = data.length): void {
+    const w = this.wasm;
+    if (!w || end - start < WASM_MIN) {
+      this.applyJs(data, start, end);
+      return;
+    }
+    const mem = w.memory;
+    mem.set(this.state, 0);
+    for (let at = start; at < end; at += WINDOW) {
+      const n = Math.min(WINDOW, end - at);
+      // The whole array (the usual call) is copied in without a view; a part needs one.
+      mem.set(at === 0 && n === data.length ? data : data.subarray(at, at + n), DATA_AT);
+      w.rc4(DATA_AT, n);
+      w.memoryBuffer.copy(data, at, DATA_AT, DATA_AT + n);
+    }
+    w.memoryBuffer.copy(this.state, 0, 0, STATE_BYTES);
+  }
+
+  private applyJs(data: Uint8Array, start: number, end: number): void {
+    const s = this.state;
+    let i = s[256]!;
+    let j = s[257]!;
+    for (let k = start; k < end; k++) {
+      i = (i + 1) & 0xff;
+      const t = s[i]!;
+      j = (j + t) & 0xff;
+      const u = s[j]!;
+      s[i] = u;
+      s[j] = t;
+      data[k] = data[k]! ^ s[(t + u) & 0xff]!;
+    }
+    s[256] = i;
+    s[257] = j;
+  }
+}

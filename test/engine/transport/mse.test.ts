@@ -1,0 +1,206 @@
+import { describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { HandshakeSlots, MseTransport, type EncLevel, type EncPolicy } from '../../../packages/engine/src/transport/mse.js';
+import { skeyHash } from '../../../packages/engine/src/transport/mse-handshake.js';
+import { MemoryTransport, RecordingSink } from '../../helpers/memory-transport.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const INFO_HASH = new Uint8Array(createHash('sha1').update('a torrent').digest());
+const BT_HANDSHAKE = new Uint8Array(68).map((_, i) => (i === 0 ? 19 : 0x41 + (i % 26)));
+const MESSAGE = new Uint8Array(Buffer.from('0000000d06000000070000400000004000', 'hex')); // a request
+const findSkey = (req2: Uint8Array): Uint8Array | null => (hex(req2) === hex(skeyHash(INFO_HASH)) ? INFO_HASH : null);
+
+/** A dialling MSE transport and an accepting one over a memory pipe, each with a recording owner. */
+function connect(opts: { outLevel?: EncLevel; inLevel?: EncLevel; inPolicy?: EncPolicy; preferRc4?: boolean; timeoutMs?: number } = {}) {
+  const [a, b] = MemoryTransport.pair();
+  const ended: { side: string; method: string | null; reason?: string }[] = [];
+  const out = MseTransport.outgoing(a, {
+    skey: INFO_HASH, level: opts.outLevel ?? 'both',
+    onHandshakeEnd: (r, reason) => ended.push({ side: 'out', method: r?.method ?? null, reason }),
+  });
+  const inc = MseTransport.incoming(b, {
+    policy: opts.inPolicy ?? 'enabled', level: opts.inLevel ?? 'both', preferRc4: opts.preferRc4 ?? true, findSkey,
+    timeoutMs: opts.timeoutMs,
+    onHandshakeEnd: (r, reason) => ended.push({ side: 'in', method: r?.method ?? null, reason }),
+  });
+  const outSink = new RecordingSink();
+  const inSink = new RecordingSink();
+  out.attach(outSink);
+  inc.attach(inSink);
+  return { a, b, out, inc, outSink, inSink, ended };
+}
+
+describe('the MSE transport', () => {
+  it('carries both directions RC4-encrypted: the owner sees its peer\'s bytes, the wire never does', async () => {
+    const c = connect();
+    c.out.write(BT_HANDSHAKE); // written before the handshake: travels as the initial payload
+    await c.inSink.until(() => c.inSink.bytes().length >= 68);
+    expect(hex(c.inSink.bytes())).toBe(hex(BT_HANDSHAKE));
+    expect(c.inc.encryption).toBe('rc4');
+    expect(c.out.encryption).toBe('rc4');
+    expect(hex(c.inc.skey!)).toBe(hex(INFO_HASH));
+
+    c.inc.write(BT_HANDSHAKE);
+    c.inc.write(MESSAGE);
+    c.out.write(MESSAGE);
+    await c.outSink.until(() => c.outSink.bytes().length >= 68 + MESSAGE.length);
+    await c.inSink.until(() => c.inSink.bytes().length >= 68 + MESSAGE.length);
+    expect(hex(c.outSink.bytes())).toBe(hex(new Uint8Array([...BT_HANDSHAKE, ...MESSAGE])));
+    expect(hex(c.inSink.bytes())).toBe(hex(new Uint8Array([...BT_HANDSHAKE, ...MESSAGE])));
+    for (const wire of [c.a.wire(), c.b.wire()]) {
+      expect(hex(wire)).not.toContain(hex(BT_HANDSHAKE.subarray(1, 20)));
+      expect(hex(wire)).not.toContain(hex(MESSAGE));
+    }
+    expect(c.ended.map((e) => `${e.side}:${e.method}`).sort()).toEqual(['in:rc4', 'out:rc4']);
+  });
+
+  it('leaves the owner\'s buffers as they were (a block may be shared with other peers)', async () => {
+    const c = connect();
+    c.out.write(BT_HANDSHAKE);
+    await c.inSink.until(() => c.inSink.bytes().length >= 68);
+    const block = MESSAGE.slice();
+    c.out.write(block);
+    expect(hex(block)).toBe(hex(MESSAGE));
+  });
+
+  it('calls back when the bytes of a write have gone out, for writes made before and after the handshake', async () => {
+    const c = connect();
+    const flushed: string[] = [];
+    c.out.write(BT_HANDSHAKE, () => flushed.push('handshake (as IA)'));
+    await c.inSink.until(() => c.inSink.bytes().length >= 68);
+    c.out.write(MESSAGE, () => flushed.push('message'));
+    await c.inSink.until(() => c.inSink.bytes().length >= 68 + MESSAGE.length);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(flushed).toEqual(['handshake (as IA)', 'message']);
+  });
+
+  it('sends the payload in the clear after an encrypted handshake when plaintext is negotiated', async () => {
+    const c = connect({ preferRc4: false });
+    c.out.write(BT_HANDSHAKE);
+    await c.inSink.until(() => c.inSink.bytes().length >= 68);
+    expect(c.inc.encryption).toBe('plaintext');
+    c.out.write(MESSAGE);
+    await c.inSink.until(() => c.inSink.bytes().length >= 68 + MESSAGE.length);
+    expect(c.out.encryption).toBe('plaintext');
+    expect(hex(c.a.wire())).toContain(hex(MESSAGE));
+  });
+
+  it('passes a plaintext BitTorrent connection through when incoming encryption is enabled', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: false, findSkey });
+    const sink = new RecordingSink();
+    inc.attach(sink);
+    a.attach(new RecordingSink());
+    a.write(BT_HANDSHAKE);
+    await sink.until(() => sink.bytes().length >= 68);
+    expect(hex(sink.bytes())).toBe(hex(BT_HANDSHAKE));
+    expect(inc.encryption).toBe('none');
+    inc.write(MESSAGE);
+    expect(hex(b.wire())).toBe(hex(MESSAGE));
+  });
+
+  it('refuses a plaintext connection when incoming encryption is forced, saying why', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const inc = MseTransport.incoming(b, { policy: 'forced', level: 'both', preferRc4: false, findSkey });
+    const sink = new RecordingSink();
+    inc.attach(sink);
+    a.attach(new RecordingSink());
+    a.write(BT_HANDSHAKE);
+    await sink.until(() => sink.closedReason !== null);
+    expect(sink.closedReason).toMatch(/plaintext connection refused: encryption is required/);
+    expect(sink.received).toEqual([]);
+  });
+
+  it('refuses an encrypted connection when incoming encryption is disabled', async () => {
+    const c = connect({ inPolicy: 'disabled' });
+    await c.inSink.until(() => c.inSink.closedReason !== null);
+    expect(c.inSink.closedReason).toMatch(/encrypted connection refused/);
+    await c.outSink.until(() => c.outSink.closedReason !== null);
+    expect(c.outSink.closedReason).toMatch(/during the encryption handshake/);
+    expect(c.ended.find((e) => e.side === 'out')).toMatchObject({ method: null });
+  });
+
+  it('fails cleanly when the two sides allow no common method (RC4 only against plaintext only)', async () => {
+    const c = connect({ outLevel: 'plaintext', inLevel: 'rc4' });
+    c.out.write(BT_HANDSHAKE);
+    await c.inSink.until(() => c.inSink.closedReason !== null);
+    expect(c.inSink.closedReason).toMatch(/encryption handshake failed: no common encryption method/);
+    await c.outSink.until(() => c.outSink.closedReason !== null);
+  });
+
+  it('drops a peer that sends garbage instead of a handshake', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: false, findSkey });
+    const sink = new RecordingSink();
+    inc.attach(sink);
+    a.attach(new RecordingSink());
+    a.write(new Uint8Array(2000).fill(0x7f));
+    await sink.until(() => sink.closedReason !== null);
+    expect(sink.closedReason).toMatch(/encryption handshake failed/);
+  });
+
+  it('drops a peer that never finishes the handshake once the handshake timeout passes', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: false, findSkey, timeoutMs: 30 });
+    const sink = new RecordingSink();
+    inc.attach(sink);
+    a.attach(new RecordingSink());
+    a.write(new Uint8Array(50).fill(0x7f)); // part of a public key, then nothing
+    await sink.until(() => sink.closedReason !== null);
+    expect(sink.closedReason).toBe('encryption handshake timed out');
+    expect(b.closedWith).toBe('encryption handshake timed out');
+  });
+
+  it('holds a payload that arrives before its owner attaches, and hands it over on attach', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const out = MseTransport.outgoing(a, { skey: INFO_HASH, level: 'both' });
+    const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: true, findSkey });
+    out.attach(new RecordingSink());
+    out.write(BT_HANDSHAKE);
+    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(inc.encryption).toBe('rc4');
+    const sink = new RecordingSink();
+    inc.attach(sink);
+    expect(hex(sink.bytes())).toBe(hex(BT_HANDSHAKE));
+  });
+});
+
+describe('the cap on concurrent MSE handshakes', () => {
+  it('refuses an encrypted connection beyond the cap and frees the slot when a handshake ends', async () => {
+    const slots = new HandshakeSlots(1);
+    const dial = (): { inc: MseTransport; sink: RecordingSink; out: MseTransport } => {
+      const [a, b] = MemoryTransport.pair();
+      const out = MseTransport.outgoing(a, { skey: INFO_HASH, level: 'both' });
+      out.attach(new RecordingSink());
+      const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: true, findSkey, slots });
+      const sink = new RecordingSink();
+      inc.attach(sink);
+      return { inc, sink, out };
+    };
+    const first = dial();
+    const second = dial();
+    await second.sink.until(() => second.sink.closedReason !== null);
+    expect(second.sink.closedReason).toMatch(/1 encryption handshakes already in progress/);
+    first.out.write(BT_HANDSHAKE);
+    await first.sink.until(() => first.sink.bytes().length >= 68);
+    expect(slots.inUse).toBe(0);
+    const third = dial();
+    third.out.write(BT_HANDSHAKE);
+    await third.sink.until(() => third.sink.bytes().length >= 68);
+    expect(third.inc.encryption).toBe('rc4');
+  });
+});
+
+describe('telling a plaintext-only peer from an MSE one that failed', () => {
+  it('a peer that drops our public key unanswered does not speak MSE; one that answered it does', async () => {
+    const dropped = connect({ inPolicy: 'disabled' });
+    await dropped.outSink.until(() => dropped.outSink.closedReason !== null);
+    expect(dropped.out.peerSpeaksMse).toBe(false);
+
+    const failed = connect({ outLevel: 'plaintext', inLevel: 'rc4' }); // no common method: fails after step 2
+    failed.out.write(BT_HANDSHAKE);
+    await failed.outSink.until(() => failed.outSink.closedReason !== null);
+    expect(failed.out.peerSpeaksMse).toBe(true);
+  });
+});

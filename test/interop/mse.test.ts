@@ -1,0 +1,259 @@
+/**
+ * Encrypted connections (MSE/PE) with real peers on 127.0.0.1: libtorrent (pe_forced and enabled, both
+ * directions, a magnet's metadata), Transmission (encryption required, both directions), spritzle with
+ * itself (forced both sides), and forced against a plaintext-only peer failing with the reason.
+ */
+import { describe, expect, it } from '@jest/globals';
+import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import Wire from 'bittorrent-protocol';
+import type { PeerInfo, TorrentHandle } from '@spritzle/engine';
+import { dataFiles, makeTorrent, sameBytes, tmpDir, type TestTorrent } from '../helpers/fixtures.js';
+import { finished, sessionsForThisFile, waitFor } from '../helpers/engine.js';
+import { startLtDownload, startLtSeed } from '../helpers/libtorrent.js';
+import { startTransmission } from '../helpers/transmission.js';
+
+const newSession = sessionsForThisFile();
+const FORCED = { out_enc_policy: 'forced', in_enc_policy: 'forced', allowed_enc_level: 'rc4' } as const;
+/** A downloader that takes a second or two, so that its connection is still in the peer list when looked at. */
+const SLOW = { download_rate_limit: 1024 * 1024 } as const;
+/** The same for a seed. */
+const SLOW_UP = { upload_rate_limit: 1024 * 1024 } as const;
+
+async function sameData(t: TestTorrent, save: string): Promise<void> {
+  const src = dataFiles(t, t.dataRoot);
+  const dst = dataFiles(t, save);
+  for (let i = 0; i < src.length; i++) expect(await sameBytes(src[i]!, dst[i]!)).toBe(true);
+}
+
+/** The peer list's view of a connection that is (or was, while it lasted) up: polled until one appears. */
+async function peerSeen(h: TorrentHandle): Promise<PeerInfo> {
+  let seen: PeerInfo | undefined;
+  await waitFor(() => (seen = h.peers()[0]) !== undefined, 30_000, 'a connected peer');
+  return seen!;
+}
+
+async function torrent(name: string, size = 3_000_000): Promise<TestTorrent> {
+  return makeTorrent({ dir: await tmpDir(`mse-${name}`), name: `${name}.bin`, files: size, pieceLength: 65536 });
+}
+
+describe('MSE with libtorrent', () => {
+  it('downloads from a libtorrent seed whose encryption is forced (RC4), and says so in the peer list', async () => {
+    const t = await torrent('lt-forced-seed');
+    const seed = await startLtSeed(t.torrentPath, t.dataRoot, { encryption: 'forced' });
+    const session = await newSession(SLOW); // default policy: enabled, tries encryption first
+    const save = await tmpDir('mse-dl');
+    const h = await session.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+    const p = await peerSeen(h);
+    expect(p.rc4_encrypted).toBe(true);
+    expect(p.flags).toContain('E');
+    await finished(session, h);
+    await sameData(t, save);
+    const stats = await seed.stop();
+    expect(stats.peers_seen.some((s) => s.encryption === 'rc4')).toBe(true);
+    expect(session.stats()['net.recv_payload_bytes']!).toBeGreaterThanOrEqual(3_000_000);
+  });
+
+  it('seeds to a libtorrent whose encryption is forced, with ours forced too', async () => {
+    const t = await torrent('lt-forced-get', 2_500_000);
+    const session = await newSession({ ...FORCED, ...SLOW_UP });
+    const h = await session.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => h.status().state === 'seeding');
+    const save = await tmpDir('mse-lt-get');
+    const dl = startLtDownload(t.torrentPath, save, [session.listenPort], 60, { encryption: 'forced' });
+    expect((await peerSeen(h)).rc4_encrypted).toBe(true);
+    const result = await dl.done;
+    expect(result.ok).toBe(true);
+    expect(result.peer_encryption).toEqual(['rc4']);
+    await sameData(t, save);
+    expect(session.stats()['net.sent_payload_bytes']!).toBeGreaterThanOrEqual(2_500_000);
+  });
+
+  it('is dialled by a libtorrent with encryption enabled and accepts it encrypted (incoming detection)', async () => {
+    const t = await torrent('lt-enabled-in', 1_500_000);
+    const session = await newSession({ prefer_rc4: true, ...SLOW_UP });
+    const h = await session.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => h.status().state === 'seeding');
+    const save = await tmpDir('mse-lt-enabled');
+    const dl = startLtDownload(t.torrentPath, save, [session.listenPort], 60, { encryption: 'enabled' });
+    expect((await peerSeen(h)).rc4_encrypted).toBe(true);
+    const result = await dl.done;
+    expect(result.ok).toBe(true);
+    expect(result.peer_encryption).toEqual(['rc4']);
+    await sameData(t, save);
+  });
+
+  it('downloads from a libtorrent with encryption enabled: MSE, and plaintext payload as libtorrent prefers', async () => {
+    const t = await torrent('lt-enabled-seed', 1_500_000);
+    const seed = await startLtSeed(t.torrentPath, t.dataRoot, { encryption: 'enabled' });
+    const session = await newSession(SLOW);
+    const save = await tmpDir('mse-dl-enabled');
+    const h = await session.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+    const p = await peerSeen(h);
+    expect(p.plaintext_encrypted).toBe(true);
+    await finished(session, h);
+    await sameData(t, save);
+    await seed.stop();
+  });
+
+  it('fetches a magnet\'s metadata over an encrypted connection', async () => {
+    const t = await torrent('lt-magnet', 1_000_000);
+    const seed = await startLtSeed(t.torrentPath, t.dataRoot, { encryption: 'forced' });
+    const session = await newSession(FORCED);
+    const save = await tmpDir('mse-magnet');
+    const h = await session.addTorrent({ url: `magnet:?xt=urn:btih:${t.infoHash}&x.pe=127.0.0.1:${seed.port}`, save_path: save });
+    await finished(session, h);
+    await sameData(t, save);
+    expect(h.status().has_metadata).toBe(true);
+    await seed.stop();
+  });
+
+  it('falls back to plaintext, by default, when a libtorrent refuses encryption', async () => {
+    const t = await torrent('lt-refuse', 1_000_000);
+    const seed = await startLtSeed(t.torrentPath, t.dataRoot, { encryption: 'refuse' });
+    const session = await newSession();
+    const save = await tmpDir('mse-fallback');
+    const h = await session.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+    await finished(session, h);
+    await sameData(t, save);
+    expect(session.stats()['peer.error_encrypted_peers']!).toBeGreaterThanOrEqual(1);
+    await seed.stop();
+  });
+});
+
+describe('MSE with Transmission (encryption required)', () => {
+  it('downloads from Transmission', async () => {
+    const t = await torrent('tr-seed', 2_000_000);
+    const tr = await startTransmission(await tmpDir('mse-tr'), { encryption: 2 });
+    try {
+      const id = await tr.add(t.torrentBytes, t.dataRoot);
+      await tr.waitFor(id, (x) => x.percentDone === 1);
+      const session = await newSession({ ...FORCED, ...SLOW });
+      const save = await tmpDir('mse-tr-dl');
+      const h = await session.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${tr.peerPort}`] });
+      const p = await peerSeen(h);
+      expect(p.rc4_encrypted).toBe(true);
+      await finished(session, h);
+      await sameData(t, save);
+    } finally {
+      await tr.stop();
+    }
+  });
+
+  it('seeds to Transmission', async () => {
+    const t = await torrent('tr-get', 2_000_000);
+    const tr = await startTransmission(await tmpDir('mse-tr2'), { encryption: 2 });
+    try {
+      const session = await newSession(FORCED);
+      const h = await session.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+      await waitFor(() => h.status().state === 'seeding');
+      const save = await tmpDir('mse-tr-got');
+      const id = await tr.add(t.torrentBytes, save);
+      h.connectPeer('127.0.0.1', tr.peerPort); // Transmission dials no one it was not told of
+      const done = await tr.waitFor(id, (x) => x.percentDone === 1);
+      expect(done.error).toBe(0);
+      await sameData(t, save);
+    } finally {
+      await tr.stop();
+    }
+  });
+});
+
+describe('MSE between spritzles', () => {
+  it('forced on both sides: the download is RC4-encrypted end to end', async () => {
+    const t = await torrent('sz-forced', 2_000_000);
+    const seeder = await newSession(FORCED);
+    const hs = await seeder.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => hs.status().state === 'seeding');
+    const leecher = await newSession({ ...FORCED, ...SLOW });
+    const save = await tmpDir('mse-sz');
+    const h = await leecher.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${seeder.listenPort}`] });
+    const p = await peerSeen(h);
+    expect(p.rc4_encrypted).toBe(true);
+    expect((await peerSeen(hs)).rc4_encrypted).toBe(true);
+    await finished(leecher, h);
+    await sameData(t, save);
+  });
+
+  it('forced against a plaintext-only peer fails cleanly, with the reason in the disconnect event', async () => {
+    const t = await torrent('sz-refused', 500_000);
+    const plain = await newSession({ out_enc_policy: 'disabled', in_enc_policy: 'disabled' });
+    const hp = await plain.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => hp.status().state === 'seeding');
+    const forced = await newSession(FORCED);
+    const disconnects: { ip: string; port: number; reason: string }[] = [];
+    forced.on('peer_disconnected', (e) => disconnects.push(e));
+    const h = await forced.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('mse-refused'), peers: [`127.0.0.1:${plain.listenPort}`] });
+    // The plaintext-only side drops the encrypted handshake; the forced side says so and never falls back.
+    await waitFor(() => disconnects.length > 0, 30_000, 'a disconnect event');
+    expect(disconnects[0]).toMatchObject({ port: plain.listenPort });
+    expect(disconnects[0]!.reason).toMatch(/during the encryption handshake/);
+    expect(forced.stats()['peer.error_encrypted_peers']!).toBeGreaterThanOrEqual(1);
+    expect(h.peers()).toEqual([]);
+    expect(h.status().total_payload_download).toBe(0);
+  });
+
+  it('forced refuses a plaintext connection: the peer is closed before any BitTorrent byte reaches it', async () => {
+    const t = await torrent('sz-refuse-in', 100_000);
+    const forced = await newSession(FORCED);
+    await forced.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    const sock = net.connect(forced.listenPort, '127.0.0.1');
+    const handshake = Buffer.alloc(68);
+    handshake[0] = 19;
+    handshake.write('BitTorrent protocol', 1);
+    Buffer.from(t.infoHash, 'hex').copy(handshake, 28);
+    sock.write(handshake);
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => got.push(d));
+    await new Promise<void>((resolve) => sock.on('close', () => resolve()));
+    expect(Buffer.concat(got).length).toBe(0);
+    expect(forced.stats()['peer.disconnected_peers']!).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('MSE with WebTorrent\'s wire', () => {
+  // The webtorrent package needs Node 22 and a native WebRTC build, so it is not installed here; its peer wire,
+  // bittorrent-protocol 5 (a devDependency), carries its MSE. This is how WebTorrent dials a peer with its
+  // default `secure`: the encrypted handshake first, the BitTorrent one once it is done.
+  it('downloads every block from a spritzle seed over a real socket, RC4-encrypted', async () => {
+    const t = await makeTorrent({ dir: await tmpDir('mse-wt'), name: 'wt.bin', files: 300_000, pieceLength: 32768 });
+    const session = await newSession();
+    const h = await session.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => h.status().state === 'seeding');
+    const sock = net.connect(session.listenPort, '127.0.0.1');
+    const wire = new Wire('tcpOutgoing', 2);
+    sock.pipe(wire as never);
+    wire.pipe(sock);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        wire.on('crypto-handshake', () => wire.handshake(t.infoHash, Buffer.from('-WW0208-000000000000'), { fast: true }));
+        wire.on('unchoke', () => resolve());
+        wire.on('close', () => reject(new Error('closed')));
+        wire.on('bitfield', () => wire.interested());
+        wire.on('have-all', () => wire.interested());
+        sock.on('connect', () => wire.startEncryption(t.infoHash));
+      });
+      const data = await readFile(dataFiles(t, t.dataRoot)[0]!);
+      const got = Buffer.alloc(data.length);
+      const blocks: Promise<void>[] = [];
+      for (let piece = 0; piece * 32768 < data.length; piece++) {
+        for (let off = 0; off < 32768 && piece * 32768 + off < data.length; off += 16384) {
+          const len = Math.min(16384, data.length - piece * 32768 - off);
+          blocks.push(new Promise((resolve, reject) => wire.request(piece, off, len, (err, block) => {
+            if (err || !block) return reject(err ?? new Error('no block'));
+            got.set(block, piece * 32768 + off);
+            resolve();
+          })));
+        }
+      }
+      await Promise.all(blocks);
+      expect(got.equals(data)).toBe(true);
+      const p = h.peers()[0]!;
+      expect(p.rc4_encrypted).toBe(true);
+      expect(Buffer.from(p.peer_id, 'hex').toString()).toBe('-WW0208-000000000000');
+    } finally {
+      wire.destroy();
+      sock.destroy();
+    }
+  });
+});
