@@ -92,7 +92,10 @@ export async function startUdpRelay(opts) {
   const { delayMs = 0, jitterMs = 0, loss = 0, duplicate = 0, reorder = 0 } = opts;
   const stats = { forwarded: 0, dropped: 0, duplicated: 0, reordered: 0 };
   const line = new DelayLine();
-  const front = dgram.createSocket('udp4');
+  // Large kernel buffers: a burst a peer sends at once must wait in the delay line, not be dropped by the
+  // kernel before the relay reads it (that would be loss the seed did not ask for).
+  const socketOpts = { type: 'udp4', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 };
+  const front = dgram.createSocket(socketOpts);
   const backs = new Map();
 
   const impair = (send) => {
@@ -119,7 +122,7 @@ export async function startUdpRelay(opts) {
     const key = `${rinfo.address}:${rinfo.port}`;
     let back = backs.get(key);
     if (!back) {
-      back = dgram.createSocket('udp4');
+      back = dgram.createSocket(socketOpts);
       back.bind(0, LOOPBACK);
       back.on('message', (b) => impair(() => front.send(b, rinfo.port, rinfo.address)));
       back.on('error', () => {});
