@@ -45,6 +45,11 @@ const CLI_DIR = join(ROOT, 'packages/cli');
  */
 const BUNDLE_FILE = 'bundle/spritzle.mjs';
 const LICENSES_FILE = 'bundle/THIRD_PARTY_LICENSES.txt';
+/**
+ * The disk threads' code (packages/engine/src/disk/disk-worker.ts), a second entry beside the bundle: the
+ * engine starts its workers from `./disk-worker.js` next to the module that runs them (the bundle here).
+ */
+const WORKER_FILE = 'bundle/disk-worker.js';
 /** The web UI's files (index.html, assets/) inside the bundle folder. */
 const WEB_DIR = 'bundle/web';
 
@@ -71,7 +76,7 @@ const BANNER = [
   'const __dirname = __spritzleDirname(__filename);',
 ].join('\n');
 
-/** Builds <pkgDir>/bundle/spritzle.mjs and the licences beside it; returns the bundle's path. */
+/** Builds <pkgDir>/bundle/spritzle.mjs, the disk worker and the licences beside it; returns the bundle's path. */
 async function bundle(pkgDir) {
   const t0 = performance.now();
   const outfile = join(pkgDir, BUNDLE_FILE);
@@ -104,6 +109,20 @@ async function bundle(pkgDir) {
       // `require('x')` in a try block for an optional module esbuild cannot see: fine at run time.
       'require-resolve-not-external': 'silent',
     },
+  });
+  await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [join(ROOT, 'packages/engine/src/disk/disk-worker.ts')],
+    outfile: join(pkgDir, WORKER_FILE),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    tsconfig: join(ROOT, 'packages/engine/tsconfig.json'),
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
   });
   writeFileSync(join(pkgDir, LICENSES_FILE), thirdPartyLicenses(result.metafile));
   copyWebUi(join(pkgDir, WEB_DIR));

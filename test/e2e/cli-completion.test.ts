@@ -36,7 +36,7 @@ afterAll(cleanup);
 describe('bash completion', () => {
   it('completes command names', () => {
     expect(complete('spritzle', 'do')).toEqual(['download']);
-    expect(complete('spritzle', 's').sort()).toEqual(['seed', 'set', 'start', 'stats', 'status']);
+    expect(complete('spritzle', 's').sort()).toEqual(['seed', 'set', 'start', 'stats', 'status', 'stream']);
   });
 
   it("completes a command's own options, new ones included", () => {

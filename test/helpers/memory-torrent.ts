@@ -29,6 +29,20 @@ export function infoFor(data: Uint8Array, pieceLength: number, name = 'data.bin'
   return parseInfoDict(bencode.encode(info));
 }
 
+/**
+ * A multi-file torrent's metadata over `data`, the files as [length, pad] in order (BEP 47: a pad file's
+ * bytes are zeros in `data`, attr "p").
+ */
+export function multiFileInfoFor(data: Uint8Array, pieceLength: number, files: [number, boolean][], name = 'dir'): TorrentInfo {
+  const hashes: Buffer[] = [];
+  for (let at = 0; at < data.length; at += pieceLength) hashes.push(createHash('sha1').update(data.subarray(at, at + pieceLength)).digest());
+  const list = files.map(([length, pad], i) => (pad
+    ? { attr: Buffer.from('p'), length, path: [Buffer.from('.pad'), Buffer.from(String(length))] }
+    : { length, path: [Buffer.from(`file${i}`)] }));
+  const info = { files: list, name: Buffer.from(name), 'piece length': pieceLength, pieces: Buffer.concat(hashes) };
+  return parseInfoDict(bencode.encode(info));
+}
+
 /** DiskIoThreads' hash and write, on this thread; `failNext` makes the next job fail with that error. */
 export class InlineDiskIo {
   failNext: Error | null = null;

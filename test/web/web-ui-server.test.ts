@@ -86,6 +86,14 @@ describe('the web UI login when the daemon has a token', () => {
     expect((await raw(api.port, { path: '/events' })).status).toBe(401);
   });
 
+  it('reads no large body before the token is known: a login of more than 16 KiB is a 413', async () => {
+    const r = await raw(api.port, {
+      method: 'POST', path: '/ui/login', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'x'.repeat(100_000) }),
+    });
+    expect(r.status).toBe(413);
+    expect(r.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+  });
+
   it('refuses a wrong token with a 401 and sets no cookie', async () => {
     const r = await login('wrong');
     expect(r.status).toBe(401);

@@ -32,6 +32,9 @@ export function logSessionEvents(session: Session, log: Logger): EventLog {
   });
   session.on('torrent_error', (e) => log.error({ ...e, name: nameOf(e.info_hash) }, 'torrent error'));
   session.on('fastresume_rejected', (e) => log.warn({ ...e, name: nameOf(e.info_hash) }, 'resume data rejected; checking the data'));
+  session.on('dht_error', (e) => log.warn(e, 'the DHT could not start; it stays off until the settings change'));
+  session.on('lsd_error', (e) => log.warn(e, 'local service discovery could not start; it stays off until the settings change'));
+  session.on('out_of_descriptors', (e) => log.error(e, 'out of file descriptors (raise ulimit -n, or lower file_pool_size)'));
   return {
     ready() {
       started = true;

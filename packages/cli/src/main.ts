@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CliError, EXIT_USAGE, reportError } from './errors.js';
 import { escapeControl } from './format.js';
-import { collect, collectPeer, pieceLength, portParser, seconds } from './parsers.js';
+import { collect, collectPeer, fileIndex, pieceLength, portParser, seconds } from './parsers.js';
 import { VERSION } from './version.js';
 import type { CreateOptions } from './commands/create.js';
 import type { DownloadOptions } from './commands/download.js';
@@ -24,6 +24,7 @@ import type { SetOptions } from './commands/set.js';
 import type { FilesOptions } from './commands/files.js';
 import type { PeersOptions } from './commands/peers.js';
 import type { TrackersOptions } from './commands/trackers.js';
+import type { StreamOptions } from './commands/stream.js';
 
 let exitCode = 0;
 
@@ -188,6 +189,16 @@ withClientOptions(program.command('files')
   .action(async (hash: string, opts: FilesOptions) => {
     const { runFiles } = await import('./commands/files.js');
     exitCode = await runFiles(hash, opts);
+  });
+
+withClientOptions(program.command('stream')
+  .description('print the URL a player (mpv, VLC) opens to stream one of a torrent\'s files while it downloads; adds the torrent first if needed')
+  .argument('<torrent>', '.torrent file, http(s):// URL or magnet: link (added if the daemon lacks it), or an info-hash (or a unique start of it)')
+  .option('--file <index>', 'the file to stream (default: the largest)', fileIndex)
+  .option('--stdout', 'write the file\'s bytes to stdout instead, e.g. | mpv -'))
+  .action(async (torrent: string, opts: StreamOptions) => {
+    const { runStream } = await import('./commands/stream.js');
+    exitCode = await runStream(torrent, opts);
   });
 
 withClientOptions(program.command('peers')

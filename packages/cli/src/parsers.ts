@@ -49,3 +49,9 @@ export function seconds(value: string): number {
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number of seconds above 0');
   return n;
 }
+
+/** A file index: 0 or more. */
+export function fileIndex(value: string): number {
+  if (!/^\d{1,9}$/.test(value.trim())) throw new InvalidArgumentError('must be a file index (0, 1, ...), as `spritzle files` lists them');
+  return Number(value.trim());
+}

@@ -13,7 +13,10 @@ export { confineSavePath } from './storage/paths.js';
 export { DEFAULT_DISCOVERY_OPTIONS } from './discovery/discovery.js';
 export { LSD_ADDRESS, LSD_PORT } from './discovery/lsd.js';
 export type { DiscoveryOptions, PeerSource, TrackerInfo } from './discovery/types.js';
-export { TorrentHandle, type TorrentCondition, type TorrentUpdate } from './torrent/torrent-handle.js';
+export { TorrentHandle, type TorrentCondition } from './torrent/torrent-handle.js';
+export { TORRENT_UPDATE_RULES, validateTorrentUpdate, type TorrentUpdate } from './torrent/torrent-update.js';
+export { TorrentReadStream, type ReadStreamOptions, type ReadStreamSource } from './torrent/read-stream.js';
+export type { WebSeedInfo } from './torrent/web-seeds.js';
 export type { FileInfo, PeerInfo } from './torrent/torrent-view.js';
 export type { TorrentStatus, ErrorCodeJson } from './torrent/status.js';
 export {

@@ -1,8 +1,6 @@
-import { realpath } from 'node:fs/promises';
-import path from 'node:path';
 import type { Request } from 'express';
-import { normalizeAddParams, isSpritzleError, type AddTorrentParams } from '@spritzle/engine';
-import { HttpError, badRequest } from './errors.js';
+import { confineSavePath, normalizeAddParams, isSpritzleError, type AddTorrentParams } from '@spritzle/engine';
+import { badRequest } from './errors.js';
 import { INFO_HASH_RE } from './schemas.js';
 import { fetchTorrent, parseTorrentUrl, type FetchLimits, type SelfAddress } from './fetch-torrent.js';
 
@@ -94,38 +92,19 @@ function readSource(req: Request, body: Record<string, unknown>): Source {
   return sources[0]!;
 }
 
-function isWithin(child: string, root: string): boolean {
-  const rel = path.relative(root, child);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
-}
-
-/** realpath of the deepest part of `p` that exists, with the rest appended: where `p` really lands. */
-async function landing(p: string): Promise<string> {
-  const rest: string[] = [];
-  let cur = p;
-  for (;;) {
-    try {
-      return path.join(await realpath(cur), ...rest.reverse());
-    } catch {
-      const parent = path.dirname(cur);
-      if (parent === cur) return p;
-      rest.push(path.basename(cur));
-      cur = parent;
-    }
-  }
-}
-
 /**
- * Confines a save_path to the download root: a relative path is taken inside the root, and an absolute one
- * (or one climbing out with "..", or through a symlink) must land inside it. Returns the absolute path.
+ * Confines a save_path to the download root by the engine's rule (confineSavePath, which the daemon also
+ * applies to save paths restored from its state): a relative path is taken inside the root, and an
+ * absolute one (or one climbing out with "..", or through a symlink) must land inside it. Its refusal is a
+ * 400 naming `field`. Returns the absolute path.
  */
-export async function confineSavePath(savePath: string, root: string, field: string): Promise<string> {
-  if (savePath.includes('\0')) throw badRequest(`${field}: a path cannot hold a NUL byte`, field, 'invalid_path');
-  const abs = path.resolve(root, savePath);
-  const outside = (): HttpError => badRequest(`${field}: "${savePath.slice(0, 200)}" is outside the download root ${root}`, field, 'invalid_path');
-  if (!isWithin(abs, root)) throw outside();
-  if (!isWithin(await landing(abs), await landing(root))) throw outside();
-  return abs;
+export async function confineSavePathField(savePath: string, root: string, field: string): Promise<string> {
+  try {
+    return await confineSavePath(savePath, root);
+  } catch (e) {
+    if (isSpritzleError(e) && e.code === 'invalid_path') throw badRequest(`${field}: ${e.message}`, field, 'invalid_path');
+    throw e;
+  }
 }
 
 /** An engine invalid_param about an `args` key, renamed so the client sees where it put it. */
@@ -161,7 +140,7 @@ export async function readAddParams(req: Request, ctx: AddContext): Promise<AddT
   }
   const params: Record<string, unknown> = { ...args };
   if (ctx.downloadRoot !== null && typeof args.save_path === 'string') {
-    params.save_path = await confineSavePath(args.save_path, ctx.downloadRoot, 'args.save_path');
+    params.save_path = await confineSavePathField(args.save_path, ctx.downloadRoot, 'args.save_path');
   }
 
   if (source.kind === 'file') params.ti = source.bytes;

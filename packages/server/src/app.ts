@@ -8,8 +8,10 @@ import { resolveOptions, type ServerOptions } from './options.js';
 import { route } from './routes/route.js';
 import { sessionRoutes } from './routes/session.js';
 import { torrentRoutes } from './routes/torrents.js';
+import { streamRoutes } from './routes/stream.js';
+import { webSeedRoutes } from './routes/web-seeds.js';
 import { security } from './security.js';
-import { webUiRoutes } from './web-ui.js';
+import { isPublicUiRequest, webUiRoutes } from './web-ui.js';
 
 /**
  * The REST facade over one engine session: security → body parsing → routes → errors. The app only talks
@@ -28,9 +30,13 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   const bodyLimit = Math.ceil((opts.maxTorrentBytes * 4) / 3) + 64 * 1024;
   const json = express.json({ limit: bodyLimit });
   const form = express.urlencoded({ extended: false, limit: bodyLimit, parameterLimit: 20 });
+  // The UI's login and logout are answered without the token: anyone who reaches the port may send them,
+  // so they get room for a token, not for a .torrent.
+  const small = express.json({ limit: '16kb' });
   // GET and HEAD carry no body: skipping the parsers keeps the polled routes cheap (less garbage per request).
   app.use((req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD') next();
+    else if (isPublicUiRequest(req)) small(req, res, next);
     else json(req, res, (err?: unknown) => (err ? next(err) : form(req, res, next)));
   });
   // multipart is parsed by multer on POST /torrent only, the one route that takes a file.
@@ -38,6 +44,8 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   const router = express.Router();
   sessionRoutes(router, session, opts);
   torrentRoutes(router, session, opts);
+  streamRoutes(router, session, opts);
+  webSeedRoutes(router, session);
   route(router, '/events', { get: eventsHandler(session, opts) });
   route(router, '/metrics', { get: metricsHandler(session) });
   route(router, '/openapi.json', { get: openApiHandler });

@@ -19,6 +19,7 @@ export type ServerErrorCode =
   | 'request_timeout' // the request did not arrive within Node's request timeout: 408
   | 'unsupported_media_type'
   | 'fetch_failed' // a .torrent url that could not be fetched (unreachable, HTTP error, too big, too slow)
+  | 'range_not_satisfiable' // a Range outside the streamed file: 416
   | 'internal_error';
 
 /** Every `error.code` the API answers: the engine's codes and the server's own. */

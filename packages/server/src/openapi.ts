@@ -10,6 +10,7 @@ import {
   sessionStatsSchema, settingsSchema, type JsonSchema,
 } from './schemas.js';
 import { WEB_UI_PATHS } from './web-ui-openapi.js';
+import { STREAM_PATHS } from './stream-openapi.js';
 import type { MediaType, OpenApiDocument, Parameter, PathItem, ResponseObject } from './openapi-types.js';
 
 export type { MediaType, OpenApiDocument, Operation, Parameter, PathItem, ResponseObject } from './openapi-types.js';
@@ -348,7 +349,7 @@ function build(): OpenApiDocument {
           operationId: 'events', summary: 'Server-Sent Events', tags: ['events'],
           description: 'Every engine event as `event: <name>` / `data: <json>` (torrent_added, torrent_removed, state_changed, '
             + 'metadata_received, piece_finished, hash_failed, torrent_finished, torrent_paused, torrent_resumed, torrent_checked, '
-            + 'torrent_error, peer_connected, peer_disconnected, peer_banned), a `stats` event (schema StatsEvent) on connect and '
+            + 'torrent_error, peer_connected, peer_disconnected, peer_banned, dht_error, lsd_error, url_seed), a `stats` event (schema StatsEvent) on connect and '
             + 'then periodically, and `: heartbeat` comments.',
           responses: {
             200: {
@@ -371,6 +372,7 @@ function build(): OpenApiDocument {
           responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } } } } },
         },
       },
+      ...STREAM_PATHS,
       ...WEB_UI_PATHS,
     },
     components: {

@@ -34,6 +34,12 @@ export interface ServerOptions {
   heartbeatMs?: number;
   /** Where unexpected errors (real bugs) are reported. Default console.error. */
   log?: (message: string, err?: unknown) => void;
+  /**
+   * Awaited after a torrent was added or removed, before the answer: an application that keeps its
+   * torrents on disk resolves once that change is (so a 201 means the torrent survives a crash), or
+   * rejects (the request then fails with that error). Default: answer at once.
+   */
+  durable?: (infoHash: string) => Promise<void>;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -53,6 +59,7 @@ export interface ResolvedOptions {
   statsIntervalMs: number;
   heartbeatMs: number;
   log: (message: string, err?: unknown) => void;
+  durable: (infoHash: string) => Promise<void>;
 }
 
 function positive(name: string, v: number | undefined, dflt: number, allowZero = false): number {
@@ -77,5 +84,6 @@ export function resolveOptions(session: Session, o: ServerOptions): ResolvedOpti
     statsIntervalMs: positive('statsIntervalMs', o.statsIntervalMs, 1000),
     heartbeatMs: positive('heartbeatMs', o.heartbeatMs, 15_000),
     log: o.log ?? ((message, err) => console.error(`spritzle server: ${message}`, err ?? '')),
+    durable: o.durable ?? (() => Promise.resolve()),
   };
 }

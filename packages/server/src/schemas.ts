@@ -1,5 +1,5 @@
 import {
-  Counters, DEFAULT_SETTINGS, STATE_VALUES,
+  Counters, DEFAULT_SETTINGS, STATE_VALUES, TORRENT_UPDATE_RULES,
   type FileInfo, type PeerInfo, type TorrentStatus, type TrackerInfo, type SessionSettings,
 } from '@spritzle/engine';
 
@@ -183,11 +183,5 @@ export const ADD_ARGS: JsonSchema = obj({
 }, { required: false });
 
 /** PATCH /torrent/<hash>: what can change on a live torrent. */
-export const TORRENT_UPDATE: JsonSchema = obj({
-  sequential_download: B,
-  file_priorities: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 7 } },
-  upload_limit: { type: 'integer', minimum: -1 },
-  download_limit: { type: 'integer', minimum: -1 },
-  max_uploads: { type: 'integer', minimum: -1 },
-  max_connections: { type: 'integer', minimum: -1 },
-}, { required: false });
+/** PATCH /torrent/<hash>: the engine's rules, as they are. */
+export const TORRENT_UPDATE: JsonSchema = obj(TORRENT_UPDATE_RULES, { required: false });

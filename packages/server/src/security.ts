@@ -1,10 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import os from 'node:os';
 import type { Request, RequestHandler } from 'express';
+import { tokenMatcher } from './api-token.js';
 import { HttpError } from './errors.js';
 import { isUnspecifiedIp } from './ip-address.js';
 import type { ResolvedOptions } from './options.js';
 import { isPublicUiRequest, uiCookieToken } from './web-ui.js';
+import { MEDIA_PATH_RE } from './routes/stream.js';
 
 /** Lower-case, no brackets around IPv6, no trailing dot: the form host names are compared in. */
 export function normalizeHostname(h: string): string {
@@ -50,16 +51,19 @@ function allowedHostSet(opts: Pick<ResolvedOptions, 'host' | 'allowedHosts'>): S
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 /** `Authorization: Bearer <token>` → the token, or null. The scheme is case-insensitive (RFC 7235). */
 function bearerToken(req: Request): string | null {
   const h = req.headers.authorization;
   if (!h) return null;
   const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
   return m ? m[1]! : null;
+}
+
+/** `?token=` on a stream or playlist GET/HEAD only: media players cannot send headers. Elsewhere it is ignored. */
+function queryToken(req: Request): string | null {
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || !MEDIA_PATH_RE.test(req.path)) return null;
+  const t = req.query.token;
+  return typeof t === 'string' ? t : null;
 }
 
 /**
@@ -71,7 +75,7 @@ export function security(opts: ResolvedOptions): RequestHandler {
   const hosts = allowedHostSet(opts);
   const anyHost = opts.allowedHosts.includes('*');
   const origins = new Set(opts.allowedOrigins.map((o) => o.toLowerCase().replace(/\/+$/, '')));
-  const tokenDigest = opts.token !== undefined ? digest(opts.token) : null;
+  const isToken = tokenMatcher(opts.token);
 
   return (req, _res, next) => {
     const hostHeader = req.headers.host;
@@ -102,7 +106,7 @@ export function security(opts: ResolvedOptions): RequestHandler {
       }
     }
 
-    if (tokenDigest && !isPublicUiRequest(req)) {
+    if (isToken && !isPublicUiRequest(req)) {
       // The web UI's cookie counts as the header. A browser sends a cookie with every request to this
       // origin, so a cookie alone may change state only from a page that said where it comes from.
       const bearer = bearerToken(req);
@@ -111,9 +115,8 @@ export function security(opts: ResolvedOptions): RequestHandler {
         next(new HttpError(403, 'origin_not_allowed', 'a cookie-authenticated request that changes state must carry an Origin header'));
         return;
       }
-      const given = bearer ?? cookie;
-      // Compare digests: equal length whatever was sent, so the comparison time says nothing about the token.
-      if (given === null || !timingSafeEqual(digest(given), tokenDigest)) {
+      const given = bearer ?? cookie ?? queryToken(req);
+      if (given === null || !isToken(given)) {
         const missing = given === null;
         next(new HttpError(401, 'unauthorized', missing ? 'an API token is required: Authorization: Bearer <token>' : 'the API token is not valid', {
           headers: { 'WWW-Authenticate': missing ? 'Bearer realm="spritzle"' : 'Bearer realm="spritzle", error="invalid_token"' },

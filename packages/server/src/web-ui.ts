@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Request, RequestHandler, Response, Router } from 'express';
+import { tokenMatcher } from './api-token.js';
 import { HttpError, badRequest } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { accepts, jsonObjectBody, route } from './routes/route.js';
@@ -120,10 +120,6 @@ export function isPublicUiRequest(req: Request): boolean {
   return req.method === 'POST' && (p === '/ui/login' || p === '/ui/logout');
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 function setCookie(req: Request, res: Response, value: string, maxAge?: number): void {
   const attrs = [`${uiCookieName(req)}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', 'SameSite=Strict'];
   if (req.secure) attrs.push('Secure');
@@ -151,16 +147,16 @@ export function webUiRoutes(router: Router, opts: ResolvedOptions, webRoot: stri
   route(router, '/', { get: serve });
   router.get('/ui/assets/:name', serve);
 
-  const tokenDigest = opts.token !== undefined ? digest(opts.token) : null;
+  const isToken = tokenMatcher(opts.token);
   route(router, '/ui/login', {
     post: [accepts(['application/json']), (req, res) => {
       const token = jsonObjectBody(req.body).token;
       if (typeof token !== 'string' || token === '') throw badRequest('token must be a non-empty string', 'token');
-      if (tokenDigest === null) {
+      if (isToken === null) {
         res.json({ token_required: false });
         return;
       }
-      if (!timingSafeEqual(digest(token), tokenDigest)) throw new HttpError(401, 'unauthorized', 'the API token is not valid');
+      if (!isToken(token)) throw new HttpError(401, 'unauthorized', 'the API token is not valid');
       setCookie(req, res, token);
       res.json({ token_required: true });
     }],
@@ -169,9 +165,9 @@ export function webUiRoutes(router: Router, opts: ResolvedOptions, webRoot: stri
   route(router, '/ui/auth', {
     get: (req, res) => {
       const cookie = uiCookieToken(req);
-      const authenticated = tokenDigest === null || (cookie !== null && timingSafeEqual(digest(cookie), tokenDigest));
+      const authenticated = isToken === null || (cookie !== null && isToken(cookie));
       res.setHeader('Cache-Control', 'no-store');
-      res.json({ token_required: tokenDigest !== null, authenticated });
+      res.json({ token_required: isToken !== null, authenticated });
     },
   });
   route(router, '/ui/logout', {

@@ -2,6 +2,8 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { Session, type DiscoveryOptions, type TorrentHandle } from '@spritzle/engine';
 import { makeTorrent, tmpDir, sameBytes, dataFiles, type TestTorrent } from '../../helpers/fixtures.js';
 import { waitFor, finished } from '../../helpers/engine.js';
+import { Discovery } from '../../../packages/engine/src/discovery/discovery.js';
+import { Counters, DEFAULT_SETTINGS } from '@spritzle/engine';
 import { startPlainDhtNodes, stopPlainDhtNodes, type PlainDhtNode } from '../../helpers/dht.js';
 
 // A local DHT on 127.0.0.1: three plain bittorrent-dht nodes in a mesh plus engine sessions with enable_dht,
@@ -98,6 +100,14 @@ describe('DHT', () => {
     expect(Buffer.from(after['dht state']['node-id']).equals(Buffer.from(state['dht state']['node-id']))).toBe(true);
   });
 
+  it('hands the dht_nodes of add params to the DHT node', async () => {
+    const s = await dhtSession('');
+    expect(s.stats()['dht.dht_nodes']).toBe(0);
+    const lonely = await makeTorrent({ dir: await tmpDir('dht-nodes'), name: 'dht-nodes', files: 1000 });
+    await s.addTorrent({ ti: lonely.torrentBytes, save_path: lonely.dataRoot, dht_nodes: [plain[2]!.addr] });
+    await waitFor(() => s.stats()['dht.dht_nodes']! >= 1, 10_000, 'the given node to join the routing table');
+  });
+
   it('enable_dht starts and stops the node at runtime', async () => {
     const s = await Session.create({ listen_interfaces: '127.0.0.1:0' });
     sessions.push(s);
@@ -106,5 +116,19 @@ describe('DHT', () => {
     await waitFor(() => s.isDhtRunning() && s.stats()['dht.dht_nodes']! > 0, 10_000, 'the node to start and bootstrap');
     s.applySettings({ enable_dht: false });
     await waitFor(() => !s.isDhtRunning(), 5000, 'the node to stop');
+  });
+
+  it('reports a DHT node that cannot start through the discovery context (the session emits dht_error)', async () => {
+    const errors: string[] = [];
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding the UDP socket fails, nothing is sent.
+    const d = new Discovery({
+      counters: new Counters(), settings: { ...DEFAULT_SETTINGS, enable_dht: true, dht_bootstrap_nodes: '', enable_lsd: false },
+      peerId: new Uint8Array(20), listenPort: 6881, listenHost: '192.0.2.1',
+      onError: (what, error) => void errors.push(`${what}: ${error}`),
+    });
+    await d.start();
+    await d.close();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^dht: \S/);
   });
 });

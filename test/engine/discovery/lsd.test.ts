@@ -37,4 +37,15 @@ describe('LSD', () => {
     await finished(leecher, h, 20_000);
     expect(await sameBytes(dataFiles(t, t.dataRoot)[0]!, dataFiles(t, save)[0]!)).toBe(true);
   });
+
+  it('reports an LSD socket that cannot start with an lsd_error event', async () => {
+    const lsdPort = await freeTcpUdpPort();
+    // 127.0.0.1 is no multicast group: joining it fails.
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0', enable_lsd: true }, { discovery: { lsdPort, lsdAddress: '127.0.0.1' } });
+    sessions.push(s);
+    const errors: string[] = [];
+    s.on('lsd_error', (e) => errors.push(e.error));
+    await waitFor(() => errors.length > 0, 5000, 'the lsd_error event');
+    expect(errors[0]).toMatch(/\S/);
+  });
 });

@@ -132,6 +132,13 @@ describe('hostile HTTP trackers', () => {
     expect(h.trackers()[0]!.message).toMatch(/52428800 bytes is over the 1048576-byte limit/);
   });
 
+  it('a redirect to a Location that is not a URL fails the announce (it threw in the response callback and took the process down)', async () => {
+    const url = await rawTracker((_req, res) => res.writeHead(302, { location: 'http://[' }).end());
+    const { h } = await announceTo(url, 'badlocation');
+    await waitFor(() => h.trackers()[0]!.status === 'error', 10_000, 'the announce to fail');
+    expect(h.trackers()[0]!.message).toBe('tracker: redirected to an invalid URL');
+  });
+
   it('a redirect is followed; a chain of more than 3 is refused', async () => {
     const target = await rawTracker((_req, res) => res.end(answerWith(Buffer.alloc(0))));
     const hop = await rawTracker((req, res) => res.writeHead(302, { location: `${target}${(req.url ?? '').slice('/announce'.length)}` }).end());

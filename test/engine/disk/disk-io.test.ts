@@ -1,7 +1,9 @@
 import { describe, it, expect, afterAll } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { DiskBufferPool } from '../../../packages/engine/src/disk/disk-buffer-pool.js';
-import { DiskIoThreads, DISK_THREAD_NICE } from '../../../packages/engine/src/disk/disk-io-thread.js';
+import { DiskIoThreads, DISK_THREAD_NICE, diskWorkerFile } from '../../../packages/engine/src/disk/disk-io-thread.js';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { SpritzleError } from '../../../packages/engine/src/errors.js';
 import { openSync, closeSync, readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,3 +108,28 @@ describe('DiskIoThreads', () => {
     }
   });
 });
+
+describe('the disk threads\' code', () => {
+  const engine = join(process.cwd(), 'packages/engine');
+
+  it('is the compiled disk-worker.js beside the module in dist/ (and in the CLI bundle)', () => {
+    const file = diskWorkerFile(pathToFileURL(join(engine, 'dist/disk/disk-io-thread.js')).href);
+    expect(fileURLToPath(file)).toBe(join(engine, 'dist/disk/disk-worker.js'));
+  });
+
+  it('is the one in dist/ when the module runs from src/ (tests under jest)', () => {
+    const file = diskWorkerFile(pathToFileURL(join(engine, 'src/disk/disk-io-thread.ts')).href);
+    expect(fileURLToPath(file)).toBe(join(engine, 'dist/disk/disk-worker.js'));
+  });
+
+  it('missing, makes the disk threads fail at once with a disk_error naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'no-worker-'));
+    try {
+      expect(() => diskWorkerFile(pathToFileURL(join(dir, 'spritzle.mjs')).href)).toThrow(SpritzleError);
+      expect(() => diskWorkerFile(pathToFileURL(join(dir, 'spritzle.mjs')).href)).toThrow(join(dir, 'disk-worker.js'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

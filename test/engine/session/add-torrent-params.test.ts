@@ -54,7 +54,13 @@ describe('add-torrent params', () => {
   });
 
   it('refuse libtorrent keys spritzle does not implement, with the reason', () => {
-    expect(() => normalizeAddParams({ url_seeds: ['http://x'] })).toThrow(/web seeds/);
+    expect(() => normalizeAddParams({ http_seeds: ['http://x'] })).toThrow(/BEP 17/);
+  });
+
+  it('take url_seeds (BEP 19 web seeds) as http(s) URLs, naming a bad entry', () => {
+    expect(normalizeAddParams({ url_seeds: ['http://x/a.bin', 'https://y/'] }).url_seeds).toEqual(['http://x/a.bin', 'https://y/']);
+    expect(fieldOf({ url_seeds: ['http://x/', 'ftp://y/'] })).toBe('url_seeds[1]');
+    expect(fieldOf({ url_seeds: 'http://x/' })).toBe('url_seeds');
   });
 
   it('refuse ill-typed values, naming the field', () => {

@@ -1,4 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { validateSettings, DEFAULT_SETTINGS, Session, SpritzleError } from '@spritzle/engine';
 
 describe('session settings', () => {
@@ -6,6 +7,14 @@ describe('session settings', () => {
     expect(DEFAULT_SETTINGS.listen_interfaces).toBe('0.0.0.0:6881');
     expect(DEFAULT_SETTINGS.unchoke_slots_limit).toBe(8);
     expect(DEFAULT_SETTINGS.request_queue_time).toBe(3);
+  });
+
+  it('give our peer ids a client code no known client uses: libtorrent can only name it by its letters', () => {
+    expect(DEFAULT_SETTINGS.peer_fingerprint).toBe('-ZL0100-');
+    // libtorrent's identify_client (Debian's python3-libtorrent); -SZ0100- was Shareaza's code ("Shareaza 0.1.0").
+    const peerId = `${DEFAULT_SETTINGS.peer_fingerprint}abcdefghijkl`;
+    const r = spawnSync('/usr/bin/python3', ['-c', 'import sys, libtorrent as lt; print(lt.identify_client(lt.sha1_hash(sys.argv[1].encode())))', peerId], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('ZL 0.1.0');
   });
 
   it('coerce numeric strings for numeric settings, as the original spritzle did', () => {

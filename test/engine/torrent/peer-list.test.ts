@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { MAX_HALF_OPEN, PeerList, type DialLimits } from '../../../packages/engine/src/torrent/peer-list.js';
+import { MAX_HALF_OPEN, MAX_PEER_LIST, PeerList, type DialLimits } from '../../../packages/engine/src/torrent/peer-list.js';
 
 const limits = (over: Partial<DialLimits> = {}): DialLimits => ({ connections: 0, maxConnections: -1, seeding: false, minReconnectTime: 60, ...over });
 
@@ -17,6 +17,24 @@ describe('PeerList', () => {
     list.add('10.0.0.1', 6882);
     expect(list.size).toBe(2);
     expect(list.connectCandidates).toBe(2);
+  });
+
+  it(`holds at most ${MAX_PEER_LIST} addresses however many trackers, DHT nodes and PEX peers name`, () => {
+    const list = new PeerList();
+    for (let i = 0; i < MAX_PEER_LIST + 1000; i++) list.add(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 6881);
+    expect(list.size).toBe(MAX_PEER_LIST);
+  });
+
+  it('makes room for a new address by forgetting one that failed, never a connected one', () => {
+    const list = new PeerList();
+    for (let i = 0; i < MAX_PEER_LIST; i++) list.add('10.0.0.1', 1000 + i);
+    list.connected('10.0.0.1', 1000);
+    list.dialFailed('10.0.0.1', 1001, false);
+    list.add('10.0.0.2', 6881);
+    expect(list.size).toBe(MAX_PEER_LIST);
+    expect(list.get('10.0.0.2', 6881)).toBeDefined();
+    expect(list.get('10.0.0.1', 1001)).toBeUndefined();
+    expect(list.get('10.0.0.1', 1000)).toBeDefined();
   });
 
   it(`dials at most ${MAX_HALF_OPEN} peers at once`, () => {
@@ -89,5 +107,14 @@ describe('PeerList', () => {
     const list = new PeerList();
     expect(list.ban('10.0.0.1', 7000, 'aa'.repeat(20))).toBe(true);
     expect(list.ban('10.0.0.1', 7000, 'aa'.repeat(20))).toBe(false);
+  });
+});
+
+describe('PeerList bans (peer.num_banned_peers)', () => {
+  it('counts a peer banned by address and peer id once', () => {
+    const list = new PeerList();
+    list.ban('10.0.0.1', 7000, 'aa'.repeat(20));
+    list.ban('10.0.0.2', 7000, '');
+    expect(list.numBanned).toBe(2);
   });
 });

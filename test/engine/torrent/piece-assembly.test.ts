@@ -5,13 +5,14 @@ import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import { FileLayout } from '../../../packages/engine/src/storage/file-layout.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import type { PeerConnection } from '../../../packages/engine/src/peer/peer-connection.js';
+import type { Contributor } from '../../../packages/engine/src/torrent/piece-assembly.js';
 import { PieceAssembly, type AssemblyListener } from '../../../packages/engine/src/torrent/piece-assembly.js';
 import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
 import { InlineDiskIo, fakePeer, infoFor, testData } from '../../helpers/memory-torrent.js';
 
 type Outcome =
-  | { kind: 'verified'; index: number; contributors: PeerConnection[] }
-  | { kind: 'failed'; index: number; contributors: PeerConnection[]; size: number }
+  | { kind: 'verified'; index: number; contributors: Contributor[] }
+  | { kind: 'failed'; index: number; contributors: Contributor[]; size: number }
   | { kind: 'error'; message: string };
 
 /** Three pieces of two blocks (the last one short), assembled into memory storage. */

@@ -5,18 +5,43 @@ import { RateLimiter } from '../../../packages/engine/src/algo/bandwidth.js';
 import { DiskBufferPool } from '../../../packages/engine/src/disk/disk-buffer-pool.js';
 import { normalizeAddParams, TORRENT_FLAGS } from '../../../packages/engine/src/session/add-torrent-params.js';
 import { DEFAULT_SETTINGS } from '../../../packages/engine/src/session/settings.js';
-import { Counters } from '../../../packages/engine/src/stats/counters.js';
+import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
 import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
-import { InlineDiskIo, fakePeer, infoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
+import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
+import { buildStatus } from '../../../packages/engine/src/torrent/status.js';
+import type { TorrentInfo } from '../../../packages/engine/src/metainfo/metainfo.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function memoryTorrent(opts: { seed?: boolean } = {}) {
+/** Feeds a seed's blocks to every request the torrent makes until it seeds. */
+async function downloadFromSeed(t: ReturnType<typeof memoryTorrent>): Promise<void> {
+  const { data, info, counters, torrent } = t;
+  await torrent.start();
+  const { peer, transport } = fakePeer(counters);
+  peer.setPieceCount(info.numPieces);
+  transport.feed(wire.handshake(true));
+  torrent.attachPeer(peer);
+  transport.feed(wire.bitfieldAll(info.numPieces));
+  transport.feed(wire.unchoke());
+  let answered = 0;
+  for (let round = 0; round < 100 && torrent.state !== 'seeding'; round++) {
+    peer.flushBatch();
+    const asked = sentRequests(transport);
+    for (const [index, offset, length] of asked.slice(answered)) {
+      const at = index * info.pieceLength + offset;
+      transport.feed(wire.piece(index, offset, data.subarray(at, at + length)));
+    }
+    answered = asked.length;
+    await turn();
+  }
+}
+
+function memoryTorrent(opts: { seed?: boolean; data?: Uint8Array; info?: TorrentInfo } = {}) {
   const pieceLength = 4 * BLOCK;
-  const data = testData(5 * pieceLength - 3000, 7);
-  const info = infoFor(data, pieceLength);
+  const data = opts.data ?? testData(5 * pieceLength - 3000, 7);
+  const info = opts.info ?? infoFor(data, pieceLength);
   const counters = new Counters();
   const storages: MemoryStorage[] = [];
   const events: string[] = [];
@@ -46,30 +71,25 @@ describe('Torrent over memory storage', () => {
   });
 
   it('downloads every piece from a seed into its storage and finishes', async () => {
-    const { data, info, counters, storages, events, torrent } = memoryTorrent();
-    await torrent.start();
-    expect(torrent.state).toBe('downloading');
-    const { peer, transport } = fakePeer(counters);
-    peer.setPieceCount(info.numPieces);
-    transport.feed(wire.handshake(true));
-    torrent.attachPeer(peer);
-    transport.feed(wire.bitfieldAll(info.numPieces));
-    transport.feed(wire.unchoke());
-    let answered = 0;
-    for (let round = 0; round < 100 && torrent.state !== 'seeding'; round++) {
-      peer.flushBatch();
-      const asked = sentRequests(transport);
-      for (const [index, offset, length] of asked.slice(answered)) {
-        const at = index * info.pieceLength + offset;
-        transport.feed(wire.piece(index, offset, data.subarray(at, at + length)));
-      }
-      answered = asked.length;
-      await turn();
-    }
-    expect(torrent.state).toBe('seeding');
-    expect(events).toContain('torrent_finished');
-    expect(Buffer.from(storages[0]!.file(0)!)).toEqual(Buffer.from(data));
-    expect(torrent.totalPayloadDownload).toBe(data.length);
+    const t = memoryTorrent();
+    await downloadFromSeed(t);
+    expect(t.torrent.state).toBe('seeding');
+    expect(t.events).toContain('torrent_finished');
+    expect(Buffer.from(t.storages[0]!.file(0)!)).toEqual(Buffer.from(t.data));
+    expect(t.torrent.totalPayloadDownload).toBe(t.data.length);
+  });
+
+  it('adds its picker\'s counts into the session\'s picker.* counters on its tick', async () => {
+    const t = memoryTorrent();
+    await downloadFromSeed(t);
+    t.torrent.tick(Date.now(), 1);
+    const picks = t.torrent.picker!;
+    expect(t.counters.get(M.picker_incoming_piece_picks)).toBeGreaterThan(0);
+    expect(t.counters.get(M.picker_unchoke_piece_picks)).toBe(1);
+    expect(t.counters.get(M.picker_piece_picker_rand_start_loops)).toBe(picks.counters.piece_picker_rand_start_loops);
+    expect(t.counters.get(M.picker_piece_picker_rand_start_loops)).toBeGreaterThan(0);
+    t.torrent.tick(Date.now(), 1); // deltas: a second tick adds nothing new
+    expect(t.counters.get(M.picker_piece_picker_rand_start_loops)).toBe(picks.counters.piece_picker_rand_start_loops);
   });
 
   it('serves a block from its storage to a peer it unchoked', async () => {
@@ -88,5 +108,25 @@ describe('Torrent over memory storage', () => {
     const sent = transport.sent();
     const block = Buffer.from(data.subarray(info.pieceLength + BLOCK, info.pieceLength + 2 * BLOCK));
     expect(sent.subarray(sent.length - BLOCK)).toEqual(block);
+  });
+
+  it('does not count BEP 47 pad files as the user\'s bytes in its status or the payload counters', async () => {
+    // A hybrid torrent's layout: each file padded to the piece boundary; the pad bytes are zeros.
+    const pieceLength = 4 * BLOCK;
+    const a = 2 * pieceLength + 5000, b = pieceLength + 123;
+    const padA = 3 * pieceLength - a;
+    const data = new Uint8Array(a + padA + b);
+    data.set(testData(a, 3), 0);
+    data.set(testData(b, 4), a + padA);
+    const info = multiFileInfoFor(data, pieceLength, [[a, false], [padA, true], [b, false]]);
+    const t = memoryTorrent({ data, info });
+    const before = buildStatus(t.torrent, Date.now());
+    expect(before.total).toBe(a + b);
+    expect(before.total_wanted).toBe(a + b);
+    await downloadFromSeed(t);
+    const st = buildStatus(t.torrent, Date.now());
+    expect(st.state).toBe('seeding');
+    expect([st.total_done, st.total_wanted, st.total_wanted_done, st.total_payload_download]).toEqual([a + b, a + b, a + b, a + b]);
+    expect(t.counters.get(M.net_recv_payload_bytes)).toBe(a + b);
   });
 });

@@ -4,7 +4,8 @@ import {
   MetadataAssembler, MetadataRequestBudget, decodeMetadataMessage, encodeMetadataData, encodeMetadataReject,
   encodeMetadataRequest, offeredMetadataSize, MAX_METADATA_SIZE, METADATA_DATA, METADATA_REJECT, METADATA_REQUEST,
 } from '../../../packages/engine/src/wire/ut-metadata.js';
-import { WireError } from '../../../packages/engine/src/wire/codec.js';
+import { WireError, MAX_BITFIELD_MESSAGE } from '../../../packages/engine/src/wire/codec.js';
+import { MAX_METADATA_SIZE as MAX_INFO_DICT_SIZE } from '../../../packages/engine/src/metainfo/metainfo.js';
 
 const info = Uint8Array.from({ length: 40_000 }, (_, i) => (i * 13) & 255);
 const infoHash = createHash('sha1').update(info).digest('hex');
@@ -33,6 +34,14 @@ describe('BEP 9 messages', () => {
     expect(offeredMetadataSize({ metadata_size: MAX_METADATA_SIZE + 1 })).toBe(0);
     expect(offeredMetadataSize({ metadata_size: -1 })).toBe(0);
     expect(offeredMetadataSize({})).toBe(0);
+  });
+
+  it('fetches no metadata larger than the largest info dictionary the engine loads', () => {
+    // A peer offering more would have us buffer copies that parseInfoDict then refuses.
+    expect(offeredMetadataSize({ metadata_size: MAX_INFO_DICT_SIZE + 1 })).toBe(0);
+    expect(() => new MetadataAssembler(MAX_INFO_DICT_SIZE + 1)).toThrow(WireError);
+    // Before the metadata, a bitfield may be as long as the largest loadable info dictionary can describe.
+    expect(MAX_BITFIELD_MESSAGE).toBe(1 + Math.ceil(Math.floor(MAX_INFO_DICT_SIZE / 20) / 8));
   });
 });
 

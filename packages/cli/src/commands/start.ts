@@ -186,7 +186,11 @@ export async function runStart(opts: StartOptions): Promise<number> {
     resume.start();
     let api: { url: string; close(): unknown };
     try {
-      api = await startServer(session, { host: opts.host, port: opts.port, token, downloadRoot: downloadDir });
+      // A 201 (and a removal's 200) waits for the change to be in the state journal: it survives a crash.
+      const store = resume;
+      api = await startServer(session, {
+        host: opts.host, port: opts.port, token, downloadRoot: downloadDir, durable: (hash) => store.durable(hash),
+      });
       server = api;
     } catch (e) {
       const code = errnoOf(e);

@@ -12,6 +12,8 @@
  */
 
 /** A peer's pieces. The `bitfield` npm BitField satisfies it. */
+import { BLOCK_SIZE } from '../block-size.js';
+
 export interface PieceSet {
   get(index: number): boolean;
 }
@@ -72,7 +74,7 @@ export interface PickerCounters {
   piece_picker_busy_loops: number;
 }
 
-export const DEFAULT_BLOCK_SIZE = 16384;
+export const DEFAULT_BLOCK_SIZE = BLOCK_SIZE;
 /** libtorrent's initial_picker_threshold. */
 export const INITIAL_PICKER_THRESHOLD = 4;
 export const DEFAULT_PRIORITY = 4;
@@ -391,6 +393,42 @@ export class PiecePicker {
       else n = this.pickRare(peer, max, out, n, opts.snubbed === true);
     }
     if (n === 0 && opts.allowBusy !== false) n = this.pickBusy(peer, max, out, opts.exclude);
+    return n;
+  }
+
+  /**
+   * Time-critical picking (libtorrent's deadline pieces): appends up to `max` free blocks of `piece`,
+   * starting it if needed, when `peer` has it and we want and lack it. With `duplicates` (the piece is
+   * late) and no free block left, hands out blocks already requested elsewhere, fewest requests first,
+   * skipping those `exclude` names (the peer's own). Returns how many it appended.
+   */
+  pickPiece(piece: number, peer: PieceSet, max: number, out: number[], duplicates: boolean, exclude?: (blockId: number) => boolean): number {
+    if (max <= 0 || this.haveArr[piece] === 1 || this.prio[piece] === 0 || !peer.get(piece)) return 0;
+    let s = this.pieceSlot[piece];
+    if (s < 0) s = this.startPiece(piece);
+    let n = this.slotFree[s] > 0 ? this.takeBlocks(s, max, out, 0) : 0;
+    if (n > 0 || !duplicates) return n;
+    const bpp = this.blocksPerPiece;
+    const nb = this.blocksInPiece(piece);
+    const base = s * bpp;
+    if (this.epoch === 0xffffffff) {
+      this.blkStamp.fill(0);
+      this.epoch = 0;
+    }
+    const epoch = ++this.epoch;
+    // At most three requests per block; fewest first, each block once per call (stamped).
+    for (let want = 1; want <= 2 && n < max; want++) {
+      for (let b = 0; b < nb && n < max; b++) {
+        const idx = base + b;
+        if (this.blkReceived[idx] === 1 || this.blkReq[idx] !== want || this.blkStamp[idx] === epoch) continue;
+        if (exclude !== undefined && exclude(piece * bpp + b)) continue;
+        this.blkStamp[idx] = epoch;
+        this.blkReq[idx] = want + 1;
+        out.push(piece * bpp + b);
+        n++;
+        this._counters.end_game_piece_picks++;
+      }
+    }
     return n;
   }
 

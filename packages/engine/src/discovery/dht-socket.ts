@@ -7,7 +7,8 @@ import { M, type Counters } from '../stats/counters.js';
  * The DHT's UDP socket, owned by us and handed to bittorrent-dht (its `socket` option, passed through
  * k-rpc to k-rpc-socket). k-rpc-socket decodes every datagram with bencode 2's decode, which walks
  * backwards on a negative string length (`l-3:e` from anyone loops until the heap is gone): a datagram
- * reaches the library only if `isKrpcDatagram` accepts it. Because the filter is this socket, it
+ * reaches the library only if `isKrpcDatagram` accepts it, and whatever the library throws while handling
+ * it is caught here (it would otherwise escape the socket's callback). Because the filter is this socket, it
  * protects the packed library too, whatever bencode version the dependency resolves to.
  *
  * It is also where the dht.* message, byte and per-method query counters are taken, from the bytes
@@ -47,7 +48,13 @@ export class DhtSocket extends EventEmitter {
     }
     const q = krpcQuery(buf);
     if (q >= 0) c.inc(QUERY_IN[q]!);
-    this.emit('message', buf, rinfo);
+    try {
+      this.emit('message', buf, rinfo);
+    } catch {
+      // bittorrent-dht and k-bucket read a well-formed query's fields without checking their types (an
+      // integer target or token throws): what throws costs the datagram, not the daemon.
+      c.inc(M.dht_dht_messages_in_dropped);
+    }
   }
 
   /** k-rpc-socket always calls send(buf, offset, length, port, host, cb). */

@@ -33,6 +33,11 @@ export class DhtNode {
     return this.dht !== null && this.dht.listening && !this.dht.destroyed;
   }
 
+  /** Pings the nodes; those that answer join the routing table (libtorrent's add_dht_node). */
+  addNodes(nodes: readonly Endpoint[]): void {
+    for (const n of nodes) this.dht?.addNode({ host: n.host, port: n.port });
+  }
+
   /** The UDP port the node listens on (0 when stopped). */
   get udpPort(): number {
     return this.running ? this.port : 0;
@@ -84,8 +89,12 @@ export class DhtNode {
         reject(e);
       };
       dht.once('error', onError);
+      // bittorrent-dht's RPC layer passes on only EACCES and EADDRINUSE: any other bind error (EADDRNOTAVAIL)
+      // would leave this promise pending forever, so our own socket's errors are heard too.
+      socket.once('error', onError);
       dht.listen(port, host, () => {
         dht.off('error', onError);
+        socket.off('error', onError);
         // Later socket errors (EACCES on send, ...) must not crash the session.
         dht.on('error', () => undefined);
         this.dht = dht;

@@ -1,12 +1,17 @@
 import net from 'node:net';
 import { M } from '../stats/counters.js';
 import { SpritzleError } from '../errors.js';
-import { localAddresses, parseEndpoint, parseEndpointList, udp4BindHost, encodeCompact4, type Endpoint } from './addr.js';
+import { isDialable, localAddresses, parseEndpoint, parseEndpointList, udp4BindHost, encodeCompact4, type Endpoint } from './addr.js';
 import { DhtNode, type DhtState } from './dht.js';
 import { Lsd, LSD_ADDRESS, LSD_PORT } from './lsd.js';
 import { TorrentDiscoveryImpl, type DiscoveryServices } from './torrent-discovery.js';
 import type { TrackerHost } from './tracker.js';
 import type { DiscoveryContext, DiscoveryOptions, DiscoveryTorrent, SessionDiscovery, TorrentDiscovery } from './types.js';
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** dht_nodes kept for a DHT node that is not running yet. */
+const MAX_PENDING_DHT_NODES = 200;
 
 /** libtorrent's values for everything DiscoveryOptions can change. */
 export const DEFAULT_DISCOVERY_OPTIONS: Readonly<Required<DiscoveryOptions>> = Object.freeze({
@@ -43,6 +48,8 @@ export class Discovery implements SessionDiscovery {
   private appliedBootstrap: string | null = null;
   private appliedLsd: string | null = null;
   private lsdBatch: string[] = [];
+  /** dht_nodes of added torrents, waiting for the DHT node to run. */
+  private pendingDhtNodes: Endpoint[] = [];
   private dhtBudget = DHT_ANNOUNCES_PER_TICK;
   private queuedRequests = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -104,6 +111,12 @@ export class Discovery implements SessionDiscovery {
     const td = new TorrentDiscoveryImpl(this.services, t, trackers, tiers);
     this.torrents.set(t.infoHash, td);
     return td;
+  }
+
+  addDhtNodes(nodes: readonly Endpoint[]): void {
+    const usable = nodes.filter((n) => isDialable(n.host, n.port));
+    if (this.dht.running) this.dht.addNodes(usable);
+    else this.pendingDhtNodes = [...this.pendingDhtNodes, ...usable].slice(-MAX_PENDING_DHT_NODES);
   }
 
   isDhtRunning(): boolean {
@@ -174,11 +187,14 @@ export class Discovery implements SessionDiscovery {
           await this.dht.start(udp4BindHost(host), s.dht_port || this.ctx.listenPort, parseEndpointList(s.dht_bootstrap_nodes), this.dhtSaved,
             this.ctx.sharedUdp);
           this.appliedBootstrap = s.dht_bootstrap_nodes;
+          this.dht.addNodes(this.pendingDhtNodes);
+          this.pendingDhtNodes = [];
           // Running torrents look themselves up in the new node on the next tick.
           for (const td of this.torrents.values()) td.forceDht();
-        } catch {
+        } catch (e) {
           // Stays off; the next settings change tries again.
           this.appliedBootstrap = null;
+          this.ctx.onError?.('dht', errorText(e));
         }
       }
     } else if (this.dht.running) {
@@ -193,8 +209,9 @@ export class Discovery implements SessionDiscovery {
         this.appliedLsd = lsdKey;
         // Torrents already running announce themselves on the next tick.
         for (const td of this.torrents.values()) td.forceLsd();
-      } catch {
+      } catch (e) {
         // Stays off; the next settings change tries again.
+        this.ctx.onError?.('lsd', errorText(e));
       }
     } else if (!s.enable_lsd && this.lsd.running) {
       this.appliedLsd = null;

@@ -127,7 +127,15 @@ export function httpGet(url: string, userAgent: string, signal: AbortSignal): Pr
           reject(new TrackerRequestError(`tracker: more than ${MAX_REDIRECTS} redirects`, spent));
           return;
         }
-        once(new URL(res.headers.location, u).href, hops + 1).then(resolve, reject);
+        // Parsed here, not by once(): a Location that is no URL would otherwise throw out of this callback.
+        let next: string;
+        try {
+          next = new URL(res.headers.location, u).href;
+        } catch {
+          reject(new TrackerRequestError('tracker: redirected to an invalid URL', spent));
+          return;
+        }
+        once(next, hops + 1).then(resolve, reject);
         return;
       }
       if (status !== 200) {

@@ -44,13 +44,13 @@ export function parsePexMessage(buf: Uint8Array): Endpoint[] {
 }
 
 /**
- * ut_pex on one wire (BEP 11), as a bittorrent-protocol extension. spritzle's own rather than the ut_pex
- * package (5.0.2, not a dependency here): ut_pex sends its first message only after 65 s and on a timer per
- * wire, while libtorrent sends the current peer list at its first tick after the handshake, and then only
+ * ut_pex on one wire (BEP 11), an extension of our peer connection (wire/extensions.ts). Our own rather
+ * than the ut_pex package: ut_pex sends its first message only after 65 s and on a timer per wire, while
+ * libtorrent sends the current peer list at its first tick after the handshake, and then only
  * changes, at most once a minute; here the session's one discovery timer drives every wire.
  */
 export class PexPeer implements WireExtension {
-  // On the prototype (bittorrent-protocol reads Extension.prototype.name): a class field would shadow it.
+  // Set on utPex's class prototype (the extension registry reads ext.name): a class field would shadow it.
   declare readonly name: string;
   /** The remote's extended handshake offered ut_pex. */
   supported = false;
@@ -131,7 +131,7 @@ export class PexPeer implements WireExtension {
   }
 }
 
-/** A bittorrent-protocol extension class bound to one torrent (`owner`) and one remote; `created` gets the instance. */
+/** An extension class (PeerConnection.use) bound to one torrent (`owner`) and one remote; `created` gets the instance. */
 export function utPex(owner: PexOwner, remote: { ip: string; port: number }, created: (p: PexPeer) => void): WireExtensionCtor {
   class UtPex extends PexPeer {
     constructor(wire: Wire) {

@@ -86,6 +86,8 @@ export interface DiscoveryContext {
   readonly sharedUdp?: SharedUdp | null;
   /** Timing and addresses that are constants in production; tests shorten or move them. */
   readonly options?: DiscoveryOptions;
+  /** The DHT node or the LSD socket failed to start (it stays off until the settings change). */
+  onError?(what: 'dht' | 'lsd', error: string): void;
 }
 
 /**
@@ -116,6 +118,8 @@ export interface SessionDiscovery {
   start(): Promise<void>;
   forTorrent(t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]): TorrentDiscovery;
   isDhtRunning(): boolean;
+  /** add_torrent_params.dht_nodes: pinged into the DHT's routing table (now, or when the node starts). */
+  addDhtNodes(nodes: readonly { host: string; port: number }[]): void;
   /** The DHT node's UDP port, 0 when it does not run. */
   readonly dhtPort: number;
   /** The DHT routing table and other state worth keeping across restarts (bencodable). */

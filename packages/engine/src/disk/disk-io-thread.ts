@@ -1,6 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
-import type { PieceWriteResult } from '../storage/storage.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { PieceWriteResult } from '../storage/torrent-storage.js';
+import { SpritzleError } from '../errors.js';
+import type { DiskJob, DiskReply } from './disk-worker.js';
 
 /**
  * The disk threads (libtorrent's disk_io_thread): SHA-1 of whole pieces and the writes of verified pieces
@@ -15,49 +19,20 @@ import type { PieceWriteResult } from '../storage/storage.js';
  */
 export const DISK_THREAD_NICE = 10;
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { writeSync } = require('node:fs');
-if (workerData.nice > 0 && process.platform === 'linux') {
-  try { require('node:os').setPriority(workerData.nice); } catch {}
+/**
+ * The worker's file (disk-worker.ts compiled): beside this module in dist/ and in the CLI's bundle; when
+ * this module runs from src/ (tests under jest), the compiled one in dist/ (`tsc -b` first).
+ */
+export function diskWorkerFile(moduleUrl: string = import.meta.url): URL {
+  const beside = new URL('./disk-worker.js', moduleUrl);
+  if (existsSync(beside)) return beside;
+  const fromSrc = new URL('../../dist/disk/disk-worker.js', moduleUrl);
+  if (moduleUrl.endsWith('/src/disk/disk-io-thread.ts') && existsSync(fromSrc)) return fromSrc;
+  throw new SpritzleError('disk_error', `the disk threads' code is missing: no ${fileURLToPath(beside)} (build the engine: tsc -b)`);
 }
-parentPort.on('message', (m) => {
-  const view = new Uint8Array(m.sab, m.off, m.len);
-  if (m.spans === undefined) {
-    const digest = createHash('sha1').update(view).digest();
-    const out = new ArrayBuffer(20);
-    new Uint8Array(out).set(digest);
-    parentPort.postMessage({ id: m.id, digest: out }, [out]);
-    return;
-  }
-  // spans: [fd, bufferOffset, length, fileOffset] per file part; positional writes, retried on short writes.
-  const s = m.spans;
-  let ops = 0;
-  for (let i = 0; i < s.length; i += 4) {
-    let done = 0;
-    while (done < s[i + 2]) {
-      let n;
-      try {
-        n = writeSync(s[i], view, s[i + 1] + done, s[i + 2] - done, s[i + 3] + done);
-      } catch (e) {
-        parentPort.postMessage({ id: m.id, ops, error: { code: e.code, message: e.message }, failedSpan: i / 4 });
-        return;
-      }
-      ops++;
-      if (n <= 0) {
-        parentPort.postMessage({ id: m.id, ops, error: { code: 'ENOSPC', message: 'ENOSPC: no space left on device, write' }, failedSpan: i / 4 });
-        return;
-      }
-      done += n;
-    }
-  }
-  parentPort.postMessage({ id: m.id, ops });
-});
-`;
 
 
-interface Reply { id: number; digest?: ArrayBuffer; ops?: number; error?: { code?: string; message: string }; failedSpan?: number }
+type Reply = DiskReply;
 interface Job { resolve: (r: Reply) => void; reject: (e: Error) => void }
 /** One thread and the jobs it holds: when a thread dies, only its own jobs fail (the others may still be writing). */
 interface Slot { worker: Worker; jobs: Map<number, Job> }
@@ -72,6 +47,7 @@ export class DiskIoThreads {
   private closed = false;
   private failure: Error | null = null;
   private restarts = 0;
+  private readonly workerFile = diskWorkerFile();
 
   constructor(size = Math.max(1, Math.min(4, os.availableParallelism() - 1)), private readonly nice = DISK_THREAD_NICE) {
     for (let i = 0; i < size; i++) {
@@ -82,7 +58,7 @@ export class DiskIoThreads {
   }
 
   private start(slot: Slot): void {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { nice: this.nice } });
+    const w = new Worker(this.workerFile, { workerData: { nice: this.nice } });
     w.unref();
     slot.worker = w;
     let error: Error | null = null;
@@ -124,12 +100,13 @@ export class DiskIoThreads {
   private post(buf: Uint8Array, spans: number[] | undefined): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('disk threads closed'));
     if (this.failure) return Promise.reject(this.failure);
-    if (!(buf.buffer instanceof SharedArrayBuffer)) return Promise.reject(new TypeError('disk jobs take a view of a SharedArrayBuffer'));
+    const sab = buf.buffer;
+    if (!(sab instanceof SharedArrayBuffer)) return Promise.reject(new TypeError('disk jobs take a view of a SharedArrayBuffer'));
     const id = this.nextId++;
     const slot = this.slots[this.next++ % this.slots.length]!;
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, sab: buf.buffer, off: buf.byteOffset, len: buf.byteLength, spans });
+      slot.worker.postMessage({ id, sab, off: buf.byteOffset, len: buf.byteLength, spans } satisfies DiskJob);
     });
   }
 

@@ -21,6 +21,8 @@ export interface TorrentInfo {
   readonly announce: readonly (readonly string[])[];
   /** The raw bencoded info dictionary, as hashed (served to peers over ut_metadata). */
   readonly infoBytes: Uint8Array;
+  /** BEP 19 web seeds (`url-list`): http(s) URLs only. */
+  readonly urlList?: readonly string[];
   readonly comment?: string;
   readonly createdBy?: string;
   readonly creationDate?: number;
@@ -183,6 +185,9 @@ function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string
   const single = text(outer.announce);
   if (announce.length === 0 && single) announce.push([single]);
 
+  // BEP 19: one URL or a list of them; other schemes (ftp, ...) are left out.
+  const rawUrls = Array.isArray(outer['url-list']) ? outer['url-list'] : [outer['url-list']];
+  const urlList = rawUrls.map(text).filter((u): u is string => u !== undefined && /^https?:\/\/\S+$/i.test(u));
   const result: TorrentInfo = {
     infoHash: Buffer.from(infoHashBytes).toString('hex'),
     infoHashBytes,
@@ -195,6 +200,7 @@ function infoFromDict(info: unknown, infoBytes: Uint8Array, outer: Record<string
     private: info.private === 1,
     announce,
     infoBytes,
+    ...(urlList.length > 0 ? { urlList } : {}),
     ...(text(outer.comment) !== undefined ? { comment: text(outer.comment)! } : {}),
     ...(text(outer['created by']) !== undefined ? { createdBy: text(outer['created by'])! } : {}),
     ...(typeof outer['creation date'] === 'number' ? { creationDate: outer['creation date'] } : {}),

@@ -9,6 +9,7 @@ import { ExtensionRegistry, type ExtensionWire, type WireExtensionCtor } from '.
 import bencode from 'bencode';
 import type { Encryption } from '../transport/mse.js';
 import type { Transport, TransportSink } from '../transport/transport.js';
+import type { PickOptions } from '../algo/piece-picker.js';
 
 /** Outgoing batch buffer: 64 requests of 17 bytes, more than a queue refill usually sends. */
 const BATCH_BYTES = 64 * 17;
@@ -127,7 +128,9 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   /** Block ids requested from this peer and not yet answered. */
   readonly outstanding = new Set<number>();
   /** Reused for every pick from this peer (no allocation per pick); exclude keeps end-game duplicates off this peer. */
-  readonly pickOptions = { sequential: false, snubbed: false, allowBusy: false, exclude: (id: number): boolean => this.outstanding.has(id) };
+  readonly pickOptions: PickOptions = {
+    sequential: false, snubbed: false, allowBusy: false, exclude: (id: number): boolean => this.outstanding.has(id), reason: undefined,
+  };
   /** Requests we gave up on without a cancel (choke, snub): their blocks may still come and are not a violation. */
   stragglers = 0;
   /** Blocks that came without a request (see Torrent.onBlock). */

@@ -77,6 +77,8 @@ export interface AddTorrentParams {
   peers?: (string | [string, number])[];
   /** Tracker URLs (used by the discovery layer). */
   trackers?: string[];
+  /** BEP 19 web seeds (http or https URLs), beside the torrent's url-list. */
+  url_seeds?: string[];
   /** Tier of each tracker in `trackers`. */
   tracker_tiers?: number[];
   /** DHT nodes to add, "host:port". */
@@ -111,6 +113,7 @@ export interface NormalizedAddParams {
   piece_priorities?: number[];
   peers: { host: string; port: number }[];
   trackers: string[];
+  url_seeds: string[];
   tracker_tiers?: number[];
   dht_nodes: { host: string; port: number }[];
   upload_limit: number;
@@ -126,13 +129,12 @@ export interface NormalizedAddParams {
 
 const KNOWN_KEYS = new Set<string>([
   'ti', 'info_hash', 'url', 'resume_data', 'save_path', 'name', 'flags', ...BOOLEAN_FLAG_KEYS, 'file_priorities', 'piece_priorities',
-  'peers', 'trackers', 'tracker_tiers', 'dht_nodes', 'upload_limit', 'download_limit', 'max_uploads', 'max_connections',
+  'peers', 'trackers', 'url_seeds', 'tracker_tiers', 'dht_nodes', 'upload_limit', 'download_limit', 'max_uploads', 'max_connections',
   'storage_mode', 'trackerid', 'added_time', 'completed_time', 'total_uploaded', 'total_downloaded',
 ]);
 
 /** libtorrent names spritzle knows but does not implement: refused with a reason, not silently dropped. */
 const UNSUPPORTED = new Map<string, string>([
-  ['url_seeds', 'web seeds (BEP 19) are not supported'],
   ['http_seeds', 'HTTP seeds (BEP 17) are not supported'],
   ['renamed_files', 'renaming files at add time is not supported'],
   ['banned_peers', 'banned_peers is not supported'],
@@ -212,6 +214,7 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
     flags: p.flags === undefined ? DEFAULT_FLAGS : flagsFrom(p.flags),
     peers: [],
     trackers: [],
+    url_seeds: [],
     dht_nodes: [],
     upload_limit: -1,
     download_limit: -1,
@@ -261,6 +264,13 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
   if (p.trackers !== undefined) {
     if (Array.isArray(p.trackers) && p.trackers.length > MAX_TRACKERS) tooManyTrackers('trackers');
     out.trackers = stringList('trackers', p.trackers);
+  }
+  if (p.url_seeds !== undefined) {
+    if (Array.isArray(p.url_seeds) && p.url_seeds.length > MAX_TRACKERS) bad('url_seeds', `more than ${MAX_TRACKERS} web seeds`);
+    out.url_seeds = stringList('url_seeds', p.url_seeds).map((u, i) => {
+      if (!/^https?:\/\/\S+$/i.test(u) || !URL.canParse(u)) bad(`url_seeds[${i}]`, `"${u.slice(0, 100)}" is not an http(s) URL`);
+      return u;
+    });
   }
   if (p.tracker_tiers !== undefined) {
     if (!Array.isArray(p.tracker_tiers)) bad('tracker_tiers', 'must be a list of integers');

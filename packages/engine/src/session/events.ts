@@ -27,6 +27,8 @@ export interface SessionEvents {
   peer_connected: { info_hash: string; ip: string; port: number; peer_id: string; direction: 'incoming' | 'outgoing' };
   peer_disconnected: { info_hash: string; ip: string; port: number; reason: string };
   peer_banned: { info_hash: string; ip: string; port: number; reason: string };
+  /** libtorrent's url_seed_alert: a web seed (BEP 19) failed, backed off, was dropped or recovered. */
+  url_seed: { info_hash: string; url: string; state: 'idle' | 'downloading' | 'backoff' | 'failed'; error: string };
   /**
    * libtorrent's state_update_alert: once a second (the session's tick), while anyone listens, the
    * statuses of the torrents whose status changed since the last one (none: no event). Also on
@@ -34,8 +36,17 @@ export interface SessionEvents {
    * statuses are large, and the REST event stream has its own periodic `stats` event.
    */
   state_update: { status: TorrentStatus[] };
+  /** The DHT node could not start (libtorrent's dht_error_alert); it stays off until the settings change. */
+  dht_error: { error: string };
+  /** The LSD socket could not start (libtorrent's lsd_error_alert); LSD stays off until the settings change. */
+  lsd_error: { error: string };
   /** applySettings changed these settings (name → new value). */
   settings_changed: { changed: Record<string, string | number | boolean> };
+  /**
+   * The process ran out of file descriptors (EMFILE/ENFILE) accepting or dialling a peer: at most one a second
+   * (spritzle.ses.out_of_descriptors counts them all). A torrent that cannot open its files errs instead (torrent_error).
+   */
+  out_of_descriptors: { operation: 'accept' | 'connect'; error: string };
 }
 
 /** The name of a session event (a key of {@link SessionEvents}). */

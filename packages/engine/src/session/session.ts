@@ -2,7 +2,7 @@ import net from 'node:net';
 import type dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Counters, M, type SessionStats } from '../stats/counters.js';
+import { Counters, M, SM, type SessionStats } from '../stats/counters.js';
 import { DEFAULT_SETTINGS, parseListenInterface, validateSettings, RESTART_ONLY_SETTINGS, type SessionSettings } from './settings.js';
 import { TypedEmitter, type SessionEvents } from './events.js';
 import { DiskIoThreads } from '../disk/disk-io-thread.js';
@@ -29,6 +29,8 @@ import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
 import { StateUpdates } from './state-update.js';
 import { Storage } from '../storage/storage.js';
+import { FilePool, isOutOfDescriptors } from '../storage/file-pool.js';
+import { DescriptorRetry } from './descriptor-retry.js';
 
 const TICK_MS = 1000;
 /** Peers remembered as not answering uTP (dialled over TCP straight away next time), at most. */
@@ -74,6 +76,12 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly diskIo = new DiskIoThreads();
   /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
   private readonly bufferPool = new DiskBufferPool();
+  /** Every torrent's open files, file_pool_size at most. */
+  private readonly filePool: FilePool;
+  /** Torrents stopped for want of file descriptors, retried on a backoff. */
+  private readonly descriptorRetry = new DescriptorRetry<Torrent>();
+  /** When out_of_descriptors was last emitted (at most one a second). */
+  private lastOutOfDescriptors = 0;
   private readonly torrentsByHash = new Map<string, Torrent>();
   private readonly handles = new Map<string, TorrentHandle>();
   private readonly server: net.Server;
@@ -132,6 +140,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       seeding_piece_quota: settings.seeding_piece_quota,
     });
     this.server = net.createServer((socket) => this.onIncoming(socket));
+    this.filePool = new FilePool(settings.file_pool_size);
     const session = this;
     this.host = {
       counters: this.counters,
@@ -146,7 +155,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       downLimiter: this.downLimiter,
       upLimiter: this.upLimiter,
       limiterWake: () => this.limiterWake(),
-      openStorage: (savePath, layout) => new Storage({ savePath, layout }),
+      openStorage: (savePath, layout) => new Storage({ savePath, layout, pool: this.filePool }),
+      outOfDescriptors: (t) => {
+        this.counters.inc(SM.ses_out_of_descriptors);
+        this.descriptorRetry.add(t, Date.now());
+      },
     };
     this.applyRateLimits();
   }
@@ -170,6 +183,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       listenHost: parseListenInterface(s.listen_interfaces).host,
       sharedUdp: session.sharedUdp,
       ...(options.discovery ? { options: options.discovery } : {}),
+      // Delivered after the current job, as libtorrent queues alerts: a failure while Session.create runs
+      // reaches the listeners attached once it resolves.
+      onError: (what, error) => void setImmediate(() => session.emit(what === 'dht' ? 'dht_error' : 'lsd_error', { error })),
     });
     await session.discovery.start();
     session.tickTimer = setInterval(() => session.tick(), TICK_MS);
@@ -189,7 +205,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       this.server.once('error', onError);
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
-        this.server.on('error', () => undefined);
+        // After listening, errors are accept()'s: the listen socket stays open and libuv keeps accepting.
+        this.server.on('error', (e) => {
+          if (isOutOfDescriptors(e)) this.outOfDescriptors('accept', e);
+        });
         this.port = (this.server.address() as net.AddressInfo).port;
         resolve();
       });
@@ -272,6 +291,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
     this.scheduleRechoke();
     this.applyRateLimits();
+    this.filePool.setSize(this.settingsValue.file_pool_size);
     this.discovery?.settingsChanged();
     if (Object.keys(changed).length > 0) this.emit('settings_changed', { changed });
     return this.settings();
@@ -343,6 +363,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (info && info.infoHash !== infoHash) {
       throw new SpritzleError('invalid_param', 'resume_data: its info dictionary does not match its info-hash', { field: 'resume_data' });
     }
+    // libtorrent hands a torrent's dht_nodes to the session's DHT node.
+    if (p.dht_nodes.length > 0) this.discovery?.addDhtNodes(p.dht_nodes);
     const existing = this.torrentsByHash.get(infoHash);
     if (existing) {
       if (p.flags & TORRENT_FLAGS.duplicate_is_error) {
@@ -404,6 +426,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
     this.handles.delete(key);
+    this.descriptorRetry.delete(torrent);
     await torrent.close(!!opts.deleteFiles);
     this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
   }
@@ -473,6 +496,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
     }
     c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
+    const pool = this.filePool.stats;
+    c.set(SM.disk_file_pool_open, this.filePool.open);
+    c.set(SM.disk_file_pool_hits, pool.hits);
+    c.set(SM.disk_file_pool_misses, pool.misses);
+    c.set(SM.disk_file_pool_evictions, pool.evictions);
     c.set(M.net_limiter_up_queue, upQueue);
     c.set(M.net_limiter_up_bytes, upBytes);
     c.set(M.net_limiter_down_queue, downQueue);
@@ -617,6 +645,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (code === 'ECONNREFUSED') this.counters.inc(M.peer_connrefused_peers);
       else if (code === 'ECONNRESET') this.counters.inc(M.peer_connreset_peers);
       else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') this.counters.inc(M.peer_unreachable_peers);
+      else if (isOutOfDescriptors(e)) this.outOfDescriptors('connect', e);
       this.counters.inc(M.peer_error_outgoing_peers);
       torrent.connectFailed(host, port, false);
     };
@@ -795,6 +824,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     if (this.hasListeners('state_update')) this.postTorrentUpdates();
     this.bufferPool.trim(now);
+    for (const t of this.descriptorRetry.due(now)) if (this.torrentsByHash.get(t.infoHash) === t) t.retryAfterOutOfDescriptors();
     const s = this.settingsValue;
     const rotate = now - this.lastOptimistic >= s.optimistic_unchoke_interval * 1000;
     if (rotate || now - this.lastRechoke >= s.unchoke_interval * 1000) {
@@ -816,6 +846,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.emitDirect('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
   }
 
+  /** Out of descriptors where no torrent is to blame: counted, and told (once a second at most). */
+  private outOfDescriptors(operation: 'accept' | 'connect', e: Error): void {
+    this.counters.inc(SM.ses_out_of_descriptors);
+    const now = Date.now();
+    if (now - this.lastOutOfDescriptors < 1000) return;
+    this.lastOutOfDescriptors = now;
+    this.emit('out_of_descriptors', { operation, error: e.message });
+  }
+
   private assertOpen(): void {
     if (this.closedFlag) throw new SpritzleError('session_closed', 'the session is closed');
   }
@@ -829,6 +868,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.limiterTimer) clearInterval(this.limiterTimer);
     for (const p of this.pending) p.close('session closed');
     await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
+    await this.filePool.drain();
     await this.discovery?.close();
     this.utp?.close();
     this.udp?.close();

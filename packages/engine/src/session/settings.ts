@@ -1,4 +1,5 @@
 import { SpritzleError } from '../errors.js';
+import { DEFAULT_FILE_POOL_SIZE } from '../storage/file-pool.js';
 import type { EncLevel, EncPolicy } from '../transport/mse.js';
 
 /**
@@ -82,6 +83,11 @@ export interface SessionSettings {
   /** uTP's window after a loss, percent of the window before it. */
   utp_loss_multiplier: number;
   /**
+   * Most files kept open across the session (libtorrent's file pool): the least recently used idle one is
+   * closed to open another, so descriptors do not grow with the number of torrents.
+   */
+  file_pool_size: number;
+  /**
    * Message stream encryption (MSE/PE) of connections we dial: `enabled` tries it and falls back to plaintext
    * if the peer does not answer it, `forced` never connects in plaintext, `disabled` never encrypts.
    */
@@ -97,7 +103,9 @@ export interface SessionSettings {
 /** Every setting's default, as Session.create applies them (libtorrent's defaults where it has the setting). */
 export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   listen_interfaces: '0.0.0.0:6881',
-  peer_fingerprint: '-SZ0100-',
+  // Azureus-style client code ZL: neither libtorrent's identify_client nor Transmission's clients.cc knows it
+  // (SZ, used before, is Shareaza's).
+  peer_fingerprint: '-ZL0100-',
   user_agent: 'spritzle/0.1.0',
   connections_limit: 200,
   unchoke_slots_limit: 8,
@@ -135,6 +143,7 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   utp_num_resends: 3,
   utp_connect_timeout: 3000,
   utp_loss_multiplier: 50,
+  file_pool_size: DEFAULT_FILE_POOL_SIZE,
   out_enc_policy: 'enabled',
   in_enc_policy: 'enabled',
   allowed_enc_level: 'both',
@@ -178,6 +187,7 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   utp_num_resends: [0, 100],
   utp_connect_timeout: [1, 600_000],
   utp_loss_multiplier: [1, 100],
+  file_pool_size: [1, 1_000_000],
 };
 
 /** Longest accepted value of each string setting, in characters. */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { SpritzleError } from '../errors.js';
+import { BLOCK_SIZE } from '../block-size.js';
 import type { FileLayout } from './file-layout.js';
 import type { FileStat, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
 
-const BLOCK_SIZE = 16 * 1024;
 
 /**
  * TorrentStorage in memory, for tests: each file a buffer made on its first write (pad files are never

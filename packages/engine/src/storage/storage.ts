@@ -3,8 +3,9 @@
  * blocks back for uploads, and re-checks existing data against the piece hashes.
  *
  * Files are created lazily on the first write and never pre-filled, so they stay sparse, and
- * existing data is never truncated. Open handles are kept in a small LRU cache because the
- * download/upload path issues thousands of operations per second.
+ * existing data is never truncated. Files are opened through the session's FilePool (file_pool_size
+ * handles across all torrents, least recently used closed first), because the download/upload path issues
+ * thousands of operations per second and the session may hold many thousands of torrents.
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc, existsSync } from 'node:fs';
@@ -14,6 +15,8 @@ import path from 'node:path';
 import { SpritzleError, errnoCode } from '../errors.js';
 import type { FileLayout } from './file-layout.js';
 import { isInside, resolveInside } from './paths.js';
+import { BLOCK_SIZE } from '../block-size.js';
+import { FilePool, type FileGroup, type PooledFile } from './file-pool.js';
 import type { FileStat, PieceWriteResult, PieceWriter, StorageStats, TorrentStorage } from './torrent-storage.js';
 
 export type { PieceWriteResult, PieceWriter, StorageStats } from './torrent-storage.js';
@@ -21,11 +24,10 @@ export type { PieceWriteResult, PieceWriter, StorageStats } from './torrent-stor
 export interface StorageOptions {
   savePath: string;
   layout: FileLayout;
+  /** The session's pool; a storage made without one gets a pool of its own (tests, one-off tools). */
+  pool?: FilePool;
 }
 
-
-const BLOCK_SIZE = 16 * 1024;
-const MAX_OPEN_FILES = 32;
 /** check(): pieces hashed in parallel, each through a buffer of CHECK_CHUNK, so memory stays at a few MiB whatever the piece size. */
 const CHECK_PARALLEL = 4;
 const CHECK_CHUNK = 1024 * 1024;
@@ -93,7 +95,7 @@ function isMissing(e: unknown): boolean {
 }
 
 /** The in-process writer: async positional writes through the open handles, retried on short writes. */
-async function writeSpans(data: Uint8Array, entries: HandleEntry[], spans: number[]): Promise<PieceWriteResult> {
+async function writeSpans(data: Uint8Array, entries: PooledFile[], spans: number[]): Promise<PieceWriteResult> {
   let ops = 0;
   for (let i = 0; i < entries.length; i++) {
     const bufOffset = spans[i * 4 + 1]!;
@@ -116,22 +118,6 @@ async function writeSpans(data: Uint8Array, entries: HandleEntry[], spans: numbe
   return { ops };
 }
 
-interface HandleEntry {
-  readonly fh: FileHandle;
-  readonly path: string;
-  readonly writable: boolean;
-  /** Operations currently using the handle; it is closed only when this drops to 0. */
-  refs: number;
-  /** Evicted or superseded: close as soon as the last user releases it. */
-  retired: boolean;
-  closing: Promise<void> | undefined;
-}
-
-interface PendingOpen {
-  readonly write: boolean;
-  readonly promise: Promise<HandleEntry>;
-}
-
 /** The file-system back-end of TorrentStorage. */
 export class Storage implements TorrentStorage {
   readonly stats: StorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
@@ -139,10 +125,8 @@ export class Storage implements TorrentStorage {
   private readonly layout: FileLayout;
   /** Absolute path per file, checked against savePath once up front. */
   private readonly paths: readonly string[];
-  /** Insertion order is recency order (LRU): touching an entry re-inserts it. */
-  private readonly handles = new Map<number, HandleEntry>();
-  /** Dedupes concurrent opens of one file, so parallel first writes do not race on creating it. */
-  private readonly opening = new Map<number, PendingOpen>();
+  /** This storage's files in the session's pool: handles are pinned between acquire and release. */
+  private readonly files: FileGroup;
   private zeros: Uint8Array | undefined;
   private realRootPromise: Promise<string> | undefined;
 
@@ -151,6 +135,12 @@ export class Storage implements TorrentStorage {
     this.layout = opts.layout;
     // The layout's paths were sanitised when the torrent was parsed; check again (defence in depth).
     this.paths = opts.layout.files.map((f) => resolveInside(this.savePath, f.path));
+    this.files = (opts.pool ?? new FilePool()).group((file, write) => (write ? this.openWritable(file) : this.openReadable(file)));
+  }
+
+  /** This storage's files open in the pool right now. */
+  get openFiles(): number {
+    return this.files.openFiles;
   }
 
   /**
@@ -162,13 +152,13 @@ export class Storage implements TorrentStorage {
   async writePiece(piece: number, data: Uint8Array, writer?: PieceWriter): Promise<void> {
     const size = this.layout.pieceSize(piece);
     if (data.length !== size) throw new RangeError(`piece ${piece} is ${size} bytes, got ${data.length}`);
-    const entries: HandleEntry[] = [];
+    const entries: PooledFile[] = [];
     const files: number[] = [];
     const spans: number[] = [];
     try {
       for (const s of this.layout.spans(piece, 0, size)) {
         if (this.layout.files[s.file]!.pad) continue;
-        const entry = await this.acquire(s.file, true);
+        const entry = await this.files.acquire(s.file, true);
         entries.push(entry);
         files.push(s.file);
         spans.push(entry.fh.fd, s.bufOffset, s.length, s.fileOffset);
@@ -183,7 +173,7 @@ export class Storage implements TorrentStorage {
         throw diskError(e, 'writing', this.paths[failed]!, failed);
       }
     } finally {
-      for (const entry of entries) this.release(entry);
+      for (const entry of entries) this.files.release(entry);
     }
   }
 
@@ -197,7 +187,7 @@ export class Storage implements TorrentStorage {
         continue;
       }
       const file = this.paths[s.file]!;
-      const entry = await this.acquire(s.file, false);
+      const entry = await this.files.acquire(s.file, false);
       try {
         let done = 0;
         while (done < s.length) {
@@ -215,7 +205,7 @@ export class Storage implements TorrentStorage {
       } catch (e) {
         throw diskError(e, 'reading', file, s.file);
       } finally {
-        this.release(entry);
+        this.files.release(entry);
       }
     }
     return buf;
@@ -339,17 +329,9 @@ export class Storage implements TorrentStorage {
     return isInside(root, real) ? null : real;
   }
 
-  /** Closes cached file handles. Handles still in use by an in-flight operation close when it finishes. */
+  /** Closes this storage's open files. Handles still in use by an in-flight operation close when it finishes. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.opening.values()].map((p) => p.promise));
-    const closes: Promise<void>[] = [];
-    for (const [file, entry] of this.handles) {
-      this.handles.delete(file);
-      entry.retired = true;
-      if (entry.refs === 0) closes.push(this.closeEntry(entry));
-    }
-    const results = await Promise.allSettled(closes);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    await this.files.close();
   }
 
   private async checkPiece(piece: number, expected: Uint8Array, buf: Buffer, sizes: Map<number, Promise<number>>): Promise<boolean> {
@@ -367,9 +349,9 @@ export class Storage implements TorrentStorage {
         continue;
       }
       const file = this.paths[s.file]!;
-      let entry: HandleEntry;
+      let entry: PooledFile;
       try {
-        entry = await this.acquire(s.file, false);
+        entry = await this.files.acquire(s.file, false);
       } catch (e) {
         if (isMissing(e)) return false; // deleted since the stat
         throw e;
@@ -388,7 +370,7 @@ export class Storage implements TorrentStorage {
       } catch (e) {
         throw diskError(e, 'reading', file, s.file);
       } finally {
-        this.release(entry);
+        this.files.release(entry);
       }
     }
     const digest = hash.digest();
@@ -411,47 +393,6 @@ export class Storage implements TorrentStorage {
       sizes.set(file, p);
     }
     return p;
-  }
-
-  /** Gets a cached handle (writable if asked), opening it at most once however many callers want it. */
-  private async acquire(file: number, write: boolean): Promise<HandleEntry> {
-    for (;;) {
-      const cached = this.handles.get(file);
-      if (cached !== undefined && (cached.writable || !write)) {
-        this.handles.delete(file);
-        this.handles.set(file, cached);
-        cached.refs++;
-        return cached;
-      }
-      const pending = this.opening.get(file);
-      if (pending !== undefined) {
-        // Same kind of open: share its outcome, failure included. Otherwise wait and look again.
-        if (pending.write === write) await pending.promise;
-        else await pending.promise.catch(() => undefined);
-        continue;
-      }
-      if (cached !== undefined) {
-        // Opened read-only (by a check or an upload) and now we need to write: replace it.
-        this.handles.delete(file);
-        this.retire(cached);
-      }
-      const promise = this.openEntry(file, write);
-      this.opening.set(file, { write, promise });
-      try {
-        return await promise;
-      } finally {
-        this.opening.delete(file);
-      }
-    }
-  }
-
-  private async openEntry(file: number, write: boolean): Promise<HandleEntry> {
-    const filePath = this.paths[file]!;
-    const fh = write ? await this.openWritable(file) : await this.openReadable(file);
-    const entry: HandleEntry = { fh, path: filePath, writable: write, refs: 1, retired: false, closing: undefined };
-    this.handles.set(file, entry);
-    this.evict();
-    return entry;
   }
 
   /** Reads may follow links (seeding from linked data is common, and only verified pieces are ever sent). */
@@ -592,33 +533,5 @@ export class Storage implements TorrentStorage {
       }
       if (!st.isDirectory()) throw new FileError('disk_error', `${ERRNO_TEXT.ENOTDIR} (ENOTDIR) creating directory ${dir}`, file);
     }
-  }
-
-  private release(entry: HandleEntry): void {
-    entry.refs--;
-    if (entry.retired && entry.refs === 0) void this.closeEntry(entry).catch(() => undefined);
-  }
-
-  private retire(entry: HandleEntry): void {
-    entry.retired = true;
-    if (entry.refs === 0) void this.closeEntry(entry).catch(() => undefined);
-  }
-
-  /** Evicts least recently used idle handles beyond the cap; busy ones are skipped (the cap is soft). */
-  private evict(): void {
-    if (this.handles.size <= MAX_OPEN_FILES) return;
-    for (const [file, entry] of this.handles) {
-      if (this.handles.size <= MAX_OPEN_FILES) break;
-      if (entry.refs > 0) continue;
-      this.handles.delete(file);
-      this.retire(entry);
-    }
-  }
-
-  private closeEntry(entry: HandleEntry): Promise<void> {
-    entry.closing ??= entry.fh.close().catch((e: unknown) => {
-      throw diskError(e, 'closing', entry.path);
-    });
-    return entry.closing;
   }
 }

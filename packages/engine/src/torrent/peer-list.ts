@@ -27,6 +27,13 @@ export interface DialLimits {
 /** Peers dialled at once per torrent. */
 export const MAX_HALF_OPEN = 8;
 
+/**
+ * Addresses kept per torrent (libtorrent's max_peerlist_size default). Trackers, DHT nodes, PEX and LSD
+ * peers all name addresses; without a bound a hostile source grows the list, and each dial round's scan
+ * of it, without end.
+ */
+export const MAX_PEER_LIST = 3000;
+
 const addressKey = (host: string, port: number): string => `${host}:${port}`;
 
 /**
@@ -43,9 +50,12 @@ export class PeerList {
     return this.known.size;
   }
 
-  /** libtorrent's peer.num_banned_peers for this torrent. */
+  /**
+   * libtorrent's peer.num_banned_peers for this torrent: banned peers, each once. Every ban is of an address
+   * (its peer id, when known, is only a second key to the same peer).
+   */
   get numBanned(): number {
-    return this.bannedAddresses.size + this.bannedPeerIds.size;
+    return this.bannedAddresses.size;
   }
 
   /** Known peers we could dial now or later (not connected, not connecting, not skipped). */
@@ -68,7 +78,29 @@ export class PeerList {
       known.failures = 0;
     }
     if (known || this.bannedAddresses.has(key)) return;
+    if (this.known.size >= MAX_PEER_LIST && !this.makeRoom(now)) return;
     this.known.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false, seed: false });
+  }
+
+  /**
+   * Forgets the oldest address that is neither connected nor being dialled and failed or is skipped (for an
+   * explicit connect, any such address): as libtorrent, a full list prefers the peers that did not work.
+   */
+  private makeRoom(explicit: boolean): boolean {
+    let idle: string | null = null;
+    for (const [key, k] of this.known) {
+      if (k.connected || k.connecting) continue;
+      if (k.skip || k.failures > 0) {
+        this.known.delete(key);
+        return true;
+      }
+      idle ??= key;
+    }
+    if (explicit && idle !== null) {
+      this.known.delete(idle);
+      return true;
+    }
+    return false;
   }
 
   /** Every peer may be dialled again at once (resume, recheck). */

@@ -6,6 +6,10 @@ import type { DiskBufferPool } from '../disk/disk-buffer-pool.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
+import type { WebSeed } from './web-seeds.js';
+
+/** Who sent a piece's blocks: peers, and web seeds (BEP 19). */
+export type Contributor = PeerConnection | WebSeed;
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 
 /** Verified-but-unwritten and being-hashed bytes above which we stop requesting (disk back-pressure). */
@@ -14,15 +18,15 @@ export const MAX_PENDING_DISK_BYTES = 32 * 1024 * 1024;
 interface PartialPiece {
   /** From the DiskBufferPool: shared memory. */
   buf: Buffer;
-  contributors: PeerConnection[];
+  contributors: Contributor[];
 }
 
 /** What becomes of an assembled piece. */
 export interface AssemblyListener {
   /** The piece hashed right and is on disk; `contributors` sent its blocks. */
-  pieceVerified(index: number, contributors: PeerConnection[]): void;
+  pieceVerified(index: number, contributors: Contributor[]): void;
   /** The piece failed its hash check (`size` bytes wasted). */
-  pieceFailed(index: number, contributors: PeerConnection[], size: number): void;
+  pieceFailed(index: number, contributors: Contributor[], size: number): void;
   /** A hash or write job failed: the piece is wanted again (done here), the torrent errs. */
   diskError(e: Error): void;
 }
@@ -56,7 +60,7 @@ export class PieceAssembly {
   }
 
   /** A block the picker had not yet received: copied into its piece; the piece is verified once complete. */
-  add(peer: PeerConnection, index: number, offset: number, buf: Uint8Array): void {
+  add(peer: Contributor, index: number, offset: number, buf: Uint8Array): void {
     let part = this.partial.get(index);
     if (!part) {
       // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed.

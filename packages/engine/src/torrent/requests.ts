@@ -1,16 +1,43 @@
-import type { PiecePicker } from '../algo/piece-picker.js';
+import type { PickReason, PickerCounters, PiecePicker } from '../algo/piece-picker.js';
 import type { RateLimiter } from '../algo/bandwidth.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
+import { PieceDeadlines, isFastPeer, pickTimeCritical, type DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
+import { BLOCK_SIZE } from '../block-size.js';
 
-export const BLOCK = 16384;
+export const BLOCK = BLOCK_SIZE;
 /** accept(): the block was not ours to use and the peer is being disconnected. */
 export const BLOCK_DROPPED = -1;
 /** accept(): a block we no longer wanted (cancelled or given up on): counted as redundant. */
 export const BLOCK_REDUNDANT = -2;
 /** Blocks a peer may send that we never requested (nor gave up on) before it is disconnected. */
 const UNSOLICITED_BLOCK_TOLERANCE = 8;
+/** While pieces are time-critical, a peer's ordinary requests cover this many seconds of its rate: a
+ * deep queue of ordinary blocks would delay the critical ones behind it (peers answer in order). */
+const CRITICAL_QUEUE_SECONDS = 0.1;
+/** Time-critical blocks a peer may be asked for beyond its queue target. */
+const CRITICAL_EXTRA_BLOCKS = 16;
+
+/** The picker's own counts and the session's picker.* counters they feed (libtorrent's names). */
+const PICKER_METRICS: readonly (readonly [keyof PickerCounters, number])[] = [
+  ['reject_piece_picks', M.picker_reject_piece_picks],
+  ['unchoke_piece_picks', M.picker_unchoke_piece_picks],
+  ['incoming_redundant_piece_picks', M.picker_incoming_redundant_piece_picks],
+  ['incoming_piece_picks', M.picker_incoming_piece_picks],
+  ['end_game_piece_picks', M.picker_end_game_piece_picks],
+  ['snubbed_piece_picks', M.picker_snubbed_piece_picks],
+  ['interesting_piece_picks', M.picker_interesting_piece_picks],
+  ['hash_fail_piece_picks', M.picker_hash_fail_piece_picks],
+  ['piece_picker_partial_loops', M.picker_piece_picker_partial_loops],
+  ['piece_picker_suggest_loops', M.picker_piece_picker_suggest_loops],
+  ['piece_picker_sequential_loops', M.picker_piece_picker_sequential_loops],
+  ['piece_picker_reverse_rare_loops', M.picker_piece_picker_reverse_rare_loops],
+  ['piece_picker_rare_loops', M.picker_piece_picker_rare_loops],
+  ['piece_picker_rand_start_loops', M.picker_piece_picker_rand_start_loops],
+  ['piece_picker_rand_loops', M.picker_piece_picker_rand_loops],
+  ['piece_picker_busy_loops', M.picker_piece_picker_busy_loops],
+];
 
 /** What the requests need of their torrent, read on every top-up. */
 export interface RequestTorrent {
@@ -31,6 +58,12 @@ export class BlockRequests {
   /** Requests were held back for download bandwidth. */
   throttled = false;
   private readonly pickOut: number[] = [];
+  /** The picker's counts already added to the session's counters. */
+  private readonly synced: PickerCounters;
+  /** Time-critical pieces (set_piece_deadline, readers): picked first, from the fastest peers. */
+  readonly deadlines = new PieceDeadlines();
+  private fastestRate = 0;
+  private fastestAt = 0;
 
   constructor(
     private readonly torrent: RequestTorrent,
@@ -38,7 +71,20 @@ export class BlockRequests {
     private readonly counters: Counters,
     private readonly limiter: RateLimiter,
     private readonly sessionLimiter: RateLimiter,
-  ) {}
+  ) {
+    this.synced = { ...picker.counters };
+  }
+
+  /** Adds what the picker counted since the last call into the session's picker.* counters. */
+  syncCounters(): void {
+    const now = this.picker.counters;
+    const synced = this.synced;
+    for (const [name, metric] of PICKER_METRICS) {
+      const delta = now[name] - synced[name];
+      if (delta !== 0) this.counters.inc(metric, delta);
+      synced[name] = now[name];
+    }
+  }
 
   /** The picker's block id of (index, offset), or -1 if no block starts there. */
   blockId(index: number, offset: number): number {
@@ -69,21 +115,27 @@ export class BlockRequests {
     else peer.notInterested();
   }
 
-  /** Tops up the peer's request queue. `now` when the caller has it (the per-block path). */
-  request(peer: PeerConnection, now?: number): void {
+  /**
+   * Tops up the peer's request queue. `now` when the caller has it (the per-block path); `reason`, why we
+   * ask (counted in the picker.<reason>_piece_picks counter, as libtorrent does).
+   */
+  request(peer: PeerConnection, now?: number, reason?: PickReason): void {
     const picker = this.picker;
     if (peer.closed || peer.peerChoking || !peer.amInterested || this.torrent.paused) return;
     if (this.torrent.diskBacklogged) return;
-    let want = peer.queueTarget - peer.outstanding.size;
+    const critical = this.deadlines.size > 0;
+    const target = critical ? this.shallowTarget(peer) : peer.queueTarget;
+    let want = target - peer.outstanding.size;
+    const criticalRoom = critical ? peer.queueTarget + CRITICAL_EXTRA_BLOCKS - peer.outstanding.size : 0;
     // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
-    if (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0)) return;
+    if (criticalRoom <= 0 && (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0))) return;
     const limited = this.limiter.limited || this.sessionLimiter.limited;
+    let allowed = Infinity;
     if (limited) {
       // Bandwidth is spent when a block is requested (libtorrent limits the socket; the effect is the same).
       now ??= Date.now();
-      const allowed = Math.min(this.limiter.available(now), this.sessionLimiter.available(now));
-      want = Math.min(want, Math.floor(allowed / BLOCK));
-      if (want <= 0) {
+      allowed = Math.floor(Math.min(this.limiter.available(now), this.sessionLimiter.available(now)) / BLOCK);
+      if (allowed <= 0) {
         this.throttled = true;
         this.torrent.limiterWake();
         return;
@@ -92,11 +144,22 @@ export class BlockRequests {
     const out = this.pickOut;
     out.length = 0;
     const opts = peer.pickOptions;
-    opts.sequential = this.torrent.sequential;
-    opts.snubbed = peer.snubbed;
-    // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
-    opts.allowBusy = peer.outstanding.size === 0;
-    const n = picker.pick(peer.pieces, want, out, opts);
+    let n = 0;
+    if (critical && criticalRoom > 0) {
+      now ??= Date.now();
+      const fast = isFastPeer(peer.downloadRate, this.fastest(now));
+      // Slow peers take time-critical blocks nobody asked for yet; only fast ones take duplicates of late ones.
+      n = pickTimeCritical(this.deadlines, picker, peer.pieces, Math.min(criticalRoom, allowed), out, now, fast && !peer.snubbed, opts.exclude);
+    }
+    want = Math.min(want - n, allowed - n);
+    if (want > 0) {
+      opts.sequential = this.torrent.sequential;
+      opts.snubbed = peer.snubbed;
+      // libtorrent's strict end-game: a busy block (a duplicate) only for a peer with nothing outstanding.
+      opts.allowBusy = peer.outstanding.size === 0 && n === 0;
+      opts.reason = reason;
+      n += picker.pick(peer.pieces, want, out, opts);
+    }
     if (limited) {
       this.limiter.consume(n * BLOCK);
       this.sessionLimiter.consume(n * BLOCK);
@@ -111,6 +174,57 @@ export class BlockRequests {
     }
     if (n > 0) peer.lastRequestAt = now ?? Date.now();
     else if (peer.outstanding.size === 0) this.updateInterest(peer);
+  }
+
+  /** The fastest peer's download rate, refreshed once a second. */
+  private fastest(now: number): number {
+    if (now - this.fastestAt >= 1000) {
+      this.fastestAt = now;
+      let best = 0;
+      for (const p of this.torrent.peers) if (!p.peerChoking && p.downloadRate > best) best = p.downloadRate;
+      this.fastestRate = best;
+    }
+    return this.fastestRate;
+  }
+
+  /** While pieces are time-critical: the ordinary requests a peer keeps (see CRITICAL_QUEUE_SECONDS). */
+  private shallowTarget(peer: PeerConnection): number {
+    return Math.min(peer.queueTarget, Math.max(4, Math.ceil((peer.downloadRate * CRITICAL_QUEUE_SECONDS) / BLOCK)));
+  }
+
+  /**
+   * Time-critical pieces changed: when `urgent` (a reader seeked, or waits), requests queued beyond the
+   * shallow target are cancelled, newest first, since peers answer in order and they would delay the critical blocks; then
+   * every peer is asked at once, fastest first, instead of at its next block.
+   */
+  requestCritical(urgent: boolean, owner: DeadlineOwner): void {
+    const peers = [...this.torrent.peers].sort((a, b) => b.downloadRate - a.downloadRate);
+    if (urgent && this.deadlines.size > 0) for (const p of peers) this.trimForCritical(p, owner);
+    for (const p of peers) this.request(p);
+  }
+
+  private trimForCritical(peer: PeerConnection, owner: DeadlineOwner): void {
+    let excess = peer.outstanding.size - this.shallowTarget(peer);
+    if (excess <= 0 || peer.closed) return;
+    const picker = this.picker;
+    const bpp = picker.blocksPerPiece;
+    const ids = [...peer.outstanding];
+    const first = this.deadlines.piece(0);
+    for (let i = ids.length - 1; i >= 0 && excess > 0; i--) {
+      // The owner's read-ahead stays (cancelling it at every catch-up would throw away what is on the wire);
+      // the earliest critical piece's go too, to be asked for again at the front. Another owner's window
+      // (a reader closing as the player seeks) goes like ordinary requests; its pieces are asked for again.
+      const id = ids[i]!;
+      const piece = (id / bpp) | 0;
+      if (piece !== first && this.deadlines.owns(owner, piece)) continue;
+      const block = id - piece * bpp;
+      peer.outstanding.delete(id);
+      picker.abortRequest(id);
+      peer.cancel(piece, block * BLOCK, picker.blockLength(piece, block));
+      // It may be on the wire already: tolerated when it comes.
+      peer.stragglers++;
+      excess--;
+    }
   }
 
   /** Bandwidth came back: peers held back are asked again. */
@@ -152,7 +266,7 @@ export class BlockRequests {
   }
 
   /** End-game: the block came from one peer, so the duplicate requests elsewhere are cancelled. */
-  cancelElsewhere(from: PeerConnection, id: number, index: number, offset: number, len: number): void {
+  cancelElsewhere(from: PeerConnection | null, id: number, index: number, offset: number, len: number): void {
     if (this.picker.requestCount(id) === 0) return;
     for (const p of this.torrent.peers) {
       if (p === from || !p.outstanding.delete(id)) continue;

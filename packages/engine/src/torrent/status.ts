@@ -1,4 +1,5 @@
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
+import { BLOCK_SIZE } from '../block-size.js';
 import type { TorrentState } from './torrent-state.js';
 import type { DiscoveryStatus } from '../discovery/types.js';
 import type { TorrentView } from './torrent-view.js';
@@ -146,7 +147,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
   const numPieces = picker?.numPieces ?? 0;
   const pieces: boolean[] = new Array<boolean>(numPieces);
   for (let i = 0; i < numPieces; i++) pieces[i] = picker!.have(i);
-  const { done, wantedDone, wanted } = t.doneBytes();
+  const { total, done, wantedDone, wanted } = t.doneBytes();
   const state = t.state;
   let progress: number;
   if (state === 'checking_files' && numPieces > 0) progress = t.checkedPieces / numPieces;
@@ -194,8 +195,8 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
     pieces,
     verified_pieces: [],
     num_pieces: picker?.numHave ?? 0,
-    block_size: picker ? Math.min(16384, t.info!.pieceLength) : 16384,
-    total: t.info?.totalLength ?? 0,
+    block_size: picker ? Math.min(BLOCK_SIZE, t.info!.pieceLength) : BLOCK_SIZE,
+    total,
     total_done: done,
     total_wanted: wanted,
     total_wanted_done: wantedDone,

@@ -6,16 +6,14 @@ import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
 import { encodeResumeData } from './resume.js';
 import type { SessionEvents, TypedEmitter } from '../session/events.js';
+import { validateTorrentUpdate, type TorrentUpdate } from './torrent-update.js';
+import { TorrentReadStream, type ReadStreamOptions } from './read-stream.js';
+import type { WebSeedInfo } from './web-seeds.js';
 
-/** Per-torrent settings that can change while it runs. */
-export interface TorrentUpdate {
-  sequential_download?: boolean;
-  file_priorities?: number[];
-  upload_limit?: number;
-  download_limit?: number;
-  max_uploads?: number;
-  max_connections?: number;
-}
+/** The owner of the deadlines set through the handle (readers own theirs). */
+const USER_DEADLINES = {};
+
+export type { TorrentUpdate } from './torrent-update.js';
 
 /** Where a handle checks that its torrent is still in the session, and hears the session's events (the session). */
 export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
@@ -194,22 +192,10 @@ export class TorrentHandle {
     return flagNames(this.t.flags);
   }
 
-  /** Changes what can change on a live torrent. */
-  update(u: TorrentUpdate): void {
+  /** Changes what can change on a live torrent; checked whole first (validateTorrentUpdate), so a bad key changes nothing. */
+  update(update: TorrentUpdate): void {
     const t = this.t;
-    for (const key of ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const) {
-      const v = u[key];
-      if (v !== undefined && (!Number.isInteger(v) || v < -1)) {
-        throw new SpritzleError('invalid_param', `${key} must be an integer, -1 for unlimited`, { field: key });
-      }
-    }
-    if (u.sequential_download !== undefined && typeof u.sequential_download !== 'boolean') {
-      throw new SpritzleError('invalid_param', 'sequential_download must be true or false', { field: 'sequential_download' });
-    }
-    if (u.file_priorities !== undefined && (!Array.isArray(u.file_priorities) ||
-        !u.file_priorities.every((p) => Number.isInteger(p) && p >= 0 && p <= 7))) {
-      throw new SpritzleError('invalid_param', 'file_priorities must be a list of integers 0..7', { field: 'file_priorities' });
-    }
+    const u = validateTorrentUpdate(update);
     if (u.file_priorities !== undefined) t.setFilePriorities(u.file_priorities);
     if (u.sequential_download !== undefined) t.setFlag(TORRENT_FLAGS.sequential_download, u.sequential_download);
     if (u.upload_limit !== undefined) t.setUploadLimit(u.upload_limit);
@@ -229,6 +215,110 @@ export class TorrentHandle {
   /** Whether anything worth saving changed since the last saveResumeData(). */
   needSaveResume(): boolean {
     return this.t.needSaveResume;
+  }
+
+  /** libtorrent's url_seeds(): the web seeds' URLs (BEP 19). */
+  urlSeeds(): string[] {
+    return this.t.webSeedInfo().map((w) => w.url);
+  }
+
+  /** The web seeds with their state (idle, downloading, backoff, failed), last error and rates. */
+  webSeeds(): WebSeedInfo[] {
+    return this.t.webSeedInfo();
+  }
+
+  /** libtorrent's add_url_seed: an http(s) URL, by BEP 19's rules (a file, or a folder for multi-file torrents). */
+  addUrlSeed(url: string): void {
+    const t = this.t;
+    if (typeof url !== 'string' || !/^https?:\/\/\S+$/i.test(url) || !URL.canParse(url)) {
+      throw new SpritzleError('invalid_param', `"${String(url).slice(0, 100)}" is not an http(s) URL`, { field: 'url' });
+    }
+    t.addUrlSeed(url);
+  }
+
+  /** libtorrent's remove_url_seed; false if the torrent had no such web seed. */
+  removeUrlSeed(url: string): boolean {
+    return this.t.removeUrlSeed(url);
+  }
+
+  /**
+   * libtorrent's set_piece_deadline: the piece is wanted within `ms` milliseconds; it is requested
+   * before other pieces, from the fastest peers, with duplicate requests once it is late.
+   */
+  setPieceDeadline(piece: number, ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new SpritzleError('invalid_param', 'a deadline is a number of milliseconds >= 0', { field: 'deadline' });
+    this.t.setPieceDeadline(USER_DEADLINES, piece, Date.now() + ms);
+  }
+
+  /** libtorrent's reset_piece_deadline: the piece goes back to the normal order. */
+  resetPieceDeadline(piece: number): void {
+    this.t.resetPieceDeadline(USER_DEADLINES, piece);
+  }
+
+  /** libtorrent's clear_piece_deadlines (those set through setPieceDeadline; readers keep theirs). */
+  clearPieceDeadlines(): void {
+    this.t.clearPieceDeadlines(USER_DEADLINES);
+  }
+
+  /**
+   * A file's bytes `start`..`end` (inclusive, as fs.createReadStream) as a Node Readable, while the
+   * torrent downloads: the pieces under the reader and a read-ahead window are time-critical, reading
+   * waits for them to be verified, back-pressure holds it, and destroying the stream frees its deadlines
+   * (a seek is a new stream). It errs with torrent_not_found if the torrent is removed.
+   *
+   * ```ts
+   * handle.createReadStream(0, { start: 1 << 20 }).pipe(res);
+   * ```
+   */
+  createReadStream(fileIndex: number, options: ReadStreamOptions = {}): TorrentReadStream {
+    const t = this.t;
+    const info = t.info;
+    if (!info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet');
+    const file = info.files[fileIndex];
+    if (!Number.isInteger(fileIndex) || !file) {
+      throw new SpritzleError('invalid_param', `file ${fileIndex} is not in 0..${info.files.length - 1}`, { field: 'file' });
+    }
+    const start = options.start ?? 0;
+    const end = options.end ?? file.length - 1;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end >= file.length || (start > end && file.length > 0)) {
+      throw new SpritzleError('invalid_param', `range ${start}-${end} is not inside the file's ${file.length} bytes`, { field: 'range' });
+    }
+    let fileOffset = 0;
+    for (let i = 0; i < fileIndex; i++) fileOffset += info.files[i]!.length;
+    const hash = this.infoHash;
+    const session = this.session;
+    const picker = t.picker!;
+    return new TorrentReadStream({
+      pieceLength: info.pieceLength,
+      have: (p) => picker.have(p),
+      read: (p, o, l) => t.readPiece(p, o, l),
+      setDeadlines: (owner, d, urgent) => {
+        if (this.isValid()) t.setPieceDeadlines(owner, d, true, urgent);
+      },
+      clearDeadlines: (owner) => t.clearPieceDeadlines(owner),
+      onPiece: (listener) => {
+        const on = (e: { info_hash: string; piece_index: number }): void => {
+          if (e.info_hash === hash) listener(e.piece_index);
+        };
+        session.on('piece_finished', on);
+        return () => session.off('piece_finished', on);
+      },
+      onGone: (listener) => {
+        const removed = (e: { info_hash: string }): void => {
+          if (e.info_hash === hash) listener(new SpritzleError('torrent_not_found', `torrent ${hash} was removed from the session`));
+        };
+        const failed = (e: { info_hash: string; error: string }): void => {
+          if (e.info_hash === hash) listener(new SpritzleError('invalid_state', `torrent ${hash} stopped with an error: ${e.error}`));
+        };
+        session.on('torrent_removed', removed);
+        session.on('torrent_error', failed);
+        return () => {
+          session.off('torrent_removed', removed);
+          session.off('torrent_error', failed);
+        };
+      },
+      now: () => Date.now(),
+    }, fileOffset, file.length, { ...options, start, end });
   }
 
   /** The .torrent file (as added, or built from metadata received from peers); null before metadata. */

@@ -3,6 +3,8 @@ import type { TorrentState } from './torrent-state.js';
 import type { PiecePicker } from '../algo/piece-picker.js';
 import type { TorrentDiscovery } from '../discovery/types.js';
 import type { ResumeData } from './resume.js';
+import type { DeadlineOwner } from '../algo/piece-deadlines.js';
+import type { WebSeedInfo } from './web-seeds.js';
 
 /** One connected peer, as libtorrent's peer_info (GET /torrent/<hash>/peers). */
 export interface PeerInfo {
@@ -54,8 +56,9 @@ export interface ConnectionsView {
   bytesWritten: number;
 }
 
-/** Bytes of all pieces we have, of wanted pieces, and of wanted pieces we have. */
+/** Bytes of the torrent, of all pieces we have, of wanted pieces, and of wanted pieces we have (pad files left out). */
 export interface DoneBytes {
+  total: number;
   done: number;
   wantedDone: number;
   wanted: number;
@@ -138,4 +141,16 @@ export interface TorrentControl extends TorrentView {
   setMaxConnections(n: number): void;
   /** Fast-resume data as it is now; clears need_save_resume. */
   resumeData(): Promise<ResumeData>;
+  /** Time-critical pieces (libtorrent's piece deadlines), per owner; `at` is a Date.now() time. */
+  setPieceDeadline(owner: DeadlineOwner, piece: number, at: number): void;
+  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, replace?: boolean, urgent?: boolean): void;
+  resetPieceDeadline(owner: DeadlineOwner, piece: number): void;
+  clearPieceDeadlines(owner: DeadlineOwner): void;
+  pieceDeadline(piece: number): number | undefined;
+  /** BEP 19 web seeds: their state and rates; add and remove (libtorrent's add_url_seed / remove_url_seed). */
+  webSeedInfo(): WebSeedInfo[];
+  addUrlSeed(url: string): void;
+  removeUrlSeed(url: string): boolean;
+  /** Reads verified data; throws disk_error if it is not there. */
+  readPiece(piece: number, offset: number, length: number): Promise<Uint8Array>;
 }

@@ -13,18 +13,22 @@ import type { PeerConnection } from '../peer/peer-connection.js';
 import { PiecePicker } from '../algo/piece-picker.js';
 import { FileLayout } from '../storage/file-layout.js';
 import { FileError } from '../storage/storage.js';
+import { isOutOfDescriptors } from '../storage/file-pool.js';
 import type { StorageOpener, TorrentStorage } from '../storage/torrent-storage.js';
 import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
 import type { ResumeData } from './resume.js';
 import { RateLimiter } from '../algo/bandwidth.js';
+import type { DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
 import { PeerList } from './peer-list.js';
 import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
-import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
+import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
 import { Uploads } from './uploads.js';
 import { MetadataExchange } from './metadata.js';
 import { bitfieldHas, fastResumeMismatch } from './checking.js';
+import { PadBytes } from './pad-bytes.js';
 import type { ConnectionsView, DoneBytes, FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
 
 /** What a torrent needs from its session. */
@@ -49,6 +53,11 @@ export interface TorrentHost {
   limiterWake(): void;
   /** Opens the torrent's piece storage (the file system in the session; memory in tests). */
   readonly openStorage: StorageOpener;
+  /**
+   * The torrent erred for want of file descriptors (EMFILE/ENFILE): the session calls
+   * retryAfterOutOfDescriptors() later. Without it (tests) the torrent stays in error until resumed.
+   */
+  outOfDescriptors?(torrent: Torrent): void;
 }
 
 /**
@@ -64,6 +73,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   flags: number;
   state: TorrentState = 'checking_resume_data';
   errorMessage = '';
+  /** The error is for want of file descriptors: the session retries by itself (retryAfterOutOfDescriptors). */
+  private errorIsTransient = false;
   errorFile = -1;
   picker: PiecePicker | null = null;
   storage: TorrentStorage | null = null;
@@ -110,8 +121,13 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** The picker ↔ peer glue; with the picker, once the metadata is known. */
   private requests: BlockRequests | null = null;
+  /** BEP 47 pad files in the pieces: not the user's bytes; null when the torrent has none. */
+  private pad: PadBytes | null = null;
   /** Blocks into pieces, hashed and written; once the metadata is known. */
   private assembly: PieceAssembly | null = null;
+  /** BEP 19 web seeds; once the metadata is known (the URLs wait in pendingUrlSeeds until then). */
+  private webSeeds: WebSeeds | null = null;
+  private readonly pendingUrlSeeds: string[];
   private readonly uploads: Uploads;
   /** BEP 9, both sides. */
   private readonly metadata: MetadataExchange;
@@ -143,8 +159,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       get layout() { return self.layout; },
       get storage() { return self.storage; },
       get closed() { return self.closed; },
-      uploaded: (bytes) => {
-        this.totalPayloadUpload += bytes;
+      uploaded: (index, offset, bytes) => {
+        this.totalPayloadUpload += this.pad === null ? bytes : bytes - this.pad.inRange(index, offset, bytes);
         this.lastUpload = Date.now();
       },
       readFailed: (e) => this.setError(e),
@@ -174,6 +190,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.seedingSeconds = this.pendingResume.seeding_time;
     }
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
+    this.pendingUrlSeeds = [...params.url_seeds];
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
   }
 
@@ -261,6 +278,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const layout = this.layout = new FileLayout(info.files, info.pieceLength);
     const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
     const storage = this.storage = host.openStorage(this.savePath, layout);
+    const pad = new PadBytes(layout);
+    this.pad = pad.total > 0 ? pad : null;
     const self = this;
     this.requests = new BlockRequests({
       get paused() { return self.paused; },
@@ -277,6 +296,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         diskError: (e) => this.setError(e),
       },
     );
+    this.webSeeds = new WebSeeds({
+      picker, files: info.files, pieceLength: info.pieceLength,
+      get deadlines() { return self.requests!.deadlines; },
+      get active() { return !self.closed && !self.paused && !self.hasError && self.state === 'downloading'; },
+      get backlogged() { return self.assembly!.backlogged; },
+      block: (seed, index, offset, data) => this.onWebSeedBlock(seed, index, offset, data),
+      changed: (seed) => host.emit('url_seed', { info_hash: this.infoHash, url: seed.url, state: seed.state, error: seed.error }),
+    }, { maxRedirects: 5, timeoutMs: 30_000 });
+    for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeeds.add(url);
     this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
     this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
     this.applyPiecePriorities(piecePriorities);
@@ -308,6 +336,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (!this.paused && !this.closed && !this.hasError) {
       this.discovery?.start();
       this.connectToPeers();
+      this.webSeeds?.pump();
     }
   }
 
@@ -423,7 +452,10 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.needSaveResume = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent paused');
+    this.webSeeds?.stopAll();
     this.discovery?.stop();
+    // A paused torrent holds no descriptor (libtorrent releases its files too); a handle in use closes when released.
+    void this.storage?.close();
     this.host.emit('torrent_paused', { info_hash: this.infoHash });
   }
 
@@ -434,6 +466,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const wasError = this.hasError;
     this.errorMessage = '';
     this.errorFile = -1;
+    this.errorIsTransient = false;
     this.peerList.resetAttempts();
     this.host.emit('torrent_resumed', { info_hash: this.infoHash });
     if (wasError || this.state === 'checking_files' || this.state === 'checking_resume_data') {
@@ -441,6 +474,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     } else {
       this.discovery?.start();
       this.connectToPeers();
+      this.webSeeds?.pump();
     }
   }
 
@@ -452,6 +486,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
     this.errorFile = -1;
+    this.errorIsTransient = false;
     await this.check();
     if (!this.paused && !this.closed && !this.hasError) this.connectToPeers();
   }
@@ -460,8 +495,10 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.closed = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
+    this.webSeeds?.stopAll();
     this.assembly?.close();
     this.syncStorageCounters();
+    this.requests?.syncCounters();
     await this.discovery?.close();
     if (this.storage) {
       await this.storage.close();
@@ -477,10 +514,35 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   }
 
   setError(e: Error): void {
-    this.errorMessage = e.message;
+    // Out of descriptors is the process's state, not this torrent's fault: it says so and is retried.
+    const transient = isOutOfDescriptors(e) && this.host.outOfDescriptors !== undefined;
+    this.errorMessage = transient ? `${e.message}; retried when file descriptors free up` : e.message;
     this.errorFile = e instanceof FileError ? e.file : -1;
+    this.errorIsTransient = transient;
     for (const peer of [...this.peers]) peer.close('torrent error');
-    this.host.emit('torrent_error', { info_hash: this.infoHash, error: e.message });
+    // A torrent in error holds no descriptor either.
+    void this.storage?.close();
+    if (transient) this.host.outOfDescriptors!(this);
+    this.host.emit('torrent_error', { info_hash: this.infoHash, error: this.errorMessage });
+  }
+
+  /**
+   * The session's retry of a torrent that erred for want of file descriptors: the error clears and the torrent
+   * carries on where it was (checking again only if its data was not checked yet); if descriptors are still
+   * short it errs again and the session backs off further. Nothing to do if it was resumed or erred otherwise since.
+   */
+  retryAfterOutOfDescriptors(): void {
+    if (this.closed || !this.hasError || !this.errorIsTransient) return;
+    this.errorMessage = '';
+    this.errorFile = -1;
+    this.errorIsTransient = false;
+    this.peerList.resetAttempts();
+    if (!this.dataChecked && this.info) {
+      void this.start();
+    } else if (!this.paused) {
+      this.discovery?.start();
+      this.connectToPeers();
+    }
   }
 
   /**
@@ -609,9 +671,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         peerHave++;
         if (peerHave >= numPieces()) onPeerPiecesChanged();
         else if (!peer.amInterested && requests.wants(index)) peer.interested();
-        if (!peer.peerChoking && peer.amInterested) requests.request(peer);
+        if (!peer.peerChoking && peer.amInterested) requests.request(peer, undefined, 'interesting');
       },
-      unchoke: () => this.requests?.request(peer),
+      unchoke: () => this.requests?.request(peer, undefined, 'unchoke'),
       choke: () => {
         // Without the fast extension a choke drops every request; with it, rejects will follow.
         if (!peer.hasFast) this.requests?.abortAll(peer, false);
@@ -664,13 +726,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   }
 
   /** Interested iff the peer has a piece we want and lack. */
-  updateInterest(peer: PeerConnection): void {
+  private updateInterest(peer: PeerConnection): void {
     this.requests?.updateInterest(peer);
-  }
-
-  /** Tops up the peer's request queue. */
-  requestBlocks(peer: PeerConnection): void {
-    this.requests?.request(peer);
   }
 
   // ---------------------------------------------------------------- downloading (hot path)
@@ -695,26 +752,51 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     peer.downloadedInRound += len;
     peer.onBlockReceived();
     peer.snubbed = false;
-    c.inc(M.net_recv_payload_bytes, len);
-    this.totalPayloadDownload += len;
+    // Pad files' bytes (BEP 47) are not the user's payload.
+    const payload = this.pad === null ? len : len - this.pad.inRange(index, offset, len);
+    c.inc(M.net_recv_payload_bytes, payload);
+    this.totalPayloadDownload += payload;
     this.lastDownload = now;
 
     if (!picker.markReceived(id)) {
       c.inc(M.net_recv_redundant_bytes, len);
       c.inc(M.ses_waste_piece_end_game, len);
       this.totalRedundantBytes += len;
-      requests!.request(peer, now);
+      requests!.request(peer, now, 'incoming_redundant');
       return;
     }
     requests!.cancelElsewhere(peer, id, index, offset, len);
     this.assembly!.add(peer, index, offset, buf);
-    requests!.request(peer, now);
+    requests!.request(peer, now, 'incoming');
   }
 
-  private pieceVerified(index: number, contributors: PeerConnection[]): void {
+  /** A block from a web seed: counted as payload, then into its piece like a peer's (verified by hash). */
+  private onWebSeedBlock(seed: WebSeed, index: number, offset: number, buf: Uint8Array): void {
+    const c = this.host.counters;
+    const len = buf.length;
+    const picker = this.picker;
+    const requests = this.requests;
+    if (this.closed || !picker || !requests) return;
+    c.inc(M.net_recv_bytes, len);
+    c.inc(M.net_recv_payload_bytes, len);
+    this.totalDownload += len;
+    this.totalPayloadDownload += len;
+    this.lastDownload = Date.now();
+    const id = requests.blockId(index, offset);
+    if (id < 0 || !picker.markReceived(id)) {
+      c.inc(M.net_recv_redundant_bytes, len);
+      this.totalRedundantBytes += len;
+      return;
+    }
+    requests.cancelElsewhere(null, id, index, offset, len);
+    this.assembly!.add(seed, index, offset, buf);
+  }
+
+  private pieceVerified(index: number, contributors: Contributor[]): void {
     if (this.closed) return;
     const c = this.host.counters;
     this.markHave(index);
+    this.requests!.deadlines.pieceDone(index);
     c.inc(M.ses_num_piece_passed);
     this.needSaveResume = true;
     for (const p of contributors) p.trust = Math.min(8, p.trust + 1);
@@ -724,11 +806,12 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     else if (this.assembly!.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
       // Peers may have idled on disk back-pressure.
       for (const p of this.peers) if (p.outstanding.size === 0) this.requests!.request(p);
+      this.webSeeds!.pump();
     }
   }
 
   /** Smart-ban: libtorrent's trust rule over the peers that sent a piece which failed its hash. */
-  private pieceFailed(index: number, contributors: PeerConnection[], size: number): void {
+  private pieceFailed(index: number, contributors: Contributor[], size: number): void {
     const c = this.host.counters;
     this.picker!.pieceFailed(index);
     c.inc(M.ses_num_piece_failed);
@@ -738,6 +821,10 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     // libtorrent's rule: -2 trust per failure; a peer that alone sent a bad piece, or whose trust fell to
     // -7, is banned.
     for (const p of contributors) {
+      if (p instanceof WebSeed) {
+        this.webSeeds?.hashFailed(p, index);
+        continue;
+      }
       p.trust -= 2;
       p.onParole = true;
       if (contributors.length === 1 || p.trust <= -7) this.ban(p, 'sent data that failed the hash check');
@@ -844,7 +931,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       }
       peer.maxOutQueue = s.max_out_request_queue;
       peer.updateQueueTarget(s.request_queue_time, BLOCK);
-      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer);
+      if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer, undefined, peer.snubbed ? 'snubbed' : undefined);
     }
     this.downloadPayloadRate = down;
     this.uploadPayloadRate = up;
@@ -856,6 +943,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       if (this.isSeeding) this.seedingSeconds += seconds;
     }
     this.syncStorageCounters();
+    requests?.syncCounters();
+    this.webSeeds?.tick(now, seconds);
     this.connectToPeers();
   }
 
@@ -889,6 +978,87 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (!wasFinished && this.isFinished) this.onFinished();
     for (const p of this.peers) this.updateInterest(p);
     if (wasFinished && !this.isFinished) this.connectToPeers();
+  }
+
+  /**
+   * libtorrent's set_piece_deadline: the piece is wanted within `at` (a Date.now() time) by `owner`, so
+   * it is requested before others, from the fastest peers. A piece of a skipped file becomes wanted
+   * (priority 1) so that it can be fetched.
+   */
+  setPieceDeadline(owner: DeadlineOwner, piece: number, at: number): void {
+    this.setPieceDeadlines(owner, new Map([[piece, at]]), false, true);
+  }
+
+  /**
+   * Replaces `owner`'s deadlines with these (a reader's window), or adds them when `replace` is false.
+   * `urgent` (a seek, a reader waiting): requests queued deep at the peers are cancelled so the critical
+   * blocks come first.
+   */
+  setPieceDeadlines(owner: DeadlineOwner, deadlines: ReadonlyMap<number, number>, replace = true, urgent = false): void {
+    const picker = this.picker;
+    const requests = this.requests;
+    if (!picker || !requests) throw new SpritzleError('invalid_state', 'piece deadlines need the torrent metadata');
+    let newlyWanted = false;
+    for (const piece of deadlines.keys()) {
+      if (!Number.isInteger(piece) || piece < 0 || piece >= picker.numPieces) {
+        throw new SpritzleError('invalid_param', `piece ${piece} is not in 0..${picker.numPieces - 1}`, { field: 'piece' });
+      }
+    }
+    for (const piece of deadlines.keys()) {
+      if (picker.have(piece) || picker.piecePriority(piece) > 0) continue;
+      picker.setPiecePriority(piece, 1);
+      newlyWanted = true;
+    }
+    if (replace) requests.deadlines.replace(owner, deadlines);
+    else for (const [piece, at] of deadlines) if (!picker.have(piece)) requests.deadlines.set(owner, piece, at);
+    if (newlyWanted && this.state !== 'checking_files' && this.state !== 'checking_resume_data') {
+      const wasFinished = this.isFinished;
+      this.updateFinishedState();
+      for (const p of this.peers) this.updateInterest(p);
+      if (wasFinished) this.connectToPeers();
+    }
+    requests.requestCritical(urgent, owner);
+  }
+
+  /** libtorrent's reset_piece_deadline: the piece goes back to the normal order. */
+  resetPieceDeadline(owner: DeadlineOwner, piece: number): void {
+    this.requests?.deadlines.reset(owner, piece);
+  }
+
+  /** libtorrent's clear_piece_deadlines, for one owner (a reader, or the handle's user). */
+  clearPieceDeadlines(owner: DeadlineOwner): void {
+    this.requests?.deadlines.clearOwner(owner);
+  }
+
+  /** The effective deadline of a piece (the earliest any owner set), undefined when it has none. */
+  pieceDeadline(piece: number): number | undefined {
+    return this.requests?.deadlines.deadline(piece);
+  }
+
+  /** Its web seeds with state and rates (BEP 19). */
+  webSeedInfo(): WebSeedInfo[] {
+    return this.webSeeds?.list() ?? this.pendingUrlSeeds.map((url) => ({
+      url, state: 'idle' as const, error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0,
+    }));
+  }
+
+  /** libtorrent's add_url_seed. */
+  addUrlSeed(url: string): void {
+    if (this.webSeeds) this.webSeeds.add(url);
+    else if (!this.pendingUrlSeeds.includes(url)) this.pendingUrlSeeds.push(url);
+  }
+
+  /** libtorrent's remove_url_seed; false if it was not there. */
+  removeUrlSeed(url: string): boolean {
+    const i = this.pendingUrlSeeds.indexOf(url);
+    if (i >= 0) this.pendingUrlSeeds.splice(i, 1);
+    return (this.webSeeds?.remove(url) ?? false) || i >= 0;
+  }
+
+  /** Reads verified data (a reader's bytes); throws disk_error if it is not there. */
+  readPiece(piece: number, offset: number, length: number): Promise<Uint8Array> {
+    if (!this.storage) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet');
+    return this.storage.read(piece, offset, length);
   }
 
   setUploadLimit(bytesPerSecond: number): void {
@@ -953,17 +1123,18 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return v;
   }
 
-  /** Bytes of wanted pieces we have, and of all pieces we have. */
+  /** Bytes of all pieces, of wanted pieces, and of those we have; BEP 47 pad bytes left out. */
   doneBytes(): DoneBytes {
     const picker = this.picker;
     const layout = this.layout;
-    if (!picker || !layout) return { done: 0, wantedDone: 0, wanted: 0 };
+    if (!picker || !layout) return { total: 0, done: 0, wantedDone: 0, wanted: 0 };
+    const pad = this.pad;
     let done = 0, wantedDone = 0, wanted = 0;
     const last = picker.numPieces - 1;
     const full = layout.pieceLength;
     const lastSize = layout.pieceSize(last);
     for (let i = 0; i <= last; i++) {
-      const size = i === last ? lastSize : full;
+      const size = (i === last ? lastSize : full) - (pad === null ? 0 : pad.inPiece(i));
       const w = picker.piecePriority(i) > 0;
       if (w) wanted += size;
       if (picker.have(i)) {
@@ -971,6 +1142,6 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         if (w) wantedDone += size;
       }
     }
-    return { done, wantedDone, wanted };
+    return { total: layout.totalLength - (pad?.total ?? 0), done, wantedDone, wanted };
   }
 }

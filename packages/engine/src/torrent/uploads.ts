@@ -32,7 +32,7 @@ export interface UploadTorrent {
   readonly storage: TorrentStorage | null;
   readonly closed: boolean;
   /** A block went out. */
-  uploaded(bytes: number): void;
+  uploaded(index: number, offset: number, bytes: number): void;
   /** Reading a block failed: the torrent errs. */
   readFailed(e: Error): void;
 }
@@ -167,7 +167,7 @@ export class Uploads {
       (buf) => {
         peer.uploadReading -= length;
         // Not sent if the peer cancelled meanwhile, or we choked it.
-        if (peer.sendBlock(index, offset, buf)) this.torrent.uploaded(buf.length);
+        if (peer.sendBlock(index, offset, buf)) this.torrent.uploaded(index, offset, buf.length);
         // Either the queue is below the watermark now, or a write filled it and its drain will call this.
         if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
       },

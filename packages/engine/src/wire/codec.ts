@@ -6,11 +6,14 @@
  * (a reason a user can read), never a hang or another exception.
  */
 import { SpritzleError } from '../errors.js';
+import { BLOCK_SIZE } from '../block-size.js';
+// One limit for the metadata we fetch and the metadata we load: a larger copy would be fetched to be refused.
+import { MAX_METADATA_SIZE } from '../metainfo/metainfo.js';
 
 export const PROTOCOL = 'BitTorrent protocol';
 export const HANDSHAKE_LENGTH = 68;
 /** The block size we request and serve (BEP 3's de-facto 16 KiB). */
-export const BLOCK_SIZE = 16384;
+export { BLOCK_SIZE };
 /** Largest block a peer may ask of us (libtorrent refuses requests above 128 KiB as invalid). */
 export const MAX_REQUEST_LENGTH = 128 * 1024;
 
@@ -29,7 +32,8 @@ export const MSG = {
  *   (a magnet), at most what the largest metadata we accept can describe (20 bytes of hash per piece).
  * - extended: 64 KiB: a ut_metadata piece is 16 KiB plus a small dictionary; handshakes and PEX are a few KiB.
  */
-export const MAX_METADATA_SIZE = 30 * 1024 * 1024; // libtorrent 2.0's max_metadata_size (3 * 1024 * 10240)
+export { MAX_METADATA_SIZE };
+/** The most pieces an info dictionary we load can describe (20 bytes of hash each). */
 export const MAX_PIECES = Math.floor(MAX_METADATA_SIZE / 20);
 export const MAX_PIECE_MESSAGE = 9 + BLOCK_SIZE;
 export const MAX_BITFIELD_MESSAGE = 1 + Math.ceil(MAX_PIECES / 8);

@@ -13,10 +13,7 @@ export const METADATA_REQUEST = 0;
 export const METADATA_DATA = 1;
 export const METADATA_REJECT = 2;
 
-/**
- * The largest info dictionary we fetch or accept: libtorrent 2.0's max_metadata_size. metainfo.ts is to
- * export the engine's limit constants; until it does this module keeps its own (the same figure).
- */
+/** The largest info dictionary we fetch or accept: the one metainfo.ts loads (codec.ts re-exports it). */
 export { MAX_METADATA_SIZE };
 
 export interface MetadataMessage {

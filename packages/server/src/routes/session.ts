@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { Session } from '@spritzle/engine';
-import { confineSavePath } from '../add-params.js';
+import { confineSavePathField } from '../add-params.js';
 import type { ResolvedOptions } from '../options.js';
 import { accepts, jsonObjectBody, route } from './route.js';
 
@@ -15,7 +15,7 @@ export function sessionRoutes(router: Router, session: Session, opts: ResolvedOp
       const body = { ...jsonObjectBody(req.body) };
       // The default save_path must stay inside the download root too, or it would be a way around the fence.
       if (opts.downloadRoot !== null && typeof body.save_path === 'string') {
-        body.save_path = await confineSavePath(body.save_path, opts.downloadRoot, 'save_path');
+        body.save_path = await confineSavePathField(body.save_path, opts.downloadRoot, 'save_path');
       }
       res.json(session.applySettings(body));
     }],

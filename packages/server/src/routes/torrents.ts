@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import multer from 'multer';
-import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus, type TorrentUpdate } from '@spritzle/engine';
+import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus } from '@spritzle/engine';
 import { readAddParams } from '../add-params.js';
 import { HttpError, badRequest } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -42,31 +42,6 @@ function emptyOk(res: Response): void {
 function deleteFiles(req: Request): boolean {
   // Presence only: `?delete_files`, `?delete_files=1` and `?delete_files=false` all delete (as the original did).
   return Object.prototype.hasOwnProperty.call(req.query, 'delete_files');
-}
-
-const UPDATE_INT_KEYS = ['upload_limit', 'download_limit', 'max_uploads', 'max_connections'] as const;
-
-/** PATCH /torrent/<hash>'s body, checked whole before anything changes, so a bad key changes nothing. */
-function readTorrentUpdate(raw: unknown): TorrentUpdate {
-  const body = jsonObjectBody(raw);
-  const out: TorrentUpdate = {};
-  for (const [key, v] of Object.entries(body)) {
-    if (key === 'sequential_download') {
-      if (typeof v !== 'boolean') throw badRequest('sequential_download must be true or false', key, 'invalid_param');
-      out.sequential_download = v;
-    } else if (key === 'file_priorities') {
-      if (!Array.isArray(v) || !v.every((p) => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 7)) {
-        throw badRequest('file_priorities must be a list of integers 0..7', key, 'invalid_param');
-      }
-      out.file_priorities = v as number[];
-    } else if ((UPDATE_INT_KEYS as readonly string[]).includes(key)) {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1) throw badRequest(`${key} must be an integer, -1 for unlimited`, key, 'invalid_param');
-      out[key as (typeof UPDATE_INT_KEYS)[number]] = v;
-    } else {
-      throw badRequest(`"${key.slice(0, 64)}" cannot be changed here (sequential_download, file_priorities, ${UPDATE_INT_KEYS.join(', ')})`, key.slice(0, 64), 'invalid_param');
-    }
-  }
-  return out;
 }
 
 /** POST /torrent/<hash>/peers's body: an IP address (as libtorrent's tcp::endpoint; no names) and a TCP port. */
@@ -126,6 +101,7 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
           limits: { maxBytes: opts.maxTorrentBytes, timeoutMs: opts.fetchTimeoutMs, maxRedirects: opts.maxRedirects },
         });
         const handle = await session.addTorrent(params);
+        await opts.durable(handle.infoHash);
         const host = req.headers.host ?? `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${req.socket.localPort ?? ''}`;
         res.status(201).location(`${req.protocol}://${host}${req.baseUrl}/torrent/${handle.infoHash}`).json({ info_hash: handle.infoHash });
       },
@@ -133,7 +109,10 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
     delete: async (req, res) => {
       const del = deleteFiles(req);
       // Remove them all even if one fails; then report the first real failure.
-      const results = await Promise.allSettled(session.torrents().map((h) => session.removeTorrent(h.infoHash, { deleteFiles: del })));
+      const results = await Promise.allSettled(session.torrents().map(async (h) => {
+        await session.removeTorrent(h.infoHash, { deleteFiles: del });
+        await opts.durable(h.infoHash);
+      }));
       const failure = results.find((r): r is PromiseRejectedResult =>
         r.status === 'rejected' && !(r.reason instanceof SpritzleError && r.reason.code === 'torrent_not_found'));
       if (failure) throw failure.reason;
@@ -149,12 +128,14 @@ export function torrentRoutes(router: Router, session: Session, opts: ResolvedOp
     },
     patch: [accepts(['application/json']), (req, res) => {
       const handle = handleOf(session, req);
-      handle.update(readTorrentUpdate(req.body));
+      // The rules are the engine's (validateTorrentUpdate): a bad body is its invalid_param, a 400 naming the field.
+      handle.update(jsonObjectBody(req.body));
       res.json(handle.status());
     }],
     delete: async (req, res) => {
       const handle = handleOf(session, req);
       await session.removeTorrent(handle.infoHash, { deleteFiles: deleteFiles(req) });
+      await opts.durable(handle.infoHash);
       emptyOk(res);
     },
   });

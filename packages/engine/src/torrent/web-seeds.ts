@@ -1,0 +1,250 @@
+import type { PiecePicker } from '../algo/piece-picker.js';
+import { pickTimeCritical, type PieceDeadlines } from '../algo/piece-deadlines.js';
+import { fetchRange, rangeRequests, type FetchOptions, type WebSeedFile } from '../discovery/web-seed.js';
+import { BLOCK } from './requests.js';
+
+/** A web seed in a torrent's list (libtorrent's url_seeds, with what spritzle knows of each). */
+export interface WebSeedInfo {
+  url: string;
+  /** idle: waits for work; downloading: a request is out; backoff: failed, retried at retry_at; failed: dropped. */
+  state: 'idle' | 'downloading' | 'backoff' | 'failed';
+  /** The last failure ('' if none). */
+  error: string;
+  /** Failures in a row (reset by a good answer). */
+  failures: number;
+  /** Payload bytes received from it. */
+  total_download: number;
+  /** Bytes/s, averaged over a few seconds. */
+  download_rate: number;
+  /** Unix ms when a backed-off seed is tried again, 0 otherwise. */
+  retry_at: number;
+}
+
+/** Failures in a row after which a web seed is dropped (its reason stays in the list). */
+export const MAX_WEB_SEED_FAILURES = 5;
+/** The first retry waits this long; each failure doubles it, up to MAX_BACKOFF_MS. */
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 60_000;
+/**
+ * Bytes asked of a web seed per request: four pieces within 256 KiB..1 MiB (fewer round trips than 16 KiB
+ * blocks, yet small enough that several web seeds share a torrent); a piece at least.
+ */
+const MIN_REQUEST_BYTES = 256 * 1024;
+const MAX_REQUEST_BYTES = 1 << 20;
+/** Requests out at once per web seed (up to 8 MiB: blocks are handed on only when a whole run has come). */
+const IN_FLIGHT = 8;
+
+/** One web seed: its URL, state and counts. Also a contributor of blocks to pieces (hash-fail accounting). */
+export class WebSeed {
+  readonly isWebSeed = true;
+  state: WebSeedInfo['state'] = 'idle';
+  error = '';
+  failures = 0;
+  totalDownload = 0;
+  downloadRate = 0;
+  retryAt = 0;
+  inFlight = 0;
+  /** Trust, as peers have it (kept so a contributor is a contributor). */
+  trust = 0;
+  private bytesInTick = 0;
+  readonly aborts = new Set<AbortController>();
+
+  constructor(readonly url: string) {}
+
+  info(): WebSeedInfo {
+    return {
+      url: this.url, state: this.state, error: this.error, failures: this.failures, total_download: this.totalDownload,
+      download_rate: Math.round(this.downloadRate), retry_at: this.retryAt,
+    };
+  }
+
+  received(bytes: number): void {
+    this.totalDownload += bytes;
+    this.bytesInTick += bytes;
+  }
+
+  tick(seconds: number): void {
+    this.downloadRate = (this.downloadRate + this.bytesInTick / seconds) / 2;
+    this.bytesInTick = 0;
+  }
+}
+
+/** What the web seeds need of their torrent. */
+export interface WebSeedTorrent {
+  readonly picker: PiecePicker;
+  readonly files: readonly WebSeedFile[];
+  readonly pieceLength: number;
+  readonly deadlines: PieceDeadlines;
+  /** Not paused, not in error, not closed, not finished. */
+  readonly active: boolean;
+  /** Disk back-pressure: no new requests. */
+  readonly backlogged: boolean;
+  /** A block arrived from a web seed (the picker already counted it as requested). */
+  block(seed: WebSeed, piece: number, offset: number, data: Uint8Array): void;
+  /** A web seed changed state (for an event). */
+  changed(seed: WebSeed): void;
+}
+
+const ALL = { get: (): boolean => true };
+
+/**
+ * A torrent's web seeds (BEP 19): each is asked for runs of up to 1 MiB of blocks the picker hands it
+ * (time-critical pieces first), over Range GETs; failures back off exponentially and a seed that keeps
+ * failing is dropped with its reason. Data is verified like any other: the blocks go to piece assembly.
+ */
+export class WebSeeds {
+  private readonly seeds = new Map<string, WebSeed>();
+  private readonly out: number[] = [];
+
+  constructor(private readonly torrent: WebSeedTorrent, private readonly fetchOpts: Omit<FetchOptions, 'signal'>) {}
+
+  get size(): number {
+    return this.seeds.size;
+  }
+
+  list(): WebSeedInfo[] {
+    return [...this.seeds.values()].map((s) => s.info());
+  }
+
+  urls(): string[] {
+    return [...this.seeds.keys()];
+  }
+
+  add(url: string): void {
+    if (this.seeds.has(url)) return;
+    this.seeds.set(url, new WebSeed(url));
+    this.pump();
+  }
+
+  remove(url: string): boolean {
+    const s = this.seeds.get(url);
+    if (!s) return false;
+    for (const a of s.aborts) a.abort();
+    this.seeds.delete(url);
+    return true;
+  }
+
+  /** Stops every request (pause, close); their blocks go back to the picker. */
+  stopAll(): void {
+    for (const s of this.seeds.values()) for (const a of s.aborts) a.abort();
+  }
+
+  /** Once a second: rates, backoff expiry, work for idle seeds. */
+  tick(now: number, seconds: number): void {
+    for (const s of this.seeds.values()) {
+      s.tick(seconds);
+      if (s.state === 'backoff' && now >= s.retryAt) {
+        s.state = s.inFlight > 0 ? 'downloading' : 'idle';
+        s.retryAt = 0;
+      }
+    }
+    this.pump();
+  }
+
+  /** A piece failed its hash check and this seed sent (some of) it: a failure like an HTTP error. */
+  hashFailed(seed: WebSeed, piece: number): void {
+    if (this.seeds.get(seed.url) !== seed) return;
+    this.fail(seed, `piece ${piece} failed the hash check`);
+  }
+
+  /** Gives every usable seed work, up to IN_FLIGHT requests each, one request per seed per round (they share). */
+  pump(): void {
+    const t = this.torrent;
+    if (!t.active) return;
+    for (let round = 0; round < IN_FLIGHT; round++) {
+      let asked = false;
+      for (const s of this.seeds.values()) {
+        if ((s.state !== 'idle' && s.state !== 'downloading') || s.inFlight >= IN_FLIGHT || t.backlogged) continue;
+        if (!this.request(s)) return; // nothing left to ask anyone for
+        asked = true;
+      }
+      if (!asked) return;
+    }
+  }
+
+  /** Picks a run of contiguous blocks and fetches it; false when there is nothing to ask this seed for. */
+  private request(seed: WebSeed): boolean {
+    const t = this.torrent;
+    const picker = t.picker;
+    const out = this.out;
+    out.length = 0;
+    const bytes = Math.min(MAX_REQUEST_BYTES, Math.max(MIN_REQUEST_BYTES, 4 * t.pieceLength));
+    const max = Math.max(picker.blocksPerPiece, Math.floor(bytes / BLOCK));
+    let n = pickTimeCritical(t.deadlines, picker, ALL, max, out, Date.now(), false);
+    if (n === 0) n = picker.pick(ALL, max, out, { sequential: true, allowBusy: false });
+    if (n === 0) return false;
+    // The first contiguous run is fetched; the other blocks go back.
+    const bpp = picker.blocksPerPiece;
+    const offsetOf = (id: number): number => {
+      const piece = Math.floor(id / bpp);
+      return piece * t.pieceLength + (id - piece * bpp) * BLOCK;
+    };
+    const lenOf = (id: number): number => {
+      const piece = Math.floor(id / bpp);
+      return picker.blockLength(piece, id - piece * bpp);
+    };
+    const ids = out.slice(0, n).sort((a, b) => offsetOf(a) - offsetOf(b));
+    let runEnd = 1;
+    while (runEnd < ids.length && offsetOf(ids[runEnd]!) === offsetOf(ids[runEnd - 1]!) + lenOf(ids[runEnd - 1]!)) runEnd++;
+    for (let i = runEnd; i < ids.length; i++) picker.abortRequest(ids[i]!);
+    const run = ids.slice(0, runEnd);
+    const start = offsetOf(run[0]!);
+    const length = offsetOf(run[run.length - 1]!) + lenOf(run[run.length - 1]!) - start;
+    void this.fetchRun(seed, run, start, length);
+    return true;
+  }
+
+  private async fetchRun(seed: WebSeed, run: number[], start: number, length: number): Promise<void> {
+    const t = this.torrent;
+    const picker = t.picker;
+    const abort = new AbortController();
+    seed.aborts.add(abort);
+    seed.inFlight++;
+    seed.state = 'downloading';
+    const buf = new Uint8Array(length);
+    try {
+      const reqs = rangeRequests(seed.url, t.files, start, length);
+      await Promise.all(reqs.map((r) => fetchRange(r.url, r.start, r.length, buf, r.into, { ...this.fetchOpts, signal: abort.signal })));
+    } catch (e) {
+      seed.aborts.delete(abort);
+      seed.inFlight--;
+      for (const id of run) picker.abortRequest(id);
+      if (!abort.signal.aborted && this.seeds.get(seed.url) === seed) this.fail(seed, (e as Error).message);
+      else if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
+      return;
+    }
+    seed.aborts.delete(abort);
+    seed.inFlight--;
+    if (seed.failures > 0) {
+      seed.failures = 0;
+      seed.error = '';
+      t.changed(seed);
+    }
+    if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
+    seed.received(length);
+    const bpp = picker.blocksPerPiece;
+    let at = 0;
+    for (const id of run) {
+      const piece = Math.floor(id / bpp);
+      const block = id - piece * bpp;
+      const len = picker.blockLength(piece, block);
+      t.block(seed, piece, block * BLOCK, buf.subarray(at, at + len));
+      at += len;
+    }
+    this.pump();
+  }
+
+  private fail(seed: WebSeed, why: string): void {
+    seed.failures++;
+    seed.error = why;
+    if (seed.failures >= MAX_WEB_SEED_FAILURES) {
+      seed.state = 'failed';
+      seed.retryAt = 0;
+      for (const a of seed.aborts) a.abort();
+    } else {
+      seed.state = 'backoff';
+      seed.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (seed.failures - 1));
+    }
+    this.torrent.changed(seed);
+  }
+}

@@ -1,0 +1,83 @@
+// BEP 19's URL rules and the Range GET, without a torrent.
+import { describe, it, expect, afterAll } from '@jest/globals';
+import bencode from 'bencode';
+import { fetchRange, rangeRequests, webSeedFileUrl } from '../../../packages/engine/src/discovery/web-seed.js';
+import { parseTorrentFile } from '../../../packages/engine/src/metainfo/metainfo.js';
+import { startWebSeedServer, type WebSeedServer } from '../../helpers/web-seed-server.js';
+import { testData } from '../../helpers/memory-torrent.js';
+
+const single = [{ path: 'movie.mkv', length: 1000, pad: false }];
+const multi = [
+  { path: 'album/01 intro.flac', length: 100, pad: false },
+  { path: 'album/.pad/0', length: 28, pad: true },
+  { path: 'album/sub/02#x.flac', length: 200, pad: false },
+];
+
+describe('BEP 19 URL rules', () => {
+  it('a single-file torrent\'s URL is the file itself', () => {
+    expect(webSeedFileUrl('http://h/files/movie.mkv', single[0]!, false)).toBe('http://h/files/movie.mkv');
+  });
+
+  it('a single-file URL ending in / gets the file name', () => {
+    expect(webSeedFileUrl('http://h/files/', single[0]!, false)).toBe('http://h/files/movie.mkv');
+  });
+
+  it('a multi-file URL is a folder holding the torrent\'s name folder, each path segment encoded', () => {
+    expect(webSeedFileUrl('http://h/pub', multi[2]!, true)).toBe('http://h/pub/album/sub/02%23x.flac');
+    expect(webSeedFileUrl('http://h/pub/', multi[0]!, true)).toBe('http://h/pub/album/01%20intro.flac');
+  });
+
+  it('a run across files becomes one request per file, pad files not fetched', () => {
+    expect(rangeRequests('http://h/', multi, 90, 60)).toEqual([
+      { url: 'http://h/album/01%20intro.flac', start: 90, length: 10, into: 0 },
+      { url: 'http://h/album/sub/02%23x.flac', start: 0, length: 22, into: 38 },
+    ]);
+  });
+
+  it('a run inside one file of a single-file torrent is one request', () => {
+    expect(rangeRequests('http://h/m.mkv', single, 100, 50)).toEqual([{ url: 'http://h/m.mkv', start: 100, length: 50, into: 0 }]);
+  });
+
+  it('the .torrent\'s url-list is read (one URL or a list; http(s) only)', () => {
+    const info = { name: Buffer.from('a.bin'), length: 10, 'piece length': 16384, pieces: Buffer.alloc(20) };
+    const one = parseTorrentFile(bencode.encode({ info, 'url-list': 'http://h/a.bin' }));
+    expect(one.urlList).toEqual(['http://h/a.bin']);
+    const list = parseTorrentFile(bencode.encode({ info, 'url-list': ['https://h/a.bin', 'ftp://h/a.bin', 'http://g/'] }));
+    expect(list.urlList).toEqual(['https://h/a.bin', 'http://g/']);
+    expect(parseTorrentFile(bencode.encode({ info })).urlList).toBeUndefined();
+  });
+});
+
+describe('fetchRange', () => {
+  const data = testData(100_000, 3);
+  let server: WebSeedServer;
+  afterAll(async () => server?.close());
+  const opts = { maxRedirects: 2, timeoutMs: 5000 };
+
+  it('fetches exactly the range asked for', async () => {
+    server = await startWebSeedServer(new Map([['/f.bin', data], ['/g.bin', data]]));
+    const into = new Uint8Array(1000);
+    await fetchRange(`${server.url}/f.bin`, 5000, 900, into, 100, opts);
+    expect(Buffer.compare(Buffer.from(into.subarray(100)), Buffer.from(data.subarray(5000, 5900)))).toBe(0);
+    expect(server.log.at(-1)).toEqual({ path: '/f.bin', range: 'bytes=5000-5899', status: 206 });
+  });
+
+  it('fails on an error status with the status in the message', async () => {
+    await expect(fetchRange(`${server.url}/none.bin`, 0, 10, new Uint8Array(10), 0, opts)).rejects.toThrow('HTTP 404');
+  });
+
+  it('follows redirects up to the limit, then fails', async () => {
+    server.redirect('/r1', '/f.bin');
+    const into = new Uint8Array(10);
+    await fetchRange(`${server.url}/r1`, 0, 10, into, 0, opts);
+    expect(Buffer.compare(Buffer.from(into), Buffer.from(data.subarray(0, 10)))).toBe(0);
+    server.redirect('/loop', '/loop');
+    await expect(fetchRange(`${server.url}/loop`, 0, 10, new Uint8Array(10), 0, opts)).rejects.toThrow('more than 2 redirects');
+  });
+
+  it('fails when the body is not complete in time', async () => {
+    server.slow(200);
+    await expect(fetchRange(`${server.url}/g.bin`, 0, 60_000, new Uint8Array(60_000), 0, { maxRedirects: 0, timeoutMs: 300 })).rejects.toThrow('no complete answer');
+    server.slow(0);
+  });
+});

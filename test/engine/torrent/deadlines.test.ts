@@ -1,0 +1,183 @@
+// Piece deadlines on a whole Torrent over memory storage: which blocks a peer is asked for first.
+import { describe, it, expect } from '@jest/globals';
+import { RateLimiter } from '../../../packages/engine/src/algo/bandwidth.js';
+import { DiskBufferPool } from '../../../packages/engine/src/disk/disk-buffer-pool.js';
+import { normalizeAddParams } from '../../../packages/engine/src/session/add-torrent-params.js';
+import { DEFAULT_SETTINGS } from '../../../packages/engine/src/session/settings.js';
+import { Counters } from '../../../packages/engine/src/stats/counters.js';
+import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
+import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
+import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
+import { InlineDiskIo, fakePeer, infoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function downloading(numPieces = 40) {
+  const pieceLength = 4 * BLOCK;
+  const data = testData(numPieces * pieceLength, 11);
+  const info = infoFor(data, pieceLength);
+  const counters = new Counters();
+  const host: TorrentHost = {
+    counters, settings: DEFAULT_SETTINGS, diskIo: new InlineDiskIo(), bufferPool: new DiskBufferPool(),
+    peerId: new Uint8Array(20), listenPort: 0, emit: () => undefined,
+    connect: () => undefined, requestRechoke: () => undefined,
+    downLimiter: new RateLimiter(), upLimiter: new RateLimiter(), limiterWake: () => undefined,
+    openStorage: (_savePath, layout) => new MemoryStorage(layout),
+  };
+  const torrent = new Torrent(host, normalizeAddParams({ save_path: '/nowhere', info_hash: info.infoHash }), info, info.infoHash, null, info.name);
+  await torrent.start();
+  const { peer, transport } = fakePeer(counters);
+  peer.setPieceCount(info.numPieces);
+  transport.feed(wire.handshake(true));
+  torrent.attachPeer(peer);
+  transport.feed(wire.bitfieldAll(info.numPieces));
+  return { data, info, torrent, peer, transport };
+}
+
+const reader = {};
+
+/** The [index, offset, length] of every message of type `id` in these bytes (no handshake). */
+function messagesOf(b: Buffer, id: number): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  let at = 0;
+  while (at + 4 <= b.length) {
+    const len = b.readUInt32BE(at);
+    if (len >= 13 && b[at + 4] === id) out.push([b.readUInt32BE(at + 5), b.readUInt32BE(at + 9), b.readUInt32BE(at + 13)]);
+    at += 4 + len;
+  }
+  return out;
+}
+
+describe('piece deadlines on a torrent', () => {
+  it('a time-critical piece is requested before any other once the peer unchokes', async () => {
+    const { torrent, peer, transport } = await downloading();
+    torrent.setPieceDeadline(reader, 33, Date.now());
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const asked = sentRequests(transport);
+    expect(asked.slice(0, 4).map(([i]) => i)).toEqual([33, 33, 33, 33]);
+  });
+
+  it('a deadline set while the queue is full is requested at once, beyond the queue target', async () => {
+    const { torrent, peer, transport } = await downloading();
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const asked = sentRequests(transport);
+    const before = asked.length;
+    expect(before).toBeGreaterThan(0);
+    const target = [...Array(40).keys()].find((p) => !asked.some(([i]) => i === p))!;
+    torrent.setPieceDeadline(reader, target, Date.now() + 10_000);
+    peer.flushBatch();
+    const after = sentRequests(transport).slice(before);
+    expect(after.map(([i]) => i)).toEqual([target, target, target, target]);
+  });
+
+  it('an urgent deadline (a seek) cancels the requests queued deep at a peer, newest first, and asks for the critical blocks', async () => {
+    const { torrent, peer, transport } = await downloading();
+    peer.queueTarget = 40;
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const before = sentRequests(transport);
+    expect(before).toHaveLength(40);
+    const sentBefore = transport.sent().length;
+    // A piece nobody asked for yet (the picker's order is random).
+    const asked = new Set(before.map(([i]) => i));
+    const target = [...Array(40).keys()].find((p) => !asked.has(p))!;
+    torrent.setPieceDeadline(reader, target, Date.now());
+    peer.flushBatch();
+    const cancels = messagesOf(transport.sent().subarray(sentBefore), 8);
+    expect(cancels).toHaveLength(36);
+    expect(cancels[0]).toEqual(before[39]); // the newest first
+    expect(peer.outstanding.size).toBe(4 + 4);
+    expect(sentRequests(transport).slice(40).map(([i]) => i)).toEqual([target, target, target, target]);
+  });
+
+  it("an urgent deadline keeps the requests of its owner's read-ahead (on the wire already)", async () => {
+    const { torrent, peer, transport } = await downloading();
+    peer.queueTarget = 40;
+    const window = new Map<number, number>();
+    for (let p = 20; p < 30; p++) window.set(p, Date.now() + 10_000 + p);
+    torrent.setPieceDeadlines(reader, window, true, false);
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set(window.keys()));
+    const sentBefore = transport.sent().length;
+    torrent.setPieceDeadline(reader, 39, Date.now());
+    peer.flushBatch();
+    expect(messagesOf(transport.sent().subarray(sentBefore), 8)).toHaveLength(0);
+    expect(messagesOf(transport.sent().subarray(sentBefore), 6).map(([i]) => i)).toEqual([39, 39, 39, 39]);
+  });
+
+  it("an urgent deadline cancels another owner's read-ahead beyond the shallow queue (a reader closing as the player seeks)", async () => {
+    const { torrent, peer, transport } = await downloading();
+    peer.queueTarget = 40;
+    const window = new Map<number, number>();
+    for (let p = 20; p < 30; p++) window.set(p, Date.now() + 10_000 + p);
+    torrent.setPieceDeadlines({}, window, true, false);
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set(window.keys()));
+    const sentBefore = transport.sent().length;
+    torrent.setPieceDeadline(reader, 39, Date.now());
+    peer.flushBatch();
+    expect(messagesOf(transport.sent().subarray(sentBefore), 8)).toHaveLength(36);
+    expect(messagesOf(transport.sent().subarray(sentBefore), 6).slice(0, 4).map(([i]) => i)).toEqual([39, 39, 39, 39]);
+  });
+
+  it('a non-urgent window move cancels nothing', async () => {
+    const { torrent, peer, transport } = await downloading();
+    peer.queueTarget = 40;
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const sentBefore = transport.sent().length;
+    torrent.setPieceDeadlines(reader, new Map([[39, Date.now() + 5000]]), true, false);
+    peer.flushBatch();
+    expect(messagesOf(transport.sent().subarray(sentBefore), 8)).toHaveLength(0);
+  });
+
+  it('a piece of a skipped file with a deadline becomes wanted and is requested', async () => {
+    const { torrent, peer, transport } = await downloading();
+    torrent.setFilePriorities([0]);
+    expect(torrent.isFinished).toBe(true);
+    torrent.setPieceDeadline(reader, 5, Date.now());
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    expect(sentRequests(transport).map(([i]) => i)).toEqual([5, 5, 5, 5]);
+    expect(torrent.isFinished).toBe(false);
+  });
+
+  it('a verified piece is no longer time-critical', async () => {
+    const { data, info, torrent, peer, transport } = await downloading();
+    torrent.setPieceDeadline(reader, 2, Date.now());
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    for (let b = 0; b < 4; b++) {
+      const at = 2 * info.pieceLength + b * BLOCK;
+      transport.feed(wire.piece(2, b * BLOCK, data.subarray(at, at + BLOCK)));
+    }
+    for (let i = 0; i < 5 && torrent.pieceDeadline(2) !== undefined; i++) await turn();
+    expect(torrent.pieceDeadline(2)).toBeUndefined();
+  });
+
+  it('clearing an owner\'s deadlines leaves other owners\' deadlines', async () => {
+    const { torrent } = await downloading();
+    const other = {};
+    torrent.setPieceDeadline(reader, 3, 100);
+    torrent.setPieceDeadline(other, 3, 500);
+    torrent.clearPieceDeadlines(reader);
+    expect(torrent.pieceDeadline(3)).toBe(500);
+  });
+
+  it('refuses a piece outside the torrent', async () => {
+    const { torrent } = await downloading();
+    expect(() => torrent.setPieceDeadline(reader, 40, 0)).toThrow(/not in 0..39/);
+  });
+});
