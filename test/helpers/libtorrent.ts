@@ -47,6 +47,8 @@ export interface LtSeedOptions {
   seedMode?: boolean;
   /** listen port, default any free one */
   port?: number;
+  /** 'utp': libtorrent with TCP off in both directions; default 'tcp' */
+  transport?: 'tcp' | 'utp' | 'both';
   encryption?: LtEncryption;
 }
 
@@ -76,6 +78,8 @@ export interface LtDownload {
 export interface LtDownloadOptions {
   /** listen port, default any free one */
   port?: number;
+  /** 'utp': libtorrent with TCP off in both directions; default 'tcp' */
+  transport?: 'tcp' | 'utp' | 'both';
   encryption?: LtEncryption;
 }
 
@@ -163,6 +167,7 @@ export async function startLtSeed(torrentPath: string, savePath: string, opts: L
   if (opts.tracker) args.push('--tracker', opts.tracker);
   for (const p of opts.peers ?? []) args.push('--peer', peerArg(p));
   if (opts.seedMode) args.push('--seed-mode');
+  if (opts.transport) args.push('--transport', opts.transport);
   if (opts.encryption) args.push('--encryption', opts.encryption);
   const child = start(args);
   let summary: LtSeedStats | undefined;
@@ -212,6 +217,7 @@ export function startLtDownload(
   const args = ['get', torrentOrMagnet, '--save-path', savePath, '--timeout', String(timeoutS),
     '--port', String(opts.port ?? 0)];
   for (const p of peers) args.push('--peer', peerArg(p));
+  if (opts.transport) args.push('--transport', opts.transport);
   if (opts.encryption) args.push('--encryption', opts.encryption);
   const child = start(args);
   let result: LtDownloadResult | undefined;

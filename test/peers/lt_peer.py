@@ -17,7 +17,8 @@
       Timeout: {"ok": false, "error": "timeout", ...}, exit 2.  Storage/torrent error: exit 3.
       SIGTERM/SIGINT: {"ok": false, "error": "interrupted", ...}, exit 1.
 
-Both modes: listen on 127.0.0.1 only, TCP only, plaintext outgoing (incoming: plaintext or
+Both modes: listen on 127.0.0.1 only, TCP only (--transport utp: uTP only, libtorrent's TCP off in both
+directions; --transport both: either), plaintext outgoing (incoming: plaintext or
 MSE/PE; --encryption changes that: `enabled` tries MSE both ways and falls back, `forced` is
 pe_forced both ways with RC4 payload only, `refuse` is plaintext only both ways), no DHT/LSD/UPnP/NAT-PMP, unlimited unchoke slots, several connections per IP allowed
 (every loopback peer is 127.0.0.1).  Any peer, tracker or web-seed URL that is not on
@@ -91,7 +92,7 @@ def encryption_of(p):
     return ""
 
 
-def session_settings(port, get_mode, trackers, encryption="plaintext"):
+def session_settings(port, get_mode, trackers, encryption="plaintext", transport="tcp"):
     cat = lt.alert.category_t
     mask = cat.error_notification | cat.status_notification | cat.storage_notification
     if not get_mode:
@@ -106,10 +107,10 @@ def session_settings(port, get_mode, trackers, encryption="plaintext"):
         "enable_natpmp": False,
         "enable_ip_notifier": False,
         "dht_bootstrap_nodes": "",
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_tcp": True,
-        "enable_incoming_tcp": True,
+        "enable_outgoing_utp": transport != "tcp",
+        "enable_incoming_utp": transport != "tcp",
+        "enable_outgoing_tcp": transport != "utp",
+        "enable_incoming_tcp": transport != "utp",
         "allow_multiple_connections_per_ip": True,
         "unchoke_slots_limit": -1,
         "out_enc_policy": int(getattr(lt.enc_policy, ENCRYPTION[encryption][0])),
@@ -197,7 +198,7 @@ def wait_listen(ses, stopper):
             if isinstance(al, lt.listen_failed_alert):
                 log(f"lt_peer: {al.message()}")
                 sys.exit(EXIT_ERROR)
-            if isinstance(al, lt.listen_succeeded_alert) and al.socket_type == lt.socket_type_t.tcp:
+            if isinstance(al, lt.listen_succeeded_alert) and al.socket_type in (lt.socket_type_t.tcp, lt.socket_type_t.utp):
                 return al.port
     port = ses.listen_port()
     if not port:
@@ -241,7 +242,7 @@ def run_seed(a, stopper):
         check_url(u, "tracker")
     atp, trackers = torrent_params(a.torrent)
     trackers = list(dict.fromkeys(a.tracker + trackers))
-    ses = lt.session(session_settings(a.port, False, trackers, a.encryption))
+    ses = lt.session(session_settings(a.port, False, trackers, a.encryption, a.transport))
     port = wait_listen(ses, stopper)
     atp.save_path = os.path.abspath(a.save_path)
     atp.trackers = trackers
@@ -349,7 +350,7 @@ def run_get(a, stopper):
     if is_magnet and not peers and not trackers and not atp.peers:
         log("lt_peer: a magnet needs a --peer (no DHT here)")
         sys.exit(EXIT_REFUSED)
-    ses = lt.session(session_settings(a.port, True, trackers, a.encryption))
+    ses = lt.session(session_settings(a.port, True, trackers, a.encryption, a.transport))
     port = wait_listen(ses, stopper)
     out(f"LISTEN {port}")
     os.makedirs(a.save_path, exist_ok=True)
@@ -429,6 +430,8 @@ def main():
         p.add_argument("--peer", action="append", default=[], metavar=f"{LOOPBACK}:PORT",
                        help="dial this peer, re-dialled every second until connected (repeatable)")
         p.add_argument("--stdin-lifeline", action="store_true", help="stop when stdin reaches EOF")
+        p.add_argument("--transport", choices=("tcp", "utp", "both"), default="tcp",
+                       help="tcp (default), utp (libtorrent's TCP off both ways) or both")
         p.add_argument("--encryption", choices=sorted(ENCRYPTION), default="plaintext",
                        help="MSE/PE policy (default: plaintext outgoing, either incoming)")
 

@@ -48,7 +48,7 @@ const FILES_EXAMPLE: FileInfo[] = [
 ];
 const PEERS_EXAMPLE: PeerInfo[] = [{
   ip: '192.0.2.7', port: 51413, client: 'Transmission 4.0.5', peer_id: '2d5452343035302d6f6b316b31346c30666a3962',
-  direction: 'outgoing', flags: 'iCE', rc4_encrypted: true, plaintext_encrypted: false, progress: 1, down_speed: 1048576, up_speed: 0, total_download: 52428800,
+  direction: 'outgoing', transport: 'utp', flags: 'iCE', rc4_encrypted: true, plaintext_encrypted: false, progress: 1, down_speed: 1048576, up_speed: 0, total_download: 52428800,
   total_upload: 0, num_pieces: 256, queue: 64,
 }];
 const TRACKERS_EXAMPLE: TrackerInfo[] = [

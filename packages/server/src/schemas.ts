@@ -133,6 +133,7 @@ export const FILE_INFO: JsonSchema = obj(FILE_PROPERTIES);
 const PEER_PROPERTIES: Readonly<Record<keyof PeerInfo, JsonSchema>> = {
   ip: S, port: { type: 'integer', minimum: 0, maximum: 65535 }, client: S, peer_id: S,
   direction: { type: 'string', enum: ['incoming', 'outgoing'] },
+  transport: { type: 'string', enum: ['tcp', 'utp'] },
   flags: { type: 'string', description: 'i/I interest, c/C choke, s snubbed, o optimistic, S seed, E/e encrypted (RC4/plaintext payload)' },
   rc4_encrypted: { type: 'boolean', description: 'MSE/PE connection with an RC4 payload' },
   plaintext_encrypted: { type: 'boolean', description: 'MSE/PE handshake, plaintext payload' },

@@ -33,7 +33,9 @@ async function liarSeedAndLeech(t: Awaited<ReturnType<typeof makeTorrent>>) {
   const seed = await session();
   const sh = await seed.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
   await waitFor(() => sh.status().is_seeding);
-  const leech = await session();
+  // The liar speaks TCP only: dialling it over TCP at once (not after a uTP attempt) keeps it "connected
+  // at once" with the honest seed.
+  const leech = await session({ enable_outgoing_utp: false });
   const banned: number[] = [];
   leech.on('peer_banned', ({ port }) => banned.push(port));
   return { liar, seed, leech, banned };

@@ -29,7 +29,9 @@ describe('session counters', () => {
     await waitFor(() => h.status().num_peers === 1, 5000);
     const during = s.stats();
     expect(during['peer.num_peers_connected']).toBe(1);
-    expect(during['peer.num_tcp_peers']).toBe(1);
+    // Two spritzles talk uTP (tried first, as libtorrent does).
+    expect(during['peer.num_utp_peers']).toBe(1);
+    expect(during['peer.num_tcp_peers']).toBe(0);
     expect(during['ses.num_downloading_torrents'] + during['ses.num_seeding_torrents']!).toBe(1);
     await finished(s, h);
     await waitFor(() => s.stats()['peer.num_peers_connected'] === 0, 5000, 'the seeds to part');

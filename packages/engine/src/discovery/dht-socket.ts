@@ -14,15 +14,28 @@ import { M, type Counters } from '../stats/counters.js';
  * It is also where the dht.* message, byte and per-method query counters are taken, from the bytes
  * themselves, so nothing needs to reach into the library's objects.
  */
-export class DhtSocket extends EventEmitter {
-  private readonly socket = dgram.createSocket('udp4');
+/**
+ * A UDP socket the DHT shares with uTP on the listen port (libtorrent's single UDP socket): it hands the
+ * DHT the datagrams uTP did not take (told apart by their first byte: uTP's is type << 4 | 1, KRPC's 'd').
+ */
+export interface SharedUdp {
+  send(buf: Uint8Array, offset: number, length: number, port: number, host: string, cb?: (err: Error | null) => void): void;
+  address(): { address: string; family: string; port: number };
+  /** Routes the datagrams that are not uTP to `onMessage` until the returned function is called. */
+  attach(onMessage: (buf: Buffer, rinfo: dgram.RemoteInfo) => void): () => void;
+}
 
-  constructor(private readonly counters: Counters) {
+export class DhtSocket extends EventEmitter {
+  private readonly socket: dgram.Socket | null;
+  private detach: (() => void) | null = null;
+
+  constructor(private readonly counters: Counters, private readonly shared?: SharedUdp) {
     super();
-    this.socket.on('message', (buf: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(buf, rinfo));
-    this.socket.on('error', (e: Error) => this.emit('error', e));
-    this.socket.on('listening', () => this.emit('listening'));
-    this.socket.on('close', () => this.emit('close'));
+    this.socket = shared ? null : dgram.createSocket('udp4');
+    this.socket?.on('message', (buf: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(buf, rinfo));
+    this.socket?.on('error', (e: Error) => this.emit('error', e));
+    this.socket?.on('listening', () => this.emit('listening'));
+    this.socket?.on('close', () => this.emit('close'));
   }
 
   private onMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -51,19 +64,38 @@ export class DhtSocket extends EventEmitter {
     c.inc(M.dht_dht_bytes_out, length);
     const q = krpcQuery(buf);
     if (q >= 0) c.inc(QUERY_OUT[q]!);
-    this.socket.send(buf, offset, length, port, host, cb);
+    if (this.socket) this.socket.send(buf, offset, length, port, host, cb);
+    else this.shared!.send(buf, offset, length, port, host, cb);
   }
 
+  /** On a shared socket, already bound: this only starts taking its datagrams. */
   bind(port: number, host: string, cb?: () => void): void {
-    this.socket.bind(port, host, cb);
+    if (this.socket) {
+      this.socket.bind(port, host, cb);
+      return;
+    }
+    this.detach = this.shared!.attach((buf, rinfo) => this.onMessage(buf, rinfo));
+    process.nextTick(() => {
+      this.emit('listening');
+      cb?.();
+    });
   }
 
   address(): { address: string; family: string; port: number } {
-    return this.socket.address();
+    return this.socket ? this.socket.address() : this.shared!.address();
   }
 
   close(cb?: () => void): void {
-    this.socket.close(cb);
+    if (this.socket) {
+      this.socket.close(cb);
+      return;
+    }
+    this.detach?.();
+    this.detach = null;
+    process.nextTick(() => {
+      this.emit('close');
+      cb?.();
+    });
   }
 }
 

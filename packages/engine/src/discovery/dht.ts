@@ -1,7 +1,7 @@
 import type DHT from 'bittorrent-dht';
 import { M, type Counters } from '../stats/counters.js';
 import { decodeCompact4, encodeCompact4, type Endpoint } from './addr.js';
-import { DhtSocket } from './dht-socket.js';
+import { DhtSocket, type SharedUdp } from './dht-socket.js';
 
 /** Most info-hashes whose stored peers are counted for dht.dht_torrents / dht_peers (bittorrent-dht keeps 10 000 peers). */
 const MAX_TRACKED_HASHES = 10_000;
@@ -47,22 +47,24 @@ export class DhtNode {
    * Binds on host:port (the session's port, as libtorrent does) and bootstraps from `bootstrap`. If that UDP
    * port is taken, a free one is used: the DHT announces our TCP port explicitly, so peers still find us.
    */
-  async start(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null): Promise<void> {
+  async start(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null, shared?: SharedUdp | null): Promise<void> {
     await this.stop();
+    // The session's UDP socket (uTP's) when it is on this port: one port for TCP, uTP and the DHT.
+    const share = shared && shared.address().port === port ? shared : undefined;
     try {
-      await this.bind(host, port, bootstrap, state);
+      await this.bind(host, port, bootstrap, state, share);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw e;
       await this.bind(host, 0, bootstrap, state);
     }
   }
 
-  private async bind(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null): Promise<void> {
+  private async bind(host: string, port: number, bootstrap: Endpoint[], state: DhtState | null, shared?: SharedUdp): Promise<void> {
     // Loaded when a DHT first starts: a session without one does not pay for the module at start-up.
     const { default: DHTNode } = await import('bittorrent-dht');
     const c = this.counters;
     // Our own socket: it filters what the library may decode and counts every datagram (dht-socket.ts).
-    const socket = new DhtSocket(c);
+    const socket = new DhtSocket(c, shared);
     const nodeId = state?.['node-id'];
     const dht = new DHTNode({
       // An empty list must be false: bittorrent-dht's default is the public routers.

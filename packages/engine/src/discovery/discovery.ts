@@ -194,7 +194,8 @@ export class Discovery implements SessionDiscovery {
         this.dhtSaved = this.dhtRestart ? this.dhtSaved : this.dht.state() ?? this.dhtSaved;
         this.dhtRestart = false;
         try {
-          await this.dht.start(udp4BindHost(host), s.dht_port || this.ctx.listenPort, parseEndpointList(s.dht_bootstrap_nodes), this.dhtSaved);
+          await this.dht.start(udp4BindHost(host), s.dht_port || this.ctx.listenPort, parseEndpointList(s.dht_bootstrap_nodes), this.dhtSaved,
+            this.ctx.sharedUdp);
           this.appliedBootstrap = s.dht_bootstrap_nodes;
           this.dht.addNodes(this.pendingDhtNodes);
           this.pendingDhtNodes = [];

@@ -1,3 +1,4 @@
+import type { SharedUdp } from './dht-socket.js';
 import type { ExtensionWire as Wire } from '../wire/extensions.js';
 import type { Counters } from '../stats/counters.js';
 import type { SessionSettings } from '../session/settings.js';
@@ -83,6 +84,8 @@ export interface DiscoveryContext {
   readonly listenPort: number;
   /** The host we listen on (127.0.0.1 in tests; DHT and LSD bind accordingly). */
   readonly listenHost: string;
+  /** The listen port's UDP socket (uTP's), for the DHT to share; null if the session has none. */
+  readonly sharedUdp?: SharedUdp | null;
   /** Timing and addresses that are constants in production; tests shorten or move them. */
   readonly options?: DiscoveryOptions;
   /** The DHT node or the LSD socket failed to start (it stays off until the settings change). */

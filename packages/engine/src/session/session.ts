@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Counters, M, SM, type SessionStats } from '../stats/counters.js';
@@ -10,6 +11,9 @@ import { Choker, type ChokerPeer } from '../algo/choker.js';
 import { PeerConnection } from '../peer/peer-connection.js';
 import { BufferBudget, type Handshake } from '../wire/codec.js';
 import { TcpTransport } from '../transport/tcp.js';
+import { UtpSocketManager } from '../transport/utp/socket-manager.js';
+import { UdpSocket } from '../transport/utp/udp-socket.js';
+import { isUtp, type UtpConnection, type UtpSettings } from '../transport/utp/connection.js';
 import { HandshakeSlots, MseTransport } from '../transport/mse.js';
 import { skeyHash } from '../transport/mse-handshake.js';
 import { Torrent, type TorrentHost } from '../torrent/torrent.js';
@@ -20,6 +24,7 @@ import { parseMagnet, selectedFilePriorities, type FileRange } from '../metainfo
 import { SpritzleError, errnoCode } from '../errors.js';
 import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
+import type { SharedUdp } from '../discovery/dht-socket.js';
 import { Discovery } from '../discovery/discovery.js';
 import { sampleRates } from '../torrent/transfer-rates.js';
 import { shareLimitOf, type ShareLimitReached } from '../torrent/share-limits.js';
@@ -32,6 +37,8 @@ import { FilePool, isOutOfDescriptors } from '../storage/file-pool.js';
 import { DescriptorRetry } from './descriptor-retry.js';
 
 const TICK_MS = 1000;
+/** Peers remembered as not answering uTP (dialled over TCP straight away next time), at most. */
+const NO_UTP_MEMORY = 10_000;
 /**
  * Bytes of partial messages all connections together may hold (each at most one capped message, see
  * wire/codec.ts): beyond it a connection that needs more is closed (peer.no_memory_peers).
@@ -82,6 +89,27 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly torrentsByHash = new Map<string, Torrent>();
   private readonly handles = new Map<string, TorrentHandle>();
   private readonly server: net.Server;
+  /** uTP on the listen port's UDP twin (null if that port could not be had). */
+  private udp: UdpSocket | null = null;
+  private utp: UtpSocketManager | null = null;
+  private dhtReceiver: ((buf: Buffer, rinfo: dgram.RemoteInfo) => void) | null = null;
+  /** The UDP socket as the DHT shares it (discovery/dht-socket.ts); null without uTP's socket. */
+  private get sharedUdp(): SharedUdp | null {
+    const udp = this.udp;
+    if (!udp) return null;
+    return {
+      send: (buf, offset, length, port, host, cb) => udp.socket.send(buf, offset, length, port, host, cb),
+      address: () => udp.socket.address(),
+      attach: (onMessage) => {
+        this.dhtReceiver = onMessage;
+        return () => {
+          if (this.dhtReceiver === onMessage) this.dhtReceiver = null;
+        };
+      },
+    };
+  }
+  /** host:port of peers whose uTP dial failed: TCP first for them (libtorrent's supports_utp flag). */
+  private readonly noUtp = new Set<string>();
   private readonly choker: Choker;
   private settingsValue: SessionSettings;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -162,6 +190,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       peerId: session.peerId,
       get listenPort() { return session.port; },
       listenHost: parseListenInterface(s.listen_interfaces).host,
+      sharedUdp: session.sharedUdp,
       ...(options.discovery ? { options: options.discovery } : {}),
       // Delivered after the current job, as libtorrent queues alerts: a failure while Session.create runs
       // reaches the listeners attached once it resolves.
@@ -175,7 +204,7 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   private listen(): Promise<void> {
     const { host, port } = parseListenInterface(this.settingsValue.listen_interfaces);
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const onError = (e: Error): void => {
         const code = errnoCode(e);
         reject(new SpritzleError('network_error',
@@ -192,7 +221,48 @@ export class Session extends TypedEmitter<SessionEvents> {
         this.port = (this.server.address() as net.AddressInfo).port;
         resolve();
       });
+    }).then(() => this.listenUtp(host));
+  }
+
+  /**
+   * uTP listens on the UDP port of the same number (one port to forward, as with libtorrent). If that UDP
+   * port is taken the session runs without uTP rather than failing.
+   */
+  private async listenUtp(host: string): Promise<void> {
+    if (net.isIPv6(host)) return; // the uTP socket is IPv4 for now
+    const session = this;
+    const s = (): SessionSettings => session.settingsValue;
+    const settings: UtpSettings = {
+      get targetDelayMs() { return s().utp_target_delay; },
+      get gainFactor() { return s().utp_gain_factor; },
+      get minTimeoutMs() { return s().utp_min_timeout; },
+      get synResends() { return s().utp_syn_resends; },
+      get finResends() { return s().utp_fin_resends; },
+      get numResends() { return s().utp_num_resends; },
+      get connectTimeoutMs() { return s().utp_connect_timeout; },
+      get lossMultiplier() { return s().utp_loss_multiplier; },
+    };
+    let mgr: UtpSocketManager | null = null;
+    // uTP takes its datagrams (first byte type << 4 | 1); the rest go to the DHT when it shares the socket.
+    const udp = new UdpSocket((buf, address, port) => {
+      if (mgr?.receive(buf, address, port)) return;
+      this.dhtReceiver?.(buf, { address, port, family: 'IPv4', size: buf.length });
     });
+    udp.socket.on('error', () => undefined);
+    try {
+      await udp.bind(this.port, host === '0.0.0.0' ? '0.0.0.0' : host);
+    } catch {
+      udp.close();
+      return;
+    }
+    mgr = new UtpSocketManager({
+      settings, counters: this.counters, udp,
+      acceptIncoming: () => this.settingsValue.enable_incoming_utp && !this.closedFlag,
+      onAccept: (conn) => this.onIncomingUtp(conn),
+      maxConnections: this.settingsValue.connections_limit,
+    });
+    this.udp = udp;
+    this.utp = mgr;
   }
 
   /** The TCP port peers reach us on. */
@@ -485,6 +555,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const c = this.counters;
     let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
     let upQueue = 0, upBytes = 0, downQueue = 0;
+    let utpPeers = 0;
     let connected = 0, upInterested = 0, downInterested = 0, upUnchoked = 0, downUnchoked = 0, upRequests = 0, downRequests = 0, optimistic = 0;
     for (const t of this.torrentsByHash.values()) {
       t.syncStorageCounters();
@@ -501,6 +572,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (lim.downThrottled) downQueue++;
       for (const p of t.peers) {
         connected++;
+        if (isUtp(p.transport)) utpPeers++;
         if (p.peerInterested) upInterested++;
         if (p.amInterested) downInterested++;
         if (!p.amChoking) upUnchoked++;
@@ -527,7 +599,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.ses_num_error_torrents, error);
     c.set(M.ses_num_have_pieces, havePieces);
     c.set(M.peer_num_peers_connected, connected);
-    c.set(M.peer_num_tcp_peers, connected);
+    c.set(M.peer_num_tcp_peers, connected - utpPeers);
+    c.set(M.peer_num_utp_peers, utpPeers);
     c.set(M.peer_num_peers_half_open, this.pending.size);
     c.set(M.peer_num_peers_up_interested, upInterested);
     c.set(M.peer_num_peers_down_interested, downInterested);
@@ -586,6 +659,70 @@ export class Session extends TypedEmitter<SessionEvents> {
       return;
     }
     this.counters.inc(M.peer_connection_attempts);
+    const s = this.settingsValue;
+    // libtorrent's order: uTP first, TCP if uTP is not answered (or is off), unless TCP is off too.
+    const tcpOk = s.enable_outgoing_tcp;
+    if (this.utp && s.enable_outgoing_utp && net.isIPv4(host) && !(tcpOk && this.noUtp.has(`${host}:${port}`))) {
+      this.connectUtp(torrent, host, port, tcpOk, plaintext);
+    } else if (tcpOk) {
+      this.connectTcp(torrent, host, port, plaintext);
+    } else {
+      torrent.connectFailed(host, port, false);
+    }
+  }
+
+  private connectUtp(torrent: Torrent, host: string, port: number, fallBackToTcp: boolean, plaintext: boolean): void {
+    const conn = this.utp!.connect(host, port, (err) => {
+      if (err !== null) {
+        if (this.closedFlag || torrent.closed || torrent.paused || !fallBackToTcp) {
+          this.counters.inc(M.peer_error_outgoing_peers);
+          torrent.connectFailed(host, port, false);
+          return;
+        }
+        if (this.noUtp.size >= NO_UTP_MEMORY) this.noUtp.clear();
+        this.noUtp.add(`${host}:${port}`);
+        this.connectTcp(torrent, host, port, plaintext);
+        return;
+      }
+      if (this.closedFlag || torrent.closed || torrent.paused) {
+        conn.close('not needed');
+        torrent.connectFailed(host, port, false);
+        return;
+      }
+      this.startOutgoing(torrent, conn, host, port, plaintext);
+    });
+  }
+
+  /** A connected transport (TCP or uTP): MSE over it as out_enc_policy says, then the BitTorrent handshake. */
+  private startOutgoing(torrent: Torrent, transport: TcpTransport | UtpConnection, host: string, port: number, plaintext: boolean): void {
+    // out_enc_policy: forced always encrypts; enabled encrypts unless this peer failed the encrypted
+    // handshake before (then, as libtorrent, it is dialled again in plaintext at once).
+    const s = this.settingsValue;
+    const key = `${host}:${port}`;
+    const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext && !this.noMse.has(key));
+    const dialHash = torrent.dialHashBytes;
+    const mse = encrypt
+      ? MseTransport.outgoing(transport, {
+        skey: dialHash, level: s.allowed_enc_level, timeoutMs: s.handshake_timeout * 1000,
+        onHandshakeEnd: (r) => this.mseEnded(r !== null),
+      })
+      : null;
+    const peer = new PeerConnection(mse ?? transport, 'outgoing', this.counters, this.peerBuffers);
+    const fallBack = (): boolean => {
+      // Only a peer that never answered our public key (a plaintext-only one drops it) is retried in plaintext.
+      if (!mse || mse.established || mse.peerSpeaksMse || s.out_enc_policy !== 'enabled' || this.closedFlag || torrent.closed) return false;
+      if (this.noMse.size >= NO_MSE_MEMORY) this.noMse.clear();
+      this.noMse.add(key);
+      this.connectPeer(torrent, host, port, true);
+      return true;
+    };
+    this.handshakePhase(peer, torrent, mse, fallBack);
+    torrent.useExtensions(peer);
+    // A hybrid dialled by its v1 hash offers the upgrade to v2 (BEP 52's reserved bit).
+    peer.sendHandshake(dialHash, this.peerId, torrent.v2Hash !== undefined && dialHash === torrent.infoHashBytes && !torrent.v2Only);
+  }
+
+  private connectTcp(torrent: Torrent, host: string, port: number, plaintext: boolean): void {
     // Outgoing sockets read into one shared buffer: no allocation per read (see transport/tcp.ts).
     const transport = TcpTransport.connect(host, port);
     const socket = transport.socket;
@@ -613,36 +750,12 @@ export class Session extends TypedEmitter<SessionEvents> {
         torrent.connectFailed(host, port, false);
         return;
       }
-      // out_enc_policy: forced always encrypts; enabled encrypts unless this peer failed the encrypted
-      // handshake before (then, as libtorrent, it is dialled again in plaintext at once).
-      const s = this.settingsValue;
-      const key = `${host}:${port}`;
-      const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext && !this.noMse.has(key));
-      const dialHash = torrent.dialHashBytes;
-      const mse = encrypt
-        ? MseTransport.outgoing(transport, {
-          skey: dialHash, level: s.allowed_enc_level, timeoutMs: s.handshake_timeout * 1000,
-          onHandshakeEnd: (r) => this.mseEnded(r !== null),
-        })
-        : null;
-      const peer = new PeerConnection(mse ?? transport, 'outgoing', this.counters, this.peerBuffers);
-      const fallBack = (): boolean => {
-        // Only a peer that never answered our public key (a plaintext-only one drops it) is retried in plaintext.
-        if (!mse || mse.established || mse.peerSpeaksMse || s.out_enc_policy !== 'enabled' || this.closedFlag || torrent.closed) return false;
-        if (this.noMse.size >= NO_MSE_MEMORY) this.noMse.clear();
-        this.noMse.add(key);
-        this.connectPeer(torrent, host, port, true);
-        return true;
-      };
-      this.handshakePhase(peer, torrent, mse, fallBack);
-      torrent.useExtensions(peer);
-      // A hybrid dialled by its v1 hash offers the upgrade to v2 (BEP 52's reserved bit).
-      peer.sendHandshake(dialHash, this.peerId, torrent.v2Hash !== undefined && dialHash === torrent.infoHashBytes && !torrent.v2Only);
+      this.startOutgoing(torrent, transport, host, port, plaintext);
     });
   }
 
   private onIncoming(socket: net.Socket): void {
-    if (this.closedFlag) {
+    if (this.closedFlag || !this.settingsValue.enable_incoming_tcp) {
       socket.destroy();
       return;
     }
@@ -657,6 +770,29 @@ export class Session extends TypedEmitter<SessionEvents> {
     // in_enc_policy; past the encrypted handshake it is transparent to the peer connection.
     const s = this.settingsValue;
     const mse = MseTransport.incoming(TcpTransport.accept(socket), {
+      policy: s.in_enc_policy, level: s.allowed_enc_level, preferRc4: s.prefer_rc4, findSkey: this.findSkey,
+      slots: this.mseSlots, timeoutMs: s.handshake_timeout * 1000, onHandshakeEnd: (r) => this.mseEnded(r !== null),
+    });
+    const peer = new PeerConnection(mse, 'incoming', this.counters, this.peerBuffers);
+    this.handshakePhase(peer, null, mse);
+  }
+
+  /** An accepted uTP connection (enable_incoming_utp was checked at its SYN). */
+  private onIncomingUtp(conn: UtpConnection): void {
+    if (this.closedFlag) {
+      conn.close('session closed');
+      return;
+    }
+    this.counters.inc(M.peer_incoming_connections);
+    this.counters.inc(M.net_on_accept_counter);
+    if (this.connectionCount() >= this.settingsValue.connections_limit) {
+      this.counters.inc(M.peer_too_many_peers);
+      conn.close('too many connections');
+      return;
+    }
+    // MSE/PE runs over uTP as over TCP (in_enc_policy; told apart by the first bytes).
+    const s = this.settingsValue;
+    const mse = MseTransport.incoming(conn, {
       policy: s.in_enc_policy, level: s.allowed_enc_level, preferRc4: s.prefer_rc4, findSkey: this.findSkey,
       slots: this.mseSlots, timeoutMs: s.handshake_timeout * 1000, onHandshakeEnd: (r) => this.mseEnded(r !== null),
     });
@@ -905,6 +1041,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     await Promise.all([...this.torrentsByHash.values()].map((t) => t.close(false)));
     await this.filePool.drain();
     await this.discovery?.close();
+    this.utp?.close();
+    this.udp?.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.diskIo.close();
   }

@@ -61,6 +61,27 @@ export interface SessionSettings {
   dht_port: number;
   /** Default save_path for torrents added without one. */
   save_path: string;
+  /** uTP (BEP 29) and TCP, each way. Outgoing connections try uTP first and fall back to TCP (libtorrent's order). */
+  enable_outgoing_utp: boolean;
+  enable_incoming_utp: boolean;
+  enable_outgoing_tcp: boolean;
+  enable_incoming_tcp: boolean;
+  /** 0 prefer_tcp, 1 peer_proportional (libtorrent's values); accepted, not yet applied to the rate limiters. */
+  mixed_mode_algorithm: number;
+  /** uTP's target queuing delay, ms (LEDBAT). */
+  utp_target_delay: number;
+  /** The most uTP's window grows per round trip, bytes. */
+  utp_gain_factor: number;
+  /** uTP's shortest retransmission timeout, ms. */
+  utp_min_timeout: number;
+  /** SYN resends before a uTP connect fails; FIN resends before a close gives up; resends of a packet before the connection fails. */
+  utp_syn_resends: number;
+  utp_fin_resends: number;
+  utp_num_resends: number;
+  /** ms for a uTP connect to be answered (then the dial falls back to TCP). */
+  utp_connect_timeout: number;
+  /** uTP's window after a loss, percent of the window before it. */
+  utp_loss_multiplier: number;
   /**
    * libtorrent's queueing: how many auto-managed torrents may download, seed, and be active in all; the rest
    * wait (paused, still auto-managed) in queue order. -1 = unlimited. libtorrent's defaults are 3, 5 and 500;
@@ -120,6 +141,19 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   active_downloads: -1,
   active_seeds: -1,
   active_limit: -1,
+  enable_outgoing_utp: true,
+  enable_incoming_utp: true,
+  enable_outgoing_tcp: true,
+  enable_incoming_tcp: true,
+  mixed_mode_algorithm: 1,
+  utp_target_delay: 100,
+  utp_gain_factor: 3000,
+  utp_min_timeout: 500,
+  utp_syn_resends: 2,
+  utp_fin_resends: 2,
+  utp_num_resends: 3,
+  utp_connect_timeout: 3000,
+  utp_loss_multiplier: 50,
   file_pool_size: DEFAULT_FILE_POOL_SIZE,
   out_enc_policy: 'enabled',
   in_enc_policy: 'enabled',
@@ -158,6 +192,15 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   active_downloads: [-1, 1_000_000],
   active_seeds: [-1, 1_000_000],
   active_limit: [-1, 1_000_000],
+  mixed_mode_algorithm: [0, 1],
+  utp_target_delay: [1, 60_000],
+  utp_gain_factor: [1, 64 * 1024 * 1024],
+  utp_min_timeout: [1, 60_000],
+  utp_syn_resends: [0, 100],
+  utp_fin_resends: [0, 100],
+  utp_num_resends: [0, 100],
+  utp_connect_timeout: [1, 600_000],
+  utp_loss_multiplier: [1, 100],
   file_pool_size: [1, 1_000_000],
 };
 

@@ -14,6 +14,8 @@ export interface PeerInfo {
   client: string;
   peer_id: string;
   direction: 'incoming' | 'outgoing';
+  /** What the connection runs over (libtorrent's peer_info utp_socket flag). */
+  transport: 'tcp' | 'utp';
   /** libtorrent-style letters: i/I interest, c/C choke, s snubbed, o optimistic, S seed, E/e encrypted (RC4/plaintext payload). */
   flags: string;
   /** libtorrent's peer_info flags: an MSE connection with an RC4 payload, or with a plaintext payload. */

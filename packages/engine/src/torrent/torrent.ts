@@ -1,3 +1,4 @@
+import { isUtp } from '../transport/utp/connection.js';
 import type { TorrentInfo } from '../metainfo/metainfo.js';
 import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-limits.js';
 import { boostFirstAndLastPieces } from './first-last-piece.js';
@@ -1289,7 +1290,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         (p.amChoking ? 'C' : '') + (p.snubbed ? 's' : '') + (p.optimistic ? 'o' : '') + (p.isSeed ? 'S' : '') +
         (p.encryption === 'rc4' ? 'E' : p.encryption === 'plaintext' ? 'e' : '');
       return {
-        ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, flags,
+        ip: p.ip, port: p.port, client: p.client, peer_id: p.peerId, direction: p.direction, transport: isUtp(p.transport) ? 'utp' : 'tcp', flags,
         rc4_encrypted: p.encryption === 'rc4', plaintext_encrypted: p.encryption === 'plaintext',
         progress: n ? have / n : 0, down_speed: Math.round(p.downloadRate), up_speed: Math.round(p.uploadRate),
         total_download: p.downloadedPayload, total_upload: p.uploadedPayload, num_pieces: have, queue: p.outstanding.size,

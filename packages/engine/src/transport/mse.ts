@@ -128,6 +128,11 @@ export class MseTransport implements Transport, TransportSink {
     return t;
   }
 
+  /** The transport this one encrypts (the peer list tells TCP from uTP by it). */
+  get underlying(): Transport {
+    return this.inner;
+  }
+
   private constructor(private readonly inner: Transport, mode: Mode, private readonly events: MseTransportEvents) {
     this.mode = mode;
     if (events.timeoutMs) {
