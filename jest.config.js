@@ -12,5 +12,8 @@ export default {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testTimeout: 60000,
+  // Two workers on the 2-core CI machine: most test files wait on sockets and child processes (libtorrent,
+  // daemons, chromium), so two at once keep both cores busy and the run within its ten minutes.
+  maxWorkers: 2,
   collectCoverageFrom: ['packages/*/src/**/*.ts'],
 };

@@ -112,7 +112,9 @@ describe('web seeds (BEP 19)', () => {
     const t = await makeTorrent({ dir: await tmpDir('ws-src'), name: 'both.bin', files: 3_000_000, pieceLength: 65536, seed: 36 });
     const server = await serve(t, t.dataRoot);
     server.slow(2);
-    const seed = await startLtSeed(t.torrentPath, t.dataRoot);
+    // The seed speaks uTP too: our dial tries uTP first and would reach a TCP-only seed only after
+    // utp_connect_timeout (3 s), when the web seed alone has long finished.
+    const seed = await startLtSeed(t.torrentPath, t.dataRoot, { transport: 'both' });
     try {
       const session: Session = await newSession();
       const save = await tmpDir('ws-dl');

@@ -121,6 +121,11 @@ export class MovableStorage implements TorrentStorage {
     return this.run((s) => s.hasAnyFile());
   }
 
+  /** Forwarded like every other operation: a wrapper that dropped it left a v2 torrent's empty files uncreated. */
+  createEmptyFiles(): Promise<void> {
+    return this.run((s) => s.createEmptyFiles?.() ?? Promise.resolve());
+  }
+
   fileStats(): Promise<FileStat[]> {
     return this.run((s) => s.fileStats());
   }
