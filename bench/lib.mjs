@@ -163,3 +163,21 @@ export function summarise(results, ratioKeys) {
   for (const k of ratioKeys) ratios[k] = round(summary.spritzle[`median_${k}`] / summary.libtorrent[`median_${k}`]);
   return { ...summary, ratios };
 }
+
+/** Runs a command under bash and returns its stdout lines and the children's user+sys CPU (bash `times`). */
+export function timed(cmd) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn('bash', ['-c', `${cmd}\nrc=$?; times; exit $rc`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const lines = out.trim().split('\n');
+      const children = lines.pop().trim().split(/\s+/).map((s) => { const m = /(\d+)m([\d.]+)s/.exec(s); return Number(m[1]) * 60 + Number(m[2]); });
+      lines.pop(); // the shell's own times
+      resolve({ code, wall, cpu: children[0] + children[1], lines });
+    });
+  });
+}
