@@ -6,6 +6,7 @@ import { DEFAULT_SETTINGS, parseListenInterface, validateSettings, RESTART_ONLY_
 import { TypedEmitter, type SessionEvents } from './events.js';
 import { DiskIoThreads } from '../disk/disk-io-thread.js';
 import { DiskBufferPool } from '../disk/disk-buffer-pool.js';
+import { ReadCache } from '../disk/read-cache.js';
 import { Choker, type ChokerPeer } from '../algo/choker.js';
 import { PeerConnection } from '../peer/peer-connection.js';
 import { BufferBudget, type Handshake } from '../wire/codec.js';
@@ -69,6 +70,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly diskIo = new DiskIoThreads();
   /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
   private readonly bufferPool = new DiskBufferPool();
+  private readonly readCache = new ReadCache();
   /** Every torrent's open files, file_pool_size at most. */
   private readonly filePool: FilePool;
   /** Torrents stopped for want of file descriptors, retried on a backoff. */
@@ -119,6 +121,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       get settings() { return session.settingsValue; },
       diskIo: this.diskIo,
       bufferPool: this.bufferPool,
+      readCache: this.readCache,
       peerId: this.peerId,
       get listenPort() { return session.port; },
       emit: (name, payload) => this.emit(name, payload),

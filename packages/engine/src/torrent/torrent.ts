@@ -23,6 +23,7 @@ import { PeerList } from './peer-list.js';
 import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
 import { MAX_PENDING_DISK_BYTES, PieceAssembly } from './piece-assembly.js';
 import { Uploads } from './uploads.js';
+import type { ReadCache } from '../disk/read-cache.js';
 import { MetadataExchange } from './metadata.js';
 import { bitfieldHas, fastResumeMismatch } from './checking.js';
 import { PadBytes } from './pad-bytes.js';
@@ -36,6 +37,8 @@ export interface TorrentHost {
   readonly diskIo: Pick<DiskIoThreads, 'hash' | 'write'>;
   /** Piece buffers (shared memory the disk threads read). */
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
+  /** Pieces read whole for uploads, session-wide (without it, each torrent keeps its own). */
+  readonly readCache?: ReadCache;
   readonly peerId: Uint8Array;
   readonly listenPort: number;
   emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
@@ -463,6 +466,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   async forceRecheck(): Promise<void> {
     if (!this.info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet; nothing to check');
     for (const peer of [...this.peers]) peer.close('recheck');
+    this.uploads.close(); // what is on disk may have changed
     this.peerList.resetAttempts();
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
@@ -476,6 +480,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.closed = true;
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
+    this.uploads.close();
     this.assembly?.close();
     this.syncStorageCounters();
     this.requests?.syncCounters();
@@ -500,6 +505,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.errorFile = e instanceof FileError ? e.file : -1;
     this.errorIsTransient = transient;
     for (const peer of [...this.peers]) peer.close('torrent error');
+    this.uploads.close();
     // A torrent in error holds no descriptor either.
     void this.storage?.close();
     if (transient) this.host.outOfDescriptors!(this);
