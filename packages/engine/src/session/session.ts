@@ -124,7 +124,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       readCache: this.readCache,
       peerId: this.peerId,
       get listenPort() { return session.port; },
-      emit: (name, payload) => this.emit(name, payload),
+      emit: (name, payload) => {
+        this.gaugesStale = true;
+        this.emit(name, payload);
+      },
       connect: (t, host, port) => this.connectPeer(t, host, port),
       requestRechoke: () => this.scheduleRechoke(),
       downLimiter: this.downLimiter,
@@ -318,6 +321,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.torrentsByHash.set(infoHash, torrent);
     this.handles.set(infoHash, handle);
     sampleRates(torrent, Date.now());
+    this.gaugesStale = true;
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
     await torrent.start();
@@ -361,6 +365,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.handles.delete(key);
     this.descriptorRetry.delete(torrent);
     await torrent.close(!!opts.deleteFiles);
+    this.gaugesStale = true;
     this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
   }
 
@@ -393,11 +398,21 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** Every libtorrent session counter by name, live. */
   stats(): SessionStats {
+    // What is summed over every torrent is summed once per tick, or again after a torrent's event (added,
+    // removed, state, pause, peer connected...): with 50,000 torrents a GET /session would otherwise walk
+    // them all. Between those, interest and choke gauges may be up to a tick old, as libtorrent's are.
+    if (this.gaugesStale) {
+      this.sumTorrentGauges();
+      this.gaugesStale = false;
+    }
     this.updateGauges();
     return this.counters.snapshot();
   }
 
-  private updateGauges(): void {
+  /** Whether the gauges summed over torrents must be summed again (see stats). */
+  private gaugesStale = true;
+
+  private sumTorrentGauges(): void {
     const c = this.counters;
     let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
     let upQueue = 0, upBytes = 0, downQueue = 0;
@@ -426,15 +441,6 @@ export class Session extends TypedEmitter<SessionEvents> {
         if (p.peerRequestCount > 0) upRequests++;
       }
     }
-    c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
-    const pool = this.filePool.stats;
-    c.set(SM.disk_file_pool_open, this.filePool.open);
-    c.set(SM.disk_file_pool_hits, pool.hits);
-    c.set(SM.disk_file_pool_misses, pool.misses);
-    c.set(SM.disk_file_pool_evictions, pool.evictions);
-    c.set(M.net_limiter_up_queue, upQueue);
-    c.set(M.net_limiter_up_bytes, upBytes);
-    c.set(M.net_limiter_down_queue, downQueue);
     c.set(M.ses_num_checking_torrents, checking);
     c.set(M.ses_num_downloading_torrents, downloading);
     c.set(M.ses_num_seeding_torrents, seeding);
@@ -442,9 +448,11 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.ses_num_stopped_torrents, stopped);
     c.set(M.ses_num_error_torrents, error);
     c.set(M.ses_num_have_pieces, havePieces);
+    c.set(M.net_limiter_up_queue, upQueue);
+    c.set(M.net_limiter_up_bytes, upBytes);
+    c.set(M.net_limiter_down_queue, downQueue);
     c.set(M.peer_num_peers_connected, connected);
     c.set(M.peer_num_tcp_peers, connected);
-    c.set(M.peer_num_peers_half_open, this.pending.size);
     c.set(M.peer_num_peers_up_interested, upInterested);
     c.set(M.peer_num_peers_down_interested, downInterested);
     c.set(M.peer_num_peers_up_unchoked_all, upUnchoked);
@@ -453,8 +461,20 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.peer_num_peers_down_unchoked, downUnchoked);
     c.set(M.peer_num_peers_up_requests, upRequests);
     c.set(M.peer_num_peers_down_requests, downRequests);
-    c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
     c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.numBannedPeers, 0));
+  }
+
+  /** The gauges that do not walk the torrents. */
+  private updateGauges(): void {
+    const c = this.counters;
+    c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
+    const pool = this.filePool.stats;
+    c.set(SM.disk_file_pool_open, this.filePool.open);
+    c.set(SM.disk_file_pool_hits, pool.hits);
+    c.set(SM.disk_file_pool_misses, pool.misses);
+    c.set(SM.disk_file_pool_evictions, pool.evictions);
+    c.set(M.peer_num_peers_half_open, this.pending.size);
+    c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
     c.set(M.net_has_incoming_connections, c.get(M.peer_incoming_connections) > 0 ? 1 : 0);
   }
 
@@ -685,6 +705,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
+    this.gaugesStale = true;
     for (const t of this.torrentsByHash.values()) {
       t.tick(now, seconds);
       sampleRates(t, now);
