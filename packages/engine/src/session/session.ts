@@ -7,6 +7,7 @@ import { DEFAULT_SETTINGS, parseListenInterface, validateSettings, RESTART_ONLY_
 import { TypedEmitter, type SessionEvents } from './events.js';
 import { DiskIoThreads } from '../disk/disk-io-thread.js';
 import { DiskBufferPool } from '../disk/disk-buffer-pool.js';
+import { ReadCache } from '../disk/read-cache.js';
 import { Choker, type ChokerPeer } from '../algo/choker.js';
 import { PeerConnection } from '../peer/peer-connection.js';
 import { BufferBudget, type Handshake } from '../wire/codec.js';
@@ -80,6 +81,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly diskIo = new DiskIoThreads();
   /** Piece buffers shared by every torrent (and read in place by the hashing threads). */
   private readonly bufferPool = new DiskBufferPool();
+  private readonly readCache = new ReadCache();
   /** Every torrent's open files, file_pool_size at most. */
   private readonly filePool: FilePool;
   /** Torrents stopped for want of file descriptors, retried on a backoff. */
@@ -156,9 +158,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       get settings() { return session.settingsValue; },
       diskIo: this.diskIo,
       bufferPool: this.bufferPool,
+      readCache: this.readCache,
       peerId: this.peerId,
       get listenPort() { return session.port; },
-      emit: (name, payload) => this.emit(name, payload),
+      emit: (name, payload) => {
+        this.gaugesStale = true;
+        this.emit(name, payload);
+      },
       connect: (t, host, port) => this.connectPeer(t, host, port),
       requestRechoke: () => this.scheduleRechoke(),
       downLimiter: this.downLimiter,
@@ -404,6 +410,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.queue.add(infoHash);
     this.refreshQueuePositions();
     sampleRates(torrent, Date.now());
+    this.gaugesStale = true;
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
     await torrent.start();
@@ -515,6 +522,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.refreshQueuePositions();
     this.descriptorRetry.delete(torrent);
     await torrent.close(!!opts.deleteFiles);
+    this.gaugesStale = true;
     this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
   }
 
@@ -547,11 +555,21 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** Every libtorrent session counter by name, live. */
   stats(): SessionStats {
+    // What is summed over every torrent is summed once per tick, or again after a torrent's event (added,
+    // removed, state, pause, peer connected...): with 50,000 torrents a GET /session would otherwise walk
+    // them all. Between those, interest and choke gauges may be up to a tick old, as libtorrent's are.
+    if (this.gaugesStale) {
+      this.sumTorrentGauges();
+      this.gaugesStale = false;
+    }
     this.updateGauges();
     return this.counters.snapshot();
   }
 
-  private updateGauges(): void {
+  /** Whether the gauges summed over torrents must be summed again (see stats). */
+  private gaugesStale = true;
+
+  private sumTorrentGauges(): void {
     const c = this.counters;
     let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
     let upQueue = 0, upBytes = 0, downQueue = 0;
@@ -582,15 +600,6 @@ export class Session extends TypedEmitter<SessionEvents> {
         if (p.peerRequestCount > 0) upRequests++;
       }
     }
-    c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
-    const pool = this.filePool.stats;
-    c.set(SM.disk_file_pool_open, this.filePool.open);
-    c.set(SM.disk_file_pool_hits, pool.hits);
-    c.set(SM.disk_file_pool_misses, pool.misses);
-    c.set(SM.disk_file_pool_evictions, pool.evictions);
-    c.set(M.net_limiter_up_queue, upQueue);
-    c.set(M.net_limiter_up_bytes, upBytes);
-    c.set(M.net_limiter_down_queue, downQueue);
     c.set(M.ses_num_checking_torrents, checking);
     c.set(M.ses_num_downloading_torrents, downloading);
     c.set(M.ses_num_seeding_torrents, seeding);
@@ -598,10 +607,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.ses_num_stopped_torrents, stopped);
     c.set(M.ses_num_error_torrents, error);
     c.set(M.ses_num_have_pieces, havePieces);
+    c.set(M.net_limiter_up_queue, upQueue);
+    c.set(M.net_limiter_up_bytes, upBytes);
+    c.set(M.net_limiter_down_queue, downQueue);
     c.set(M.peer_num_peers_connected, connected);
     c.set(M.peer_num_tcp_peers, connected - utpPeers);
     c.set(M.peer_num_utp_peers, utpPeers);
-    c.set(M.peer_num_peers_half_open, this.pending.size);
     c.set(M.peer_num_peers_up_interested, upInterested);
     c.set(M.peer_num_peers_down_interested, downInterested);
     c.set(M.peer_num_peers_up_unchoked_all, upUnchoked);
@@ -610,8 +621,20 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.peer_num_peers_down_unchoked, downUnchoked);
     c.set(M.peer_num_peers_up_requests, upRequests);
     c.set(M.peer_num_peers_down_requests, downRequests);
-    c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
     c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.numBannedPeers, 0));
+  }
+
+  /** The gauges that do not walk the torrents. */
+  private updateGauges(): void {
+    const c = this.counters;
+    c.set(M.ses_num_loaded_torrents, this.torrentsByHash.size);
+    const pool = this.filePool.stats;
+    c.set(SM.disk_file_pool_open, this.filePool.open);
+    c.set(SM.disk_file_pool_hits, pool.hits);
+    c.set(SM.disk_file_pool_misses, pool.misses);
+    c.set(SM.disk_file_pool_evictions, pool.evictions);
+    c.set(M.peer_num_peers_half_open, this.pending.size);
+    c.set(M.ses_num_unchoke_slots, this.choker.numUnchokeSlots);
     c.set(M.net_has_incoming_connections, c.get(M.peer_incoming_connections) > 0 ? 1 : 0);
   }
 
@@ -914,6 +937,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
+    this.gaugesStale = true;
     let reached: [Torrent, ShareLimitReached][] | undefined;
     for (const t of this.torrentsByHash.values()) {
       t.tick(now, seconds);

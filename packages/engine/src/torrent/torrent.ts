@@ -30,6 +30,7 @@ import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './reque
 import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
 import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
 import { Uploads } from './uploads.js';
+import type { ReadCache } from '../disk/read-cache.js';
 import { MetadataExchange } from './metadata.js';
 import { HashExchange } from './hash-exchange.js';
 import { v2PieceCheck } from '../metainfo/v2.js';
@@ -47,6 +48,8 @@ export interface TorrentHost {
   readonly diskIo: Pick<DiskIoThreads, 'hash' | 'hashBlocks' | 'write'>;
   /** Piece buffers (shared memory the disk threads read). */
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
+  /** Pieces read whole for uploads, session-wide (without it, each torrent keeps its own). */
+  readonly readCache?: ReadCache;
   readonly peerId: Uint8Array;
   readonly listenPort: number;
   emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
@@ -621,6 +624,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   async forceRecheck(): Promise<void> {
     if (!this.info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet; nothing to check');
     for (const peer of [...this.peers]) peer.close('recheck');
+    this.uploads.close(); // what is on disk may have changed
     this.peerList.resetAttempts();
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
@@ -635,6 +639,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.checkAbort?.abort();
     for (const peer of [...this.peers]) peer.close('torrent removed');
     this.webSeeds?.stopAll();
+    this.uploads.close();
     this.assembly?.close();
     this.syncStorageCounters();
     this.requests?.syncCounters();
@@ -659,6 +664,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.errorFile = e instanceof FileError ? e.file : -1;
     this.errorIsTransient = transient;
     for (const peer of [...this.peers]) peer.close('torrent error');
+    this.uploads.close();
     // A torrent in error holds no descriptor either.
     void this.storage?.close();
     if (transient) this.host.outOfDescriptors!(this);

@@ -7,6 +7,7 @@ import type { FileLayout } from '../storage/file-layout.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { MAX_REQUEST_LENGTH } from '../wire/codec.js';
+import { ReadCache } from '../disk/read-cache.js';
 import { BLOCK } from './requests.js';
 
 /**
@@ -43,6 +44,8 @@ export interface UploadHost {
   readonly settings: Readonly<SessionSettings>;
   readonly upLimiter: RateLimiter;
   limiterWake(): void;
+  /** The session's read cache; without one (tests) the torrent keeps one of its own. */
+  readonly readCache?: ReadCache;
 }
 
 /**
@@ -58,7 +61,16 @@ export class Uploads {
   /** Requests waiting for their peer's send queue to drain (see serve). */
   private readonly sendWaiting = new Map<PeerConnection, QueuedUpload[]>();
 
-  constructor(private readonly torrent: UploadTorrent, private readonly host: UploadHost) {}
+  private readonly cache: ReadCache;
+
+  constructor(private readonly torrent: UploadTorrent, private readonly host: UploadHost) {
+    this.cache = host.readCache ?? new ReadCache();
+  }
+
+  /** The torrent closed: its pieces leave the read cache. */
+  close(): void {
+    this.cache.drop(this);
+  }
 
   /** A request from the peer (the codec checked its piece index against the piece count). */
   request(peer: PeerConnection, index: number, offset: number, length: number): void {
@@ -145,7 +157,7 @@ export class Uploads {
   }
 
   /**
-   * Reads a block and sends it, unless the peer's send queue (with the reads under way for it) is past
+   * Sends a block (from the read cache, reading its piece first if needed), unless the peer's send queue (with the reads under way for it) is past
    * SEND_WATERMARK: then the request waits for the queue to drain (libtorrent's send_buffer_watermark), so
    * a peer that asks for much and reads slowly cannot pin more than that.
    */
@@ -162,21 +174,56 @@ export class Uploads {
       waiting.push({ peer, index, offset, length });
       return;
     }
+    const size = this.torrent.layout!.pieceSize(index);
+    if (size > this.cache.maxPiece) {
+      this.readBlock(peer, index, offset, length);
+      return;
+    }
+    // The piece is read whole on its first request and its other blocks are sent from memory.
+    let entry = this.cache.get(this, index);
+    if (entry?.data) {
+      this.send(peer, index, offset, entry.block(offset, length));
+      return;
+    }
+    if (!entry) {
+      const storage = this.torrent.storage!;
+      entry = this.cache.load(this, index, size, () => storage.read(index, 0, size));
+    }
+    const piece = entry;
+    peer.uploadReading += length;
+    piece.waiting.push(() => {
+      peer.uploadReading -= length;
+      if (piece.error) this.readError(peer, index, offset, length, piece.error);
+      else this.send(peer, index, offset, piece.block(offset, length));
+      // Either the queue is below the watermark now, or a write filled it and its drain will call this.
+      if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
+    });
+  }
+
+  /** A block of a piece too big to read whole: read on its own. */
+  private readBlock(peer: PeerConnection, index: number, offset: number, length: number): void {
     peer.uploadReading += length;
     this.torrent.storage!.read(index, offset, length).then(
       (buf) => {
         peer.uploadReading -= length;
-        // Not sent if the peer cancelled meanwhile, or we choked it.
-        if (peer.sendBlock(index, offset, buf)) this.torrent.uploaded(index, offset, buf.length);
-        // Either the queue is below the watermark now, or a write filled it and its drain will call this.
+        this.send(peer, index, offset, buf);
         if (this.sendWaiting.has(peer)) this.serveWaiting(peer);
       },
       (e: Error) => {
         peer.uploadReading -= length;
-        peer.refuseRequest(index, offset, length);
-        if (!this.torrent.closed) this.torrent.readFailed(e);
+        this.readError(peer, index, offset, length, e);
       },
     );
+  }
+
+  /** Sent unless the peer cancelled meanwhile, or we choked it. */
+  private send(peer: PeerConnection, index: number, offset: number, block: Uint8Array): void {
+    if (peer.sendBlock(index, offset, block)) this.torrent.uploaded(index, offset, block.length);
+  }
+
+  private readError(peer: PeerConnection, index: number, offset: number, length: number, e: Error): void {
+    peer.refuseRequest(index, offset, length);
+    if (!this.torrent.closed) this.torrent.readFailed(e);
   }
 
   private sendCongested(peer: PeerConnection): boolean {
