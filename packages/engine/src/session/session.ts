@@ -15,7 +15,8 @@ import { skeyHash } from '../transport/mse-handshake.js';
 import { Torrent, type TorrentHost } from '../torrent/torrent.js';
 import { TorrentHandle } from '../torrent/torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
-import { parseTorrentFile, parseInfoDict, type TorrentInfo } from '../metainfo/metainfo.js';
+import type { TorrentInfo } from '../metainfo/metainfo.js';
+import { parseTorrentFileOffThread, parseInfoDictOffThread } from '../metainfo/parse-thread.js';
 import { parseMagnet, selectedFilePriorities, type FileRange } from '../metainfo/magnet.js';
 import { SpritzleError, errnoCode } from '../errors.js';
 import { RateLimiter } from '../algo/bandwidth.js';
@@ -267,7 +268,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     let torrentBytes: Uint8Array | null = null;
     let selectOnly: FileRange[] | undefined;
     if (p.ti) {
-      info = parseTorrentFile(p.ti);
+      info = await parseTorrentFileOffThread(p.ti);
       infoHash = info.infoHash;
       torrentBytes = p.ti;
       if (p.trackers.length === 0) {
@@ -285,7 +286,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       infoHash = p.info_hash;
     } else {
       infoHash = r!.info_hash;
-      if (r!.info) info = parseInfoDict(r!.info);
+      if (r!.info) info = await parseInfoDictOffThread(r!.info);
     }
     if (r && r.info_hash !== infoHash) {
       throw new SpritzleError('invalid_param', `resume_data is for ${r.info_hash}, not ${infoHash}`, { field: 'resume_data' });

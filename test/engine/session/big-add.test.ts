@@ -1,0 +1,96 @@
+import { describe, it, expect } from '@jest/globals';
+import { performance } from 'node:perf_hooks';
+import { SpritzleError, parseTorrentFile } from '@spritzle/engine';
+import { MAX_FILES } from '../../../packages/engine/src/metainfo/metainfo.js';
+import { OFF_THREAD_PARSE_BYTES } from '../../../packages/engine/src/metainfo/parse-thread.js';
+import { sessionsForThisFile } from '../../helpers/engine.js';
+import { tmpDir } from '../../helpers/fixtures.js';
+
+// Issue 9, section 5: one add must never stall the API. A .torrent at the MAX_FILES cap took most of a
+// second of synchronous parsing on the event loop; big ones are now parsed on a worker thread.
+
+const newSession = sessionsForThisFile();
+
+/** A multi-file .torrent of `n` one-byte files, written directly (create-torrent is far too slow for this). */
+function manyFilesTorrent(n: number): Uint8Array {
+  const pieceLength = 1 << 20;
+  const numPieces = Math.ceil(n / pieceLength);
+  const files: string[] = [];
+  for (let i = 0; i < n; i++) files.push(`d6:lengthi1e4:pathl${String(i).length}:${i}ee`);
+  const head = `d4:infod5:filesl${files.join('')}e4:name4:many12:piece lengthi${pieceLength}e6:pieces${numPieces * 20}:`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), Buffer.alloc(numPieces * 20), Buffer.from('ee')]);
+}
+
+/** The longest time between two turns of the event loop while `work` runs (setImmediate turns, counted). */
+async function longestBlock<T>(work: () => Promise<T>): Promise<{ result: T; longestMs: number; turns: number }> {
+  let longestMs = 0;
+  let turns = 0;
+  let last = performance.now();
+  let running = true;
+  const tick = (): void => {
+    const now = performance.now();
+    longestMs = Math.max(longestMs, now - last);
+    last = now;
+    turns++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    const result = await work();
+    return { result, longestMs, turns };
+  } finally {
+    running = false;
+  }
+}
+
+function syncParseMs(bytes: Uint8Array): number {
+  const t0 = performance.now();
+  parseTorrentFile(bytes);
+  return performance.now() - t0;
+}
+
+describe('adding a torrent at the file-count cap (issue 9, section 5)', () => {
+  it(`while a ${MAX_FILES}-file torrent is added and checked, the event loop never blocks for half the synchronous parse time`, async () => {
+    const bytes = manyFilesTorrent(MAX_FILES);
+    expect(bytes.length).toBeGreaterThan(OFF_THREAD_PARSE_BYTES);
+    const syncMs = syncParseMs(bytes);
+    const session = await newSession();
+    const save_path = await tmpDir('big-add-');
+    const { result: handle, longestMs, turns } = await longestBlock(async () => {
+      const h = await session.addTorrent({ ti: bytes, save_path });
+      await h.waitFor('checked');
+      return h;
+    });
+    console.log(`sync parse ${syncMs.toFixed(0)} ms; during the add: longest block ${longestMs.toFixed(0)} ms, ${turns} turns`);
+    expect(longestMs).toBeLessThan(syncMs / 2);
+    expect(handle.infoHash).toBe(parseTorrentFile(bytes).infoHash);
+    expect(handle.files()).toHaveLength(MAX_FILES);
+  });
+
+  it('a malformed big .torrent is refused with the same typed error as the synchronous parser gives', async () => {
+    // Valid bencode, far above the threshold, but one file length is negative.
+    const good = Buffer.from(manyFilesTorrent(50_000));
+    const bad = Buffer.from(good.toString('latin1').replace('d6:lengthi1e4:pathl5:49999e', 'd6:lengthi-1e4:pathl5:49999e'), 'latin1');
+    expect(bad.length).toBeGreaterThan(OFF_THREAD_PARSE_BYTES);
+    let expected: unknown;
+    try {
+      parseTorrentFile(bad);
+    } catch (e) {
+      expected = e;
+    }
+    expect(expected).toBeInstanceOf(SpritzleError);
+    const session = await newSession();
+    const err = await session.addTorrent({ ti: bad, save_path: await tmpDir('big-add-bad-') }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SpritzleError);
+    expect((err as SpritzleError).code).toBe((expected as SpritzleError).code);
+    expect((err as SpritzleError).message).toBe((expected as SpritzleError).message);
+  });
+
+  it('a big .torrent that is not bencode at all is refused with invalid_torrent', async () => {
+    const session = await newSession();
+    const junk = Buffer.concat([Buffer.from('l-3:e'), Buffer.alloc(OFF_THREAD_PARSE_BYTES)]);
+    const err = await session.addTorrent({ ti: junk, save_path: await tmpDir('big-add-junk-') }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SpritzleError);
+    expect((err as SpritzleError).code).toBe('invalid_torrent');
+  });
+});
