@@ -1,8 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
 import { performance } from 'node:perf_hooks';
-import { SpritzleError, parseTorrentFile } from '@spritzle/engine';
+import { SpritzleError, parseTorrentFile, decodeResumeData } from '@spritzle/engine';
 import { MAX_FILES } from '../../../packages/engine/src/metainfo/metainfo.js';
-import { OFF_THREAD_PARSE_BYTES } from '../../../packages/engine/src/metainfo/parse-thread.js';
+import { OFF_THREAD_PARSE_BYTES, parseTorrentFileOffThread } from '../../../packages/engine/src/metainfo/parse-thread.js';
 import { sessionsForThisFile } from '../../helpers/engine.js';
 import { tmpDir } from '../../helpers/fixtures.js';
 
@@ -65,6 +65,50 @@ describe('adding a torrent at the file-count cap (issue 9, section 5)', () => {
     expect(longestMs).toBeLessThan(syncMs / 2);
     expect(handle.infoHash).toBe(parseTorrentFile(bytes).infoHash);
     expect(handle.files()).toHaveLength(MAX_FILES);
+  });
+
+  it(`a ${MAX_FILES}-file torrent is restored from its resume data (its info dictionary parsed off the event loop)`, async () => {
+    const bytes = manyFilesTorrent(MAX_FILES);
+    const first = await (await newSession()).addTorrent({ ti: bytes, save_path: await tmpDir('big-resume-') });
+    await first.waitFor('checked');
+    const resume = await first.saveResumeData();
+    expect(decodeResumeData(resume).info!.length).toBeGreaterThan(OFF_THREAD_PARSE_BYTES);
+    const session = await newSession();
+    const { result: handle, longestMs } = await longestBlock(async () => {
+      const h = await session.addTorrent({ resume_data: resume });
+      await h.waitFor('checked');
+      return h;
+    });
+    // Not asserted: decoding the resume file itself (its 100,000 file sizes) still runs on the event loop.
+    console.log(`during the restore: longest block ${longestMs.toFixed(0)} ms`);
+    expect(handle.infoHash).toBe(first.infoHash);
+    expect(handle.files()).toHaveLength(MAX_FILES);
+  });
+
+  it('a big .torrent parsed off the event loop gives exactly the TorrentInfo parseTorrentFile gives', async () => {
+    const files: string[] = [];
+    for (let i = 0; i < 20_000; i++) files.push(`d6:lengthi${i % 3 === 0 ? 40_000 : 7}e4:pathl3:dir${String(i).length}:${i}ee`);
+    files.push('d4:attr1:p6:lengthi5e4:pathl4:.pad1:5ee');
+    const total = Math.ceil(20_000 / 3) * 40_000 + (20_000 - Math.ceil(20_000 / 3)) * 7 + 5;
+    const pieceLength = 1 << 18;
+    const numPieces = Math.ceil(total / pieceLength);
+    const pieces = Buffer.alloc(numPieces * 20);
+    for (let i = 0; i < pieces.length; i++) pieces[i] = (i * 7) & 0xff;
+    const bytes = Buffer.concat([
+      Buffer.from('d8:announce17:http://a.example/13:announce-listll17:http://a.example/el17:http://b.example/ee7:comment2:hi'),
+      Buffer.from(`4:infod5:filesl${files.join('')}e4:name4:many12:piece lengthi${pieceLength}e6:pieces${pieces.length}:`),
+      pieces,
+      Buffer.from('e8:url-list18:http://w.example/xe'),
+    ]);
+    expect(bytes.length).toBeGreaterThan(OFF_THREAD_PARSE_BYTES);
+    const expected = parseTorrentFile(bytes);
+    const got = await parseTorrentFileOffThread(bytes);
+    expect(got).toEqual(expected);
+    expect(got.files.filter((f) => f.pad)).toHaveLength(1);
+    expect(Buffer.from(got.pieceHashes[numPieces - 1]!)).toEqual(Buffer.from(expected.pieceHashes[numPieces - 1]!));
+    expect(Buffer.from(got.infoHashBytes).toString('hex')).toBe(expected.infoHash);
+    // The caller's bytes are left intact (the worker is sent a copy).
+    expect(parseTorrentFile(bytes).infoHash).toBe(expected.infoHash);
   });
 
   it('a malformed big .torrent is refused with the same typed error as the synchronous parser gives', async () => {
