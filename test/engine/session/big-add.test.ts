@@ -2,7 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import { performance } from 'node:perf_hooks';
 import { SpritzleError, parseTorrentFile, decodeResumeData } from '@spritzle/engine';
 import { MAX_FILES } from '../../../packages/engine/src/metainfo/metainfo.js';
-import { OFF_THREAD_PARSE_BYTES, parseTorrentFileOffThread } from '../../../packages/engine/src/metainfo/parse-thread.js';
+import { MAX_PARSE_THREADS, OFF_THREAD_PARSE_BYTES, parseThreadsRunning, parseTorrentFileOffThread } from '../../../packages/engine/src/metainfo/parse-thread.js';
 import { sessionsForThisFile } from '../../helpers/engine.js';
 import { tmpDir } from '../../helpers/fixtures.js';
 
@@ -109,6 +109,30 @@ describe('adding a torrent at the file-count cap (issue 9, section 5)', () => {
     expect(Buffer.from(got.infoHashBytes).toString('hex')).toBe(expected.infoHash);
     // The caller's bytes are left intact (the worker is sent a copy).
     expect(parseTorrentFile(bytes).infoHash).toBe(expected.infoHash);
+  });
+
+  it(`a burst of big .torrent files is parsed at most ${MAX_PARSE_THREADS} threads at a time, every one correctly`, async () => {
+    const bytes = manyFilesTorrent(30_000);
+    const expected = parseTorrentFile(bytes).infoHash;
+    let most = 0;
+    const monitor = setInterval(() => { most = Math.max(most, parseThreadsRunning()); }, 1);
+    try {
+      const parses = Array.from({ length: MAX_PARSE_THREADS + 3 }, () => parseTorrentFileOffThread(bytes));
+      most = Math.max(most, parseThreadsRunning());
+      const hashes = (await Promise.all(parses)).map((t) => t.infoHash);
+      expect(hashes).toEqual(new Array(MAX_PARSE_THREADS + 3).fill(expected));
+    } finally {
+      clearInterval(monitor);
+    }
+    expect(most).toBe(MAX_PARSE_THREADS);
+    expect(parseThreadsRunning()).toBe(0);
+  });
+
+  it('a session closed while a big .torrent is being parsed refuses the add with session_closed', async () => {
+    const session = await newSession();
+    const adding = session.addTorrent({ ti: manyFilesTorrent(50_000), save_path: await tmpDir('big-add-closed-') });
+    await session.close();
+    await expect(adding).rejects.toMatchObject({ code: 'session_closed' });
   });
 
   it('a malformed big .torrent is refused with the same typed error as the synchronous parser gives', async () => {

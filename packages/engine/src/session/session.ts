@@ -288,6 +288,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       infoHash = r!.info_hash;
       if (r!.info) info = await parseInfoDictOffThread(r!.info);
     }
+    // A big .torrent is parsed on a thread of its own: the session may have closed meanwhile.
+    this.assertOpen();
     if (r && r.info_hash !== infoHash) {
       throw new SpritzleError('invalid_param', `resume_data is for ${r.info_hash}, not ${infoHash}`, { field: 'resume_data' });
     }
