@@ -53,7 +53,6 @@ describe('adding a torrent at the file-count cap (issue 9, section 5)', () => {
   it(`while a ${MAX_FILES}-file torrent is added and checked, the event loop never blocks for half the synchronous parse time`, async () => {
     const bytes = manyFilesTorrent(MAX_FILES);
     expect(bytes.length).toBeGreaterThan(OFF_THREAD_PARSE_BYTES);
-    const syncMs = syncParseMs(bytes);
     const session = await newSession();
     const save_path = await tmpDir('big-add-');
     const { result: handle, longestMs, turns } = await longestBlock(async () => {
@@ -61,6 +60,8 @@ describe('adding a torrent at the file-count cap (issue 9, section 5)', () => {
       await h.waitFor('checked');
       return h;
     });
+    // Measured after the add, so that the garbage of this parse is not collected during the add.
+    const syncMs = syncParseMs(bytes);
     console.log(`sync parse ${syncMs.toFixed(0)} ms; during the add: longest block ${longestMs.toFixed(0)} ms, ${turns} turns`);
     expect(longestMs).toBeLessThan(syncMs / 2);
     expect(handle.infoHash).toBe(parseTorrentFile(bytes).infoHash);
