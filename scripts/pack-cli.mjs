@@ -46,10 +46,14 @@ const CLI_DIR = join(ROOT, 'packages/cli');
 const BUNDLE_FILE = 'bundle/spritzle.mjs';
 const LICENSES_FILE = 'bundle/THIRD_PARTY_LICENSES.txt';
 /**
- * The disk threads' code (packages/engine/src/disk/disk-worker.ts), a second entry beside the bundle: the
- * engine starts its workers from `./disk-worker.js` next to the module that runs them (the bundle here).
+ * The engine's worker threads' code, entries of their own beside the bundle: the engine starts its workers
+ * from `./<name>.js` next to the module that runs them (the bundle here). The disk threads, and the parser
+ * of big .torrent files (issue 9, section 5).
  */
-const WORKER_FILE = 'bundle/disk-worker.js';
+const WORKER_FILES = {
+  'bundle/disk-worker.js': 'packages/engine/src/disk/disk-worker.ts',
+  'bundle/metainfo-worker.js': 'packages/engine/src/metainfo/metainfo-worker.ts',
+};
 /** The web UI's files (index.html, assets/) inside the bundle folder. */
 const WEB_DIR = 'bundle/web';
 
@@ -110,20 +114,22 @@ async function bundle(pkgDir) {
       'require-resolve-not-external': 'silent',
     },
   });
-  await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, 'packages/engine/src/disk/disk-worker.ts')],
-    outfile: join(pkgDir, WORKER_FILE),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    tsconfig: join(ROOT, 'packages/engine/tsconfig.json'),
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  for (const [out, entry] of Object.entries(WORKER_FILES)) {
+    await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: [join(ROOT, entry)],
+      outfile: join(pkgDir, out),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      tsconfig: join(ROOT, 'packages/engine/tsconfig.json'),
+      minifyWhitespace: true,
+      minifySyntax: true,
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+  }
   writeFileSync(join(pkgDir, LICENSES_FILE), thirdPartyLicenses(result.metafile));
   copyWebUi(join(pkgDir, WEB_DIR));
   chmodSync(outfile, 0o755);

@@ -20,17 +20,24 @@ import type { DiskJob, DiskReply } from './disk-worker.js';
 export const DISK_THREAD_NICE = 10;
 
 /**
- * The worker's file (disk-worker.ts compiled): beside this module in dist/ and in the CLI's bundle; when
- * this module runs from src/ (tests under jest), the compiled one in dist/ (`tsc -b` first).
+ * A worker's compiled file `name` (e.g. 'disk-worker.js'): beside the module at `moduleUrl` in dist/ and in
+ * the CLI's bundle (pack-cli.mjs builds each worker as a second entry beside spritzle.mjs); when that module
+ * runs from src/<dir>/ (tests under jest), the compiled one in dist/<dir>/ (`tsc -b` first). Null if neither exists.
  */
-export function diskWorkerFile(moduleUrl: string = import.meta.url): URL {
-  const beside = new URL('./disk-worker.js', moduleUrl);
+export function compiledWorkerFile(moduleUrl: string, name: string): URL | null {
+  const beside = new URL(`./${name}`, moduleUrl);
   if (existsSync(beside)) return beside;
-  const fromSrc = new URL('../../dist/disk/disk-worker.js', moduleUrl);
-  if (moduleUrl.endsWith('/src/disk/disk-io-thread.ts') && existsSync(fromSrc)) return fromSrc;
-  throw new SpritzleError('disk_error', `the disk threads' code is missing: no ${fileURLToPath(beside)} (build the engine: tsc -b)`);
+  const src = /\/src\/([^/]+)\/[^/]+\.ts$/.exec(moduleUrl);
+  const fromSrc = src ? new URL(`../../dist/${src[1]}/${name}`, moduleUrl) : null;
+  return fromSrc && existsSync(fromSrc) ? fromSrc : null;
 }
 
+/** The disk worker's file (disk-worker.ts compiled), found as compiledWorkerFile says. */
+export function diskWorkerFile(moduleUrl: string = import.meta.url): URL {
+  const file = compiledWorkerFile(moduleUrl, 'disk-worker.js');
+  if (file) return file;
+  throw new SpritzleError('disk_error', `the disk threads' code is missing: no ${fileURLToPath(new URL('./disk-worker.js', moduleUrl))} (build the engine: tsc -b)`);
+}
 
 type Reply = DiskReply;
 interface Job { resolve: (r: Reply) => void; reject: (e: Error) => void }

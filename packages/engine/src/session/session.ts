@@ -20,7 +20,8 @@ import { skeyHash } from '../transport/mse-handshake.js';
 import { Torrent, type TorrentHost } from '../torrent/torrent.js';
 import { TorrentHandle } from '../torrent/torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
-import { parseTorrentFile, parseInfoDict, type TorrentInfo } from '../metainfo/metainfo.js';
+import { parseInfoDict, type TorrentInfo } from '../metainfo/metainfo.js';
+import { parseTorrentFileOffThread, parseInfoDictOffThread } from '../metainfo/parse-thread.js';
 import { parseMagnet, selectedFilePriorities, type FileRange } from '../metainfo/magnet.js';
 import { SpritzleError, errnoCode } from '../errors.js';
 import { RateLimiter } from '../algo/bandwidth.js';
@@ -353,7 +354,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     let selectOnly: FileRange[] | undefined;
     let magnetV2: string | undefined;
     if (p.ti) {
-      info = parseTorrentFile(p.ti);
+      info = await parseTorrentFileOffThread(p.ti);
       infoHash = info.infoHash;
       torrentBytes = p.ti;
       if (p.trackers.length === 0) {
@@ -374,8 +375,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (p.info_hash.length === 64) magnetV2 = p.info_hash;
     } else {
       infoHash = r!.info_hash;
-      if (r!.info) info = parseInfoDict(r!.info, {}, r!.piece_layers);
+      // piece layers (v2) go with the synchronous parse: the threaded one carries no v2 trees back.
+      if (r!.info) info = r!.piece_layers ? parseInfoDict(r!.info, {}, r!.piece_layers) : await parseInfoDictOffThread(r!.info);
     }
+    // A big .torrent is parsed on a thread of its own: the session may have closed meanwhile.
+    this.assertOpen();
     if (r && r.info_hash !== infoHash) {
       throw new SpritzleError('invalid_param', `resume_data is for ${r.info_hash}, not ${infoHash}`, { field: 'resume_data' });
     }

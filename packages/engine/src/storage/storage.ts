@@ -31,6 +31,15 @@ export interface StorageOptions {
 const CHECK_PARALLEL = 4;
 const CHECK_CHUNK = 1024 * 1024;
 const STAT_PARALLEL = 16;
+/**
+ * Whether a relative path might not resolve strictly below the save path (a superset, by plain string
+ * tests, cheap enough for 100,000 files): empty, absolute, starting with a dot or a drive letter, holding
+ * `..` or a NUL. Any other path resolves strictly inside.
+ */
+function mayEscape(p: string): boolean {
+  const c = p.charCodeAt(0);
+  return p.length === 0 || c === 0x2f || c === 0x5c || c === 0x2e || p.charCodeAt(1) === 0x3a || p.includes('..') || p.includes('\0');
+}
 
 const ERRNO_TEXT: Readonly<Record<string, string>> = {
   ENOSPC: 'no space left on device',
@@ -122,8 +131,11 @@ export class Storage implements TorrentStorage {
   readonly stats: StorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private readonly savePath: string;
   private readonly layout: FileLayout;
-  /** Absolute path per file, checked against savePath once up front. */
-  private readonly paths: readonly string[];
+  /**
+   * Absolute path per file, checked against savePath on first use: resolving 100,000 paths up front held
+   * the event loop for over 100 ms in the constructor (issue 9, section 5).
+   */
+  private readonly paths: string[] = [];
   /** This storage's files in the session's pool: handles are pinned between acquire and release. */
   private readonly files: FileGroup;
   private zeros: Uint8Array | undefined;
@@ -132,8 +144,9 @@ export class Storage implements TorrentStorage {
   constructor(opts: StorageOptions) {
     this.savePath = path.resolve(opts.savePath);
     this.layout = opts.layout;
-    // The layout's paths were sanitised when the torrent was parsed; check again (defence in depth).
-    this.paths = opts.layout.files.map((f) => resolveInside(this.savePath, f.path));
+    // The layout's paths were sanitised when the torrent was parsed; an escaping one is still refused here
+    // (defence in depth), by a cheap scan: only a suspicious path pays for resolveInside, which throws.
+    for (const f of opts.layout.files) if (mayEscape(f.path)) resolveInside(this.savePath, f.path);
     this.files = (opts.pool ?? new FilePool()).group((file, write) => (write ? this.openWritable(file) : this.openReadable(file)));
   }
 
@@ -178,7 +191,7 @@ export class Storage implements TorrentStorage {
       if (r.error) {
         const e = Object.assign(new Error(r.error.message), { code: r.error.code });
         const failed = files[r.failedSpan ?? 0]!;
-        throw diskError(e, 'writing', this.paths[failed]!, failed);
+        throw diskError(e, 'writing', this.pathOf(failed), failed);
       }
     } finally {
       for (const entry of entries) this.files.release(entry);
@@ -194,7 +207,7 @@ export class Storage implements TorrentStorage {
         buf.fill(0, s.bufOffset, s.bufOffset + s.length);
         continue;
       }
-      const file = this.paths[s.file]!;
+      const file = this.pathOf(s.file);
       const entry = await this.files.acquire(s.file, false);
       try {
         let done = 0;
@@ -257,16 +270,23 @@ export class Storage implements TorrentStorage {
     return had;
   }
 
-  /** Each file's [size, mtime ms] now, [0, 0] when it is missing. */
-  fileStats(): Promise<FileStat[]> {
-    return Promise.all(this.paths.map(async (p): Promise<FileStat> => {
-      try {
-        const st = await stat(p);
-        return [st.size, Math.round(st.mtimeMs)];
-      } catch {
-        return [0, 0];
+  /** Each file's [size, mtime ms] now, [0, 0] when it is missing (STAT_PARALLEL at a time: one batch per turn). */
+  async fileStats(): Promise<FileStat[]> {
+    const n = this.layout.files.length;
+    const out: FileStat[] = new Array(n);
+    for (let i = 0; i < n; i += STAT_PARALLEL) {
+      const batch: Promise<void>[] = [];
+      for (let f = i; f < Math.min(n, i + STAT_PARALLEL); f++) {
+        batch.push(stat(this.pathOf(f)).then((st) => { out[f] = [st.size, Math.round(st.mtimeMs)]; }, () => { out[f] = [0, 0]; }));
       }
-    }));
+      await Promise.all(batch);
+    }
+    return out;
+  }
+
+  /** File `f`'s absolute path. The layout's paths were sanitised when the torrent was parsed; checked again (defence in depth). */
+  private pathOf(f: number): string {
+    return (this.paths[f] ??= resolveInside(this.savePath, this.layout.files[f]!.path));
   }
 
   /** Whether any of the torrent's (non-pad) files exists on disk. */
@@ -275,7 +295,7 @@ export class Storage implements TorrentStorage {
     for (let i = 0; i < this.layout.files.length; i++) if (!this.layout.files[i]!.pad) candidates.push(i);
     for (let i = 0; i < candidates.length; i += STAT_PARALLEL) {
       const batch = candidates.slice(i, i + STAT_PARALLEL).map(async (f) => {
-        const file = this.paths[f]!;
+        const file = this.pathOf(f);
         try {
           await lstat(file);
           return true;
@@ -302,7 +322,7 @@ export class Storage implements TorrentStorage {
       if (f.pad) continue;
       const parts = f.path.split('/');
       for (let d = 1; d < parts.length; d++) dirs.add(parts.slice(0, d).join('/'));
-      const file = this.paths[i]!;
+      const file = this.pathOf(i);
       try {
         // unlink does not follow the file's own link, but it does follow its folders': only delete inside.
         const where = await this.folderOutside(root, file);
@@ -357,7 +377,7 @@ export class Storage implements TorrentStorage {
         for (let left = s.length; left > 0; left -= zeros.length) hash.update(zeros.subarray(0, Math.min(left, zeros.length)));
         continue;
       }
-      const file = this.paths[s.file]!;
+      const file = this.pathOf(s.file);
       let entry: PooledFile;
       try {
         entry = await this.files.acquire(s.file, false);
@@ -390,7 +410,7 @@ export class Storage implements TorrentStorage {
   private fileSize(file: number, sizes: Map<number, Promise<number>>): Promise<number> {
     let p = sizes.get(file);
     if (p === undefined) {
-      const filePath = this.paths[file]!;
+      const filePath = this.pathOf(file);
       p = stat(filePath).then(
         (st) => (st.isFile() ? st.size : -1),
         (e: unknown) => {
@@ -405,7 +425,7 @@ export class Storage implements TorrentStorage {
 
   /** Reads may follow links (seeding from linked data is common, and only verified pieces are ever sent). */
   private async openReadable(file: number): Promise<FileHandle> {
-    const filePath = this.paths[file]!;
+    const filePath = this.pathOf(file);
     try {
       return await open(filePath, 'r');
     } catch (e) {
@@ -434,13 +454,13 @@ export class Storage implements TorrentStorage {
   private async assertOpenedInside(fh: FileHandle, file: number): Promise<void> {
     if (!FD_PATHS) return;
     const real = await readlink(`/proc/self/fd/${fh.fd}`).catch((e: unknown) => {
-      throw diskError(e, 'looking up', this.paths[file]!, file);
+      throw diskError(e, 'looking up', this.pathOf(file), file);
     });
-    if (!isInside(await this.realRoot(), real)) throw this.linkOut(this.paths[file]!, real, file);
+    if (!isInside(await this.realRoot(), real)) throw this.linkOut(this.pathOf(file), real, file);
   }
 
   private async openWritableAt(file: number): Promise<FileHandle> {
-    const filePath = this.paths[file]!;
+    const filePath = this.pathOf(file);
     // Where an fd cannot be traced back, the folders are checked before any open, not only before a create.
     let dirsChecked = false;
     if (!FD_PATHS) {
@@ -475,7 +495,7 @@ export class Storage implements TorrentStorage {
 
   /** The real path of a file that is a link, when it stays inside the save path; otherwise invalid_path. */
   private async linkTarget(file: number): Promise<string> {
-    const filePath = this.paths[file]!;
+    const filePath = this.pathOf(file);
     let real: string;
     try {
       real = await realpath(filePath);

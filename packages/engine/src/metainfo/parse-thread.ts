@@ -1,0 +1,78 @@
+import { Worker } from 'node:worker_threads';
+import { parseInfoDict, parseTorrentFile, type TorrentInfo } from './metainfo.js';
+import { compiledWorkerFile } from '../disk/disk-io-thread.js';
+import { SpritzleError } from '../errors.js';
+import { fromWire, type ParseJob, type ParseReply } from './parse-wire.js';
+
+/**
+ * Metadata at or above this size is parsed on a worker thread: a 100,000-file .torrent (the MAX_FILES cap,
+ * a few MB) costs most of a second of decoding and validation, during which neither the API nor any peer
+ * would be served. Below it, parsing takes about a millisecond and a thread would cost more than it saves.
+ */
+export const OFF_THREAD_PARSE_BYTES = 256 * 1024;
+
+/**
+ * Parser threads running at once, at most: each holds its copy of the bytes and everything decoded from
+ * them (a few hundred MB for the largest), so a burst of big adds waits its turn instead of multiplying that.
+ */
+export const MAX_PARSE_THREADS = 2;
+
+const workerFile = compiledWorkerFile(import.meta.url, 'metainfo-worker.js');
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** Parser threads running now (for tests and stats). */
+export function parseThreadsRunning(): number {
+  return running;
+}
+
+/**
+ * parseTorrentFile without stalling the event loop on big files: the same TorrentInfo or the same typed
+ * SpritzleError. (parseTorrentFile itself stays synchronous for library users.)
+ */
+export function parseTorrentFileOffThread(bytes: Uint8Array): Promise<TorrentInfo> {
+  return parseOffThread('torrent', bytes);
+}
+
+/** parseInfoDict (resume files, ut_metadata) likewise. */
+export function parseInfoDictOffThread(infoBytes: Uint8Array): Promise<TorrentInfo> {
+  return parseOffThread('info', infoBytes);
+}
+
+async function parseOffThread(kind: ParseJob['kind'], bytes: Uint8Array): Promise<TorrentInfo> {
+  const parse = kind === 'torrent' ? parseTorrentFile : parseInfoDict;
+  // Without a compiled worker (a build that lost it) parsing still works, only on this thread.
+  if (!(bytes instanceof Uint8Array) || bytes.length < OFF_THREAD_PARSE_BYTES || !workerFile) return parse(bytes);
+  // A finished parse hands its slot straight to the next in line (so none can slip in between).
+  if (running >= MAX_PARSE_THREADS) await new Promise<void>((go) => waiting.push(go));
+  else running++;
+  let reply: ParseReply;
+  try {
+    reply = await runWorker(workerFile, kind, bytes);
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+  // A v2 or hybrid torrent's merkle trees are class instances that do not survive the thread crossing:
+  // those are parsed again here (the worker still proved the bytes sound without blocking on a bad one).
+  if (reply.ok) return reply.info.v2 !== undefined ? parse(bytes) : fromWire(reply.info);
+  if (reply.code) throw new SpritzleError(reply.code, reply.message, reply.field !== undefined ? { field: reply.field } : undefined);
+  throw new Error(reply.message);
+}
+
+function runWorker(file: URL, kind: ParseJob['kind'], bytes: Uint8Array): Promise<ParseReply> {
+  // The worker gets its own copy, transferred: the caller's buffer stays intact and usable.
+  const copy = new Uint8Array(bytes);
+  return new Promise<ParseReply>((resolve, reject) => {
+    // One thread per big parse: they are rare, and nothing lingers to be shut down with the session.
+    const worker = new Worker(file);
+    worker.once('message', (m: ParseReply) => {
+      resolve(m);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the metadata parser thread exited (${code}) without an answer`)));
+    worker.postMessage({ kind, bytes: copy } satisfies ParseJob, [copy.buffer as ArrayBuffer]);
+  });
+}
