@@ -769,6 +769,36 @@ describe('GET /events', () => {
     }
   });
 
+  it('with ?changes=1 sends every torrent first, then only the torrents whose summary changed', async () => {
+    const fast = await startApi({ statsIntervalMs: 50 });
+    try {
+      const [a, b] = [await testTorrent(fast.work), await testTorrent(fast.work)];
+      await fast.session.addTorrent({ ti: a.torrentBytes, save_path: fast.root, paused: true });
+      const hb = await fast.session.addTorrent({ ti: b.torrentBytes, save_path: fast.root, paused: true });
+      const ctl = new AbortController();
+      const res = await fetch(`${fast.url}/events?changes=1`, { signal: ctl.signal });
+      type Stats = { torrents: { info_hash: string; paused: boolean }[]; changes?: true };
+      const stats = (e: { event: string; data: unknown }[]): Stats[] => e.filter((x) => x.event === 'stats').map((x) => x.data as Stats);
+      let resumed = false;
+      const events = await readEvents(res, (e) => {
+        const s = stats(e);
+        if (!resumed && s.length >= 3) {
+          resumed = true;
+          hb.resume();
+        }
+        return s.some((x) => x.torrents.length > 0 && x.changes);
+      });
+      ctl.abort();
+      const s = stats(events);
+      expect(s[0]!.changes).toBeUndefined();
+      expect(s[0]!.torrents.map((t) => t.info_hash).sort()).toEqual([a.infoHash, b.infoHash].sort());
+      expect(s[1]).toMatchObject({ changes: true, torrents: [] });
+      expect(s.find((x) => x.torrents.length > 0 && x.changes)!.torrents).toEqual([expect.objectContaining({ info_hash: b.infoHash, paused: false })]);
+    } finally {
+      await fast.close();
+    }
+  });
+
   it('drops its engine listener when the client disconnects', async () => {
     const fresh = await startApi();
     const original = fresh.session.onAny.bind(fresh.session);

@@ -12,17 +12,42 @@ export const STATS_TORRENT_FIELDS = [
 /** A torrent's summary in the `stats` event: the status fields of {@link STATS_TORRENT_FIELDS}. */
 export type StatsTorrent = Pick<TorrentStatus, (typeof STATS_TORRENT_FIELDS)[number]>;
 
-/** The `stats` event's data: every session counter, and a summary of each torrent. */
+/**
+ * The `stats` event's data: every session counter, and a summary of each torrent. On a stream opened with
+ * `?changes=1`, every stats event after the first has `changes: true` and lists only the torrents whose
+ * summary differs from the one this stream last sent (removals come as `torrent_removed` events).
+ */
 export interface StatsEvent {
   session: Record<string, number>;
   torrents: StatsTorrent[];
+  changes?: true;
+}
+
+/** One SSE client: a stream that wants only changed rows remembers, per torrent, the summary it last got. */
+interface Client {
+  res: Response;
+  sent: Map<string, string> | null;
 }
 
 /** A client slower than this much unsent data is cut off rather than buffered without end. */
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
-function statsEvent(session: Session): StatsEvent {
-  return { session: session.stats(), torrents: statusRows(session, STATS_TORRENT_FIELDS) as StatsTorrent[] };
+function statsRows(session: Session): StatsTorrent[] {
+  return statusRows(session, STATS_TORRENT_FIELDS) as StatsTorrent[];
+}
+
+/** Each row's JSON keyed by info_hash: what a `changes` stream compares the next rows with. */
+function rowJson(rows: readonly StatsTorrent[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of rows) out.set(r.info_hash, JSON.stringify(r));
+  return out;
+}
+
+/** The stats frame of only the rows whose JSON differs from `sent`. */
+function changesFrame(counters: Record<string, number>, current: Map<string, string>, sent: Map<string, string>): string {
+  const changed: string[] = [];
+  for (const [hash, json] of current) if (sent.get(hash) !== json) changed.push(json);
+  return `event: stats\ndata: {"session":${JSON.stringify(counters)},"torrents":[${changed.join(',')}],"changes":true}\n\n`;
 }
 
 function frame(name: string, data: unknown): string {
@@ -33,10 +58,12 @@ function frame(name: string, data: unknown): string {
 /**
  * GET /events: Server-Sent Events. Every engine event as `event: <name>` with its payload as JSON, a `stats`
  * event on connect and then periodically, and a comment line as heartbeat so proxies keep the connection.
+ * With `?changes=1` the stats events after the first carry only the torrents that changed (a list of 10,000
+ * mostly idle torrents is then a few bytes a second instead of megabytes).
  * One engine subscription and one stats timer are shared by all clients, and dropped with the last one.
  */
 export function eventsHandler(session: Session, opts: ResolvedOptions): RequestHandler {
-  const clients = new Set<Response>();
+  const clients = new Set<Client>();
   let unsubscribe: (() => void) | null = null;
   let statsTimer: NodeJS.Timeout | null = null;
   let heartbeatTimer: NodeJS.Timeout | null = null;
@@ -50,13 +77,31 @@ export function eventsHandler(session: Session, opts: ResolvedOptions): RequestH
     res.write(chunk);
   };
   const broadcast = (chunk: string): void => {
-    for (const res of clients) send(res, chunk);
+    for (const c of clients) send(c.res, chunk);
+  };
+
+  /** One status pass for all clients: the full frame built only if a client wants it, row JSON only if one wants changes. */
+  const sendStats = (): void => {
+    const counters = session.stats();
+    const rows = statsRows(session);
+    let full: string | null = null;
+    let current: Map<string, string> | null = null;
+    for (const c of clients) {
+      if (c.sent === null) {
+        full ??= frame('stats', { session: counters, torrents: rows } satisfies StatsEvent);
+        send(c.res, full);
+      } else {
+        current ??= rowJson(rows);
+        send(c.res, changesFrame(counters, current, c.sent));
+        c.sent = current;
+      }
+    }
   };
 
   const start = (): void => {
     unsubscribe = session.onAny((name, payload) => broadcast(frame(name, payload)));
     statsTimer = setInterval(() => {
-      if (!session.closed) broadcast(frame('stats', statsEvent(session)));
+      if (!session.closed) sendStats();
     }, opts.statsIntervalMs);
     heartbeatTimer = setInterval(() => broadcast(': heartbeat\n\n'), opts.heartbeatMs);
     // Timers must not keep a process alive whose server has otherwise closed.
@@ -86,11 +131,16 @@ export function eventsHandler(session: Session, opts: ResolvedOptions): RequestH
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
     res.write('retry: 3000\n\n');
-    if (!session.closed) res.write(frame('stats', statsEvent(session)));
-    clients.add(res);
+    const client: Client = { res, sent: req.query.changes === '1' ? new Map() : null };
+    if (!session.closed) {
+      const rows = statsRows(session);
+      res.write(frame('stats', { session: session.stats(), torrents: rows } satisfies StatsEvent));
+      if (client.sent) client.sent = rowJson(rows);
+    }
+    clients.add(client);
     if (clients.size === 1) start();
     res.on('close', () => {
-      clients.delete(res);
+      clients.delete(client);
       if (clients.size === 0) stop();
     });
   };

@@ -347,6 +347,11 @@ function build(): OpenApiDocument {
       '/events': {
         get: {
           operationId: 'events', summary: 'Server-Sent Events', tags: ['events'],
+          parameters: [{
+            name: 'changes', in: 'query', required: false,
+            description: '`1`: the first stats event lists every torrent, each later one (marked `changes: true`) only the torrents whose summary changed since the previous one; a removed torrent comes as a torrent_removed event',
+            schema: { type: 'string', enum: ['1'] },
+          }],
           description: 'Every engine event as `event: <name>` / `data: <json>` (torrent_added, torrent_removed, state_changed, '
             + 'metadata_received, piece_finished, hash_failed, torrent_finished, torrent_paused, torrent_resumed, torrent_checked, '
             + 'torrent_error, peer_connected, peer_disconnected, peer_banned, dht_error, lsd_error, url_seed), a `stats` event (schema StatsEvent) on connect and '
@@ -395,7 +400,10 @@ function build(): OpenApiDocument {
         SessionStats: stats,
         StatsEvent: {
           type: 'object', required: ['session', 'torrents'], additionalProperties: false,
-          properties: { session: stats, torrents: { type: 'array', items: statsTorrent } },
+          properties: {
+            session: stats, torrents: { type: 'array', items: statsTorrent },
+            changes: { const: true, description: 'present on a `?changes=1` stream after its first stats event: `torrents` lists only the torrents whose summary changed since the previous one' },
+          },
           examples: [statsEvent],
         },
       },
