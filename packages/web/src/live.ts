@@ -1,8 +1,9 @@
 import { api, type TorrentExtra, type TorrentRow } from './api.js';
 
 /**
- * The live view of the daemon, fed only by the SSE stream (GET /events): its `stats` event every second
- * carries every torrent's summary and the session counters; the other events mark what changed. No polling.
+ * The live view of the daemon, fed only by the SSE stream (GET /events?changes=1): its first `stats` event
+ * carries every torrent's summary, the later ones (every second) only the summaries that changed, both with
+ * the session counters; the other events mark what changed. No polling.
  */
 
 export type Connection = 'connecting' | 'open' | 'lost' | 'login';
@@ -15,6 +16,9 @@ export const HISTORY = 300;
 export type Row = TorrentRow & Partial<TorrentExtra>;
 
 type Listener = () => void;
+
+/** The stats event of GET /events?changes=1; `changes` marks one that lists only the changed torrents. */
+interface StatsEvent { session: Record<string, number>; torrents: TorrentRow[]; changes?: true }
 
 export class Live {
   connection: Connection = 'connecting';
@@ -73,14 +77,14 @@ export class Live {
   }
 
   private open(): void {
-    const es = new EventSource('events');
+    const es = new EventSource('events?changes=1');
     this.source = es;
     es.addEventListener('open', () => {
       this.connection = 'open';
       this.changed();
       void this.loadExtras();
     });
-    es.addEventListener('stats', (e) => this.onStats(JSON.parse((e as MessageEvent<string>).data) as { session: Record<string, number>; torrents: TorrentRow[] }));
+    es.addEventListener('stats', (e) => this.onStats(JSON.parse((e as MessageEvent<string>).data) as StatsEvent));
     es.addEventListener('torrent_added', (e) => void this.loadExtra((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
     es.addEventListener('torrent_removed', (e) => this.onRemoved((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
     for (const name of ['piece_finished', 'torrent_finished', 'state_changed', 'metadata_received', 'torrent_paused', 'torrent_resumed', 'torrent_checked']) {
@@ -109,30 +113,55 @@ export class Live {
     this.retry = null;
   }
 
-  private onStats(ev: { session: Record<string, number>; torrents: TorrentRow[] }): void {
+  private onStats(ev: StatsEvent): void {
     this.counters = ev.session;
-    const rows: Row[] = new Array(ev.torrents.length);
-    const byHash = new Map<string, Row>();
+    if (ev.changes) this.applyChanges(ev.torrents);
+    else this.replaceRows(ev.torrents);
     let down = 0;
     let up = 0;
-    for (let i = 0; i < ev.torrents.length; i++) {
-      const t = ev.torrents[i]!;
-      const x = this.extras.get(t.info_hash);
-      const row: Row = x ? { ...t, ...x } : t;
-      rows[i] = row;
-      byHash.set(t.info_hash, row);
-      down += t.download_payload_rate;
-      up += t.upload_payload_rate;
+    for (const r of this.rows) {
+      down += r.download_payload_rate;
+      up += r.upload_payload_rate;
     }
-    this.rows = rows;
-    this.byHash = byHash;
     push(this.history, { down, up });
     if (this.watched) {
-      const r = byHash.get(this.watched.hash);
+      const r = this.byHash.get(this.watched.hash);
       push(this.watched.history, { down: r?.download_payload_rate ?? 0, up: r?.upload_payload_rate ?? 0 });
     }
     if (this.connection !== 'open') this.connection = 'open';
     this.changed();
+  }
+
+  /** A stream's first stats event: every torrent. */
+  private replaceRows(torrents: TorrentRow[]): void {
+    const rows: Row[] = new Array(torrents.length);
+    const byHash = new Map<string, Row>();
+    for (let i = 0; i < torrents.length; i++) {
+      const t = torrents[i]!;
+      const x = this.extras.get(t.info_hash);
+      const row: Row = x ? { ...t, ...x } : t;
+      rows[i] = row;
+      byHash.set(t.info_hash, row);
+    }
+    this.rows = rows;
+    this.byHash = byHash;
+  }
+
+  /** A later one: only the torrents that changed (a new one is appended; a removed one came as torrent_removed). */
+  private applyChanges(torrents: TorrentRow[]): void {
+    if (torrents.length === 0) return;
+    const updated = new Map<string, Row>();
+    for (const t of torrents) {
+      const x = this.extras.get(t.info_hash);
+      updated.set(t.info_hash, x ? { ...t, ...x } : t);
+    }
+    // A new array, so components that compare rows by identity see the change.
+    const rows = this.rows.map((r) => updated.get(r.info_hash) ?? r);
+    for (const [hash, row] of updated) {
+      if (!this.byHash.has(hash)) rows.push(row);
+      this.byHash.set(hash, row);
+    }
+    this.rows = rows;
   }
 
   private onRemoved(hash: string): void {
