@@ -1,16 +1,12 @@
 import type { RequestHandler, Response } from 'express';
-import type { Session, TorrentStatus } from '@spritzle/engine';
+import { SUMMARY_FIELDS, type Session, type TorrentSummary } from '@spritzle/engine';
 import type { ResolvedOptions } from './options.js';
-import { statusRows } from './status-rows.js';
 
-/** The per-torrent part of the periodic `stats` event: enough for a list view, without the piece bitfields. */
-export const STATS_TORRENT_FIELDS = [
-  'info_hash', 'name', 'state', 'paused', 'progress', 'download_rate', 'upload_rate', 'download_payload_rate',
-  'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error', 'eta', 'ratio',
-] as const satisfies readonly (keyof TorrentStatus)[];
+/** The per-torrent part of the periodic `stats` event: the engine's summary, enough for a list view. */
+export const STATS_TORRENT_FIELDS = SUMMARY_FIELDS;
 
 /** A torrent's summary in the `stats` event: the status fields of {@link STATS_TORRENT_FIELDS}. */
-export type StatsTorrent = Pick<TorrentStatus, (typeof STATS_TORRENT_FIELDS)[number]>;
+export type StatsTorrent = TorrentSummary;
 
 /**
  * The `stats` event's data: every session counter, and a summary of each torrent. On a stream opened with
@@ -32,8 +28,14 @@ interface Client {
 /** A client slower than this much unsent data is cut off rather than buffered without end. */
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
+/** Every torrent's summary (TorrentHandle.summary, not a full status: no piece list per torrent per second). */
 function statsRows(session: Session): StatsTorrent[] {
-  return statusRows(session, STATS_TORRENT_FIELDS) as StatsTorrent[];
+  const rows: StatsTorrent[] = [];
+  for (const h of session.torrents()) {
+    // A torrent removed while the list is built is simply not in it.
+    if (h.isValid()) rows.push(h.summary());
+  }
+  return rows;
 }
 
 /** Each row's JSON keyed by info_hash: what a `changes` stream compares the next rows with. */
