@@ -1,7 +1,7 @@
 // The REST interface over real HTTP: every example of the spec replayed (status, headers, body shape),
 // the routes beyond it, and the error paths (400/404/405/409/413/415).
 import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
-import { access } from 'node:fs/promises';
+import { access, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Counters } from '@spritzle/engine';
 import { type Api, closedPort, errorOf, localHttp, postFile, postForm, postJson, raw, sleep, sseEvents, startApi, testTorrent } from '../helpers/server.js';
@@ -139,6 +139,19 @@ describe('GET /session/dht', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(JSON_TYPE);
     expect(typeof (await res.json())).toBe('boolean');
+  });
+});
+
+describe('GET /session/disk', () => {
+  it('answers the free and total bytes of the download root\'s file system', async () => {
+    const res = await fetch(`${api.url}/session/disk`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { path: string; free_bytes: number; total_bytes: number };
+    const s = await statfs(api.root);
+    expect(body.path).toBe(api.root);
+    expect(body.total_bytes).toBe(s.blocks * s.bsize);
+    expect(body.free_bytes).toBeGreaterThan(0);
+    expect(body.free_bytes).toBeLessThanOrEqual(body.total_bytes);
   });
 });
 

@@ -147,6 +147,21 @@ function build(): OpenApiDocument {
           responses: { 200: { description: '`true` or `false`.', content: json({ type: 'boolean' }, true) } },
         },
       },
+      '/session/disk': {
+        get: {
+          operationId: 'getDisk', summary: 'Free disk space for downloads', tags: ['session'],
+          description: 'statfs of the download root (the default save_path when the daemon has no root): bytes free to the daemon\'s user and the file system\'s size.',
+          responses: {
+            200: {
+              description: 'The space.',
+              content: json({
+                type: 'object', required: ['path', 'free_bytes', 'total_bytes'], additionalProperties: false,
+                properties: { path: { type: 'string' }, free_bytes: { type: 'integer', minimum: 0 }, total_bytes: { type: 'integer', minimum: 0 } },
+              }, { path: '/srv/torrents', free_bytes: 52613349376, total_bytes: 250790436864 }),
+            },
+          },
+        },
+      },
       '/session/settings': {
         get: {
           operationId: 'getSettings', summary: 'Session settings by libtorrent name', tags: ['session'],
