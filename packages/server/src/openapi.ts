@@ -51,7 +51,7 @@ const PEERS_EXAMPLE: PeerInfo[] = [{
   total_upload: 0, num_pieces: 256, queue: 64,
 }];
 const TRACKERS_EXAMPLE: TrackerInfo[] = [
-  { url: 'http://tracker.example.org:6969/announce', tier: 0, status: 'working', message: '', num_peers: 12 },
+  { url: 'http://tracker.example.org:6969/announce', tier: 0, status: 'working', message: '', num_peers: 12, last_announce: 1764500000, next_announce: 1764501800 },
 ];
 
 function statsExample(): Record<string, number> {
