@@ -36,10 +36,13 @@ export interface FileInfo { index: number; path: string; size: number; progress:
 export interface PeerInfo {
   ip: string; port: number; client: string; direction: string; flags: string; progress: number;
   down_speed: number; up_speed: number; total_download: number; total_upload: number;
+  rc4_encrypted: boolean; plaintext_encrypted: boolean;
 }
-export interface TrackerInfo { url: string; tier: number; status: string; message: string; num_peers: number }
+/** last_announce / next_announce: unix seconds, -1 for none. */
+export interface TrackerInfo { url: string; tier: number; status: string; message: string; num_peers: number; last_announce: number; next_announce: number }
 export type TorrentStatus = TorrentRow & Record<string, unknown> & { pieces: boolean[]; save_path: string; sequential_download: boolean };
 export type Settings = Record<string, string | number | boolean>;
+export interface DiskSpace { path: string; free_bytes: number; total_bytes: number }
 
 async function call<T>(method: string, path: string, body?: BodyInit | object): Promise<T> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} };
@@ -106,6 +109,7 @@ export const api = {
     form.append('args', addArgs(o));
     return call<{ info_hash: string }>('POST', 'torrent', form);
   },
+  disk: () => call<DiskSpace>('GET', 'session/disk'),
   settings: () => call<Settings>('GET', 'session/settings'),
   saveSettings: (changes: Settings) => call<Settings>('PATCH', 'session/settings', changes),
   openapi: () => call<OpenApi>('GET', 'openapi.json'),
