@@ -26,11 +26,10 @@ export interface TorrentRow {
   total_done: number;
   total_wanted: number;
   error: string;
+  added_time: number;
+  all_time_upload: number;
+  all_time_download: number;
 }
-
-/** Fields the stats event leaves out, asked for once per torrent. */
-export const EXTRA_FIELDS = ['added_time', 'all_time_upload', 'all_time_download'] as const;
-export type TorrentExtra = { info_hash: string; added_time: number; all_time_upload: number; all_time_download: number };
 
 export interface FileInfo { index: number; path: string; size: number; progress: number; bytes_done: number; priority: number; pad: boolean }
 export interface PeerInfo {
@@ -86,8 +85,6 @@ export const api = {
   logout: () => call<void>('POST', 'ui/logout'),
   /** Whether the daemon wants a token and whether this browser's cookie carries it (never a 401). */
   auth: () => call<{ token_required: boolean; authenticated: boolean }>('GET', 'ui/auth'),
-  extras: () => call<TorrentExtra[]>('GET', `torrent?fields=${EXTRA_FIELDS.join(',')}`),
-  extra: (h: string) => call<TorrentExtra>('GET', `${hashPath(h)}?fields=${EXTRA_FIELDS.join(',')}`),
   status: (h: string) => call<TorrentStatus>('GET', hashPath(h)),
   files: (h: string) => call<FileInfo[]>('GET', `${hashPath(h)}/files`),
   peers: (h: string) => call<PeerInfo[]>('GET', `${hashPath(h)}/peers`),

@@ -1,4 +1,4 @@
-import { api, type TorrentExtra, type TorrentRow } from './api.js';
+import { api, type TorrentRow } from './api.js';
 
 /**
  * The live view of the daemon, fed only by the SSE stream (GET /events?changes=1): its first `stats` event
@@ -13,7 +13,7 @@ export interface RateSample { down: number; up: number }
 /** Five minutes of one-second samples. */
 export const HISTORY = 300;
 
-export type Row = TorrentRow & Partial<TorrentExtra>;
+export type Row = TorrentRow;
 
 type Listener = () => void;
 
@@ -36,7 +36,6 @@ export class Live {
 
   private source: EventSource | null = null;
   private retry: ReturnType<typeof setTimeout> | null = null;
-  private extras = new Map<string, TorrentExtra>();
   private listeners = new Set<Listener>();
 
   subscribe(fn: Listener): () => void {
@@ -82,10 +81,8 @@ export class Live {
     es.addEventListener('open', () => {
       this.connection = 'open';
       this.changed();
-      void this.loadExtras();
     });
     es.addEventListener('stats', (e) => this.onStats(JSON.parse((e as MessageEvent<string>).data) as StatsEvent));
-    es.addEventListener('torrent_added', (e) => void this.loadExtra((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
     es.addEventListener('torrent_removed', (e) => this.onRemoved((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
     for (const name of ['piece_finished', 'torrent_finished', 'state_changed', 'metadata_received', 'torrent_paused', 'torrent_resumed', 'torrent_checked']) {
       es.addEventListener(name, (e) => {
@@ -134,27 +131,14 @@ export class Live {
 
   /** A stream's first stats event: every torrent. */
   private replaceRows(torrents: TorrentRow[]): void {
-    const rows: Row[] = new Array(torrents.length);
-    const byHash = new Map<string, Row>();
-    for (let i = 0; i < torrents.length; i++) {
-      const t = torrents[i]!;
-      const x = this.extras.get(t.info_hash);
-      const row: Row = x ? { ...t, ...x } : t;
-      rows[i] = row;
-      byHash.set(t.info_hash, row);
-    }
-    this.rows = rows;
-    this.byHash = byHash;
+    this.rows = torrents;
+    this.byHash = new Map(torrents.map((t) => [t.info_hash, t]));
   }
 
   /** A later one: only the torrents that changed (a new one is appended; a removed one came as torrent_removed). */
   private applyChanges(torrents: TorrentRow[]): void {
     if (torrents.length === 0) return;
-    const updated = new Map<string, Row>();
-    for (const t of torrents) {
-      const x = this.extras.get(t.info_hash);
-      updated.set(t.info_hash, x ? { ...t, ...x } : t);
-    }
+    const updated = new Map<string, Row>(torrents.map((t) => [t.info_hash, t]));
     // A new array, so components that compare rows by identity see the change.
     const rows = this.rows.map((r) => updated.get(r.info_hash) ?? r);
     for (const [hash, row] of updated) {
@@ -165,39 +149,10 @@ export class Live {
   }
 
   private onRemoved(hash: string): void {
-    this.extras.delete(hash);
     if (!this.byHash.has(hash)) return;
     this.byHash.delete(hash);
     this.rows = this.rows.filter((r) => r.info_hash !== hash);
     this.changed();
-  }
-
-  private async loadExtras(): Promise<void> {
-    try {
-      for (const x of await api.extras()) this.extras.set(x.info_hash, x);
-    } catch {
-      return; // shown as missing dates; the next connection tries again
-    }
-    this.mergeExtras();
-  }
-
-  /** Shows extras that arrived after the rows at once, not with the next stats event. */
-  private mergeExtras(): void {
-    this.rows = this.rows.map((r) => {
-      const x = this.extras.get(r.info_hash);
-      return x ? { ...r, ...x } : r;
-    });
-    this.byHash = new Map(this.rows.map((r) => [r.info_hash, r]));
-    this.changed();
-  }
-
-  private async loadExtra(hash: string): Promise<void> {
-    try {
-      this.extras.set(hash, await api.extra(hash));
-    } catch {
-      return; // removed again at once, or the connection dropped
-    }
-    if (this.byHash.has(hash)) this.mergeExtras();
   }
 
   watch(hash: string | null): void {
