@@ -812,6 +812,24 @@ describe('GET /events', () => {
     }
   });
 
+  it('with ?fields= each torrent in its stats events holds info_hash and just those fields', async () => {
+    const t = await testTorrent(api.work);
+    await api.session.addTorrent({ ti: t.torrentBytes, save_path: api.root, paused: true });
+    const ctl = new AbortController();
+    const res = await fetch(`${api.url}/events?fields=name,added_time`, { signal: ctl.signal });
+    const [first] = await readEvents(res, (e) => e.length > 0);
+    ctl.abort();
+    const rows = (first!.data as { torrents: Record<string, unknown>[] }).torrents;
+    expect(rows.find((r) => r.info_hash === t.infoHash)).toEqual({ info_hash: t.infoHash, name: t.name, added_time: expect.any(Number) });
+    expect(rows.every((r) => Object.keys(r).join() === 'info_hash,name,added_time')).toBe(true);
+  });
+
+  it('answers 400 naming fields for a field the stats event\'s torrents do not have', async () => {
+    const res = await fetch(`${api.url}/events?fields=name,pieces`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { field: 'fields', message: expect.stringContaining('"pieces"') } });
+  });
+
   it('drops its engine listener when the client disconnects', async () => {
     const fresh = await startApi();
     const original = fresh.session.onAny.bind(fresh.session);

@@ -1,5 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import { SUMMARY_FIELDS, type Session, type TorrentSummary } from '@spritzle/engine';
+import { badRequest } from './errors.js';
+import { pick } from './status-rows.js';
 import type { ResolvedOptions } from './options.js';
 
 /** The per-torrent part of the periodic `stats` event: the engine's summary, enough for a list view. */
@@ -22,7 +24,22 @@ export interface StatsEvent {
 /** One SSE client: a stream that wants only changed rows remembers, per torrent, the summary it last got. */
 interface Client {
   res: Response;
+  /** `?fields=`: the summary fields its rows hold (info_hash always), null for all of them. */
+  fields: readonly string[] | null;
   sent: Map<string, string> | null;
+}
+
+const SUMMARY = new Set<string>(STATS_TORRENT_FIELDS);
+
+/** `?fields=a,b`: summary fields only (a typo is a 400, not a silently missing column); null when absent. */
+function parseFields(q: unknown): string[] | null {
+  if (q === undefined) return null;
+  if (typeof q !== 'string') throw badRequest('fields must be one comma-separated list of summary field names', 'fields');
+  const names = [...new Set(q.split(',').map((s) => s.trim()).filter(Boolean))];
+  if (names.length === 0) throw badRequest('fields must name at least one summary field', 'fields');
+  const unknown = names.find((n) => !SUMMARY.has(n));
+  if (unknown !== undefined) throw badRequest(`fields: "${unknown.slice(0, 64)}" is not a field of the stats event's torrents`, 'fields');
+  return names;
 }
 
 /** A client slower than this much unsent data is cut off rather than buffered without end. */
@@ -38,18 +55,21 @@ function statsRows(session: Session): StatsTorrent[] {
   return rows;
 }
 
-/** Each row's JSON keyed by info_hash: what a `changes` stream compares the next rows with. */
-function rowJson(rows: readonly StatsTorrent[]): Map<string, string> {
+/** Each row's JSON (only `fields` when given) keyed by info_hash: what a `changes` stream compares the next rows with. */
+function rowJson(rows: readonly StatsTorrent[], fields: readonly string[] | null): Map<string, string> {
   const out = new Map<string, string>();
-  for (const r of rows) out.set(r.info_hash, JSON.stringify(r));
+  for (const r of rows) out.set(r.info_hash, JSON.stringify(fields ? pick(r, fields) : r));
   return out;
 }
 
-/** The stats frame of only the rows whose JSON differs from `sent`. */
-function changesFrame(counters: Record<string, number>, current: Map<string, string>, sent: Map<string, string>): string {
-  const changed: string[] = [];
-  for (const [hash, json] of current) if (sent.get(hash) !== json) changed.push(json);
-  return `event: stats\ndata: {"session":${JSON.stringify(counters)},"torrents":[${changed.join(',')}],"changes":true}\n\n`;
+/** A stats frame (a StatsEvent) of rows already in JSON. */
+function statsFrame(counters: string, rows: Iterable<string>, changes: boolean): string {
+  return `event: stats\ndata: {"session":${counters},"torrents":[${[...rows].join(',')}]${changes ? ',"changes":true' : ''}}\n\n`;
+}
+
+/** The rows whose JSON differs from `sent`. */
+function* changed(current: Map<string, string>, sent: Map<string, string>): Iterable<string> {
+  for (const [hash, json] of current) if (sent.get(hash) !== json) yield json;
 }
 
 function frame(name: string, data: unknown): string {
@@ -82,19 +102,22 @@ export function eventsHandler(session: Session, opts: ResolvedOptions): RequestH
     for (const c of clients) send(c.res, chunk);
   };
 
-  /** One status pass for all clients: the full frame built only if a client wants it, row JSON only if one wants changes. */
+  /** One summary pass for all clients; rows in JSON and whole frames built once per distinct `fields`. */
   const sendStats = (): void => {
-    const counters = session.stats();
+    const counters = JSON.stringify(session.stats());
     const rows = statsRows(session);
-    let full: string | null = null;
-    let current: Map<string, string> | null = null;
+    const json = new Map<string, Map<string, string>>();
+    const full = new Map<string, string>();
     for (const c of clients) {
+      const key = c.fields?.join(',') ?? '';
+      let current = json.get(key);
+      if (!current) json.set(key, (current = rowJson(rows, c.fields)));
       if (c.sent === null) {
-        full ??= frame('stats', { session: counters, torrents: rows } satisfies StatsEvent);
-        send(c.res, full);
+        let f = full.get(key);
+        if (f === undefined) full.set(key, (f = statsFrame(counters, current.values(), false)));
+        send(c.res, f);
       } else {
-        current ??= rowJson(rows);
-        send(c.res, changesFrame(counters, current, c.sent));
+        send(c.res, statsFrame(counters, changed(current, c.sent), true));
         c.sent = current;
       }
     }
@@ -119,6 +142,7 @@ export function eventsHandler(session: Session, opts: ResolvedOptions): RequestH
   };
 
   return (req, res) => {
+    const fields = parseFields(req.query.fields);
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -133,11 +157,11 @@ export function eventsHandler(session: Session, opts: ResolvedOptions): RequestH
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
     res.write('retry: 3000\n\n');
-    const client: Client = { res, sent: req.query.changes === '1' ? new Map() : null };
+    const client: Client = { res, fields, sent: req.query.changes === '1' ? new Map() : null };
     if (!session.closed) {
-      const rows = statsRows(session);
-      res.write(frame('stats', { session: session.stats(), torrents: rows } satisfies StatsEvent));
-      if (client.sent) client.sent = rowJson(rows);
+      const current = rowJson(statsRows(session), fields);
+      res.write(statsFrame(JSON.stringify(session.stats()), current.values(), false));
+      if (client.sent) client.sent = current;
     }
     clients.add(client);
     if (clients.size === 1) start();

@@ -114,7 +114,8 @@ function action(id: string, summary: string, description: string): PathItem {
 function build(): OpenApiDocument {
   const stats = sessionStatsSchema();
   const statsTorrent: JsonSchema = {
-    type: 'object', additionalProperties: false, required: STATS_TORRENT_FIELDS,
+    type: 'object', additionalProperties: false, required: ['info_hash'],
+    description: 'Every one of these fields, unless the stream was opened with `?fields=` (then info_hash and those).',
     properties: Object.fromEntries(STATS_TORRENT_FIELDS.map((f) => [f, TORRENT_STATUS.properties![f]!])),
   };
   const statsEvent: StatsEvent = { session: statsExample(), torrents: [{
@@ -366,6 +367,10 @@ function build(): OpenApiDocument {
             name: 'changes', in: 'query', required: false,
             description: '`1`: the first stats event lists every torrent, each later one (marked `changes: true`) only the torrents whose summary changed since the previous one; a removed torrent comes as a torrent_removed event',
             schema: { type: 'string', enum: ['1'] },
+          }, {
+            name: 'fields', in: 'query', required: false,
+            description: 'comma-separated names among the StatsTorrent fields: each torrent in the stats events then holds just those (and info_hash), e.g. only what a list shows',
+            schema: { type: 'string' },
           }],
           description: 'Every engine event as `event: <name>` / `data: <json>` (torrent_added, torrent_removed, state_changed, '
             + 'metadata_received, piece_finished, hash_failed, torrent_finished, torrent_paused, torrent_resumed, torrent_checked, '
@@ -376,6 +381,7 @@ function build(): OpenApiDocument {
               description: 'An endless event stream.',
               content: { 'text/event-stream': { schema: { type: 'string' }, example: `event: stats\ndata: ${JSON.stringify({ session: { 'net.recv_bytes': 0 }, torrents: [] })}\n\nevent: torrent_added\ndata: {"info_hash":"${HASH}","name":"tmprandomfile"}\n\n` } },
             },
+            400: errorResponse('A name in `fields` that the stats event\'s torrents do not have.', err('bad_request', 'fields: "pieces" is not a field of the stats event\'s torrents', 'fields')),
           },
         },
       },

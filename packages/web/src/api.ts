@@ -11,14 +11,18 @@ export class ApiError extends Error {
 }
 
 /** The fields of a torrent the SSE `stats` event carries. */
+/** The torrent fields the table shows: all the live view asks the stream for (GET /events?fields=...). */
+export const ROW_FIELDS = [
+  'name', 'state', 'paused', 'progress', 'download_payload_rate', 'upload_payload_rate', 'num_peers', 'num_seeds',
+  'total_done', 'total_wanted', 'error', 'added_time', 'all_time_upload', 'all_time_download',
+] as const satisfies readonly Exclude<keyof TorrentRow, 'info_hash'>[];
+
 export interface TorrentRow {
   info_hash: string;
   name: string;
   state: string;
   paused: boolean;
   progress: number;
-  download_rate: number;
-  upload_rate: number;
   download_payload_rate: number;
   upload_payload_rate: number;
   num_peers: number;

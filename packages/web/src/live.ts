@@ -1,7 +1,8 @@
-import { api, type TorrentRow } from './api.js';
+import { ROW_FIELDS, api, type TorrentRow } from './api.js';
 
 /**
- * The live view of the daemon, fed only by the SSE stream (GET /events?changes=1): its first `stats` event
+ * The live view of the daemon, fed only by the SSE stream (GET /events?changes=1&fields=<what the table
+ * shows>): its first `stats` event
  * carries every torrent's summary, the later ones (every second) only the summaries that changed, both with
  * the session counters; the other events mark what changed. No polling.
  */
@@ -76,7 +77,7 @@ export class Live {
   }
 
   private open(): void {
-    const es = new EventSource('events?changes=1');
+    const es = new EventSource(`events?changes=1&fields=${ROW_FIELDS.join(',')}`);
     this.source = es;
     es.addEventListener('open', () => {
       this.connection = 'open';
