@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
 import { access, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { Counters } from '@spritzle/engine';
+import { Counters, SUMMARY_FIELDS } from '@spritzle/engine';
 import { type Api, closedPort, errorOf, localHttp, postFile, postForm, postJson, raw, sleep, sseEvents, startApi, testTorrent } from '../helpers/server.js';
 
 // Every key of the spec's GET /session example.
@@ -810,6 +810,17 @@ describe('GET /events', () => {
     } finally {
       await fast.close();
     }
+  });
+
+  it('without ?fields= each torrent in its stats events holds every summary field', async () => {
+    const t = await testTorrent(api.work);
+    await api.session.addTorrent({ ti: t.torrentBytes, save_path: api.root, paused: true });
+    const ctl = new AbortController();
+    const res = await fetch(`${api.url}/events`, { signal: ctl.signal });
+    const [first] = await readEvents(res, (e) => e.length > 0);
+    ctl.abort();
+    const row = (first!.data as { torrents: Record<string, unknown>[] }).torrents.find((r) => r.info_hash === t.infoHash);
+    expect(Object.keys(row!)).toEqual([...SUMMARY_FIELDS]);
   });
 
   it('with ?fields= each torrent in its stats events holds info_hash and just those fields', async () => {
