@@ -1,9 +1,9 @@
 // The REST interface over real HTTP: every example of the spec replayed (status, headers, body shape),
 // the routes beyond it, and the error paths (400/404/405/409/413/415).
 import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
-import { access } from 'node:fs/promises';
+import { access, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { Counters } from '@spritzle/engine';
+import { Counters, SUMMARY_FIELDS } from '@spritzle/engine';
 import { type Api, closedPort, errorOf, localHttp, postFile, postForm, postJson, raw, sleep, sseEvents, startApi, testTorrent } from '../helpers/server.js';
 
 // Every key of the spec's GET /session example.
@@ -139,6 +139,19 @@ describe('GET /session/dht', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(JSON_TYPE);
     expect(typeof (await res.json())).toBe('boolean');
+  });
+});
+
+describe('GET /session/disk', () => {
+  it('answers the free and total bytes of the download root\'s file system', async () => {
+    const res = await fetch(`${api.url}/session/disk`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { path: string; free_bytes: number; total_bytes: number };
+    const s = await statfs(api.root);
+    expect(body.path).toBe(api.root);
+    expect(body.total_bytes).toBe(s.blocks * s.bsize);
+    expect(body.free_bytes).toBeGreaterThan(0);
+    expect(body.free_bytes).toBeLessThanOrEqual(body.total_bytes);
   });
 });
 
@@ -767,6 +780,65 @@ describe('GET /events', () => {
     } finally {
       await fast.close();
     }
+  });
+
+  it('with ?changes=1 sends every torrent first, then only the torrents whose summary changed', async () => {
+    const fast = await startApi({ statsIntervalMs: 50 });
+    try {
+      const [a, b] = [await testTorrent(fast.work), await testTorrent(fast.work)];
+      await fast.session.addTorrent({ ti: a.torrentBytes, save_path: fast.root, paused: true });
+      const hb = await fast.session.addTorrent({ ti: b.torrentBytes, save_path: fast.root, paused: true });
+      const ctl = new AbortController();
+      const res = await fetch(`${fast.url}/events?changes=1`, { signal: ctl.signal });
+      type Stats = { torrents: { info_hash: string; paused: boolean }[]; changes?: true };
+      const stats = (e: { event: string; data: unknown }[]): Stats[] => e.filter((x) => x.event === 'stats').map((x) => x.data as Stats);
+      let resumed = false;
+      const events = await readEvents(res, (e) => {
+        const s = stats(e);
+        if (!resumed && s.length >= 3) {
+          resumed = true;
+          hb.resume();
+        }
+        return s.some((x) => x.torrents.length > 0 && x.changes);
+      });
+      ctl.abort();
+      const s = stats(events);
+      expect(s[0]!.changes).toBeUndefined();
+      expect(s[0]!.torrents.map((t) => t.info_hash).sort()).toEqual([a.infoHash, b.infoHash].sort());
+      expect(s[1]).toMatchObject({ changes: true, torrents: [] });
+      expect(s.find((x) => x.torrents.length > 0 && x.changes)!.torrents).toEqual([expect.objectContaining({ info_hash: b.infoHash, paused: false })]);
+    } finally {
+      await fast.close();
+    }
+  });
+
+  it('without ?fields= each torrent in its stats events holds every summary field', async () => {
+    const t = await testTorrent(api.work);
+    await api.session.addTorrent({ ti: t.torrentBytes, save_path: api.root, paused: true });
+    const ctl = new AbortController();
+    const res = await fetch(`${api.url}/events`, { signal: ctl.signal });
+    const [first] = await readEvents(res, (e) => e.length > 0);
+    ctl.abort();
+    const row = (first!.data as { torrents: Record<string, unknown>[] }).torrents.find((r) => r.info_hash === t.infoHash);
+    expect(Object.keys(row!)).toEqual([...SUMMARY_FIELDS]);
+  });
+
+  it('with ?fields= each torrent in its stats events holds info_hash and just those fields', async () => {
+    const t = await testTorrent(api.work);
+    await api.session.addTorrent({ ti: t.torrentBytes, save_path: api.root, paused: true });
+    const ctl = new AbortController();
+    const res = await fetch(`${api.url}/events?fields=name,added_time`, { signal: ctl.signal });
+    const [first] = await readEvents(res, (e) => e.length > 0);
+    ctl.abort();
+    const rows = (first!.data as { torrents: Record<string, unknown>[] }).torrents;
+    expect(rows.find((r) => r.info_hash === t.infoHash)).toEqual({ info_hash: t.infoHash, name: t.name, added_time: expect.any(Number) });
+    expect(rows.every((r) => Object.keys(r).join() === 'info_hash,name,added_time')).toBe(true);
+  });
+
+  it('answers 400 naming fields for a field the stats event\'s torrents do not have', async () => {
+    const res = await fetch(`${api.url}/events?fields=name,pieces`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { field: 'fields', message: expect.stringContaining('"pieces"') } });
   });
 
   it('drops its engine listener when the client disconnects', async () => {

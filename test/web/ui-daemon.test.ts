@@ -1,6 +1,6 @@
 import { it, expect, beforeAll, afterAll, afterEach } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildCli, cleanup, closedPort } from '../helpers/cli.js';
 import { startDaemon, getJson, type Daemon } from '../helpers/daemon.js';
@@ -189,6 +189,47 @@ describeBrowser('the web UI against a daemon and a libtorrent seed', () => {
     problems.push(...await checkScreen(page, 'api'));
     expect(problems).toEqual([]);
   }, 90_000);
+
+  it('shows the free disk space of the download root in the session view', async () => {
+    await newPage(`${d.url}/#/session`);
+    const disk = await getJson<{ path: string; free_bytes: number }>(`${d.url}/session/disk`);
+    expect(disk.path).toBe(resolve(dl));
+    await page.locator('dd', { hasText: `(${disk.path})` }).waitFor();
+    expect(await page.locator('dd', { hasText: `(${disk.path})` }).textContent()).toMatch(/^[\d.]+ [KMGT]?i?B of [\d.]+ [KMGT]?i?B \(/);
+  });
+
+  it('shows each peer\'s client, transport and encryption, and each tracker\'s last and next announce', async () => {
+    // The daemon's answers stand in for a swarm caught mid-transfer (loopback transfers end in well under a second).
+    await newPage(`${d.url}/#/session`);
+    const now = Math.floor(Date.now() / 1000);
+    const peer = (port: number, client: string, rc4: boolean, plaintext: boolean): Record<string, unknown> => ({
+      ip: '127.0.0.1', port, client, peer_id: '', direction: 'outgoing', flags: 'iC', rc4_encrypted: rc4, plaintext_encrypted: plaintext,
+      progress: 0.5, down_speed: 1024, up_speed: 0, total_download: 0, total_upload: 0, num_pieces: 1, queue: 0,
+    });
+    await page.route(`**/torrent/${multi.infoHash}/peers`, (r) => r.fulfill({ json: [
+      peer(6881, 'libtorrent 2.0.11', true, false), peer(6882, 'qBittorrent 5.0.0', false, true), peer(6883, '', false, false),
+    ] }));
+    await page.route(`**/torrent/${multi.infoHash}/trackers`, (r) => r.fulfill({ json: [
+      { url: 'http://127.0.0.1:6969/announce', tier: 0, status: 'working', message: '', num_peers: 3, last_announce: now - 60, next_announce: now + 1800 },
+      { url: 'ws://127.0.0.1:6970/announce', tier: 1, status: 'error', message: 'unsupported', num_peers: 0, last_announce: -1, next_announce: -1 },
+    ] }));
+    await page.goto(`${d.url}/#/t/${multi.infoHash}/peers`);
+    const cells = (n: number): Promise<string[][]> => page.locator('.tab-body tbody tr').evaluateAll((rows, k) =>
+      rows.map((r) => [...r.querySelectorAll('td')].slice(0, k as number).map((c) => c.textContent ?? '')), n);
+    await page.getByRole('cell', { name: 'RC4 (MSE)' }).waitFor();
+    expect((await cells(8)).map((r) => [r[1], r[6], r[7]])).toEqual([
+      ['libtorrent 2.0.11', 'TCP, outgoing', 'RC4 (MSE)'],
+      ['qBittorrent 5.0.0', 'TCP, outgoing', 'MSE handshake, plaintext'],
+      ['–', 'TCP, outgoing', 'none'],
+    ]);
+    await page.goto(`${d.url}/#/t/${multi.infoHash}/trackers`);
+    await page.getByRole('cell', { name: 'http://127.0.0.1:6969/announce' }).waitFor();
+    const [working, unusable] = await cells(7);
+    expect(working![4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    expect(working![5]).toMatch(/^in (29|30)m \d+s$/);
+    expect([unusable![4], unusable![5]]).toEqual(['–', '–']);
+    expect(errors).toEqual([]);
+  });
 
   it('removes a torrent with its files after a confirmation; the files are gone from disk', async () => {
     const files = multi.files.map((f) => join(dl, multi.name, f.path));

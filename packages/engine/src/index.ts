@@ -18,7 +18,8 @@ export { TORRENT_UPDATE_RULES, validateTorrentUpdate, type TorrentUpdate } from 
 export { TorrentReadStream, type ReadStreamOptions, type ReadStreamSource } from './torrent/read-stream.js';
 export type { WebSeedInfo } from './torrent/web-seeds.js';
 export type { FileInfo, PeerInfo } from './torrent/torrent-view.js';
-export type { TorrentStatus, ErrorCodeJson } from './torrent/status.js';
+export type { TorrentStatus, TorrentSummary, ErrorCodeJson } from './torrent/status.js';
+export { SUMMARY_FIELDS } from './torrent/status.js';
 export {
   normalizeAddParams, flagNames, TORRENT_FLAGS, DEFAULT_FLAGS,
   type AddTorrentParams, type NormalizedAddParams, type TorrentFlagName,

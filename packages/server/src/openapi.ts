@@ -52,7 +52,7 @@ const PEERS_EXAMPLE: PeerInfo[] = [{
   total_upload: 0, num_pieces: 256, queue: 64,
 }];
 const TRACKERS_EXAMPLE: TrackerInfo[] = [
-  { url: 'http://tracker.example.org:6969/announce', tier: 0, status: 'working', message: '', num_peers: 12 },
+  { url: 'http://tracker.example.org:6969/announce', tier: 0, status: 'working', message: '', num_peers: 12, last_announce: 1764500000, next_announce: 1764501800 },
 ];
 
 function statsExample(): Record<string, number> {
@@ -116,13 +116,14 @@ function action(id: string, summary: string, description: string): PathItem {
 function build(): OpenApiDocument {
   const stats = sessionStatsSchema();
   const statsTorrent: JsonSchema = {
-    type: 'object', additionalProperties: false, required: STATS_TORRENT_FIELDS,
+    type: 'object', additionalProperties: false, required: ['info_hash'],
+    description: 'Every one of these fields, unless the stream was opened with `?fields=` (then info_hash and those).',
     properties: Object.fromEntries(STATS_TORRENT_FIELDS.map((f) => [f, TORRENT_STATUS.properties![f]!])),
   };
   const statsEvent: StatsEvent = { session: statsExample(), torrents: [{
     info_hash: HASH, name: 'tmprandomfile', state: 'downloading', paused: false, progress: 0.25, download_rate: 1048576,
     upload_rate: 0, download_payload_rate: 1000000, upload_payload_rate: 0, num_peers: 3, num_seeds: 1, total_done: 1048576,
-    total_wanted: 4194304, error: '', eta: 4, ratio: 0,
+    total_wanted: 4194304, error: '', eta: 4, ratio: 0, added_time: 1764500000, all_time_download: 1048576, all_time_upload: 0,
   }] };
   return {
     openapi: '3.1.0',
@@ -180,6 +181,21 @@ function build(): OpenApiDocument {
           operationId: 'listTags', summary: 'Every tag', tags: ['session'],
           description: 'Tags created on their own (qBittorrent\'s createTags) and those the torrents carry, sorted.',
           responses: { 200: { description: 'The tags.', content: json({ type: 'array', items: { type: 'string' } }, ['hd', 'new']) } },
+        },
+      },
+      '/session/disk': {
+        get: {
+          operationId: 'getDisk', summary: 'Free disk space for downloads', tags: ['session'],
+          description: 'statfs of the download root (the default save_path when the daemon has no root): bytes free to the daemon\'s user and the file system\'s size.',
+          responses: {
+            200: {
+              description: 'The space.',
+              content: json({
+                type: 'object', required: ['path', 'free_bytes', 'total_bytes'], additionalProperties: false,
+                properties: { path: { type: 'string' }, free_bytes: { type: 'integer', minimum: 0 }, total_bytes: { type: 'integer', minimum: 0 } },
+              }, { path: '/srv/torrents', free_bytes: 52613349376, total_bytes: 250790436864 }),
+            },
+          },
         },
       },
       '/session/settings': {
@@ -416,6 +432,15 @@ function build(): OpenApiDocument {
       '/events': {
         get: {
           operationId: 'events', summary: 'Server-Sent Events', tags: ['events'],
+          parameters: [{
+            name: 'changes', in: 'query', required: false,
+            description: '`1`: the first stats event lists every torrent, each later one (marked `changes: true`) only the torrents whose summary changed since the previous one; a removed torrent comes as a torrent_removed event',
+            schema: { type: 'string', enum: ['1'] },
+          }, {
+            name: 'fields', in: 'query', required: false,
+            description: 'comma-separated names among the StatsTorrent fields: each torrent in the stats events then holds just those (and info_hash), e.g. only what a list shows',
+            schema: { type: 'string' },
+          }],
           description: 'Every engine event as `event: <name>` / `data: <json>` (torrent_added, torrent_removed, state_changed, '
             + 'metadata_received, piece_finished, hash_failed, torrent_finished, torrent_paused, torrent_resumed, torrent_checked, '
             + 'torrent_error, peer_connected, peer_disconnected, peer_banned, dht_error, lsd_error, url_seed), a `stats` event (schema StatsEvent) on connect and '
@@ -425,6 +450,7 @@ function build(): OpenApiDocument {
               description: 'An endless event stream.',
               content: { 'text/event-stream': { schema: { type: 'string' }, example: `event: stats\ndata: ${JSON.stringify({ session: { 'net.recv_bytes': 0 }, torrents: [] })}\n\nevent: torrent_added\ndata: {"info_hash":"${HASH}","name":"tmprandomfile"}\n\n` } },
             },
+            400: errorResponse('A name in `fields` that the stats event\'s torrents do not have.', err('bad_request', 'fields: "pieces" is not a field of the stats event\'s torrents', 'fields')),
           },
         },
       },
@@ -468,7 +494,10 @@ function build(): OpenApiDocument {
         SessionStats: stats,
         StatsEvent: {
           type: 'object', required: ['session', 'torrents'], additionalProperties: false,
-          properties: { session: stats, torrents: { type: 'array', items: statsTorrent } },
+          properties: {
+            session: stats, torrents: { type: 'array', items: statsTorrent },
+            changes: { const: true, description: 'present on a `?changes=1` stream after its first stats event: `torrents` lists only the torrents whose summary changed since the previous one' },
+          },
           examples: [statsEvent],
         },
       },

@@ -146,6 +146,8 @@ const TRACKER_PROPERTIES: Readonly<Record<keyof TrackerInfo, JsonSchema>> = {
   url: S, tier: I,
   status: { type: 'string', enum: ['idle', 'announcing', 'working', 'error'] },
   message: S, num_peers: I,
+  last_announce: { type: 'integer', description: 'Unix seconds of the last announce\'s answer or failure; -1 before any' },
+  next_announce: { type: 'integer', description: 'Unix seconds when the next announce is due; -1 when none is scheduled' },
 };
 export const TRACKER_INFO: JsonSchema = obj(TRACKER_PROPERTIES);
 

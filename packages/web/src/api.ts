@@ -11,14 +11,18 @@ export class ApiError extends Error {
 }
 
 /** The fields of a torrent the SSE `stats` event carries. */
+/** The torrent fields the table shows: all the live view asks the stream for (GET /events?fields=...). */
+export const ROW_FIELDS = [
+  'name', 'state', 'paused', 'progress', 'download_payload_rate', 'upload_payload_rate', 'num_peers', 'num_seeds',
+  'total_done', 'total_wanted', 'error', 'added_time', 'all_time_upload', 'all_time_download',
+] as const satisfies readonly Exclude<keyof TorrentRow, 'info_hash'>[];
+
 export interface TorrentRow {
   info_hash: string;
   name: string;
   state: string;
   paused: boolean;
   progress: number;
-  download_rate: number;
-  upload_rate: number;
   download_payload_rate: number;
   upload_payload_rate: number;
   num_peers: number;
@@ -26,20 +30,22 @@ export interface TorrentRow {
   total_done: number;
   total_wanted: number;
   error: string;
+  added_time: number;
+  all_time_upload: number;
+  all_time_download: number;
 }
-
-/** Fields the stats event leaves out, asked for once per torrent. */
-export const EXTRA_FIELDS = ['added_time', 'all_time_upload', 'all_time_download'] as const;
-export type TorrentExtra = { info_hash: string; added_time: number; all_time_upload: number; all_time_download: number };
 
 export interface FileInfo { index: number; path: string; size: number; progress: number; bytes_done: number; priority: number; pad: boolean }
 export interface PeerInfo {
   ip: string; port: number; client: string; direction: string; flags: string; progress: number;
   down_speed: number; up_speed: number; total_download: number; total_upload: number;
+  rc4_encrypted: boolean; plaintext_encrypted: boolean;
 }
-export interface TrackerInfo { url: string; tier: number; status: string; message: string; num_peers: number }
+/** last_announce / next_announce: unix seconds, -1 for none. */
+export interface TrackerInfo { url: string; tier: number; status: string; message: string; num_peers: number; last_announce: number; next_announce: number }
 export type TorrentStatus = TorrentRow & Record<string, unknown> & { pieces: boolean[]; save_path: string; sequential_download: boolean };
 export type Settings = Record<string, string | number | boolean>;
+export interface DiskSpace { path: string; free_bytes: number; total_bytes: number }
 
 async function call<T>(method: string, path: string, body?: BodyInit | object): Promise<T> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} };
@@ -83,8 +89,6 @@ export const api = {
   logout: () => call<void>('POST', 'ui/logout'),
   /** Whether the daemon wants a token and whether this browser's cookie carries it (never a 401). */
   auth: () => call<{ token_required: boolean; authenticated: boolean }>('GET', 'ui/auth'),
-  extras: () => call<TorrentExtra[]>('GET', `torrent?fields=${EXTRA_FIELDS.join(',')}`),
-  extra: (h: string) => call<TorrentExtra>('GET', `${hashPath(h)}?fields=${EXTRA_FIELDS.join(',')}`),
   status: (h: string) => call<TorrentStatus>('GET', hashPath(h)),
   files: (h: string) => call<FileInfo[]>('GET', `${hashPath(h)}/files`),
   peers: (h: string) => call<PeerInfo[]>('GET', `${hashPath(h)}/peers`),
@@ -106,6 +110,7 @@ export const api = {
     form.append('args', addArgs(o));
     return call<{ info_hash: string }>('POST', 'torrent', form);
   },
+  disk: () => call<DiskSpace>('GET', 'session/disk'),
   settings: () => call<Settings>('GET', 'session/settings'),
   saveSettings: (changes: Settings) => call<Settings>('PATCH', 'session/settings', changes),
   openapi: () => call<OpenApi>('GET', 'openapi.json'),

@@ -1,8 +1,10 @@
-import { api, type TorrentExtra, type TorrentRow } from './api.js';
+import { ROW_FIELDS, api, type TorrentRow } from './api.js';
 
 /**
- * The live view of the daemon, fed only by the SSE stream (GET /events): its `stats` event every second
- * carries every torrent's summary and the session counters; the other events mark what changed. No polling.
+ * The live view of the daemon, fed only by the SSE stream (GET /events?changes=1&fields=<what the table
+ * shows>): its first `stats` event
+ * carries every torrent's summary, the later ones (every second) only the summaries that changed, both with
+ * the session counters; the other events mark what changed. No polling.
  */
 
 export type Connection = 'connecting' | 'open' | 'lost' | 'login';
@@ -12,9 +14,12 @@ export interface RateSample { down: number; up: number }
 /** Five minutes of one-second samples. */
 export const HISTORY = 300;
 
-export type Row = TorrentRow & Partial<TorrentExtra>;
+export type Row = TorrentRow;
 
 type Listener = () => void;
+
+/** The stats event of GET /events?changes=1; `changes` marks one that lists only the changed torrents. */
+interface StatsEvent { session: Record<string, number>; torrents: TorrentRow[]; changes?: true }
 
 export class Live {
   connection: Connection = 'connecting';
@@ -32,7 +37,6 @@ export class Live {
 
   private source: EventSource | null = null;
   private retry: ReturnType<typeof setTimeout> | null = null;
-  private extras = new Map<string, TorrentExtra>();
   private listeners = new Set<Listener>();
 
   subscribe(fn: Listener): () => void {
@@ -73,15 +77,13 @@ export class Live {
   }
 
   private open(): void {
-    const es = new EventSource('events');
+    const es = new EventSource(`events?changes=1&fields=${ROW_FIELDS.join(',')}`);
     this.source = es;
     es.addEventListener('open', () => {
       this.connection = 'open';
       this.changed();
-      void this.loadExtras();
     });
-    es.addEventListener('stats', (e) => this.onStats(JSON.parse((e as MessageEvent<string>).data) as { session: Record<string, number>; torrents: TorrentRow[] }));
-    es.addEventListener('torrent_added', (e) => void this.loadExtra((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
+    es.addEventListener('stats', (e) => this.onStats(JSON.parse((e as MessageEvent<string>).data) as StatsEvent));
     es.addEventListener('torrent_removed', (e) => this.onRemoved((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
     for (const name of ['piece_finished', 'torrent_finished', 'state_changed', 'metadata_received', 'torrent_paused', 'torrent_resumed', 'torrent_checked']) {
       es.addEventListener(name, (e) => {
@@ -109,66 +111,49 @@ export class Live {
     this.retry = null;
   }
 
-  private onStats(ev: { session: Record<string, number>; torrents: TorrentRow[] }): void {
+  private onStats(ev: StatsEvent): void {
     this.counters = ev.session;
-    const rows: Row[] = new Array(ev.torrents.length);
-    const byHash = new Map<string, Row>();
+    if (ev.changes) this.applyChanges(ev.torrents);
+    else this.replaceRows(ev.torrents);
     let down = 0;
     let up = 0;
-    for (let i = 0; i < ev.torrents.length; i++) {
-      const t = ev.torrents[i]!;
-      const x = this.extras.get(t.info_hash);
-      const row: Row = x ? { ...t, ...x } : t;
-      rows[i] = row;
-      byHash.set(t.info_hash, row);
-      down += t.download_payload_rate;
-      up += t.upload_payload_rate;
+    for (const r of this.rows) {
+      down += r.download_payload_rate;
+      up += r.upload_payload_rate;
     }
-    this.rows = rows;
-    this.byHash = byHash;
     push(this.history, { down, up });
     if (this.watched) {
-      const r = byHash.get(this.watched.hash);
+      const r = this.byHash.get(this.watched.hash);
       push(this.watched.history, { down: r?.download_payload_rate ?? 0, up: r?.upload_payload_rate ?? 0 });
     }
     if (this.connection !== 'open') this.connection = 'open';
     this.changed();
   }
 
+  /** A stream's first stats event: every torrent. */
+  private replaceRows(torrents: TorrentRow[]): void {
+    this.rows = torrents;
+    this.byHash = new Map(torrents.map((t) => [t.info_hash, t]));
+  }
+
+  /** A later one: only the torrents that changed (a new one is appended; a removed one came as torrent_removed). */
+  private applyChanges(torrents: TorrentRow[]): void {
+    if (torrents.length === 0) return;
+    const updated = new Map<string, Row>(torrents.map((t) => [t.info_hash, t]));
+    // A new array, so components that compare rows by identity see the change.
+    const rows = this.rows.map((r) => updated.get(r.info_hash) ?? r);
+    for (const [hash, row] of updated) {
+      if (!this.byHash.has(hash)) rows.push(row);
+      this.byHash.set(hash, row);
+    }
+    this.rows = rows;
+  }
+
   private onRemoved(hash: string): void {
-    this.extras.delete(hash);
     if (!this.byHash.has(hash)) return;
     this.byHash.delete(hash);
     this.rows = this.rows.filter((r) => r.info_hash !== hash);
     this.changed();
-  }
-
-  private async loadExtras(): Promise<void> {
-    try {
-      for (const x of await api.extras()) this.extras.set(x.info_hash, x);
-    } catch {
-      return; // shown as missing dates; the next connection tries again
-    }
-    this.mergeExtras();
-  }
-
-  /** Shows extras that arrived after the rows at once, not with the next stats event. */
-  private mergeExtras(): void {
-    this.rows = this.rows.map((r) => {
-      const x = this.extras.get(r.info_hash);
-      return x ? { ...r, ...x } : r;
-    });
-    this.byHash = new Map(this.rows.map((r) => [r.info_hash, r]));
-    this.changed();
-  }
-
-  private async loadExtra(hash: string): Promise<void> {
-    try {
-      this.extras.set(hash, await api.extra(hash));
-    } catch {
-      return; // removed again at once, or the connection dropped
-    }
-    if (this.byHash.has(hash)) this.mergeExtras();
   }
 
   watch(hash: string | null): void {

@@ -125,6 +125,21 @@ describe('trackers', () => {
     expect(ann[1]!.at - ann[0]!.at).toBeGreaterThanOrEqual(1900);
   });
 
+  it('a tracker shows when it last answered an announce and when the next announce is due', async () => {
+    const tr = track(await startScriptedTracker(() => ({ interval: 600, complete: 0, incomplete: 0, peers: new Uint8Array(0) })));
+    const t = await torrent('times', []);
+    const s = await session();
+    const before = Math.floor(Date.now() / 1000);
+    const h = await s.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('trk-times-dl'), trackers: [tr.url] });
+    await waitFor(() => h.trackers()[0]!.status === 'working', 10_000, 'an answered announce');
+    const after = Math.floor(Date.now() / 1000);
+    const [info] = h.trackers();
+    expect(info!.last_announce).toBeGreaterThanOrEqual(before);
+    expect(info!.last_announce).toBeLessThanOrEqual(after);
+    expect(info!.next_announce - info!.last_announce).toBeGreaterThanOrEqual(599);
+    expect(info!.next_announce - info!.last_announce).toBeLessThanOrEqual(601);
+  });
+
   it('a failing tracker shows its error and is retried with growing back-off', async () => {
     const tr = track(await startScriptedTracker(() => ({ 'failure reason': 'torrent not registered' })));
     const t = await torrent('failing', [tr.url]);

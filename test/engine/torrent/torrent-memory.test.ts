@@ -10,7 +10,7 @@ import { MemoryStorage } from '../../../packages/engine/src/storage/memory-stora
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
 import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
 import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
-import { buildStatus } from '../../../packages/engine/src/torrent/status.js';
+import { buildStatus, buildSummary, SUMMARY_FIELDS } from '../../../packages/engine/src/torrent/status.js';
 import type { TorrentInfo } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { MovableStorage } from '../../../packages/engine/src/torrent/move-storage.js';
 
@@ -110,6 +110,20 @@ describe('Torrent over memory storage', () => {
     const sent = transport.sent();
     const block = Buffer.from(data.subarray(info.pieceLength + BLOCK, info.pieceLength + 2 * BLOCK));
     expect(sent.subarray(sent.length - BLOCK)).toEqual(block);
+  });
+
+  it('summarises itself with the values its full status has for those fields, downloading and seeding', async () => {
+    const data = testData(3 * 4 * BLOCK + 777, 9);
+    const t = memoryTorrent({ data, info: infoFor(data, 4 * BLOCK) });
+    const same = (): void => {
+      const now = Date.now();
+      const st: Record<string, unknown> = { ...buildStatus(t.torrent, now) };
+      expect(buildSummary(t.torrent, now)).toEqual(Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, st[f]])));
+    };
+    same();
+    await downloadFromSeed(t);
+    expect(t.torrent.state).toBe('seeding');
+    same();
   });
 
   it('does not count BEP 47 pad files as the user\'s bytes in its status or the payload counters', async () => {

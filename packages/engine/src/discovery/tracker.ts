@@ -77,6 +77,8 @@ interface TrackerEntry {
   message: string;
   /** ms timestamps */
   nextAnnounce: number;
+  /** When the last announce was answered or failed; 0 before any. */
+  lastAnnounce: number;
   minAnnounce: number;
   lastScrape: number;
   intervalS: number;
@@ -159,7 +161,7 @@ export class TrackerList {
     const kind = trackerKind(url);
     const e: TrackerEntry = {
       url, tier, kind, fails: 0, message: kind ? '' : 'unsupported tracker protocol',
-      nextAnnounce: 0, minAnnounce: 0, lastScrape: 0, intervalS: 0,
+      nextAnnounce: 0, lastAnnounce: 0, minAnnounce: 0, lastScrape: 0, intervalS: 0,
       startSent: false, completeSent: false, verified: false, updating: false, numPeers: 0, trackerId: '',
     };
     insertByTier(this.entries, e);
@@ -203,6 +205,9 @@ export class TrackerList {
       status: !e.kind ? 'error' : e.updating ? 'announcing' : e.fails > 0 ? 'error' : e.verified ? 'working' : 'idle',
       message: e.message,
       num_peers: e.numPeers,
+      last_announce: e.lastAnnounce > 0 ? Math.floor(e.lastAnnounce / 1000) : -1,
+      // nextAnnounce is 0 for "at once" (a start or a new tracker): shown as now rather than 1970.
+      next_announce: this.started && e.kind ? Math.floor(Math.max(e.nextAnnounce, Date.now()) / 1000) : -1,
     }));
   }
 
@@ -336,6 +341,7 @@ export class TrackerList {
     const minInterval = data.minIntervalS;
     e.intervalS = Math.max(asked, minInterval, this.host.minAnnounceInterval);
     e.nextAnnounce = now + e.intervalS * 1000;
+    e.lastAnnounce = now;
     e.minAnnounce = now + minInterval * 1000;
     e.fails = 0;
     e.verified = true;
@@ -369,6 +375,7 @@ export class TrackerList {
     const min = this.host.retryDelayMin;
     const delay = Math.min(RETRY_DELAY_MAX_S, min + (e.fails * e.fails * min * BACKOFF_PERCENT) / 100);
     e.nextAnnounce = now + delay * 1000;
+    e.lastAnnounce = now;
   }
 
   private sendStopped(e: TrackerEntry): void {

@@ -23,6 +23,10 @@ export interface TrackerInfo {
   status: 'idle' | 'announcing' | 'working' | 'error';
   message: string;
   num_peers: number;
+  /** Unix seconds of the last announce's answer or failure; -1 before any. */
+  last_announce: number;
+  /** Unix seconds when the next announce is due (in the past: at the next tick); -1 when none is scheduled (stopped, or a URL we cannot announce to). */
+  next_announce: number;
 }
 
 /** Where a peer address came from. */

@@ -150,6 +150,53 @@ function seconds(s: number): string {
   return `${whole}.0`;
 }
 
+/** The fields of {@link TorrentSummary}: what a list of many torrents shows. */
+export const SUMMARY_FIELDS = [
+  'info_hash', 'name', 'state', 'paused', 'progress', 'download_rate', 'upload_rate', 'download_payload_rate',
+  'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error', 'eta', 'ratio',
+  'added_time', 'all_time_download', 'all_time_upload',
+] as const satisfies readonly (keyof TorrentStatus)[];
+
+/** A few status fields, each as in {@link TorrentStatus}, built without the rest (no piece list, no discovery). */
+export type TorrentSummary = Pick<TorrentStatus, (typeof SUMMARY_FIELDS)[number]>;
+
+/** Wanted progress, or checking progress while checking; 1 once finished. */
+function progressOf(t: TorrentView, wanted: number, wantedDone: number): number {
+  const numPieces = t.picker?.numPieces ?? 0;
+  if (t.isFinished && t.hasMetadata) return 1;
+  if (t.state === 'checking_files' && numPieces > 0) return t.checkedPieces / numPieces;
+  if (!t.hasMetadata) return 0;
+  return wanted === 0 ? 1 : wantedDone / wanted;
+}
+
+/** A torrent's summary at `now` (ms): the same values as {@link buildStatus}'s, at a fraction of its cost. */
+export function buildSummary(t: TorrentView, now: number): TorrentSummary {
+  const { done, wantedDone, wanted } = t.doneBytes();
+  const conn = t.connections();
+  const rates = currentRates(t, now);
+  return {
+    info_hash: t.infoHash,
+    name: t.name,
+    state: t.state,
+    paused: (t.flags & TORRENT_FLAGS.paused) !== 0,
+    progress: progressOf(t, wanted, wantedDone),
+    download_rate: rates.download_rate,
+    upload_rate: rates.upload_rate,
+    download_payload_rate: rates.download_payload_rate,
+    upload_payload_rate: rates.upload_payload_rate,
+    num_peers: conn.connections,
+    num_seeds: conn.seeds,
+    total_done: done,
+    total_wanted: wanted,
+    error: t.errorMessage,
+    eta: etaSeconds(t.isFinished && t.hasMetadata, t.hasMetadata, wanted - wantedDone, rates.download_payload_rate),
+    ratio: shareRatio(t.allTimeUpload, t.allTimeDownload, done),
+    added_time: t.addedTime,
+    all_time_download: t.allTimeDownload,
+    all_time_upload: t.allTimeUpload,
+  };
+}
+
 /** A torrent's status from its read-only view at `now` (ms), with its discovery's state when it has one. */
 export function buildStatus(t: TorrentView, now: number, discovery?: DiscoveryStatus): TorrentStatus {
   const picker = t.picker;
@@ -158,11 +205,7 @@ export function buildStatus(t: TorrentView, now: number, discovery?: DiscoverySt
   for (let i = 0; i < numPieces; i++) pieces[i] = picker!.have(i);
   const { total, done, wantedDone, wanted } = t.doneBytes();
   const state = t.state;
-  let progress: number;
-  if (state === 'checking_files' && numPieces > 0) progress = t.checkedPieces / numPieces;
-  else if (!t.hasMetadata) progress = 0;
-  else progress = wanted === 0 ? 1 : wantedDone / wanted;
-  if (t.isFinished && t.hasMetadata) progress = 1;
+  const progress = progressOf(t, wanted, wantedDone);
   const conn = t.connections();
   const f = t.flags;
   const flag = (bit: number): boolean => (f & bit) !== 0;

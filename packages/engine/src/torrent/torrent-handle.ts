@@ -1,6 +1,6 @@
 import type { TrackerInfo } from '../discovery/types.js';
 import type { FileInfo, PeerInfo, TorrentControl } from './torrent-view.js';
-import { buildStatus, type TorrentStatus } from './status.js';
+import { buildStatus, buildSummary, type TorrentStatus, type TorrentSummary } from './status.js';
 import { TORRENT_FLAGS, flagNames, type TorrentFlagName } from '../session/add-torrent-params.js';
 import { encodeTorrentFile } from '../metainfo/metainfo.js';
 import { SpritzleError } from '../errors.js';
@@ -83,6 +83,11 @@ export class TorrentHandle {
   status(): TorrentStatus {
     const t = this.t;
     return buildStatus(t, Date.now(), t.discovery?.status());
+  }
+
+  /** The fields of status() a list of many torrents shows (SUMMARY_FIELDS), without building the rest. */
+  summary(): TorrentSummary {
+    return buildSummary(this.t, Date.now());
   }
 
   /**

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import type { Router } from 'express';
 import type { Session } from '@spritzle/engine';
 import { confineSavePathField } from '../add-params.js';
@@ -28,6 +29,14 @@ export function sessionRoutes(router: Router, session: Session, opts: ResolvedOp
     },
   });
   route(router, '/session/tags', { get: (_req, res) => { res.json(session.tags()); } });
+  // Free space where downloads land: the download root, or the default save_path when the daemon has none.
+  route(router, '/session/disk', {
+    get: async (_req, res) => {
+      const dir = opts.downloadRoot ?? session.settings().save_path;
+      const s = await statfs(dir);
+      res.json({ path: dir, free_bytes: s.bavail * s.bsize, total_bytes: s.blocks * s.bsize } satisfies DiskSpace);
+    },
+  });
   route(router, '/session/settings', {
     get: (_req, res) => { res.json(session.settings()); },
     // Answers with every setting after the change (the original answered an empty body), so a client sees
@@ -41,4 +50,11 @@ export function sessionRoutes(router: Router, session: Session, opts: ResolvedOp
       res.json(session.applySettings(body));
     }],
   });
+}
+
+/** GET /session/disk: the file system holding the downloads; free_bytes is what an unprivileged writer may use. */
+export interface DiskSpace {
+  path: string;
+  free_bytes: number;
+  total_bytes: number;
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type FileInfo, type PeerInfo, type TorrentStatus, type TrackerInfo } from '../api.js';
-import { formatBytes, formatDate, formatPercent, formatRate, formatRatio } from '../format.js';
+import { formatBytes, formatDate, formatDuration, formatPercent, formatRate, formatRatio } from '../format.js';
 import { useLive } from '../hooks.js';
 import { live } from '../live.js';
 import { displayState } from '../table.js';
@@ -139,17 +139,18 @@ function Peers({ peers }: { peers: PeerInfo[] }) {
   return (
     <table class="grid">
       <caption class="sr-only">Peers</caption>
-      <thead><tr><th scope="col">Address</th><th scope="col">Client</th><th scope="col">Flags</th><th scope="col">Down</th><th scope="col">Up</th><th scope="col">Progress</th><th scope="col">Transport</th></tr></thead>
+      <thead><tr><th scope="col">Address</th><th scope="col">Client</th><th scope="col">Flags</th><th scope="col">Down</th><th scope="col">Up</th><th scope="col">Progress</th><th scope="col">Transport</th><th scope="col">Encryption</th></tr></thead>
       <tbody>
         {peers.map((p) => (
           <tr key={`${p.ip}:${p.port}`}>
             <td>{p.ip.includes(':') ? `[${p.ip}]` : p.ip}:{p.port}</td>
-            <td>{p.client}</td>
+            <td>{p.client || '–'}</td>
             <td><code>{p.flags}</code></td>
             <td>{formatRate(p.down_speed)}</td>
             <td>{formatRate(p.up_speed)}</td>
             <td>{formatPercent(p.progress)}</td>
             <td>TCP, {p.direction}</td>
+            <td>{encryption(p)}</td>
           </tr>
         ))}
       </tbody>
@@ -157,15 +158,29 @@ function Peers({ peers }: { peers: PeerInfo[] }) {
   );
 }
 
+/** MSE (BEP 8-style obfuscation) as libtorrent's peer_info flags tell it. */
+function encryption(p: PeerInfo): string {
+  if (p.rc4_encrypted) return 'RC4 (MSE)';
+  if (p.plaintext_encrypted) return 'MSE handshake, plaintext';
+  return 'none';
+}
+
+/** A due time as "in 29m 58s" ("now" once due, "–" when none is scheduled). */
+function nextAnnounce(unixSeconds: number): string {
+  if (unixSeconds < 0) return '–';
+  const left = unixSeconds - Math.floor(Date.now() / 1000);
+  return left <= 0 ? 'now' : `in ${formatDuration(left)}`;
+}
+
 function Trackers({ trackers }: { trackers: TrackerInfo[] }) {
   if (trackers.length === 0) return <p class="muted">No trackers.</p>;
   return (
     <table class="grid">
       <caption class="sr-only">Trackers</caption>
-      <thead><tr><th scope="col">URL</th><th scope="col">Tier</th><th scope="col">State</th><th scope="col">Peers</th><th scope="col">Message</th></tr></thead>
+      <thead><tr><th scope="col">URL</th><th scope="col">Tier</th><th scope="col">State</th><th scope="col">Peers</th><th scope="col">Last announce</th><th scope="col">Next announce</th><th scope="col">Message</th></tr></thead>
       <tbody>
         {trackers.map((t) => (
-          <tr key={t.url}><td class="path">{t.url}</td><td>{t.tier}</td><td>{t.status}</td><td>{t.num_peers}</td><td>{t.message}</td></tr>
+          <tr key={t.url}><td class="path">{t.url}</td><td>{t.tier}</td><td>{t.status}</td><td>{t.num_peers}</td><td>{t.last_announce < 0 ? '–' : formatDate(t.last_announce)}</td><td>{nextAnnounce(t.next_announce)}</td><td>{t.message}</td></tr>
         ))}
       </tbody>
     </table>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Settings } from '../api.js';
+import { api, type DiskSpace, type Settings } from '../api.js';
 import { formatBytes } from '../format.js';
 import { useLive } from '../hooks.js';
 import { live } from '../live.js';
@@ -20,12 +20,14 @@ const FIELDS: { key: string; label: string; kind: 'number' | 'text' | 'bool'; hi
 export function SessionView() {
   const version = useLive();
   const c = live.counters;
+  const disk = useDisk(live.rows.length);
   const facts: [string, string][] = [
     ['Torrents', String(live.rows.length)],
     ['Peers connected', String(c['peer.num_peers_connected'] ?? 0)],
     ['DHT nodes', String(c['dht.dht_nodes'] ?? 0)],
     ['Downloaded (session)', formatBytes(c['net.recv_payload_bytes'] ?? 0)],
     ['Uploaded (session)', formatBytes(c['net.sent_payload_bytes'] ?? 0)],
+    ['Free disk space', disk ? `${formatBytes(disk.free_bytes)} of ${formatBytes(disk.total_bytes)} (${disk.path})` : '…'],
   ];
   return (
     <section class="session" aria-label="Session">
@@ -35,6 +37,15 @@ export function SessionView() {
       <SettingsForm />
     </section>
   );
+}
+
+/** The download root's free space, asked again when torrents come or go (no polling). */
+function useDisk(torrents: number): DiskSpace | null {
+  const [disk, setDisk] = useState<DiskSpace | null>(null);
+  useEffect(() => {
+    api.disk().then(setDisk, () => setDisk(null));
+  }, [torrents]);
+  return disk;
 }
 
 function SettingsForm() {
