@@ -6,6 +6,9 @@
  */
 import type { PiecePicker, PieceSet } from './piece-picker.js';
 
+/** Below this rate (bytes/s, 16 KiB/s) the fastest peer's rate says too little to call any peer slow. */
+const MIN_MEASURED_RATE = 0x4000;
+
 export type DeadlineOwner = object;
 
 export class PieceDeadlines {
@@ -137,7 +140,7 @@ export function pickTimeCritical(
 
 /** A peer worth time-critical requests: at least a quarter of the fastest peer's rate (all are, before rates exist). */
 export function isFastPeer(rate: number, fastestRate: number): boolean {
-  return fastestRate < 16384 || rate * 4 >= fastestRate;
+  return fastestRate < MIN_MEASURED_RATE || rate * 4 >= fastestRate;
 }
 
 /**

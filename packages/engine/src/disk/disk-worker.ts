@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHash, hash as oneShot } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { BLOCK_SIZE } from '../block-size.js';
 
 /** A job: hash `len` bytes at `off` of `sab`, or (with `spans`) write them. */
 export interface DiskJob {
@@ -38,10 +39,10 @@ function hash(view: Uint8Array): ArrayBuffer {
 
 /** BEP 52: the SHA-256 of each 16 KiB block (the last may be shorter), packed. */
 function blockHashes(view: Uint8Array): ArrayBuffer {
-  const n = Math.ceil(view.length / 16384);
+  const n = Math.ceil(view.length / BLOCK_SIZE);
   const out = new ArrayBuffer(n * 32);
   const o = new Uint8Array(out);
-  for (let i = 0; i < n; i++) o.set(oneShot('sha256', view.subarray(i * 16384, (i + 1) * 16384), 'buffer'), i * 32);
+  for (let i = 0; i < n; i++) o.set(oneShot('sha256', view.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE), 'buffer'), i * 32);
   return out;
 }
 

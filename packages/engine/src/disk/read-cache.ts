@@ -30,7 +30,7 @@ export class CachedPiece {
 }
 
 /** Default budget: libtorrent 1.2's cache_size (1,024 blocks of 16 KiB). */
-export const READ_CACHE_BYTES = 16 * 1024 * 1024;
+export const READ_CACHE_BYTES = 16 << 20;
 
 export class ReadCache {
   private readonly byOwner = new Map<object, Map<number, CachedPiece>>();

@@ -61,7 +61,7 @@ const enc = new TextEncoder();
 /** A piece size for `total` bytes: about a thousand pieces, a power of two from 16 KiB to 16 MiB. */
 export function autoPieceLength(total: number): number {
   let p = BLOCK_SIZE;
-  while (p < 16 * 1024 * 1024 && p * 1024 < total) p *= 2;
+  while (p < 16 << 20 && p * 1024 < total) p *= 2;
   return p;
 }
 

@@ -10,7 +10,9 @@
  */
 import { hash } from 'node:crypto';
 
-export const BLOCK_SIZE = 16384;
+import { BLOCK_SIZE } from '../block-size.js';
+
+export { BLOCK_SIZE };
 export const HASH_SIZE = 32;
 /** Most hashes one hash request may ask for (libtorrent's limit: a 128 MiB piece's blocks). */
 export const MAX_HASH_REQUEST_COUNT = 8192;
