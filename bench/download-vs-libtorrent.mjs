@@ -106,7 +106,9 @@ try {
       const out = join(work, `out-${client}`);
       await rm(out, { recursive: true, force: true });
       const cmd = client === 'spritzle'
-        ? `node ${cli} download ${torrentPath} -o ${out} --peer 127.0.0.1:${seed.port} --no-dht --json`
+        // TCP against TCP: the libtorrent seed and downloader (lt_peer.py) are TCP-only, so spritzle's uTP-first
+        // dial would only add its utp_connect_timeout (3 s) to every run. bench/utp-vs-libtorrent.mjs measures uTP.
+        ? `node ${cli} download ${torrentPath} -o ${out} --peer 127.0.0.1:${seed.port} --no-dht --no-utp --json`
         : `/usr/bin/python3 ${ltPeer} get ${torrentPath} --save-path ${out} --peer 127.0.0.1:${seed.port}`;
       const r = await timed(cmd);
       const json = JSON.parse(r.lines.filter((l) => l.startsWith('{')).pop() ?? '{}');

@@ -30,7 +30,7 @@ async function downloadRun(client, ports) {
   await rm(out, { recursive: true, force: true });
   const peerArgs = ports.map((p) => `--peer 127.0.0.1:${p}`).join(' ');
   const cmd = client === 'spritzle'
-    ? `${process.execPath} ${cli} download ${data.torrentPath} -o ${out} ${peerArgs} --no-dht --json`
+    ? `${process.execPath} ${cli} download ${data.torrentPath} -o ${out} ${peerArgs} --no-dht --no-utp --json`
     : `/usr/bin/python3 ${ltPeer} get ${data.torrentPath} --save-path ${out} ${peerArgs}`;
   const r = await timed(cmd);
   const json = JSON.parse(r.lines.filter((l) => l.startsWith('{')).pop() ?? '{}');

@@ -67,6 +67,7 @@ program.command('download')
   .option('--dht-bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collectPeer)
   .option('--dht-port <port>', 'UDP port of the DHT node (default: the listen port)', portParser(true))
   .option('--timeout <seconds>', 'give up (exit 1) if not complete this many seconds after adding', seconds)
+  .option('--no-utp', 'TCP only: no uTP either way (by default peers are dialled over uTP first, then TCP, as libtorrent does)')
   .action(async (file: string, opts: DownloadOptions) => {
     const { runDownload } = await import('./commands/download.js');
     exitCode = await runDownload(file, opts);
@@ -81,6 +82,7 @@ program.command('seed')
   .option('--no-dht', 'do not run a DHT node (on by default, bootstrapping from libtorrent\'s routers)')
   .option('--dht-bootstrap <host:port>', 'DHT bootstrap node (repeatable)', collectPeer)
   .option('--dht-port <port>', 'UDP port of the DHT node, for others to bootstrap from (default: the listen port)', portParser(true))
+  .option('--no-utp', 'TCP only: no uTP either way (by default peers are dialled over uTP first, then TCP, as libtorrent does)')
   .action(async (file: string, opts: SeedOptions) => {
     const { runSeed } = await import('./commands/seed.js');
     exitCode = await runSeed(file, opts);

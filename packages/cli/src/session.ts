@@ -26,6 +26,15 @@ export interface DhtFlags {
   dhtPort?: number;
 }
 
+export interface TransportFlags {
+  utp: boolean;
+}
+
+/** Engine settings for --no-utp: TCP only, both ways (libtorrent's enable_{outgoing,incoming}_utp). */
+export function transportSettings(f: TransportFlags): Partial<SessionSettings> {
+  return f.utp ? {} : { enable_outgoing_utp: false, enable_incoming_utp: false };
+}
+
 /** Engine settings for the --dht / --no-dht, --dht-bootstrap and --dht-port flags. */
 export function dhtSettings(f: DhtFlags): Partial<SessionSettings> {
   return {

@@ -5,12 +5,12 @@ import type { Session, TorrentHandle, TorrentStatus } from '@spritzle/engine';
 import { CliError, describeError } from '../errors.js';
 import { escapeControl, formatBytes, jsonForTerminal, mib, round } from '../format.js';
 import { downloadProgress } from '../progress.js';
-import { dhtSettings, openSession, type DhtFlags } from '../session.js';
+import { dhtSettings, openSession, transportSettings, type DhtFlags, type TransportFlags } from '../session.js';
 import { exitCodeFor, trapSignals, type SignalTrap } from '../signals.js';
 import { loadTorrent } from '../torrent-file.js';
 import { deadline, deferred } from '../wait.js';
 
-export interface DownloadOptions extends DhtFlags {
+export interface DownloadOptions extends DhtFlags, TransportFlags {
   /** Save path; the current folder when not given. */
   output?: string;
   /** Stay and seed once complete, until SIGINT/SIGTERM. */
@@ -82,7 +82,7 @@ export async function runDownload(file: string, opts: DownloadOptions): Promise<
   const trap = trapSignals();
   let session: Session | null = null;
   try {
-    session = await openSession(opts.host, opts.listenPort, { save_path: saveDir, ...dhtSettings(opts) });
+    session = await openSession(opts.host, opts.listenPort, { save_path: saveDir, ...dhtSettings(opts), ...transportSettings(opts) });
     if (peers.length === 0 && !torrent.hasTrackers && !opts.dht) {
       // Without DHT such a download can only be fed by peers that dial in; say so instead of
       // leaving the user to wonder why nothing happens. (After the session opened, so that a listen

@@ -3,13 +3,13 @@ import { resolve as resolvePath } from 'node:path';
 import type { Session, TorrentHandle } from '@spritzle/engine';
 import { CliError, describeError } from '../errors.js';
 import { formatHostPort } from '../net.js';
-import { dhtSettings, openSession, type DhtFlags } from '../session.js';
+import { dhtSettings, openSession, transportSettings, type DhtFlags, type TransportFlags } from '../session.js';
 import { trapSignals } from '../signals.js';
 import { loadTorrent } from '../torrent-file.js';
 import { deferred } from '../wait.js';
 import { uploadSummary } from './download.js';
 
-export interface SeedOptions extends DhtFlags {
+export interface SeedOptions extends DhtFlags, TransportFlags {
   data: string;
   listenPort: number;
   host: string;
@@ -32,7 +32,7 @@ export async function runSeed(file: string, opts: SeedOptions): Promise<number> 
   const trap = trapSignals();
   let session: Session | null = null;
   try {
-    session = await openSession(opts.host, opts.listenPort, { save_path: dataDir, ...dhtSettings(opts) });
+    session = await openSession(opts.host, opts.listenPort, { save_path: dataDir, ...dhtSettings(opts), ...transportSettings(opts) });
     const failed = deferred<never>();
     session.on('torrent_error', ({ info_hash, error, file: errFile }) => {
       if (info_hash === hash) failed.reject(new CliError(`seeding ${hash} failed: ${error}${errFile ? ` (${errFile})` : ''}`));
