@@ -359,8 +359,7 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   onCancel(index: number, offset: number, length: number): void {
     this.seen();
     this.counters.inc(M.ses_num_incoming_cancel);
-    const i = this.findPeerRequest(index, offset, length);
-    if (i >= 0) this.peerRequests.splice(i, 3);
+    this.forgetPeerRequest(this.findPeerRequest(index, offset, length));
   }
 
   onPort(): void {
@@ -459,6 +458,14 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     const r = this.peerRequests;
     for (let i = 0; i < r.length; i += 3) if (r[i] === index && r[i + 1] === offset && r[i + 2] === length) return i;
     return -1;
+  }
+
+  /** Drops the request at `i` (none when -1) in place: no array of removed items per answered block, as splice makes. */
+  private forgetPeerRequest(i: number): void {
+    if (i < 0) return;
+    const r = this.peerRequests;
+    r.copyWithin(i, i + 3);
+    r.length -= 3;
   }
 
   /** The peer still wants this block (not cancelled, not dropped by our choke). */
@@ -652,8 +659,7 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
 
   /** Refuses one of the peer's requests: forgotten, and a reject sent where the fast extension allows. */
   refuseRequest(index: number, offset: number, length: number): void {
-    const i = this.findPeerRequest(index, offset, length);
-    if (i >= 0) this.peerRequests.splice(i, 3);
+    this.forgetPeerRequest(this.findPeerRequest(index, offset, length));
     this.sendReject(index, offset, length);
   }
 
@@ -671,23 +677,24 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
   sendBlock(index: number, offset: number, block: Uint8Array): boolean {
     const i = this.findPeerRequest(index, offset, block.length);
     if (i < 0 || this.closed) return false;
-    this.peerRequests.splice(i, 3);
+    this.forgetPeerRequest(i);
     this.flushBatch();
     const t = this.transport;
     t.cork();
     this.send(encodePieceHeader(index, offset, block.length));
-    this.lastSentAt = Date.now();
+    const now = Date.now();
+    this.lastSentAt = now;
     t.write(block, this.blockFlushed);
     t.uncork();
-    this.accountUpload(block.length);
+    this.accountUpload(block.length, now);
     return true;
   }
 
-  private accountUpload(n: number): void {
+  private accountUpload(n: number, now = Date.now()): void {
     this.uploadedPayload += n;
     this.uploadedInTick += n;
     this.uploadedSinceUnchoke += n;
-    this.lastPayloadAt = Date.now();
+    this.lastPayloadAt = now;
     this.counters.inc(M.ses_num_outgoing_piece);
     this.counters.inc(M.net_sent_payload_bytes, n);
   }
