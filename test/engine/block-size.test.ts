@@ -2,7 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { BLOCK_SIZE } from '../../packages/engine/src/block-size.js';
-import { DEFAULT_BLOCK_SIZE } from '../../packages/engine/src/algo/piece-picker.js';
+import { PiecePicker } from '../../packages/engine/src/algo/piece-picker.js';
 import { BLOCK_SIZE as WIRE_BLOCK_SIZE } from '../../packages/engine/src/wire/codec.js';
 
 const src = join(process.cwd(), 'packages/engine/src');
@@ -12,7 +12,7 @@ const sources = (dir: string): string[] =>
 describe('the block size', () => {
   it('is 16 KiB, the one the picker, storage and the wire use', () => {
     expect(BLOCK_SIZE).toBe(16384);
-    expect(DEFAULT_BLOCK_SIZE).toBe(BLOCK_SIZE);
+    expect(new PiecePicker(1, 4 * BLOCK_SIZE, 4 * BLOCK_SIZE).blocksPerPiece).toBe(4);
     expect(WIRE_BLOCK_SIZE).toBe(BLOCK_SIZE);
   });
 

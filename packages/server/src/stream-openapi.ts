@@ -84,7 +84,7 @@ export const STREAM_PATHS: Record<string, PathItem> = {
       description: 'The url-list of the .torrent and the url_seeds given when adding, with state, last error and rates.',
       responses: {
         200: { description: 'The web seeds.', content: json({ type: 'array', items: WEB_SEED }, WEB_SEEDS_EXAMPLE) },
-        400: error('Malformed info-hash.', 'invalid_info_hash', '"xyz" is not an info-hash (40 hex characters)', 'hash'),
+        400: error('Malformed info-hash.', 'invalid_info_hash', '"xyz" is not an info-hash (40 hex characters, or 64 for a v2 one)', 'hash'),
         404: error('No torrent with this info-hash in the session.', 'torrent_not_found', `no torrent ${HASH} in the session`),
       },
     },
@@ -118,7 +118,7 @@ export const STREAM_PATHS: Record<string, PathItem> = {
       parameters: [HASH_PARAM, TOKEN_PARAM],
       responses: {
         200: { description: 'The playlist.', content: M3U },
-        400: error('Malformed info-hash, or no metadata yet.', 'invalid_info_hash', '"xyz" is not an info-hash (40 hex characters)', 'hash'),
+        400: error('Malformed info-hash, or no metadata yet.', 'invalid_info_hash', '"xyz" is not an info-hash (40 hex characters, or 64 for a v2 one)', 'hash'),
         404: error('No torrent with this info-hash in the session.', 'torrent_not_found', `no torrent ${HASH} in the session`),
       },
     },

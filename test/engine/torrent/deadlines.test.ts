@@ -7,7 +7,7 @@ import { DEFAULT_SETTINGS } from '../../../packages/engine/src/session/settings.
 import { Counters } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
-import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
+import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
 import { InlineDiskIo, fakePeer, infoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

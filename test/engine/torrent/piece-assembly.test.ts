@@ -7,7 +7,7 @@ import { MemoryStorage } from '../../../packages/engine/src/storage/memory-stora
 import type { PeerConnection } from '../../../packages/engine/src/peer/peer-connection.js';
 import type { Contributor } from '../../../packages/engine/src/torrent/piece-assembly.js';
 import { PieceAssembly, type AssemblyListener } from '../../../packages/engine/src/torrent/piece-assembly.js';
-import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
+import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
 import { InlineDiskIo, fakePeer, infoFor, testData } from '../../helpers/memory-torrent.js';
 
 type Outcome =

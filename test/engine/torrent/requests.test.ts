@@ -3,7 +3,8 @@ import { PiecePicker } from '../../../packages/engine/src/algo/piece-picker.js';
 import { RateLimiter } from '../../../packages/engine/src/algo/bandwidth.js';
 import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import type { PeerConnection } from '../../../packages/engine/src/peer/peer-connection.js';
-import { BLOCK, BLOCK_DROPPED, BLOCK_REDUNDANT, BlockRequests, type RequestTorrent } from '../../../packages/engine/src/torrent/requests.js';
+import { BLOCK_DROPPED, BLOCK_REDUNDANT, BlockRequests, type RequestTorrent } from '../../../packages/engine/src/torrent/requests.js';
+import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
 import { fakePeer, sentRequests, wire } from '../../helpers/memory-torrent.js';
 import type { FakeTransport } from '../../helpers/fake-transport.js';
 

@@ -8,7 +8,7 @@ import { DEFAULT_SETTINGS } from '../../../packages/engine/src/session/settings.
 import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
-import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
+import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
 import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
 import { buildStatus, buildSummary, SUMMARY_FIELDS } from '../../../packages/engine/src/torrent/status.js';
 import type { TorrentInfo } from '../../../packages/engine/src/metainfo/metainfo.js';

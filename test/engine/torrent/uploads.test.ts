@@ -7,7 +7,7 @@ import { DEFAULT_SETTINGS } from '../../../packages/engine/src/session/settings.
 import { Counters } from '../../../packages/engine/src/stats/counters.js';
 import { FileLayout } from '../../../packages/engine/src/storage/file-layout.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
-import { BLOCK } from '../../../packages/engine/src/torrent/requests.js';
+import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
 import { Uploads } from '../../../packages/engine/src/torrent/uploads.js';
 import { testData } from '../../helpers/memory-torrent.js';
 

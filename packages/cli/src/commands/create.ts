@@ -47,19 +47,33 @@ export async function runCreate(path: string, opts: CreateOptions): Promise<numb
   if (opts.private) ctOpts.private = true;
   if (opts.name !== undefined) ctOpts.name = opts.name;
   if (opts.comment !== undefined) ctOpts.comment = opts.comment;
+  return writeCreated(path, opts.output, progress, () => make(path, ctOpts));
+}
+
+/**
+ * Both creators end here: builds the torrent (stopping the progress line either way), checks it with the
+ * engine's parser, writes it and prints the info-hash.
+ */
+async function writeCreated(
+  path: string,
+  output: string,
+  progress: ReturnType<typeof hashProgress>,
+  build: () => Promise<Uint8Array>,
+): Promise<number> {
   let bytes: Uint8Array;
   try {
-    bytes = await make(path, ctOpts);
+    bytes = await build();
   } catch (e) {
     throw new CliError(`cannot create a torrent from ${path}: ${describeError(e).message}`);
   } finally {
     progress.stop();
   }
   // Parsing our own output with the engine proves it is a torrent spritzle accepts and gives the hash
-  // exactly as the engine (and every client) computes it.
+  // exactly as the engine (and every client) computes it: v1 for a v1 or hybrid torrent, the truncated
+  // v2 for a v2-only torrent (get_best).
   const info = parseTorrentFile(bytes);
   try {
-    await writeFile(opts.output, bytes);
+    await writeFile(output, bytes);
   } catch (e) {
     throw new CliError(`cannot write ${describeError(e).message}`);
   }
@@ -67,12 +81,10 @@ export async function runCreate(path: string, opts: CreateOptions): Promise<numb
   return 0;
 }
 
-
 /** `spritzle create --v2 | --hybrid`: the engine's BEP 52 creator (libtorrent's info dict byte for byte). */
 async function runCreateV2(path: string, opts: CreateOptions): Promise<number> {
   const progress = hashProgress();
-  let bytes: Uint8Array;
-  try {
+  return writeCreated(path, opts.output, progress, async () => {
     const created = await createTorrentFromPath(path, {
       version: opts.v2 ? 'v2' : 'hybrid',
       ...(opts.pieceLength !== undefined ? { pieceLength: opts.pieceLength } : {}),
@@ -84,19 +96,6 @@ async function runCreateV2(path: string, opts: CreateOptions): Promise<number> {
       creationDate: Math.floor(Date.now() / 1000),
       onProgress: (done, total) => progress.update(done, total),
     });
-    bytes = created.torrent;
-  } catch (e) {
-    throw new CliError(`cannot create a torrent from ${path}: ${describeError(e).message}`);
-  } finally {
-    progress.stop();
-  }
-  const info = parseTorrentFile(bytes);
-  try {
-    await writeFile(opts.output, bytes);
-  } catch (e) {
-    throw new CliError(`cannot write ${describeError(e).message}`);
-  }
-  // The hash the torrent is known by: v1 for a hybrid, the truncated v2 for a v2-only torrent (get_best).
-  process.stdout.write(`${info.infoHash}\n`);
-  return 0;
+    return created.torrent;
+  });
 }

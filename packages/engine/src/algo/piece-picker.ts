@@ -74,7 +74,6 @@ export interface PickerCounters {
   piece_picker_busy_loops: number;
 }
 
-export const DEFAULT_BLOCK_SIZE = BLOCK_SIZE;
 /** libtorrent's initial_picker_threshold. */
 export const INITIAL_PICKER_THRESHOLD = 4;
 export const DEFAULT_PRIORITY = 4;
@@ -167,7 +166,7 @@ export class PiecePicker {
    * @param blockSize capped at pieceLength, as libtorrent's block_size is min(piece_length, 16 KiB).
    * @param seed seeds the tie-breaking PRNG (tests); random by default.
    */
-  constructor(numPieces: number, pieceLength: number, totalLength: number, blockSize = DEFAULT_BLOCK_SIZE, seed?: number) {
+  constructor(numPieces: number, pieceLength: number, totalLength: number, blockSize = BLOCK_SIZE, seed?: number) {
     if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) throw new RangeError(`invalid piece length ${pieceLength}`);
     if (!Number.isSafeInteger(totalLength) || totalLength < 0) throw new RangeError(`invalid total length ${totalLength}`);
     if (!Number.isSafeInteger(blockSize) || blockSize <= 0) throw new RangeError(`invalid block size ${blockSize}`);

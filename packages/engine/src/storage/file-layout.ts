@@ -3,6 +3,7 @@
  * Pieces are not aligned to files: one piece may cover the tail of one file, several tiny files and
  * the head of the next, and the last piece is usually short.
  */
+import { DEFAULT_PRIORITY, TOP_PRIORITY } from '../algo/piece-picker.js';
 
 export interface LayoutFile {
   /** Relative to save_path, '/'-separated, already sanitised. */
@@ -21,9 +22,6 @@ export interface FileSpan {
   /** Where this span starts inside the caller's buffer (relative to the requested range). */
   bufOffset: number;
 }
-
-const DEFAULT_PRIORITY = 4;
-const MAX_PRIORITY = 7;
 
 function isNonNegativeInt(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
@@ -108,7 +106,7 @@ export class FileLayout {
       // Pad files carry no data anyone wants, so they must not keep a piece alive.
       if (f.pad || f.length === 0) continue;
       const raw = filePriorities[i];
-      const prio = raw === undefined || !Number.isFinite(raw) ? DEFAULT_PRIORITY : Math.max(0, Math.min(MAX_PRIORITY, Math.trunc(raw)));
+      const prio = raw === undefined || !Number.isFinite(raw) ? DEFAULT_PRIORITY : Math.max(0, Math.min(TOP_PRIORITY, Math.trunc(raw)));
       if (prio === 0) continue;
       const [first, last] = this.filePieceRange(i)!;
       for (let p = first; p <= last; p++) if (out[p]! < prio) out[p] = prio;

@@ -6,7 +6,6 @@ import { PieceDeadlines, isFastPeer, pickTimeCritical, type DeadlineOwner } from
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { BLOCK_SIZE } from '../block-size.js';
 
-export const BLOCK = BLOCK_SIZE;
 /** accept(): the block was not ours to use and the peer is being disconnected. */
 export const BLOCK_DROPPED = -1;
 /** accept(): a block we no longer wanted (cancelled or given up on): counted as redundant. */
@@ -89,8 +88,8 @@ export class BlockRequests {
   /** The picker's block id of (index, offset), or -1 if no block starts there. */
   blockId(index: number, offset: number): number {
     const picker = this.picker;
-    if (index >= picker.numPieces || offset % BLOCK !== 0) return -1;
-    const block = offset / BLOCK;
+    if (index >= picker.numPieces || offset % BLOCK_SIZE !== 0) return -1;
+    const block = offset / BLOCK_SIZE;
     if (block >= picker.blocksInPiece(index)) return -1;
     return index * picker.blocksPerPiece + block;
   }
@@ -134,7 +133,7 @@ export class BlockRequests {
     if (limited) {
       // Bandwidth is spent when a block is requested (libtorrent limits the socket; the effect is the same).
       now ??= Date.now();
-      allowed = Math.floor(Math.min(this.limiter.available(now), this.sessionLimiter.available(now)) / BLOCK);
+      allowed = Math.floor(Math.min(this.limiter.available(now), this.sessionLimiter.available(now)) / BLOCK_SIZE);
       if (allowed <= 0) {
         this.throttled = true;
         this.torrent.limiterWake();
@@ -161,8 +160,8 @@ export class BlockRequests {
       n += picker.pick(peer.pieces, want, out, opts);
     }
     if (limited) {
-      this.limiter.consume(n * BLOCK);
-      this.sessionLimiter.consume(n * BLOCK);
+      this.limiter.consume(n * BLOCK_SIZE);
+      this.sessionLimiter.consume(n * BLOCK_SIZE);
     }
     const bpp = picker.blocksPerPiece;
     for (let i = 0; i < n; i++) {
@@ -170,7 +169,7 @@ export class BlockRequests {
       const piece = (id / bpp) | 0;
       const block = id - piece * bpp;
       peer.outstanding.add(id);
-      peer.request(piece, block * BLOCK, picker.blockLength(piece, block));
+      peer.request(piece, block * BLOCK_SIZE, picker.blockLength(piece, block));
     }
     if (n > 0) peer.lastRequestAt = now ?? Date.now();
     else if (peer.outstanding.size === 0) this.updateInterest(peer);
@@ -189,7 +188,7 @@ export class BlockRequests {
 
   /** While pieces are time-critical: the ordinary requests a peer keeps (see CRITICAL_QUEUE_SECONDS). */
   private shallowTarget(peer: PeerConnection): number {
-    return Math.min(peer.queueTarget, Math.max(4, Math.ceil((peer.downloadRate * CRITICAL_QUEUE_SECONDS) / BLOCK)));
+    return Math.min(peer.queueTarget, Math.max(4, Math.ceil((peer.downloadRate * CRITICAL_QUEUE_SECONDS) / BLOCK_SIZE)));
   }
 
   /**
@@ -220,7 +219,7 @@ export class BlockRequests {
       const block = id - piece * bpp;
       peer.outstanding.delete(id);
       picker.abortRequest(id);
-      peer.cancel(piece, block * BLOCK, picker.blockLength(piece, block));
+      peer.cancel(piece, block * BLOCK_SIZE, picker.blockLength(piece, block));
       // It may be on the wire already: tolerated when it comes.
       peer.stragglers++;
       excess--;
@@ -257,7 +256,7 @@ export class BlockRequests {
     const id = this.blockId(index, offset);
     // Cancelled or given up on before it arrived (end-game, snubbing), or never asked for.
     if (id < 0 || !peer.outstanding.delete(id)) return unsolicitedBlock(peer, this.counters, len);
-    if (len !== this.picker.blockLength(index, offset / BLOCK)) {
+    if (len !== this.picker.blockLength(index, offset / BLOCK_SIZE)) {
       this.picker.abortRequest(id);
       peer.protocolError('block of the wrong length');
       return BLOCK_DROPPED;

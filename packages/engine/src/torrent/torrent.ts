@@ -26,7 +26,8 @@ import { RateLimiter } from '../algo/bandwidth.js';
 import type { DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
 import { PeerList } from './peer-list.js';
-import { BLOCK, BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
+import { BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
+import { BLOCK_SIZE } from '../block-size.js';
 import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
 import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
 import { Uploads } from './uploads.js';
@@ -340,7 +341,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.info = info;
     // Files renamed before (rename_file, kept in the resume data) keep their new names.
     const layout = this.layout = new FileLayout(info.files.map((f, i) => ({ ...f, path: this.renamedFiles.get(i) ?? f.path })), info.pieceLength);
-    const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK);
+    const picker = this.picker = new PiecePicker(info.numPieces, info.pieceLength, info.totalLength, BLOCK_SIZE);
     // Movable: move_storage swaps the back-end under the piece assembly while the torrent runs.
     const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
     const pad = new PadBytes(layout);
@@ -1108,7 +1109,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
         requests?.abortAll(peer, true);
       }
       peer.maxOutQueue = s.max_out_request_queue;
-      peer.updateQueueTarget(s.request_queue_time, BLOCK);
+      peer.updateQueueTarget(s.request_queue_time, BLOCK_SIZE);
       if (requests && peer.outstanding.size < peer.queueTarget) requests.request(peer, undefined, peer.snubbed ? 'snubbed' : undefined);
     }
     this.downloadPayloadRate = down;

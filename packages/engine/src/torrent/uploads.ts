@@ -8,7 +8,7 @@ import type { TorrentStorage } from '../storage/torrent-storage.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { MAX_REQUEST_LENGTH } from '../wire/codec.js';
 import { ReadCache } from '../disk/read-cache.js';
-import { BLOCK } from './requests.js';
+import { BLOCK_SIZE } from '../block-size.js';
 
 /**
  * Bytes queued to send to one peer, and apart from them bytes being read from disk for it, above which its
@@ -89,7 +89,7 @@ export class Uploads {
       peer.protocolError(`a request for ${length} bytes at ${offset} of piece ${index} (${layout.pieceSize(index)} bytes)`);
       return;
     }
-    if (!picker.have(index) || length > 2 * BLOCK) {
+    if (!picker.have(index) || length > 2 * BLOCK_SIZE) {
       c.inc(M.peer_invalid_piece_requests);
       peer.refuseRequest(index, offset, length);
       return;

@@ -1,7 +1,7 @@
 import type { PiecePicker } from '../algo/piece-picker.js';
 import { pickTimeCritical, type PieceDeadlines } from '../algo/piece-deadlines.js';
 import { fetchRange, rangeRequests, type FetchOptions, type WebSeedFile } from '../discovery/web-seed.js';
-import { BLOCK } from './requests.js';
+import { BLOCK_SIZE } from '../block-size.js';
 
 /** A web seed in a torrent's list (libtorrent's url_seeds, with what spritzle knows of each). */
 export interface WebSeedInfo {
@@ -169,7 +169,7 @@ export class WebSeeds {
     const out = this.out;
     out.length = 0;
     const bytes = Math.min(MAX_REQUEST_BYTES, Math.max(MIN_REQUEST_BYTES, 4 * t.pieceLength));
-    const max = Math.max(picker.blocksPerPiece, Math.floor(bytes / BLOCK));
+    const max = Math.max(picker.blocksPerPiece, Math.floor(bytes / BLOCK_SIZE));
     let n = pickTimeCritical(t.deadlines, picker, ALL, max, out, Date.now(), false);
     if (n === 0) n = picker.pick(ALL, max, out, { sequential: true, allowBusy: false });
     if (n === 0) return false;
@@ -177,7 +177,7 @@ export class WebSeeds {
     const bpp = picker.blocksPerPiece;
     const offsetOf = (id: number): number => {
       const piece = Math.floor(id / bpp);
-      return piece * t.pieceLength + (id - piece * bpp) * BLOCK;
+      return piece * t.pieceLength + (id - piece * bpp) * BLOCK_SIZE;
     };
     const lenOf = (id: number): number => {
       const piece = Math.floor(id / bpp);
@@ -228,7 +228,7 @@ export class WebSeeds {
       const piece = Math.floor(id / bpp);
       const block = id - piece * bpp;
       const len = picker.blockLength(piece, block);
-      t.block(seed, piece, block * BLOCK, buf.subarray(at, at + len));
+      t.block(seed, piece, block * BLOCK_SIZE, buf.subarray(at, at + len));
       at += len;
     }
     this.pump();

@@ -1,5 +1,7 @@
-import type { RequestHandler, Router } from 'express';
+import type { Request, RequestHandler, Router } from 'express';
+import { SpritzleError, type Session, type TorrentHandle } from '@spritzle/engine';
 import { HttpError, badRequest, methodNotAllowed } from '../errors.js';
+import { INFO_HASH_RE } from '../schemas.js';
 
 /** The HTTP methods the API's routes use (lower case, as Express names its router methods). */
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -38,4 +40,13 @@ export function jsonObjectBody(body: unknown): Record<string, unknown> {
     throw badRequest('the body must be a JSON object (Content-Type: application/json)');
   }
   return body as Record<string, unknown>;
+}
+
+/** `:hash` → the torrent's handle: 400 for a malformed hash (the original answered 500), 404 for an unknown one. */
+export function handleOf(session: Session, req: Request): TorrentHandle {
+  const hash = String(req.params.hash);
+  if (!INFO_HASH_RE.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters, or 64 for a v2 one)`, 'hash', 'invalid_info_hash');
+  const handle = session.findTorrent(hash.toLowerCase());
+  if (!handle) throw new SpritzleError('torrent_not_found', `no torrent ${hash.toLowerCase()} in the session`);
+  return handle;
 }

@@ -4,19 +4,10 @@ import { SpritzleError, type Session, type TorrentHandle } from '@spritzle/engin
 import { HttpError, badRequest } from '../errors.js';
 import { contentTypeOf, ifRangeHolds, isMedia, noneMatch, parseRange } from '../http-range.js';
 import type { ResolvedOptions } from '../options.js';
-import { INFO_HASH_RE } from '../schemas.js';
-import { route } from './route.js';
+import { handleOf, route } from './route.js';
 
 /** The paths a `?token=` query parameter may authenticate (players cannot send an Authorization header). */
 export const MEDIA_PATH_RE = /^\/(?:torrent\/[^/]+\/(?:files\/[^/]+\/stream|stream\/[^/]+|playlist\.m3u8)|playlist\.m3u8)$/;
-
-function handleOf(session: Session, req: Request): TorrentHandle {
-  const hash = String(req.params.hash);
-  if (!INFO_HASH_RE.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters)`, 'hash', 'invalid_info_hash');
-  const handle = session.findTorrent(hash.toLowerCase());
-  if (!handle) throw new SpritzleError('torrent_not_found', `no torrent ${hash.toLowerCase()} in the session`);
-  return handle;
-}
 
 function filesOf(handle: TorrentHandle): ReturnType<TorrentHandle['files']> {
   const files = handle.files();

@@ -5,18 +5,9 @@ import { SpritzleError, type Session, type TorrentHandle, type TorrentStatus } f
 import { confineSavePathField, readAddParams } from '../add-params.js';
 import { HttpError, badRequest } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { INFO_HASH_RE, STATUS_FIELDS } from '../schemas.js';
+import { STATUS_FIELDS } from '../schemas.js';
 import { pick, statusRows } from '../status-rows.js';
-import { accepts, jsonObjectBody, route } from './route.js';
-
-/** `:hash` → the torrent's handle: 400 for a malformed hash (the original answered 500), 404 for an unknown one. */
-function handleOf(session: Session, req: Request): TorrentHandle {
-  const hash = String(req.params.hash);
-  if (!INFO_HASH_RE.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters, or 64 for a v2 one)`, 'hash', 'invalid_info_hash');
-  const handle = session.findTorrent(hash.toLowerCase());
-  if (!handle) throw new SpritzleError('torrent_not_found', `no torrent ${hash.toLowerCase()} in the session`);
-  return handle;
-}
+import { accepts, handleOf, jsonObjectBody, route } from './route.js';
 
 /**
  * `?fields=a,b` (or repeated) → the status keys asked for, or null when absent. An unknown name is a 400,

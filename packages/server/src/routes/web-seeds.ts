@@ -1,16 +1,7 @@
-import type { Request, Router } from 'express';
-import { SpritzleError, type Session, type TorrentHandle } from '@spritzle/engine';
+import type { Router } from 'express';
+import type { Session } from '@spritzle/engine';
 import { badRequest } from '../errors.js';
-import { INFO_HASH_RE } from '../schemas.js';
-import { accepts, jsonObjectBody, route } from './route.js';
-
-function handleOf(session: Session, req: Request): TorrentHandle {
-  const hash = String(req.params.hash);
-  if (!INFO_HASH_RE.test(hash)) throw badRequest(`"${hash.slice(0, 64)}" is not an info-hash (40 hex characters)`, 'hash', 'invalid_info_hash');
-  const handle = session.findTorrent(hash.toLowerCase());
-  if (!handle) throw new SpritzleError('torrent_not_found', `no torrent ${hash.toLowerCase()} in the session`);
-  return handle;
-}
+import { accepts, handleOf, jsonObjectBody, route } from './route.js';
 
 /** A torrent's web seeds (BEP 19): listed with state and rates; one added by URL (libtorrent's add_url_seed). */
 export function webSeedRoutes(router: Router, session: Session): void {
