@@ -1,6 +1,6 @@
 // Shared pieces of the libtorrent comparison benches: deterministic data and its .torrent, a process's
 // CPU from /proc (every thread: node's disk threads and libtorrent's are counted), libtorrent peers from
-// test/peers/lt_peer.py, medians. Everything on 127.0.0.1.
+// test/peers/lt_peer.py, timed downloads (bash `times`), medians. Everything on 127.0.0.1.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
@@ -15,26 +15,56 @@ export const cli = join(root, 'packages/cli/dist/main.js');
 export const ltPeer = join(root, 'test/peers/lt_peer.py');
 if (!existsSync(cli)) throw new Error('build first: pnpm run build');
 
-/** Deterministic pseudo-random data (xorshift32) in `<work>/data` and its .torrent, made once per size. */
-export async function ensureData(sizeMiB, pieceKiB) {
-  const work = `/tmp/spritzle-bench/${sizeMiB}m-${pieceKiB}k`;
+/**
+ * Deterministic pseudo-random data (xorshift32 from `seed`) in `<work>/data` and its .torrent, made once per
+ * size. `work` defaults to /tmp/spritzle-bench/<size>m-<piece>k; `v2` makes a BitTorrent v2 torrent with the engine.
+ */
+export async function ensureData(sizeMiB, pieceKiB, { work = `/tmp/spritzle-bench/${sizeMiB}m-${pieceKiB}k`, seed = 0x9e3779b9, v2 = false } = {}) {
   const torrentPath = join(work, 'data.torrent');
   if (existsSync(torrentPath)) return { work, torrentPath };
   await mkdir(work, { recursive: true });
   const fh = await open(join(work, 'data'), 'w');
   const chunk = Buffer.alloc(4 << 20);
   const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length / 4);
-  let x = 0x9e3779b9;
+  let x = seed;
   for (let written = 0; written < sizeMiB * 1024 * 1024; written += chunk.length) {
     for (let i = 0; i < words.length; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; words[i] = x; }
     await fh.write(chunk);
   }
   await fh.close();
+  if (v2) {
+    const { createTorrentFromPath } = await import('../packages/engine/dist/index.js');
+    const created = await createTorrentFromPath(join(work, 'data'), { version: 'v2', pieceLength: pieceKiB * 1024 });
+    await writeFile(torrentPath, created.torrent);
+    return { work, torrentPath };
+  }
   const torrent = await new Promise((resolve, reject) => createTorrent(join(work, 'data'), {
     name: 'data', pieceLength: pieceKiB * 1024, announceList: [], urlList: [], creationDate: new Date(0),
   }, (err, t) => (err ? reject(err) : resolve(t))));
   await writeFile(torrentPath, torrent);
   return { work, torrentPath };
+}
+
+/**
+ * `size` bytes of the same xorshift32 stream as ensureData written to `path` a piece at a time; resolves with
+ * the pieces' SHA-1 digests (for a .torrent made by hand).
+ */
+export async function writeHashedPieces(path, size, piece) {
+  const hashes = [];
+  const fh = await open(path, 'w');
+  let x = 0x9e3779b9;
+  for (let at = 0; at < size; at += piece) {
+    const len = Math.min(piece, size - at);
+    const buf = Buffer.allocUnsafe(len);
+    for (let i = 0; i + 4 <= len; i += 4) {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      buf.writeUInt32LE(x >>> 0, i);
+    }
+    hashes.push(createHash('sha1').update(buf).digest());
+    await fh.write(buf);
+  }
+  await fh.close();
+  return hashes;
 }
 
 export async function sha1(path) {
@@ -104,6 +134,12 @@ export function ltSeed(torrentPath, savePath, extra = []) {
 export function spritzleSeed(torrentPath, savePath, nodeArgs = []) {
   return startProcess(process.execPath, [...nodeArgs, cli, 'seed', torrentPath, '--data', savePath, '--host', '127.0.0.1', '--no-dht'],
     /seeding \S+ on 127\.0\.0\.1:(\d+)/);
+}
+
+/** A process started with startProcess that printed `<WORD> <port>`: `{ port, stop }`. */
+export async function startPortProcess(cmd, args, word) {
+  const p = await startProcess(cmd, args, new RegExp(`${word} (\\d+)`));
+  return { port: Number(p.match[1]), stop: p.stop };
 }
 
 export const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
@@ -181,3 +217,21 @@ export function timed(cmd) {
     });
   });
 }
+
+/**
+ * One timed download (`timed(cmd)`) judged by its last JSON line's `seconds` and the SHA-1 of `dataPath`:
+ * the fields of a bench's per-run line, in their order, and that JSON.
+ */
+export async function timedDownload(cmd, dataPath, want, sizeMiB) {
+  const r = await timed(cmd);
+  const json = JSON.parse(r.lines.filter((l) => l.startsWith('{')).pop() ?? '{}');
+  const seconds = json.seconds;
+  const ok = r.code === 0 && existsSync(dataPath) && (await sha1(dataPath)) === want;
+  return {
+    json,
+    fields: { ok, seconds, mib_s: +(sizeMiB / seconds).toFixed(1), cpu_s: +r.cpu.toFixed(2), cpu_s_per_gib: +(r.cpu / (sizeMiB / 1024)).toFixed(2), wall_s: +r.wall.toFixed(2) },
+  };
+}
+
+/** ok runs and the medians of MiB/s and CPU s per GiB of one client's download lines. */
+export const downloadSummary = (rs) => ({ ok_runs: rs.filter((r) => r.ok).length, median_mib_s: median(rs.map((r) => r.mib_s)), median_cpu_s_per_gib: median(rs.map((r) => r.cpu_s_per_gib)) });

@@ -10,10 +10,8 @@
 // Needs Debian's python3-libtorrent (/usr/bin/python3). Data is cached in /tmp/spritzle-bench (shared
 // with bench/download-vs-libtorrent.mjs). spritzle runs as a child of this script in library mode
 // (`--child`), so its settings (out_enc_policy, allowed_enc_level) are set exactly.
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, open, rm, writeFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -55,71 +53,14 @@ const { values: opt } = parseArgs({
 const sizeMiB = Number(opt['size-mib']);
 const pieceKiB = Number(opt['piece-kib']);
 const runs = Number(opt.runs);
-const work = `/tmp/spritzle-bench/${sizeMiB}m-${pieceKiB}k`;
 
 if (!existsSync(engine)) throw new Error('build first: npx tsc -b');
+const { downloadSummary, ensureData, sha1, startPortProcess, timedDownload } = await import('./lib.mjs');
 
-/** Deterministic pseudo-random data (xorshift32) and its .torrent, made once (as download-vs-libtorrent.mjs does). */
-async function ensureData() {
-  const torrentPath = join(work, 'data.torrent');
-  if (existsSync(torrentPath)) return torrentPath;
-  const { default: createTorrent } = await import('create-torrent');
-  await mkdir(work, { recursive: true });
-  const fh = await open(join(work, 'data'), 'w');
-  const chunk = Buffer.alloc(4 << 20);
-  const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length / 4);
-  let x = 0x9e3779b9;
-  for (let written = 0; written < sizeMiB * 1024 * 1024; written += chunk.length) {
-    for (let i = 0; i < words.length; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; words[i] = x; }
-    await fh.write(chunk);
-  }
-  await fh.close();
-  const torrent = await new Promise((resolve, reject) => createTorrent(join(work, 'data'), {
-    name: 'data', pieceLength: pieceKiB * 1024, announceList: [], urlList: [], creationDate: new Date(0),
-  }, (err, t) => (err ? reject(err) : resolve(t))));
-  await writeFile(torrentPath, torrent);
-  return torrentPath;
-}
+const startSeed = (torrentPath, encryption) => startPortProcess('/usr/bin/python3',
+  [ltPeer, 'seed', torrentPath, '--save-path', work, '--encryption', encryption, '--seed-mode'], 'READY');
 
-/** Runs a command under bash and returns its stdout lines and the children's user+sys CPU (bash `times`). */
-function timed(cmd) {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const p = spawn('bash', ['-c', `${cmd}\nrc=$?; times; exit $rc`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      const lines = out.trim().split('\n');
-      const children = lines.pop().trim().split(/\s+/).map((s) => { const m = /(\d+)m([\d.]+)s/.exec(s); return Number(m[1]) * 60 + Number(m[2]); });
-      lines.pop(); // the shell's own times
-      resolve({ code, wall, cpu: children[0] + children[1], lines });
-    });
-  });
-}
-
-async function sha1(path) {
-  const h = createHash('sha1');
-  for await (const c of createReadStream(path)) h.update(c);
-  return h.digest('hex');
-}
-
-function startSeed(torrentPath, encryption) {
-  return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/python3', [ltPeer, 'seed', torrentPath, '--save-path', work, '--encryption', encryption, '--seed-mode'],
-      { stdio: ['pipe', 'pipe', 'inherit'] });
-    p.stdout.on('data', (d) => {
-      const m = /READY (\d+)/.exec(String(d));
-      if (m) resolve({ port: Number(m[1]), stop: () => new Promise((r) => { p.on('close', r); p.kill('SIGTERM'); }) });
-    });
-    p.on('close', (code) => reject(new Error(`libtorrent seed exited ${code}`)));
-  });
-}
-
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
-
-const torrentPath = await ensureData();
+const { work, torrentPath } = await ensureData(sizeMiB, pieceKiB);
 const want = await sha1(join(work, 'data'));
 const forcedSeed = await startSeed(torrentPath, 'forced');
 const plainSeed = await startSeed(torrentPath, 'plaintext');
@@ -135,11 +76,8 @@ try {
       const out = join(work, `out-${client}`);
       await rm(out, { recursive: true, force: true });
       await mkdir(out, { recursive: true });
-      const r = await timed(cmd(out));
-      const json = JSON.parse(r.lines.filter((l) => l.startsWith('{')).pop() ?? '{}');
-      const seconds = json.seconds;
-      const ok = r.code === 0 && (await sha1(join(out, 'data'))) === want;
-      const line = { run, client, ok, seconds, mib_s: +(sizeMiB / seconds).toFixed(1), cpu_s: +r.cpu.toFixed(2), cpu_s_per_gib: +(r.cpu / (sizeMiB / 1024)).toFixed(2), wall_s: +r.wall.toFixed(2), encryption: json.encryption ?? json.peer_encryption };
+      const { fields, json } = await timedDownload(cmd(out), join(out, 'data'), want, sizeMiB);
+      const line = { run, client, ...fields, encryption: json.encryption ?? json.peer_encryption };
       console.error(JSON.stringify(line));
       results[client].push(line);
       await rm(out, { recursive: true, force: true });
@@ -151,7 +89,7 @@ try {
 }
 const summary = {};
 for (const [client, rs] of Object.entries(results)) {
-  summary[client] = { ok_runs: rs.filter((r) => r.ok).length, median_mib_s: median(rs.map((r) => r.mib_s)), median_cpu_s_per_gib: median(rs.map((r) => r.cpu_s_per_gib)), mib_s_runs: rs.map((r) => r.mib_s) };
+  summary[client] = { ...downloadSummary(rs), mib_s_runs: rs.map((r) => r.mib_s) };
 }
 summary.rc4_vs_libtorrent_rc4 = +(summary.spritzle_rc4.median_mib_s / summary.libtorrent_rc4.median_mib_s).toFixed(2);
 summary.rc4_vs_own_plaintext = +(summary.spritzle_rc4.median_mib_s / summary.spritzle_plaintext.median_mib_s).toFixed(2);

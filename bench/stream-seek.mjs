@@ -10,8 +10,7 @@
 // Everything listens on 127.0.0.1. The whole run is bounded: each seek gives up after 30 s, the stream phase
 // stops at --stream-s.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -20,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import bencode from 'bencode';
+import { writeHashedPieces } from './lib.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const engineUrl = pathToFileURL(join(root, 'packages/engine/dist/index.js')).href;
@@ -51,22 +51,7 @@ const name = 'film.bin';
   await mkdir(seedDir, { recursive: true });
   await mkdir(dlDir, { recursive: true });
 }
-const hashes = [];
-{
-  const out = createWriteStream(join(seedDir, name));
-  let x = 0x9e3779b9;
-  for (let at = 0; at < SIZE; at += PIECE) {
-    const len = Math.min(PIECE, SIZE - at);
-    const buf = Buffer.allocUnsafe(len);
-    for (let i = 0; i + 4 <= len; i += 4) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-      buf.writeUInt32LE(x >>> 0, i);
-    }
-    hashes.push(createHash('sha1').update(buf).digest());
-    if (!out.write(buf)) await new Promise((r) => out.once('drain', r));
-  }
-  await new Promise((r) => out.end(r));
-}
+const hashes = await writeHashedPieces(join(seedDir, name), SIZE, PIECE);
 const torrent = bencode.encode({ info: { name, 'piece length': PIECE, length: SIZE, pieces: Buffer.concat(hashes) } });
 const torrentPath = join(work, 'film.torrent');
 await writeFile(torrentPath, torrent);

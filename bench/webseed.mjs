@@ -7,14 +7,14 @@
 //
 // Needs Debian's python3-libtorrent for the peer side. Each download gives up after 120 s.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import bencode from 'bencode';
+import { median, writeHashedPieces } from './lib.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const engineUrl = pathToFileURL(join(root, 'packages/engine/dist/index.js')).href;
@@ -30,22 +30,7 @@ const work = await mkdtemp(join(tmpdir(), 'spritzle-webseed-bench-'));
 const src = join(work, 'src');
 await mkdir(src, { recursive: true });
 const name = 'data.bin';
-const hashes = [];
-{
-  const fh = await open(join(src, name), 'w');
-  let x = 0x9e3779b9;
-  for (let at = 0; at < SIZE; at += PIECE) {
-    const len = Math.min(PIECE, SIZE - at);
-    const buf = Buffer.allocUnsafe(len);
-    for (let i = 0; i + 4 <= len; i += 4) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-      buf.writeUInt32LE(x >>> 0, i);
-    }
-    hashes.push(createHash('sha1').update(buf).digest());
-    await fh.write(buf);
-  }
-  await fh.close();
-}
+const hashes = await writeHashedPieces(join(src, name), SIZE, PIECE);
 const torrent = bencode.encode({ info: { name, 'piece length': PIECE, length: SIZE, pieces: Buffer.concat(hashes) } });
 const torrentPath = join(work, 'data.torrent');
 await writeFile(torrentPath, torrent);
@@ -110,7 +95,6 @@ for (let i = 0; i < Number(o.runs); i++) {
     console.log(JSON.stringify({ run: i, kind, mib_s: Number(r.mib_s.toFixed(1)), failed_bytes: r.failed }));
   }
 }
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const web = median(results.web);
 const peer = median(results.peer);
 console.log(JSON.stringify({ size_mib: SIZE / 1048576, piece_kib: PIECE / 1024, web_seed_mib_s: Number(web.toFixed(1)), libtorrent_peer_mib_s: Number(peer.toFixed(1)), ratio: Number((web / peer).toFixed(2)) }));
