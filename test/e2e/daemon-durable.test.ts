@@ -9,24 +9,13 @@ import bencode from 'bencode';
 import { tmpDir } from '../helpers/fixtures.js';
 import { buildCli } from '../helpers/cli.js';
 import { startDaemon, killAllDaemons, getJson, type Daemon } from '../helpers/daemon.js';
+import { prng } from '../helpers/prng.mjs';
 
 beforeAll(() => buildCli(), 180_000);
 afterAll(() => killAllDaemons());
 
 const CLIENTS = 8;
 const SEED = 19;
-
-/** A small deterministic PRNG (mulberry32), so a failing round can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What each torrent of these tests is added with, and must come back with. */
 interface Expected { name: string; savePath: string; paused: boolean }

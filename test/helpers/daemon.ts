@@ -1,5 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { cliRunner, killChildren, waitForOutput } from './cli.js';
+import { tmpDir } from './fixtures.js';
 
 export interface Daemon {
   child: ChildProcess;
@@ -34,6 +37,20 @@ export async function startDaemon(stateDir: string, downloadDir: string, extra: 
       return exited;
     },
   };
+}
+
+/**
+ * A daemon started with SPRITZLE_TOKEN under a fresh temp dir: its state in base/state, downloads in
+ * base/downloads, and an empty base/work for the client's own files.
+ */
+export async function startTokenDaemon(prefix: string, token: string): Promise<{ daemon: Daemon; downloads: string; work: string }> {
+  const base = await tmpDir(prefix);
+  const downloads = path.join(base, 'downloads');
+  const work = path.join(base, 'work');
+  await mkdir(downloads, { recursive: true });
+  await mkdir(work, { recursive: true });
+  const daemon = await startDaemon(path.join(base, 'state'), downloads, [], { SPRITZLE_TOKEN: token });
+  return { daemon, downloads, work };
 }
 
 /** Kills every daemon still running (afterAll). */

@@ -5,6 +5,7 @@ import bencode from 'bencode';
 import { parseInfoDict, type TorrentInfo } from '../../packages/engine/src/metainfo/metainfo.js';
 import { PeerConnection } from '../../packages/engine/src/peer/peer-connection.js';
 import type { Counters } from '../../packages/engine/src/stats/counters.js';
+import type { Torrent } from '../../packages/engine/src/torrent/torrent.js';
 import type { PieceWriteResult } from '../../packages/engine/src/storage/torrent-storage.js';
 import { blockHashes } from '../../packages/engine/src/metainfo/merkle.js';
 import { FakeTransport } from './fake-transport.js';
@@ -77,6 +78,17 @@ export class InlineDiskIo {
 export function fakePeer(counters: Counters, port = 6881): { peer: PeerConnection; transport: FakeTransport } {
   const transport = new FakeTransport('127.0.0.1', port);
   const peer = new PeerConnection(transport, 'outgoing', counters);
+  return { peer, transport };
+}
+
+/** Starts the torrent and attaches a fake peer (fast extension) that has every piece; it has not unchoked yet. */
+export async function startWithSeedPeer(torrent: Torrent, info: TorrentInfo, counters: Counters): Promise<{ peer: PeerConnection; transport: FakeTransport }> {
+  await torrent.start();
+  const { peer, transport } = fakePeer(counters);
+  peer.setPieceCount(info.numPieces);
+  transport.feed(wire.handshake(true));
+  torrent.attachPeer(peer);
+  transport.feed(wire.bitfieldAll(info.numPieces));
   return { peer, transport };
 }
 

@@ -137,6 +137,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Polls `probe` every 100 ms until it returns something other than undefined; throws after `ms`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
+    const v = await probe();
+    if (v !== undefined) return v;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 export interface SseEvent { event: string; data: Record<string, unknown> }
 
 /** The events of a Server-Sent Events response body, as they arrive; the body is cancelled when the loop ends. */

@@ -7,20 +7,9 @@
  *        [--duplicate P] [--reorder P] [--seed N]     prints `RELAY <port>`, runs until SIGTERM / stdin EOF
  */
 import dgram from 'node:dgram';
+import { prng as rng } from './prng.mjs';
 
 const LOOPBACK = '127.0.0.1';
-
-/** mulberry32: small, fast, seeded. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Datagrams waiting for their time, in a binary heap by due time; one timer for all of them. */
 class DelayLine {

@@ -4,19 +4,8 @@
 // Every generated url, peer and tracker points at 127.0.0.1 (or is refused before use), and DHT/LSD settings
 // only ever get ill-typed values, so the loop never reaches past this machine.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { prng } from '../helpers/prng.mjs';
 import { type Api, closedPort, raw, type RawRequest, startApi, testTorrent } from '../helpers/server.js';
-
-/** mulberry32: a small seeded PRNG, so a failure replays with the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 20240601;
 const ITERATIONS = 700;

@@ -8,7 +8,7 @@ import { Counters } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
 import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
-import { InlineDiskIo, fakePeer, infoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
+import { InlineDiskIo, infoFor, sentRequests, startWithSeedPeer, testData, wire } from '../../helpers/memory-torrent.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -25,16 +25,24 @@ async function downloading(numPieces = 40) {
     openStorage: (_savePath, layout) => new MemoryStorage(layout),
   };
   const torrent = new Torrent(host, normalizeAddParams({ save_path: '/nowhere', info_hash: info.infoHash }), info, info.infoHash, null, info.name);
-  await torrent.start();
-  const { peer, transport } = fakePeer(counters);
-  peer.setPieceCount(info.numPieces);
-  transport.feed(wire.handshake(true));
-  torrent.attachPeer(peer);
-  transport.feed(wire.bitfieldAll(info.numPieces));
+  const { peer, transport } = await startWithSeedPeer(torrent, info, counters);
   return { data, info, torrent, peer, transport };
 }
 
 const reader = {};
+
+/** A download with a deep queue, `owner`'s non-urgent window over pieces 20..29 requested (unchoked, flushed). */
+async function readAheadOf(owner: object) {
+  const { torrent, peer, transport } = await downloading();
+  peer.queueTarget = 40;
+  const window = new Map<number, number>();
+  for (let p = 20; p < 30; p++) window.set(p, Date.now() + 10_000 + p);
+  torrent.setPieceDeadlines(owner, window, true, false);
+  transport.feed(wire.unchoke());
+  await turn();
+  peer.flushBatch();
+  return { torrent, peer, transport, window };
+}
 
 /** The [index, offset, length] of every message of type `id` in these bytes (no handshake). */
 function messagesOf(b: Buffer, id: number): [number, number, number][] {
@@ -96,14 +104,7 @@ describe('piece deadlines on a torrent', () => {
   });
 
   it("an urgent deadline keeps the requests of its owner's read-ahead (on the wire already)", async () => {
-    const { torrent, peer, transport } = await downloading();
-    peer.queueTarget = 40;
-    const window = new Map<number, number>();
-    for (let p = 20; p < 30; p++) window.set(p, Date.now() + 10_000 + p);
-    torrent.setPieceDeadlines(reader, window, true, false);
-    transport.feed(wire.unchoke());
-    await turn();
-    peer.flushBatch();
+    const { torrent, peer, transport, window } = await readAheadOf(reader);
     expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set(window.keys()));
     const sentBefore = transport.sent().length;
     torrent.setPieceDeadline(reader, 39, Date.now());
@@ -113,14 +114,7 @@ describe('piece deadlines on a torrent', () => {
   });
 
   it("an urgent deadline cancels another owner's read-ahead beyond the shallow queue (a reader closing as the player seeks)", async () => {
-    const { torrent, peer, transport } = await downloading();
-    peer.queueTarget = 40;
-    const window = new Map<number, number>();
-    for (let p = 20; p < 30; p++) window.set(p, Date.now() + 10_000 + p);
-    torrent.setPieceDeadlines({}, window, true, false);
-    transport.feed(wire.unchoke());
-    await turn();
-    peer.flushBatch();
+    const { torrent, peer, transport, window } = await readAheadOf({});
     expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set(window.keys()));
     const sentBefore = transport.sent().length;
     torrent.setPieceDeadline(reader, 39, Date.now());

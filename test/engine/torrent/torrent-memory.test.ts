@@ -9,7 +9,7 @@ import { Counters, M } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
 import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
-import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, testData, wire } from '../../helpers/memory-torrent.js';
+import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, startWithSeedPeer, testData, wire } from '../../helpers/memory-torrent.js';
 import { buildStatus, buildSummary, SUMMARY_FIELDS } from '../../../packages/engine/src/torrent/status.js';
 import type { TorrentInfo } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { MovableStorage } from '../../../packages/engine/src/torrent/move-storage.js';
@@ -19,12 +19,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 /** Feeds a seed's blocks to every request the torrent makes until it seeds. */
 async function downloadFromSeed(t: ReturnType<typeof memoryTorrent>): Promise<void> {
   const { data, info, counters, torrent } = t;
-  await torrent.start();
-  const { peer, transport } = fakePeer(counters);
-  peer.setPieceCount(info.numPieces);
-  transport.feed(wire.handshake(true));
-  torrent.attachPeer(peer);
-  transport.feed(wire.bitfieldAll(info.numPieces));
+  const { peer, transport } = await startWithSeedPeer(torrent, info, counters);
   transport.feed(wire.unchoke());
   let answered = 0;
   for (let round = 0; round < 100 && torrent.state !== 'seeding'; round++) {

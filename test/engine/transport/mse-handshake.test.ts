@@ -228,28 +228,27 @@ describe('the MSE handshake', () => {
       expect(fails(b, step3)).toMatch(/no common encryption method \(the peer offers plaintext\)/);
     });
 
-    it('a crypto_select we did not offer', () => {
+    /** An RC4-only initiator past step 2, and this step 4 (hex: VC, crypto_select, len(padD)) encrypted as its responder would. */
+    function step4To(hex: string) {
       const a = initiator(CRYPTO_RC4);
       const aPublic = a.start()!.subarray(0, 96);
       const b = generateDhKeyPair(privB);
       a.receive(b.publicKey);
-      // Step 4 from a responder that picks plaintext although only RC4 was offered.
       const s = b.secret(aPublic);
       const keyB = createHash('sha1').update('keyB').update(s).update(INFO_HASH).digest();
-      const step4 = new Uint8Array(Buffer.from('0000000000000000' + '00000001' + '0000', 'hex'));
+      const step4 = new Uint8Array(Buffer.from(hex, 'hex'));
       new Rc4(keyB).apply(step4);
+      return { a, step4 };
+    }
+
+    it('a crypto_select we did not offer', () => {
+      // Step 4 from a responder that picks plaintext although only RC4 was offered.
+      const { a, step4 } = step4To('0000000000000000' + '00000001' + '0000');
       expect(fails(a, step4)).toMatch(/selected encryption method 1, which we did not offer \(rc4\)/);
     });
 
     it('a pad longer than 512 bytes', () => {
-      const a = initiator(CRYPTO_RC4);
-      const aPublic = a.start()!.subarray(0, 96);
-      const b = generateDhKeyPair(privB);
-      a.receive(b.publicKey);
-      const s = b.secret(aPublic);
-      const keyB = createHash('sha1').update('keyB').update(s).update(INFO_HASH).digest();
-      const step4 = new Uint8Array(Buffer.from('0000000000000000' + '00000002' + '0201', 'hex'));
-      new Rc4(keyB).apply(step4);
+      const { a, step4 } = step4To('0000000000000000' + '00000002' + '0201');
       expect(fails(a, step4)).toMatch(/pad of 513 bytes/);
     });
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { QBittorrent } from '@ctrl/qbittorrent';
 import { sameBytes } from '../../helpers/fixtures.js';
 import { killAllLtPeers, startLtSeed } from '../../helpers/libtorrent.js';
-import { type Api, localHttp, sleep, startApi, testTorrent } from '../../helpers/server.js';
+import { type Api, localHttp, startApi, testTorrent, until } from '../../helpers/server.js';
 
 const TOKEN = 'qb-client-test-token';
 let api: Api;
@@ -20,14 +20,6 @@ afterAll(async () => {
   await killAllLtPeers();
   await api.close();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
-    const v = await probe();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('@ctrl/qbittorrent against the adapter', () => {
   it('logs in with the token as password and reads the version', async () => {

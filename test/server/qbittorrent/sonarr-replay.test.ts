@@ -2,10 +2,9 @@
 // when it tests the connection, grabs a release and later removes it, replayed against a real daemon
 // (`spritzle start --token`), each answer checked field by field against what Sonarr deserializes.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { tmpDir } from '../../helpers/fixtures.js';
-import { killAllDaemons, startDaemon, type Daemon } from '../../helpers/daemon.js';
+import { killAllDaemons, startTokenDaemon, type Daemon } from '../../helpers/daemon.js';
 import { killAllLtPeers, startLtSeed } from '../../helpers/libtorrent.js';
 import { sleep, testTorrent } from '../../helpers/server.js';
 
@@ -16,12 +15,7 @@ let work: string;
 let sid = '';
 
 beforeAll(async () => {
-  const base = await tmpDir('spritzle-sonarr');
-  downloads = path.join(base, 'downloads');
-  work = path.join(base, 'work');
-  await mkdir(downloads, { recursive: true });
-  await mkdir(work, { recursive: true });
-  daemon = await startDaemon(path.join(base, 'state'), downloads, [], { SPRITZLE_TOKEN: TOKEN });
+  ({ daemon, downloads, work } = await startTokenDaemon('spritzle-sonarr', TOKEN));
 });
 afterAll(async () => {
   await killAllLtPeers();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Transmission } from '@ctrl/transmission';
 import { sameBytes } from '../../helpers/fixtures.js';
 import { killAllLtPeers, startLtSeed } from '../../helpers/libtorrent.js';
-import { type Api, localHttp, sleep, startApi, testTorrent } from '../../helpers/server.js';
+import { type Api, localHttp, startApi, testTorrent, until } from '../../helpers/server.js';
 
 const TOKEN = 'tr-client-test-token';
 let api: Api;
@@ -19,14 +19,6 @@ afterAll(async () => {
   await killAllLtPeers();
   await api.close();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
-    const v = await probe();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface TrTorrent { id: number; hashString: string; name: string; status: number; percentDone: number; labels: string[]; downloadDir: string; leftUntilDone: number }
 

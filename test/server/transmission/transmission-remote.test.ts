@@ -2,11 +2,10 @@
 // file, list, label, stop, start, verify, show the session, remove with data. Data from a libtorrent seed.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { tmpDir } from '../../helpers/fixtures.js';
-import { killAllDaemons, startDaemon, type Daemon } from '../../helpers/daemon.js';
+import { killAllDaemons, startTokenDaemon, type Daemon } from '../../helpers/daemon.js';
 import { killAllLtPeers, startLtSeed } from '../../helpers/libtorrent.js';
 import { sleep, testTorrent } from '../../helpers/server.js';
 
@@ -17,12 +16,7 @@ let downloads: string;
 let work: string;
 
 beforeAll(async () => {
-  const base = await tmpDir('spritzle-tr-remote');
-  downloads = path.join(base, 'downloads');
-  work = path.join(base, 'work');
-  await mkdir(downloads, { recursive: true });
-  await mkdir(work, { recursive: true });
-  daemon = await startDaemon(path.join(base, 'state'), downloads, [], { SPRITZLE_TOKEN: TOKEN });
+  ({ daemon, downloads, work } = await startTokenDaemon('spritzle-tr-remote', TOKEN));
 });
 afterAll(async () => {
   await killAllLtPeers();

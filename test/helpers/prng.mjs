@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a small, fast, seeded PRNG, so a failing round replays from its seed. Plain JS so that
+ * udp-relay.mjs (also run as its own process by the benches) and the TS tests share it.
+ */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
