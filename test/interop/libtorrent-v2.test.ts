@@ -159,7 +159,11 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
     const liar = await lyingPeer(info, parent);
     const s = await session();
     const save = await tmpDir('bad-block-dl');
-    const h = await s.addTorrent({ ti: torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`, `127.0.0.1:${seed.port}`] });
+    // The liar first, the seed once the bad block has arrived: racing from the start, the seed's copy of the
+    // block could win and the lie would never be checked. The seed brings the v2 hashes that check it.
+    const h = await s.addTorrent({ ti: torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`] });
+    await waitFor(() => liar.corrupted >= 1);
+    h.connectPeer('127.0.0.1', seed.port);
     await finished(s, h);
     await expectSameTree(root, path.join(save, 'bad-block'));
     const st = s.stats();
