@@ -66,9 +66,43 @@ describe('metadata from peers at the file-count cap (issue 9)', () => {
     // Measured after the transfer, so that the garbage of this parse is not collected during it.
     const syncMs = syncParseMs(torrent);
     console.log(`sync parse ${syncMs.toFixed(0)} ms; while the metadata arrived: longest block ${longestMs.toFixed(0)} ms`);
+    // Relative to the synchronous parse timed on the same machine in the same test: the machine is shared
+    // and loaded, and a bound in milliseconds would hold on one run and not on the next.
     expect(longestMs).toBeLessThan(syncMs / 2);
-    expect(longestMs).toBeLessThan(1000);
     expect(handle.status().has_metadata).toBe(true);
     expect(handle.files()).toHaveLength(MAX_FILES);
+  });
+
+  it('a big info dictionary that is not the torrent\'s is checked off the event loop too: the peer is dropped, the magnet keeps waiting', async () => {
+    const wanted = infoOf(manyFilesTorrent(30_000, 'wanted'));
+    const other = infoOf(manyFilesTorrent(30_000, 'other'));
+    expect(other.length).toBeGreaterThan(OFF_THREAD_PARSE_BYTES);
+    const infoHash = createHash('sha1').update(wanted).digest('hex');
+    const session = await newSession();
+    const reasons: string[] = [];
+    session.on('peer_disconnected', ({ reason }) => reasons.push(reason));
+    const h = await session.addTorrent({ url: `magnet:?xt=urn:btih:${infoHash}`, save_path: await tmpDir('big-meta-other-') });
+    const peer = await offerMetadata(session, infoHash, other);
+    await peer.closed;
+    await waitFor(() => reasons.length > 0, 10_000, 'the disconnect event');
+    expect(reasons[0]).toMatch(/metadata: the info dictionary does not match the info-hash/);
+    expect(h.status()).toMatchObject({ has_metadata: false, state: 'downloading_metadata' });
+  });
+
+  it('a big info dictionary that is the torrent\'s but does not parse puts the torrent in an error state that says why', async () => {
+    // Sound bencode, far above the threshold, but one file length is negative: its own SHA-1 names the magnet.
+    const good = Buffer.from(infoOf(manyFilesTorrent(30_000)));
+    const bad = Buffer.from(good.toString('latin1').replace('d6:lengthi1e4:pathl5:29999e', 'd6:lengthi-1e4:pathl5:29999e'), 'latin1');
+    expect(bad.length).toBe(good.length + 1);
+    const infoHash = createHash('sha1').update(bad).digest('hex');
+    const session = await newSession();
+    const errors: string[] = [];
+    session.on('torrent_error', ({ error }) => errors.push(error));
+    const h = await session.addTorrent({ url: `magnet:?xt=urn:btih:${infoHash}`, save_path: await tmpDir('big-meta-bad-') });
+    const peer = await offerMetadata(session, infoHash, bad);
+    await waitFor(() => errors.length > 0, 10_000, 'the torrent_error event');
+    peer.socket.destroy();
+    expect(errors[0]).toMatch(/^bad metadata from a peer: .*length/);
+    expect(h.status().has_metadata).toBe(false);
   });
 });

@@ -218,7 +218,8 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
   if (bytes.length > 2 * MAX_TORRENT_FILE_SIZE + 1_000_000) bad(`${bytes.length} bytes is more than any resume file needs`);
   let r: Record<string, unknown>;
   try {
-    r = decodeKnownKeys(bytes);
+    // Read from a copy of our own: one kind of array in the loops below, however the caller's bytes were made.
+    r = decodeKnownKeys(new Uint8Array(bytes));
   } catch (e) {
     bad(`not bencoded (${(e as Error).message})`);
   }
