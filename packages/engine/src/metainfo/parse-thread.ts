@@ -49,11 +49,18 @@ async function parseOffThread(kind: ParseJob['kind'], bytes: Uint8Array): Promis
 
 /**
  * checkMetadata (metadata from peers: its hash, then its parse) without stalling the event loop on big
- * info dictionaries (a 100,000-file one, up to ut_metadata's 10 MB): both run on a parser thread.
+ * info dictionaries (a 100,000-file one, up to ut_metadata's 10 MB): both run on a parser thread. Never
+ * rejects.
  */
 export async function checkMetadataOffThread(bytes: Uint8Array, expect: ExpectedHashes): Promise<MetadataCheck> {
   if (bytes.length < OFF_THREAD_PARSE_BYTES || !workerFile) return checkMetadata(bytes, expect);
-  const reply = await inPool(workerFile, { kind: 'info', bytes, expect });
+  let reply: ParseReply;
+  try {
+    reply = await inPool(workerFile, { kind: 'info', bytes, expect });
+  } catch {
+    // The thread itself failed (it could not start, ran out of memory): checked here, late rather than never.
+    return checkMetadata(bytes, expect);
+  }
   if (!reply.ok && 'mismatch' in reply) return { ok: false, mismatch: true };
   try {
     return { ok: true, info: infoOf(reply, () => parseInfoDict(bytes)) };
