@@ -31,6 +31,7 @@ export { STATE_VALUES, type SessionEvents, type SessionEventName, type TorrentSt
 export { SpritzleError, isSpritzleError, type ErrorCode } from './errors.js';
 export { bdecode, checkBencode, BencodeError, type BValue, type BDict, type BencodeLimits } from './metainfo/bencode.js';
 export { parseTorrentFile, type TorrentInfo } from './metainfo/metainfo.js';
+export { parseTorrentFileOffThread } from './metainfo/parse-thread.js';
 export { parseMagnet, type Magnet, type FileRange } from './metainfo/magnet.js';
 export { encodeResumeData, decodeResumeData, type ResumeData } from './torrent/resume.js';
 export { validateCategoryName, validateTag, validateTags } from './torrent/labels.js';

@@ -80,7 +80,7 @@ describe('adding a torrent at the file-count cap (issue 9, section 5)', () => {
       await h.waitFor('checked');
       return h;
     });
-    // Not asserted: decoding the resume file itself (its 100,000 file sizes) still runs on the event loop.
+    // Not asserted here: decoding the resume data itself is bounded in test/engine/torrent/big-resume.test.ts.
     console.log(`during the restore: longest block ${longestMs.toFixed(0)} ms`);
     expect(handle.infoHash).toBe(first.infoHash);
     expect(handle.files()).toHaveLength(MAX_FILES);

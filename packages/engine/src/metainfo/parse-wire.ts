@@ -1,8 +1,12 @@
 import type { TorrentInfo } from './metainfo.js';
 import type { ErrorCode } from '../errors.js';
+import type { ExpectedHashes } from './metadata-check.js';
 
-/** What the metadata worker is asked: parse these bytes as a .torrent file or as an info dictionary. */
-export interface ParseJob { kind: 'torrent' | 'info'; bytes: Uint8Array }
+/**
+ * What the metadata worker is asked: parse these bytes as a .torrent file or as an info dictionary; with
+ * `expect` (metadata from peers), check first that the info dictionary hashes to it.
+ */
+export interface ParseJob { kind: 'torrent' | 'info'; bytes: Uint8Array; expect?: ExpectedHashes }
 
 /**
  * A TorrentInfo as it crosses threads, in columns: the receiving thread deserializes a message in one
@@ -21,7 +25,9 @@ export type WireInfo = Omit<TorrentInfo, 'pieceHashes' | 'infoHashBytes' | 'file
 
 export type ParseReply =
   | { ok: true; info: WireInfo }
-  | { ok: false; code?: ErrorCode; message: string; field?: string };
+  | { ok: false; code?: ErrorCode; message: string; field?: string }
+  /** The bytes do not hash to the job's `expect`: not parsed. */
+  | { ok: false; mismatch: true };
 
 /** The buffers of a WireInfo, to transfer. */
 export function wireBuffers(w: WireInfo): ArrayBuffer[] {

@@ -1,4 +1,6 @@
 import type { TorrentInfo } from '../metainfo/metainfo.js';
+import { OFF_THREAD_PARSE_BYTES, checkMetadataOffThread } from '../metainfo/parse-thread.js';
+import { checkMetadata, type MetadataCheck } from '../metainfo/metadata-check.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import {
   MetadataAssembler, MetadataRequestBudget, decodeMetadataMessage, encodeMetadataData, encodeMetadataReject,
@@ -21,8 +23,10 @@ export interface MetadataTorrent {
   uploadAllowed(now: number): boolean;
   /** Metadata bytes went out: spent from the upload limits. */
   uploadSpent(bytes: number): void;
-  /** A verified info dictionary (its SHA-1 is the info-hash). */
-  received(infoBytes: Uint8Array): void;
+  /** The metadata, verified (its SHA-1, or SHA-256, is the info-hash) and parsed. */
+  received(info: TorrentInfo): void;
+  /** The torrent's own info dictionary came (its hash matched) but it does not parse: why. */
+  unusable(reason: string): void;
 }
 
 /**
@@ -34,12 +38,14 @@ export class MetadataExchange {
   private readonly fetches = new Map<PeerConnection, MetadataAssembler>();
   /** Metadata requests each peer may still have answered. */
   private readonly budgets = new WeakMap<PeerConnection, MetadataRequestBudget>();
+  /** A complete copy is being checked (hashed and parsed, on a parser thread when big): no other is fetched meanwhile. */
+  private checking = false;
 
   constructor(private readonly torrent: MetadataTorrent) {}
 
   /** Starts fetching the metadata from `peer` if it offers it and fewer than MAX_METADATA_FETCHES copies are under way. */
   fetch(peer: PeerConnection): void {
-    if (this.torrent.info || peer.closed || this.fetches.has(peer) || this.fetches.size >= MAX_METADATA_FETCHES) return;
+    if (this.torrent.info || this.checking || peer.closed || this.fetches.has(peer) || this.fetches.size >= MAX_METADATA_FETCHES) return;
     const size = offeredMetadataSize(peer.peerExtendedHandshake);
     if (size === 0 || !peer.supports('ut_metadata')) return;
     const copy = new MetadataAssembler(size);
@@ -90,14 +96,33 @@ export class MetadataExchange {
       peer.protocolError(`metadata: ${(e as Error).message}`);
       return;
     }
-    if (!copy.complete) return;
+    const bytes = copy.assembled;
+    if (!bytes) return;
     this.fetches.delete(peer);
-    const info = copy.verified(this.torrent.infoHash, this.torrent.v2Hash);
-    if (!info) {
-      peer.protocolError('metadata: the info dictionary does not match the info-hash');
+    // A second copy completed while the first is checked: not needed, unless the first fails (then fetched again).
+    if (this.checking) return;
+    this.checking = true;
+    // Hashed and parsed off the event loop when big (a 100,000-file info dictionary took most of a second);
+    // at once when small, where a thread costs more than the parse, so the metadata lands within this message.
+    const expect = { infoHash: this.torrent.infoHash, v2: this.torrent.v2Hash };
+    if (bytes.length < OFF_THREAD_PARSE_BYTES) this.checked(peer, checkMetadata(bytes, expect));
+    else void checkMetadataOffThread(bytes, expect).then((result) => this.checked(peer, result));
+  }
+
+  /** A complete copy from `peer` was checked. */
+  private checked(peer: PeerConnection, result: MetadataCheck): void {
+    this.checking = false;
+    if (this.torrent.info) return; // known meanwhile (or the torrent closed)
+    if (result.ok) {
+      this.torrent.received(result.info);
       return;
     }
-    this.torrent.received(info);
+    if (result.mismatch) {
+      if (!peer.closed) peer.protocolError('metadata: the info dictionary does not match the info-hash');
+    } else {
+      this.torrent.unusable(result.error.message);
+    }
+    this.fetchElsewhere();
   }
 
   /**

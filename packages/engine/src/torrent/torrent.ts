@@ -4,7 +4,7 @@ import { DEFAULT_TORRENT_SHARE_LIMITS, type TorrentShareLimits } from './share-l
 import { boostFirstAndLastPieces } from './first-last-piece.js';
 import { MovableStorage } from './move-storage.js';
 import { resolve as resolvePath, sep as pathSep } from 'node:path';
-import { encodePieceLayers, parseInfoDict } from '../metainfo/metainfo.js';
+import { encodePieceLayers } from '../metainfo/metainfo.js';
 import type { NormalizedAddParams } from '../session/add-torrent-params.js';
 import { TORRENT_FLAGS } from '../session/add-torrent-params.js';
 import type { Counters } from '../stats/counters.js';
@@ -229,7 +229,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       peers: this.peers,
       uploadAllowed: (now) => this.uploads.notInDebt(now),
       uploadSpent: (bytes) => this.uploads.consume(bytes),
-      received: (infoBytes) => this.onMetadata(infoBytes),
+      received: (info) => this.onMetadata(info),
+      unusable: (why) => this.host.emit('torrent_error', { info_hash: this.infoHash, error: `bad metadata from a peer: ${why}` }),
     });
     this.savePath = params.save_path ?? host.settings.save_path;
     this.flags = params.flags;
@@ -1049,10 +1050,10 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (this.info) peer.extendedHandshake.metadata_size = this.info.infoBytes.length;
   }
 
-  private onMetadata(infoBytes: Uint8Array): void {
+  /** The metadata, verified and parsed (off the event loop when big) by the MetadataExchange. */
+  private onMetadata(info: TorrentInfo): void {
     if (this.info || this.closed) return;
     try {
-      const info = parseInfoDict(infoBytes);
       // A hybrid's metadata may come from a v2 swarm (a btmh magnet) or a v1 one: either hash names it.
       if (!matchesInfoHash(info.infoHashes, this.infoHash)) throw new Error('metadata does not match the info-hash');
       this.metadata.done();

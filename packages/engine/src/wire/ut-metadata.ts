@@ -103,6 +103,11 @@ export class MetadataAssembler {
     return this.missing === 0;
   }
 
+  /** The assembled bytes, unverified (for a check off the event loop), or null until complete. */
+  get assembled(): Uint8Array | null {
+    return this.complete ? this.buf : null;
+  }
+
   /**
    * The assembled info dictionary if it is the torrent's: its SHA-1 is `infoHash` (hex), or (BEP 52) its
    * SHA-256 is `v2` (64 hex, a btmh magnet's) or, with no v2 hash given, starts with `infoHash`; null otherwise.
