@@ -249,6 +249,32 @@ describe('uTP data transfer', () => {
     expect(atServer.bytes.subarray(already).equals(data)).toBe(true);
   });
 
+  it('lets one ack resend at most 5 packets past its windows, however many its SACK says are lost', () => {
+    const { net, a, b } = setup();
+    const { client } = connectPair(net, a, b);
+    warm(net, client);
+    const sent: PacketHeader[] = [];
+    net.filter = (d) => {
+      if (d.from === a.address && parse(d).type === ST_DATA) sent.push(parse(d));
+      return false; // the path swallows everything from here on
+    };
+    client.write(pattern(40 * 1180, 11));
+    net.run();
+    const first = sent[0]!.seq;
+    const n = sent.length;
+    expect(n).toBeGreaterThanOrEqual(24);
+    // A SACK (window 0) of every other packet after `first`: about n/2 packets followed by 3 acked ones.
+    const sackBytes = 8;
+    const pkt = new Uint8Array(HEADER_SIZE + 2 + sackBytes);
+    writeHeader(pkt, ST_STATE, client.recvId, 0, 0, 0, 1, (first - 1) & 0xffff, 1);
+    pkt[HEADER_SIZE + 1] = sackBytes;
+    for (let i = 0; i < sackBytes * 8 && i < n - 2; i += 2) pkt[HEADER_SIZE + 2 + (i >> 3)]! |= 1 << (i & 7); // bit i: first + 2 + i
+    sent.length = 0;
+    a.mgr.receive(pkt, b.address, b.port);
+    expect(a.counters.get(M.utp_utp_fast_retransmit)).toBeGreaterThan(8);
+    expect(sent.length).toBe(5);
+  });
+
   it('selectively acks everything it holds out of order, beyond 256 packets past the gap', () => {
     const { net, a, b } = setup();
     const { client } = connectPair(net, a, b);

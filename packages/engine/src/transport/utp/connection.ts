@@ -60,6 +60,8 @@ const DUP_ACK_LIMIT = 3;
 const KEEPALIVE_MS = 29_000;
 /** Losses in one window that still count as random, at least (more in a big window: 1 in 32 packets). */
 const RANDOM_LOSSES = 2;
+/** Packets one ack may have resent past cwnd and the peer's window (libtorrent's parse_sack resends at most 5). */
+const FAST_RESENDS = 5;
 
 /** What a connection needs from its socket manager. */
 export interface UtpHost {
@@ -107,6 +109,8 @@ export class UtpConnection implements Transport {
   private resendCount = 0;
   /** Of those, found by fast retransmit (needResend 2). */
   private fastResendCount = 0;
+  /** Fast resends the ack being processed may still send past the windows. */
+  private fastBudget = 0;
   private bytesInFlight = 0;
   private dupAcks = 0;
   /** Losses after this sequence number cut the window again (one cut per window). */
@@ -364,6 +368,7 @@ export class UtpConnection implements Transport {
 
   private processAck(h: PacketHeader, buf: Uint8Array, now: number): void {
     const a = h.ack;
+    this.fastBudget = FAST_RESENDS;
     const d = seqDiff(a, this.ackedSeq);
     let acked = 0;
     if (d > 0) {
@@ -553,10 +558,13 @@ export class UtpConnection implements Transport {
     if (pkt === null || pkt === undefined || this.needResend[i] !== 0) return;
     const c = this.host.counters;
     // 2: found by fast retransmit, resent whatever the windows say (libtorrent's rule: the gap it fills
-    // may be what holds the peer's window shut); 1: timed out, resent as the windows allow.
-    this.needResend[i] = fast ? 2 : 1;
+    // may be what holds the peer's window shut), at most FAST_RESENDS per ack as libtorrent (so one ack
+    // cannot make us send a ring's worth); 1: timed out, or past that budget: resent as the windows allow.
+    const bypass = fast && this.fastBudget > 0;
+    if (bypass) this.fastBudget--;
+    this.needResend[i] = bypass ? 2 : 1;
     this.resendCount++;
-    if (fast) this.fastResendCount++;
+    if (bypass) this.fastResendCount++;
     this.bytesInFlight -= pkt.length - HEADER_SIZE;
     if (s === this.probeSeq) {
       // A lost probe says the path's MTU is smaller, not that it is congested.
