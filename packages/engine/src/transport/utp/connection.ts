@@ -58,7 +58,10 @@ export const MTU_CEILING = 1472;
 /** An ack is a duplicate-ack loss signal at this count, and a packet is lost with this many acked after it. */
 const DUP_ACK_LIMIT = 3;
 const KEEPALIVE_MS = 29_000;
-/** Losses in one window that still count as random, at least (more in a big window: 1 in 32 packets). */
+/**
+ * Losses in one window that still count as random, at least; in a big window 1 in 64 packets (three times
+ * a 0.5 % random loss rate; a buffer overflowing under slow start drops runs far longer).
+ */
 const RANDOM_LOSSES = 2;
 /** Packets one ack may have resent past cwnd and the peer's window (libtorrent's parse_sack resends at most 5). */
 const FAST_RESENDS = 5;
@@ -583,8 +586,8 @@ export class UtpConnection implements Transport {
       if (this.lossLight) this.cc.onRandomLoss();
       else this.cc.onLoss();
       this.lossSeq = (this.seqNr - 1) & SEQ_MASK;
-    } else if (this.lossLight && ++this.lossCount > Math.max(RANDOM_LOSSES, this.lossWindow >> 5)) {
-      // More losses in one window than chance explains (over 3 %): congestion after all, cut as libtorrent does.
+    } else if (this.lossLight && ++this.lossCount > Math.max(RANDOM_LOSSES, this.lossWindow >> 6)) {
+      // More losses in one window than chance explains (over 1/64): congestion after all, cut as libtorrent does.
       this.lossLight = false;
       this.cc.onLoss();
     }
