@@ -109,10 +109,10 @@ export function startProcess(cmd, args, ready, { timeoutMs = 600_000 } = {}) {
   });
 }
 
-/** A libtorrent downloader (`lt_peer.py get`) dialling `peers`; resolves with its final JSON line. */
-export function ltGet(torrentPath, savePath, peers, timeoutS = 300) {
+/** A libtorrent downloader (`lt_peer.py get`) dialling `peers`; resolves with its final JSON line. `extra`: more lt_peer.py options. */
+export function ltGet(torrentPath, savePath, peers, timeoutS = 300, extra = []) {
   return new Promise((resolve, reject) => {
-    const args = [ltPeer, 'get', torrentPath, '--save-path', savePath, '--timeout', String(timeoutS), '--stdin-lifeline'];
+    const args = [ltPeer, 'get', torrentPath, '--save-path', savePath, '--timeout', String(timeoutS), '--stdin-lifeline', ...extra];
     for (const p of peers) args.push('--peer', `127.0.0.1:${p}`);
     const p = spawn('/usr/bin/python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';

@@ -20,6 +20,8 @@ export function requireTransmission(): void {
 export interface TransmissionOptions {
   /** Transmission's `encryption`: 0 prefer plaintext, 1 prefer encrypted (default), 2 require encrypted. */
   encryption?: 0 | 1 | 2;
+  /** uTP on (libutp, on the UDP peer port); off by default. */
+  utp?: boolean;
 }
 
 export interface TransmissionTorrent {
@@ -72,7 +74,7 @@ export async function startTransmission(dir: string, opts: TransmissionOptions =
     'dht-enabled': false,
     'lpd-enabled': false,
     'pex-enabled': false,
-    'utp-enabled': false,
+    'utp-enabled': opts.utp ?? false,
     'blocklist-enabled': false,
     encryption: opts.encryption ?? 1,
     'rpc-enabled': true,

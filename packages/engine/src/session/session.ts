@@ -248,6 +248,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       get numResends() { return s().utp_num_resends; },
       get connectTimeoutMs() { return s().utp_connect_timeout; },
       get lossMultiplier() { return s().utp_loss_multiplier; },
+      get lowDelayLossMultiplier() { return s().utp_low_delay_loss_multiplier; },
     };
     let mgr: UtpSocketManager | null = null;
     // uTP takes its datagrams (first byte type << 4 | 1); the rest go to the DHT when it shares the socket.

@@ -83,6 +83,12 @@ export interface SessionSettings {
   /** uTP's window after a loss, percent of the window before it. */
   utp_loss_multiplier: number;
   /**
+   * spritzle's: uTP's window after an isolated loss while its queuing delay is under a quarter of
+   * utp_target_delay (random loss, not congestion), percent; slow start goes on. 0: every loss is cut by
+   * utp_loss_multiplier and ends slow start, as libtorrent does.
+   */
+  utp_low_delay_loss_multiplier: number;
+  /**
    * libtorrent's queueing: how many auto-managed torrents may download, seed, and be active in all; the rest
    * wait (paused, still auto-managed) in queue order. -1 = unlimited. libtorrent's defaults are 3, 5 and 500;
    * spritzle's are -1 (no queueing unless asked), so that adding a torrent still starts it.
@@ -154,6 +160,7 @@ export const DEFAULT_SETTINGS: Readonly<SessionSettings> = Object.freeze({
   utp_num_resends: 3,
   utp_connect_timeout: 3000,
   utp_loss_multiplier: 50,
+  utp_low_delay_loss_multiplier: 100,
   file_pool_size: DEFAULT_FILE_POOL_SIZE,
   out_enc_policy: 'enabled',
   in_enc_policy: 'enabled',
@@ -201,6 +208,7 @@ const INT_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> 
   utp_num_resends: [0, 100],
   utp_connect_timeout: [1, 600_000],
   utp_loss_multiplier: [1, 100],
+  utp_low_delay_loss_multiplier: [0, 100],
   file_pool_size: [1, 1_000_000],
 };
 

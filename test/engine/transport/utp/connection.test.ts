@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { M } from '../../../../packages/engine/src/stats/counters.js';
-import { RECV_WINDOW } from '../../../../packages/engine/src/transport/utp/connection.js';
+import { RECV_WINDOW, type UtpSettings } from '../../../../packages/engine/src/transport/utp/connection.js';
 import {
   HEADER_SIZE, PacketHeader, ST_DATA, ST_FIN, ST_RESET, ST_STATE, ST_SYN, parsePacket, sackHas, writeHeader,
 } from '../../../../packages/engine/src/transport/utp/packet.js';
@@ -18,9 +18,25 @@ function warm(net: FakeNet, client: { write(d: Uint8Array): void }): void {
   net.run();
 }
 
-function setup(): { net: FakeNet; a: ReturnType<FakeNet['host']>; b: ReturnType<FakeNet['host']> } {
+function setup(settings: Partial<UtpSettings> = {}): { net: FakeNet; a: ReturnType<FakeNet['host']>; b: ReturnType<FakeNet['host']> } {
   const net = new FakeNet();
-  return { net, a: net.host('10.0.0.1'), b: net.host('10.0.0.2') };
+  return { net, a: net.host('10.0.0.1', { settings }), b: net.host('10.0.0.2', { settings }) };
+}
+
+/** Drops the listed data packets of the next write (0 = its first packet), each once; counts their sends. */
+function dropDataOnce(net: FakeNet, nth: number[]): { sends: Map<number, number> } {
+  let first = -1;
+  const sends = new Map<number, number>();
+  net.filter = (d) => {
+    const h = parse(d);
+    if (h.type !== ST_DATA) return true;
+    if (first < 0) first = h.seq;
+    const k = (h.seq - first) & 0xffff;
+    if (!nth.includes(k)) return true;
+    sends.set(k, (sends.get(k) ?? 0) + 1);
+    return sends.get(k)! > 1;
+  };
+  return { sends };
 }
 
 describe('uTP handshake', () => {
@@ -158,8 +174,8 @@ describe('uTP data transfer', () => {
     expect(atServer.bytes.subarray(already).equals(data)).toBe(true);
   });
 
-  it('resends a packet at once when three packets after it are selectively acked (fast retransmit), and halves the window once', () => {
-    const { net, a, b } = setup();
+  it('resends a packet at once when three packets after it are selectively acked (fast retransmit), and halves the window once (utp_low_delay_loss_multiplier 0: libtorrent\'s rule)', () => {
+    const { net, a, b } = setup({ lowDelayLossMultiplier: 0 });
     const { client, atServer } = connectPair(net, a, b);
     warm(net, client);
     const already = atServer.bytes.length;
@@ -180,6 +196,102 @@ describe('uTP data transfer', () => {
     expect(a.counters.get(M.utp_utp_fast_retransmit)).toBe(1);
     expect(client.stats.cwnd).toBeLessThan(cwndBefore);
     expect(atServer.bytes.subarray(already).equals(data)).toBe(true);
+  });
+
+  it('keeps its window through an isolated loss while no queue has built (utp_low_delay_loss_multiplier 100)', () => {
+    const { net, a, b } = setup();
+    const { client, atServer } = connectPair(net, a, b);
+    warm(net, client);
+    const already = atServer.bytes.length;
+    const cwndBefore = client.stats.cwnd;
+    const { sends } = dropDataOnce(net, [0]);
+    const data = pattern(8 * 1180, 3);
+    client.write(data);
+    net.run();
+    expect(sends.get(0)).toBe(2);
+    expect(a.counters.get(M.utp_utp_fast_retransmit)).toBe(1);
+    expect(client.stats.cwnd).toBeGreaterThanOrEqual(cwndBefore);
+    expect(atServer.bytes.subarray(already).equals(data)).toBe(true);
+  });
+
+  it('cuts by utp_loss_multiplier when more losses pile up in one window than chance explains, even with no queue', () => {
+    const { net, a, b } = setup();
+    const { client, atServer } = connectPair(net, a, b);
+    warm(net, client);
+    const already = atServer.bytes.length;
+    const cwndBefore = client.stats.cwnd;
+    dropDataOnce(net, [0, 2, 4, 6]); // 4 of 20 packets: a queue overflowing, not noise
+    const data = pattern(20 * 1180, 5);
+    client.write(data);
+    net.run();
+    expect(a.counters.get(M.utp_utp_fast_retransmit)).toBe(4);
+    expect(client.stats.cwnd).toBeLessThanOrEqual(cwndBefore * 0.5 + 20 * 1180);
+    expect(client.stats.cwnd).toBeLessThan(cwndBefore);
+    expect(atServer.bytes.subarray(already).equals(data)).toBe(true);
+  });
+
+  it('fast-retransmits even while the peer\'s advertised window is shut (the resend may be what opens it)', () => {
+    const { net, a, b } = setup();
+    const { client, atServer } = connectPair(net, a, b);
+    warm(net, client);
+    const already = atServer.bytes.length;
+    const { sends } = dropDataOnce(net, [0]);
+    const drop = net.filter;
+    net.filter = (d) => {
+      // The receiver's STATEs say its window is 0 (as when out-of-order data fills it).
+      if (d.from === b.address && parse(d).type === ST_STATE) d.buf.fill(0, 12, 16);
+      return drop(d);
+    };
+    const data = pattern(8 * 1180, 7);
+    client.write(data);
+    net.run();
+    expect(sends.get(0)).toBe(2); // resent with the clock standing still: no probe timer, no timeout
+    expect(atServer.bytes.subarray(already).equals(data)).toBe(true);
+  });
+
+  it('lets one ack resend at most 5 packets past its windows, however many its SACK says are lost', () => {
+    const { net, a, b } = setup();
+    const { client } = connectPair(net, a, b);
+    warm(net, client);
+    const sent: PacketHeader[] = [];
+    net.filter = (d) => {
+      if (d.from === a.address && parse(d).type === ST_DATA) sent.push(parse(d));
+      return false; // the path swallows everything from here on
+    };
+    client.write(pattern(40 * 1180, 11));
+    net.run();
+    const first = sent[0]!.seq;
+    const n = sent.length;
+    expect(n).toBeGreaterThanOrEqual(24);
+    // A SACK (window 0) of every other packet after `first`: about n/2 packets followed by 3 acked ones.
+    const sackBytes = 8;
+    const pkt = new Uint8Array(HEADER_SIZE + 2 + sackBytes);
+    writeHeader(pkt, ST_STATE, client.recvId, 0, 0, 0, 1, (first - 1) & 0xffff, 1);
+    pkt[HEADER_SIZE + 1] = sackBytes;
+    for (let i = 0; i < sackBytes * 8 && i < n - 2; i += 2) pkt[HEADER_SIZE + 2 + (i >> 3)]! |= 1 << (i & 7); // bit i: first + 2 + i
+    sent.length = 0;
+    a.mgr.receive(pkt, b.address, b.port);
+    expect(a.counters.get(M.utp_utp_fast_retransmit)).toBeGreaterThan(8);
+    expect(sent.length).toBe(5);
+  });
+
+  it('selectively acks everything it holds out of order, beyond 256 packets past the gap', () => {
+    const { net, a, b } = setup();
+    const { client } = connectPair(net, a, b);
+    warm(net, client);
+    client.write(pattern(2_000_000, 8)); // slow start opens the window
+    net.run();
+    dropDataOnce(net, [0]);
+    const filter = net.filter;
+    let widest = 0;
+    net.filter = (d) => {
+      const h = parse(d);
+      if (d.from === b.address && h.type === ST_STATE && h.sackAt >= 0) widest = Math.max(widest, h.sackLen * 8);
+      return filter(d);
+    };
+    client.write(pattern(600 * 1180, 9));
+    net.run();
+    expect(widest).toBeGreaterThan(256);
   });
 
   it('resends after the retransmission timeout, backing off, and closes after utp_num_resends', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { DelayHistory, Ledbat } from '../../../../packages/engine/src/transport/utp/ledbat.js';
 
-const SETTINGS = { targetDelayMs: 100, gainFactor: 3000, lossMultiplier: 50 };
+const SETTINGS = { targetDelayMs: 100, gainFactor: 3000, lossMultiplier: 50, lowDelayLossMultiplier: 90 };
 const MSS = 1400;
 
 /** A controller out of slow start at `cwnd`, with a base delay of 1000 µs established. */
@@ -49,6 +49,28 @@ describe('LEDBAT', () => {
     cc.onTimeout();
     expect(cc.cwnd).toBe(MSS);
     expect(cc.ssthresh).toBe(25_000);
+  });
+
+  it('takes a loss for random while the queuing delay is under a quarter of the target, and cuts it to utp_low_delay_loss_multiplier percent, staying in slow start', () => {
+    const cc = new Ledbat(SETTINGS, MSS, 10_000_000);
+    cc.onAck(MSS, 1000, 0, true);
+    cc.cwnd = 100_000;
+    cc.onAck(MSS, 1000 + 20_000, 1, true); // 20 ms of queuing
+    expect(cc.lossLooksRandom).toBe(true);
+    const before = cc.cwnd;
+    cc.onRandomLoss();
+    expect(cc.cwnd).toBeCloseTo(before * 0.9, 6);
+    expect(cc.slowStart).toBe(true);
+    expect(cc.ssthresh).toBe(Infinity);
+  });
+
+  it('takes a loss for congestion once the queuing delay reaches a quarter of the target, or always with utp_low_delay_loss_multiplier 0', () => {
+    const cc = steady(100_000);
+    cc.onAck(MSS, 1000 + 25_000, 1, true);
+    expect(cc.lossLooksRandom).toBe(false);
+    const off = new Ledbat({ ...SETTINGS, lowDelayLossMultiplier: 0 }, MSS, 10_000_000);
+    off.onAck(MSS, 1000, 0, true);
+    expect(off.lossLooksRandom).toBe(false);
   });
 
   it('never goes below one packet', () => {

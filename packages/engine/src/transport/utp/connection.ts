@@ -29,11 +29,12 @@ export interface UtpSettings {
   numResends: number; // utp_num_resends
   connectTimeoutMs: number; // utp_connect_timeout
   lossMultiplier: number; // utp_loss_multiplier
+  lowDelayLossMultiplier: number; // utp_low_delay_loss_multiplier (spritzle's; 0: libtorrent's behaviour)
 }
 
 export const DEFAULT_UTP_SETTINGS: Readonly<UtpSettings> = {
   targetDelayMs: 100, gainFactor: 3000, minTimeoutMs: 500, synResends: 2, finResends: 2, numResends: 3,
-  connectTimeoutMs: 3000, lossMultiplier: 50,
+  connectTimeoutMs: 3000, lossMultiplier: 50, lowDelayLossMultiplier: 100,
 };
 
 export const enum UtpState {
@@ -57,6 +58,13 @@ export const MTU_CEILING = 1472;
 /** An ack is a duplicate-ack loss signal at this count, and a packet is lost with this many acked after it. */
 const DUP_ACK_LIMIT = 3;
 const KEEPALIVE_MS = 29_000;
+/**
+ * Losses in one window that still count as random, at least; in a big window 1 in 64 packets (three times
+ * a 0.5 % random loss rate; a buffer overflowing under slow start drops runs far longer).
+ */
+const RANDOM_LOSSES = 2;
+/** Packets one ack may have resent past cwnd and the peer's window (libtorrent's parse_sack resends at most 5). */
+const FAST_RESENDS = 5;
 
 /** What a connection needs from its socket manager. */
 export interface UtpHost {
@@ -65,7 +73,7 @@ export interface UtpHost {
   now(): number;
   /** Sends a datagram to the connection's peer. Data packets' buffers are kept (and restamped) for resends. */
   send(conn: UtpConnection, buf: Uint8Array, len: number): void;
-  /** A scratch buffer of at least 64 bytes for a control packet sent right away. */
+  /** A scratch buffer of MAX_CONTROL_SIZE bytes for a control packet sent right away. */
   controlBuffer(): Uint8Array;
   /** The connection has something to acknowledge: call flushAck() when the current burst of datagrams is read. */
   deferAck(conn: UtpConnection): void;
@@ -102,10 +110,18 @@ export class UtpConnection implements Transport {
   private readonly txCount = new Uint8Array(RING);
   private readonly needResend = new Uint8Array(RING);
   private resendCount = 0;
+  /** Of those, found by fast retransmit (needResend 2). */
+  private fastResendCount = 0;
+  /** Fast resends the ack being processed may still send past the windows. */
+  private fastBudget = 0;
   private bytesInFlight = 0;
   private dupAcks = 0;
   /** Losses after this sequence number cut the window again (one cut per window). */
   private lossSeq: number;
+  /** The current loss window was cut lightly (random loss); its losses so far, and the packets it spans. */
+  private lossLight = false;
+  private lossCount = 0;
+  private lossWindow = 0;
   private numTimeouts = 0;
   private rtoAt = 0;
   private windowFull = false;
@@ -141,6 +157,8 @@ export class UtpConnection implements Transport {
   private readonly recvAt = new Uint16Array(RING);
   private reorderCount = 0;
   private reorderBytes = 0;
+  /** The highest sequence number held out of order (valid while reorderCount > 0): where the SACK ends. */
+  private reorderLast = 0;
   private eofSeq = -1;
   private ackPending = false;
   private replyMicro = 0;
@@ -353,6 +371,7 @@ export class UtpConnection implements Transport {
 
   private processAck(h: PacketHeader, buf: Uint8Array, now: number): void {
     const a = h.ack;
+    this.fastBudget = FAST_RESENDS;
     const d = seqDiff(a, this.ackedSeq);
     let acked = 0;
     if (d > 0) {
@@ -447,6 +466,7 @@ export class UtpConnection implements Transport {
       if (this.reorderBytes + buf.length > MAX_REORDER_BYTES) return; // over our window: the sender resends
       this.recvBuf[i] = buf;
       this.recvAt[i] = h.payloadAt;
+      if (this.reorderCount === 0 || seqDiff(s, this.reorderLast) > 0) this.reorderLast = s;
       this.reorderCount++;
       this.reorderBytes += buf.length;
       // Out of order: ack at once (not at the end of the burst), so the sender learns of the gap soonest.
@@ -517,7 +537,8 @@ export class UtpConnection implements Transport {
     if (pkt === null || pkt === undefined) return 0;
     const len = pkt.length - HEADER_SIZE;
     if (this.txCount[i] === 1) this.rtt.sample(now - this.sentAt[i]!);
-    if (this.needResend[i] === 1) {
+    if (this.needResend[i] !== 0) {
+      if (this.needResend[i] === 2) this.fastResendCount--;
       this.needResend[i] = 0;
       this.resendCount--;
     } else {
@@ -537,10 +558,16 @@ export class UtpConnection implements Transport {
   private lose(s: number, fast: boolean): void {
     const i = s & RING_MASK;
     const pkt = this.sendBuf[i];
-    if (pkt === null || pkt === undefined || this.needResend[i] === 1) return;
+    if (pkt === null || pkt === undefined || this.needResend[i] !== 0) return;
     const c = this.host.counters;
-    this.needResend[i] = 1;
+    // 2: found by fast retransmit, resent whatever the windows say (libtorrent's rule: the gap it fills
+    // may be what holds the peer's window shut), at most FAST_RESENDS per ack as libtorrent (so one ack
+    // cannot make us send a ring's worth); 1: timed out, or past that budget: resent as the windows allow.
+    const bypass = fast && this.fastBudget > 0;
+    if (bypass) this.fastBudget--;
+    this.needResend[i] = bypass ? 2 : 1;
     this.resendCount++;
+    if (bypass) this.fastResendCount++;
     this.bytesInFlight -= pkt.length - HEADER_SIZE;
     if (s === this.probeSeq) {
       // A lost probe says the path's MTU is smaller, not that it is congested.
@@ -550,9 +577,19 @@ export class UtpConnection implements Transport {
     }
     c.inc(M.utp_utp_packet_loss);
     if (fast) c.inc(M.utp_utp_fast_retransmit);
-    if (fast && seqDiff(s, this.lossSeq) > 0) {
-      this.cc.onLoss();
+    if (!fast) return;
+    if (seqDiff(s, this.lossSeq) > 0) {
+      // The first loss of a window: one cut, light if the loss looks random.
+      this.lossLight = this.cc.lossLooksRandom;
+      this.lossCount = 1;
+      this.lossWindow = this.inFlight();
+      if (this.lossLight) this.cc.onRandomLoss();
+      else this.cc.onLoss();
       this.lossSeq = (this.seqNr - 1) & SEQ_MASK;
+    } else if (this.lossLight && ++this.lossCount > Math.max(RANDOM_LOSSES, this.lossWindow >> 6)) {
+      // More losses in one window than chance explains (over 1/64): congestion after all, cut as libtorrent does.
+      this.lossLight = false;
+      this.cc.onLoss();
     }
   }
 
@@ -655,13 +692,15 @@ export class UtpConnection implements Transport {
     const now = this.host.now();
     for (let s = (this.ackedSeq + 1) & SEQ_MASK; s !== this.seqNr && this.resendCount > 0; s = (s + 1) & SEQ_MASK) {
       const i = s & RING_MASK;
-      if (this.needResend[i] !== 1) continue;
+      if (this.needResend[i] === 0) continue;
       const pkt = this.sendBuf[i]!;
       const len = pkt.length - HEADER_SIZE;
-      if (!this.windowAllows(len)) {
+      if (this.needResend[i] === 1 && !this.windowAllows(len)) {
         this.windowFull = true;
-        return;
+        if (this.fastResendCount === 0) return;
+        continue;
       }
+      if (this.needResend[i] === 2) this.fastResendCount--;
       this.needResend[i] = 0;
       this.resendCount--;
       this.bytesInFlight += len;
@@ -709,8 +748,7 @@ export class UtpConnection implements Transport {
     let sackBytes = 0;
     if (this.reorderCount > 0) {
       // Bits for ackNr + 2 ... up to the last packet held, in whole 4-byte words.
-      let last = -1;
-      for (let i = 0; i < MAX_SACK_BYTES * 8; i++) if (this.recvBuf[(this.ackNr + 2 + i) & RING_MASK] !== null) last = i;
+      const last = seqDiff(this.reorderLast, this.ackNr) - 2;
       if (last >= 0) sackBytes = Math.min(MAX_SACK_BYTES, ((last >> 5) + 1) * 4);
     }
     writeHeader(buf, ST_STATE, this.sendId, (now * 1000) >>> 0, this.replyMicro, this.recvWindow(), this.seqNr, this.ackNr,

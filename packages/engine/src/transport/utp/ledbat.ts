@@ -77,6 +77,11 @@ export interface LedbatSettings {
   gainFactor: number;
   /** utp_loss_multiplier: the window after a loss, percent of the window before it. */
   lossMultiplier: number;
+  /**
+   * utp_low_delay_loss_multiplier (spritzle's): the window after an isolated loss while no queue has built,
+   * percent; 0 treats every loss as congestion (utp_loss_multiplier), as libtorrent does.
+   */
+  lowDelayLossMultiplier: number;
 }
 
 export class Ledbat {
@@ -158,6 +163,25 @@ export class Ledbat {
     this.slowStart = false;
     this.clamp();
     this.ssthresh = this.cwnd;
+  }
+
+  /**
+   * Whether a loss now may be random rather than congestion: LEDBAT's own signal, the queuing delay, is
+   * under a quarter of the target, so our traffic has not built a queue that could have overflowed.
+   */
+  get lossLooksRandom(): boolean {
+    return this.settings.lowDelayLossMultiplier > 0 && this.queuingDelayUs < this.settings.targetDelayMs * 250;
+  }
+
+  /**
+   * An isolated loss with no queue built (see lossLooksRandom; the caller decides, once per window): a
+   * light cut, and slow start goes on. Loss that is not congestion says nothing about the path's capacity;
+   * halving on it caps a long path at a few hundred KiB/s at 0.5 % loss, since LEDBAT regrows only
+   * gain_factor bytes per round trip. Should losses pile up in the window, the caller cuts with onLoss().
+   */
+  onRandomLoss(): void {
+    this.cwnd = (this.cwnd * this.settings.lowDelayLossMultiplier) / 100;
+    this.clamp();
   }
 
   /** The retransmission timer fired: back to one packet, slow start up to half the old window. */

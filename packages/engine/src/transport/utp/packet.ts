@@ -21,8 +21,15 @@ export const UTP_VERSION = 1;
 export const HEADER_SIZE = 20;
 /** Extension type of the selective ACK (BEP 29); 0 ends the chain. */
 export const EXT_SACK = 1;
-/** The longest SACK bitmask we send: 256 packets past ack_nr + 1. */
-export const MAX_SACK_BYTES = 32;
+/**
+ * The longest SACK bitmask we send: 2048 packets past ack_nr + 1, a whole reordering ring. It must cover
+ * everything held out of order: the sender counts an unacked packet as in flight while our advertised
+ * window already excludes it, and counted twice, the window can shut on the very resend that would fill
+ * the gap (libtorrent sizes its SACK to its reorder buffer's span too).
+ */
+export const MAX_SACK_BYTES = 256;
+/** The largest control packet (ST_STATE with the longest SACK). */
+export const MAX_CONTROL_SIZE = HEADER_SIZE + 2 + MAX_SACK_BYTES;
 
 export const SEQ_MASK = 0xffff;
 

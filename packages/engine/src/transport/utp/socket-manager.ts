@@ -10,7 +10,7 @@
  */
 import { M, type Counters } from '../../stats/counters.js';
 import { MTU_CEILING, UtpConnection, UtpState, type UtpHost, type UtpSettings } from './connection.js';
-import { HEADER_SIZE, PacketHeader, ST_RESET, ST_SYN, looksLikeUtp, parsePacket, writeHeader } from './packet.js';
+import { HEADER_SIZE, MAX_CONTROL_SIZE, PacketHeader, ST_RESET, ST_SYN, looksLikeUtp, parsePacket, writeHeader } from './packet.js';
 
 export interface UdpSender {
   send(buf: Uint8Array, len: number, port: number, address: string): void;
@@ -65,7 +65,7 @@ export class UtpSocketManager implements UtpHost {
     this.maxHalfOpen = opts.maxHalfOpen ?? 64;
     this.tickMs = opts.tickMs ?? 50;
     this.mtuCeiling = opts.mtuCeiling ?? MTU_CEILING;
-    for (let i = 0; i < CONTROL_BUFFERS; i++) this.control.push(Buffer.alloc(64));
+    for (let i = 0; i < CONTROL_BUFFERS; i++) this.control.push(Buffer.alloc(MAX_CONTROL_SIZE));
   }
 
   get size(): number {
@@ -148,7 +148,7 @@ export class UtpSocketManager implements UtpHost {
    * a fresh one is handed out instead of one that may still be waiting.
    */
   controlBuffer(): Uint8Array {
-    if (this.opts.udp.queuedSends() > CONTROL_BUFFERS / 2) return Buffer.alloc(64);
+    if (this.opts.udp.queuedSends() > CONTROL_BUFFERS / 2) return Buffer.alloc(MAX_CONTROL_SIZE);
     const b = this.control[this.controlNext]!;
     this.controlNext = (this.controlNext + 1) % CONTROL_BUFFERS;
     return b;
