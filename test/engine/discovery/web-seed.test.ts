@@ -1,7 +1,7 @@
 // BEP 19's URL rules and the Range GET, without a torrent.
 import { describe, it, expect, afterAll } from '@jest/globals';
 import bencode from 'bencode';
-import { fetchRange, rangeRequests, webSeedFileUrl } from '../../../packages/engine/src/discovery/web-seed.js';
+import { fetchRange, rangeRequests, webSeedAgents, webSeedFileUrl } from '../../../packages/engine/src/discovery/web-seed.js';
 import { parseTorrentFile } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { startWebSeedServer, type WebSeedServer } from '../../helpers/web-seed-server.js';
 import { testData } from '../../helpers/memory-torrent.js';
@@ -73,6 +73,23 @@ describe('fetchRange', () => {
     expect(Buffer.compare(Buffer.from(into), Buffer.from(data.subarray(0, 10)))).toBe(0);
     server.redirect('/loop', '/loop');
     await expect(fetchRange(`${server.url}/loop`, 0, 10, new Uint8Array(10), 0, opts)).rejects.toThrow('more than 2 redirects');
+  });
+
+  it('reuses one kept-alive connection for requests one after another', async () => {
+    const agents = webSeedAgents(4);
+    const before = server.connections;
+    const into = new Uint8Array(3000);
+    for (let i = 0; i < 3; i++) await fetchRange(`${server.url}/f.bin`, i * 1000, 1000, into, i * 1000, { ...opts, agents });
+    expect(Buffer.compare(Buffer.from(into), Buffer.from(data.subarray(0, 3000)))).toBe(0);
+    expect(server.connections - before).toBe(1);
+    agents.http.destroy();
+  });
+
+  it('reports the bytes received as the body arrives', async () => {
+    const seen: number[] = [];
+    await fetchRange(`${server.url}/f.bin`, 0, 50_000, new Uint8Array(50_000), 0, { ...opts, progress: (n) => void seen.push(n) });
+    expect(seen.at(-1)).toBe(50_000);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThan(seen[i - 1]!);
   });
 
   it('fails when the body is not complete in time', async () => {

@@ -2,9 +2,10 @@
 import { describe, it, expect, afterAll } from '@jest/globals';
 import { PiecePicker } from '../../../packages/engine/src/algo/piece-picker.js';
 import { PieceDeadlines } from '../../../packages/engine/src/algo/piece-deadlines.js';
-import { MAX_WEB_SEED_FAILURES, WebSeeds, type WebSeed, type WebSeedTorrent } from '../../../packages/engine/src/torrent/web-seeds.js';
+import { MAX_WEB_SEED_FAILURES, WebSeeds, receivedPrefix, type WebSeed, type WebSeedTorrent } from '../../../packages/engine/src/torrent/web-seeds.js';
 import { startWebSeedServer, type WebSeedServer } from '../../helpers/web-seed-server.js';
 import { testData } from '../../helpers/memory-torrent.js';
+import { until } from '../../helpers/server.js';
 
 const B = 16384;
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
@@ -67,6 +68,38 @@ describe('WebSeeds', () => {
     seeds.stopAll();
   });
 
+  it('hands each block on as soon as its bytes have come, while its request is still out', async () => {
+    server.fail('/f.bin', 500, 0);
+    server.slow(20); // the body in 16 KiB chunks
+    const { t } = fakeTorrent(8 * B);
+    const inFlight: number[] = [];
+    const seeds = new WebSeeds({ ...t, block: (seed) => void inFlight.push(seed.inFlight) }, { maxRedirects: 0, timeoutMs: 10_000 });
+    server.log.length = 0;
+    seeds.add(`${server.url}/f.bin`);
+    await until('every block', async () => (inFlight.length === 8 ? true : undefined), 10_000);
+    server.slow(0);
+    expect(server.log.map((l) => l.range)).toEqual([`bytes=0-${8 * B - 1}`]); // one request for the eight blocks
+    expect(inFlight).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it('gives the blocks not yet come back to the picker when stopped midway through a request', async () => {
+    server.slow(20);
+    const { t, picker } = fakeTorrent(8 * B);
+    let handed = 0;
+    const seeds: WebSeeds = new WebSeeds({
+      ...t,
+      block: (_seed, piece, offset) => {
+        picker.markReceived(piece * picker.blocksPerPiece + offset / B);
+        if (++handed === 1) seeds.stopAll();
+      },
+    }, { maxRedirects: 0, timeoutMs: 10_000 });
+    seeds.add(`${server.url}/f.bin`);
+    await until('the request stopped', async () => (handed > 0 && seeds.list()[0]!.state === 'idle' ? true : undefined), 10_000);
+    server.slow(0);
+    expect(handed).toBe(1);
+    expect(picker.pick({ get: () => true }, 64, [], { sequential: false })).toBe(7);
+  });
+
   it('hands nothing out while its torrent is not active', async () => {
     const { t } = fakeTorrent(8 * B);
     const seeds = new WebSeeds({ ...t, active: false }, { maxRedirects: 0, timeoutMs: 2000 });
@@ -74,5 +107,21 @@ describe('WebSeeds', () => {
     seeds.add(`${server.url}/f.bin`);
     await turn();
     expect(server.log).toHaveLength(0);
+  });
+});
+
+describe('receivedPrefix', () => {
+  const reqs = [
+    { url: 'a', start: 90, length: 10, into: 0 },
+    { url: 'b', start: 0, length: 22, into: 38 }, // bytes 10..38 are a pad file's
+  ];
+
+  it('stops at the first request that has not all come', () => {
+    expect(receivedPrefix(reqs, new Float64Array([4, 22]), 60)).toBe(4);
+  });
+
+  it('counts pad bytes between requests as there', () => {
+    expect(receivedPrefix(reqs, new Float64Array([10, 5]), 60)).toBe(43);
+    expect(receivedPrefix(reqs, new Float64Array([10, 22]), 60)).toBe(60);
   });
 });

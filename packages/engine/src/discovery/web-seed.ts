@@ -68,6 +68,27 @@ export interface FetchOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   userAgent?: string;
+  /**
+   * Keep-alive agents (one web seed's connections, reused from request to request); without them every
+   * request opens a connection of its own.
+   */
+  agents?: WebSeedAgents;
+  /** Called as the body arrives with the bytes received so far (blocks can be handed on before the end). */
+  progress?: (received: number) => void;
+}
+
+/** An HTTP and an HTTPS keep-alive agent for one web seed. */
+export interface WebSeedAgents {
+  http: http.Agent;
+  https: https.Agent;
+}
+
+/** Keep-alive agents holding at most `sockets` connections each (a web seed's requests in flight). */
+export function webSeedAgents(sockets: number): WebSeedAgents {
+  return {
+    http: new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }),
+    https: new https.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }),
+  };
 }
 
 /**
@@ -88,7 +109,8 @@ export function fetchRange(url: string, start: number, length: number, into: Uin
       reject(new WebSeedHttpError(`${u.protocol} URLs are not fetched`));
       return;
     }
-    const mod = u.protocol === 'https:' ? https : http;
+    const secure = u.protocol === 'https:';
+    const mod = secure ? https : http;
     let settled = false;
     const done = (e?: Error): void => {
       if (settled) return;
@@ -100,7 +122,7 @@ export function fetchRange(url: string, start: number, length: number, into: Uin
     };
     const req = mod.get(u, {
       headers: { range: `bytes=${start}-${start + length - 1}`, 'user-agent': opts.userAgent ?? 'spritzle', 'accept-encoding': 'identity' },
-      agent: false,
+      agent: opts.agents ? (secure ? opts.agents.https : opts.agents.http) : false,
     }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location !== undefined) {
@@ -126,13 +148,19 @@ export function fetchRange(url: string, start: number, length: number, into: Uin
         res.destroy();
         return done(new WebSeedHttpError(`HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`, status));
       }
+      // A 206 of exactly the range ends with its last byte: its connection goes back to the agent. Anything
+      // longer (a 200 with the whole file) is cut once the range has come.
+      const exact = status === 206 && Number(res.headers['content-length']) === length;
+      const progress = opts.progress;
       let got = 0;
       res.on('data', (chunk: Buffer) => {
+        if (settled) return;
         const take = Math.min(chunk.length, length - got);
         into.set(take === chunk.length ? chunk : chunk.subarray(0, take), at + got);
         got += take;
+        progress?.(got);
         if (got === length) {
-          res.destroy();
+          if (!exact) res.destroy();
           done();
         }
       });
