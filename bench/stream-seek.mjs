@@ -131,10 +131,18 @@ function relay(target) {
 const relays = await Promise.all(seedPorts.map(relay));
 
 // ---- the downloader with its REST API
-const session = await Session.create({ listen_interfaces: '127.0.0.1:0', enable_dht: false, enable_lsd: false });
+// TCP only: the relay carries TCP (with uTP on, each dial waited utp_connect_timeout, 3 s, before TCP).
+const session = await Session.create({
+  listen_interfaces: '127.0.0.1:0', enable_dht: false, enable_lsd: false, enable_outgoing_utp: false, enable_incoming_utp: false,
+});
 const api = await startServer(session, { port: 0, log: () => undefined });
 const handle = await session.addTorrent({ ti: torrent, save_path: dlDir, peers: relays.map((r) => `127.0.0.1:${r.address().port}`) });
 const streamUrl = `${api.url.replace(/\/$/, '')}/torrent/${handle.infoHash}/files/0/stream`;
+// Seeks are timed in a running download: the seeds connected and sending first (bounded: 30 s).
+for (const t0 = performance.now(); handle.status().num_seeds < SEEDS || handle.status().total_payload_download === 0;) {
+  if (performance.now() - t0 > 30_000) throw new Error(`only ${handle.status().num_seeds} of ${SEEDS} seeds connected in 30 s`);
+  await new Promise((r) => setTimeout(r, 50));
+}
 
 /** Time from the request to the first body byte of a Range GET at `offset`. */
 function firstByte(offset) {
