@@ -6,6 +6,8 @@ import { MAX_WEB_SEED_FAILURES, WebSeeds, receivedPrefix, type WebSeed, type Web
 import { startWebSeedServer, type WebSeedServer } from '../../helpers/web-seed-server.js';
 import { testData } from '../../helpers/memory-torrent.js';
 import { until } from '../../helpers/server.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const B = 16384;
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
@@ -13,17 +15,19 @@ const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5
 function fakeTorrent(length: number) {
   const picker = new PiecePicker(Math.ceil(length / (4 * B)), 4 * B, length, B, 1);
   const blocks: [number, number, number][] = [];
+  const received = new Uint8Array(length);
   const changes: string[] = [];
   const t: WebSeedTorrent = {
-    picker, files: [{ path: 'f.bin', length, pad: false }], pieceLength: 4 * B, deadlines: new PieceDeadlines(),
+    picker, files: [{ path: 'f.bin', length, pad: false }], pieceLength: 4 * B, infoHash: new Uint8Array(20).fill(0x41), deadlines: new PieceDeadlines(),
     active: true, backlogged: false,
     block: (_seed: WebSeed, piece, offset, data) => {
       picker.markReceived(piece * picker.blocksPerPiece + offset / B);
       blocks.push([piece, offset, data.length]);
+      received.set(data, piece * 4 * B + offset);
     },
     changed: (seed) => void changes.push(`${seed.state}: ${seed.error}`),
   };
-  return { t, picker, blocks, changes };
+  return { t, picker, blocks, changes, received };
 }
 
 describe('WebSeeds', () => {
@@ -107,6 +111,62 @@ describe('WebSeeds', () => {
     seeds.add(`${server.url}/f.bin`);
     await turn();
     expect(server.log).toHaveLength(0);
+  });
+});
+
+/** A BEP 17 seed script written for the test: `?info_hash=&piece=&ranges=a-b` answered from `data`; `busy` 503s first. */
+async function httpSeed(data: Uint8Array, pieceLength: number, busy = 0) {
+  const asked: string[] = [];
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    asked.push(u.search);
+    if (busy > 0) {
+      busy--;
+      res.statusCode = 503;
+      res.end('30');
+      return;
+    }
+    const piece = Number(u.searchParams.get('piece'));
+    const start = piece * pieceLength;
+    const ranges = u.searchParams.get('ranges');
+    const [a, b] = ranges ? ranges.split('-').map(Number) : [0, Math.min(pieceLength, data.length - start) - 1];
+    if (u.searchParams.get('info_hash') !== 'A'.repeat(20) || req.headers.range !== undefined) {
+      res.statusCode = 400;
+      res.end();
+      return;
+    }
+    res.end(Buffer.from(data.subarray(start + a!, start + b! + 1)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/seed.php`, asked, close: () => server.close() };
+}
+
+describe('WebSeeds from a BEP 17 HTTP seed', () => {
+  it('fetches every block with ?info_hash=&piece= requests, whole pieces without ranges', async () => {
+    const data = testData(8 * B, 5);
+    const seed = await httpSeed(data, 4 * B);
+    const { t, blocks, received } = fakeTorrent(8 * B);
+    const seeds = new WebSeeds(t, { maxRedirects: 0, timeoutMs: 5000 });
+    seeds.add(seed.url, 'http');
+    await until('every block', async () => (blocks.length === 8 ? true : undefined), 10_000);
+    seeds.stopAll();
+    seed.close();
+    expect(Buffer.compare(Buffer.from(received), Buffer.from(data))).toBe(0);
+    expect(seed.asked.sort()).toEqual([`?info_hash=${'A'.repeat(20)}&piece=0`, `?info_hash=${'A'.repeat(20)}&piece=1`]);
+  });
+
+  it('waits as long as a busy seed (503) asks, without counting a failure', async () => {
+    const data = testData(8 * B, 5);
+    const seed = await httpSeed(data, 4 * B, 2); // both pieces' requests
+    const { t, picker } = fakeTorrent(8 * B);
+    const seeds = new WebSeeds(t, { maxRedirects: 0, timeoutMs: 5000 });
+    seeds.add(seed.url, 'http');
+    const w = await until('the busy answer', async () => (seeds.list()[0]!.state === 'backoff' ? seeds.list()[0]! : undefined), 10_000);
+    seeds.stopAll();
+    seed.close();
+    expect(w).toMatchObject({ failures: 0, error: 'busy (HTTP 503): retry after 30 s' });
+    expect(w.retry_at - Date.now()).toBeGreaterThan(25_000);
+    expect(picker.pick({ get: () => true }, 64, [], { sequential: false })).toBe(8); // its blocks went back
   });
 });
 

@@ -1,6 +1,6 @@
 import type { PiecePicker } from '../algo/piece-picker.js';
 import { pickTimeCritical, type PieceDeadlines } from '../algo/piece-deadlines.js';
-import { fetchRange, rangeRequests, webSeedAgents, type FetchOptions, type RangeRequest, type WebSeedAgents, type WebSeedFile } from '../discovery/web-seed.js';
+import { WebSeedHttpError, fetchRange, httpSeedRequests, rangeRequests, webSeedAgents, type FetchOptions, type RangeRequest, type WebSeedAgents, type WebSeedFile } from '../discovery/web-seed.js';
 import { BLOCK_SIZE } from '../block-size.js';
 
 /** A web seed in a torrent's list (libtorrent's url_seeds, with what spritzle knows of each). */
@@ -34,6 +34,10 @@ const MAX_REQUEST_BYTES = 1 << 20;
 /** Requests out at once per web seed (up to 8 MiB), each on a kept-alive connection of its own. */
 const IN_FLIGHT = 8;
 
+/** url: a BEP 19 web seed (`url-list`, url_seeds: files by URL, Range requests); http: a BEP 17 HTTP seed
+ * (`httpseeds`, http_seeds: a script asked for pieces by info-hash). */
+export type WebSeedKind = 'url' | 'http';
+
 /** One web seed: its URL, state and counts. Also a contributor of blocks to pieces (hash-fail accounting). */
 export class WebSeed {
   readonly isWebSeed = true;
@@ -51,7 +55,7 @@ export class WebSeed {
   /** Its connections, kept alive from request to request. */
   readonly agents: WebSeedAgents = webSeedAgents(IN_FLIGHT);
 
-  constructor(readonly url: string) {}
+  constructor(readonly url: string, readonly kind: WebSeedKind = 'url') {}
 
   /** Stops its requests and closes its connections. */
   stop(): void {
@@ -81,6 +85,8 @@ export class WebSeed {
 /** What the web seeds need of their torrent. */
 export interface WebSeedTorrent {
   readonly picker: PiecePicker;
+  /** The info-hash HTTP seeds (BEP 17) are asked with (20 bytes). */
+  readonly infoHash: Uint8Array;
   readonly files: readonly WebSeedFile[];
   readonly pieceLength: number;
   readonly deadlines: PieceDeadlines;
@@ -119,9 +125,9 @@ export class WebSeeds {
     return [...this.seeds.keys()];
   }
 
-  add(url: string): void {
+  add(url: string, kind: WebSeedKind = 'url'): void {
     if (this.seeds.has(url)) return;
-    this.seeds.set(url, new WebSeed(url));
+    this.seeds.set(url, new WebSeed(url, kind));
     this.pump();
   }
 
@@ -214,7 +220,9 @@ export class WebSeeds {
     seed.aborts.add(abort);
     seed.inFlight++;
     seed.state = 'downloading';
-    const reqs = rangeRequests(seed.url, t.files, start, length);
+    const reqs = seed.kind === 'http'
+      ? httpSeedRequests(seed.url, t.infoHash, t.pieceLength, picker.totalLength, start, length)
+      : rangeRequests(seed.url, t.files, start, length);
     // Pad files' bytes are not fetched and must read as zeros; otherwise every byte is written.
     const buf = reqs.length === 1 && reqs[0]!.length === length ? Buffer.allocUnsafe(length) : new Uint8Array(length);
     const got = new Float64Array(reqs.length);
@@ -237,7 +245,7 @@ export class WebSeeds {
     };
     try {
       await Promise.all(reqs.map((r, i) => fetchRange(r.url, r.start, r.length, buf, r.into, {
-        ...this.fetchOpts, signal: abort.signal, agents: seed.agents, progress: (n) => {
+        ...this.fetchOpts, signal: abort.signal, agents: seed.agents, httpSeed: seed.kind === 'http', progress: (n) => {
           got[i] = n;
           if (!abort.signal.aborted) handOn();
         },
@@ -250,8 +258,10 @@ export class WebSeeds {
       seed.aborts.delete(abort);
       seed.inFlight--;
       for (let i = handed; i < run.length; i++) picker.abortRequest(run[i]!);
-      if (!stopped && this.seeds.get(seed.url) === seed) this.fail(seed, (e as Error).message);
-      else if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
+      if (stopped || this.seeds.get(seed.url) !== seed) {
+        if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
+      } else if (e instanceof WebSeedHttpError && e.retryAfter !== undefined) this.busy(seed, e.message, e.retryAfter);
+      else this.fail(seed, (e as Error).message);
       return;
     }
     seed.aborts.delete(abort);
@@ -263,6 +273,15 @@ export class WebSeeds {
     }
     if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
     this.pump();
+  }
+
+  /** A busy HTTP seed (BEP 17's 503) asked to be left alone for `seconds`: not a failure, so not counted. */
+  private busy(seed: WebSeed, why: string, seconds: number): void {
+    for (const a of seed.aborts) a.abort();
+    seed.error = why;
+    seed.state = 'backoff';
+    seed.retryAt = Date.now() + seconds * 1000;
+    this.torrent.changed(seed);
   }
 
   private fail(seed: WebSeed, why: string): void {
