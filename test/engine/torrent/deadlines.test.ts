@@ -161,6 +161,36 @@ describe('piece deadlines on a torrent', () => {
     expect(new Set([...blocksOf(transport, before[0]!), ...blocksOf(second.transport, before[1]!)])).toEqual(new Set([0, 1, 2, 3]));
   });
 
+  /** Two seeds share a seek's piece due at `due`; the first peer then sends one block of its part. How many of
+   * the piece's blocks was the first peer asked for? */
+  async function sharedThenOneBlock(due: number) {
+    const { data, info, torrent, peer, transport, counters } = await downloading();
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const second = await secondSeed(torrent, 40, counters, 4);
+    const asked = new Set([...sentRequests(transport), ...sentRequests(second.transport)].map(([i]) => i));
+    const target = [...Array(40).keys()].find((p) => !asked.has(p))!;
+    torrent.setPieceDeadline(reader, target, due);
+    peer.flushBatch();
+    const mine = sentRequests(transport).filter(([i]) => i === target);
+    const before = sentRequests(transport).length;
+    const [, offset] = mine[0]!;
+    const at = target * info.pieceLength + offset;
+    transport.feed(wire.piece(target, offset, data.subarray(at, at + BLOCK)));
+    await turn();
+    peer.flushBatch();
+    return mine.length + sentRequests(transport).slice(before).filter(([i]) => i === target).length;
+  }
+
+  it('a piece due now is not duplicated to a second peer at once (a seek\'s piece would go out three times)', async () => {
+    expect(await sharedThenOneBlock(Date.now())).toBe(2); // its part only
+  });
+
+  it('a piece well past its deadline has its blocks asked of a second peer too', async () => {
+    expect(await sharedThenOneBlock(Date.now() - 1000)).toBe(4); // its part and the other peer's
+  });
+
   it('queues stay shallow for a while after the last deadline goes (the next seek comes)', async () => {
     const { torrent, peer, transport } = await readAheadOf(reader);
     torrent.clearPieceDeadlines(reader);

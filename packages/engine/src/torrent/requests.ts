@@ -22,6 +22,9 @@ const CRITICAL_EXTRA_BLOCKS = 8;
 /** Queues stay shallow this long after the last deadline went (a player seeking closes one range and opens
  * the next: the deep queue refilled in between would be on the wire before the next seek's blocks). */
 const CRITICAL_LINGER_MS = 5000;
+/** A time-critical piece is duplicated to other peers only once this late: a seek's piece is due at once,
+ * and duplicating it at once sent it three times over, each copy queued ahead of the next seek's blocks. */
+const DUPLICATE_AFTER_MS = 150;
 
 /** The picker's own counts and the session's picker.* counters they feed (libtorrent's names). */
 const PICKER_METRICS: readonly (readonly [keyof PickerCounters, number])[] = [
@@ -164,7 +167,7 @@ export class BlockRequests {
       now ??= Date.now();
       const fast = isFastPeer(peer.downloadRate, this.fastest(now));
       // Slow peers take time-critical blocks nobody asked for yet; only fast ones take duplicates of late ones.
-      n = pickTimeCritical(this.deadlines, picker, peer.pieces, Math.min(criticalRoom, allowed, criticalShare), out, now,
+      n = pickTimeCritical(this.deadlines, picker, peer.pieces, Math.min(criticalRoom, allowed, criticalShare), out, now - DUPLICATE_AFTER_MS,
         fast && !peer.snubbed, opts.exclude, Math.min(firstRoom, allowed));
     }
     want = Math.min(want - n, allowed - n);
