@@ -6,7 +6,9 @@
 // at a fixed rate; the longest time a read that was due waited for data (a stall).
 //
 //   pnpm run build && node bench/stream-seek.mjs [--size-mib 1024] [--seeds 4] [--rtt-ms 40] [--seed-mib-s 2]
-//     [--seeks 50] [--stream-s 300] [--stream-mib-s 3] [--piece-kib 256] [--seed 1]
+//     [--seeks 50] [--stream-s 300] [--stream-mib-s 3] [--piece-kib 256] [--seed 1] [--stream-from-mib N]
+// The stream starts at a random offset in the file's first half, or at --stream-from-mib (a 300 s stream at
+// 3 MiB/s needs 900 MiB after its start: --stream-from-mib 0 in a 1 GiB file).
 // Everything listens on 127.0.0.1. The whole run is bounded: each seek gives up after 30 s, the stream phase
 // stops at --stream-s.
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ const { values: o } = parseArgs({ options: {
   'size-mib': { type: 'string', default: '1024' }, seeds: { type: 'string', default: '4' }, 'rtt-ms': { type: 'string', default: '40' },
   'seed-mib-s': { type: 'string', default: '2' }, seeks: { type: 'string', default: '50' }, 'stream-s': { type: 'string', default: '300' },
   'stream-mib-s': { type: 'string', default: '3' }, 'piece-kib': { type: 'string', default: '256' }, seed: { type: 'string', default: '1' },
+  'stream-from-mib': { type: 'string' },
 } });
 const SIZE = Number(o['size-mib']) * 1024 * 1024;
 const SEEDS = Number(o.seeds);
@@ -183,7 +186,7 @@ console.log(JSON.stringify({ phase: 'seek', size_mib: SIZE / 1048576, piece_kib:
 // ---- phase 2: a paced reader from a random unfetched-looking offset; the longest wait for data that was due
 const streamS = Number(o['stream-s']);
 const rate = Number(o['stream-mib-s']) * 1048576;
-const streamStart = Math.floor(rand() * SIZE * 0.5);
+const streamStart = o['stream-from-mib'] !== undefined ? Number(o['stream-from-mib']) * 1048576 : Math.floor(rand() * SIZE * 0.5);
 const stall = await new Promise((resolve, reject) => {
   const req = http.get(streamUrl, { headers: { range: `bytes=${streamStart}-` }, agent: false }, (res) => {
     const t0 = performance.now();
