@@ -6,7 +6,9 @@
 // at a fixed rate; the longest time a read that was due waited for data (a stall).
 //
 //   pnpm run build && node bench/stream-seek.mjs [--size-mib 1024] [--seeds 4] [--rtt-ms 40] [--seed-mib-s 2]
-//     [--seeks 50] [--stream-s 300] [--stream-mib-s 3] [--piece-kib 256] [--seed 1]
+//     [--seeks 50] [--stream-s 300] [--stream-mib-s 3] [--piece-kib 256] [--seed 1] [--stream-from-mib N]
+// The stream starts at a random offset in the file's first half, or at --stream-from-mib (a 300 s stream at
+// 3 MiB/s needs 900 MiB after its start: --stream-from-mib 0 in a 1 GiB file).
 // Everything listens on 127.0.0.1. The whole run is bounded: each seek gives up after 30 s, the stream phase
 // stops at --stream-s.
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ const { values: o } = parseArgs({ options: {
   'size-mib': { type: 'string', default: '1024' }, seeds: { type: 'string', default: '4' }, 'rtt-ms': { type: 'string', default: '40' },
   'seed-mib-s': { type: 'string', default: '2' }, seeks: { type: 'string', default: '50' }, 'stream-s': { type: 'string', default: '300' },
   'stream-mib-s': { type: 'string', default: '3' }, 'piece-kib': { type: 'string', default: '256' }, seed: { type: 'string', default: '1' },
+  'stream-from-mib': { type: 'string' },
 } });
 const SIZE = Number(o['size-mib']) * 1024 * 1024;
 const SEEDS = Number(o.seeds);
@@ -131,10 +134,18 @@ function relay(target) {
 const relays = await Promise.all(seedPorts.map(relay));
 
 // ---- the downloader with its REST API
-const session = await Session.create({ listen_interfaces: '127.0.0.1:0', enable_dht: false, enable_lsd: false });
+// TCP only: the relay carries TCP (with uTP on, each dial waited utp_connect_timeout, 3 s, before TCP).
+const session = await Session.create({
+  listen_interfaces: '127.0.0.1:0', enable_dht: false, enable_lsd: false, enable_outgoing_utp: false, enable_incoming_utp: false,
+});
 const api = await startServer(session, { port: 0, log: () => undefined });
 const handle = await session.addTorrent({ ti: torrent, save_path: dlDir, peers: relays.map((r) => `127.0.0.1:${r.address().port}`) });
 const streamUrl = `${api.url.replace(/\/$/, '')}/torrent/${handle.infoHash}/files/0/stream`;
+// Seeks are timed in a running download: the seeds connected and sending first (bounded: 30 s).
+for (const t0 = performance.now(); handle.status().num_seeds < SEEDS || handle.status().total_payload_download === 0;) {
+  if (performance.now() - t0 > 30_000) throw new Error(`only ${handle.status().num_seeds} of ${SEEDS} seeds connected in 30 s`);
+  await new Promise((r) => setTimeout(r, 50));
+}
 
 /** Time from the request to the first body byte of a Range GET at `offset`. */
 function firstByte(offset) {
@@ -175,7 +186,7 @@ console.log(JSON.stringify({ phase: 'seek', size_mib: SIZE / 1048576, piece_kib:
 // ---- phase 2: a paced reader from a random unfetched-looking offset; the longest wait for data that was due
 const streamS = Number(o['stream-s']);
 const rate = Number(o['stream-mib-s']) * 1048576;
-const streamStart = Math.floor(rand() * SIZE * 0.5);
+const streamStart = o['stream-from-mib'] !== undefined ? Number(o['stream-from-mib']) * 1048576 : Math.floor(rand() * SIZE * 0.5);
 const stall = await new Promise((resolve, reject) => {
   const req = http.get(streamUrl, { headers: { range: `bytes=${streamStart}-` }, agent: false }, (res) => {
     const t0 = performance.now();

@@ -3,8 +3,10 @@
 // (a Range-capable node:http file server in a child process) and from a libtorrent seed alone
 // (test/peers/lt_peer.py), interleaved run by run; MiB/s of each, medians and the ratio (target >= 0.8).
 //
-//   pnpm run build && node bench/webseed.mjs [--size-mib 256] [--piece-kib 256] [--runs 2]
+//   pnpm run build && node bench/webseed.mjs [--size-mib 256] [--piece-kib 256] [--runs 2] [--only web|peer]
 //
+// The downloading session is TCP-only (no uTP), as the libtorrent seed is: with uTP on, the dial to a
+// TCP-only peer waits utp_connect_timeout (3 s) first, which made the peer side look three times slower.
 // Needs Debian's python3-libtorrent for the peer side. Each download gives up after 120 s.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,6 +23,7 @@ const engineUrl = pathToFileURL(join(root, 'packages/engine/dist/index.js')).hre
 if (!existsSync(fileURLToPath(engineUrl))) throw new Error('build first: pnpm run build');
 const { values: o } = parseArgs({ options: {
   'size-mib': { type: 'string', default: '256' }, 'piece-kib': { type: 'string', default: '256' }, runs: { type: 'string', default: '2' },
+  only: { type: 'string' },
 } });
 const SIZE = Number(o['size-mib']) * 1048576;
 const PIECE = Number(o['piece-kib']) * 1024;
@@ -75,7 +78,9 @@ const ltPort = await new Promise((resolve, reject) => {
 });
 
 async function download(kind) {
-  const session = await Session.create({ listen_interfaces: '127.0.0.1:0', enable_dht: false, enable_lsd: false });
+  const session = await Session.create({
+    listen_interfaces: '127.0.0.1:0', enable_dht: false, enable_lsd: false, enable_outgoing_utp: false, enable_incoming_utp: false,
+  });
   const save = await mkdtemp(join(work, `dl-${kind}-`));
   const t0 = performance.now();
   const h = await session.addTorrent(kind === 'web' ? { ti: torrent, save_path: save, url_seeds: [webUrl] } : { ti: torrent, save_path: save, peers: [`127.0.0.1:${ltPort}`] });
@@ -89,14 +94,14 @@ async function download(kind) {
 
 const results = { web: [], peer: [] };
 for (let i = 0; i < Number(o.runs); i++) {
-  for (const kind of ['web', 'peer']) {
+  for (const kind of o.only ? [o.only] : ['web', 'peer']) {
     const r = await download(kind);
     results[kind].push(r.mib_s);
     console.log(JSON.stringify({ run: i, kind, mib_s: Number(r.mib_s.toFixed(1)), failed_bytes: r.failed }));
   }
 }
-const web = median(results.web);
-const peer = median(results.peer);
+const web = results.web.length ? median(results.web) : NaN;
+const peer = results.peer.length ? median(results.peer) : NaN;
 console.log(JSON.stringify({ size_mib: SIZE / 1048576, piece_kib: PIECE / 1024, web_seed_mib_s: Number(web.toFixed(1)), libtorrent_peer_mib_s: Number(peer.toFixed(1)), ratio: Number((web / peer).toFixed(2)) }));
 
 lt.kill('SIGTERM');

@@ -8,6 +8,8 @@ export interface WebSeedServer {
   url: string;
   /** Every request path served, in order (with its Range). */
   readonly log: { path: string; range: string | undefined; status: number }[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   /** Flip the bytes of [from, to) of this path's file in the next `times` answers that cover them. */
   corrupt(path: string, from: number, to: number, times?: number): void;
   /** Answer this status (404, 500...) for the path, `times` times (default: always). */
@@ -93,11 +95,16 @@ export async function startWebSeedServer(files: Map<string, Uint8Array>): Promis
     };
     next();
   });
+  let connections = 0;
+  server.on('connection', () => void connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     log,
+    get connections() {
+      return connections;
+    },
     corrupt: (path, from, to, times = 1) => void corruptions.push({ path, from, to, times }),
     fail: (path, status, times = Infinity) => void failures.set(path, { status, times }),
     slow: (ms) => { slowMs = ms; },

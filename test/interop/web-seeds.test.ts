@@ -1,6 +1,8 @@
 // Web seeds (BEP 19) with a whole session: a Range-capable HTTP server written for the tests serves the data.
 import { describe, it, expect, afterEach } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Session } from '@spritzle/engine';
 import { makeTorrent, tmpDir, sameBytes, dataFiles, type TestTorrent } from '../helpers/fixtures.js';
 import { finished, sessionsForThisFile, waitFor } from '../helpers/engine.js';
@@ -130,4 +132,45 @@ describe('web seeds (BEP 19)', () => {
       expect(stats.uploaded).toBeGreaterThan(0);
     }
   }, 90_000);
+});
+
+describe('HTTP seeds (BEP 17)', () => {
+  it('a torrent downloads from an HTTP seed alone, given as http_seeds, asked by info-hash and piece', async () => {
+    const pieceLength = 65536;
+    const t = await makeTorrent({ dir: await tmpDir('hs-src'), name: 'h.bin', files: 700_000, pieceLength, seed: 35 });
+    const data = await readFile(dataFiles(t, t.dataRoot)[0]!);
+    const hash = Buffer.from(t.infoHash, 'hex').toString('latin1');
+    const asked: string[] = [];
+    // The seed script of BEP 17, written for the test: a piece, or ranges within it (inclusive), by info-hash.
+    const server = http.createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      asked.push(`${q.get('piece')}${q.has('ranges') ? `:${q.get('ranges')}` : ''}`);
+      const piece = Number(q.get('piece'));
+      // searchParams decodes %XX as UTF-8: the hash's bytes are decoded from the raw query instead.
+      const raw = /info_hash=([^&]*)/.exec(req.url ?? '')?.[1] ?? '';
+      if (raw.replace(/%([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))) !== hash) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      const start = piece * pieceLength;
+      const size = Math.min(pieceLength, data.length - start);
+      const [a, b] = q.has('ranges') ? q.get('ranges')!.split('-').map(Number) : [0, size - 1];
+      res.end(data.subarray(start + a!, start + b! + 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const session = await newSession();
+    const save = await tmpDir('hs-dl');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/seed.php`;
+    try {
+      const h = await session.addTorrent({ ti: t.torrentBytes, save_path: save, http_seeds: [url] });
+      await finished(session, h, 30_000);
+      await expectSame(t, t.dataRoot, save);
+      expect(h.webSeeds()[0]).toMatchObject({ url, error: '', failures: 0 });
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked).toContain('10'); // the last piece (44,640 bytes) is asked for whole: no ranges
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -81,7 +81,7 @@ export const STREAM_PATHS: Record<string, PathItem> = {
   '/torrent/{hash}/web_seeds': {
     get: {
       operationId: 'getWebSeeds', summary: "A torrent's web seeds (BEP 19)", tags: ['torrent'], parameters: [HASH_PARAM],
-      description: 'The url-list of the .torrent and the url_seeds given when adding, with state, last error and rates.',
+      description: 'The url-list (BEP 19) and httpseeds (BEP 17) of the .torrent and the url_seeds and http_seeds given when adding, with state, last error and rates.',
       responses: {
         200: { description: 'The web seeds.', content: json({ type: 'array', items: WEB_SEED }, WEB_SEEDS_EXAMPLE) },
         400: error('Malformed info-hash.', 'invalid_info_hash', '"xyz" is not an info-hash (40 hex characters, or 64 for a v2 one)', 'hash'),

@@ -108,6 +108,16 @@ describe('pickTimeCritical', () => {
     expect(out).toEqual([12, 13, 14, 15, 32, 33]);
   });
 
+  it('lets the earliest piece take up to firstMax blocks when the room for the others is spent', () => {
+    const picker = new PiecePicker(10, 4 * B, 40 * B, B, 1);
+    const d = new PieceDeadlines();
+    d.set({}, 3, 100);
+    d.set({}, 8, 200);
+    const out: number[] = [];
+    expect(pickTimeCritical(d, picker, all, 0, out, 0, false, undefined, 4)).toBe(4);
+    expect(out).toEqual([12, 13, 14, 15]);
+  });
+
   it('skips pieces the peer does not have', () => {
     const picker = new PiecePicker(10, 4 * B, 40 * B, B, 1);
     const d = new PieceDeadlines();

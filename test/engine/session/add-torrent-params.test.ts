@@ -54,7 +54,12 @@ describe('add-torrent params', () => {
   });
 
   it('refuse libtorrent keys spritzle does not implement, with the reason', () => {
-    expect(() => normalizeAddParams({ http_seeds: ['http://x'] })).toThrow(/BEP 17/);
+    expect(() => normalizeAddParams({ banned_peers: [] } as never)).toThrow(/banned_peers is not supported/);
+  });
+
+  it('take http_seeds (BEP 17 HTTP seeds) as http(s) URLs, naming a bad entry', () => {
+    expect(normalizeAddParams({ http_seeds: ['http://x/seed.php'] }).http_seeds).toEqual(['http://x/seed.php']);
+    expect(fieldOf({ http_seeds: ['http://x/', 'ftp://y/'] })).toBe('http_seeds[1]');
   });
 
   it('take url_seeds (BEP 19 web seeds) as http(s) URLs, naming a bad entry', () => {

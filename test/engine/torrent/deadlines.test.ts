@@ -8,7 +8,7 @@ import { Counters } from '../../../packages/engine/src/stats/counters.js';
 import { MemoryStorage } from '../../../packages/engine/src/storage/memory-storage.js';
 import { Torrent, type TorrentHost } from '../../../packages/engine/src/torrent/torrent.js';
 import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
-import { InlineDiskIo, infoFor, sentRequests, startWithSeedPeer, testData, wire } from '../../helpers/memory-torrent.js';
+import { InlineDiskIo, fakePeer, infoFor, sentRequests, startWithSeedPeer, testData, wire } from '../../helpers/memory-torrent.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -26,12 +26,27 @@ async function downloading(numPieces = 40) {
   };
   const torrent = new Torrent(host, normalizeAddParams({ save_path: '/nowhere', info_hash: info.infoHash }), info, info.infoHash, null, info.name);
   const { peer, transport } = await startWithSeedPeer(torrent, info, counters);
-  return { data, info, torrent, peer, transport };
+  return { data, info, torrent, peer, transport, counters };
+}
+
+/** Another seed peer on the torrent, unchoked, with a queue target of `queueTarget`. */
+async function secondSeed(torrent: Torrent, numPieces: number, counters: Counters, queueTarget: number) {
+  const { peer, transport } = fakePeer(counters, 6882);
+  peer.setPieceCount(numPieces);
+  transport.feed(wire.handshake(true));
+  torrent.attachPeer(peer);
+  transport.feed(wire.bitfieldAll(numPieces));
+  peer.queueTarget = queueTarget;
+  transport.feed(wire.unchoke());
+  await turn();
+  peer.flushBatch();
+  return { peer, transport };
 }
 
 const reader = {};
 
-/** A download with a deep queue, `owner`'s non-urgent window over pieces 20..29 requested (unchoked, flushed). */
+/** A download with a deep queue, `owner`'s non-urgent window over pieces 20..29 asked for (unchoked, flushed): a
+ * shallow queue's worth (4 + 8 blocks: pieces 20..22) is requested. */
 async function readAheadOf(owner: object) {
   const { torrent, peer, transport } = await downloading();
   peer.queueTarget = 40;
@@ -103,9 +118,14 @@ describe('piece deadlines on a torrent', () => {
     expect(sentRequests(transport).slice(40).map(([i]) => i)).toEqual([target, target, target, target]);
   });
 
+  it('a read-ahead window is asked of a peer only a shallow queue deep (a seek would wait behind the rest)', async () => {
+    const { transport } = await readAheadOf(reader);
+    expect(sentRequests(transport).map(([i]) => i)).toEqual([20, 20, 20, 20, 21, 21, 21, 21, 22, 22, 22, 22]);
+  });
+
   it("an urgent deadline keeps the requests of its owner's read-ahead (on the wire already)", async () => {
-    const { torrent, peer, transport, window } = await readAheadOf(reader);
-    expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set(window.keys()));
+    const { torrent, peer, transport } = await readAheadOf(reader);
+    expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set([20, 21, 22]));
     const sentBefore = transport.sent().length;
     torrent.setPieceDeadline(reader, 39, Date.now());
     peer.flushBatch();
@@ -114,13 +134,74 @@ describe('piece deadlines on a torrent', () => {
   });
 
   it("an urgent deadline cancels another owner's read-ahead beyond the shallow queue (a reader closing as the player seeks)", async () => {
-    const { torrent, peer, transport, window } = await readAheadOf({});
-    expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set(window.keys()));
+    const { torrent, peer, transport } = await readAheadOf({});
+    expect(new Set(sentRequests(transport).map(([i]) => i))).toEqual(new Set([20, 21, 22]));
     const sentBefore = transport.sent().length;
     torrent.setPieceDeadline(reader, 39, Date.now());
     peer.flushBatch();
-    expect(messagesOf(transport.sent().subarray(sentBefore), 8)).toHaveLength(36);
+    expect(messagesOf(transport.sent().subarray(sentBefore), 8)).toHaveLength(12 - 4);
     expect(messagesOf(transport.sent().subarray(sentBefore), 6).slice(0, 4).map(([i]) => i)).toEqual([39, 39, 39, 39]);
+  });
+
+  it('an urgent piece is shared out among the peers that have it, each asked for a part', async () => {
+    const { torrent, peer, transport, counters } = await downloading();
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const second = await secondSeed(torrent, 40, counters, 4);
+    const asked = new Set([...sentRequests(transport), ...sentRequests(second.transport)].map(([i]) => i));
+    const target = [...Array(40).keys()].find((p) => !asked.has(p))!;
+    const before = [sentRequests(transport).length, sentRequests(second.transport).length];
+    torrent.setPieceDeadline(reader, target, Date.now() + 10_000);
+    peer.flushBatch();
+    second.peer.flushBatch();
+    const blocksOf = (t: typeof transport, from: number): number[] => sentRequests(t).slice(from).filter(([i]) => i === target).map(([, o]) => o / BLOCK);
+    expect(blocksOf(transport, before[0]!)).toHaveLength(2);
+    expect(blocksOf(second.transport, before[1]!)).toHaveLength(2);
+    expect(new Set([...blocksOf(transport, before[0]!), ...blocksOf(second.transport, before[1]!)])).toEqual(new Set([0, 1, 2, 3]));
+  });
+
+  /** Two seeds share a seek's piece due at `due`; the first peer then sends one block of its part. How many of
+   * the piece's blocks was the first peer asked for? */
+  async function sharedThenOneBlock(due: number) {
+    const { data, info, torrent, peer, transport, counters } = await downloading();
+    transport.feed(wire.unchoke());
+    await turn();
+    peer.flushBatch();
+    const second = await secondSeed(torrent, 40, counters, 4);
+    const asked = new Set([...sentRequests(transport), ...sentRequests(second.transport)].map(([i]) => i));
+    const target = [...Array(40).keys()].find((p) => !asked.has(p))!;
+    torrent.setPieceDeadline(reader, target, due);
+    peer.flushBatch();
+    const mine = sentRequests(transport).filter(([i]) => i === target);
+    const before = sentRequests(transport).length;
+    const [, offset] = mine[0]!;
+    const at = target * info.pieceLength + offset;
+    transport.feed(wire.piece(target, offset, data.subarray(at, at + BLOCK)));
+    await turn();
+    peer.flushBatch();
+    return mine.length + sentRequests(transport).slice(before).filter(([i]) => i === target).length;
+  }
+
+  it('a piece due now is not duplicated to a second peer at once (a seek\'s piece would go out three times)', async () => {
+    expect(await sharedThenOneBlock(Date.now())).toBe(2); // its part only
+  });
+
+  it('a piece well past its deadline has its blocks asked of a second peer too', async () => {
+    expect(await sharedThenOneBlock(Date.now() - 1000)).toBe(4); // its part and the other peer's
+  });
+
+  it('queues stay shallow for a while after the last deadline goes (the next seek comes)', async () => {
+    const { torrent, peer, transport } = await readAheadOf(reader);
+    torrent.clearPieceDeadlines(reader);
+    const before = sentRequests(transport).length;
+    // A block arrives: its refill stays within the shallow queue instead of going 40 deep.
+    const [index, offset] = sentRequests(transport)[0]!;
+    transport.feed(wire.piece(index, offset, new Uint8Array(BLOCK)));
+    await turn();
+    peer.flushBatch();
+    expect(sentRequests(transport).length - before).toBe(0);
+    expect(peer.outstanding.size).toBe(11);
   });
 
   it('a non-urgent window move cancels nothing', async () => {

@@ -117,7 +117,8 @@ export class PieceDeadlines {
  * the earliest piece, once past its deadline (late: a reader waits for it), may be requested again from
  * this peer as a duplicate (`duplicates` false keeps slow peers from taking them). Only that one: when the
  * swarm is slower than the reader every piece of its window turns late, and duplicating them all would
- * spend the bandwidth several times over. Returns how many block ids it appended to `out`.
+ * spend the bandwidth several times over. The earliest piece may take up to `firstMax` blocks even when `max`
+ * leaves no room (it is the one a reader waits for). Returns how many block ids it appended to `out`.
  */
 export function pickTimeCritical(
   deadlines: PieceDeadlines,
@@ -128,13 +129,13 @@ export function pickTimeCritical(
   now: number,
   duplicates: boolean,
   exclude?: (blockId: number) => boolean,
+  firstMax = max,
 ): number {
-  let n = 0;
   const count = deadlines.size;
-  for (let i = 0; i < count && n < max; i++) {
-    const late = duplicates && i === 0 && deadlines.deadlineAt(i) <= now;
-    n += picker.pickPiece(deadlines.piece(i), peer, max - n, out, late, exclude);
-  }
+  if (count === 0) return 0;
+  const late = duplicates && deadlines.deadlineAt(0) <= now;
+  let n = picker.pickPiece(deadlines.piece(0), peer, Math.max(max, firstMax), out, late, exclude);
+  for (let i = 1; i < count && n < max; i++) n += picker.pickPiece(deadlines.piece(i), peer, max - n, out, false, exclude);
   return n;
 }
 

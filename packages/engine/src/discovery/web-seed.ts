@@ -1,6 +1,7 @@
 /**
- * BEP 19 web seeds, the HTTP side: which URL and byte range of which file holds a run of the torrent's
- * bytes (pure), and a Range GET that checks what comes back (redirects bounded, body capped, timed out).
+ * Web seeds, the HTTP side: which URL and byte range of which file holds a run of the torrent's bytes
+ * (BEP 19, pure), or which `?info_hash=&piece=&ranges=` request of an HTTP seed (BEP 17, pure); and a GET
+ * that checks what comes back (redirects bounded, body capped, timed out).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -53,13 +54,48 @@ export function rangeRequests(base: string, files: readonly WebSeedFile[], offse
   return out;
 }
 
+/** Bytes of an info-hash as a query value: every byte but the unreserved characters as %XX. */
+function escapeBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9.\-_~]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * BEP 17 (HTTP seeding, `httpseeds`): the requests that fetch torrent bytes [offset, offset + length), one
+ * per piece the run crosses: `<url>?info_hash=<hash>&piece=<index>`, with `&ranges=<first>-<last>` (inclusive,
+ * within the piece) unless the whole piece is asked for. `start` is the range's start within its piece.
+ */
+export function httpSeedRequests(base: string, infoHash: Uint8Array, pieceLength: number, totalLength: number, offset: number, length: number): RangeRequest[] {
+  const out: RangeRequest[] = [];
+  const prefix = `${base}${base.includes('?') ? '&' : '?'}info_hash=${escapeBytes(infoHash)}&piece=`;
+  for (let at = offset, end = offset + length; at < end;) {
+    const piece = Math.floor(at / pieceLength);
+    const pieceStart = piece * pieceLength;
+    const pieceSize = Math.min(pieceLength, totalLength - pieceStart);
+    const to = Math.min(end, pieceStart + pieceSize);
+    const whole = at === pieceStart && to === pieceStart + pieceSize;
+    const ranges = whole ? '' : `&ranges=${at - pieceStart}-${to - pieceStart - 1}`;
+    out.push({ url: `${prefix}${piece}${ranges}`, start: at - pieceStart, length: to - at, into: at - offset });
+    at = to;
+  }
+  return out;
+}
+
 /** A web seed's HTTP failure, with what to show in its state. */
 export class WebSeedHttpError extends Error {
-  constructor(message: string, readonly status = 0) {
+  /** `retryAfter`: seconds a busy HTTP seed (BEP 17's 503) asked us to wait before asking again. */
+  constructor(message: string, readonly status = 0, readonly retryAfter?: number) {
     super(message);
     this.name = 'WebSeedHttpError';
   }
 }
+
+/** The longest wait a busy HTTP seed may ask for (an hour): beyond it the number is not believed. */
+const MAX_RETRY_AFTER_S = 3600;
 
 export interface FetchOptions {
   /** Redirects followed at most (libtorrent follows them too). */
@@ -68,6 +104,32 @@ export interface FetchOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   userAgent?: string;
+  /**
+   * Keep-alive agents (one web seed's connections, reused from request to request); without them every
+   * request opens a connection of its own.
+   */
+  agents?: WebSeedAgents;
+  /** Called as the body arrives with the bytes received so far (blocks can be handed on before the end). */
+  progress?: (received: number) => void;
+  /**
+   * A BEP 17 request: the URL names the bytes (no Range header); the answer is a 200 with exactly them, or a
+   * 503 whose body is the seconds to wait before asking again.
+   */
+  httpSeed?: boolean;
+}
+
+/** An HTTP and an HTTPS keep-alive agent for one web seed. */
+export interface WebSeedAgents {
+  http: http.Agent;
+  https: https.Agent;
+}
+
+/** Keep-alive agents holding at most `sockets` connections each (a web seed's requests in flight). */
+export function webSeedAgents(sockets: number): WebSeedAgents {
+  return {
+    http: new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }),
+    https: new https.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }),
+  };
 }
 
 /**
@@ -88,7 +150,8 @@ export function fetchRange(url: string, start: number, length: number, into: Uin
       reject(new WebSeedHttpError(`${u.protocol} URLs are not fetched`));
       return;
     }
-    const mod = u.protocol === 'https:' ? https : http;
+    const secure = u.protocol === 'https:';
+    const mod = secure ? https : http;
     let settled = false;
     const done = (e?: Error): void => {
       if (settled) return;
@@ -99,8 +162,10 @@ export function fetchRange(url: string, start: number, length: number, into: Uin
       else resolve();
     };
     const req = mod.get(u, {
-      headers: { range: `bytes=${start}-${start + length - 1}`, 'user-agent': opts.userAgent ?? 'spritzle', 'accept-encoding': 'identity' },
-      agent: false,
+      headers: {
+        ...(opts.httpSeed ? {} : { range: `bytes=${start}-${start + length - 1}` }), 'user-agent': opts.userAgent ?? 'spritzle', 'accept-encoding': 'identity',
+      },
+      agent: opts.agents ? (secure ? opts.agents.https : opts.agents.http) : false,
     }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location !== undefined) {
@@ -116,7 +181,29 @@ export function fetchRange(url: string, start: number, length: number, into: Uin
         fetchRange(next, start, length, into, at, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()) }, redirects + 1).then(() => done(), done);
         return;
       }
-      if (status === 206) {
+      if (opts.httpSeed) {
+        if (status === 503) {
+          // BEP 17: busy; the body is the number of seconds to wait (a few bytes read at most).
+          let body = '';
+          res.setEncoding('latin1');
+          res.on('data', (c: string) => {
+            body += c;
+            if (body.length > 16) res.destroy();
+          });
+          const busy = (): void => {
+            const n = /^\s*(\d{1,7})\s*$/.exec(body.slice(0, 16));
+            const retry = n ? Math.min(MAX_RETRY_AFTER_S, Number(n[1])) : undefined;
+            done(new WebSeedHttpError(`busy (HTTP 503)${retry !== undefined ? `: retry after ${retry} s` : ''}`, status, retry));
+          };
+          res.on('end', busy);
+          res.on('close', busy);
+          return;
+        }
+        if (status !== 200) {
+          res.destroy();
+          return done(new WebSeedHttpError(`HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`, status));
+        }
+      } else if (status === 206) {
         const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
         if (!cr || Number(cr[1]) !== start || Number(cr[2]) !== start + length - 1) {
           res.destroy();
@@ -126,13 +213,19 @@ export function fetchRange(url: string, start: number, length: number, into: Uin
         res.destroy();
         return done(new WebSeedHttpError(`HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`, status));
       }
+      // A 206 of exactly the range ends with its last byte: its connection goes back to the agent. Anything
+      // longer (a 200 with the whole file) is cut once the range has come.
+      const exact = (status === 206 || opts.httpSeed === true) && Number(res.headers['content-length']) === length;
+      const progress = opts.progress;
       let got = 0;
       res.on('data', (chunk: Buffer) => {
+        if (settled) return;
         const take = Math.min(chunk.length, length - got);
         into.set(take === chunk.length ? chunk : chunk.subarray(0, take), at + got);
         got += take;
+        progress?.(got);
         if (got === length) {
-          res.destroy();
+          if (!exact) res.destroy();
           done();
         }
       });

@@ -34,6 +34,8 @@ export interface TorrentInfo {
   readonly infoBytes: Uint8Array;
   /** BEP 19 web seeds (`url-list`): http(s) URLs only. */
   readonly urlList?: readonly string[];
+  /** BEP 17 HTTP seeds (`httpseeds`): http(s) URLs only. */
+  readonly httpSeeds?: readonly string[];
   readonly comment?: string;
   readonly createdBy?: string;
   readonly creationDate?: number;
@@ -236,7 +238,7 @@ function v2OnlyInfo(info: Record<string, unknown>, v2: V2Info, name: string, pie
 }
 
 /** What a .torrent says beside its info dictionary: trackers, comment, creator, date. */
-function outerFields(outer: Record<string, unknown>): Pick<TorrentInfo, 'announce' | 'urlList' | 'comment' | 'createdBy' | 'creationDate'> {
+function outerFields(outer: Record<string, unknown>): Pick<TorrentInfo, 'announce' | 'urlList' | 'httpSeeds' | 'comment' | 'createdBy' | 'creationDate'> {
   const announce: string[][] = [];
   const list = outer['announce-list'];
   if (Array.isArray(list)) {
@@ -251,9 +253,13 @@ function outerFields(outer: Record<string, unknown>): Pick<TorrentInfo, 'announc
   // BEP 19: one URL or a list of them; other schemes (ftp, ...) are left out.
   const rawUrls = Array.isArray(outer['url-list']) ? outer['url-list'] : [outer['url-list']];
   const urlList = rawUrls.map(text).filter((u): u is string => u !== undefined && /^https?:\/\/\S+$/i.test(u));
+  // BEP 17: a list of URLs.
+  const rawSeeds = Array.isArray(outer.httpseeds) ? outer.httpseeds : [];
+  const httpSeeds = rawSeeds.map(text).filter((u): u is string => u !== undefined && /^https?:\/\/\S+$/i.test(u));
   return {
     announce,
     ...(urlList.length > 0 ? { urlList } : {}),
+    ...(httpSeeds.length > 0 ? { httpSeeds } : {}),
     ...(text(outer.comment) !== undefined ? { comment: text(outer.comment)! } : {}),
     ...(text(outer['created by']) !== undefined ? { createdBy: text(outer['created by'])! } : {}),
     ...(typeof outer['creation date'] === 'number' ? { creationDate: outer['creation date'] } : {}),

@@ -81,6 +81,8 @@ export interface AddTorrentParams {
   trackers?: string[];
   /** BEP 19 web seeds (http or https URLs), beside the torrent's url-list. */
   url_seeds?: string[];
+  /** BEP 17 HTTP seeds (http or https URLs), beside the torrent's httpseeds. */
+  http_seeds?: string[];
   /** Tier of each tracker in `trackers`. */
   tracker_tiers?: number[];
   /** DHT nodes to add, "host:port". */
@@ -124,6 +126,7 @@ export interface NormalizedAddParams {
   peers: { host: string; port: number }[];
   trackers: string[];
   url_seeds: string[];
+  http_seeds?: string[];
   tracker_tiers?: number[];
   dht_nodes: { host: string; port: number }[];
   upload_limit: number;
@@ -143,14 +146,13 @@ export interface NormalizedAddParams {
 
 const KNOWN_KEYS = new Set<string>([
   'ti', 'info_hash', 'url', 'resume_data', 'save_path', 'name', 'flags', ...BOOLEAN_FLAG_KEYS, 'file_priorities', 'piece_priorities',
-  'peers', 'trackers', 'url_seeds', 'tracker_tiers', 'dht_nodes', 'upload_limit', 'download_limit', 'max_uploads', 'max_connections',
+  'peers', 'trackers', 'url_seeds', 'http_seeds', 'tracker_tiers', 'dht_nodes', 'upload_limit', 'download_limit', 'max_uploads', 'max_connections',
   'storage_mode', 'trackerid', 'added_time', 'completed_time', 'total_uploaded', 'total_downloaded',
   'category', 'tags', 'share_limits', 'first_last_piece_priority',
 ]);
 
 /** libtorrent names spritzle knows but does not implement: refused with a reason, not silently dropped. */
 const UNSUPPORTED = new Map<string, string>([
-  ['http_seeds', 'HTTP seeds (BEP 17) are not supported'],
   ['renamed_files', 'renaming files at add time is not supported'],
   ['banned_peers', 'banned_peers is not supported'],
   ['merkle_tree', 'BitTorrent v2 merkle trees are not supported'],
@@ -282,10 +284,12 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
     if (Array.isArray(p.trackers) && p.trackers.length > MAX_TRACKERS) tooManyTrackers('trackers');
     out.trackers = stringList('trackers', p.trackers);
   }
-  if (p.url_seeds !== undefined) {
-    if (Array.isArray(p.url_seeds) && p.url_seeds.length > MAX_TRACKERS) bad('url_seeds', `more than ${MAX_TRACKERS} web seeds`);
-    out.url_seeds = stringList('url_seeds', p.url_seeds).map((u, i) => {
-      if (!/^https?:\/\/\S+$/i.test(u) || !URL.canParse(u)) bad(`url_seeds[${i}]`, `"${u.slice(0, 100)}" is not an http(s) URL`);
+  for (const key of ['url_seeds', 'http_seeds'] as const) {
+    const list = p[key];
+    if (list === undefined) continue;
+    if (Array.isArray(list) && list.length > MAX_TRACKERS) bad(key, `more than ${MAX_TRACKERS} web seeds`);
+    out[key] = stringList(key, list).map((u, i) => {
+      if (!/^https?:\/\/\S+$/i.test(u) || !URL.canParse(u)) bad(`${key}[${i}]`, `"${u.slice(0, 100)}" is not an http(s) URL`);
       return u;
     });
   }

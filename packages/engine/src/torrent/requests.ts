@@ -15,8 +15,16 @@ const UNSOLICITED_BLOCK_TOLERANCE = 8;
 /** While pieces are time-critical, a peer's ordinary requests cover this many seconds of its rate: a
  * deep queue of ordinary blocks would delay the critical ones behind it (peers answer in order). */
 const CRITICAL_QUEUE_SECONDS = 0.1;
-/** Time-critical blocks a peer may be asked for beyond its queue target. */
-const CRITICAL_EXTRA_BLOCKS = 16;
+/** Time-critical blocks a peer may be asked for beyond its shallow queue: enough to keep the link busy
+ * (a few bandwidth-delay products), few enough that a seek does not wait behind a read-ahead already sent
+ * (a peer writes what it was asked for into its socket at once, and a cancel cannot take that back). */
+const CRITICAL_EXTRA_BLOCKS = 8;
+/** Queues stay shallow this long after the last deadline went (a player seeking closes one range and opens
+ * the next: the deep queue refilled in between would be on the wire before the next seek's blocks). */
+const CRITICAL_LINGER_MS = 5000;
+/** A time-critical piece is duplicated to other peers only once this late: a seek's piece is due at once,
+ * and duplicating it at once sent it three times over, each copy queued ahead of the next seek's blocks. */
+const DUPLICATE_AFTER_MS = 150;
 
 /** The picker's own counts and the session's picker.* counters they feed (libtorrent's names). */
 const PICKER_METRICS: readonly (readonly [keyof PickerCounters, number])[] = [
@@ -63,6 +71,8 @@ export class BlockRequests {
   readonly deadlines = new PieceDeadlines();
   private fastestRate = 0;
   private fastestAt = 0;
+  /** When pieces were last seen time-critical (see CRITICAL_LINGER_MS). */
+  private criticalAt = -Infinity;
 
   constructor(
     private readonly torrent: RequestTorrent,
@@ -116,18 +126,27 @@ export class BlockRequests {
 
   /**
    * Tops up the peer's request queue. `now` when the caller has it (the per-block path); `reason`, why we
-   * ask (counted in the picker.<reason>_piece_picks counter, as libtorrent does).
+   * ask (counted in the picker.<reason>_piece_picks counter, as libtorrent does); `criticalShare`, the
+   * time-critical blocks this call may ask for at most.
    */
-  request(peer: PeerConnection, now?: number, reason?: PickReason): void {
+  request(peer: PeerConnection, now?: number, reason?: PickReason, criticalShare = Infinity): void {
     const picker = this.picker;
     if (peer.closed || peer.peerChoking || !peer.amInterested || this.torrent.paused) return;
     if (this.torrent.diskBacklogged) return;
     const critical = this.deadlines.size > 0;
-    const target = critical ? this.shallowTarget(peer) : peer.queueTarget;
+    if (critical || this.criticalAt > 0) {
+      now ??= Date.now();
+      if (critical) this.criticalAt = now;
+      else if (now - this.criticalAt > CRITICAL_LINGER_MS) this.criticalAt = -Infinity;
+    }
+    const shallow = this.criticalAt > 0 ? this.shallowTarget(peer) : 0;
+    const target = shallow > 0 ? shallow : peer.queueTarget;
     let want = target - peer.outstanding.size;
-    const criticalRoom = critical ? peer.queueTarget + CRITICAL_EXTRA_BLOCKS - peer.outstanding.size : 0;
+    // The earliest critical piece (a reader waits for it) may go beyond that room: it is one piece.
+    const criticalRoom = critical ? shallow + CRITICAL_EXTRA_BLOCKS - peer.outstanding.size : 0;
+    const firstRoom = critical ? Math.min(this.picker.blocksPerPiece, criticalShare) : 0;
     // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
-    if (criticalRoom <= 0 && (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0))) return;
+    if (criticalRoom <= 0 && firstRoom <= 0 && (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0))) return;
     const limited = this.limiter.limited || this.sessionLimiter.limited;
     let allowed = Infinity;
     if (limited) {
@@ -144,11 +163,12 @@ export class BlockRequests {
     out.length = 0;
     const opts = peer.pickOptions;
     let n = 0;
-    if (critical && criticalRoom > 0) {
+    if (critical) {
       now ??= Date.now();
       const fast = isFastPeer(peer.downloadRate, this.fastest(now));
       // Slow peers take time-critical blocks nobody asked for yet; only fast ones take duplicates of late ones.
-      n = pickTimeCritical(this.deadlines, picker, peer.pieces, Math.min(criticalRoom, allowed), out, now, fast && !peer.snubbed, opts.exclude);
+      n = pickTimeCritical(this.deadlines, picker, peer.pieces, Math.min(criticalRoom, allowed, criticalShare), out, now - DUPLICATE_AFTER_MS,
+        fast && !peer.snubbed, opts.exclude, Math.min(firstRoom, allowed));
     }
     want = Math.min(want - n, allowed - n);
     if (want > 0) {
@@ -193,12 +213,22 @@ export class BlockRequests {
 
   /**
    * Time-critical pieces changed: when `urgent` (a reader seeked, or waits), requests queued beyond the
-   * shallow target are cancelled, newest first, since peers answer in order and they would delay the critical blocks; then
-   * every peer is asked at once, fastest first, instead of at its next block.
+   * shallow target are cancelled, newest first, since peers answer in order and they would delay the critical blocks;
+   * and the earliest piece is shared out among the peers that have it (each sends a part: it comes several times
+   * sooner than whole from one). Then every peer is asked at once, fastest first, instead of at its next block.
    */
   requestCritical(urgent: boolean, owner: DeadlineOwner): void {
     const peers = [...this.torrent.peers].sort((a, b) => b.downloadRate - a.downloadRate);
-    if (urgent && this.deadlines.size > 0) for (const p of peers) this.trimForCritical(p, owner);
+    if (urgent && this.deadlines.size > 0) {
+      for (const p of peers) this.trimForCritical(p, owner);
+      const first = this.deadlines.piece(0);
+      let sources = 0;
+      for (const p of peers) if (!p.closed && !p.peerChoking && p.amInterested && p.pieces.get(first)) sources++;
+      if (sources > 1) {
+        const share = Math.ceil(this.picker.blocksInPiece(first) / sources);
+        for (const p of peers) this.request(p, undefined, undefined, share);
+      }
+    }
     for (const p of peers) this.request(p);
   }
 

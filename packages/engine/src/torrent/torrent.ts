@@ -185,6 +185,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** BEP 19 web seeds; once the metadata is known (the URLs wait in pendingUrlSeeds until then). */
   private webSeeds: WebSeeds | null = null;
   private readonly pendingUrlSeeds: string[];
+  /** BEP 17 HTTP seeds given when adding, until the metadata is known. */
+  private readonly pendingHttpSeeds: string[];
   private readonly uploads: Uploads;
   /** BEP 9, both sides. */
   private readonly metadata: MetadataExchange;
@@ -256,6 +258,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     if (params.share_limits) this.shareLimits = { ...this.shareLimits, ...params.share_limits };
     for (const p of params.peers) this.addKnownPeer(p.host, p.port);
     this.pendingUrlSeeds = [...params.url_seeds];
+    this.pendingHttpSeeds = [...(params.http_seeds ?? [])];
     if (info) this.setMetadata(info, params.file_priorities, params.piece_priorities);
   }
 
@@ -369,7 +372,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       ? new HashExchange({ v2: info.v2, peers: this.peers, hashesArrived: () => this.assembly?.rejudge() })
       : null;
     this.webSeeds = new WebSeeds({
-      picker, files: info.files, pieceLength: info.pieceLength,
+      picker, files: info.files, pieceLength: info.pieceLength, infoHash: this.infoHashBytes,
       get deadlines() { return self.requests!.deadlines; },
       get active() { return !self.closed && !self.paused && !self.hasError && self.state === 'downloading'; },
       get backlogged() { return self.assembly!.backlogged; },
@@ -377,6 +380,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       changed: (seed) => host.emit('url_seed', { info_hash: this.infoHash, url: seed.url, state: seed.state, error: seed.error }),
     }, { maxRedirects: 5, timeoutMs: 30_000 });
     for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeeds.add(url);
+    for (const url of [...(info.httpSeeds ?? []), ...this.pendingHttpSeeds]) this.webSeeds.add(url, 'http');
     this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
     this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
     this.applyPiecePriorities(piecePriorities);

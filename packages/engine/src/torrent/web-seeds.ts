@@ -1,6 +1,6 @@
 import type { PiecePicker } from '../algo/piece-picker.js';
 import { pickTimeCritical, type PieceDeadlines } from '../algo/piece-deadlines.js';
-import { fetchRange, rangeRequests, type FetchOptions, type WebSeedFile } from '../discovery/web-seed.js';
+import { WebSeedHttpError, fetchRange, httpSeedRequests, rangeRequests, webSeedAgents, type FetchOptions, type RangeRequest, type WebSeedAgents, type WebSeedFile } from '../discovery/web-seed.js';
 import { BLOCK_SIZE } from '../block-size.js';
 
 /** A web seed in a torrent's list (libtorrent's url_seeds, with what spritzle knows of each). */
@@ -31,8 +31,12 @@ const MAX_BACKOFF_MS = 60_000;
  */
 const MIN_REQUEST_BYTES = 256 * 1024;
 const MAX_REQUEST_BYTES = 1 << 20;
-/** Requests out at once per web seed (up to 8 MiB: blocks are handed on only when a whole run has come). */
+/** Requests out at once per web seed (up to 8 MiB), each on a kept-alive connection of its own. */
 const IN_FLIGHT = 8;
+
+/** url: a BEP 19 web seed (`url-list`, url_seeds: files by URL, Range requests); http: a BEP 17 HTTP seed
+ * (`httpseeds`, http_seeds: a script asked for pieces by info-hash). */
+export type WebSeedKind = 'url' | 'http';
 
 /** One web seed: its URL, state and counts. Also a contributor of blocks to pieces (hash-fail accounting). */
 export class WebSeed {
@@ -48,8 +52,17 @@ export class WebSeed {
   trust = 0;
   private bytesInTick = 0;
   readonly aborts = new Set<AbortController>();
+  /** Its connections, kept alive from request to request. */
+  readonly agents: WebSeedAgents = webSeedAgents(IN_FLIGHT);
 
-  constructor(readonly url: string) {}
+  constructor(readonly url: string, readonly kind: WebSeedKind = 'url') {}
+
+  /** Stops its requests and closes its connections. */
+  stop(): void {
+    for (const a of this.aborts) a.abort();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
 
   info(): WebSeedInfo {
     return {
@@ -72,6 +85,8 @@ export class WebSeed {
 /** What the web seeds need of their torrent. */
 export interface WebSeedTorrent {
   readonly picker: PiecePicker;
+  /** The info-hash HTTP seeds (BEP 17) are asked with (20 bytes). */
+  readonly infoHash: Uint8Array;
   readonly files: readonly WebSeedFile[];
   readonly pieceLength: number;
   readonly deadlines: PieceDeadlines;
@@ -110,23 +125,23 @@ export class WebSeeds {
     return [...this.seeds.keys()];
   }
 
-  add(url: string): void {
+  add(url: string, kind: WebSeedKind = 'url'): void {
     if (this.seeds.has(url)) return;
-    this.seeds.set(url, new WebSeed(url));
+    this.seeds.set(url, new WebSeed(url, kind));
     this.pump();
   }
 
   remove(url: string): boolean {
     const s = this.seeds.get(url);
     if (!s) return false;
-    for (const a of s.aborts) a.abort();
+    s.stop();
     this.seeds.delete(url);
     return true;
   }
 
   /** Stops every request (pause, close); their blocks go back to the picker. */
   stopAll(): void {
-    for (const s of this.seeds.values()) for (const a of s.aborts) a.abort();
+    for (const s of this.seeds.values()) s.stop();
   }
 
   /** Once a second: rates, backoff expiry, work for idle seeds. */
@@ -194,6 +209,10 @@ export class WebSeeds {
     return true;
   }
 
+  /**
+   * Fetches torrent bytes [start, start + length) (the blocks `run`, in order) and hands each block on as
+   * soon as its bytes have come, so pieces are verified while the rest of the run is on the wire.
+   */
   private async fetchRun(seed: WebSeed, run: number[], start: number, length: number): Promise<void> {
     const t = this.torrent;
     const picker = t.picker;
@@ -201,16 +220,48 @@ export class WebSeeds {
     seed.aborts.add(abort);
     seed.inFlight++;
     seed.state = 'downloading';
-    const buf = new Uint8Array(length);
+    const reqs = seed.kind === 'http'
+      ? httpSeedRequests(seed.url, t.infoHash, t.pieceLength, picker.totalLength, start, length)
+      : rangeRequests(seed.url, t.files, start, length);
+    // Pad files' bytes are not fetched and must read as zeros; otherwise every byte is written.
+    const buf = reqs.length === 1 && reqs[0]!.length === length ? Buffer.allocUnsafe(length) : new Uint8Array(length);
+    const got = new Float64Array(reqs.length);
+    const bpp = picker.blocksPerPiece;
+    let handed = 0;
+    let handedBytes = 0;
+    const handOn = (): void => {
+      const upTo = receivedPrefix(reqs, got, length);
+      while (handed < run.length) {
+        const id = run[handed]!;
+        const piece = Math.floor(id / bpp);
+        const block = id - piece * bpp;
+        const len = picker.blockLength(piece, block);
+        if (handedBytes + len > upTo) break;
+        handed++;
+        seed.received(len);
+        t.block(seed, piece, block * BLOCK_SIZE, buf.subarray(handedBytes, handedBytes + len));
+        handedBytes += len;
+      }
+    };
     try {
-      const reqs = rangeRequests(seed.url, t.files, start, length);
-      await Promise.all(reqs.map((r) => fetchRange(r.url, r.start, r.length, buf, r.into, { ...this.fetchOpts, signal: abort.signal })));
+      await Promise.all(reqs.map((r, i) => fetchRange(r.url, r.start, r.length, buf, r.into, {
+        ...this.fetchOpts, signal: abort.signal, agents: seed.agents, httpSeed: seed.kind === 'http', progress: (n) => {
+          got[i] = n;
+          if (!abort.signal.aborted) handOn();
+        },
+      })));
+      handOn();
     } catch (e) {
+      const stopped = abort.signal.aborted;
+      // The run's other requests (a run across files) stop too: their blocks go back to the picker now.
+      abort.abort();
       seed.aborts.delete(abort);
       seed.inFlight--;
-      for (const id of run) picker.abortRequest(id);
-      if (!abort.signal.aborted && this.seeds.get(seed.url) === seed) this.fail(seed, (e as Error).message);
-      else if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
+      for (let i = handed; i < run.length; i++) picker.abortRequest(run[i]!);
+      if (stopped || this.seeds.get(seed.url) !== seed) {
+        if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
+      } else if (e instanceof WebSeedHttpError && e.retryAfter !== undefined) this.busy(seed, e.message, e.retryAfter);
+      else this.fail(seed, (e as Error).message);
       return;
     }
     seed.aborts.delete(abort);
@@ -221,17 +272,16 @@ export class WebSeeds {
       t.changed(seed);
     }
     if (seed.inFlight === 0 && seed.state === 'downloading') seed.state = 'idle';
-    seed.received(length);
-    const bpp = picker.blocksPerPiece;
-    let at = 0;
-    for (const id of run) {
-      const piece = Math.floor(id / bpp);
-      const block = id - piece * bpp;
-      const len = picker.blockLength(piece, block);
-      t.block(seed, piece, block * BLOCK_SIZE, buf.subarray(at, at + len));
-      at += len;
-    }
     this.pump();
+  }
+
+  /** A busy HTTP seed (BEP 17's 503) asked to be left alone for `seconds`: not a failure, so not counted. */
+  private busy(seed: WebSeed, why: string, seconds: number): void {
+    for (const a of seed.aborts) a.abort();
+    seed.error = why;
+    seed.state = 'backoff';
+    seed.retryAt = Date.now() + seconds * 1000;
+    this.torrent.changed(seed);
   }
 
   private fail(seed: WebSeed, why: string): void {
@@ -240,11 +290,22 @@ export class WebSeeds {
     if (seed.failures >= MAX_WEB_SEED_FAILURES) {
       seed.state = 'failed';
       seed.retryAt = 0;
-      for (const a of seed.aborts) a.abort();
+      seed.stop();
     } else {
       seed.state = 'backoff';
       seed.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (seed.failures - 1));
     }
     this.torrent.changed(seed);
   }
+}
+
+/**
+ * How many bytes from the start of a run have come: the requests are in run order; the gaps between them
+ * are pad bytes (zeros, never fetched) and so are there already.
+ */
+export function receivedPrefix(reqs: readonly RangeRequest[], got: Float64Array, length: number): number {
+  for (let i = 0; i < reqs.length; i++) {
+    if (got[i]! < reqs[i]!.length) return reqs[i]!.into + got[i]!;
+  }
+  return length;
 }
