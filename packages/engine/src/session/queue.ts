@@ -89,6 +89,12 @@ export function autoManage(entries: readonly QueueEntry[], limits: QueueLimits):
  */
 export class QueuePositions {
   private readonly order: string[] = [];
+  /** The same ids as a set, for add's membership test (a session restores tens of thousands of torrents one by one). */
+  private readonly members = new Set<string>();
+
+  get size(): number {
+    return this.order.length;
+  }
 
   /** Its position, -1 when not queued (finished, or unknown). */
   positionOf(id: string): number {
@@ -101,12 +107,14 @@ export class QueuePositions {
   }
 
   add(id: string): void {
-    if (!this.order.includes(id)) this.order.push(id);
+    if (this.members.has(id)) return;
+    this.members.add(id);
+    this.order.push(id);
   }
 
   remove(id: string): void {
-    const i = this.order.indexOf(id);
-    if (i >= 0) this.order.splice(i, 1);
+    if (!this.members.delete(id)) return;
+    this.order.splice(this.order.indexOf(id), 1);
   }
 
   /** Moves to `pos` (clamped to the queue); the others keep their relative order. */

@@ -70,6 +70,11 @@ export interface TorrentHost {
    * retryAfterOutOfDescriptors() later. Without it (tests) the torrent stays in error until resumed.
    */
   outOfDescriptors?(torrent: Torrent): void;
+  /**
+   * Something changed that the session's tick must look at (a peer address to dial, for one): the session
+   * visits only the torrents that want it (see wantsTickAt), and a torrent it stopped visiting says so.
+   */
+  wake?(torrent: Torrent): void;
 }
 
 /**
@@ -113,9 +118,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   lastSeenComplete = 0;
   lastDownload = 0;
   lastUpload = 0;
-  activeSeconds = 0;
-  finishedSeconds = 0;
-  seedingSeconds = 0;
+  /**
+   * Seconds running (not paused, not in error), finished and seeding, as of timesAt: the getters add the
+   * time since, so that nobody has to visit an idle torrent every second to count them (libtorrent keeps
+   * them so too). settleTimes() brings them up to date before anything they depend on changes.
+   */
+  private activeBase = 0;
+  private finishedBase = 0;
+  private seedingBase = 0;
+  private timesAt = Date.now();
   /** Its share limits and their action (share-limits.ts); the session acts on them each tick. */
   shareLimits: TorrentShareLimits = { ...DEFAULT_TORRENT_SHARE_LIMITS };
   /** Its category ("" for none) and tags (sorted), as qBittorrent labels torrents; saved with the resume data. */
@@ -246,9 +257,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.priorUpload = params.total_uploaded;
     this.pendingResume = params.resume ?? null;
     if (this.pendingResume) {
-      this.activeSeconds = this.pendingResume.active_time;
-      this.finishedSeconds = this.pendingResume.finished_time;
-      this.seedingSeconds = this.pendingResume.seeding_time;
+      this.activeBase = this.pendingResume.active_time;
+      this.finishedBase = this.pendingResume.finished_time;
+      this.seedingBase = this.pendingResume.seeding_time;
       if (this.pendingResume.share_limits) this.shareLimits = { ...this.pendingResume.share_limits };
       for (const [i, p] of this.pendingResume.renamed_files ?? []) this.renamedFiles.set(i, p);
     }
@@ -300,6 +311,30 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** libtorrent's peer.num_banned_peers for this torrent. */
   get numBannedPeers(): number {
     return this.peerList.numBanned;
+  }
+
+  get activeSeconds(): number {
+    return this.activeBase + this.runningSince(Date.now());
+  }
+  get finishedSeconds(): number {
+    return this.finishedBase + (this.isFinished ? this.runningSince(Date.now()) : 0);
+  }
+  get seedingSeconds(): number {
+    return this.seedingBase + (this.isSeeding ? this.runningSince(Date.now()) : 0);
+  }
+
+  /** Seconds since timesAt that count as running. */
+  private runningSince(now: number): number {
+    return this.paused || this.hasError ? 0 : Math.max(0, now - this.timesAt) / 1000;
+  }
+
+  /** Adds the time since timesAt to the counts, by the state as it is; called before the state, pause or error changes. */
+  private settleTimes(): void {
+    const now = Date.now();
+    this.activeBase = this.activeSeconds;
+    this.finishedBase = this.finishedSeconds;
+    this.seedingBase = this.seedingSeconds;
+    this.timesAt = now;
   }
 
   /** Payload totals including what resume data carried over from earlier sessions. */
@@ -591,6 +626,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
    */
   pause(keepAutoManaged = false): void {
     if (this.paused) return;
+    this.settleTimes();
     this.flags = (this.flags | TORRENT_FLAGS.paused) & (keepAutoManaged ? ~0 : ~TORRENT_FLAGS.auto_managed);
     this.needSaveResume = true;
     this.checkAbort?.abort();
@@ -604,6 +640,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   resume(): void {
     if (!this.paused && !this.hasError) return;
+    this.settleTimes();
     this.flags &= ~TORRENT_FLAGS.paused;
     this.needSaveResume = true;
     const wasError = this.hasError;
@@ -627,6 +664,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     for (const peer of [...this.peers]) peer.close('recheck');
     this.uploads.close(); // what is on disk may have changed
     this.peerList.resetAttempts();
+    this.settleTimes();
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
     this.errorFile = -1;
@@ -653,6 +691,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   private setState(state: TorrentState): void {
     if (this.state === state) return;
+    this.settleTimes();
     const prev = this.state;
     this.state = state;
     this.host.emit('state_changed', { info_hash: this.infoHash, state, prev_state: prev });
@@ -661,6 +700,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   setError(e: Error): void {
     // Out of descriptors is the process's state, not this torrent's fault: it says so and is retried.
     const transient = isOutOfDescriptors(e) && this.host.outOfDescriptors !== undefined;
+    this.settleTimes();
     this.errorMessage = transient ? `${e.message}; retried when file descriptors free up` : e.message;
     this.errorFile = e instanceof FileError ? e.file : -1;
     this.errorIsTransient = transient;
@@ -679,6 +719,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
    */
   retryAfterOutOfDescriptors(): void {
     if (this.closed || !this.hasError || !this.errorIsTransient) return;
+    this.settleTimes();
     this.errorMessage = '';
     this.errorFile = -1;
     this.errorIsTransient = false;
@@ -726,6 +767,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** Remembers a peer to dial; `now` (an explicit connect) dials it at the next chance, backoff or not. */
   addKnownPeer(host: string, port: number, now = false): void {
     this.peerList.add(host, port, now);
+    this.host.wake?.(this);
   }
 
   /** An explicit connect: the address is dialled at the next chance, backoff or not. */
@@ -748,6 +790,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** The session's dial ended without a usable connection. */
   connectFailed(host: string, port: number, skip: boolean): void {
     this.peerList.dialFailed(host, port, skip);
+    this.host.wake?.(this); // its next dial is due later: the session schedules it
   }
 
   isBanned(ip: string, port: number, peerId: string): boolean {
@@ -1116,15 +1159,28 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.uploadPayloadRate = up;
     this.downloadRate = downAll;
     this.uploadRate = upAll;
-    if (!this.paused && !this.hasError) {
-      this.activeSeconds += seconds;
-      if (this.isFinished) this.finishedSeconds += seconds;
-      if (this.isSeeding) this.seedingSeconds += seconds;
-    }
     this.syncStorageCounters();
     requests?.syncCounters();
     this.webSeeds?.tick(now, seconds);
     this.connectToPeers();
+  }
+
+  /**
+   * When the session's tick next has something to do for this torrent (libtorrent's want_tick): now while
+   * it has peers, checks its data, fetches from web seeds or may reach a share limit; when its next peer
+   * address may be dialled; never (Infinity) when it is paused, in error, or runs with nobody to talk to.
+   * Such a torrent costs nothing per second; whatever changes that wakes it (host.wake, or an event).
+   */
+  wantsTickAt(now: number): number {
+    if (this.closed) return Number.POSITIVE_INFINITY;
+    if (this.peers.size > 0) return now;
+    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return now;
+    if (this.paused || this.hasError) return Number.POSITIVE_INFINITY;
+    if (this.state === 'downloading' && (this.webSeeds?.size ?? 0) > 0) return now;
+    const l = this.shareLimits;
+    if (this.isSeeding && (l.ratio_limit >= 0 || l.seeding_time_limit >= 0 || l.inactive_seeding_time_limit >= 0)) return now;
+    if (this.maxConnections === 0) return Number.POSITIVE_INFINITY;
+    return this.peerList.nextDialAt(this.isSeeding, this.host.settings.min_reconnect_time);
   }
 
   /** Moves storage operation counts into the disk.* counters (storage counts on its own, without the session). */
