@@ -423,7 +423,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     } else {
       infoHash = r!.info_hash;
       // piece layers (v2) go with the synchronous parse: the threaded one carries no v2 trees back.
-      if (r!.info) info = r!.piece_layers ? parseInfoDict(r!.info, {}, r!.piece_layers) : await parseInfoDictOffThread(r!.info);
+      // Its own copy: the info dictionary is a view into the whole resume data, which the torrent would keep alive.
+      const infoBytes = r!.info && new Uint8Array(r!.info);
+      if (infoBytes) info = r!.piece_layers ? parseInfoDict(infoBytes, {}, r!.piece_layers) : await parseInfoDictOffThread(infoBytes);
     }
     // A big .torrent is parsed on a thread of its own: the session may have closed meanwhile.
     this.assertOpen();
