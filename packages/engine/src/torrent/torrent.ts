@@ -28,7 +28,7 @@ import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discover
 import { PeerList } from './peer-list.js';
 import { BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock, type RequestTorrent } from './requests.js';
 import { BLOCK_SIZE } from '../block-size.js';
-import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly, type AssemblyListener, type Contributor } from './piece-assembly.js';
 import { WebSeed, WebSeeds, type WebSeedInfo, type WebSeedTorrent } from './web-seeds.js';
 import type { WebSeedFile } from '../discovery/web-seed.js';
 import { Uploads, type UploadTorrent } from './uploads.js';
@@ -194,14 +194,14 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** BEP 52 hash messages with v2 peers; for a v2 or hybrid torrent, once the metadata is known. */
   hashes: HashExchange | null = null;
-  /** BEP 19 web seeds; once the metadata is known (the URLs wait in pendingUrlSeeds until then). */
+  /** BEP 19 web seeds; once the metadata is known and there is one (the URLs wait in pendingUrlSeeds until then). */
   private webSeeds: WebSeeds | null = null;
   private readonly pendingUrlSeeds: string[];
   private readonly uploads: Uploads;
   /** BEP 9, both sides. */
   private readonly metadata: MetadataExchange;
   /** Per peer: counts its pieces once the metadata (and so the piece count) is known (see attachPeer). */
-  private readonly recount = new Map<PeerConnection, () => void>();
+  private recount: Map<PeerConnection, () => void> | null = null;
   private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private checkAbort: AbortController | null = null;
   /** Resume data to try once instead of hashing, at the first check. */
@@ -267,6 +267,20 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       this.t.host.emit('url_seed', { info_hash: this.t.infoHash, url: seed.url, state: seed.state, error: seed.error });
     }
   };
+
+  private static readonly AssemblyView = class implements AssemblyListener {
+    constructor(private readonly t: Torrent) {}
+    pieceVerified(index: number, contributors: Contributor[]): void { this.t.pieceVerified(index, contributors); }
+    pieceFailed(index: number, contributors: Contributor[], size: number): void { this.t.pieceFailed(index, contributors, size); }
+    blocksFailed(index: number, bad: { block: number; peer: Contributor | undefined }[], bytes: number): void { this.t.blocksFailed(index, bad, bytes); }
+    blockHashesWanted(index: number): boolean { return this.t.hashes?.wantBlockHashes(index) ?? false; }
+    diskError(e: Error): void { this.t.setError(e); }
+  };
+
+  /** The web seeds, made on the first one (the metadata is known). */
+  private webSeedsOf(info: TorrentInfo): WebSeeds {
+    return (this.webSeeds ??= new WebSeeds(new Torrent.WebSeedsView(this, this.picker!, info), { maxRedirects: 5, timeoutMs: 30_000 }));
+  }
 
   constructor(
     private readonly host: TorrentHost,
@@ -426,19 +440,13 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.requests = new BlockRequests(new Torrent.RequestsView(this), picker, host.counters, this.downLimiter, host.downLimiter);
     this.assembly = new PieceAssembly(
       { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters },
-      {
-        pieceVerified: (index, contributors) => this.pieceVerified(index, contributors),
-        pieceFailed: (index, contributors, size) => this.pieceFailed(index, contributors, size),
-        blocksFailed: (index, bad, bytes) => this.blocksFailed(index, bad, bytes),
-        blockHashesWanted: (index) => this.hashes?.wantBlockHashes(index) ?? false,
-        diskError: (e) => this.setError(e),
-      },
+      new Torrent.AssemblyView(this),
     );
     this.hashes = info.v2
       ? new HashExchange({ v2: info.v2, peers: this.peers, hashesArrived: () => this.assembly?.rejudge() })
       : null;
-    this.webSeeds = new WebSeeds(new Torrent.WebSeedsView(this, picker, info), { maxRedirects: 5, timeoutMs: 30_000 });
-    for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeeds.add(url);
+    // Most torrents have none: no WebSeeds (and its maps) for them until one is added.
+    for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeedsOf(info).add(url);
     this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
     this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
     this.applyPiecePriorities(piecePriorities);
@@ -918,7 +926,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     };
 
     // A magnet's peers announce their pieces before we know how many there are: count them once we do.
-    this.recount.set(peer, () => {
+    (this.recount ??= new Map()).set(peer, () => {
       peer.setPieceCount(numPieces());
       if (peer.closed || !this.picker || countedSeed || counted) return;
       if (peer.isSeed) countSeed();
@@ -934,7 +942,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   private detachPeer(peer: PeerConnection, counted: boolean, countedSeed: boolean): void {
     if (!this.peers.delete(peer)) return;
-    this.recount.delete(peer);
+    this.recount?.delete(peer);
     this.uploads.peerLeft(peer);
     this.hashes?.peerGone(peer);
     this.host.counters.inc(M.peer_disconnected_peers);
@@ -1032,7 +1040,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     else if (this.assembly!.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
       // Peers may have idled on disk back-pressure.
       for (const p of this.peers) if (p.outstanding.size === 0) this.requests!.request(p);
-      this.webSeeds!.pump();
+      this.webSeeds?.pump();
     }
   }
 
@@ -1134,7 +1142,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       void this.start().then(() => {
         for (const p of peers) {
           if (p.closed) continue;
-          this.recount.get(p)?.();
+          this.recount?.get(p)?.();
           if (p.closed) continue;
           p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
           this.updateInterest(p);
@@ -1307,7 +1315,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** libtorrent's add_url_seed. */
   addUrlSeed(url: string): void {
-    if (this.webSeeds) this.webSeeds.add(url);
+    if (this.info) this.webSeedsOf(this.info).add(url);
     else if (!this.pendingUrlSeeds.includes(url)) this.pendingUrlSeeds.push(url);
   }
 
