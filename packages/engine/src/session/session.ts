@@ -28,7 +28,7 @@ import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import type { SharedUdp } from '../discovery/dht-socket.js';
 import { Discovery } from '../discovery/discovery.js';
-import { sampleRates, settleRates } from '../torrent/transfer-rates.js';
+import { sampleRates, settleRates, startRates } from '../torrent/transfer-rates.js';
 import { shareLimitOf, type ShareLimitReached } from '../torrent/share-limits.js';
 import { CategoryRegistry, type Category } from './categories.js';
 import { QueuePositions, autoManage, type QueueEntry } from './queue.js';
@@ -628,11 +628,10 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Whether the gauges summed over torrents must be summed again (see stats). */
   private gaugesStale = true;
 
-  /** Puts a torrent in the tick's set (see ticking); a rate sample starts its rates from now. */
+  /** Puts a torrent in the tick's set (see ticking); its rates start at its first peer or its first tick. */
   private wake(t: Torrent): void {
     if (this.ticking.has(t) || t.closed || this.torrentsByHash.get(t.infoHash) !== t) return;
     this.ticking.add(t);
-    sampleRates(t, Date.now());
     this.gaugesStale = true;
     this.queueDirty = true;
   }
@@ -986,6 +985,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       }
       peer.onClose = undefined;
       this.wake(torrent);
+      startRates(torrent, Date.now());
       torrent.attachPeer(peer);
       this.scheduleRechoke();
     };

@@ -28,6 +28,11 @@ export function sampleRates(t: TorrentView, now: number): void {
   w.sample(now, t.totalPayloadDownload, t.totalPayloadUpload, t.totalDownload + c.bytesRead, t.totalUpload + c.bytesWritten);
 }
 
+/** Starts the torrent's rates at `now` if they are not running (a peer joined a torrent the tick had let go). */
+export function startRates(t: TorrentView, now: number): void {
+  if (!windows.has(t)) sampleRates(t, now);
+}
+
 /** The torrent's rates at `now`, in bytes per second (whole numbers, as libtorrent's int fields). */
 export function currentRates(t: TorrentView, now: number): RateFigures {
   const w = windows.get(t);
