@@ -109,6 +109,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** When out_of_descriptors was last emitted (at most one a second). */
   private lastOutOfDescriptors = 0;
   private readonly torrentsByHash = new Map<string, Torrent>();
+  /** The torrents known by a v2 hash too (v2 and hybrid; a magnet with a btmh), for torrentByAnyHash. */
+  private readonly v2Torrents = new Set<Torrent>();
   private readonly handles = new Map<string, TorrentHandle>();
   private readonly server: net.Server;
   /** uTP on the listen port's UDP twin (null if that port could not be had). */
@@ -163,7 +165,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private queueDirty = true;
   private readonly categoryRegistry = new CategoryRegistry();
   /** The download queue: unfinished torrents by info-hash, top first (session/queue.ts). */
-  private readonly queue = new QueuePositions();
+  private readonly queue = new QueuePositions<Torrent>();
   /** Whether any of active_downloads/active_seeds/active_limit was set at the last auto-management pass. */
   private queueing = false;
   private closedFlag = false;
@@ -206,6 +208,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         if (hash !== undefined) {
           const t = this.torrentsByHash.get(hash);
           if (t) this.wake(t);
+          if (t && name === 'metadata_received' && t.v2Hash !== undefined) this.v2Torrents.add(t);
         }
         this.emit(name, payload);
       },
@@ -459,9 +462,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     const handle = new TorrentHandle(this, torrent);
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
+    if (torrent.v2Hash !== undefined) this.v2Torrents.add(torrent);
     this.handles.set(infoHash, handle);
     // At the bottom of the queue: only its own position is new.
-    this.queue.add(infoHash);
+    this.queue.add(torrent);
     torrent.queuePosition = this.queue.size - 1;
     this.wake(torrent);
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
@@ -560,7 +564,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private torrentByAnyHash(hash: string): Torrent | undefined {
     const direct = this.torrentsByHash.get(hash);
     if (direct) return direct;
-    for (const t of this.torrentsByHash.values()) if (t.v2Hash !== undefined && (hash === t.v2Hash || hash === t.v2Hash.slice(0, 40))) return t;
+    for (const t of this.v2Torrents) if (t.v2Hash !== undefined && (hash === t.v2Hash || hash === t.v2Hash.slice(0, 40))) return t;
     return undefined;
   }
 
@@ -570,10 +574,13 @@ export class Session extends TypedEmitter<SessionEvents> {
     const torrent = this.torrentsByHash.get(key);
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
+    this.v2Torrents.delete(torrent);
     this.handles.delete(key);
     if (torrent.queuePosition >= 0) {
-      this.queue.remove(key);
-      this.refreshQueuePositions();
+      // Only the torrents below it move up.
+      const at = torrent.queuePosition;
+      this.queue.remove(torrent);
+      this.refreshQueuePositions(at);
     }
     this.descriptorRetry.delete(torrent);
     await torrent.close(!!opts.deleteFiles);
@@ -1041,15 +1048,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.gaugesStale = true;
     this.wakeDue(now);
     let reached: [Torrent, ShareLimitReached][] | undefined;
-    let queueChanged = false;
+    let renumberFrom = Number.POSITIVE_INFINITY;
     for (const t of this.ticking) {
       t.tick(now, seconds);
       sampleRates(t, now);
       const limit = shareLimitOf(t, (t.flags & TORRENT_FLAGS.paused) !== 0, now);
       if (limit !== null) (reached ??= []).push([t, limit]);
-      if (this.syncQueue(t)) queueChanged = true;
+      renumberFrom = Math.min(renumberFrom, this.syncQueue(t));
     }
-    if (queueChanged) this.refreshQueuePositions();
+    if (renumberFrom !== Number.POSITIVE_INFINITY) this.refreshQueuePositions(renumberFrom);
     if (reached) for (const [t, limit] of reached) this.onShareLimit(t, limit);
     this.autoManage();
     if (this.hasListeners('state_update')) this.postTorrentUpdates();
@@ -1097,29 +1104,25 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /**
    * Keeps the download queue for one torrent: an unfinished torrent is in it (new ones at the bottom), a
-   * finished one is not. True when the positions must be renumbered.
+   * finished one is not. Answers the position from which the others must be renumbered (Infinity: none).
    */
-  private syncQueue(t: Torrent): boolean {
-    const queued = t.queuePosition >= 0;
-    if (!t.isFinished && !queued) {
-      this.queue.add(t.infoHash);
+  private syncQueue(t: Torrent): number {
+    const at = t.queuePosition;
+    if (!t.isFinished && at < 0) {
+      this.queue.add(t);
       t.queuePosition = this.queue.size - 1;
-      return false;
-    }
-    if (t.isFinished && queued) {
-      this.queue.remove(t.infoHash);
+    } else if (t.isFinished && at >= 0) {
+      this.queue.remove(t);
       t.queuePosition = -1;
-      return true;
+      return at;
     }
-    return false;
+    return Number.POSITIVE_INFINITY;
   }
 
-  private refreshQueuePositions(): void {
+  /** Renumbers the queue positions from `from` down (those above it did not move). */
+  private refreshQueuePositions(from = 0): void {
     const list = this.queue.list();
-    for (let i = 0; i < list.length; i++) {
-      const t = this.torrentsByHash.get(list[i]!);
-      if (t) t.queuePosition = i;
-    }
+    for (let i = Math.max(0, from); i < list.length; i++) list[i]!.queuePosition = i;
   }
 
   /**
@@ -1151,11 +1154,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   moveInQueue(infoHash: string, to: 'up' | 'down' | 'top' | 'bottom' | number): void {
     const t = this.torrentsByHash.get(infoHash);
     if (!t || t.queuePosition < 0) return;
-    if (to === 'up') this.queue.up(infoHash);
-    else if (to === 'down') this.queue.down(infoHash);
-    else if (to === 'top') this.queue.top(infoHash);
-    else if (to === 'bottom') this.queue.bottom(infoHash);
-    else this.queue.set(infoHash, to);
+    if (to === 'up') this.queue.up(t);
+    else if (to === 'down') this.queue.down(t);
+    else if (to === 'top') this.queue.top(t);
+    else if (to === 'bottom') this.queue.bottom(t);
+    else this.queue.set(t, to);
     this.refreshQueuePositions();
     this.queueDirty = true;
     this.autoManage();
