@@ -46,6 +46,16 @@ describe('the session tick', () => {
     expect(visited.size).toBe(0);
   });
 
+  it('does not visit a torrent in error, which never started checking', async () => {
+    const s = await session();
+    const a = await seedAndEmpty('in-error.bin');
+    const h = await s.addTorrent({ ti: a.t.torrentBytes, save_path: a.t.dataRoot }, { error: 'its resume data is unusable' });
+    expect(h.status().state).toBe('checking_resume_data');
+    await ticks(s, 1);
+    const visited = await visitedDuring(() => ticks(s, 2));
+    expect(visited.has(h.infoHash)).toBe(false);
+  });
+
   it('visits a torrent again once it has something to do (a peer address to dial)', async () => {
     const s = await session();
     const a = await seedAndEmpty('wake.bin');

@@ -1210,8 +1210,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   wantsTickAt(now: number): number {
     if (this.closed) return Number.POSITIVE_INFINITY;
     if (this.peers.size > 0) return now;
-    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return now;
+    // Before checking: one in error never started checking and stays in checking_resume_data until resumed.
     if (this.paused || this.hasError) return Number.POSITIVE_INFINITY;
+    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return now;
     if (this.state === 'downloading' && (this.webSeeds?.size ?? 0) > 0) return now;
     const l = this.shareLimits;
     if (this.isSeeding && (l.ratio_limit >= 0 || l.seeding_time_limit >= 0 || l.inactive_seeding_time_limit >= 0)) return now;
