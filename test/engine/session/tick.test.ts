@@ -125,6 +125,19 @@ describe('gauges and state_update with torrents that go idle', () => {
     expect([seedSession.stats()['ses.num_stopped_torrents'], seedSession.stats()['ses.num_have_pieces']]).toEqual([0, 0]);
   });
 
+  it('postTorrentUpdates reports a torrent that changed and went idle before anyone asked', async () => {
+    const s = await session();
+    const f = await seedAndEmpty('asked-late.bin');
+    const h = await s.addTorrent({ ti: f.t.torrentBytes, save_path: f.t.dataRoot });
+    await ticks(s, 3); // checked, seeding, and no longer visited
+    const updates: SessionEvents['state_update'][] = [];
+    s.on('state_update', (u) => updates.push(u));
+    s.postTorrentUpdates();
+    expect(updates.flatMap((u) => u.status).map((st) => [st.info_hash, st.state])).toEqual([[h.infoHash, 'seeding']]);
+    s.postTorrentUpdates();
+    expect(updates).toHaveLength(1);
+  });
+
   it('state_update reports a change to a torrent the tick had stopped visiting, and its rates falling to zero', async () => {
     const { seedSession, dlSession, seed, f } = await transfer('updates.bin');
     const updates: SessionEvents['state_update'][] = [];

@@ -153,6 +153,8 @@ export class Session extends TypedEmitter<SessionEvents> {
    * peer is in it (the peer gauges, rechoke and connection count walk only this set).
    */
   private readonly ticking = new Set<Torrent>();
+  /** Torrents the tick visited since the last state_update: the only ones that can have changed since it. */
+  private readonly sinceUpdate = new Set<Torrent>();
   /** Torrents that want a tick later (a peer address whose retry backoff ends), by the second they are due. */
   private readonly tickLater = new Map<number, Set<Torrent>>();
   /** What each torrent adds to the gauges counted over torrents, as last seen (see recount). */
@@ -585,6 +587,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.descriptorRetry.delete(torrent);
     await torrent.close(!!opts.deleteFiles);
     this.ticking.delete(torrent);
+    this.sinceUpdate.delete(torrent);
     this.uncount(torrent);
     this.gaugesStale = true;
     this.queueDirty = true;
@@ -639,6 +642,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private wake(t: Torrent): void {
     if (this.ticking.has(t) || t.closed || this.torrentsByHash.get(t.infoHash) !== t) return;
     this.ticking.add(t);
+    this.sinceUpdate.add(t);
     this.gaugesStale = true;
     this.queueDirty = true;
   }
@@ -1179,8 +1183,11 @@ export class Session extends TypedEmitter<SessionEvents> {
    * listens to state_update.
    */
   postTorrentUpdates(): void {
-    // Only a torrent the tick visits can have changed (libtorrent's list of torrents with state updates).
-    const changed = this.stateUpdates.changed(this.ticking, Date.now());
+    // Only a torrent the tick visits, or visited since the last call, can have changed (libtorrent keeps a
+    // list of torrents with state updates likewise).
+    for (const t of this.ticking) this.sinceUpdate.add(t);
+    const changed = this.stateUpdates.changed(this.sinceUpdate, Date.now());
+    this.sinceUpdate.clear();
     if (changed.length === 0) return;
     this.emitDirect('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
   }
