@@ -229,7 +229,6 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       t.lastUpload = Date.now();
     }
     readFailed(e: Error): void { this.t.setError(e); }
-    uploads(host: TorrentHost): Uploads { return new Uploads(this, host); }
   };
 
   private static readonly MetadataView = class implements MetadataTorrent {
@@ -296,7 +295,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.infoHashBytes = Buffer.alloc(20);
     this.infoHashBytes.set(Buffer.from(infoHash, 'hex'));
     // The jobs see the torrent through small interfaces, not through the class.
-    this.uploads = new Torrent.UploadsView(this).uploads(host);
+    this.uploads = new Uploads(new Torrent.UploadsView(this), host);
     this.metadata = new MetadataExchange(new Torrent.MetadataView(this));
     this.savePath = params.save_path ?? host.settings.save_path;
     this.flags = params.flags;
