@@ -85,6 +85,23 @@ describe('QueuePositions', () => {
 });
 
 describe('queueing in a session', () => {
+  it('removing a torrent moves up only the ones below it, each to its new place', async () => {
+    const dir = await tmpDir('spritzle-queue-rm');
+    const s = await Session.create({ listen_interfaces: '127.0.0.1:0', save_path: await tmpDir('spritzle-queue-rm-dl') });
+    try {
+      const hs = [];
+      for (let i = 0; i < 4; i++) hs.push(await s.addTorrent({ ti: (await makeTorrent({ dir, name: `rm${i}`, files: 16384, pieceLength: 16384, seed: 600 + i })).torrentBytes }));
+      expect(hs.map((h) => h.queuePosition())).toEqual([0, 1, 2, 3]);
+      await s.removeTorrent(hs[1]!.infoHash);
+      expect([hs[0], hs[2], hs[3]].map((h) => h!.queuePosition())).toEqual([0, 1, 2]);
+      hs[3]!.queuePositionTop();
+      await s.removeTorrent(hs[0]!.infoHash);
+      expect([hs[3], hs[2]].map((h) => h!.queuePosition())).toEqual([0, 1]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('with active_downloads 1 the second auto-managed torrent waits, paused and auto-managed, until moved to the top', async () => {
     const dir = await tmpDir('spritzle-queue');
     const s = await Session.create({ listen_interfaces: '127.0.0.1:0', save_path: await tmpDir('spritzle-queue-dl'), active_downloads: 1 });

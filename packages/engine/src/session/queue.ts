@@ -87,50 +87,58 @@ export function autoManage(entries: readonly QueueEntry[], limits: QueueLimits):
  * Queue positions of the unfinished torrents, 0 at the top, as libtorrent keeps them: a new torrent goes to
  * the bottom; a torrent that finishes (or is removed) leaves the queue and the ones below move up.
  */
-export class QueuePositions {
-  private readonly order: string[] = [];
+export class QueuePositions<T = string> {
+  private readonly order: T[] = [];
+  /** The same ids as a set, for add's membership test (a session restores tens of thousands of torrents one by one). */
+  private readonly members = new Set<T>();
+
+  get size(): number {
+    return this.order.length;
+  }
 
   /** Its position, -1 when not queued (finished, or unknown). */
-  positionOf(id: string): number {
+  positionOf(id: T): number {
     return this.order.indexOf(id);
   }
 
   /** The ids top to bottom. */
-  list(): readonly string[] {
+  list(): readonly T[] {
     return this.order;
   }
 
-  add(id: string): void {
-    if (!this.order.includes(id)) this.order.push(id);
+  add(id: T): void {
+    if (this.members.has(id)) return;
+    this.members.add(id);
+    this.order.push(id);
   }
 
-  remove(id: string): void {
-    const i = this.order.indexOf(id);
-    if (i >= 0) this.order.splice(i, 1);
+  remove(id: T): void {
+    if (!this.members.delete(id)) return;
+    this.order.splice(this.order.indexOf(id), 1);
   }
 
   /** Moves to `pos` (clamped to the queue); the others keep their relative order. */
-  set(id: string, pos: number): void {
+  set(id: T, pos: number): void {
     const i = this.order.indexOf(id);
     if (i < 0) return;
     this.order.splice(i, 1);
     this.order.splice(Math.max(0, Math.min(this.order.length, Math.trunc(pos))), 0, id);
   }
 
-  top(id: string): void {
+  top(id: T): void {
     this.set(id, 0);
   }
 
-  bottom(id: string): void {
+  bottom(id: T): void {
     this.set(id, this.order.length);
   }
 
-  up(id: string): void {
+  up(id: T): void {
     const i = this.order.indexOf(id);
     if (i > 0) this.set(id, i - 1);
   }
 
-  down(id: string): void {
+  down(id: T): void {
     const i = this.order.indexOf(id);
     if (i >= 0) this.set(id, i + 1);
   }

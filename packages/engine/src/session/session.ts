@@ -28,7 +28,7 @@ import { RateLimiter } from '../algo/bandwidth.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import type { SharedUdp } from '../discovery/dht-socket.js';
 import { Discovery } from '../discovery/discovery.js';
-import { sampleRates } from '../torrent/transfer-rates.js';
+import { sampleRates, settleRates, startRates } from '../torrent/transfer-rates.js';
 import { shareLimitOf, type ShareLimitReached } from '../torrent/share-limits.js';
 import { CategoryRegistry, type Category } from './categories.js';
 import { QueuePositions, autoManage, type QueueEntry } from './queue.js';
@@ -53,6 +53,25 @@ const PEER_BUFFER_BUDGET = 64 * 1024 * 1024;
 const MSE_HANDSHAKE_LIMIT = 64;
 /** Peers remembered as not speaking MSE (dialled in plaintext next time, as libtorrent's pe_support flag). */
 const NO_MSE_MEMORY = 10_000;
+
+/** The classes of torrents libtorrent counts (ses.num_*_torrents), by the first that applies. */
+const enum TorrentClass { error, stopped, checking, seeding, uploadOnly, downloading }
+
+function classOf(t: Torrent): TorrentClass {
+  if (t.hasError) return TorrentClass.error;
+  if (t.paused) return TorrentClass.stopped;
+  if (t.state === 'checking_files' || t.state === 'checking_resume_data') return TorrentClass.checking;
+  if (t.state === 'seeding') return TorrentClass.seeding;
+  if (t.state === 'finished') return TorrentClass.uploadOnly;
+  return TorrentClass.downloading;
+}
+
+/** What one torrent adds to the gauges summed over torrents, as last counted. */
+interface TorrentCount {
+  cls: TorrentClass | -1;
+  have: number;
+  banned: number;
+}
 
 /** What Session.create takes besides settings. */
 export interface SessionOptions {
@@ -90,6 +109,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** When out_of_descriptors was last emitted (at most one a second). */
   private lastOutOfDescriptors = 0;
   private readonly torrentsByHash = new Map<string, Torrent>();
+  /** The torrents known by a v2 hash too (v2 and hybrid; a magnet with a btmh), for torrentByAnyHash. */
+  private readonly v2Torrents = new Set<Torrent>();
   private readonly handles = new Map<string, TorrentHandle>();
   private readonly server: net.Server;
   /** uTP on the listen port's UDP twin (null if that port could not be had). */
@@ -124,9 +145,29 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Partial peer messages held, session-wide. */
   private readonly peerBuffers = new BufferBudget(PEER_BUFFER_BUDGET);
   private readonly stateUpdates = new StateUpdates();
+  /**
+   * The torrents the tick visits (libtorrent's want-tick list): those with peers, checking, fetching from web
+   * seeds, with rates still falling, near a share limit, and any touched since the last tick (an event, a
+   * handle's change, a peer address). A torrent paused, or running with nobody to talk to, is not visited:
+   * the tick's work is proportional to the active torrents, not to the loaded ones. Every torrent with a
+   * peer is in it (the peer gauges, rechoke and connection count walk only this set).
+   */
+  private readonly ticking = new Set<Torrent>();
+  /** Torrents the tick visited since the last state_update: the only ones that can have changed since it. */
+  private readonly sinceUpdate = new Set<Torrent>();
+  /** Torrents that want a tick later (a peer address whose retry backoff ends), by the second they are due. */
+  private readonly tickLater = new Map<number, Set<Torrent>>();
+  /** What each torrent adds to the gauges counted over torrents, as last seen (see recount). */
+  private readonly counted = new Map<Torrent, TorrentCount>();
+  /** Those gauges, summed incrementally: torrents per class (TorrentClass), pieces had, banned peers. */
+  private readonly classCounts = [0, 0, 0, 0, 0, 0];
+  private havePieces = 0;
+  private bannedPeers = 0;
+  /** Something changed that the auto-manager should look at again (only consulted while queueing is on). */
+  private queueDirty = true;
   private readonly categoryRegistry = new CategoryRegistry();
   /** The download queue: unfinished torrents by info-hash, top first (session/queue.ts). */
-  private readonly queue = new QueuePositions();
+  private readonly queue = new QueuePositions<Torrent>();
   /** Whether any of active_downloads/active_seeds/active_limit was set at the last auto-management pass. */
   private queueing = false;
   private closedFlag = false;
@@ -164,8 +205,16 @@ export class Session extends TypedEmitter<SessionEvents> {
       get listenPort() { return session.port; },
       emit: (name, payload) => {
         this.gaugesStale = true;
+        // An event is a change: the torrent is visited at the next tick (state_update, gauges, queue).
+        const hash = (payload as { info_hash?: string }).info_hash;
+        if (hash !== undefined) {
+          const t = this.torrentsByHash.get(hash);
+          if (t) this.wake(t);
+          if (t && name === 'metadata_received' && t.v2Hash !== undefined) this.v2Torrents.add(t);
+        }
         this.emit(name, payload);
       },
+      wake: (t) => this.wake(t),
       connect: (t, host, port) => this.connectPeer(t, host, port),
       requestRechoke: () => this.scheduleRechoke(),
       downLimiter: this.downLimiter,
@@ -309,6 +358,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.scheduleRechoke();
     this.applyRateLimits();
     this.filePool.setSize(this.settingsValue.file_pool_size);
+    // Limits and timeouts may concern any torrent: each is looked at once (a rare, deliberate call).
+    if (Object.keys(changed).length > 0) for (const t of this.torrentsByHash.values()) this.wake(t);
     this.discovery?.settingsChanged();
     if (Object.keys(changed).length > 0) this.emit('settings_changed', { changed });
     return this.settings();
@@ -325,7 +376,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.limiterTimer || this.closedFlag) return;
     this.limiterTimer = setInterval(() => {
       let waiting = false;
-      for (const t of this.torrentsByHash.values()) if (t.limiterTick()) waiting = true;
+      // Only a torrent with peers has uploads queued or requests held back, and all of those are in the tick's set.
+      for (const t of this.ticking) if (t.limiterTick()) waiting = true;
       if (!waiting && this.limiterTimer) {
         clearInterval(this.limiterTimer);
         this.limiterTimer = null;
@@ -377,7 +429,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     } else {
       infoHash = r!.info_hash;
       // piece layers (v2) go with the synchronous parse: the threaded one carries no v2 trees back.
-      if (r!.info) info = r!.piece_layers ? parseInfoDict(r!.info, {}, r!.piece_layers) : await parseInfoDictOffThread(r!.info);
+      // Its own copy: the info dictionary is a view into the whole resume data, which the torrent would keep alive.
+      const infoBytes = r!.info && new Uint8Array(r!.info);
+      if (infoBytes) info = r!.piece_layers ? parseInfoDict(infoBytes, {}, r!.piece_layers) : await parseInfoDictOffThread(infoBytes);
     }
     // A big .torrent is parsed on a thread of its own: the session may have closed meanwhile.
     this.assertOpen();
@@ -411,11 +465,12 @@ export class Session extends TypedEmitter<SessionEvents> {
     const handle = new TorrentHandle(this, torrent);
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
+    if (torrent.v2Hash !== undefined) this.v2Torrents.add(torrent);
     this.handles.set(infoHash, handle);
-    this.queue.add(infoHash);
-    this.refreshQueuePositions();
-    sampleRates(torrent, Date.now());
-    this.gaugesStale = true;
+    // At the bottom of the queue: only its own position is new.
+    this.queue.add(torrent);
+    torrent.queuePosition = this.queue.size - 1;
+    this.wake(torrent);
     this.emit('torrent_added', { info_hash: infoHash, name: torrent.name });
     if (options.error !== undefined) torrent.setError(new SpritzleError('invalid_state', options.error));
     await torrent.start();
@@ -512,7 +567,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private torrentByAnyHash(hash: string): Torrent | undefined {
     const direct = this.torrentsByHash.get(hash);
     if (direct) return direct;
-    for (const t of this.torrentsByHash.values()) if (t.v2Hash !== undefined && (hash === t.v2Hash || hash === t.v2Hash.slice(0, 40))) return t;
+    for (const t of this.v2Torrents) if (t.v2Hash !== undefined && (hash === t.v2Hash || hash === t.v2Hash.slice(0, 40))) return t;
     return undefined;
   }
 
@@ -522,12 +577,21 @@ export class Session extends TypedEmitter<SessionEvents> {
     const torrent = this.torrentsByHash.get(key);
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
+    this.v2Torrents.delete(torrent);
     this.handles.delete(key);
-    this.queue.remove(key);
-    this.refreshQueuePositions();
+    if (torrent.queuePosition >= 0) {
+      // Only the torrents below it move up.
+      const at = torrent.queuePosition;
+      this.queue.remove(torrent);
+      this.refreshQueuePositions(at);
+    }
     this.descriptorRetry.delete(torrent);
     await torrent.close(!!opts.deleteFiles);
+    this.ticking.delete(torrent);
+    this.sinceUpdate.delete(torrent);
+    this.uncount(torrent);
     this.gaugesStale = true;
+    this.queueDirty = true;
     this.emit('torrent_removed', { info_hash: key, deleted_files: !!opts.deleteFiles });
   }
 
@@ -560,9 +624,10 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** Every libtorrent session counter by name, live. */
   stats(): SessionStats {
-    // What is summed over every torrent is summed once per tick, or again after a torrent's event (added,
-    // removed, state, pause, peer connected...): with 50,000 torrents a GET /session would otherwise walk
-    // them all. Between those, interest and choke gauges may be up to a tick old, as libtorrent's are.
+    // Gauges over torrents are kept summed (recount) from the torrents the tick visits, which are the only
+    // ones that change: a GET /session with 50,000 torrents loaded walks the active few. They are brought up
+    // to date once per tick, or again after an event; between those, interest and choke gauges may be up to
+    // a tick old, as libtorrent's are.
     if (this.gaugesStale) {
       this.sumTorrentGauges();
       this.gaugesStale = false;
@@ -574,21 +639,60 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Whether the gauges summed over torrents must be summed again (see stats). */
   private gaugesStale = true;
 
+  /** Puts a torrent in the tick's set (see ticking); its rates start at its first peer or its first tick. */
+  private wake(t: Torrent): void {
+    if (this.ticking.has(t) || t.closed || this.torrentsByHash.get(t.infoHash) !== t) return;
+    this.ticking.add(t);
+    this.sinceUpdate.add(t);
+    this.gaugesStale = true;
+    this.queueDirty = true;
+  }
+
+  /** @internal for TorrentHandle: a change made through the handle (flags, limits, peers, trackers...). */
+  touch(infoHash: string): void {
+    const t = this.torrentsByHash.get(infoHash);
+    if (t) this.wake(t);
+  }
+
+  /** Brings the torrent's share of the class, piece and ban gauges up to date. */
+  private recount(t: Torrent): void {
+    let c = this.counted.get(t);
+    if (!c) {
+      c = { cls: -1, have: 0, banned: 0 };
+      this.counted.set(t, c);
+    }
+    const cls = classOf(t);
+    const have = t.picker?.numHave ?? 0;
+    const banned = t.numBannedPeers;
+    if (cls !== c.cls) {
+      if (c.cls >= 0) this.classCounts[c.cls]!--;
+      this.classCounts[cls]!++;
+      c.cls = cls;
+    }
+    this.havePieces += have - c.have;
+    this.bannedPeers += banned - c.banned;
+    c.have = have;
+    c.banned = banned;
+  }
+
+  /** Takes a removed torrent's share out of the gauges. */
+  private uncount(t: Torrent): void {
+    const c = this.counted.get(t);
+    if (!c) return;
+    if (c.cls >= 0) this.classCounts[c.cls]!--;
+    this.havePieces -= c.have;
+    this.bannedPeers -= c.banned;
+    this.counted.delete(t);
+  }
+
   private sumTorrentGauges(): void {
     const c = this.counters;
-    let checking = 0, downloading = 0, seeding = 0, stopped = 0, error = 0, uploadOnly = 0, havePieces = 0;
     let upQueue = 0, upBytes = 0, downQueue = 0;
     let utpPeers = 0;
     let connected = 0, upInterested = 0, downInterested = 0, upUnchoked = 0, downUnchoked = 0, upRequests = 0, downRequests = 0, optimistic = 0;
-    for (const t of this.torrentsByHash.values()) {
+    for (const t of this.ticking) {
       t.syncStorageCounters();
-      if (t.hasError) error++;
-      else if (t.paused) stopped++;
-      else if (t.state === 'checking_files' || t.state === 'checking_resume_data') checking++;
-      else if (t.state === 'seeding') seeding++;
-      else if (t.state === 'finished') uploadOnly++;
-      else downloading++;
-      havePieces += t.picker?.numHave ?? 0;
+      this.recount(t);
       const lim = t.limiterState();
       upQueue += lim.upQueue;
       upBytes += lim.upBytes;
@@ -605,13 +709,14 @@ export class Session extends TypedEmitter<SessionEvents> {
         if (p.peerRequestCount > 0) upRequests++;
       }
     }
-    c.set(M.ses_num_checking_torrents, checking);
-    c.set(M.ses_num_downloading_torrents, downloading);
-    c.set(M.ses_num_seeding_torrents, seeding);
-    c.set(M.ses_num_upload_only_torrents, uploadOnly);
-    c.set(M.ses_num_stopped_torrents, stopped);
-    c.set(M.ses_num_error_torrents, error);
-    c.set(M.ses_num_have_pieces, havePieces);
+    const k = this.classCounts;
+    c.set(M.ses_num_error_torrents, k[TorrentClass.error]!);
+    c.set(M.ses_num_stopped_torrents, k[TorrentClass.stopped]!);
+    c.set(M.ses_num_checking_torrents, k[TorrentClass.checking]!);
+    c.set(M.ses_num_seeding_torrents, k[TorrentClass.seeding]!);
+    c.set(M.ses_num_upload_only_torrents, k[TorrentClass.uploadOnly]!);
+    c.set(M.ses_num_downloading_torrents, k[TorrentClass.downloading]!);
+    c.set(M.ses_num_have_pieces, this.havePieces);
     c.set(M.net_limiter_up_queue, upQueue);
     c.set(M.net_limiter_up_bytes, upBytes);
     c.set(M.net_limiter_down_queue, downQueue);
@@ -626,7 +731,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     c.set(M.peer_num_peers_down_unchoked, downUnchoked);
     c.set(M.peer_num_peers_up_requests, upRequests);
     c.set(M.peer_num_peers_down_requests, downRequests);
-    c.set(M.peer_num_banned_peers, [...this.torrentsByHash.values()].reduce((a, t) => a + t.numBannedPeers, 0));
+    c.set(M.peer_num_banned_peers, this.bannedPeers);
   }
 
   /** The gauges that do not walk the torrents. */
@@ -647,7 +752,8 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   private connectionCount(): number {
     let n = this.pending.size;
-    for (const t of this.torrentsByHash.values()) n += t.peers.size;
+    // Every torrent with a peer is in the tick's set.
+    for (const t of this.ticking) n += t.peers.size;
     return n;
   }
 
@@ -890,6 +996,8 @@ export class Session extends TypedEmitter<SessionEvents> {
         peer.sendHandshake(peer.v2 ? Buffer.from(v2Swarm!, 'hex') : torrent.infoHashBytes, this.peerId);
       }
       peer.onClose = undefined;
+      this.wake(torrent);
+      startRates(torrent, Date.now());
       torrent.attachPeer(peer);
       this.scheduleRechoke();
     };
@@ -910,7 +1018,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private rechoke(now: number, rotateOptimistic: boolean): void {
     const peers: PeerConnection[] = [];
     const views: ChokerPeer[] = [];
-    for (const t of this.torrentsByHash.values()) {
+    for (const t of this.ticking) {
       if (t.paused || t.hasError || !t.picker) continue;
       for (const p of t.peers) {
         if (p.closed) continue;
@@ -943,15 +1051,18 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.lastTick = now;
     this.counters.inc(M.net_on_tick_counter);
     this.gaugesStale = true;
+    this.wakeDue(now);
     let reached: [Torrent, ShareLimitReached][] | undefined;
-    for (const t of this.torrentsByHash.values()) {
+    let renumberFrom = Number.POSITIVE_INFINITY;
+    for (const t of this.ticking) {
       t.tick(now, seconds);
       sampleRates(t, now);
       const limit = shareLimitOf(t, (t.flags & TORRENT_FLAGS.paused) !== 0, now);
       if (limit !== null) (reached ??= []).push([t, limit]);
+      renumberFrom = Math.min(renumberFrom, this.syncQueue(t));
     }
+    if (renumberFrom !== Number.POSITIVE_INFINITY) this.refreshQueuePositions(renumberFrom);
     if (reached) for (const [t, limit] of reached) this.onShareLimit(t, limit);
-    this.syncQueue();
     this.autoManage();
     if (this.hasListeners('state_update')) this.postTorrentUpdates();
     this.bufferPool.trim(now);
@@ -962,33 +1073,61 @@ export class Session extends TypedEmitter<SessionEvents> {
       this.rechoke(now, rotate);
       this.lastRechoke = now;
       if (rotate) this.lastOptimistic = now;
-      for (const t of this.torrentsByHash.values()) for (const p of t.peers) p.downloadedInRound = 0;
+      for (const t of this.ticking) for (const p of t.peers) p.downloadedInRound = 0;
+    }
+    this.settleTicking(now);
+  }
+
+  /**
+   * Lets go of the torrents the next tick has nothing to do for (their gauges and rates counted first);
+   * one whose next peer dial is due later comes back then.
+   */
+  private settleTicking(now: number): void {
+    for (const t of this.ticking) {
+      const at = t.wantsTickAt(now);
+      if (at <= now + TICK_MS || !settleRates(t, now)) continue;
+      this.recount(t);
+      this.ticking.delete(t);
+      if (at === Number.POSITIVE_INFINITY) continue;
+      const second = Math.ceil(at / TICK_MS);
+      let due = this.tickLater.get(second);
+      if (!due) this.tickLater.set(second, (due = new Set()));
+      due.add(t);
     }
   }
 
-  /** Keeps the download queue: an unfinished torrent is in it (new ones at the bottom), a finished one is not. */
-  private syncQueue(): void {
-    let changed = false;
-    for (const [hash, t] of this.torrentsByHash) {
-      const queued = t.queuePosition >= 0;
-      if (!t.isFinished && !queued) {
-        this.queue.add(hash);
-        changed = true;
-      } else if (t.isFinished && queued) {
-        this.queue.remove(hash);
-        t.queuePosition = -1;
-        changed = true;
-      }
+  /** Brings back the torrents whose time came (see settleTicking). */
+  private wakeDue(now: number): void {
+    if (this.tickLater.size === 0) return;
+    const second = Math.floor(now / TICK_MS);
+    for (const [at, due] of this.tickLater) {
+      if (at > second) continue;
+      this.tickLater.delete(at);
+      for (const t of due) this.wake(t);
     }
-    if (changed) this.refreshQueuePositions();
   }
 
-  private refreshQueuePositions(): void {
+  /**
+   * Keeps the download queue for one torrent: an unfinished torrent is in it (new ones at the bottom), a
+   * finished one is not. Answers the position from which the others must be renumbered (Infinity: none).
+   */
+  private syncQueue(t: Torrent): number {
+    const at = t.queuePosition;
+    if (!t.isFinished && at < 0) {
+      this.queue.add(t);
+      t.queuePosition = this.queue.size - 1;
+    } else if (t.isFinished && at >= 0) {
+      this.queue.remove(t);
+      t.queuePosition = -1;
+      return at;
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
+  /** Renumbers the queue positions from `from` down (those above it did not move). */
+  private refreshQueuePositions(from = 0): void {
     const list = this.queue.list();
-    for (let i = 0; i < list.length; i++) {
-      const t = this.torrentsByHash.get(list[i]!);
-      if (t) t.queuePosition = i;
-    }
+    for (let i = Math.max(0, from); i < list.length; i++) list[i]!.queuePosition = i;
   }
 
   /**
@@ -1000,7 +1139,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     const s = this.settingsValue;
     const on = s.active_downloads >= 0 || s.active_seeds >= 0 || s.active_limit >= 0;
     if (!on && !this.queueing) return;
+    // Nothing changed since the last pass (no event, no touched torrent, no settings): same answer.
+    if (on === this.queueing && !this.queueDirty) return;
     this.queueing = on;
+    this.queueDirty = false;
     const entries: QueueEntry[] = [];
     for (const [id, t] of this.torrentsByHash) {
       entries.push({
@@ -1017,12 +1159,13 @@ export class Session extends TypedEmitter<SessionEvents> {
   moveInQueue(infoHash: string, to: 'up' | 'down' | 'top' | 'bottom' | number): void {
     const t = this.torrentsByHash.get(infoHash);
     if (!t || t.queuePosition < 0) return;
-    if (to === 'up') this.queue.up(infoHash);
-    else if (to === 'down') this.queue.down(infoHash);
-    else if (to === 'top') this.queue.top(infoHash);
-    else if (to === 'bottom') this.queue.bottom(infoHash);
-    else this.queue.set(infoHash, to);
+    if (to === 'up') this.queue.up(t);
+    else if (to === 'down') this.queue.down(t);
+    else if (to === 'top') this.queue.top(t);
+    else if (to === 'bottom') this.queue.bottom(t);
+    else this.queue.set(t, to);
     this.refreshQueuePositions();
+    this.queueDirty = true;
     this.autoManage();
   }
 
@@ -1041,7 +1184,11 @@ export class Session extends TypedEmitter<SessionEvents> {
    * listens to state_update.
    */
   postTorrentUpdates(): void {
-    const changed = this.stateUpdates.changed(this.torrentsByHash.values(), Date.now());
+    // Only a torrent the tick visits, or visited since the last call, can have changed (libtorrent keeps a
+    // list of torrents with state updates likewise).
+    for (const t of this.ticking) this.sinceUpdate.add(t);
+    const changed = this.stateUpdates.changed(this.sinceUpdate, Date.now());
+    this.sinceUpdate.clear();
     if (changed.length === 0) return;
     this.emitDirect('state_update', { status: changed.map((t) => this.handles.get(t.infoHash)!.status()) });
   }

@@ -7,7 +7,7 @@
  * handles across all torrents, least recently used closed first), because the download/upload path issues
  * thousands of operations per second and the session may hold many thousands of torrents.
  */
-import { constants as fsc, existsSync } from 'node:fs';
+import { constants as fsc, existsSync, stat as statCb, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { lstat, mkdir, open, readlink, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -277,7 +277,7 @@ export class Storage implements TorrentStorage {
     for (let i = 0; i < n; i += STAT_PARALLEL) {
       const batch: Promise<void>[] = [];
       for (let f = i; f < Math.min(n, i + STAT_PARALLEL); f++) {
-        batch.push(stat(this.pathOf(f)).then((st) => { out[f] = [st.size, Math.round(st.mtimeMs)]; }, () => { out[f] = [0, 0]; }));
+        batch.push(statOrNull(this.pathOf(f)).then((st) => { out[f] = st ? [st.size, Math.round(st.mtimeMs)] : [0, 0]; }));
       }
       await Promise.all(batch);
     }
@@ -562,4 +562,13 @@ export class Storage implements TorrentStorage {
       if (!st.isDirectory()) throw new FileError('disk_error', `${ERRNO_TEXT.ENOTDIR} (ENOTDIR) creating directory ${dir}`, file);
     }
   }
+}
+
+/**
+ * stat, null on any failure. Through the callback API: a missing file costs about a third of what a rejection
+ * of fs/promises' stat costs (that one captures a stack trace), and the files of a torrent that never got
+ * any data are all missing, which is most of a 50,000-torrent restore.
+ */
+function statOrNull(file: string): Promise<Stats | null> {
+  return new Promise((resolve) => statCb(file, (err, st) => resolve(err ? null : st)));
 }

@@ -129,6 +129,23 @@ export class PeerList {
     }
   }
 
+  /**
+   * When dialCandidates would next find someone to dial (ms since the epoch; 0 for at once), Infinity when no
+   * known address ever will (all connected, being dialled, skipped, or seeds while we seed): the session
+   * does not visit a torrent until then.
+   */
+  nextDialAt(seeding: boolean, minReconnectTime: number): number {
+    let at = Number.POSITIVE_INFINITY;
+    for (const k of this.known.values()) {
+      if (k.connected || k.connecting || k.skip) continue;
+      if (k.seed && seeding) continue;
+      if (k.lastAttempt === 0) return 0;
+      const wait = (k.failures === 0 ? minReconnectTime : Math.min(minReconnectTime, 2 ** k.failures)) * 1000;
+      if (k.lastAttempt + wait < at) at = k.lastAttempt + wait;
+    }
+    return at;
+  }
+
   /** A dial ended without a usable connection; `skip`: never dial that address again. */
   dialFailed(host: string, port: number, skip: boolean): void {
     const k = this.known.get(addressKey(host, port));

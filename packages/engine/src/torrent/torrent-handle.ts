@@ -21,6 +21,8 @@ export type { TorrentUpdate } from './torrent-update.js';
 export interface TorrentRegistry extends Pick<TypedEmitter<SessionEvents>, 'on' | 'off'> {
   torrentOf(infoHash: string): TorrentControl | undefined;
   moveInQueue(infoHash: string, to: 'up' | 'down' | 'top' | 'bottom' | number): void;
+  /** A change is being made to the torrent: the session's tick looks at it again. */
+  touch(infoHash: string): void;
 }
 
 /**
@@ -77,6 +79,13 @@ export class TorrentHandle {
   private get t(): TorrentControl {
     if (!this.isValid()) throw new SpritzleError('torrent_not_found', `torrent ${this.torrentRef.infoHash} is no longer in the session`);
     return this.torrentRef;
+  }
+
+  /** The torrent, for a change: the session's tick looks at it again (it visits only torrents that may change). */
+  private get w(): TorrentControl {
+    const t = this.t;
+    this.session.touch(t.infoHash);
+    return t;
   }
 
   /** libtorrent's torrent_status, every key of the original spritzle's example. */
@@ -146,22 +155,22 @@ export class TorrentHandle {
 
   /** Stops the torrent: its peer connections are closed. */
   pause(): void {
-    this.t.pause();
+    this.w.pause();
   }
 
   /** Starts a paused torrent again (libtorrent's resume). */
   resume(): void {
-    this.t.resume();
+    this.w.resume();
   }
 
   /** Re-hashes the data on disk; resolves when checking is done. */
   forceRecheck(): Promise<void> {
-    return this.t.forceRecheck();
+    return this.w.forceRecheck();
   }
 
   /** Dials a peer for this torrent. */
   connectPeer(host: string, port: number): void {
-    const t = this.t;
+    const t = this.w;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new SpritzleError('invalid_param', `port ${port} is not a TCP port`, { field: 'port' });
     }
@@ -185,14 +194,14 @@ export class TorrentHandle {
 
   /** Adds a tracker to the live torrent (tier 0 unless given). */
   addTracker(url: string, tier = 0): void {
-    const t = this.t;
+    const t = this.w;
     if (!t.discovery) throw new SpritzleError('invalid_state', 'this session runs without trackers');
     t.discovery.addTracker(url, tier);
   }
 
   /** Removes a tracker; false if the torrent had none with that URL. */
   removeTracker(url: string): boolean {
-    return this.t.discovery?.removeTracker(url) ?? false;
+    return this.w.discovery?.removeTracker(url) ?? false;
   }
 
   /** Its torrent_flags that are set, by name. */
@@ -205,7 +214,7 @@ export class TorrentHandle {
    * trackers has none to tell: invalid_state).
    */
   forceReannounce(): void {
-    const t = this.t;
+    const t = this.w;
     if (!t.discovery) throw new SpritzleError('invalid_state', 'this session runs without trackers');
     if ((t.flags & TORRENT_FLAGS.paused) !== 0) throw new SpritzleError('invalid_state', 'a paused torrent does not announce; resume it first');
     t.discovery.forceReannounce();
@@ -220,7 +229,7 @@ export class TorrentHandle {
     if (typeof savePath !== 'string' || savePath.length === 0 || savePath.includes('\0')) {
       return Promise.reject(new SpritzleError('invalid_param', 'save_path must be a non-empty path', { field: 'save_path' }));
     }
-    return this.t.moveStorage(savePath);
+    return this.w.moveStorage(savePath);
   }
 
   /**
@@ -232,7 +241,7 @@ export class TorrentHandle {
     if (typeof newPath !== 'string' || newPath.includes('\0')) {
       return Promise.reject(new SpritzleError('invalid_param', 'the new name must be a relative path', { field: 'name' }));
     }
-    return this.t.renameFile(index, newPath);
+    return this.w.renameFile(index, newPath);
   }
 
   /** Its place in the download queue (0 at the top), -1 once finished (libtorrent's queue_position). */
@@ -276,7 +285,7 @@ export class TorrentHandle {
    * torrent's files (qBittorrent's manual mode).
    */
   setCategory(name: string): void {
-    const t = this.t;
+    const t = this.w;
     t.setCategory(name === '' ? '' : validateCategoryName(name));
   }
 
@@ -287,7 +296,7 @@ export class TorrentHandle {
 
   /** Gives it these tags besides the ones it has; answers its tags after. */
   addTags(tags: readonly string[]): string[] {
-    const t = this.t;
+    const t = this.w;
     const next = validateTags([...t.tags, ...tags]);
     t.setTags(next);
     return next;
@@ -295,7 +304,7 @@ export class TorrentHandle {
 
   /** Takes the given tags off it; none given takes them all. */
   removeTags(tags: readonly string[] = []): string[] {
-    const t = this.t;
+    const t = this.w;
     const next = tags.length === 0 ? [] : t.tags.filter((x) => !tags.includes(x));
     t.setTags(next);
     return next;
@@ -311,7 +320,7 @@ export class TorrentHandle {
    * in seconds: -1 none, -2 the session's) or the action (pause, remove, remove_with_files). Checked whole first.
    */
   setShareLimits(partial: Partial<TorrentShareLimits>): TorrentShareLimits {
-    const t = this.t;
+    const t = this.w;
     const next = { ...t.shareLimits, ...validateShareLimits(partial) };
     t.setShareLimits(next);
     return { ...next };
@@ -319,7 +328,7 @@ export class TorrentHandle {
 
   /** Changes what can change on a live torrent; checked whole first (validateTorrentUpdate), so a bad key changes nothing. */
   update(update: TorrentUpdate): void {
-    const t = this.t;
+    const t = this.w;
     const u = validateTorrentUpdate(update);
     const limits = u.share_limits !== undefined ? { ...t.shareLimits, ...u.share_limits } : undefined;
     if (u.category !== undefined) t.setCategory(u.category);
@@ -362,7 +371,7 @@ export class TorrentHandle {
 
   /** libtorrent's add_url_seed: an http(s) URL, by BEP 19's rules (a file, or a folder for multi-file torrents). */
   addUrlSeed(url: string): void {
-    const t = this.t;
+    const t = this.w;
     if (typeof url !== 'string' || !/^https?:\/\/\S+$/i.test(url) || !URL.canParse(url)) {
       throw new SpritzleError('invalid_param', `"${String(url).slice(0, 100)}" is not an http(s) URL`, { field: 'url' });
     }
@@ -371,7 +380,7 @@ export class TorrentHandle {
 
   /** libtorrent's remove_url_seed; false if the torrent had no such web seed. */
   removeUrlSeed(url: string): boolean {
-    return this.t.removeUrlSeed(url);
+    return this.w.removeUrlSeed(url);
   }
 
   /**
@@ -380,17 +389,17 @@ export class TorrentHandle {
    */
   setPieceDeadline(piece: number, ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new SpritzleError('invalid_param', 'a deadline is a number of milliseconds >= 0', { field: 'deadline' });
-    this.t.setPieceDeadline(USER_DEADLINES, piece, Date.now() + ms);
+    this.w.setPieceDeadline(USER_DEADLINES, piece, Date.now() + ms);
   }
 
   /** libtorrent's reset_piece_deadline: the piece goes back to the normal order. */
   resetPieceDeadline(piece: number): void {
-    this.t.resetPieceDeadline(USER_DEADLINES, piece);
+    this.w.resetPieceDeadline(USER_DEADLINES, piece);
   }
 
   /** libtorrent's clear_piece_deadlines (those set through setPieceDeadline; readers keep theirs). */
   clearPieceDeadlines(): void {
-    this.t.clearPieceDeadlines(USER_DEADLINES);
+    this.w.clearPieceDeadlines(USER_DEADLINES);
   }
 
   /**
@@ -404,7 +413,7 @@ export class TorrentHandle {
    * ```
    */
   createReadStream(fileIndex: number, options: ReadStreamOptions = {}): TorrentReadStream {
-    const t = this.t;
+    const t = this.w;
     const info = t.info;
     if (!info) throw new SpritzleError('invalid_state', 'the torrent has no metadata yet');
     const file = info.files[fileIndex];

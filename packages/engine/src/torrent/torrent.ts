@@ -23,16 +23,17 @@ import { resolveInside } from '../storage/paths.js';
 import { SpritzleError } from '../errors.js';
 import type { ResumeData } from './resume.js';
 import { RateLimiter } from '../algo/bandwidth.js';
-import type { DeadlineOwner } from '../algo/piece-deadlines.js';
+import type { DeadlineOwner, PieceDeadlines } from '../algo/piece-deadlines.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
 import { PeerList } from './peer-list.js';
-import { BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
+import { BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock, type RequestTorrent } from './requests.js';
 import { BLOCK_SIZE } from '../block-size.js';
-import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
-import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
-import { Uploads } from './uploads.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly, type AssemblyListener, type Contributor } from './piece-assembly.js';
+import { WebSeed, WebSeeds, type WebSeedInfo, type WebSeedTorrent } from './web-seeds.js';
+import type { WebSeedFile } from '../discovery/web-seed.js';
+import { Uploads, type UploadTorrent } from './uploads.js';
 import type { ReadCache } from '../disk/read-cache.js';
-import { MetadataExchange } from './metadata.js';
+import { MetadataExchange, type MetadataTorrent } from './metadata.js';
 import { HashExchange } from './hash-exchange.js';
 import { v2PieceCheck } from '../metainfo/v2.js';
 import { matchesInfoHash } from '../metainfo/info-hashes.js';
@@ -70,6 +71,11 @@ export interface TorrentHost {
    * retryAfterOutOfDescriptors() later. Without it (tests) the torrent stays in error until resumed.
    */
   outOfDescriptors?(torrent: Torrent): void;
+  /**
+   * Something changed that the session's tick must look at (a peer address to dial, for one): the session
+   * visits only the torrents that want it (see wantsTickAt), and a torrent it stopped visiting says so.
+   */
+  wake?(torrent: Torrent): void;
 }
 
 /**
@@ -113,9 +119,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   lastSeenComplete = 0;
   lastDownload = 0;
   lastUpload = 0;
-  activeSeconds = 0;
-  finishedSeconds = 0;
-  seedingSeconds = 0;
+  /**
+   * Seconds running (not paused, not in error), finished and seeding, as of timesAt: the getters add the
+   * time since, so that nobody has to visit an idle torrent every second to count them (libtorrent keeps
+   * them so too). settleTimes() brings them up to date before anything they depend on changes.
+   */
+  private activeBase = 0;
+  private finishedBase = 0;
+  private seedingBase = 0;
+  private timesAt = Date.now();
   /** Its share limits and their action (share-limits.ts); the session acts on them each tick. */
   shareLimits: TorrentShareLimits = { ...DEFAULT_TORRENT_SHARE_LIMITS };
   /** Its category ("" for none) and tags (sorted), as qBittorrent labels torrents; saved with the resume data. */
@@ -182,7 +194,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** BEP 52 hash messages with v2 peers; for a v2 or hybrid torrent, once the metadata is known. */
   hashes: HashExchange | null = null;
-  /** BEP 19 web seeds; once the metadata is known (the URLs wait in pendingUrlSeeds until then). */
+  /** BEP 19 web seeds; once the metadata is known and there is one (the URLs wait in pendingUrlSeeds until then). */
   private webSeeds: WebSeeds | null = null;
   private readonly pendingUrlSeeds: string[];
   /** BEP 17 HTTP seeds given when adding, until the metadata is known. */
@@ -191,7 +203,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** BEP 9, both sides. */
   private readonly metadata: MetadataExchange;
   /** Per peer: counts its pieces once the metadata (and so the piece count) is known (see attachPeer). */
-  private readonly recount = new Map<PeerConnection, () => void>();
+  private recount: Map<PeerConnection, () => void> | null = null;
   private lastStorageStats = { writeOps: 0, readOps: 0, blocksWritten: 0, blocksRead: 0, blocksHashed: 0 };
   private checkAbort: AbortController | null = null;
   /** Resume data to try once instead of hashing, at the first check. */
@@ -200,6 +212,81 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private dataChecked = false;
   /** Something worth saving in resume data changed since the last save (libtorrent's need_save_resume). */
   needSaveResume = true;
+
+  /*
+   * What the jobs beside the torrent see of it. Classes (getters on a shared prototype, one field each), not
+   * object literals: a literal with getters is a dictionary-mode object (~0.5 KB) plus a closure per member,
+   * and with 50,000 torrents loaded those were ~3 KB of every torrent. Nested here, they may reach its
+   * private parts as the closures did.
+   */
+  private static readonly UploadsView = class implements UploadTorrent {
+    constructor(private readonly t: Torrent) {}
+    get picker(): PiecePicker | null { return this.t.picker; }
+    get layout(): FileLayout | null { return this.t.layout; }
+    get storage(): TorrentStorage | null { return this.t.storage; }
+    get closed(): boolean { return this.t.closed; }
+    uploaded(index: number, offset: number, bytes: number): void {
+      const t = this.t;
+      t.totalPayloadUpload += t.pad === null ? bytes : bytes - t.pad.inRange(index, offset, bytes);
+      t.lastUpload = Date.now();
+    }
+    readFailed(e: Error): void { this.t.setError(e); }
+  };
+
+  private static readonly MetadataView = class implements MetadataTorrent {
+    constructor(private readonly t: Torrent) {}
+    get infoHash(): string { return this.t.infoHash; }
+    get v2Hash(): string | undefined { return this.t.magnetV2Hash; }
+    get info(): TorrentInfo | null { return this.t.info; }
+    get peers(): Iterable<PeerConnection> { return this.t.peers; }
+    uploadAllowed(now: number): boolean { return this.t.uploads.notInDebt(now); }
+    uploadSpent(bytes: number): void { this.t.uploads.consume(bytes); }
+    received(info: TorrentInfo): void { this.t.onMetadata(info); }
+    unusable(why: string): void {
+      this.t.host.emit('torrent_error', { info_hash: this.t.infoHash, error: `bad metadata from a peer: ${why}` });
+    }
+  };
+
+  private static readonly RequestsView = class implements RequestTorrent {
+    constructor(private readonly t: Torrent) {}
+    get paused(): boolean { return this.t.paused; }
+    get sequential(): boolean { return this.t.sequential; }
+    get diskBacklogged(): boolean { return this.t.assembly!.backlogged; }
+    get peers(): Iterable<PeerConnection> { return this.t.peers; }
+    limiterWake(): void { this.t.host.limiterWake(); }
+  };
+
+  private static readonly WebSeedsView = class implements WebSeedTorrent {
+    readonly infoHash: Uint8Array;
+    readonly files: readonly WebSeedFile[];
+    readonly pieceLength: number;
+    constructor(private readonly t: Torrent, readonly picker: PiecePicker, info: TorrentInfo) {
+      this.infoHash = t.infoHashBytes;
+      this.files = info.files;
+      this.pieceLength = info.pieceLength;
+    }
+    get deadlines(): PieceDeadlines { return this.t.requests!.deadlines; }
+    get active(): boolean { const t = this.t; return !t.closed && !t.paused && !t.hasError && t.state === 'downloading'; }
+    get backlogged(): boolean { return this.t.assembly!.backlogged; }
+    block(seed: WebSeed, index: number, offset: number, data: Uint8Array): void { this.t.onWebSeedBlock(seed, index, offset, data); }
+    changed(seed: WebSeed): void {
+      this.t.host.emit('url_seed', { info_hash: this.t.infoHash, url: seed.url, state: seed.state, error: seed.error });
+    }
+  };
+
+  private static readonly AssemblyView = class implements AssemblyListener {
+    constructor(private readonly t: Torrent) {}
+    pieceVerified(index: number, contributors: Contributor[]): void { this.t.pieceVerified(index, contributors); }
+    pieceFailed(index: number, contributors: Contributor[], size: number): void { this.t.pieceFailed(index, contributors, size); }
+    blocksFailed(index: number, bad: { block: number; peer: Contributor | undefined }[], bytes: number): void { this.t.blocksFailed(index, bad, bytes); }
+    blockHashesWanted(index: number): boolean { return this.t.hashes?.wantBlockHashes(index) ?? false; }
+    diskError(e: Error): void { this.t.setError(e); }
+  };
+
+  /** The web seeds, made on the first one (the metadata is known). */
+  private webSeedsOf(info: TorrentInfo): WebSeeds {
+    return (this.webSeeds ??= new WebSeeds(new Torrent.WebSeedsView(this, this.picker!, info), { maxRedirects: 5, timeoutMs: 30_000 }));
+  }
 
   constructor(
     private readonly host: TorrentHost,
@@ -210,30 +297,13 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     readonly displayName: string,
   ) {
     this.infoHash = infoHash;
-    this.infoHashBytes = Buffer.from(infoHash, 'hex');
+    // Not from Buffer's shared pool: a 20-byte slice kept for the torrent's life would pin a whole 8 KB slab
+    // of it (with 50,000 torrents restored, about 1 KB each).
+    this.infoHashBytes = Buffer.alloc(20);
+    this.infoHashBytes.set(Buffer.from(infoHash, 'hex'));
     // The jobs see the torrent through small interfaces, not through the class.
-    const self = this;
-    this.uploads = new Uploads({
-      get picker() { return self.picker; },
-      get layout() { return self.layout; },
-      get storage() { return self.storage; },
-      get closed() { return self.closed; },
-      uploaded: (index, offset, bytes) => {
-        this.totalPayloadUpload += this.pad === null ? bytes : bytes - this.pad.inRange(index, offset, bytes);
-        this.lastUpload = Date.now();
-      },
-      readFailed: (e) => this.setError(e),
-    }, host);
-    this.metadata = new MetadataExchange({
-      infoHash,
-      get v2Hash() { return self.magnetV2Hash; },
-      get info() { return self.info; },
-      peers: this.peers,
-      uploadAllowed: (now) => this.uploads.notInDebt(now),
-      uploadSpent: (bytes) => this.uploads.consume(bytes),
-      received: (info) => this.onMetadata(info),
-      unusable: (why) => this.host.emit('torrent_error', { info_hash: this.infoHash, error: `bad metadata from a peer: ${why}` }),
-    });
+    this.uploads = new Uploads(new Torrent.UploadsView(this), host);
+    this.metadata = new MetadataExchange(new Torrent.MetadataView(this));
     this.savePath = params.save_path ?? host.settings.save_path;
     this.flags = params.flags;
     this.category = params.category ?? '';
@@ -249,9 +319,9 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.priorUpload = params.total_uploaded;
     this.pendingResume = params.resume ?? null;
     if (this.pendingResume) {
-      this.activeSeconds = this.pendingResume.active_time;
-      this.finishedSeconds = this.pendingResume.finished_time;
-      this.seedingSeconds = this.pendingResume.seeding_time;
+      this.activeBase = this.pendingResume.active_time;
+      this.finishedBase = this.pendingResume.finished_time;
+      this.seedingBase = this.pendingResume.seeding_time;
       if (this.pendingResume.share_limits) this.shareLimits = { ...this.pendingResume.share_limits };
       for (const [i, p] of this.pendingResume.renamed_files ?? []) this.renamedFiles.set(i, p);
     }
@@ -306,6 +376,30 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     return this.peerList.numBanned;
   }
 
+  get activeSeconds(): number {
+    return this.activeBase + this.runningSince(Date.now());
+  }
+  get finishedSeconds(): number {
+    return this.finishedBase + (this.isFinished ? this.runningSince(Date.now()) : 0);
+  }
+  get seedingSeconds(): number {
+    return this.seedingBase + (this.isSeeding ? this.runningSince(Date.now()) : 0);
+  }
+
+  /** Seconds since timesAt that count as running. */
+  private runningSince(now: number): number {
+    return this.paused || this.hasError ? 0 : Math.max(0, now - this.timesAt) / 1000;
+  }
+
+  /** Adds the time since timesAt to the counts, by the state as it is; called before the state, pause or error changes. */
+  private settleTimes(): void {
+    const now = Date.now();
+    this.activeBase = this.activeSeconds;
+    this.finishedBase = this.finishedSeconds;
+    this.seedingBase = this.seedingSeconds;
+    this.timesAt = now;
+  }
+
   /** Payload totals including what resume data carried over from earlier sessions. */
   get allTimeDownload(): number {
     return this.priorDownload + this.totalPayloadDownload;
@@ -350,37 +444,17 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
     const pad = new PadBytes(layout);
     this.pad = pad.total > 0 ? pad : null;
-    const self = this;
-    this.requests = new BlockRequests({
-      get paused() { return self.paused; },
-      get sequential() { return self.sequential; },
-      get diskBacklogged() { return self.assembly!.backlogged; },
-      peers: this.peers,
-      limiterWake: () => host.limiterWake(),
-    }, picker, host.counters, this.downLimiter, host.downLimiter);
+    this.requests = new BlockRequests(new Torrent.RequestsView(this), picker, host.counters, this.downLimiter, host.downLimiter);
     this.assembly = new PieceAssembly(
       { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters },
-      {
-        pieceVerified: (index, contributors) => this.pieceVerified(index, contributors),
-        pieceFailed: (index, contributors, size) => this.pieceFailed(index, contributors, size),
-        blocksFailed: (index, bad, bytes) => this.blocksFailed(index, bad, bytes),
-        blockHashesWanted: (index) => this.hashes?.wantBlockHashes(index) ?? false,
-        diskError: (e) => this.setError(e),
-      },
+      new Torrent.AssemblyView(this),
     );
     this.hashes = info.v2
       ? new HashExchange({ v2: info.v2, peers: this.peers, hashesArrived: () => this.assembly?.rejudge() })
       : null;
-    this.webSeeds = new WebSeeds({
-      picker, files: info.files, pieceLength: info.pieceLength, infoHash: this.infoHashBytes,
-      get deadlines() { return self.requests!.deadlines; },
-      get active() { return !self.closed && !self.paused && !self.hasError && self.state === 'downloading'; },
-      get backlogged() { return self.assembly!.backlogged; },
-      block: (seed, index, offset, data) => this.onWebSeedBlock(seed, index, offset, data),
-      changed: (seed) => host.emit('url_seed', { info_hash: this.infoHash, url: seed.url, state: seed.state, error: seed.error }),
-    }, { maxRedirects: 5, timeoutMs: 30_000 });
-    for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeeds.add(url);
-    for (const url of [...(info.httpSeeds ?? []), ...this.pendingHttpSeeds]) this.webSeeds.add(url, 'http');
+    // Most torrents have none: no WebSeeds (and its maps) for them until one is added.
+    for (const url of [...(info.urlList ?? []), ...this.pendingUrlSeeds]) this.webSeedsOf(info).add(url);
+    for (const url of [...(info.httpSeeds ?? []), ...this.pendingHttpSeeds]) this.webSeedsOf(info).add(url, 'http');
     this.bitfield = new Uint8Array(Math.ceil(info.numPieces / 8));
     this.filePriorities = info.files.map((f, i) => (f.pad ? 0 : filePriorities?.[i] ?? 4));
     this.applyPiecePriorities(piecePriorities);
@@ -596,6 +670,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
    */
   pause(keepAutoManaged = false): void {
     if (this.paused) return;
+    this.settleTimes();
     this.flags = (this.flags | TORRENT_FLAGS.paused) & (keepAutoManaged ? ~0 : ~TORRENT_FLAGS.auto_managed);
     this.needSaveResume = true;
     this.checkAbort?.abort();
@@ -609,6 +684,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   resume(): void {
     if (!this.paused && !this.hasError) return;
+    this.settleTimes();
     this.flags &= ~TORRENT_FLAGS.paused;
     this.needSaveResume = true;
     const wasError = this.hasError;
@@ -632,6 +708,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     for (const peer of [...this.peers]) peer.close('recheck');
     this.uploads.close(); // what is on disk may have changed
     this.peerList.resetAttempts();
+    this.settleTimes();
     this.flags &= ~TORRENT_FLAGS.seed_mode;
     this.errorMessage = '';
     this.errorFile = -1;
@@ -658,6 +735,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   private setState(state: TorrentState): void {
     if (this.state === state) return;
+    this.settleTimes();
     const prev = this.state;
     this.state = state;
     this.host.emit('state_changed', { info_hash: this.infoHash, state, prev_state: prev });
@@ -666,6 +744,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   setError(e: Error): void {
     // Out of descriptors is the process's state, not this torrent's fault: it says so and is retried.
     const transient = isOutOfDescriptors(e) && this.host.outOfDescriptors !== undefined;
+    this.settleTimes();
     this.errorMessage = transient ? `${e.message}; retried when file descriptors free up` : e.message;
     this.errorFile = e instanceof FileError ? e.file : -1;
     this.errorIsTransient = transient;
@@ -684,6 +763,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
    */
   retryAfterOutOfDescriptors(): void {
     if (this.closed || !this.hasError || !this.errorIsTransient) return;
+    this.settleTimes();
     this.errorMessage = '';
     this.errorFile = -1;
     this.errorIsTransient = false;
@@ -731,6 +811,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** Remembers a peer to dial; `now` (an explicit connect) dials it at the next chance, backoff or not. */
   addKnownPeer(host: string, port: number, now = false): void {
     this.peerList.add(host, port, now);
+    this.host.wake?.(this);
   }
 
   /** An explicit connect: the address is dialled at the next chance, backoff or not. */
@@ -753,6 +834,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   /** The session's dial ended without a usable connection. */
   connectFailed(host: string, port: number, skip: boolean): void {
     this.peerList.dialFailed(host, port, skip);
+    this.host.wake?.(this); // its next dial is due later: the session schedules it
   }
 
   isBanned(ip: string, port: number, peerId: string): boolean {
@@ -852,7 +934,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     };
 
     // A magnet's peers announce their pieces before we know how many there are: count them once we do.
-    this.recount.set(peer, () => {
+    (this.recount ??= new Map()).set(peer, () => {
       peer.setPieceCount(numPieces());
       if (peer.closed || !this.picker || countedSeed || counted) return;
       if (peer.isSeed) countSeed();
@@ -868,7 +950,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   private detachPeer(peer: PeerConnection, counted: boolean, countedSeed: boolean): void {
     if (!this.peers.delete(peer)) return;
-    this.recount.delete(peer);
+    this.recount?.delete(peer);
     this.uploads.peerLeft(peer);
     this.hashes?.peerGone(peer);
     this.host.counters.inc(M.peer_disconnected_peers);
@@ -966,7 +1048,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     else if (this.assembly!.pendingDiskBytes <= MAX_PENDING_DISK_BYTES) {
       // Peers may have idled on disk back-pressure.
       for (const p of this.peers) if (p.outstanding.size === 0) this.requests!.request(p);
-      this.webSeeds!.pump();
+      this.webSeeds?.pump();
     }
   }
 
@@ -1068,7 +1150,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       void this.start().then(() => {
         for (const p of peers) {
           if (p.closed) continue;
-          this.recount.get(p)?.();
+          this.recount?.get(p)?.();
           if (p.closed) continue;
           p.sendPieces(this.bitfield, this.picker!.numHave, this.picker!.numPieces);
           this.updateInterest(p);
@@ -1121,15 +1203,29 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.uploadPayloadRate = up;
     this.downloadRate = downAll;
     this.uploadRate = upAll;
-    if (!this.paused && !this.hasError) {
-      this.activeSeconds += seconds;
-      if (this.isFinished) this.finishedSeconds += seconds;
-      if (this.isSeeding) this.seedingSeconds += seconds;
-    }
     this.syncStorageCounters();
     requests?.syncCounters();
     this.webSeeds?.tick(now, seconds);
     this.connectToPeers();
+  }
+
+  /**
+   * When the session's tick next has something to do for this torrent (libtorrent's want_tick): now while
+   * it has peers, checks its data, fetches from web seeds or may reach a share limit; when its next peer
+   * address may be dialled; never (Infinity) when it is paused, in error, or runs with nobody to talk to.
+   * Such a torrent costs nothing per second; whatever changes that wakes it (host.wake, or an event).
+   */
+  wantsTickAt(now: number): number {
+    if (this.closed) return Number.POSITIVE_INFINITY;
+    if (this.peers.size > 0) return now;
+    // Before checking: one in error never started checking and stays in checking_resume_data until resumed.
+    if (this.paused || this.hasError) return Number.POSITIVE_INFINITY;
+    if (this.state === 'checking_files' || this.state === 'checking_resume_data') return now;
+    if (this.state === 'downloading' && (this.webSeeds?.size ?? 0) > 0) return now;
+    const l = this.shareLimits;
+    if (this.isSeeding && (l.ratio_limit >= 0 || l.seeding_time_limit >= 0 || l.inactive_seeding_time_limit >= 0)) return now;
+    if (this.maxConnections === 0) return Number.POSITIVE_INFINITY;
+    return this.peerList.nextDialAt(this.isSeeding, this.host.settings.min_reconnect_time);
   }
 
   /** Moves storage operation counts into the disk.* counters (storage counts on its own, without the session). */
@@ -1228,7 +1324,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** libtorrent's add_url_seed. */
   addUrlSeed(url: string): void {
-    if (this.webSeeds) this.webSeeds.add(url);
+    if (this.info) this.webSeedsOf(this.info).add(url);
     else if (!this.pendingUrlSeeds.includes(url)) this.pendingUrlSeeds.push(url);
   }
 
