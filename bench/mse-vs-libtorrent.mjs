@@ -155,6 +155,8 @@ for (const [client, rs] of Object.entries(results)) {
     ...downloadSummary(rs), mib_s_runs: rs.map((r) => r.mib_s),
     seed_median_cpu_s_per_gib: median(rs.map((r) => r.seed_cpu_s_per_gib)),
     seed_median_busiest_thread_core: median(rs.map((r) => r.seed_busiest_thread_core)),
+    // Both processes share this machine's cores: what one GiB costs the two together bounds the speed.
+    both_sides_median_cpu_s_per_gib: median(rs.map((r) => round(r.cpu_s_per_gib + r.seed_cpu_s_per_gib))),
   };
 }
 const ratio = (a, b) => round(summary[a].median_mib_s / summary[b].median_mib_s);
