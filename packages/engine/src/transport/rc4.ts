@@ -4,11 +4,12 @@
  * Node's OpenSSL 3 keeps `rc4` in the legacy provider, which a library cannot switch on for its host
  * process, and `@spritzle/engine` in a plain `node` must do MSE. So the engine carries its own: a small
  * hand-written WebAssembly function (below, with its source). Measured by bench/rc4.mjs on this project's
- * machine: about 740 MiB per CPU-second for the loop itself, against about 300 for the same loop in
- * JavaScript (every S-box access bounds-checked) and about 550-620 for OpenSSL's rc4 through
- * createCipheriv under --openssl-legacy-provider (which also allocates its output per call), so OpenSSL is
- * not used even where it is available. Short inputs (single messages) stay in JavaScript, where a call into
- * WebAssembly and the copies would cost more than they save. Nothing is allocated per call.
+ * loaded 2-core machine, per CPU-second: the loop alone about 740 MiB; Rc4.apply with its copies in and out
+ * of WebAssembly memory about 580-620; the same loop in JavaScript (every S-box access bounds-checked) about
+ * 200; OpenSSL's rc4 through createCipheriv under --openssl-legacy-provider about 620-660. OpenSSL is not
+ * used where it is available: its 5-10 % edge on the cipher is ~0.1 CPU-s per GiB, and its update() allocates
+ * its output on every call, i.e. per message sent. Short inputs (single messages) stay in JavaScript, where a
+ * call into WebAssembly and the copies would cost more than they save. Nothing is allocated per call.
  */
 
 /*
