@@ -63,6 +63,60 @@ describe('the MSE transport', () => {
     expect(hex(block)).toBe(hex(MESSAGE));
   });
 
+  it('keeps every encrypted write intact until its transport has sent it, however many writes of two connections follow', async () => {
+    // Inner transports that hold the writes' bytes unsent (as a socket with a full buffer does) until released.
+    class HoldingTransport extends MemoryTransport {
+      holding = false;
+      private held: Uint8Array[] = [];
+      override write(data: Uint8Array, flushed?: () => void): void {
+        if (this.holding) this.held.push(data);
+        else super.write(data, flushed);
+      }
+      release(): void {
+        this.holding = false;
+        for (const d of this.held.splice(0)) super.write(d);
+      }
+    }
+    const pair = (): { out: MseTransport; inner: HoldingTransport; sink: RecordingSink } => {
+      const a = new HoldingTransport();
+      const b = new HoldingTransport();
+      a.other = b;
+      b.other = a;
+      const out = MseTransport.outgoing(a, { skey: INFO_HASH, level: 'rc4' });
+      const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'rc4', preferRc4: true, findSkey });
+      const sink = new RecordingSink();
+      out.attach(new RecordingSink());
+      inc.attach(sink);
+      return { out, inner: a, sink };
+    };
+    const one = pair();
+    const two = pair();
+    one.out.write(BT_HANDSHAKE);
+    two.out.write(BT_HANDSHAKE);
+    await one.sink.until(() => one.sink.bytes().length >= 68);
+    await two.sink.until(() => two.sink.bytes().length >= 68);
+    one.inner.holding = true;
+    two.inner.holding = true;
+    // Headers, blocks and one write larger than any send buffer, several times over, the two interleaved.
+    const sizes = [13, 16384, 17, 300_000, 16397, 5, 100_000, 16384];
+    const expected = [[...BT_HANDSHAKE], [...BT_HANDSHAKE]];
+    for (let round = 0; round < 4; round++) {
+      sizes.forEach((size, k) => {
+        for (const [c, conn] of [one, two].entries()) {
+          const data = new Uint8Array(size).map((_, i) => (i * 31 + k * 7 + round + c * 101) & 0xff);
+          conn.out.write(data);
+          for (const b of data) expected[c]!.push(b);
+        }
+      });
+    }
+    one.inner.release();
+    two.inner.release();
+    await one.sink.until(() => one.sink.bytes().length >= expected[0]!.length);
+    await two.sink.until(() => two.sink.bytes().length >= expected[1]!.length);
+    expect(hex(one.sink.bytes())).toBe(hex(new Uint8Array(expected[0]!)));
+    expect(hex(two.sink.bytes())).toBe(hex(new Uint8Array(expected[1]!)));
+  });
+
   it('calls back when the bytes of a write have gone out, for writes made before and after the handshake', async () => {
     const c = connect();
     const flushed: string[] = [];

@@ -86,4 +86,28 @@ describe('RC4', () => {
     new Rc4(key).apply(d);
     expect(hex(d)).toBe(hex(data));
   });
+
+  it('writes the stream into another buffer at an offset, leaving the source as it was (WebAssembly and JavaScript alike)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 32 }),
+        fc.uint8Array({ minLength: 0, maxLength: 2000 }),
+        fc.nat({ max: 2000 }),
+        fc.nat({ max: 9 }),
+        fc.boolean(),
+        (key, data, cut, at, useWasm) => {
+          const src = data.slice();
+          const dst = new Uint8Array(at + data.length + 3).fill(0xee);
+          const rc4 = new Rc4(key, 1024, useWasm);
+          const mid = Math.min(cut, data.length);
+          rc4.applyTo(src, 0, mid, dst, at);
+          rc4.applyTo(src, mid, data.length, dst, at + mid);
+          expect(hex(src)).toBe(hex(data));
+          expect(hex(dst.subarray(at, at + data.length))).toBe(hex(referenceRc4(key, 1024, data)));
+          expect([...dst.subarray(0, at), ...dst.subarray(at + data.length)].every((b) => b === 0xee)).toBe(true);
+        },
+      ),
+      { seed: 1202, numRuns: 300 },
+    );
+  });
 });

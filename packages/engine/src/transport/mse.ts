@@ -82,6 +82,33 @@ export class HandshakeSlots {
 type Mode = 'sniffing' | 'handshake' | 'plaintext' | 'rc4' | 'closed';
 
 /**
+ * Where every connection's RC4 writes go, encrypted, one after another: one allocation for many writes
+ * instead of one each. A view of it is handed to the inner transport, which may hold it until sent, so a
+ * full buffer is replaced (never reused) and is freed once its last write has left. Shared by all
+ * connections, so an idle one holds none.
+ */
+const SEND_BUFFER_BYTES = 128 * 1024;
+let sendBuffer: Uint8Array | null = null;
+let sendUsed = 0;
+/** The offset of the span sendSpan returned last (a second return value without allocating a pair). */
+let sendSpanAt = 0;
+
+/** Room for `n` bytes: the shared send buffer (or, when larger than it, one of their own); the offset is in sendSpanAt. */
+function sendSpan(n: number): Uint8Array {
+  if (sendBuffer === null || sendUsed + n > sendBuffer.length) {
+    if (n > SEND_BUFFER_BYTES) {
+      sendSpanAt = 0;
+      return new Uint8Array(n);
+    }
+    sendBuffer = new Uint8Array(SEND_BUFFER_BYTES);
+    sendUsed = 0;
+  }
+  sendSpanAt = sendUsed;
+  sendUsed += n;
+  return sendBuffer;
+}
+
+/**
  * A Transport to its owner and a TransportSink to the transport under it: the owner sees plaintext BitTorrent
  * bytes whatever travels on the wire.
  */
@@ -200,11 +227,12 @@ export class MseTransport implements Transport, TransportSink {
   write(data: Uint8Array, flushed?: () => void): void {
     if (this.mode === 'closed') return;
     if (this.mode === 'rc4') {
-      // The owner's bytes are not ours to change (a block may be shared): encrypt a copy.
-      const out = new Uint8Array(data.length);
-      out.set(data);
-      this.encryptor!.apply(out);
-      this.inner.write(out, flushed);
+      // The owner's bytes are not ours to change (a block may be shared): encrypted into the send buffer.
+      const n = data.length;
+      const buf = sendSpan(n);
+      const at = sendSpanAt;
+      this.encryptor!.applyTo(data, 0, n, buf, at);
+      this.inner.write(buf.subarray(at, at + n), flushed);
     } else if (this.mode === 'plaintext') {
       this.inner.write(data, flushed);
     } else {
