@@ -124,6 +124,7 @@ function build(): OpenApiDocument {
     info_hash: HASH, name: 'tmprandomfile', state: 'downloading', paused: false, progress: 0.25, download_rate: 1048576,
     upload_rate: 0, download_payload_rate: 1000000, upload_payload_rate: 0, num_peers: 3, num_seeds: 1, total_done: 1048576,
     total_wanted: 4194304, error: '', eta: 4, ratio: 0, added_time: 1764500000, all_time_download: 1048576, all_time_upload: 0,
+    category: 'tv', tags: ['hd'],
   }] };
   return {
     openapi: '3.1.0',
