@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import type { Session, TorrentHandle, TorrentStatus } from '@spritzle/engine';
 
 /** An idle torrent's status is rebuilt at least this often, a few per poll (its time counters tick). */
@@ -135,4 +136,35 @@ export class StatusCache {
     this.busy.delete(hash);
     if (this.entries.delete(hash)) for (const l of this.listeners) l(hash);
   }
+}
+
+/** `/torrent/<hash>...`: the hash of the torrent a REST request changes. */
+const TORRENT_PATH = /^\/torrent\/([0-9a-fA-F]{40}|[0-9a-fA-F]{64})(?:\/|$)/;
+
+/**
+ * A middleware for spritzle's own REST API: a change it made that the engine announces with no event (a
+ * category, tags, share limits, limits; PATCH /torrent/<hash>) marks that torrent for rebuilding once the
+ * answer went out fine; a queue move, a category removed or a setting changed, every torrent. Without it the
+ * adapters would show such a change only when the torrent's status ages (IDLE_MAX_AGE_MS).
+ */
+export function invalidateOnRestChanges(statuses: StatusCache, session: Session): RequestHandler {
+  return (req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      next();
+      return;
+    }
+    const path = req.path;
+    res.once('finish', () => {
+      if (res.statusCode >= 300) return;
+      const m = TORRENT_PATH.exec(path);
+      const body = req.body as Record<string, unknown> | undefined;
+      if (m !== null && !(typeof body === 'object' && body !== null && ('queue_position' in body || 'auto_managed' in body))) {
+        const h = session.findTorrent(m[1]!.toLowerCase());
+        if (h !== undefined) statuses.invalidate(h.infoHash);
+      } else if (m !== null || path.startsWith('/session/')) {
+        statuses.invalidateAll();
+      }
+    });
+    next();
+  };
 }
