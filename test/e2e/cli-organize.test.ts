@@ -92,6 +92,16 @@ describe('tag', () => {
     expect(ok(await client(['tag', 'ls']))).toMatch(/^hd$/m);
   });
 
+  it('create makes a tag no torrent carries; delete takes it off every torrent', async () => {
+    ok(await client(['tag', 'create', 'later']));
+    expect(JSON.parse(ok(await client(['tag', 'ls', '--json'])))).toContain('later');
+    const t = await queued();
+    ok(await client(['tag', 'add', t.infoHash, 'later']));
+    expect(ok(await client(['tag', 'delete', 'later']))).toBe('deleted later\n');
+    expect((await statusOf(t.infoHash)).tags).toEqual([]);
+    expect(JSON.parse(ok(await client(['tag', 'ls', '--json'])))).not.toContain('later');
+  });
+
   it('a tag the daemon refuses (a comma) is its 400, exit 1', async () => {
     const t = await queued();
     const r = await client(['tag', 'add', t.infoHash, 'a,b']);

@@ -206,9 +206,9 @@ withClientOptions(program.command('category')
   });
 
 withClientOptions(program.command('tag')
-  .description('tags (qBittorrent\'s): ls; add <hash> <tag...>; rm <hash> <tag...>')
-  .addArgument(new Argument('<action>', 'what to do').choices(['ls', 'add', 'rm']))
-  .argument('[args...]', 'a torrent\'s info-hash (or a unique start of it), then tags'))
+  .description('tags (qBittorrent\'s): ls; add <hash> <tag...>; rm <hash> <tag...>; create <tag...>; delete <tag...> (from every torrent)')
+  .addArgument(new Argument('<action>', 'what to do').choices(['ls', 'add', 'rm', 'create', 'delete']))
+  .argument('[args...]', 'for add and rm a torrent\'s info-hash (or a unique start of it), then tags; for create and delete, tags'))
   .action(async (action: string, args: string[], opts: TagOptions) => {
     const { runTag } = await import('./commands/tag.js');
     exitCode = await runTag(action, args, opts);

@@ -271,6 +271,16 @@ export class ApiClient {
     await this.request('DELETE', `/session/categories/${encodeURIComponent(name)}`);
   }
 
+  /** PUT /session/tags/<name>: a tag known without a torrent; the answer is every tag. */
+  createTag(name: string): Promise<string[]> {
+    return this.json<string[]>('PUT', `/session/tags/${encodeURIComponent(name)}`);
+  }
+
+  /** DELETE /session/tags/<name>: forgotten and taken off every torrent; the answer is every tag. */
+  deleteTag(name: string): Promise<string[]> {
+    return this.json<string[]>('DELETE', `/session/tags/${encodeURIComponent(name)}`);
+  }
+
   /** GET /session/tags: every tag, those the torrents carry included. */
   tags(): Promise<string[]> {
     return this.json<string[]>('GET', '/session/tags');
