@@ -44,6 +44,12 @@ describe('bash completion', () => {
     expect(complete('spritzle', 'files', '--pr')).toEqual(['--priority']);
   });
 
+  it('completes the actions of a command that takes a fixed set (category, tag, queue)', () => {
+    expect(complete('spritzle', 'category', '')).toEqual(['ls', 'add', 'rm', 'set']);
+    expect(complete('spritzle', 'tag', 'd')).toEqual(['delete']);
+    expect(complete('spritzle', 'queue', 'b')).toEqual(['bottom']);
+  });
+
   it('completes file names after an option that takes a value', () => {
     expect(complete('spritzle', 'download', '-o', 'down')).toEqual(['downloads']);
   });

@@ -35,4 +35,20 @@ describe('categories and tags over REST', () => {
     expect((await fetch(`${api.url}/session/categories/tv`, { method: 'DELETE' })).status).toBe(200);
     expect((await fetch(`${api.url}/session/categories/tv`, { method: 'DELETE' })).status).toBe(404);
   });
+
+  it('PUT /session/tags/<name> creates a tag no torrent carries; DELETE takes it off every torrent (404 for none)', async () => {
+    const put = await fetch(`${api.url}/session/tags/${encodeURIComponent('4k video')}`, { method: 'PUT' });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toContain('4k video');
+    const t = await testTorrent(api.work);
+    expect((await postFile(api, t.torrentBytes, { tags: ['gone'], paused: true })).status).toBe(201);
+    const del = await fetch(`${api.url}/session/tags/gone`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(await del.json()).not.toContain('gone');
+    expect(((await (await fetch(`${api.url}/torrent/${t.infoHash}?fields=tags`)).json()) as { tags: string[] }).tags).toEqual([]);
+    expect((await fetch(`${api.url}/session/tags/gone`, { method: 'DELETE' })).status).toBe(404);
+    const bad = await fetch(`${api.url}/session/tags/a%2Cb`, { method: 'PUT' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('name');
+  });
 });

@@ -55,9 +55,38 @@ describe('StatusCache', () => {
     expect(rest).toBe(before.length - IDLE_REFRESH_PER_CALL);
   });
 
+  it('refresh() rebuilds only the torrents named since, and tells its listeners which', () => {
+    const all = cache.all();
+    const heard: string[] = [];
+    cache.onRebuilt((h) => heard.push(h));
+    cache.refresh();
+    expect(heard).toEqual([]);
+    all[2]!.handle.resume();
+    cache.invalidate(all[3]!.handle.infoHash);
+    cache.refresh();
+    expect(heard.sort()).toEqual([all[2]!.handle.infoHash, all[3]!.handle.infoHash].sort());
+    expect(cache.peek(all[2]!.handle.infoHash)!.status.paused).toBe(false);
+    expect(cache.peek(all[4]!.handle.infoHash)!.status).toBe(all[4]!.status);
+  });
+
+  it('a torrent added after the first listing is rebuilt by refresh() alone', async () => {
+    cache.all();
+    const heard: string[] = [];
+    cache.onRebuilt((h) => heard.push(h));
+    const t = await testTorrent(await tmpDir('spritzle-status-cache-add'), 16384);
+    const h = await session.addTorrent({ ti: t.torrentBytes, paused: true, auto_managed: false });
+    cache.refresh();
+    expect(heard).toContain(h.infoHash);
+    expect(cache.peek(h.infoHash)!.status.info_hash).toBe(h.infoHash);
+  });
+
   it('a removed torrent leaves the listing', async () => {
     const before = cache.all();
+    const heard: string[] = [];
+    cache.onRebuilt((h) => heard.push(h));
     await session.removeTorrent(before[0]!.handle.infoHash);
+    expect(heard).toEqual([before[0]!.handle.infoHash]);
+    expect(cache.peek(before[0]!.handle.infoHash)).toBeUndefined();
     expect(cache.all().map((x) => x.handle.infoHash)).not.toContain(before[0]!.handle.infoHash);
   });
 });

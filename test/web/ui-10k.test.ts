@@ -11,7 +11,7 @@ import { buildWebUi, checkScreen, describeBrowser, launchBrowser, watchConsole }
 const N = 10_000;
 /** What the page's live view asks the stream for (packages/web/src/api.ts ROW_FIELDS; that module needs the DOM's types). */
 const ROW_FIELDS = ['name', 'state', 'paused', 'progress', 'download_payload_rate', 'upload_payload_rate', 'num_peers', 'num_seeds',
-  'total_done', 'total_wanted', 'error', 'added_time', 'all_time_upload', 'all_time_download'];
+  'total_done', 'total_wanted', 'error', 'added_time', 'all_time_upload', 'all_time_download', 'category', 'tags'];
 const name = (i: number): string => `t${String(i).padStart(5, '0')}`;
 
 /** A valid one-byte, one-piece .torrent: the smallest thing the session accepts. */

@@ -3,7 +3,7 @@
  * The `spritzle` command: commander wiring only. Each command lives in commands/<name>.ts and is loaded
  * when run, so `spritzle create` does not pay for loading the REST server and `--help` stays instant.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { CliError, EXIT_USAGE, reportError } from './errors.js';
 import { escapeControl } from './format.js';
 import { collect, collectPeer, fileIndex, pieceLength, portParser, seconds } from './parsers.js';
@@ -25,6 +25,11 @@ import type { FilesOptions } from './commands/files.js';
 import type { PeersOptions } from './commands/peers.js';
 import type { TrackersOptions } from './commands/trackers.js';
 import type { StreamOptions } from './commands/stream.js';
+import type { CategoryOptions } from './commands/category.js';
+import type { TagOptions } from './commands/tag.js';
+import type { QueueOptions } from './commands/queue.js';
+import type { MoveOptions } from './commands/move.js';
+import type { RenameOptions } from './commands/rename.js';
 
 let exitCode = 0;
 
@@ -159,9 +164,11 @@ const CONTROL: readonly [ControlAction, string][] = [
   ['recheck', 'hash the torrent\'s data on disk again (answers once checking has started)'],
 ];
 for (const [action, description] of CONTROL) {
-  withClientOptions(program.command(action)
+  const cmd = program.command(action)
     .description(description)
-    .argument('<hash>', 'info-hash (or a unique start of it)'))
+    .argument('<hash>', 'info-hash (or a unique start of it)');
+  if (action === 'resume') cmd.option('--force', 'force-start: take it out of the queue\'s control (auto_managed false) so it runs whatever the active limits');
+  withClientOptions(cmd)
     .action(async (hash: string, opts: ControlOptions) => {
       const { runControl } = await import('./commands/control.js');
       exitCode = await runControl(action, hash, opts);
@@ -180,10 +187,59 @@ withClientOptions(program.command('rm')
 withClientOptions(program.command('set')
   .description('show or change the daemon\'s settings by libtorrent\'s names (kept across restarts), or with --torrent one torrent\'s limits')
   .argument('[name=value...]', 'e.g. download_rate_limit=1048576 (bytes/s, 0 = unlimited); none: print every setting')
-  .option('--torrent <hash>', 'change this torrent instead: upload_limit, download_limit, max_uploads, max_connections (-1 = unlimited), sequential_download'))
+  .option('--torrent <hash>', 'change this torrent instead: upload_limit, download_limit, max_uploads, max_connections (-1 = unlimited), ' +
+    'sequential_download, first_last_piece_priority, auto_managed (false + resume = force-start); share limits ratio_limit, ' +
+    'seeding_time_limit, inactive_seeding_time_limit (seconds; -1 none, -2 the session\'s) and share_limit_action (pause, remove, remove_with_files)'))
   .action(async (assignments: string[], opts: SetOptions) => {
     const { runSet } = await import('./commands/set.js');
     exitCode = await runSet(assignments, opts);
+  });
+
+withClientOptions(program.command('category')
+  .description('categories (qBittorrent\'s, each with a save path): ls; add <name> [--save-path]; rm <name>; set <hash> <name> ("" for none)')
+  .addArgument(new Argument('<action>', 'what to do').choices(['ls', 'add', 'rm', 'set']))
+  .argument('[args...]', 'a category name; for set, a torrent\'s info-hash and the category')
+  .option('--save-path <dir>', 'for add: where its torrents are saved, on the daemon\'s side (default: the daemon\'s download directory)'))
+  .action(async (action: string, args: string[], opts: CategoryOptions) => {
+    const { runCategory } = await import('./commands/category.js');
+    exitCode = await runCategory(action, args, opts);
+  });
+
+withClientOptions(program.command('tag')
+  .description('tags (qBittorrent\'s): ls; add <hash> <tag...>; rm <hash> <tag...>; create <tag...>; delete <tag...> (from every torrent)')
+  .addArgument(new Argument('<action>', 'what to do').choices(['ls', 'add', 'rm', 'create', 'delete']))
+  .argument('[args...]', 'for add and rm a torrent\'s info-hash (or a unique start of it), then tags; for create and delete, tags'))
+  .action(async (action: string, args: string[], opts: TagOptions) => {
+    const { runTag } = await import('./commands/tag.js');
+    exitCode = await runTag(action, args, opts);
+  });
+
+withClientOptions(program.command('queue')
+  .description('move a downloading torrent in the queue (active_downloads, active_seeds and active_limit settings decide how many run)')
+  .addArgument(new Argument('<move>', 'where to').choices(['top', 'up', 'down', 'bottom']))
+  .argument('<hash>', 'info-hash (or a unique start of it)'))
+  .action(async (move: string, hash: string, opts: QueueOptions) => {
+    const { runQueue } = await import('./commands/queue.js');
+    exitCode = await runQueue(move, hash, opts);
+  });
+
+withClientOptions(program.command('move')
+  .description('move a torrent\'s files to another save path on the daemon\'s side (libtorrent\'s move_storage; answers once they are there)')
+  .argument('<hash>', 'info-hash (or a unique start of it)')
+  .argument('<dir>', 'the new save path (inside the daemon\'s download directory)'))
+  .action(async (hash: string, dir: string, opts: MoveOptions) => {
+    const { runMove } = await import('./commands/move.js');
+    exitCode = await runMove(hash, dir, opts);
+  });
+
+withClientOptions(program.command('rename')
+  .description('rename one of a torrent\'s files (libtorrent\'s rename_file), as `spritzle files` numbers them')
+  .argument('<hash>', 'info-hash (or a unique start of it)')
+  .argument('<index>', 'the file\'s index', fileIndex)
+  .argument('<name>', 'its new path, relative to the torrent\'s save path'))
+  .action(async (hash: string, index: number, name: string, opts: RenameOptions) => {
+    const { runRename } = await import('./commands/rename.js');
+    exitCode = await runRename(hash, index, name, opts);
   });
 
 withClientOptions(program.command('files')

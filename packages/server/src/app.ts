@@ -13,7 +13,7 @@ import { torrentRoutes } from './routes/torrents.js';
 import { streamRoutes } from './routes/stream.js';
 import { webSeedRoutes } from './routes/web-seeds.js';
 import { security } from './security.js';
-import { StatusCache } from './status-cache.js';
+import { StatusCache, invalidateOnRestChanges } from './status-cache.js';
 import { isPublicUiRequest, webUiRoutes } from './web-ui.js';
 
 /**
@@ -50,6 +50,7 @@ export function createApp(session: Session, options: ServerOptions = {}): expres
   // multipart is parsed by multer on POST /torrent only, the one route that takes a file.
 
   const router = express.Router();
+  router.use(invalidateOnRestChanges(statuses, session));
   sessionRoutes(router, session, opts);
   torrentRoutes(router, session, opts);
   streamRoutes(router, session, opts);

@@ -83,6 +83,7 @@ const E400_FIELDS = errorResponse('Unknown status field in `fields`.', err('bad_
 
 const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the torrent\'s info-hash, either case: 40 hex digits (v1, or a v2 torrent\'s truncated v2 hash, as libtorrent\'s info_hashes.get_best()) or 64 (the full v2 hash)', schema: { type: 'string', pattern: '^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$' } };
 const CATEGORY_PARAM: Parameter = { name: 'name', in: 'path', required: true, description: 'the category\'s name (URL-encoded; "/" nests categories)', schema: { type: 'string', minLength: 1, maxLength: 255 } };
+const TAG_PARAM: Parameter = { name: 'name', in: 'path', required: true, description: 'the tag (URL-encoded)', schema: { type: 'string', minLength: 1, maxLength: 255 } };
 const FIELDS_PARAM: Parameter = {
   name: 'fields', in: 'query', required: false,
   description: 'comma-separated status field names; the answer then holds just those (and info_hash)',
@@ -124,6 +125,7 @@ function build(): OpenApiDocument {
     info_hash: HASH, name: 'tmprandomfile', state: 'downloading', paused: false, progress: 0.25, download_rate: 1048576,
     upload_rate: 0, download_payload_rate: 1000000, upload_payload_rate: 0, num_peers: 3, num_seeds: 1, total_done: 1048576,
     total_wanted: 4194304, error: '', eta: 4, ratio: 0, added_time: 1764500000, all_time_download: 1048576, all_time_upload: 0,
+    category: 'tv', tags: ['hd'],
   }] };
   return {
     openapi: '3.1.0',
@@ -181,6 +183,26 @@ function build(): OpenApiDocument {
           operationId: 'listTags', summary: 'Every tag', tags: ['session'],
           description: 'Tags created on their own (qBittorrent\'s createTags) and those the torrents carry, sorted.',
           responses: { 200: { description: 'The tags.', content: json({ type: 'array', items: { type: 'string' } }, ['hd', 'new']) } },
+        },
+      },
+      '/session/tags/{name}': {
+        put: {
+          operationId: 'putTag', summary: 'Create a tag', tags: ['session'],
+          description: 'Known without a torrent carrying it (qBittorrent\'s createTags); kept with the daemon\'s state. Creating one that exists changes nothing.',
+          parameters: [TAG_PARAM],
+          responses: {
+            200: { description: 'Every tag after the change.', content: json({ type: 'array', items: { type: 'string' } }, ['hd', 'new']) },
+            400: errorResponse('A bad tag.', err('invalid_param', 'name: a tag is 1 to 255 characters, not blank, without commas or control characters', 'name')),
+          },
+        },
+        delete: {
+          operationId: 'removeTag', summary: 'Remove a tag', tags: ['session'],
+          description: 'Forgotten and taken off every torrent that carried it (qBittorrent\'s deleteTags).',
+          parameters: [TAG_PARAM],
+          responses: {
+            200: { description: 'Every tag after the change.', content: json({ type: 'array', items: { type: 'string' } }, ['hd']) },
+            404: errorResponse('No such tag.', err('not_found', 'no tag "new"')),
+          },
         },
       },
       '/session/disk': {

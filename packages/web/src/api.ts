@@ -14,7 +14,7 @@ export class ApiError extends Error {
 /** The torrent fields the table shows: all the live view asks the stream for (GET /events?fields=...). */
 export const ROW_FIELDS = [
   'name', 'state', 'paused', 'progress', 'download_payload_rate', 'upload_payload_rate', 'num_peers', 'num_seeds',
-  'total_done', 'total_wanted', 'error', 'added_time', 'all_time_upload', 'all_time_download',
+  'total_done', 'total_wanted', 'error', 'added_time', 'all_time_upload', 'all_time_download', 'category', 'tags',
 ] as const satisfies readonly Exclude<keyof TorrentRow, 'info_hash'>[];
 
 export interface TorrentRow {
@@ -33,6 +33,9 @@ export interface TorrentRow {
   added_time: number;
   all_time_upload: number;
   all_time_download: number;
+  /** "" for none. */
+  category: string;
+  tags: string[];
 }
 
 export interface FileInfo { index: number; path: string; size: number; progress: number; bytes_done: number; priority: number; pad: boolean }

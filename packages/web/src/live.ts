@@ -1,8 +1,12 @@
 import { ROW_FIELDS, api, type TorrentRow } from './api.js';
+import { readEventStream } from './event-stream.js';
+
+/** Events after which an open detail view reads the torrent's files and pieces again. */
+const FILE_EVENTS = new Set(['piece_finished', 'torrent_finished', 'state_changed', 'metadata_received', 'torrent_paused', 'torrent_resumed', 'torrent_checked']);
 
 /**
  * The live view of the daemon, fed only by the SSE stream (GET /events?changes=1&fields=<what the table
- * shows>): its first `stats` event
+ * shows>, read through fetch: see event-stream.ts): its first `stats` event
  * carries every torrent's summary, the later ones (every second) only the summaries that changed, both with
  * the session counters; the other events mark what changed. No polling.
  */
@@ -35,7 +39,7 @@ export class Live {
   /** Bumped on events that change a torrent's files or pieces, so an open detail view refreshes. */
   lastEventHash = '';
 
-  private source: EventSource | null = null;
+  private source: AbortController | null = null;
   private retry: ReturnType<typeof setTimeout> | null = null;
   private listeners = new Set<Listener>();
 
@@ -77,35 +81,35 @@ export class Live {
   }
 
   private open(): void {
-    const es = new EventSource(`events?changes=1&fields=${ROW_FIELDS.join(',')}`);
-    this.source = es;
-    es.addEventListener('open', () => {
-      this.connection = 'open';
-      this.changed();
-    });
-    es.addEventListener('stats', (e) => this.onStats(JSON.parse((e as MessageEvent<string>).data) as StatsEvent));
-    es.addEventListener('torrent_removed', (e) => this.onRemoved((JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash));
-    for (const name of ['piece_finished', 'torrent_finished', 'state_changed', 'metadata_received', 'torrent_paused', 'torrent_resumed', 'torrent_checked']) {
-      es.addEventListener(name, (e) => {
-        this.lastEventHash = (JSON.parse((e as MessageEvent<string>).data) as { info_hash: string }).info_hash;
-      });
-    }
-    es.addEventListener('error', () => {
-      // EventSource retries by itself after a dropped stream; an HTTP error (401, 5xx) closes it for good.
-      if (this.connection !== 'lost') {
-        this.connection = 'lost';
+    const ctl = new AbortController();
+    this.source = ctl;
+    void (async () => {
+      try {
+        const res = await fetch(`events?changes=1&fields=${ROW_FIELDS.join(',')}`, { signal: ctl.signal, headers: { accept: 'text/event-stream' } });
+        if (!res.ok || res.body === null) throw new Error(`GET /events answered ${res.status}`);
+        this.connection = 'open';
         this.changed();
+        await readEventStream(res.body, (name, data) => this.onEvent(name, data));
+      } catch {
+        // Dropped, refused or unreachable: all the same to the user, a lost connection.
       }
+      if (ctl.signal.aborted) return;
+      this.source = null;
+      this.connection = 'lost';
+      this.changed();
       // (start() asks /ui/auth first, so a token that stopped working shows the login screen.)
-      if (es.readyState === EventSource.CLOSED) {
-        es.close();
-        this.retry = setTimeout(() => void this.start(), 3000);
-      }
-    });
+      this.retry = setTimeout(() => void this.start(), 3000);
+    })();
+  }
+
+  private onEvent(name: string, data: string): void {
+    if (name === 'stats') this.onStats(JSON.parse(data) as StatsEvent);
+    else if (name === 'torrent_removed') this.onRemoved((JSON.parse(data) as { info_hash: string }).info_hash);
+    else if (FILE_EVENTS.has(name)) this.lastEventHash = (JSON.parse(data) as { info_hash: string }).info_hash;
   }
 
   stop(): void {
-    this.source?.close();
+    this.source?.abort();
     this.source = null;
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;

@@ -6,7 +6,11 @@ import type { Row } from './live.js';
 export type SortKey = 'name' | 'size' | 'progress' | 'state' | 'down' | 'up' | 'eta' | 'ratio' | 'peers' | 'added';
 export type StateFilter = 'all' | 'downloading' | 'seeding' | 'paused' | 'checking' | 'error' | 'active';
 
-export interface View { filter: StateFilter; search: string; sort: SortKey; desc: boolean }
+/** Every category or tag: ALL; no category (no tag): NONE; otherwise the name. */
+export const ALL = '\u0000all';
+export const NONE = '';
+
+export interface View { filter: StateFilter; category: string; tag: string; search: string; sort: SortKey; desc: boolean }
 
 /** The state a user sees: paused and error win over the engine's phase. */
 export function displayState(r: Row): string {
@@ -25,6 +29,27 @@ function matches(r: Row, f: StateFilter): boolean {
     case 'downloading': { const s = displayState(r); return s === 'downloading' || s === 'metadata'; }
     default: return displayState(r) === f;
   }
+}
+
+function inCategory(r: Row, c: string): boolean {
+  return c === ALL || (r.category ?? '') === c;
+}
+
+function hasTag(r: Row, t: string): boolean {
+  if (t === ALL) return true;
+  const tags = r.tags ?? [];
+  return t === NONE ? tags.length === 0 : tags.includes(t);
+}
+
+/** The categories and tags the rows carry, sorted: what the filters offer. */
+export function labelsOf(rows: readonly Row[]): { categories: string[]; tags: string[] } {
+  const categories = new Set<string>();
+  const tags = new Set<string>();
+  for (const r of rows) {
+    if (r.category) categories.add(r.category);
+    for (const t of r.tags ?? []) tags.add(t);
+  }
+  return { categories: [...categories].sort(), tags: [...tags].sort() };
 }
 
 export function ratio(r: Row): number {
@@ -52,7 +77,7 @@ const KEY: Record<SortKey, (r: Row) => number | string> = {
 
 export function visibleRows(rows: readonly Row[], v: View): Row[] {
   const q = v.search.trim().toLowerCase();
-  const out = rows.filter((r) => matches(r, v.filter) && (q === '' || r.name.toLowerCase().includes(q)));
+  const out = rows.filter((r) => matches(r, v.filter) && inCategory(r, v.category) && hasTag(r, v.tag) && (q === '' || r.name.toLowerCase().includes(q)));
   const key = KEY[v.sort];
   const dir = v.desc ? -1 : 1;
   // Keys computed once per row, not once per comparison: 10,000 rows sort in a few ms.

@@ -85,4 +85,27 @@ describe('MainData', () => {
       }
     }), { seed, numRuns: 300 });
   });
+
+  it('told only of the torrents that changed, it answers as it would given every torrent (property)', () => {
+    const seed = 15_2027;
+    fc.assert(fc.property(fc.array(fc.tuple(stateArb, fc.nat(3)), { minLength: 1, maxLength: 12 }), (steps) => {
+      const whole = new MainData(4);
+      const told = new MainData(4);
+      let shown = new Map<string, Row>();
+      const rids: number[] = [0];
+      for (const [state, back] of steps) {
+        // The incremental one hears of the torrents that differ from the last state, and only of those.
+        for (const h of new Set([...shown.keys(), ...state.torrents.keys()])) {
+          if (shown.get(h) !== state.torrents.get(h)) told.setTorrent(h, state.torrents.get(h));
+        }
+        shown = new Map(state.torrents);
+        const rid = rids[Math.max(0, rids.length - 1 - back)]!;
+        const a = whole.answer(rid, state);
+        // torrents_removed is a set: its order is the order the removals were heard in.
+        const sorted = (x: Record<string, unknown>) => ({ ...x, ...(x.torrents_removed ? { torrents_removed: [...(x.torrents_removed as string[])].sort() } : {}) });
+        expect(sorted(told.reply(rid, state))).toEqual(sorted(a));
+        rids.push(a.rid as number);
+      }
+    }), { seed, numRuns: 300 });
+  });
 });

@@ -3,7 +3,7 @@
  * failure turned into one line the user can act on (CliError): the daemon is not reachable, or it answered an
  * error (its `{"error": {"code", "message"}}` message).
  */
-import type { FileInfo, PeerInfo, TorrentStatus, TrackerInfo } from '@spritzle/engine';
+import type { Category, FileInfo, PeerInfo, TorrentStatus, TrackerInfo } from '@spritzle/engine';
 import type { ApiErrorBody } from '@spritzle/server';
 import { CliError } from '../errors.js';
 
@@ -41,7 +41,7 @@ export interface ClientOptions {
   timeoutMs: number;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 interface RequestOptions {
   query?: Record<string, string>;
@@ -244,6 +244,46 @@ export class ApiClient {
   /** PATCH /torrent/<hash>: per-torrent settings; the answer is its status. */
   updateTorrent(hash: string, changes: Record<string, unknown>): Promise<TorrentStatus> {
     return this.json<TorrentStatus>('PATCH', this.torrentPath(hash), { json: changes });
+  }
+
+  /** POST /torrent/<hash>/move: libtorrent's move_storage; answers with the status once the files are there. */
+  moveStorage(hash: string, savePath: string): Promise<TorrentStatus> {
+    return this.json<TorrentStatus>('POST', this.torrentPath(hash, '/move'), { json: { save_path: savePath } });
+  }
+
+  /** POST /torrent/<hash>/rename: libtorrent's rename_file; answers with the file list after it. */
+  renameFile(hash: string, index: number, name: string): Promise<FileInfo[]> {
+    return this.json<FileInfo[]>('POST', this.torrentPath(hash, '/rename'), { json: { index, name } });
+  }
+
+  /** GET /session/categories: every category with its save path ("" for the session's). */
+  categories(): Promise<Category[]> {
+    return this.json<Category[]>('GET', '/session/categories');
+  }
+
+  /** PUT /session/categories/<name>: creates it or changes its save path. */
+  setCategory(name: string, savePath: string): Promise<Category> {
+    return this.json<Category>('PUT', `/session/categories/${encodeURIComponent(name)}`, { json: { save_path: savePath } });
+  }
+
+  /** DELETE /session/categories/<name>: its torrents stay, in no category (404 when there is none). */
+  async removeCategory(name: string): Promise<void> {
+    await this.request('DELETE', `/session/categories/${encodeURIComponent(name)}`);
+  }
+
+  /** PUT /session/tags/<name>: a tag known without a torrent; the answer is every tag. */
+  createTag(name: string): Promise<string[]> {
+    return this.json<string[]>('PUT', `/session/tags/${encodeURIComponent(name)}`);
+  }
+
+  /** DELETE /session/tags/<name>: forgotten and taken off every torrent; the answer is every tag. */
+  deleteTag(name: string): Promise<string[]> {
+    return this.json<string[]>('DELETE', `/session/tags/${encodeURIComponent(name)}`);
+  }
+
+  /** GET /session/tags: every tag, those the torrents carry included. */
+  tags(): Promise<string[]> {
+    return this.json<string[]>('GET', '/session/tags');
   }
 
   /** GET /session/settings: every setting by libtorrent's name. */

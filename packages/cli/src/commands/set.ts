@@ -1,3 +1,4 @@
+import type { TorrentStatus } from '@spritzle/engine';
 import { resolveHash } from '../client/api.js';
 import { clientFrom, displayName, print, printJson } from '../client/display.js';
 import type { ClientCommandOptions } from '../client/options.js';
@@ -10,11 +11,40 @@ export interface SetOptions extends ClientCommandOptions {
 }
 
 /** What a torrent's PATCH takes (the rest of its status is read-only). */
-export const TORRENT_SETTINGS = ['upload_limit', 'download_limit', 'max_uploads', 'max_connections', 'sequential_download'] as const;
+export const TORRENT_SETTINGS = [
+  'upload_limit', 'download_limit', 'max_uploads', 'max_connections', 'sequential_download', 'first_last_piece_priority', 'auto_managed',
+] as const;
+
+/** Share limits, set by their own names on the command line and sent in the PATCH's share_limits object. */
+export const SHARE_LIMIT_SETTINGS: Readonly<Record<string, string>> = {
+  ratio_limit: 'ratio_limit', seeding_time_limit: 'seeding_time_limit', inactive_seeding_time_limit: 'inactive_seeding_time_limit',
+  share_limit_action: 'action',
+};
+
+/** A torrent's assignments → its PATCH body: the share-limit names go into share_limits, the rest as they are. */
+export function torrentChanges(changes: Record<string, string | number | boolean>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let limits: Record<string, unknown> | undefined;
+  for (const [name, value] of Object.entries(changes)) {
+    const limit = Object.hasOwn(SHARE_LIMIT_SETTINGS, name) ? SHARE_LIMIT_SETTINGS[name]! : undefined;
+    if (limit !== undefined) (limits ??= {})[limit] = value;
+    else out[name] = value;
+  }
+  if (limits !== undefined) out.share_limits = limits;
+  return out;
+}
+
+/** What the torrent's status shows of an assignment after the PATCH. */
+function shownValue(st: TorrentStatus, name: string, given: unknown): unknown {
+  const limit = Object.hasOwn(SHARE_LIMIT_SETTINGS, name) ? SHARE_LIMIT_SETTINGS[name]! : undefined;
+  const key = limit ?? name;
+  const found = Object.entries(limit !== undefined ? st.share_limits : st).find(([k]) => k === key);
+  return found !== undefined ? found[1] : given;
+}
 
 /**
  * `name=value` → [name, value]: true/false are booleans, integers are numbers, anything else a string
- * (the daemon checks names, types and ranges, and its 400 names the field).
+ * (the daemon checks names, types and ranges, and its 400 names the field); decimals are numbers too.
  */
 export function parseAssignment(arg: string): [string, string | number | boolean] {
   const eq = arg.indexOf('=');
@@ -22,7 +52,8 @@ export function parseAssignment(arg: string): [string, string | number | boolean
   const name = arg.slice(0, eq);
   const raw = arg.slice(eq + 1);
   if (raw === 'true' || raw === 'false') return [name, raw === 'true'];
-  if (/^-?\d+$/.test(raw)) return [name, Number(raw)];
+  // Decimals too: a ratio limit is 1.5.
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return [name, Number(raw)];
   return [name, raw];
 }
 
@@ -41,11 +72,14 @@ export async function runSet(assignments: string[], opts: SetOptions): Promise<n
   const changes = Object.fromEntries(assignments.map(parseAssignment));
   if (opts.torrent !== undefined) {
     const hash = await resolveHash(client, opts.torrent);
-    if (assignments.length === 0) throw new CliError(`give name=value for the torrent (${TORRENT_SETTINGS.join(', ')})`);
+    if (assignments.length === 0) throw new CliError(`give name=value for the torrent (${[...TORRENT_SETTINGS, ...Object.keys(SHARE_LIMIT_SETTINGS)].join(', ')})`);
     // The answer is the torrent's status, which does not echo every limit: a 200 means all of them took.
-    const st = await client.updateTorrent(hash, changes);
+    const st = await client.updateTorrent(hash, torrentChanges(changes));
     if (opts.json) await printJson(st);
-    else await print(`${displayName(st)}:\n${lines(changes, Object.keys(changes))}`);
+    else {
+      const shown = Object.fromEntries(Object.keys(changes).map((n) => [n, shownValue(st, n, changes[n])]));
+      await print(`${displayName(st)}:\n${lines(shown, Object.keys(changes))}`);
+    }
     return 0;
   }
   const after = assignments.length > 0 ? await client.applySettings(changes) : await client.settings();

@@ -154,7 +154,7 @@ function seconds(s: number): string {
 export const SUMMARY_FIELDS = [
   'info_hash', 'name', 'state', 'paused', 'progress', 'download_rate', 'upload_rate', 'download_payload_rate',
   'upload_payload_rate', 'num_peers', 'num_seeds', 'total_done', 'total_wanted', 'error', 'eta', 'ratio',
-  'added_time', 'all_time_download', 'all_time_upload',
+  'added_time', 'all_time_download', 'all_time_upload', 'category', 'tags',
 ] as const satisfies readonly (keyof TorrentStatus)[];
 
 /** A few status fields, each as in {@link TorrentStatus}, built without the rest (no piece list, no discovery). */
@@ -194,6 +194,8 @@ export function buildSummary(t: TorrentView, now: number): TorrentSummary {
     added_time: t.addedTime,
     all_time_download: t.allTimeDownload,
     all_time_upload: t.allTimeUpload,
+    category: t.category,
+    tags: [...t.tags],
   };
 }
 

@@ -18,6 +18,8 @@ import { QB_FILTERS, matchesFilter, qbShareLimits, qbTorrent, shareLimitsFromQb,
 export const QB_VERSION = 'v4.6.7';
 export const QB_API_VERSION = '2.9.3';
 export const SID_COOKIE = 'SID';
+/** How old the session counters in server_state may be (qBittorrent's refresh interval is 1.5 s). */
+export const STATS_MAX_AGE_MS = 1000;
 const BANNED = 'Your IP address has been banned after too many failed authentication attempts.';
 
 type Handler = (req: Request, res: Response) => void | Promise<void>;
@@ -590,16 +592,25 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   });
 
   // --- transfer and sync ---
+  /** After a refresh: only busy torrents move data, and the cache rebuilds those on every refresh. */
   const rates = (): { down: number; up: number } => {
     let down = 0, up = 0;
-    for (const { status } of statuses.all()) {
+    for (const { status } of statuses.busyStatuses()) {
       down += status.download_payload_rate;
       up += status.upload_payload_rate;
     }
     return { down, up };
   };
+  // The session's counters are read at most once a STATS_MAX_AGE_MS, as qBittorrent's own server state comes
+  // from libtorrent's periodic session stats: summing them walks every torrent, too much for each poll.
+  let stats: { at: number; values: ReturnType<Session['stats']> } | undefined;
+  const sessionStats = (): ReturnType<Session['stats']> => {
+    const now = Date.now();
+    if (stats === undefined || now - stats.at >= STATS_MAX_AGE_MS) stats = { at: now, values: session.stats() };
+    return stats.values;
+  };
   const serverState = (down: number, up: number): Row => {
-    const st = session.stats();
+    const st = sessionStats();
     const set = session.settings();
     return {
       dl_info_speed: down, up_info_speed: up,
@@ -610,6 +621,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
     };
   };
   read('/transfer/info', (_req, res) => {
+    statuses.refresh();
     const { down, up } = rates();
     const s = serverState(down, up);
     res.json({
@@ -617,18 +629,40 @@ export function qbittorrentRouter(ctx: QbContext): Router {
       dl_rate_limit: s.dl_rate_limit, up_rate_limit: s.up_rate_limit, dht_nodes: s.dht_nodes, connection_status: s.connection_status,
     });
   });
+  // sync/maindata follows the cache's rebuilds: each poll looks at the torrents rebuilt or removed since the
+  // last one (the busy, the ones an event named, a few aged), not at all of them. The first poll, and a change
+  // of the queueing setting (every row's priority), fill it from the whole list.
+  const rebuilt = new Set<string>();
+  let filledWith: boolean | undefined;
+  statuses.onRebuilt((hash) => { if (filledWith !== undefined) rebuilt.add(hash); });
+  // The session's categories and tags walk every torrent (those a torrent carries count too): they are read
+  // again only when the session's own changed or a torrent came, went or changed its category or tags.
+  let labels: { categories: Map<string, string>; tags: string[] } | undefined;
+  session.on('labels_changed', () => { labels = undefined; });
   read('/sync/maindata', (req, res) => {
     const rid = new QbParams(req).int('rid', 0);
     const queueing = queueingOn(session.settings());
-    const torrents = new Map<string, Row>();
-    let down = 0, up = 0;
-    for (const { handle, status } of statuses.all()) {
-      down += status.download_payload_rate;
-      up += status.upload_payload_rate;
-      torrents.set(status.info_hash, row(handle, status, queueing));
+    if (filledWith !== queueing) {
+      const torrents = new Map<string, Row>();
+      for (const { handle, status } of statuses.all()) torrents.set(status.info_hash, row(handle, status, queueing));
+      mainData.setAllTorrents(torrents);
+      filledWith = queueing;
+      rebuilt.clear();
+      labels = undefined;
+    } else {
+      statuses.refresh();
+      for (const hash of rebuilt) {
+        const e = statuses.peek(hash);
+        const next = e === undefined ? undefined : row(e.handle, e.status, queueing);
+        const prev = mainData.torrent(hash);
+        if (prev?.category !== next?.category || prev?.tags !== next?.tags) labels = undefined;
+        mainData.setTorrent(hash, next);
+      }
+      rebuilt.clear();
     }
-    const categories = new Map(session.categories().map((c) => [c.name, c.save_path]));
-    res.json(mainData.answer(rid, { torrents, categories, tags: session.tags(), server: serverState(down, up) }));
+    labels ??= { categories: new Map(session.categories().map((c) => [c.name, c.save_path])), tags: session.tags() };
+    const { down, up } = rates();
+    res.json(mainData.reply(rid, { categories: labels.categories, tags: labels.tags, server: serverState(down, up) }));
   });
   read('/sync/torrentPeers', (req, res) => {
     const h = one(new QbParams(req));

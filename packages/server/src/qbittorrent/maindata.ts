@@ -1,9 +1,12 @@
 /**
- * `sync/maindata`'s deltas. Each answer gets a new rid and the state it showed is kept under it; a request
- * naming a kept rid gets only what changed since (changed fields of changed torrents, torrents_removed,
- * categories and tags added or removed, changed server_state fields); an unknown rid (0, a forgotten one, a
- * restarted daemon's) gets `full_update`. Several clients poll at once, so the last few states are kept, not
- * one. A row that did not change is the same object in consecutive states: holding them costs little.
+ * `sync/maindata`'s deltas. Each answer gets a new rid and what it showed is kept under it; a request naming a
+ * kept rid gets only what changed since (changed fields of changed torrents, torrents_removed, categories and
+ * tags added or removed, changed server_state fields); an unknown rid (0, a forgotten one, a restarted
+ * daemon's) gets `full_update`. Several clients poll at once, so the last few answers are kept, not one.
+ *
+ * The torrents are followed by change, not by listing: `setTorrent` is told of each torrent that may have
+ * changed, and each kept answer records the rows, as it showed them, of the torrents that changed after it.
+ * A delta then costs what changed since its rid, not the number of torrents.
  */
 export type Row = Readonly<Record<string, string | number | boolean>>;
 
@@ -14,8 +17,12 @@ export interface MainState {
   server: Row;
 }
 
+/** Everything but the torrents, which MainData holds itself. */
+export type MainRest = Omit<MainState, 'torrents'>;
+
 interface Kept {
-  torrents: Map<string, Row>;
+  /** The rows as this answer showed them (undefined: not there) of the torrents changed after it. */
+  before: Map<string, Row | undefined>;
   categories: ReadonlyMap<string, string>;
   tags: readonly string[];
   server: Row;
@@ -44,20 +51,40 @@ function categoryObject(name: string, savePath: string): { name: string; savePat
 export class MainData {
   private lastRid = 0;
   private readonly kept = new Map<number, Kept>();
+  private readonly torrents = new Map<string, Row>();
 
   constructor(private readonly keep = KEPT_STATES) {}
 
-  /** The answer to `sync/maindata?rid=<rid>` for the state now. */
+  /** A torrent's row as the next answer shows it. */
+  torrent(hash: string): Row | undefined {
+    return this.torrents.get(hash);
+  }
+
+  /** A torrent's row now (undefined: it is gone). Unchanged rows cost a comparison and nothing else. */
+  setTorrent(hash: string, row: Row | undefined): void {
+    const old = this.torrents.get(hash);
+    if (row === undefined ? old === undefined : old !== undefined && (old === row || sameRow(old, row))) return;
+    for (const k of this.kept.values()) if (!k.before.has(hash)) k.before.set(hash, old);
+    if (row === undefined) this.torrents.delete(hash);
+    else this.torrents.set(hash, row);
+  }
+
+  /** Replaces every torrent's row (costs the number of torrents: for a first fill). */
+  setAllTorrents(torrents: ReadonlyMap<string, Row>): void {
+    for (const hash of [...this.torrents.keys()]) if (!torrents.has(hash)) this.setTorrent(hash, undefined);
+    for (const [hash, row] of torrents) this.setTorrent(hash, row);
+  }
+
+  /** The answer to `sync/maindata?rid=<rid>` for the whole state now. */
   answer(rid: number, now: MainState): Record<string, unknown> {
+    this.setAllTorrents(now.torrents);
+    return this.reply(rid, now);
+  }
+
+  /** The answer to `sync/maindata?rid=<rid>`, the torrents being those given to setTorrent. */
+  reply(rid: number, now: MainRest): Record<string, unknown> {
     const prev = this.kept.get(rid);
-    const newest = this.kept.get(this.lastRid);
-    // Reuse the newest state's row objects where nothing changed, so kept states share them.
-    const torrents = new Map<string, Row>();
-    for (const [hash, row] of now.torrents) {
-      const old = newest?.torrents.get(hash);
-      torrents.set(hash, old !== undefined && (old === row || sameRow(old, row)) ? old : row);
-    }
-    const state: Kept = { torrents, categories: new Map(now.categories), tags: [...now.tags], server: now.server };
+    const state: Kept = { before: new Map(), categories: new Map(now.categories), tags: [...now.tags], server: now.server };
     const newRid = ++this.lastRid;
     this.kept.set(newRid, state);
     if (this.kept.size > this.keep) this.kept.delete(this.kept.keys().next().value!);
@@ -65,20 +92,18 @@ export class MainData {
     if (prev === undefined) return this.full(newRid, state);
 
     const out: Record<string, unknown> = { rid: newRid };
-    const changed: Record<string, unknown> = {};
-    let anyChanged = false;
-    for (const [hash, row] of torrents) {
-      const old = prev.torrents.get(hash);
-      if (old === row) continue;
-      const diff = old === undefined ? row : changedFields(old, row);
-      if (diff !== null) {
-        changed[hash] = diff;
-        anyChanged = true;
-      }
-    }
-    if (anyChanged) out.torrents = changed;
+    let changed: Record<string, unknown> | undefined;
     let removed: string[] | undefined;
-    for (const h of prev.torrents.keys()) if (!torrents.has(h)) (removed ??= []).push(h);
+    for (const [hash, old] of prev.before) {
+      const row = this.torrents.get(hash);
+      if (row === undefined) {
+        if (old !== undefined) (removed ??= []).push(hash);
+        continue;
+      }
+      const diff = old === undefined ? row : changedFields(old, row);
+      if (diff !== null) (changed ??= {})[hash] = diff;
+    }
+    if (changed !== undefined) out.torrents = changed;
     if (removed !== undefined) out.torrents_removed = removed;
 
     const cats: Record<string, unknown> = {};
@@ -111,7 +136,7 @@ export class MainData {
     return {
       rid,
       full_update: true,
-      torrents: Object.fromEntries(s.torrents),
+      torrents: Object.fromEntries(this.torrents),
       categories,
       tags: s.tags,
       server_state: s.server,

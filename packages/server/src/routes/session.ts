@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { Router } from 'express';
-import type { Session } from '@spritzle/engine';
+import { validateTag, type Session } from '@spritzle/engine';
 import { confineSavePathField } from '../add-params.js';
 import type { ResolvedOptions } from '../options.js';
 import { HttpError, badRequest } from '../errors.js';
@@ -29,6 +29,19 @@ export function sessionRoutes(router: Router, session: Session, opts: ResolvedOp
     },
   });
   route(router, '/session/tags', { get: (_req, res) => { res.json(session.tags()); } });
+  route(router, '/session/tags/:name', {
+    // qBittorrent's createTags and deleteTags: a tag known without a torrent carrying it; gone from every torrent.
+    put: (req, res) => {
+      session.createTags([validateTag(String(req.params.name), 'name')]);
+      res.json(session.tags());
+    },
+    delete: (req, res) => {
+      const name = String(req.params.name);
+      if (!session.tags().includes(name)) throw new HttpError(404, 'not_found', `no tag "${name.slice(0, 100)}"`);
+      session.deleteTag(name);
+      res.json(session.tags());
+    },
+  });
   // Free space where downloads land: the download root, or the default save_path when the daemon has none.
   route(router, '/session/disk', {
     get: async (_req, res) => {

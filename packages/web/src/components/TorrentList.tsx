@@ -3,7 +3,7 @@ import { api } from '../api.js';
 import { formatBytes, formatDate, formatDuration, formatPercent, formatRate } from '../format.js';
 import { typing, useLive } from '../hooks.js';
 import { live, type Row } from '../live.js';
-import { displayState, eta, ratio, visibleRows, type SortKey, type StateFilter, type View } from '../table.js';
+import { ALL, NONE, displayState, eta, labelsOf, ratio, visibleRows, type SortKey, type StateFilter, type View } from '../table.js';
 import { AddDialog } from './AddDialog.js';
 import { Dialog } from './Dialog.js';
 
@@ -30,7 +30,7 @@ type Action = 'pause' | 'resume' | 'recheck';
 
 export function TorrentList({ droppedFiles, clearDropped, defaultSavePath }: { droppedFiles: File[]; clearDropped: () => void; defaultSavePath: string }) {
   const version = useLive();
-  const [view, setView] = useState<View>({ filter: 'all', search: '', sort: 'added', desc: true });
+  const [view, setView] = useState<View>({ filter: 'all', category: ALL, tag: ALL, search: '', sort: 'added', desc: true });
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [anchor, setAnchor] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
@@ -44,6 +44,7 @@ export function TorrentList({ droppedFiles, clearDropped, defaultSavePath }: { d
 
   const rows = useMemo(() => visibleRows(live.rows, view), [version, view]);
   const sel = useMemo(() => [...selected].filter((h) => live.byHash.has(h)), [selected, version]);
+  const labels = useMemo(() => labelsOf(live.rows), [version]);
 
   useEffect(() => {
     const el = scroller.current;
@@ -121,6 +122,18 @@ export function TorrentList({ droppedFiles, clearDropped, defaultSavePath }: { d
           onInput={(e) => setView((v) => ({ ...v, search: (e.target as HTMLInputElement).value }))} />
         <select aria-label="Show" value={view.filter} onChange={(e) => setView((v) => ({ ...v, filter: (e.target as HTMLSelectElement).value as StateFilter }))}>
           {FILTERS.map((f) => <option key={f} value={f}>{f}</option>)}
+        </select>
+        <select aria-label="Category" value={view.category} onChange={(e) => setView((v) => ({ ...v, category: (e.target as HTMLSelectElement).value }))}>
+          <option value={ALL}>all categories</option>
+          <option value={NONE}>no category</option>
+          {labels.categories.map((c) => <option key={c} value={c}>{c}</option>)}
+          {view.category !== ALL && view.category !== NONE && !labels.categories.includes(view.category) && <option value={view.category}>{view.category}</option>}
+        </select>
+        <select aria-label="Tag" value={view.tag} onChange={(e) => setView((v) => ({ ...v, tag: (e.target as HTMLSelectElement).value }))}>
+          <option value={ALL}>all tags</option>
+          <option value={NONE}>no tag</option>
+          {labels.tags.map((t) => <option key={t} value={t}>{t}</option>)}
+          {view.tag !== ALL && view.tag !== NONE && !labels.tags.includes(view.tag) && <option value={view.tag}>{view.tag}</option>}
         </select>
       </div>
       <p class="status-line" role="status">{rows.length} of {live.rows.length} torrents{sel.length ? `, ${sel.length} selected` : ''}{message ? ` · ${message}` : ''}</p>
