@@ -123,6 +123,8 @@ export interface SessionDiscovery {
   /** Binds what the settings ask for (DHT node, LSD socket); resolves once they listen or have failed. */
   start(): Promise<void>;
   forTorrent(t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]): TorrentDiscovery;
+  /** The torrent filed under `from` is known by `to` now (a hybrid from a btmh magnet learnt its v1 hash). */
+  rename(from: string, to: string): void;
   isDhtRunning(): boolean;
   /** add_torrent_params.dht_nodes: pinged into the DHT's routing table (now, or when the node starts). */
   addDhtNodes(nodes: readonly { host: string; port: number }[]): void;

@@ -104,6 +104,12 @@ export class QueuePositions {
     if (!this.order.includes(id)) this.order.push(id);
   }
 
+  /** The torrent at `from` is known as `to` now, in the same place. */
+  rename(from: string, to: string): void {
+    const i = this.order.indexOf(from);
+    if (i >= 0) this.order[i] = to;
+  }
+
   remove(id: string): void {
     const i = this.order.indexOf(id);
     if (i >= 0) this.order.splice(i, 1);

@@ -54,6 +54,13 @@ export interface TorrentHost {
   readonly peerId: Uint8Array;
   readonly listenPort: number;
   emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
+  /**
+   * The torrent is to be known by `to` instead of `from` (a hybrid found by its v2 hash alone learns its v1
+   * hash from the metadata): the session files it under `to`, still finds it by its other hashes, and returns
+   * false, changing nothing, when another torrent of the session holds `to` already. Without it (tests), the
+   * torrent renames itself alone.
+   */
+  renameTorrent?(torrent: Torrent, from: string, to: string): boolean;
   /** Dial a peer for this torrent; the session calls attachPeer once the handshake checks out. */
   connect(torrent: Torrent, host: string, port: number): void;
   /** Ask for a rechoke soon (a peer became interested, a slot opened). */
@@ -78,8 +85,9 @@ export interface TorrentHost {
  * the decisions themselves live in those and in the piece picker.
  */
 export class Torrent implements DiscoveryTorrent, TorrentControl {
-  readonly infoHash: string;
-  readonly infoHashBytes: Uint8Array;
+  /** libtorrent's info_hashes.get_best(): v1, else the truncated v2; a btmh magnet's hybrid changes it once (adoptInfoHash). */
+  private hashHex: string;
+  private hashBytes: Uint8Array;
   info: TorrentInfo | null = null;
   savePath: string;
   flags: number;
@@ -150,6 +158,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private pad: PadBytes | null = null;
   /** Blocks into pieces, hashed and written; once the metadata is known. */
   private assembly: PieceAssembly | null = null;
+  /** The hash the torrent is known by (40 hex): its v1 hash, or the truncated v2 of a v2-only torrent. */
+  get infoHash(): string {
+    return this.hashHex;
+  }
+
+  get infoHashBytes(): Uint8Array {
+    return this.hashBytes;
+  }
+
   /** The v2 info-hash (64 hex) of a v2 or hybrid torrent: from its metadata, or a magnet's btmh before it. */
   get v2Hash(): string | undefined {
     return this.info ? this.info.infoHashes.v2 : this.magnetV2Hash;
@@ -207,8 +224,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     readonly torrentBytes: Uint8Array | null,
     readonly displayName: string,
   ) {
-    this.infoHash = infoHash;
-    this.infoHashBytes = Buffer.from(infoHash, 'hex');
+    this.hashHex = infoHash;
+    this.hashBytes = Buffer.from(infoHash, 'hex');
     // The jobs see the torrent through small interfaces, not through the class.
     const self = this;
     this.uploads = new Uploads({
@@ -223,7 +240,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       readFailed: (e) => this.setError(e),
     }, host);
     this.metadata = new MetadataExchange({
-      infoHash,
+      get infoHash() { return self.infoHash; },
       get v2Hash() { return self.magnetV2Hash; },
       get info() { return self.info; },
       peers: this.peers,
@@ -1055,6 +1072,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
       const info = parseInfoDict(infoBytes);
       // A hybrid's metadata may come from a v2 swarm (a btmh magnet) or a v1 one: either hash names it.
       if (!matchesInfoHash(info.infoHashes, this.infoHash)) throw new Error('metadata does not match the info-hash');
+      if (!this.adoptInfoHash(info)) return;
       this.metadata.done();
       this.setMetadata(info);
       this.discovery?.metadataReceived(info.announce);
@@ -1073,6 +1091,29 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     } catch (e) {
       this.host.emit('torrent_error', { info_hash: this.infoHash, error: `bad metadata from a peer: ${(e as Error).message}` });
     }
+  }
+
+  /**
+   * A hybrid added by its v2 hash alone (a btmh-only magnet) is known by its truncated v2 hash until the
+   * metadata shows its v1 hash; then it is known by that one, as libtorrent's get_best() says, and enters the
+   * v1 swarm too (libtorrent's torrent_update_alert). The old hash keeps naming it. False: another torrent of
+   * the session holds the v1 hash already, and this one stops with duplicate_torrent.
+   */
+  private adoptInfoHash(info: TorrentInfo): boolean {
+    const from = this.hashHex;
+    const to = info.infoHash;
+    if (to === from) return true;
+    if (this.host.renameTorrent?.(this, from, to) === false) {
+      this.setError(new SpritzleError('duplicate_torrent', `its metadata shows v1 info-hash ${to}, a torrent already in the session (remove one of the two)`));
+      return false;
+    }
+    this.hashHex = to;
+    this.hashBytes = Buffer.from(to, 'hex');
+    this.needSaveResume = true;
+    this.host.emit('torrent_update', { info_hash: to, old_info_hash: from, info_hashes: { v1: info.infoHashes.v1 ?? '', v2: info.infoHashes.v2 ?? '' } });
+    // The trackers, the DHT and LSD hear of the v1 swarm now rather than at their next interval.
+    this.discovery?.forceReannounce();
+    return true;
   }
 
   // ---------------------------------------------------------------- periodic work
