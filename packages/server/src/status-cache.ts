@@ -34,6 +34,7 @@ export class StatusCache {
       const hash = (payload as { info_hash?: unknown }).info_hash;
       if (typeof hash !== 'string') return;
       if (name === 'torrent_removed') this.entries.delete(hash);
+      else if (name === 'torrent_update') this.entries.delete((payload as { old_info_hash: string }).old_info_hash);
       else {
         const e = this.entries.get(hash);
         if (e) e.dirty = true;
