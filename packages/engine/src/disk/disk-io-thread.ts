@@ -95,9 +95,12 @@ export class DiskIoThreads {
     return new Uint8Array(r.digest!);
   }
 
-  /** The SHA-256 of each 16 KiB block of `buf` (BEP 52's leaf hashes), packed 32 bytes each. */
-  async hashBlocks(buf: Uint8Array): Promise<Uint8Array> {
-    const r = await this.post(buf, undefined, true);
+  /**
+   * The SHA-256 of each 16 KiB block of `buf` (BEP 52's leaf hashes), packed 32 bytes each, then the layers
+   * of the piece's merkle subtree above them, `top` layers up to its root (see fillSubtree).
+   */
+  async hashBlocks(buf: Uint8Array, top = 0): Promise<Uint8Array> {
+    const r = await this.post(buf, undefined, top);
     return new Uint8Array(r.digest!);
   }
 
@@ -110,7 +113,7 @@ export class DiskIoThreads {
     return { ops: r.ops ?? 0, error: r.error, failedSpan: r.failedSpan };
   }
 
-  private post(buf: Uint8Array, spans: number[] | undefined, blocks = false): Promise<Reply> {
+  private post(buf: Uint8Array, spans: number[] | undefined, blocks?: number): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('disk threads closed'));
     if (this.failure) return Promise.reject(this.failure);
     const sab = buf.buffer;

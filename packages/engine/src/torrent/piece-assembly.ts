@@ -165,7 +165,7 @@ export class PieceAssembly {
     const at = fileAtPiece(info.v2!, index)!;
     const dataLen = Math.min(size, info.v2!.files[at.pieces.file]!.length - at.filePiece * info.pieceLength);
     this.pendingDiskBytes += size;
-    diskIo.hashBlocks(part.buf.subarray(0, dataLen)).then(
+    diskIo.hashBlocks(part.buf.subarray(0, dataLen), at.pieces.tree.pieceHeight).then(
       (blocks) => {
         counters.inc(M.disk_num_blocks_hashed, picker.blocksInPiece(index));
         if (this.closed) {
