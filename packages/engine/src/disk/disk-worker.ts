@@ -23,6 +23,13 @@ export interface DiskJob {
    * layers above them up to the piece's root, `blocks` layers higher (fillSubtree's layout).
    */
   blocks?: number;
+  /** With `blocks`: hash only the first `hashLen` bytes (a piece's file bytes, not the pad after them). */
+  hashLen?: number;
+  /**
+   * With `blocks` and `spans`: the piece's known root; the bytes are written only when the subtree's root is
+   * this one (a hash and a write in one job: one round trip per piece, and the bytes still in cache).
+   */
+  expect?: Uint8Array;
 }
 
 /** What a job answers: the digest, or the writes made and the first failure. */
@@ -32,6 +39,8 @@ export interface DiskReply {
   ops?: number;
   error?: { code?: string; message: string };
   failedSpan?: number;
+  /** A job with `expect`: the root matched (and `ops`, `error` tell how the writes went). */
+  passed?: boolean;
 }
 
 /** The hash of a job's bytes, in a buffer of its own (transferred back, not copied). */
@@ -89,8 +98,19 @@ if (port) {
   }
   port.on('message', (m: DiskJob) => {
     const view = new Uint8Array(m.sab, m.off, m.len);
-    if (m.spans === undefined) {
-      const digest = m.blocks !== undefined ? pieceTree(view, m.blocks) : hash(view);
+    if (m.blocks !== undefined) {
+      const digest = pieceTree(view.subarray(0, m.hashLen ?? m.len), m.blocks);
+      if (m.spans === undefined || m.expect === undefined) {
+        port.postMessage({ id: m.id, digest } satisfies DiskReply, [digest]);
+        return;
+      }
+      const passed = Buffer.compare(new Uint8Array(digest, digest.byteLength - HASH_SIZE), m.expect) === 0;
+      const reply: DiskReply = passed ? write(m.id, view, m.spans) : { id: m.id };
+      reply.digest = digest;
+      reply.passed = passed;
+      port.postMessage(reply, [digest]);
+    } else if (m.spans === undefined) {
+      const digest = hash(view);
       port.postMessage({ id: m.id, digest } satisfies DiskReply, [digest]);
     } else {
       port.postMessage(write(m.id, view, m.spans));

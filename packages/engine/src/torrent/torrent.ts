@@ -28,7 +28,7 @@ import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discover
 import { PeerList } from './peer-list.js';
 import { BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock } from './requests.js';
 import { BLOCK_SIZE } from '../block-size.js';
-import { MAX_PENDING_DISK_BYTES, PieceAssembly, type Contributor } from './piece-assembly.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly, type AssemblyDiskIo, type Contributor } from './piece-assembly.js';
 import { WebSeed, WebSeeds, type WebSeedInfo } from './web-seeds.js';
 import { Uploads } from './uploads.js';
 import type { ReadCache } from '../disk/read-cache.js';
@@ -46,7 +46,7 @@ export interface TorrentHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
   /** The disk threads: pieces are hashed and written off the event loop. */
-  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'hashBlocks' | 'write'>;
+  readonly diskIo: AssemblyDiskIo;
   /** Piece buffers (shared memory the disk threads read). */
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   /** Pieces read whole for uploads, session-wide (without it, each torrent keeps its own). */
