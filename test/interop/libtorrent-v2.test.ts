@@ -20,6 +20,7 @@ import { parseTorrentFile } from '../../packages/engine/src/metainfo/metainfo.js
 import type { SessionEvents } from '../../packages/engine/src/session/events.js';
 import { ResumeStore } from '../../packages/cli/src/daemon/resume-store.js';
 import { postForm, startApi } from '../helpers/server.js';
+import { startLocalTracker } from '../helpers/trackers.js';
 
 const LT_CREATE = fileURLToPath(new URL('../peers/lt_create.py', import.meta.url));
 const PIECE = 32768;
@@ -159,6 +160,7 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
     const v1 = t.v1!;
     const truncated = t.v2.slice(0, 40);
     const seed = await startLtSeed(t.file, parent);
+    const tracker = await startLocalTracker();
     const api = await startApi();
     const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
     const stateDir = await tmpDir('btmh-hybrid-state');
@@ -168,7 +170,7 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
       store.start();
       const updates: SessionEvents['torrent_update'][] = [];
       api.session.on('torrent_update', (e) => updates.push(e));
-      const res = await postForm(api, { url: `magnet:?xt=urn:btmh:1220${t.v2}&x.pe=127.0.0.1:${seed.port}` });
+      const res = await postForm(api, { url: `magnet:?xt=urn:btmh:1220${t.v2}&x.pe=127.0.0.1:${seed.port}&tr=${encodeURIComponent(tracker.httpUrl)}` });
       expect(res.status).toBe(201);
       // Before the metadata, libtorrent's get_best() of a v2 hash alone: the truncated v2 hash.
       expect(await res.json()).toEqual({ info_hash: truncated });
@@ -182,6 +184,9 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
         expect([url, await (await fetch(url)).json()]).toMatchObject([url, { info_hash: v1, info_hashes: { v1, v2: t.v2 } }]);
       }
       expect(await (await fetch(`${api.url}/torrent`)).json()).toEqual([v1]);
+      // Announced in both swarms, the v1 one as a swarm just joined.
+      const ours = (hash: string): boolean => tracker.events.some((e) => e.infoHash === hash && e.event === 'start' && e.port === api.session.listenPort);
+      await waitFor(() => ours(v1) && ours(truncated));
       // The v1 swarm takes it too: a libtorrent that knows only the v1 hash downloads from it alone.
       await seed.stop();
       const v1Save = await tmpDir('btmh-hybrid-v1-get');
@@ -200,6 +205,7 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
     } finally {
       await seed.stop();
       await api.close();
+      await tracker.close();
     }
   });
 

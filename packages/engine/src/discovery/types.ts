@@ -75,6 +75,8 @@ export interface TorrentDiscovery {
   close(): Promise<void>;
   /** libtorrent's force_reannounce: every tracker may be announced to now (back-off and intervals reset). */
   forceReannounce(): void;
+  /** The torrent is known by another info-hash (its v1 swarm joins its v2 one): trackers, DHT and LSD hear of it now, trackers as `started`. */
+  infoHashChanged(): void;
   /** libtorrent's scrape_tracker: scrape the working tracker (or the first one) as soon as it is free. */
   scrapeTracker(): void;
 }

@@ -1111,8 +1111,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.hashBytes = Buffer.from(to, 'hex');
     this.needSaveResume = true;
     this.host.emit('torrent_update', { info_hash: to, old_info_hash: from, info_hashes: { v1: info.infoHashes.v1 ?? '', v2: info.infoHashes.v2 ?? '' } });
-    // The trackers, the DHT and LSD hear of the v1 swarm now rather than at their next interval.
-    this.discovery?.forceReannounce();
+    this.discovery?.infoHashChanged();
     return true;
   }
 
