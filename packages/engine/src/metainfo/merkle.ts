@@ -210,17 +210,29 @@ export class FileHashTree {
   }
 
   private store(h: number, i: number, src: Uint8Array, at: number): void {
-    const key = Math.floor(i / PAGE);
-    let page = this.pages[h]!.get(key);
-    if (!page) {
-      page = { hashes: new Uint8Array(PAGE * HASH_SIZE), known: new Uint8Array(PAGE) };
-      this.pages[h]!.set(key, page);
-    }
-    const j = i % PAGE;
-    page.hashes.set(src.subarray(at, at + HASH_SIZE), j * HASH_SIZE);
-    if (page.known[j] !== 1) {
-      page.known[j] = 1;
-      this.knownCount[h]!++;
+    this.storeRun(h, i, src, at, 1);
+  }
+
+  /** Stores `count` packed nodes of height h from index i: one copy per page they fall in. */
+  private storeRun(h: number, i: number, src: Uint8Array, at: number, count: number): void {
+    while (count > 0) {
+      const key = Math.floor(i / PAGE);
+      let page = this.pages[h]!.get(key);
+      if (!page) {
+        page = { hashes: new Uint8Array(PAGE * HASH_SIZE), known: new Uint8Array(PAGE) };
+        this.pages[h]!.set(key, page);
+      }
+      const j = i % PAGE;
+      const take = Math.min(count, PAGE - j);
+      page.hashes.set(src.subarray(at, at + take * HASH_SIZE), j * HASH_SIZE);
+      for (let k = j; k < j + take; k++) {
+        if (page.known[k] === 1) continue;
+        page.known[k] = 1;
+        this.knownCount[h]!++;
+      }
+      i += take;
+      at += take * HASH_SIZE;
+      count -= take;
     }
   }
 
@@ -270,8 +282,7 @@ export class FileHashTree {
     let count = n;
     for (let h = 0; h <= top; h++) {
       const start = first >> h;
-      const real = Math.min(count, this.layerCount(base + h) - start);
-      for (let k = 0; k < real; k++) this.store(base + h, start + k, tree, at + k * HASH_SIZE);
+      this.storeRun(base + h, start, tree, at, Math.min(count, this.layerCount(base + h) - start));
       at += count * HASH_SIZE;
       count = Math.ceil(count / 2);
     }
