@@ -19,6 +19,7 @@ import {
 import { parseTorrentFile } from '../../packages/engine/src/metainfo/metainfo.js';
 import type { SessionEvents } from '../../packages/engine/src/session/events.js';
 import { ResumeStore } from '../../packages/cli/src/daemon/resume-store.js';
+import { decodeResumeData } from '../../packages/engine/src/torrent/resume.js';
 import { postForm, startApi } from '../helpers/server.js';
 import { startLocalTracker } from '../helpers/trackers.js';
 
@@ -244,6 +245,28 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
       expect((await s.addTorrent({ ...again, save_path: save, flags: ['paused'] })).infoHash).toBe(h.infoHash);
     }
     expect(s.torrents()).toHaveLength(1);
+  });
+
+  it('a btmh magnet saved before its metadata came resumes as one: restarted, it checks the metadata by its v2 hash and takes its v1 hash', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('btmh-resume');
+    const t = libtorrentTorrent(root, 'hybrid');
+    const seed = await startLtSeed(t.file, parent);
+    try {
+      const save = await tmpDir('btmh-resume-dl');
+      const s1 = await session();
+      const before = await (await s1.addTorrent({ url: `magnet:?xt=urn:btmh:1220${t.v2}`, save_path: save })).saveResumeData();
+      expect(decodeResumeData(before)).toMatchObject({ info_hash: t.v2.slice(0, 40), info_hash2: t.v2 });
+      expect(decodeResumeData(before).info).toBeUndefined();
+      const s2 = await session();
+      const h = await s2.addTorrent({ resume_data: before, save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+      expect(h.status().info_hashes).toEqual({ v1: '', v2: t.v2 });
+      await finished(s2, h, 30_000);
+      await expectSameTree(root, path.join(save, path.basename(root)));
+      expect([h.infoHash, h.status().info_hashes]).toEqual([t.v1, { v1: t.v1, v2: t.v2 }]);
+    } finally {
+      await seed.stop();
+    }
   });
 
   it('fetches again only the one bad 16 KiB block a peer sent, and bans that peer', async () => {

@@ -376,6 +376,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (p.info_hash.length === 64) magnetV2 = p.info_hash;
     } else {
       infoHash = r!.info_hash;
+      // A v2 magnet saved before its metadata: its v2 hash checks the metadata to come.
+      if (!r!.info) magnetV2 = r!.info_hash2;
       // piece layers (v2) go with the synchronous parse: the threaded one carries no v2 trees back.
       if (r!.info) info = r!.piece_layers ? parseInfoDict(r!.info, {}, r!.piece_layers) : await parseInfoDictOffThread(r!.info);
     }

@@ -13,6 +13,11 @@ import { DEFAULT_TORRENT_SHARE_LIMITS, USE_GLOBAL, validateShareLimits, type Tor
  */
 export interface ResumeData {
   info_hash: string;
+  /**
+   * BEP 52: the v2 info-hash (64 hex) when known (libtorrent's info-hash2), so that a v2 magnet saved
+   * before its metadata came still checks the metadata against it after a restart.
+   */
+  info_hash2?: string;
   name: string;
   save_path: string;
   /** torrent_flags bits. */
@@ -74,6 +79,7 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
     finished_time: r.finished_time,
     seeding_time: r.seeding_time,
   };
+  if (r.info_hash2) d['info-hash2'] = Buffer.from(r.info_hash2, 'hex');
   if (r.info) d.info = bdecode(r.info, METADATA_DECODE_LIMITS);
   if (r.info) d['info-bytes'] = r.info;
   if (r.pieces) d.pieces = r.pieces;
@@ -139,6 +145,11 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
     finished_time: int(r.finished_time),
     seeding_time: int(r.seeding_time),
   };
+  const ih2 = r['info-hash2'];
+  if (ih2 !== undefined) {
+    if (!(ih2 instanceof Uint8Array) || ih2.length !== 32) bad('info-hash2 is not 32 bytes');
+    out.info_hash2 = Buffer.from(ih2).toString('hex');
+  }
   const info = r['info-bytes'];
   if (info !== undefined) {
     if (!(info instanceof Uint8Array)) bad('info-bytes is not a string');

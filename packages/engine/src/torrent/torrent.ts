@@ -562,6 +562,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const info = this.info;
     const r: ResumeData = {
       info_hash: this.infoHash,
+      ...(this.v2Hash !== undefined ? { info_hash2: this.v2Hash } : {}),
       name: this.name,
       save_path: this.savePath,
       flags: this.flags,
