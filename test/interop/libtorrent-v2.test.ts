@@ -17,6 +17,11 @@ import {
   MSG, WireDecoder, encodeHandshake, encodeHashMessage, encodePieceHeader, encodeSimple, type WireHandler,
 } from '../../packages/engine/src/wire/codec.js';
 import { parseTorrentFile } from '../../packages/engine/src/metainfo/metainfo.js';
+import type { SessionEvents } from '../../packages/engine/src/session/events.js';
+import { ResumeStore } from '../../packages/cli/src/daemon/resume-store.js';
+import { decodeResumeData } from '../../packages/engine/src/torrent/resume.js';
+import { postForm, startApi } from '../helpers/server.js';
+import { startLocalTracker } from '../helpers/trackers.js';
 
 const LT_CREATE = fileURLToPath(new URL('../peers/lt_create.py', import.meta.url));
 const PIECE = 32768;
@@ -147,6 +152,121 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
     expect([v1, v2]).toMatchObject([{ ok: true, hash_failures: 0 }, { ok: true, hash_failures: 0 }]);
     await expectSameTree(root, path.join(v1Save, 'hybrid-seed'));
     await expectSameTree(root, path.join(v2Save, 'hybrid-seed'));
+  });
+
+  it('a hybrid added by a btmh-only magnet is known by its v1 hash once the metadata shows it: every earlier hash still names it, both swarms take it, a restart keeps it under v1', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('btmh-hybrid');
+    const t = libtorrentTorrent(root, 'hybrid');
+    const v1 = t.v1!;
+    const truncated = t.v2.slice(0, 40);
+    const seed = await startLtSeed(t.file, parent);
+    const tracker = await startLocalTracker();
+    const api = await startApi();
+    const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const stateDir = await tmpDir('btmh-hybrid-state');
+    try {
+      const store = new ResumeStore(api.session, stateDir, quiet, { defaultSavePath: api.root });
+      await store.loadAll();
+      store.start();
+      const updates: SessionEvents['torrent_update'][] = [];
+      api.session.on('torrent_update', (e) => updates.push(e));
+      const res = await postForm(api, { url: `magnet:?xt=urn:btmh:1220${t.v2}&x.pe=127.0.0.1:${seed.port}&tr=${encodeURIComponent(tracker.httpUrl)}` });
+      expect(res.status).toBe(201);
+      // Before the metadata, libtorrent's get_best() of a v2 hash alone: the truncated v2 hash.
+      expect(await res.json()).toEqual({ info_hash: truncated });
+      const location = res.headers.get('location')!;
+      const h = api.session.findTorrent(truncated)!;
+      await finished(api.session, h);
+      await expectSameTree(root, path.join(api.root, path.basename(root)));
+      expect(updates).toEqual([{ info_hash: v1, old_info_hash: truncated, info_hashes: { v1, v2: t.v2 } }]);
+      expect(h.infoHash).toBe(v1);
+      for (const url of [location, `${api.url}/torrent/${truncated}`, `${api.url}/torrent/${t.v2}`, `${api.url}/torrent/${v1}`]) {
+        expect([url, await (await fetch(url)).json()]).toMatchObject([url, { info_hash: v1, info_hashes: { v1, v2: t.v2 } }]);
+      }
+      expect(await (await fetch(`${api.url}/torrent`)).json()).toEqual([v1]);
+      // Announced in both swarms, the v1 one as a swarm just joined.
+      const ours = (hash: string): boolean => tracker.events.some((e) => e.infoHash === hash && e.event === 'start' && e.port === api.session.listenPort);
+      await waitFor(() => ours(v1) && ours(truncated));
+      // The v1 swarm takes it too: a libtorrent that knows only the v1 hash downloads from it alone.
+      await seed.stop();
+      const v1Save = await tmpDir('btmh-hybrid-v1-get');
+      const got = await startLtDownload(`magnet:?xt=urn:btih:${v1}`, v1Save, [api.session.listenPort], 60).done;
+      expect(got).toMatchObject({ ok: true, hash_failures: 0 });
+      await expectSameTree(root, path.join(v1Save, path.basename(root)));
+      // A restart: the state journal holds the torrent under its v1 hash alone (the magnet's record is gone).
+      await store.close();
+      const s2 = await session();
+      const restored = await new ResumeStore(s2, stateDir, quiet, { defaultSavePath: api.root }).loadAll();
+      expect(restored).toMatchObject({ restored: 1, broken: 0, failed: 0 });
+      expect(s2.torrents().map((x) => x.infoHash)).toEqual([v1]);
+      const h2 = s2.findTorrent(truncated)!;
+      await waitFor(() => h2.status().state === 'seeding');
+      expect(h2.status().info_hashes).toEqual({ v1, v2: t.v2 });
+    } finally {
+      await seed.stop();
+      await api.close();
+      await tracker.close();
+    }
+  });
+
+  it('a hybrid is one torrent whichever of its hashes adds it; a btmh magnet whose metadata shows another torrent\'s v1 hash stops with duplicate_torrent', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('btmh-duplicate');
+    const t = libtorrentTorrent(root, 'hybrid');
+    const v1 = t.v1!;
+    const truncated = t.v2.slice(0, 40);
+    const seed = await startLtSeed(t.file, parent);
+    try {
+      const s = await session();
+      const save = await tmpDir('btmh-duplicate-dl');
+      // The same hybrid by its v1 hash (no peer: no metadata) and by its v2 hash alone (from the seed).
+      const byV1 = await s.addTorrent({ url: `magnet:?xt=urn:btih:${v1}`, save_path: save });
+      const byV2 = await s.addTorrent({ url: `magnet:?xt=urn:btmh:1220${t.v2}`, save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+      expect([byV1.infoHash, byV2.infoHash]).toEqual([v1, truncated]);
+      await waitFor(() => byV2.status().error !== '');
+      expect(byV2.status().error).toMatch(/v1 info-hash .* already in the session/);
+      expect([byV2.infoHash, s.findTorrent(v1)?.infoHash, s.findTorrent(truncated)?.infoHash]).toEqual([truncated, v1, truncated]);
+      // Its .torrent names both hashes: it is the torrent already there, not a third one.
+      expect((await s.addTorrent({ ti: readFileSync(t.file), save_path: save })).infoHash).toBe(v1);
+      expect(s.torrents()).toHaveLength(2);
+    } finally {
+      await seed.stop();
+    }
+  });
+
+  it('the same hybrid added by its .torrent, its v2 hash or a btmh magnet is the one torrent already in the session', async () => {
+    const [, root] = await dataTree('hybrid-readd');
+    const created = await createTorrentFromPath(root, { version: 'hybrid', pieceLength: PIECE });
+    const s = await session();
+    const save = await tmpDir('hybrid-readd-dl');
+    const h = await s.addTorrent({ ti: created.torrent, save_path: save, flags: ['paused'] });
+    for (const again of [{ url: `magnet:?xt=urn:btmh:1220${created.infoHashV2}` }, { info_hash: created.infoHashV2 }, { info_hash: created.infoHashV2.slice(0, 40) }, { ti: created.torrent }]) {
+      expect((await s.addTorrent({ ...again, save_path: save, flags: ['paused'] })).infoHash).toBe(h.infoHash);
+    }
+    expect(s.torrents()).toHaveLength(1);
+  });
+
+  it('a btmh magnet saved before its metadata came resumes as one: restarted, it checks the metadata by its v2 hash and takes its v1 hash', async () => {
+    requireLibtorrent();
+    const [parent, root] = await dataTree('btmh-resume');
+    const t = libtorrentTorrent(root, 'hybrid');
+    const seed = await startLtSeed(t.file, parent);
+    try {
+      const save = await tmpDir('btmh-resume-dl');
+      const s1 = await session();
+      const before = await (await s1.addTorrent({ url: `magnet:?xt=urn:btmh:1220${t.v2}`, save_path: save })).saveResumeData();
+      expect(decodeResumeData(before)).toMatchObject({ info_hash: t.v2.slice(0, 40), info_hash2: t.v2 });
+      expect(decodeResumeData(before).info).toBeUndefined();
+      const s2 = await session();
+      const h = await s2.addTorrent({ resume_data: before, save_path: save, peers: [`127.0.0.1:${seed.port}`] });
+      expect(h.status().info_hashes).toEqual({ v1: '', v2: t.v2 });
+      await finished(s2, h, 30_000);
+      await expectSameTree(root, path.join(save, path.basename(root)));
+      expect([h.infoHash, h.status().info_hashes]).toEqual([t.v1, { v1: t.v1, v2: t.v2 }]);
+    } finally {
+      await seed.stop();
+    }
   });
 
   it('fetches again only the one bad 16 KiB block a peer sent, and bans that peer', async () => {

@@ -41,6 +41,16 @@ describe('REST and v2 info-hashes', () => {
     expect((await fetch(`${api.url}/torrent/${t.infoHashV1!}`)).status).toBe(404);
   });
 
+  it('documents every route\'s :hash as 40 or 64 hex digits in the OpenAPI document (the stream and web-seed routes too)', async () => {
+    type Param = { name: string; in: string; schema: { pattern: string } };
+    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { parameters?: Param[] }>> };
+    const patterns = new Set<string>();
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      for (const op of Object.values(ops)) for (const q of op.parameters ?? []) if (q.in === 'path' && q.name === 'hash') patterns.add(`${p.includes('stream') || p.includes('web_seeds') ? 'stream/web' : 'other'} ${q.schema.pattern}`);
+    }
+    expect([...patterns].sort()).toEqual(['other ^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$', 'stream/web ^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$']);
+  });
+
   it('refuses 63 or 65 hex digits as invalid_info_hash', async () => {
     for (const bad of ['a'.repeat(63), 'a'.repeat(65)]) {
       const r = await fetch(`${api.url}/torrent/${bad}`);

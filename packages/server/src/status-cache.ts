@@ -47,7 +47,10 @@ export class StatusCache {
       const hash = (payload as { info_hash?: unknown }).info_hash;
       if (typeof hash !== 'string') return;
       if (name === 'torrent_removed') this.forget(hash);
-      else this.dirty.add(hash);
+      else {
+        if (name === 'torrent_update') this.forget((payload as { old_info_hash: string }).old_info_hash);
+        this.dirty.add(hash);
+      }
     });
   }
 

@@ -9,7 +9,7 @@ const json = (schema: JsonSchema, example: unknown): Record<string, MediaType> =
 const error = (description: string, code: string, message: string, field?: string): ResponseObject =>
   ({ description, content: json(ERROR, { error: { code, message, ...(field !== undefined ? { field } : {}) } }) });
 
-const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the v1 info-hash, 40 hex digits (either case)', schema: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' } };
+const HASH_PARAM: Parameter = { name: 'hash', in: 'path', required: true, description: 'the torrent\'s info-hash, either case: 40 hex digits (v1, or a v2 torrent\'s truncated v2 hash, as libtorrent\'s info_hashes.get_best()) or 64 (the full v2 hash)', schema: { type: 'string', pattern: '^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$' } };
 const TOKEN_PARAM: Parameter = {
   name: 'token', in: 'query', required: false,
   description: 'The API token, for players that cannot send an Authorization header (accepted on the stream and playlist routes only).',

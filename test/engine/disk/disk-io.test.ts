@@ -4,6 +4,7 @@ import { DiskBufferPool } from '../../../packages/engine/src/disk/disk-buffer-po
 import { DiskIoThreads, DISK_THREAD_NICE, diskWorkerFile } from '../../../packages/engine/src/disk/disk-io-thread.js';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { SpritzleError } from '../../../packages/engine/src/errors.js';
+import { HASH_SIZE, blockHashes, fileHashes, fillSubtree, subtreeHashCount } from '../../../packages/engine/src/metainfo/merkle.js';
 import { openSync, closeSync, readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,39 @@ describe('DiskIoThreads', () => {
       expect(r).toEqual({ ops: 2, error: undefined, failedSpan: undefined });
       expect([...readFileSync(join(dir, 'a'))]).toEqual([0, 0, 0, 1, 2, 3]);
       expect([...readFileSync(join(dir, 'b'))]).toEqual([4, 5, 6, 7, 8, 9]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('BEP 52: hashes a piece\'s blocks and the layers above them up to its root (fillSubtree\'s layout), a short last block included', async () => {
+    const buf = new DiskBufferPool().alloc(4 * 16384);
+    for (let i = 0; i < buf.length; i++) buf[i] = (i * 13) & 255;
+    const fileBytes = 2 * 16384 + 100;
+    const want = new Uint8Array(subtreeHashCount(3, 2) * HASH_SIZE);
+    want.set(blockHashes(buf.subarray(0, fileBytes)));
+    fillSubtree(want, 3, 2);
+    expect(Buffer.from(await hasher.hashBlocks(buf.subarray(0, fileBytes), 2)).toString('hex')).toBe(Buffer.from(want).toString('hex'));
+  });
+
+  it('BEP 52: writes a piece in the job that hashed it when its root is the expected one, and nothing when it is not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spritzle-disk-'));
+    try {
+      const buf = new DiskBufferPool().alloc(4 * 16384);
+      for (let i = 0; i < buf.length; i++) buf[i] = (i * 17) & 255;
+      const { root } = fileHashes(blockHashes(buf), 4 * 16384);
+      const fd = openSync(join(dir, 'f'), 'w+');
+      const good = await hasher.hashBlocksAndWrite(buf, buf.length, 2, root, [fd, 0, buf.length, 0]);
+      const wrong = root.slice();
+      wrong[0] ^= 1;
+      const fd2 = openSync(join(dir, 'g'), 'w+');
+      const bad = await hasher.hashBlocksAndWrite(buf, buf.length, 2, wrong, [fd2, 0, buf.length, 0]);
+      closeSync(fd);
+      closeSync(fd2);
+      expect([good.passed, good.write, Buffer.from(good.tree.subarray(-HASH_SIZE)).equals(root)]).toEqual([true, { ops: 1, error: undefined, failedSpan: undefined }, true]);
+      expect(readFileSync(join(dir, 'f')).equals(buf)).toBe(true);
+      expect([bad.passed, bad.write.ops, readFileSync(join(dir, 'g')).length]).toEqual([false, 0, 0]);
+      expect(Buffer.from(bad.tree).equals(good.tree)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

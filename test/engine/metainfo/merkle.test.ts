@@ -4,7 +4,8 @@ import { describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import {
-  BLOCK_SIZE, HASH_SIZE, FileHashTree, blockHashes, fileHashes, hashPair, numUncles, padHash, sha256,
+  BLOCK_SIZE, HASH_SIZE, FileHashTree, blockHashes, fileHashes, fillSubtree, hashPair, merkleRoot, numUncles, padHash, sha256,
+  subtreeHashCount,
 } from '../../../packages/engine/src/metainfo/merkle.js';
 
 const SEED = Number(process.env.MERKLE_SEED ?? 0x52);
@@ -42,6 +43,47 @@ describe('merkle roots', () => {
     expect(h(fileHashes(b, 16384).root)).toBe(h(root));
     // With 32 KiB pieces the piece layer is [H(b0,b1), H(b2,0)]: the last piece padded to a whole piece.
     expect(h(fileHashes(b, 32768).pieceLayer)).toBe(h(hashPair(leaf(0), leaf(1))) + h(hashPair(leaf(2), padHash(0))));
+  });
+});
+
+describe('a piece\'s subtree in one pass (what a disk thread computes)', () => {
+  it('lays out each layer bottom-up and ends with the root merkleRoot computes, padding included', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 }), (n, extra, base) => {
+      const top = Math.ceil(Math.log2(n)) + extra;
+      const tree = new Uint8Array(subtreeHashCount(n, top) * HASH_SIZE);
+      tree.set(randomBytes(n * HASH_SIZE));
+      fillSubtree(tree, n, top, base);
+      expect(h(tree.subarray(tree.length - HASH_SIZE))).toBe(h(merkleRoot(tree.subarray(0, n * HASH_SIZE), 2 ** top, base)));
+      // The first layer above the leaves: pairs side by side, the odd last one with a padding sibling.
+      const pairs = Math.ceil(n / 2);
+      if (top > 0) {
+        const last = 2 * (pairs - 1);
+        const right = last + 1 < n ? tree.subarray((last + 1) * HASH_SIZE, (last + 2) * HASH_SIZE) : padHash(base);
+        expect(h(tree.subarray((n + pairs - 1) * HASH_SIZE, (n + pairs) * HASH_SIZE))).toBe(h(hashPair(tree.subarray(last * HASH_SIZE, (last + 1) * HASH_SIZE), right)));
+      }
+    }), { seed: SEED, numRuns: 200 });
+  });
+
+  it('verifies a piece from its packed subtree as from its block hashes alone, and names the bad block the same way', () => {
+    const data = randomBytes(11 * BLOCK_SIZE + 7);
+    const { root, layer, blocks } = seededTree(data, 4 * BLOCK_SIZE);
+    const fresh = new FileHashTree(root, data.length, 4 * BLOCK_SIZE);
+    expect(fresh.setPieceLayer(layer)).toBe(true);
+    for (let p = 0; p < fresh.numPieces; p++) {
+      const [first, end] = fresh.pieceBlocks(p);
+      const sub = new Uint8Array(subtreeHashCount(end - first, fresh.pieceHeight) * HASH_SIZE);
+      sub.set(blocks.subarray(first * HASH_SIZE, end * HASH_SIZE));
+      fillSubtree(sub, end - first, fresh.pieceHeight);
+      expect(fresh.verifyPiece(p, sub)).toEqual({ result: 'passed' });
+    }
+    // Every block hash is known now, so a wrong one is named from a packed subtree too.
+    const [first, end] = fresh.pieceBlocks(1);
+    const bad = new Uint8Array(subtreeHashCount(end - first, fresh.pieceHeight) * HASH_SIZE);
+    bad.set(blocks.subarray(first * HASH_SIZE, end * HASH_SIZE));
+    bad[2 * HASH_SIZE] ^= 1;
+    fillSubtree(bad, end - first, fresh.pieceHeight);
+    expect(fresh.verifyPiece(1, bad)).toEqual({ result: 'failed', badBlocks: [2] });
+    expect(() => fresh.verifyPiece(1, bad.subarray(HASH_SIZE))).toThrow(RangeError);
   });
 });
 

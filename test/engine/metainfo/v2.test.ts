@@ -6,7 +6,8 @@ import bencode from 'bencode';
 import { SpritzleError, parseTorrentFile } from '@spritzle/engine';
 import { encodeTorrentFile } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { parseBNode, dictGet } from '../../../packages/engine/src/metainfo/bnode.js';
-import { readV2, fileAtPiece, fileByRoot, hasAllPieceLayers, type V2Info } from '../../../packages/engine/src/metainfo/v2.js';
+import { readV2, fileAtPiece, fileByRoot, hasAllPieceLayers, v2PieceCheck, type V2Info } from '../../../packages/engine/src/metainfo/v2.js';
+import fc from 'fast-check';
 import { createTorrentFromData } from '../../../packages/engine/src/metainfo/create.js';
 import { bencode as bencodeOut, RawBencode } from '../../../packages/engine/src/metainfo/bencode-writer.js';
 
@@ -162,3 +163,32 @@ describe('the v2 part of a .torrent', () => {
     expect(t.pieceHashes.length).toBe(6);
   });
 });
+
+describe('checking v2 data on disk (v2PieceCheck)', () => {
+  const PIECE = 4 * 16384;
+  const data = Buffer.from(Array.from({ length: 3 * PIECE + 20_000 }, (_, i) => (i * 31 + (i >> 9)) & 255));
+  const t = createTorrentFromData([{ path: ['f.bin'], data }], { version: 'v2', pieceLength: PIECE, name: 'check', singleFile: true });
+
+  /** Feeds piece p's bytes (flipped at `flip` when given) in reads cut at `cuts`, and says whether it matches. */
+  function check(p: number, cuts: number[], flip?: number): boolean {
+    const v2 = readTorrent(t.torrent)!;
+    const bytes = Buffer.from(data.subarray(p * PIECE, Math.min(data.length, (p + 1) * PIECE)));
+    if (flip !== undefined) bytes[flip % bytes.length] ^= 1;
+    const c = v2PieceCheck(v2, PIECE).start(p);
+    let at = 0;
+    for (const cut of [...new Set(cuts.map((x) => x % bytes.length))].sort((a, b) => a - b).concat(bytes.length)) {
+      c.update(bytes.subarray(at, cut));
+      at = cut;
+    }
+    return c.matches();
+  }
+
+  it('finds each piece, the short last one too, however its bytes are cut into reads (whole blocks hashed in place, split ones gathered)', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 3 }), fc.array(fc.nat(), { maxLength: 6 }), (p, cuts) => check(p, cuts)), { seed: 0x5214, numRuns: 100 });
+  });
+
+  it('refuses a piece with one byte changed, wherever the reads cut it', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 3 }), fc.array(fc.nat(), { maxLength: 6 }), fc.nat(), (p, cuts, flip) => !check(p, cuts, flip)), { seed: 0x5215, numRuns: 100 });
+  });
+});
+

@@ -21,4 +21,12 @@ describe('TorrentIds', () => {
     now += 60_001;
     expect(ids.removedSince(60_000)).toEqual([]);
   });
+
+  it('keeps a torrent\'s id when it is known by another hash (a hybrid from a btmh magnet learning its v1 hash)', () => {
+    const ids = new TorrentIds();
+    ids.idOf('a');
+    ids.idOf('old');
+    ids.rename('old', 'new');
+    expect([ids.idOf('new'), ids.hashOf(2), ids.removedSince(60_000)]).toEqual([2, 'new', []]);
+  });
 });

@@ -198,6 +198,13 @@ export class ResumeStore {
     const soon = ({ info_hash }: { info_hash: string }): void => {
       if (!this.closed) this.later.add(info_hash);
     };
+    // A hybrid from a btmh magnet is filed under its v1 hash from now on: the old record goes (see build).
+    const renamed = ({ info_hash, old_info_hash }: { info_hash: string; old_info_hash: string }): void => {
+      this.mark(old_info_hash);
+      this.mark(info_hash);
+    };
+    s.on('torrent_update', renamed);
+    this.unsubscribe.push(() => s.off('torrent_update', renamed));
     const follow = [
       ['torrent_added', now], ['metadata_received', now], ['torrent_paused', now], ['torrent_resumed', now],
       ['torrent_finished', now], ['torrent_removed', now], ['state_changed', soon],
@@ -296,7 +303,8 @@ export class ResumeStore {
     const t0 = performance.now();
     const entries = await Promise.all(hashes.map(async (key): Promise<JournalEntry | null> => {
       const h = this.session.findTorrent(key);
-      if (!h) return { key, value: null };
+      // Gone, or known by another hash now (torrent_update): its record under this key goes.
+      if (!h || h.infoHash !== key) return { key, value: null };
       try {
         return { key, value: encodeTorrentRecord({ resume: await h.saveResumeData(), savePath: h.savePath() }) };
       } catch (e) {

@@ -123,6 +123,14 @@ export class Discovery implements SessionDiscovery {
     return td;
   }
 
+  /** A torrent is known by another info-hash now (see TorrentHost.renameTorrent): DHT and LSD peers are routed by it. */
+  rename(from: string, to: string): void {
+    const td = this.torrents.get(from);
+    if (!td) return;
+    this.torrents.delete(from);
+    this.torrents.set(to, td);
+  }
+
   addDhtNodes(nodes: readonly Endpoint[]): void {
     const usable = nodes.filter((n) => isDialable(n.host, n.port));
     if (this.dht.running) this.dht.addNodes(usable);

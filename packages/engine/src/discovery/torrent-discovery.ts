@@ -113,6 +113,13 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
     if (this.active) this.s.kick(this);
   }
 
+  infoHashChanged(): void {
+    this.list.swarmChanged();
+    this.nextDht = 0;
+    this.nextLsd = 0;
+    if (this.active) this.s.kick(this);
+  }
+
   /** The session's DHT node (re)started: look up and announce at the next tick. */
   forceDht(): void {
     this.nextDht = 0;

@@ -248,6 +248,18 @@ export class TrackerList {
     if (this.started) this.tick(Date.now());
   }
 
+  /**
+   * The torrent is known by another info-hash now (a hybrid from a btmh magnet learnt its v1 hash): a swarm
+   * new to every tracker, so each is told `started` at once, not at its next interval.
+   */
+  swarmChanged(): void {
+    for (const e of this.entries) {
+      e.startSent = false;
+      e.nextAnnounce = 0;
+    }
+    if (this.started) this.tick(Date.now());
+  }
+
   forceReannounce(): void {
     // libtorrent's force_reannounce honours the tracker's min interval by default.
     for (const e of this.entries) e.nextAnnounce = e.minAnnounce;

@@ -75,6 +75,8 @@ export interface TorrentDiscovery {
   close(): Promise<void>;
   /** libtorrent's force_reannounce: every tracker may be announced to now (back-off and intervals reset). */
   forceReannounce(): void;
+  /** The torrent is known by another info-hash (its v1 swarm joins its v2 one): trackers, DHT and LSD hear of it now, trackers as `started`. */
+  infoHashChanged(): void;
   /** libtorrent's scrape_tracker: scrape the working tracker (or the first one) as soon as it is free. */
   scrapeTracker(): void;
 }
@@ -123,6 +125,8 @@ export interface SessionDiscovery {
   /** Binds what the settings ask for (DHT node, LSD socket); resolves once they listen or have failed. */
   start(): Promise<void>;
   forTorrent(t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]): TorrentDiscovery;
+  /** The torrent filed under `from` is known by `to` now (a hybrid from a btmh magnet learnt its v1 hash). */
+  rename(from: string, to: string): void;
   isDhtRunning(): boolean;
   /** add_torrent_params.dht_nodes: pinged into the DHT's routing table (now, or when the node starts). */
   addDhtNodes(nodes: readonly { host: string; port: number }[]): void;

@@ -91,14 +91,26 @@ export class DiskIoThreads {
 
   /** The SHA-1 digest of `buf`, a view of a SharedArrayBuffer (see DiskBufferPool). */
   async hash(buf: Uint8Array): Promise<Uint8Array> {
-    const r = await this.post(buf, undefined);
+    const r = await this.post(buf, {});
     return new Uint8Array(r.digest!);
   }
 
-  /** The SHA-256 of each 16 KiB block of `buf` (BEP 52's leaf hashes), packed 32 bytes each. */
-  async hashBlocks(buf: Uint8Array): Promise<Uint8Array> {
-    const r = await this.post(buf, undefined, true);
+  /**
+   * The SHA-256 of each 16 KiB block of `buf` (BEP 52's leaf hashes), packed 32 bytes each, then the layers
+   * of the piece's merkle subtree above them, `top` layers up to its root (see fillSubtree).
+   */
+  async hashBlocks(buf: Uint8Array, top = 0): Promise<Uint8Array> {
+    const r = await this.post(buf, { blocks: top });
     return new Uint8Array(r.digest!);
+  }
+
+  /**
+   * BEP 52 with the piece's hash known, in one job: hashBlocks of the first `hashLen` bytes of `buf`, and the
+   * writes of `spans` (as write() does) only when the subtree's root is `expect`.
+   */
+  async hashBlocksAndWrite(buf: Uint8Array, hashLen: number, top: number, expect: Uint8Array, spans: number[]): Promise<{ tree: Uint8Array; passed: boolean; write: PieceWriteResult }> {
+    const r = await this.post(buf, { blocks: top, hashLen, expect, spans });
+    return { tree: new Uint8Array(r.digest!), passed: r.passed === true, write: { ops: r.ops ?? 0, error: r.error, failedSpan: r.failedSpan } };
   }
 
   /**
@@ -106,11 +118,11 @@ export class DiskIoThreads {
    * [fd, offset in buf, length, file offset] per part. The fds must stay open until this settles.
    */
   async write(buf: Uint8Array, spans: number[]): Promise<PieceWriteResult> {
-    const r = await this.post(buf, spans);
+    const r = await this.post(buf, { spans });
     return { ops: r.ops ?? 0, error: r.error, failedSpan: r.failedSpan };
   }
 
-  private post(buf: Uint8Array, spans: number[] | undefined, blocks = false): Promise<Reply> {
+  private post(buf: Uint8Array, job: Omit<DiskJob, 'id' | 'sab' | 'off' | 'len'>): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('disk threads closed'));
     if (this.failure) return Promise.reject(this.failure);
     const sab = buf.buffer;
@@ -119,7 +131,7 @@ export class DiskIoThreads {
     const slot = this.slots[this.next++ % this.slots.length]!;
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, sab, off: buf.byteOffset, len: buf.byteLength, spans, blocks } satisfies DiskJob);
+      slot.worker.postMessage({ id, sab, off: buf.byteOffset, len: buf.byteLength, ...job } satisfies DiskJob);
     });
   }
 

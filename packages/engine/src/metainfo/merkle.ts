@@ -69,6 +69,39 @@ export function blockHashes(data: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Hashes in a subtree's packed layers: `n` nodes at its bottom, then each layer above up to `top` layers higher. */
+export function subtreeHashCount(n: number, top: number): number {
+  let total = n;
+  for (let h = 0; h < top; h++) {
+    n = Math.ceil(n / 2);
+    total += n;
+  }
+  return total;
+}
+
+/**
+ * Fills in the layers of a subtree, packed bottom-up in `tree` (subtreeHashCount(n, top) hashes): its first
+ * `n` hashes are given (nodes at height `base`), each layer above is computed from the one below, once, up
+ * to the subtree's root `top` layers higher (the last 32 bytes); a missing right child is the padding
+ * subtree of its height. Siblings sit side by side, so a parent is the hash of 64 bytes in place.
+ */
+export function fillSubtree(tree: Uint8Array, n: number, top: number, base = 0): Uint8Array {
+  let from = 0;
+  let count = n;
+  for (let h = 0; h < top; h++) {
+    const to = from + count * HASH_SIZE;
+    const parents = Math.ceil(count / 2);
+    for (let p = 0; p < parents; p++) {
+      const left = from + 2 * p * HASH_SIZE;
+      if (2 * p + 1 < count) tree.set(hash('sha256', tree.subarray(left, left + 2 * HASH_SIZE), 'buffer'), to + p * HASH_SIZE);
+      else hashPair(tree.subarray(left, left + HASH_SIZE), padHash(base + h), tree, to + p * HASH_SIZE);
+    }
+    from = to;
+    count = parents;
+  }
+  return tree;
+}
+
 /**
  * The root over packed `layer` hashes (nodes at height `layerHeight`) as the first of `width` nodes (a
  * power of two ≥ their count); the missing ones are padding subtrees of that height.
@@ -177,17 +210,29 @@ export class FileHashTree {
   }
 
   private store(h: number, i: number, src: Uint8Array, at: number): void {
-    const key = Math.floor(i / PAGE);
-    let page = this.pages[h]!.get(key);
-    if (!page) {
-      page = { hashes: new Uint8Array(PAGE * HASH_SIZE), known: new Uint8Array(PAGE) };
-      this.pages[h]!.set(key, page);
-    }
-    const j = i % PAGE;
-    page.hashes.set(src.subarray(at, at + HASH_SIZE), j * HASH_SIZE);
-    if (page.known[j] !== 1) {
-      page.known[j] = 1;
-      this.knownCount[h]!++;
+    this.storeRun(h, i, src, at, 1);
+  }
+
+  /** Stores `count` packed nodes of height h from index i: one copy per page they fall in. */
+  private storeRun(h: number, i: number, src: Uint8Array, at: number, count: number): void {
+    while (count > 0) {
+      const key = Math.floor(i / PAGE);
+      let page = this.pages[h]!.get(key);
+      if (!page) {
+        page = { hashes: new Uint8Array(PAGE * HASH_SIZE), known: new Uint8Array(PAGE) };
+        this.pages[h]!.set(key, page);
+      }
+      const j = i % PAGE;
+      const take = Math.min(count, PAGE - j);
+      page.hashes.set(src.subarray(at, at + take * HASH_SIZE), j * HASH_SIZE);
+      for (let k = j; k < j + take; k++) {
+        if (page.known[k] === 1) continue;
+        page.known[k] = 1;
+        this.knownCount[h]!++;
+      }
+      i += take;
+      at += take * HASH_SIZE;
+      count -= take;
     }
   }
 
@@ -221,32 +266,25 @@ export class FileHashTree {
   /** Sets the piece layer when it hashes up to the root; returns whether it did. */
   setPieceLayer(layer: Uint8Array): boolean {
     if (layer.length !== this.numPieces * HASH_SIZE) return false;
-    const width = 2 ** (this.height - this.pieceHeight);
-    if (!equal32(merkleRoot(layer, width, this.pieceHeight), 0, this.root)) return false;
-    this.fillUp(this.pieceHeight, 0, layer);
+    // Every node above the layer is hashed once: to check the root, then kept as it is.
+    const top = this.height - this.pieceHeight;
+    const tree = new Uint8Array(subtreeHashCount(this.numPieces, top) * HASH_SIZE);
+    tree.set(layer);
+    fillSubtree(tree, this.numPieces, top, this.pieceHeight);
+    if (!equal32(tree, tree.length - HASH_SIZE, this.root)) return false;
+    this.storeLayers(this.pieceHeight, 0, tree, this.numPieces, top);
     return true;
   }
 
-  /** Stores `nodes` (packed, at height h from index i) and every parent computable from them up to the root. */
-  private fillUp(h: number, first: number, nodes: Uint8Array): void {
-    let cur = nodes;
-    let start = first;
-    for (; h <= this.height; h++) {
-      const count = cur.length / HASH_SIZE;
-      for (let k = 0; k < count; k++) if (start + k < this.layerCount(h)) this.store(h, start + k, cur, k * HASH_SIZE);
-      if (h === this.height) break;
-      // Parents of this range whose two children are known now.
-      const pFirst = start >> 1;
-      const pLast = (start + count - 1) >> 1;
-      const next = new Uint8Array((pLast - pFirst + 1) * HASH_SIZE);
-      for (let p = pFirst; p <= pLast; p++) {
-        const l = this.node(h, 2 * p);
-        const r = this.node(h, 2 * p + 1);
-        if (!l || !r) return; // a range edge whose sibling is unknown: nothing above is computable
-        hashPair(l, r, next, (p - pFirst) * HASH_SIZE);
-      }
-      cur = next;
-      start = pFirst;
+  /** Stores a subtree packed as fillSubtree lays it out: `n` nodes at height `base` from index `first`, and `top` layers above. */
+  private storeLayers(base: number, first: number, tree: Uint8Array, n: number, top: number): void {
+    let at = 0;
+    let count = n;
+    for (let h = 0; h <= top; h++) {
+      const start = first >> h;
+      this.storeRun(base + h, start, tree, at, Math.min(count, this.layerCount(base + h) - start));
+      at += count * HASH_SIZE;
+      count = Math.ceil(count / 2);
     }
   }
 
@@ -256,7 +294,8 @@ export class FileHashTree {
   }
 
   /**
-   * Checks a piece's block hashes (packed, as many as the piece has blocks) against the known piece hash.
+   * Checks a piece's block hashes (packed, as many as the piece has blocks; or with the layers above them
+   * up to the piece hash, as fillSubtree lays them out, when a disk thread computed them) against the known piece hash.
    * 'passed': they are stored (to answer block hash requests). 'failed': with the blocks whose hashes differ
    * from known block hashes, or [] when the block hashes are not known (ask a peer for them). 'unknown': the
    * piece hash itself is not known yet.
@@ -265,10 +304,18 @@ export class FileHashTree {
     const want = this.pieceHash(piece);
     if (!want) return { result: 'unknown' };
     const [first, end] = this.pieceBlocks(piece);
-    if (blocks.length !== (end - first) * HASH_SIZE) throw new RangeError(`piece ${piece} has ${end - first} blocks`);
-    const got = merkleRoot(blocks, 2 ** this.pieceHeight);
-    if (equal32(got, 0, want)) {
-      this.storeSubtree(0, first, blocks, this.pieceHeight);
+    const n = end - first;
+    const size = subtreeHashCount(n, this.pieceHeight) * HASH_SIZE;
+    let tree = blocks;
+    if (blocks.length === n * HASH_SIZE && size !== blocks.length) {
+      tree = new Uint8Array(size);
+      tree.set(blocks);
+      fillSubtree(tree, n, this.pieceHeight);
+    } else if (blocks.length !== size) {
+      throw new RangeError(`piece ${piece} has ${n} blocks`);
+    }
+    if (equal32(tree, size - HASH_SIZE, want)) {
+      this.storeLayers(0, first, tree, n, this.pieceHeight);
       return { result: 'passed' };
     }
     // A piece of one block is its own block hash: that block is the bad one.

@@ -265,6 +265,13 @@ export function v2PieceCheck(v2: V2Info, pieceLength: number): { start(piece: nu
       return {
         update(data) {
           for (let i = 0; i < data.length && fed < dataLen;) {
+            // A whole block in `data` is hashed where it is; only blocks split across reads are gathered.
+            if (fill === 0 && data.length - i >= BLOCK_SIZE && dataLen - fed >= BLOCK_SIZE) {
+              blocks.set(sha256(data.subarray(i, i + BLOCK_SIZE)), n++ * HASH_SIZE);
+              fed += BLOCK_SIZE;
+              i += BLOCK_SIZE;
+              continue;
+            }
             const take = Math.min(BLOCK_SIZE - fill, data.length - i, dataLen - fed);
             block.set(data.subarray(i, i + take), fill);
             fill += take;

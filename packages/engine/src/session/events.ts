@@ -15,6 +15,12 @@ export interface SessionEvents {
   torrent_removed: { info_hash: string; deleted_files: boolean };
   state_changed: { info_hash: string; state: TorrentState; prev_state: TorrentState };
   metadata_received: { info_hash: string; name: string };
+  /**
+   * libtorrent's torrent_update_alert: the torrent is known by another info-hash from now on (a hybrid added
+   * by its v2 hash alone, whose metadata showed its v1 hash). Every later event carries `info_hash`; the old
+   * hash, the v1 and the full v2 hash all keep naming the torrent (findTorrent, the REST routes).
+   */
+  torrent_update: { info_hash: string; old_info_hash: string; info_hashes: { v1: string; v2: string } };
   piece_finished: { info_hash: string; piece_index: number };
   hash_failed: { info_hash: string; piece_index: number };
   torrent_finished: { info_hash: string };

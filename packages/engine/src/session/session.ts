@@ -215,6 +215,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         this.emit(name, payload);
       },
       wake: (t) => this.wake(t),
+      renameTorrent: (t, from, to) => this.renameTorrent(t, from, to),
       connect: (t, host, port) => this.connectPeer(t, host, port),
       requestRechoke: () => this.scheduleRechoke(),
       downLimiter: this.downLimiter,
@@ -428,6 +429,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (p.info_hash.length === 64) magnetV2 = p.info_hash;
     } else {
       infoHash = r!.info_hash;
+      // A v2 magnet saved before its metadata: its v2 hash checks the metadata to come.
+      if (!r!.info) magnetV2 = r!.info_hash2;
       // piece layers (v2) go with the synchronous parse: the threaded one carries no v2 trees back.
       // Its own copy: the info dictionary is a view into the whole resume data, which the torrent would keep alive.
       const infoBytes = r!.info && new Uint8Array(r!.info);
@@ -443,14 +446,16 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     // libtorrent hands a torrent's dht_nodes to the session's DHT node.
     if (p.dht_nodes.length > 0) this.discovery?.addDhtNodes(p.dht_nodes);
-    const existing = this.torrentsByHash.get(infoHash);
+    // Any of its hashes finds a torrent already here: a hybrid may have come by its v1 or its v2 hash.
+    const v2 = info?.infoHashes.v2 ?? magnetV2;
+    const existing = this.torrentByAnyHash(infoHash) ?? (v2 !== undefined ? this.torrentByAnyHash(v2.slice(0, 40)) : undefined);
     if (existing) {
       if (p.flags & TORRENT_FLAGS.duplicate_is_error) {
         throw new SpritzleError('duplicate_torrent', `torrent ${infoHash} is already in the session`);
       }
       for (const peer of p.peers) existing.addKnownPeer(peer.host, peer.port);
       existing.connectToPeers();
-      return this.handles.get(infoHash)!;
+      return this.handles.get(existing.infoHash)!;
     }
     // A category's save path is where a torrent in it goes unless the add names one (relative: under the session's).
     if (p.category !== undefined && !this.categoryRegistry.get(p.category)) this.setCategory(p.category, '');
@@ -569,6 +574,17 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (direct) return direct;
     for (const t of this.v2Torrents) if (t.v2Hash !== undefined && (hash === t.v2Hash || hash === t.v2Hash.slice(0, 40))) return t;
     return undefined;
+  }
+
+  /** Files torrent `t` under hash `to` instead of `from` (see TorrentHost.renameTorrent), keeping its place in every list. */
+  private renameTorrent(t: Torrent, from: string, to: string): boolean {
+    const holder = this.torrentByAnyHash(to);
+    if ((holder && holder !== t) || this.torrentsByHash.get(from) !== t) return false;
+    renameKey(this.torrentsByHash, from, to);
+    renameKey(this.handles, from, to);
+    this.discovery?.rename(from, to);
+    this.skeyHashes.delete(t);
+    return true;
   }
 
   /** Removes a torrent; with deleteFiles its data goes too. An unknown hash is torrent_not_found. */
@@ -1224,3 +1240,10 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 }
 
+
+/** Moves `map`'s entry from key `from` to `to` in place: the map's order (the order torrents were added) stays. */
+function renameKey<V>(map: Map<string, V>, from: string, to: string): void {
+  const entries = [...map].map(([k, v]): [string, V] => [k === from ? to : k, v]);
+  map.clear();
+  for (const [k, v] of entries) map.set(k, v);
+}

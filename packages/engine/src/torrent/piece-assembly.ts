@@ -52,6 +52,9 @@ export interface AssemblyListener {
   diskError(e: Error): void;
 }
 
+/** The disk threads as the assembly uses them (without hashBlocksAndWrite, v2 pieces are hashed, then written). */
+export type AssemblyDiskIo = Pick<DiskIoThreads, 'hash' | 'hashBlocks' | 'write'> & Partial<Pick<DiskIoThreads, 'hashBlocksAndWrite'>>;
+
 /** Where the pieces go, and what to hash and write them with. */
 export interface AssemblyDeps {
   readonly info: TorrentInfo;
@@ -59,7 +62,7 @@ export interface AssemblyDeps {
   readonly picker: PiecePicker;
   readonly storage: TorrentStorage;
   /** The disk threads (hashing and writing off the event loop). */
-  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'hashBlocks' | 'write'>;
+  readonly diskIo: AssemblyDiskIo;
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   readonly counters: Counters;
 }
@@ -165,7 +168,12 @@ export class PieceAssembly {
     const at = fileAtPiece(info.v2!, index)!;
     const dataLen = Math.min(size, info.v2!.files[at.pieces.file]!.length - at.filePiece * info.pieceLength);
     this.pendingDiskBytes += size;
-    diskIo.hashBlocks(part.buf.subarray(0, dataLen)).then(
+    const want = at.pieces.tree.pieceHash(at.filePiece);
+    if (want !== undefined && diskIo.hashBlocksAndWrite !== undefined) {
+      this.verifyAndWriteV2(index, part, size, dataLen, want);
+      return;
+    }
+    diskIo.hashBlocks(part.buf.subarray(0, dataLen), at.pieces.tree.pieceHeight).then(
       (blocks) => {
         counters.inc(M.disk_num_blocks_hashed, picker.blocksInPiece(index));
         if (this.closed) {
@@ -173,6 +181,42 @@ export class PieceAssembly {
           return;
         }
         this.judgeV2(index, { part, blocks, size });
+      },
+      (e: Error) => this.jobFailed(index, part.buf, size, e),
+    );
+  }
+
+  /**
+   * A v2 piece whose hash is known: hashed and, if right, written in one disk job. Nothing is written when
+   * it is wrong; judgeV2 then names the bad blocks from the hashes the job brought back.
+   */
+  private verifyAndWriteV2(index: number, part: PartialPiece, size: number, dataLen: number, want: Uint8Array): void {
+    const { info, storage, diskIo, picker, counters, bufferPool: pool } = this.deps;
+    const at = fileAtPiece(info.v2!, index)!;
+    const buf = part.buf.subarray(0, size);
+    let tree: Uint8Array | null = null;
+    let passed = false;
+    storage.writePiece(index, buf, async (spans) => {
+      const r = await diskIo.hashBlocksAndWrite!(buf, dataLen, at.pieces.tree.pieceHeight, want, spans);
+      counters.inc(M.disk_num_blocks_hashed, picker.blocksInPiece(index));
+      tree = r.tree;
+      passed = r.passed;
+      // Not written: no file part counts as written.
+      return passed ? r.write : { ops: 0, failedSpan: 0 };
+    }).then(
+      () => {
+        if (passed) {
+          at.pieces.tree.verifyPiece(at.filePiece, tree!); // keeps the piece's hashes (compares, hashes nothing)
+          this.pendingDiskBytes -= size;
+          pool.release(part.buf);
+          this.listener.pieceVerified(index, part.contributors);
+          return;
+        }
+        if (this.closed) {
+          this.pendingDiskBytes -= size;
+          return;
+        }
+        this.judgeV2(index, { part, blocks: tree!, size });
       },
       (e: Error) => this.jobFailed(index, part.buf, size, e),
     );

@@ -13,6 +13,11 @@ import { DEFAULT_TORRENT_SHARE_LIMITS, USE_GLOBAL, validateShareLimits, type Tor
  */
 export interface ResumeData {
   info_hash: string;
+  /**
+   * BEP 52: the v2 info-hash (64 hex) when known (libtorrent's info-hash2), so that a v2 magnet saved
+   * before its metadata came still checks the metadata against it after a restart.
+   */
+  info_hash2?: string;
   name: string;
   save_path: string;
   /** torrent_flags bits. */
@@ -79,6 +84,7 @@ export function encodeResumeData(r: ResumeData): Uint8Array {
     finished_time: whole(r.finished_time),
     seeding_time: whole(r.seeding_time),
   };
+  if (r.info_hash2) d['info-hash2'] = Buffer.from(r.info_hash2, 'hex');
   if (r.info) {
     // Written raw, so it must be one sound bencoded value (it was hashed as such; this scan allocates nothing).
     checkBencode(r.info, { ...METADATA_DECODE_LIMITS, strictEnd: true });
@@ -131,7 +137,7 @@ const KNOWN_KEYS = new Set([
   'file-format', 'info-hash', 'name', 'save_path', 'flags', 'trackers', 'tracker_tiers', 'peers', 'added_time',
   'completed_time', 'total_uploaded', 'total_downloaded', 'active_time', 'finished_time', 'seeding_time', 'info-bytes',
   'piece layers', 'pieces', 'file sizes', 'file_priorities', 'first_last_piece_priority', 'renamed_files', 'category',
-  'tags', 'share_limits',
+  'tags', 'share_limits', 'info-hash2',
 ]);
 
 /** The top-level dictionary is depth 1: its values nest at most this much deeper (libtorrent's limit in all). */
@@ -244,6 +250,11 @@ export function decodeResumeData(bytes: Uint8Array): ResumeData {
     finished_time: int(r.finished_time),
     seeding_time: int(r.seeding_time),
   };
+  const ih2 = r['info-hash2'];
+  if (ih2 !== undefined) {
+    if (!(ih2 instanceof Uint8Array) || ih2.length !== 32) bad('info-hash2 is not 32 bytes');
+    out.info_hash2 = Buffer.from(ih2).toString('hex');
+  }
   const info = r['info-bytes'];
   if (info !== undefined) {
     if (!(info instanceof Uint8Array)) bad('info-bytes is not a string');

@@ -56,7 +56,11 @@ export class TorrentHandle {
   /** @internal Handles come from Session.addTorrent, torrents() and findTorrent(). */
   constructor(private readonly session: TorrentRegistry, private readonly torrentRef: TorrentControl) {}
 
-  /** The v1 info-hash, 40 lower-case hex digits. */
+  /**
+   * The info-hash it is known by, 40 lower-case hex digits: v1, or the truncated v2 of a v2-only torrent
+   * (libtorrent's get_best()). A hybrid added by its v2 hash alone takes its v1 hash once the metadata
+   * arrives (the torrent_update event); its earlier hash still finds it.
+   */
   get infoHash(): string {
     return this.torrentRef.infoHash;
   }
@@ -111,7 +115,7 @@ export class TorrentHandle {
    * ```
    */
   waitFor(condition: TorrentCondition, options: { signal?: AbortSignal } = {}): Promise<TorrentStatus> {
-    const hash = this.infoHash;
+    // this.infoHash, read at each event: a hybrid from a btmh magnet changes it once (torrent_update).
     const { signal } = options;
     return new Promise<TorrentStatus>((resolve, reject) => {
       const stop = (): void => {
@@ -128,20 +132,20 @@ export class TorrentHandle {
         fail(signal!.reason);
       }
       const onError = (e: { info_hash: string; error: string }): void => {
-        if (e.info_hash === hash) fail(new SpritzleError('invalid_state', `torrent ${hash} stopped with an error: ${e.error}`));
+        if (e.info_hash === this.infoHash) fail(new SpritzleError('invalid_state', `torrent ${this.infoHash} stopped with an error: ${e.error}`));
       };
       const onRemoved = (e: { info_hash: string }): void => {
-        if (e.info_hash === hash) fail(new SpritzleError('torrent_not_found', `torrent ${hash} was removed from the session`));
+        if (e.info_hash === this.infoHash) fail(new SpritzleError('torrent_not_found', `torrent ${this.infoHash} was removed from the session`));
       };
       const check = (e?: { info_hash: string }): void => {
-        if (e && e.info_hash !== hash) return;
-        if (!this.isValid()) return onRemoved({ info_hash: hash });
+        if (e && e.info_hash !== this.infoHash) return;
+        if (!this.isValid()) return onRemoved({ info_hash: this.infoHash });
         const st = this.status();
         if (holds(st, condition)) {
           stop();
           resolve(st);
         } else if (st.error !== '') {
-          onError({ info_hash: hash, error: st.error });
+          onError({ info_hash: this.infoHash, error: st.error });
         }
       };
       if (signal?.aborted) return reject(signal.reason);

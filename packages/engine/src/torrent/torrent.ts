@@ -28,7 +28,7 @@ import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discover
 import { PeerList } from './peer-list.js';
 import { BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock, type RequestTorrent } from './requests.js';
 import { BLOCK_SIZE } from '../block-size.js';
-import { MAX_PENDING_DISK_BYTES, PieceAssembly, type AssemblyListener, type Contributor } from './piece-assembly.js';
+import { MAX_PENDING_DISK_BYTES, PieceAssembly, type AssemblyDiskIo, type AssemblyListener, type Contributor } from './piece-assembly.js';
 import { WebSeed, WebSeeds, type WebSeedInfo, type WebSeedTorrent } from './web-seeds.js';
 import type { WebSeedFile } from '../discovery/web-seed.js';
 import { Uploads, type UploadTorrent } from './uploads.js';
@@ -47,7 +47,7 @@ export interface TorrentHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
   /** The disk threads: pieces are hashed and written off the event loop. */
-  readonly diskIo: Pick<DiskIoThreads, 'hash' | 'hashBlocks' | 'write'>;
+  readonly diskIo: AssemblyDiskIo;
   /** Piece buffers (shared memory the disk threads read). */
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   /** Pieces read whole for uploads, session-wide (without it, each torrent keeps its own). */
@@ -55,6 +55,13 @@ export interface TorrentHost {
   readonly peerId: Uint8Array;
   readonly listenPort: number;
   emit<K extends keyof SessionEvents & string>(name: K, payload: SessionEvents[K]): void;
+  /**
+   * The torrent is to be known by `to` instead of `from` (a hybrid found by its v2 hash alone learns its v1
+   * hash from the metadata): the session files it under `to`, still finds it by its other hashes, and returns
+   * false, changing nothing, when another torrent of the session holds `to` already. Without it (tests), the
+   * torrent renames itself alone.
+   */
+  renameTorrent?(torrent: Torrent, from: string, to: string): boolean;
   /** Dial a peer for this torrent; the session calls attachPeer once the handshake checks out. */
   connect(torrent: Torrent, host: string, port: number): void;
   /** Ask for a rechoke soon (a peer became interested, a slot opened). */
@@ -84,8 +91,9 @@ export interface TorrentHost {
  * the decisions themselves live in those and in the piece picker.
  */
 export class Torrent implements DiscoveryTorrent, TorrentControl {
-  readonly infoHash: string;
-  readonly infoHashBytes: Uint8Array;
+  /** libtorrent's info_hashes.get_best(): v1, else the truncated v2; a btmh magnet's hybrid changes it once (adoptInfoHash). */
+  private hashHex: string;
+  private hashBytes: Uint8Array;
   info: TorrentInfo | null = null;
   savePath: string;
   flags: number;
@@ -162,6 +170,15 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   private pad: PadBytes | null = null;
   /** Blocks into pieces, hashed and written; once the metadata is known. */
   private assembly: PieceAssembly | null = null;
+  /** The hash the torrent is known by (40 hex): its v1 hash, or the truncated v2 of a v2-only torrent. */
+  get infoHash(): string {
+    return this.hashHex;
+  }
+
+  get infoHashBytes(): Uint8Array {
+    return this.hashBytes;
+  }
+
   /** The v2 info-hash (64 hex) of a v2 or hybrid torrent: from its metadata, or a magnet's btmh before it. */
   get v2Hash(): string | undefined {
     return this.info ? this.info.infoHashes.v2 : this.magnetV2Hash;
@@ -257,11 +274,11 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   };
 
   private static readonly WebSeedsView = class implements WebSeedTorrent {
-    readonly infoHash: Uint8Array;
+    /** Read at each request: a hybrid added by a btmh magnet changes its hash when the metadata arrives. */
+    get infoHash(): Uint8Array { return this.t.infoHashBytes; }
     readonly files: readonly WebSeedFile[];
     readonly pieceLength: number;
     constructor(private readonly t: Torrent, readonly picker: PiecePicker, info: TorrentInfo) {
-      this.infoHash = t.infoHashBytes;
       this.files = info.files;
       this.pieceLength = info.pieceLength;
     }
@@ -283,6 +300,16 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     diskError(e: Error): void { this.t.setError(e); }
   };
 
+  /**
+   * Not from Buffer's shared pool: a 20-byte slice kept for the torrent's life would pin a whole 8 KB slab
+   * of it (with 50,000 torrents restored, about 1 KB each).
+   */
+  private static hashBytesOf(hex: string): Uint8Array {
+    const b = Buffer.alloc(20);
+    b.set(Buffer.from(hex, 'hex'));
+    return b;
+  }
+
   /** The web seeds, made on the first one (the metadata is known). */
   private webSeedsOf(info: TorrentInfo): WebSeeds {
     return (this.webSeeds ??= new WebSeeds(new Torrent.WebSeedsView(this, this.picker!, info), { maxRedirects: 5, timeoutMs: 30_000 }));
@@ -296,11 +323,8 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     readonly torrentBytes: Uint8Array | null,
     readonly displayName: string,
   ) {
-    this.infoHash = infoHash;
-    // Not from Buffer's shared pool: a 20-byte slice kept for the torrent's life would pin a whole 8 KB slab
-    // of it (with 50,000 torrents restored, about 1 KB each).
-    this.infoHashBytes = Buffer.alloc(20);
-    this.infoHashBytes.set(Buffer.from(infoHash, 'hex'));
+    this.hashHex = infoHash;
+    this.hashBytes = Torrent.hashBytesOf(infoHash);
     // The jobs see the torrent through small interfaces, not through the class.
     this.uploads = new Uploads(new Torrent.UploadsView(this), host);
     this.metadata = new MetadataExchange(new Torrent.MetadataView(this));
@@ -624,6 +648,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const info = this.info;
     const r: ResumeData = {
       info_hash: this.infoHash,
+      ...(this.v2Hash !== undefined ? { info_hash2: this.v2Hash } : {}),
       name: this.name,
       save_path: this.savePath,
       flags: this.flags,
@@ -1142,6 +1167,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     try {
       // A hybrid's metadata may come from a v2 swarm (a btmh magnet) or a v1 one: either hash names it.
       if (!matchesInfoHash(info.infoHashes, this.infoHash)) throw new Error('metadata does not match the info-hash');
+      if (!this.adoptInfoHash(info)) return;
       this.metadata.done();
       this.setMetadata(info);
       this.discovery?.metadataReceived(info.announce);
@@ -1160,6 +1186,28 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     } catch (e) {
       this.host.emit('torrent_error', { info_hash: this.infoHash, error: `bad metadata from a peer: ${(e as Error).message}` });
     }
+  }
+
+  /**
+   * A hybrid added by its v2 hash alone (a btmh-only magnet) is known by its truncated v2 hash until the
+   * metadata shows its v1 hash; then it is known by that one, as libtorrent's get_best() says, and enters the
+   * v1 swarm too (libtorrent's torrent_update_alert). The old hash keeps naming it. False: another torrent of
+   * the session holds the v1 hash already, and this one stops with duplicate_torrent.
+   */
+  private adoptInfoHash(info: TorrentInfo): boolean {
+    const from = this.hashHex;
+    const to = info.infoHash;
+    if (to === from) return true;
+    if (this.host.renameTorrent?.(this, from, to) === false) {
+      this.setError(new SpritzleError('duplicate_torrent', `its metadata shows v1 info-hash ${to}, a torrent already in the session (remove one of the two)`));
+      return false;
+    }
+    this.hashHex = to;
+    this.hashBytes = Torrent.hashBytesOf(to);
+    this.needSaveResume = true;
+    this.host.emit('torrent_update', { info_hash: to, old_info_hash: from, info_hashes: { v1: info.infoHashes.v1 ?? '', v2: info.infoHashes.v2 ?? '' } });
+    this.discovery?.infoHashChanged();
+    return true;
   }
 
   // ---------------------------------------------------------------- periodic work

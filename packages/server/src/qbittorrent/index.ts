@@ -164,6 +164,7 @@ export function qbittorrentRouter(ctx: QbContext): Router {
   // A row is rebuilt only when its status object changed: the listings reuse the rest.
   const rowCache = new Map<string, { status: TorrentStatus; queueing: boolean; row: QbTorrent }>();
   session.on('torrent_removed', ({ info_hash }) => rowCache.delete(info_hash));
+  session.on('torrent_update', ({ old_info_hash }) => rowCache.delete(old_info_hash));
   const row = (h: TorrentHandle, s: TorrentStatus, queueing = queueingOn(session.settings())): QbTorrent => {
     const c = rowCache.get(s.info_hash);
     if (c !== undefined && c.status === s && c.queueing === queueing) return c.row;

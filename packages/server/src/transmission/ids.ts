@@ -25,6 +25,15 @@ export class TorrentIds {
     return this.byId.get(id);
   }
 
+  /** The torrent is known by another hash now (the engine's torrent_update): it keeps its id. */
+  rename(from: string, to: string): void {
+    const id = this.byHash.get(from);
+    if (id === undefined || this.byHash.has(to)) return;
+    this.byHash.delete(from);
+    this.byHash.set(to, id);
+    this.byId.set(id, to);
+  }
+
   forget(hash: string): void {
     const id = this.byHash.get(hash);
     if (id === undefined) return;

@@ -110,6 +110,10 @@ export function transmissionRouter(ctx: TrContext): Router {
   const infos = new Map<string, TorrentInfo>();
   for (const h of session.torrents()) ids.idOf(h.infoHash);
   session.on('torrent_added', ({ info_hash }) => ids.idOf(info_hash));
+  session.on('torrent_update', ({ info_hash, old_info_hash }) => {
+    ids.rename(old_info_hash, info_hash);
+    infos.delete(old_info_hash);
+  });
   session.on('torrent_removed', ({ info_hash }) => {
     ids.forget(info_hash);
     infos.delete(info_hash);
