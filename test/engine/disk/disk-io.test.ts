@@ -115,14 +115,26 @@ describe('DiskIoThreads', () => {
     expect(r.failedSpan).toBe(0);
   });
 
-  (process.platform === 'linux' ? it : it.skip)('runs at a lower priority than the thread that called it', async () => {
-    await hasher.hash(new DiskBufferPool().alloc(1)); // the worker has started and reniced itself
-    const niceOf = (tid: string): number => {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    };
-    expect(niceOf(String(process.pid))).toBe(0);
-    expect(readdirSync('/proc/self/task').map(niceOf)).toContain(DISK_THREAD_NICE);
+  const niceOf = (tid: string): number => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  };
+
+  (process.platform === 'linux' ? it : it.skip)('runs at the priority of the thread that started it by default', async () => {
+    await hasher.hash(new DiskBufferPool().alloc(1)); // the worker has started
+    expect(DISK_THREAD_NICE).toBe(0);
+    expect(new Set(readdirSync('/proc/self/task').map(niceOf))).toEqual(new Set([0]));
+  });
+
+  (process.platform === 'linux' ? it : it.skip)('lowers its own priority only, when given a nice value', async () => {
+    const low = new DiskIoThreads(1, 5);
+    try {
+      await low.hash(new DiskBufferPool().alloc(1)); // the worker has started and reniced itself
+      expect(niceOf(String(process.pid))).toBe(0);
+      expect(readdirSync('/proc/self/task').map(niceOf)).toContain(5);
+    } finally {
+      await low.close();
+    }
   });
 
   it('when a thread dies, fails only its own jobs and carries on with a new thread', async () => {

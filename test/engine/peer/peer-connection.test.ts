@@ -209,6 +209,34 @@ describe('PeerConnection writing', () => {
     expect(t.corked).toBe(0);
   });
 
+  it('gives every block its own header, intact while a queue still holds it (headers come from a shared slab)', () => {
+    /** Keeps what it is given without copying, as a socket's write queue does until the bytes leave. */
+    class QueueingTransport extends FakeTransport {
+      readonly held: Uint8Array[] = [];
+      override write(data: Uint8Array, flushed?: () => void): void {
+        this.held.push(data);
+        super.write(data, flushed);
+      }
+    }
+    const t = new QueueingTransport();
+    const peer = new PeerConnection(t, 'outgoing', new Counters());
+    peer.listener = listener([]);
+    peer.sendHandshake(new Uint8Array(20), new Uint8Array(20));
+    t.feed(Uint8Array.from(handshake(true)));
+    peer.unchoke(Date.now(), false);
+    const data = Uint8Array.of(9, 9, 9, 9);
+    const blocks = 10_000; // more headers than one slab holds, in rounds below the peer's request limit
+    for (let round = 0; round < blocks / 1000; round++) {
+      const requests: number[] = [];
+      for (let i = round * 1000; i < (round + 1) * 1000; i++) requests.push(...msg(6, ...u32(i), ...u32(4 * i), ...u32(4)));
+      t.feed(Uint8Array.from(requests));
+      for (let i = round * 1000; i < (round + 1) * 1000; i++) expect(peer.sendBlock(i, 4 * i, data)).toBe(true);
+    }
+    const headers = t.held.filter((w) => w.length === 13);
+    expect(headers.length).toBe(blocks);
+    headers.forEach((h, i) => expect([...h]).toEqual(msg(7, ...u32(i), ...u32(4 * i)).map((b, j) => (j === 3 ? b + 4 : b))));
+  });
+
   it('with the fast extension, rejects the pending requests when it chokes the peer', () => {
     const { peer, t } = connection();
     peer.sendHandshake(new Uint8Array(20), new Uint8Array(20));

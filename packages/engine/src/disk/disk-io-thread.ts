@@ -12,12 +12,14 @@ import type { DiskJob, DiskReply } from './disk-worker.js';
  * in shared memory (DiskBufferPool): workers read them in place, nothing is copied or transferred, and a
  * buffer must not change until its job is back.
  *
- * On Linux the workers lower their own scheduling priority (nice DISK_THREAD_NICE, the thread only, as
- * libtorrent's low_prio_disk did): when the CPUs are busy, the network/API thread runs first and the disk
- * work catches up in the gaps; the torrent's back-pressure on pending disk bytes keeps it from falling
- * behind for long.
+ * The workers run at the process's priority by default (DISK_THREAD_NICE; a `nice` given to the
+ * constructor lowers theirs, the thread only, on Linux). They were niced 10 once (libtorrent's old
+ * low_prio_disk), but a niced disk thread gets ~10% of a core whenever anything else is runnable (the
+ * seed on the same machine, other processes): it fell behind, the back-pressure on pending disk bytes
+ * stopped our requests tens of thousands of times per 2 GiB, and the download slowed and cost more CPU
+ * per GiB (bench/download-vs-libtorrent.mjs, interleaved: 2 GiB 235 -> 287 MiB/s, 3.79 -> 2.88 CPU-s/GiB).
  */
-export const DISK_THREAD_NICE = 10;
+export const DISK_THREAD_NICE = 0;
 
 /**
  * A worker's compiled file `name` (e.g. 'disk-worker.js'): beside the module at `moduleUrl` in dist/ and in

@@ -2,7 +2,7 @@ import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
 import {
   WireDecoder, WireError, MSG, KEEP_ALIVE, encodeHandshake, encodeSimple,
-  encodeBlockRef, encodeBitfield, encodePieceHeader, encodeExtended, encodeHashMessage, writeIndex, writeBlockRef,
+  encodeBlockRef, encodeBitfield, encodeExtended, encodeHashMessage, writeIndex, writeBlockRef,
   type BufferBudget, type Handshake, type WireHandler,
 } from '../wire/codec.js';
 import { ExtensionRegistry, type ExtensionWire, type WireExtensionCtor } from '../wire/extensions.js';
@@ -19,6 +19,31 @@ const KEEP_ALIVE_MS = 60_000;
 const MAX_PEER_REQUESTS = 2000;
 
 let nextPeerId = 1;
+
+/**
+ * Piece message headers (13 bytes each) are cut from a slab shared by every connection instead of allocated
+ * per block. A header stays referenced by its socket's write queue until it is written, so a slab is never
+ * written twice: a full one is left to the GC (with the last header it holds) and a fresh one takes over.
+ * Buffers, not Uint8Arrays: a stream write wraps a Uint8Array in a new Buffer first.
+ */
+const HEADER_SLAB_BYTES = 13 * 4096;
+let headerSlab = Buffer.allocUnsafeSlow(HEADER_SLAB_BYTES);
+let headerAt = 0;
+
+/** A piece message's header (length, id, index, offset) for a block of `length` bytes, from the slab. */
+function pieceHeader(index: number, offset: number, length: number): Buffer {
+  if (headerAt + 13 > HEADER_SLAB_BYTES) {
+    headerSlab = Buffer.allocUnsafeSlow(HEADER_SLAB_BYTES);
+    headerAt = 0;
+  }
+  const h = headerSlab.subarray(headerAt, headerAt + 13);
+  headerAt += 13;
+  h.writeUInt32BE(9 + length, 0);
+  h[4] = MSG.piece;
+  h.writeUInt32BE(index, 5);
+  h.writeUInt32BE(offset, 9);
+  return h;
+}
 
 export type Direction = 'incoming' | 'outgoing';
 
@@ -681,9 +706,9 @@ export class PeerConnection implements ExtensionWire, WireHandler, TransportSink
     this.flushBatch();
     const t = this.transport;
     t.cork();
-    this.send(encodePieceHeader(index, offset, block.length));
     const now = Date.now();
     this.lastSentAt = now;
+    t.write(pieceHeader(index, offset, block.length));
     t.write(block, this.blockFlushed);
     t.uncork();
     this.accountUpload(block.length, now);
