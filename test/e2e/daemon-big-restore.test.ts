@@ -15,7 +15,7 @@ const newSession = sessionsForThisFile();
 const quiet = { warn: () => undefined, error: () => undefined };
 
 describe(`a daemon start with a ${MAX_FILES}-file torrent in its state (issue 9)`, () => {
-  it('brings it back from the metadata in its unusable resume data without blocking the event loop for half a synchronous parse', async () => {
+  it('brings it back from the metadata in its unusable resume data without blocking the event loop for most of a synchronous parse', async () => {
     const torrent = manyFilesTorrent(MAX_FILES);
     const info = torrent.subarray('d4:info'.length, torrent.length - 1);
     const hash = createHash('sha1').update(info).digest('hex');
@@ -40,6 +40,8 @@ describe(`a daemon start with a ${MAX_FILES}-file torrent in its state (issue 9)
     expect(h.status().error).toMatch(/save path/);
     expect(h.files()).toHaveLength(MAX_FILES);
     // Relative to the synchronous parse on the same machine in the same test (the machine is shared and loaded).
-    expect(longestMs).toBeLessThan(syncMs / 2);
+    // The old code ran that whole parse on this thread (its longest block was 1.1-1.5x the parse); the bound sits
+    // well below that yet clear of the restore's other work on a loaded 2-core machine (0.35-0.6x measured).
+    expect(longestMs).toBeLessThan(syncMs * 0.8);
   });
 });
