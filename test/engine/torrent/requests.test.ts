@@ -9,7 +9,7 @@ import { fakePeer, sentRequests, wire } from '../../helpers/memory-torrent.js';
 import type { FakeTransport } from '../../helpers/fake-transport.js';
 
 /** A torrent of `numPieces` pieces of two blocks, its picker and requests, and peers that have everything. */
-function setup(numPieces = 4, pieceLength = 2 * BLOCK, downRate = 0) {
+function setup(numPieces = 4, pieceLength = 2 * BLOCK, downRate = 0, tcpClassRate = 0) {
   const counters = new Counters();
   const picker = new PiecePicker(numPieces, pieceLength, numPieces * pieceLength, BLOCK, 1);
   const peers = new Set<PeerConnection>();
@@ -18,7 +18,7 @@ function setup(numPieces = 4, pieceLength = 2 * BLOCK, downRate = 0) {
     paused: false, sequential: false, diskBacklogged: false, peers, limiterWake: () => void wakes++,
   };
   const limiter = new RateLimiter(downRate);
-  const requests = new BlockRequests(torrent, picker, counters, limiter, new RateLimiter());
+  const requests = new BlockRequests(torrent, picker, counters, limiter, new RateLimiter(), new RateLimiter(tcpClassRate));
   let port = 7000;
   /** A seed that unchoked us, and we are interested in it. */
   const seed = (): { peer: PeerConnection; transport: FakeTransport } => {
@@ -130,6 +130,20 @@ describe('BlockRequests', () => {
     // The limiter's clock is held where it started (no refill): a full bucket of two blocks.
     const start = Date.now();
     const { requests, seed, wakes } = setup(8, 2 * BLOCK, 2 * BLOCK);
+    const { peer } = seed();
+    peer.queueTarget = 8;
+    requests.request(peer, start);
+    expect(peer.outstanding.size).toBe(2);
+    requests.abortAll(peer, false);
+    requests.request(peer, start);
+    expect(peer.outstanding.size).toBe(0);
+    expect(requests.throttled).toBe(true);
+    expect(wakes()).toBe(1);
+  });
+
+  it('asks a TCP peer for what the TCP peer class download limit allows (mixed_mode_algorithm), then waits', () => {
+    const start = Date.now();
+    const { requests, seed, wakes } = setup(8, 2 * BLOCK, 0, 2 * BLOCK);
     const { peer } = seed();
     peer.queueTarget = 8;
     requests.request(peer, start);

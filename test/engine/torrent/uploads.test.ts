@@ -10,16 +10,18 @@ import { MemoryStorage } from '../../../packages/engine/src/storage/memory-stora
 import { BLOCK_SIZE as BLOCK } from '../../../packages/engine/src/block-size.js';
 import { Uploads } from '../../../packages/engine/src/torrent/uploads.js';
 import { testData } from '../../helpers/memory-torrent.js';
+import type { Transport } from '../../../packages/engine/src/transport/transport.js';
+import { FakeNet, connectPair } from '../transport/utp/fake-net.js';
 
 const PIECE = 4 * BLOCK;
 
 /** A peer that takes every block it is given (our own stand-in: Uploads sees a peer through these members). */
-function stubPeer() {
+function stubPeer(transport: Pick<Transport, 'writeQueued'> = { writeQueued: 0 }) {
   const sent: [number, number, Uint8Array][] = [];
   const refused: [number, number, number][] = [];
   const peer = {
     closed: false, amChoking: false, peerRequestCount: 0, uploadReading: 0, uploadRate: 0, drained: null,
-    transport: { writeQueued: 0 },
+    transport,
     sendBlock: (index: number, offset: number, block: Uint8Array) => { sent.push([index, offset, Uint8Array.from(block)]); return true; },
     refuseRequest: (index: number, offset: number, length: number) => { refused.push([index, offset, length]); },
     protocolError: () => undefined,
@@ -29,7 +31,7 @@ function stubPeer() {
 }
 
 /** A seed of five pieces of four blocks in memory storage, serving through `cache`. */
-function seed(cache = new ReadCache()) {
+function seed(cache = new ReadCache(), tcpUpLimiter?: RateLimiter) {
   const data = testData(5 * PIECE);
   const layout = new FileLayout([{ path: 'data.bin', length: data.length }], PIECE);
   const storage = new MemoryStorage(layout);
@@ -40,7 +42,7 @@ function seed(cache = new ReadCache()) {
     layout, storage, closed: false,
     uploaded: () => undefined,
     readFailed: (e) => errors.push(e),
-  }, { counters: new Counters(), settings: DEFAULT_SETTINGS, upLimiter: new RateLimiter(), limiterWake: () => undefined, readCache: cache });
+  }, { counters: new Counters(), settings: DEFAULT_SETTINGS, upLimiter: new RateLimiter(), tcpUpLimiter, limiterWake: () => undefined, readCache: cache });
   return { data, storage, uploads, errors };
 }
 
@@ -101,5 +103,38 @@ describe('ReadCache', () => {
     expect(cache.size).toBe(PIECE);
     uploads.close();
     expect(cache.size).toBe(0);
+  });
+});
+
+// mixed_mode_algorithm's TCP peer class (libtorrent's m_tcp_peer_class): TCP peers' blocks pass its limit too.
+describe('Uploads under the TCP peer class limit', () => {
+  /** A uTP connection (from a fake network) for a stub peer's transport. */
+  const utpTransport = () => {
+    const net = new FakeNet();
+    return connectPair(net, net.host('10.0.0.1'), net.host('10.0.0.2')).client;
+  };
+
+  it('holds a request from a TCP peer while one from a uTP peer is served', async () => {
+    const tcpClass = new RateLimiter(1);
+    const { uploads } = seed(undefined, tcpClass);
+    const tcp = stubPeer();
+    const utp = stubPeer(utpTransport());
+    uploads.request(tcp.peer, 0, 0, BLOCK);
+    uploads.request(utp.peer, 1, 0, BLOCK);
+    await settle();
+    expect(tcp.sent).toHaveLength(0);
+    expect(utp.sent).toHaveLength(1);
+    expect(uploads.queued()).toEqual({ requests: 1, bytes: BLOCK });
+  });
+
+  it('serves the held TCP request once the class is unlimited again', async () => {
+    const tcpClass = new RateLimiter(1);
+    const { uploads } = seed(undefined, tcpClass);
+    const tcp = stubPeer();
+    uploads.request(tcp.peer, 0, 0, BLOCK);
+    tcpClass.setRate(0);
+    expect(uploads.limiterTick()).toBe(false);
+    await settle();
+    expect(tcp.sent).toHaveLength(1);
   });
 });

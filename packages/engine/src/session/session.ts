@@ -25,6 +25,7 @@ import { parseTorrentFileOffThread, parseInfoDictOffThread } from '../metainfo/p
 import { parseMagnet, selectedFilePriorities, type FileRange } from '../metainfo/magnet.js';
 import { SpritzleError, errnoCode } from '../errors.js';
 import { RateLimiter } from '../algo/bandwidth.js';
+import { TcpPeerClass } from './tcp-peer-class.js';
 import type { DiscoveryOptions, SessionDiscovery } from '../discovery/types.js';
 import type { SharedUdp } from '../discovery/dht-socket.js';
 import { Discovery } from '../discovery/discovery.js';
@@ -175,6 +176,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly host: TorrentHost;
   private readonly downLimiter = new RateLimiter();
   private readonly upLimiter = new RateLimiter();
+  /** @internal TCP peers' own limits (mixed_mode_algorithm), set each tick; read by tests. */
+  readonly tcpClass = new TcpPeerClass();
   private limiterTimer: NodeJS.Timeout | null = null;
   /** Trackers, DHT, PEX and LSD (the discovery layer); null runs without any. @internal */
   discovery: SessionDiscovery | null = null;
@@ -220,6 +223,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       requestRechoke: () => this.scheduleRechoke(),
       downLimiter: this.downLimiter,
       upLimiter: this.upLimiter,
+      tcpDownLimiter: this.tcpClass.down,
+      tcpUpLimiter: this.tcpClass.up,
       limiterWake: () => this.limiterWake(),
       openStorage: (savePath, layout) => new Storage({ savePath, layout, pool: this.filePool }),
       outOfDescriptors: (t) => {
@@ -1078,6 +1083,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       renumberFrom = Math.min(renumberFrom, this.syncQueue(t));
     }
     if (renumberFrom !== Number.POSITIVE_INFINITY) this.refreshQueuePositions(renumberFrom);
+    if (this.tcpClass.update(this.settingsValue.mixed_mode_algorithm, this.ticking, now)) this.limiterWake();
     if (reached) for (const [t, limit] of reached) this.onShareLimit(t, limit);
     this.autoManage();
     if (this.hasListeners('state_update')) this.postTorrentUpdates();

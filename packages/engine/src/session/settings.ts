@@ -66,7 +66,11 @@ export interface SessionSettings {
   enable_incoming_utp: boolean;
   enable_outgoing_tcp: boolean;
   enable_incoming_tcp: boolean;
-  /** 0 prefer_tcp, 1 peer_proportional (libtorrent's values); accepted, not yet applied to the rate limiters. */
+  /**
+   * How TCP peers share bandwidth with uTP peers (libtorrent's values): 0 prefer_tcp, TCP peers are not held
+   * back; 1 peer_proportional, while uTP peers have requests pending, TCP peers are limited each second to
+   * their share by count of the session's current rate (at least 5,000 B/s up, 30,000 B/s down).
+   */
   mixed_mode_algorithm: number;
   /** uTP's target queuing delay, ms (LEDBAT). */
   utp_target_delay: number;

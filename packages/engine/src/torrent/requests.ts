@@ -1,10 +1,11 @@
 import type { PickReason, PickerCounters, PiecePicker } from '../algo/piece-picker.js';
-import type { RateLimiter } from '../algo/bandwidth.js';
+import { RateLimiter } from '../algo/bandwidth.js';
 import type { Counters } from '../stats/counters.js';
 import { M } from '../stats/counters.js';
 import { PieceDeadlines, isFastPeer, pickTimeCritical, type DeadlineOwner } from '../algo/piece-deadlines.js';
 import type { PeerConnection } from '../peer/peer-connection.js';
 import { BLOCK_SIZE } from '../block-size.js';
+import { isUtp } from '../transport/utp/connection.js';
 
 /** accept(): the block was not ours to use and the peer is being disconnected. */
 export const BLOCK_DROPPED = -1;
@@ -80,6 +81,8 @@ export class BlockRequests {
     private readonly counters: Counters,
     private readonly limiter: RateLimiter,
     private readonly sessionLimiter: RateLimiter,
+    /** The TCP peer class's download limit (mixed_mode_algorithm): a TCP peer's requests pass it too. */
+    private readonly tcpLimiter: RateLimiter = new RateLimiter(),
   ) {
     this.synced = { ...picker.counters };
   }
@@ -147,12 +150,15 @@ export class BlockRequests {
     const firstRoom = critical ? Math.min(this.picker.blocksPerPiece, criticalShare) : 0;
     // Refill in batches of an eighth of the queue: fewer picker calls, the pipe stays full.
     if (criticalRoom <= 0 && firstRoom <= 0 && (want <= 0 || (want < peer.queueTarget >> 3 && peer.outstanding.size > 0))) return;
-    const limited = this.limiter.limited || this.sessionLimiter.limited;
+    const tcpLimited = this.tcpLimiter.limited && !isUtp(peer.transport);
+    const limited = this.limiter.limited || this.sessionLimiter.limited || tcpLimited;
     let allowed = Infinity;
     if (limited) {
       // Bandwidth is spent when a block is requested (libtorrent limits the socket; the effect is the same).
       now ??= Date.now();
-      allowed = Math.floor(Math.min(this.limiter.available(now), this.sessionLimiter.available(now)) / BLOCK_SIZE);
+      let available = Math.min(this.limiter.available(now), this.sessionLimiter.available(now));
+      if (tcpLimited) available = Math.min(available, this.tcpLimiter.available(now));
+      allowed = Math.floor(available / BLOCK_SIZE);
       if (allowed <= 0) {
         this.throttled = true;
         this.torrent.limiterWake();
@@ -182,6 +188,7 @@ export class BlockRequests {
     if (limited) {
       this.limiter.consume(n * BLOCK_SIZE);
       this.sessionLimiter.consume(n * BLOCK_SIZE);
+      if (tcpLimited) this.tcpLimiter.consume(n * BLOCK_SIZE);
     }
     const bpp = picker.blocksPerPiece;
     for (let i = 0; i < n; i++) {

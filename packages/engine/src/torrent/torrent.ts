@@ -69,6 +69,9 @@ export interface TorrentHost {
   /** Session-wide bandwidth limits (download_rate_limit / upload_rate_limit). */
   readonly downLimiter: RateLimiter;
   readonly upLimiter: RateLimiter;
+  /** The TCP peer class's limits (mixed_mode_algorithm), which TCP peers pass besides those; none in tests. */
+  readonly tcpDownLimiter?: RateLimiter;
+  readonly tcpUpLimiter?: RateLimiter;
   /** A torrent has work waiting for bandwidth: make sure the limiter clock runs. */
   limiterWake(): void;
   /** Opens the torrent's piece storage (the file system in the session; memory in tests). */
@@ -468,7 +471,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
     const pad = new PadBytes(layout);
     this.pad = pad.total > 0 ? pad : null;
-    this.requests = new BlockRequests(new Torrent.RequestsView(this), picker, host.counters, this.downLimiter, host.downLimiter);
+    this.requests = new BlockRequests(new Torrent.RequestsView(this), picker, host.counters, this.downLimiter, host.downLimiter, host.tcpDownLimiter);
     this.assembly = new PieceAssembly(
       { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters },
       new Torrent.AssemblyView(this),

@@ -9,6 +9,7 @@ import type { PeerConnection } from '../peer/peer-connection.js';
 import { MAX_REQUEST_LENGTH } from '../wire/codec.js';
 import { ReadCache } from '../disk/read-cache.js';
 import { BLOCK_SIZE } from '../block-size.js';
+import { isUtp } from '../transport/utp/connection.js';
 
 /**
  * Bytes queued to send to one peer, and apart from them bytes being read from disk for it, above which its
@@ -43,6 +44,8 @@ export interface UploadHost {
   readonly counters: Counters;
   readonly settings: Readonly<SessionSettings>;
   readonly upLimiter: RateLimiter;
+  /** The TCP peer class's upload limit (mixed_mode_algorithm): TCP peers' blocks pass it too; none in tests. */
+  readonly tcpUpLimiter?: RateLimiter;
   limiterWake(): void;
   /** The session's read cache; without one (tests) the torrent keeps one of its own. */
   readonly readCache?: ReadCache;
@@ -50,14 +53,19 @@ export interface UploadHost {
 
 /**
  * Serving the peers' requests: checked (libtorrent's rules for invalid requests), held for upload
- * bandwidth (this torrent's limit and the session's), and held while the peer's send queue is past the
- * watermark; then read from storage and sent.
+ * bandwidth (this torrent's limit and the session's, and for TCP peers the TCP class's), and held while the
+ * peer's send queue is past the watermark; then read from storage and sent.
  */
 export class Uploads {
   /** This torrent's upload_limit. */
   readonly limiter = new RateLimiter();
-  /** Requests waiting for upload bandwidth. */
+  /**
+   * Requests waiting for upload bandwidth: uTP peers' and TCP peers' apart, so that TCP peers held by their
+   * class's limit do not hold up uTP peers behind them (a peer's requests stay in order within its queue).
+   */
   private readonly queue: QueuedUpload[] = [];
+  private readonly tcpQueue: QueuedUpload[] = [];
+  private readonly tcpLimiter: RateLimiter;
   /** Requests waiting for their peer's send queue to drain (see serve). */
   private readonly sendWaiting = new Map<PeerConnection, QueuedUpload[]>();
 
@@ -65,6 +73,7 @@ export class Uploads {
 
   constructor(private readonly torrent: UploadTorrent, private readonly host: UploadHost) {
     this.cache = host.readCache ?? new ReadCache();
+    this.tcpLimiter = host.tcpUpLimiter ?? new RateLimiter();
   }
 
   /** The torrent closed: its pieces leave the read cache. */
@@ -100,21 +109,32 @@ export class Uploads {
       return;
     }
     c.inc(M.peer_piece_requests);
-    if (this.queue.length > 0 || !this.allowed(length)) {
-      this.queue.push({ peer, index, offset, length });
+    const waiting = this.queue.length > 0 || this.tcpQueue.length > 0;
+    if (!waiting && !this.limiter.limited && !this.host.upLimiter.limited && !this.tcpLimiter.limited) {
+      this.serve(peer, index, offset, length);
+      return;
+    }
+    const tcp = !isUtp(peer.transport);
+    const queue = tcp ? this.tcpQueue : this.queue;
+    if (queue.length > 0 || !this.allowed(length, tcp)) {
+      queue.push({ peer, index, offset, length });
       this.host.limiterWake();
       return;
     }
     this.serve(peer, index, offset, length);
   }
 
-  /** Spends `length` of both upload limits if they allow it now. */
-  private allowed(length: number): boolean {
-    if (!this.limiter.limited && !this.host.upLimiter.limited) return true;
+  /** Spends `length` of the upload limits (the TCP class's too for a TCP peer) if they allow it now. */
+  private allowed(length: number, tcp: boolean): boolean {
+    const tcpLimited = tcp && this.tcpLimiter.limited;
+    if (!this.limiter.limited && !this.host.upLimiter.limited && !tcpLimited) return true;
     const now = Date.now();
-    if (Math.min(this.limiter.available(now), this.host.upLimiter.available(now)) < length) return false;
+    let available = Math.min(this.limiter.available(now), this.host.upLimiter.available(now));
+    if (tcpLimited) available = Math.min(available, this.tcpLimiter.available(now));
+    if (available < length) return false;
     this.limiter.consume(length);
     this.host.upLimiter.consume(length);
+    if (tcpLimited) this.tcpLimiter.consume(length);
     return true;
   }
 
@@ -129,26 +149,40 @@ export class Uploads {
     this.host.upLimiter.consume(bytes);
   }
 
-  /** Bandwidth came back: serve queued requests. Returns true while some still wait. */
+  /**
+   * Bandwidth came back: serve queued requests, the two queues in turn (neither starves the other under the
+   * limits they share). Returns true while some still wait.
+   */
   limiterTick(): boolean {
-    while (this.queue.length > 0) {
-      const q = this.queue[0]!;
-      if (q.peer.closed || q.peer.amChoking) {
-        this.queue.shift();
-        continue;
-      }
-      if (!this.allowed(q.length)) break;
-      this.queue.shift();
-      this.serve(q.peer, q.index, q.offset, q.length);
+    let utp = true;
+    let tcp = true;
+    while (utp || tcp) {
+      if (utp) utp = this.serveHead(this.queue, false);
+      if (tcp) tcp = this.serveHead(this.tcpQueue, true);
     }
-    return this.queue.length > 0;
+    return this.queue.length > 0 || this.tcpQueue.length > 0;
+  }
+
+  /** Serves or drops the queue's first request; false when the queue is empty or its head must wait. */
+  private serveHead(queue: QueuedUpload[], tcp: boolean): boolean {
+    const q = queue[0];
+    if (q === undefined) return false;
+    if (q.peer.closed || q.peer.amChoking) {
+      queue.shift();
+      return true;
+    }
+    if (!this.allowed(q.length, tcp)) return false;
+    queue.shift();
+    this.serve(q.peer, q.index, q.offset, q.length);
+    return true;
   }
 
   /** Requests waiting for bandwidth and their bytes, for the net.limiter_* gauges. */
   queued(): { requests: number; bytes: number } {
     let bytes = 0;
     for (const q of this.queue) bytes += q.length;
-    return { requests: this.queue.length, bytes };
+    for (const q of this.tcpQueue) bytes += q.length;
+    return { requests: this.queue.length + this.tcpQueue.length, bytes };
   }
 
   /** The peer left: nothing waits for its send queue any more. */
