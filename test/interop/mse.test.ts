@@ -159,6 +159,51 @@ describe('MSE with Transmission (encryption required)', () => {
   });
 });
 
+describe('MSE with Transmission preferring plaintext, against our default settings', () => {
+  // Transmission's encryption 0 (prefer plaintext) answers our crypto_provide (plaintext and RC4) with
+  // plaintext and then reads our BitTorrent handshake in the clear: an RC4-encrypted IA read as garbage
+  // made it close every connection. With encryption 1 it selects RC4.
+  for (const [encryption, level] of [[0, 'both'], [0, 'plaintext'], [1, 'both']] as const) {
+    it(`downloads from Transmission (encryption ${encryption}) with allowed_enc_level ${level}`, async () => {
+      const t = await torrent(`tr${encryption}-${level}`, 1_500_000);
+      const tr = await startTransmission(await tmpDir('mse-tr-pref'), { encryption });
+      try {
+        const id = await tr.add(t.torrentBytes, t.dataRoot);
+        await tr.waitFor(id, (x) => x.percentDone === 1);
+        const session = await newSession({ enable_outgoing_utp: false, allowed_enc_level: level, ...SLOW });
+        const save = await tmpDir('mse-tr-pref-dl');
+        const h = await session.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${tr.peerPort}`] });
+        const p = await peerSeen(h);
+        expect(encryption === 0 ? p.plaintext_encrypted : p.rc4_encrypted).toBe(true);
+        await finished(session, h);
+        await sameData(t, save);
+        expect(session.stats()['peer.error_encrypted_peers'] ?? 0).toBe(0);
+      } finally {
+        await tr.stop();
+      }
+    });
+  }
+
+  it('seeds to Transmission (encryption 0) that it dials', async () => {
+    const t = await torrent('tr0-get', 1_500_000);
+    const tr = await startTransmission(await tmpDir('mse-tr0-get'), { encryption: 0 });
+    try {
+      const session = await newSession({ enable_outgoing_utp: false });
+      const h = await session.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+      await waitFor(() => h.status().state === 'seeding');
+      const save = await tmpDir('mse-tr0-got');
+      const id = await tr.add(t.torrentBytes, save);
+      h.connectPeer('127.0.0.1', tr.peerPort); // Transmission dials no one it was not told of
+      const done = await tr.waitFor(id, (x) => x.percentDone === 1);
+      expect(done.error).toBe(0);
+      await sameData(t, save);
+      expect(session.stats()['peer.error_encrypted_peers'] ?? 0).toBe(0);
+    } finally {
+      await tr.stop();
+    }
+  });
+});
+
 describe('MSE between spritzles', () => {
   it('forced on both sides: the download is RC4-encrypted end to end', async () => {
     const t = await torrent('sz-forced', 2_000_000);
