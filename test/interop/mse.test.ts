@@ -12,6 +12,7 @@ import { dataFiles, makeTorrent, sameBytes, tmpDir, type TestTorrent } from '../
 import { finished, sessionsForThisFile, waitFor } from '../helpers/engine.js';
 import { startLtDownload, startLtSeed } from '../helpers/libtorrent.js';
 import { startTransmission } from '../helpers/transmission.js';
+import { generateDhKeyPair } from '../../packages/engine/src/transport/mse-handshake.js';
 
 const newSession = sessionsForThisFile();
 const FORCED = { out_enc_policy: 'forced', in_enc_policy: 'forced', allowed_enc_level: 'rc4' } as const;
@@ -200,6 +201,49 @@ describe('MSE with Transmission preferring plaintext, against our default settin
       expect(session.stats()['peer.error_encrypted_peers'] ?? 0).toBe(0);
     } finally {
       await tr.stop();
+    }
+  });
+});
+
+describe('plaintext retry (out_enc_policy enabled)', () => {
+  it('dials in plaintext after an encrypted attempt fails in the handshake, even when the peer answered our key', async () => {
+    // In front of a plaintext-only seed: a peer that answers an MSE public key with one of its own, then
+    // closes (as Transmission did before; a fast plaintext redial is only for peers that never answer).
+    const t = await torrent('retry', 500_000);
+    const plain = await newSession({ out_enc_policy: 'disabled', in_enc_policy: 'disabled' });
+    const hp = await plain.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => hp.status().state === 'seeding');
+    const kinds: string[] = [];
+    const sockets = new Set<net.Socket>();
+    const front = net.createServer((sock) => {
+      sockets.add(sock);
+      sock.once('data', (first: Buffer) => {
+        if (first[0] === 19) {
+          kinds.push('plaintext');
+          const up = net.connect(plain.listenPort, '127.0.0.1', () => up.write(first));
+          sockets.add(up);
+          sock.pipe(up).pipe(sock);
+          up.on('error', () => sock.destroy());
+          sock.on('error', () => up.destroy());
+          return;
+        }
+        kinds.push('mse');
+        sock.write(generateDhKeyPair().publicKey);
+        sock.once('data', () => sock.destroy()); // step 3: refused
+      });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (front.address() as net.AddressInfo).port;
+      const session = await newSession({ enable_outgoing_utp: false });
+      const h = await session.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('mse-retry'), peers: [`127.0.0.1:${port}`] });
+      await waitFor(() => kinds.length >= 2, 30_000, 'a second dial');
+      expect(kinds.slice(0, 2)).toEqual(['mse', 'plaintext']);
+      await finished(session, h);
+      expect(h.status().total_payload_download).toBeGreaterThanOrEqual(500_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      front.close();
     }
   });
 });

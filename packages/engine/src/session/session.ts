@@ -51,8 +51,6 @@ const PEER_BUFFER_BUDGET = 64 * 1024 * 1024;
  * of buffer, so a flood of them is refused beyond this instead of computed.
  */
 const MSE_HANDSHAKE_LIMIT = 64;
-/** Peers remembered as not speaking MSE (dialled in plaintext next time, as libtorrent's pe_support flag). */
-const NO_MSE_MEMORY = 10_000;
 
 /** The classes of torrents libtorrent counts (ses.num_*_torrents), by the first that applies. */
 const enum TorrentClass { error, stopped, checking, seeding, uploadOnly, downloading }
@@ -215,7 +213,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         this.emit(name, payload);
       },
       wake: (t) => this.wake(t),
-      connect: (t, host, port) => this.connectPeer(t, host, port),
+      connect: (t, host, port, plaintext) => this.connectPeer(t, host, port, plaintext),
       requestRechoke: () => this.scheduleRechoke(),
       downLimiter: this.downLimiter,
       upLimiter: this.upLimiter,
@@ -758,8 +756,6 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   private readonly mseSlots = new HandshakeSlots(MSE_HANDSHAKE_LIMIT);
-  /** "host:port" of peers whose encrypted handshake failed: out_enc_policy enabled dials them in plaintext. */
-  private readonly noMse = new Set<string>();
   /** HASH('req2', info-hash) of each torrent, hex: what an incoming MSE handshake names its torrent by. */
   private readonly skeyHashes = new WeakMap<Torrent, string>();
 
@@ -829,11 +825,10 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** A connected transport (TCP or uTP): MSE over it as out_enc_policy says, then the BitTorrent handshake. */
   private startOutgoing(torrent: Torrent, transport: TcpTransport | UtpConnection, host: string, port: number, plaintext: boolean): void {
-    // out_enc_policy: forced always encrypts; enabled encrypts unless this peer failed the encrypted
-    // handshake before (then, as libtorrent, it is dialled again in plaintext at once).
+    // out_enc_policy: forced always encrypts; enabled encrypts unless the peer list says this peer's last
+    // encrypted handshake failed (its pe_support; a peer that dropped our key unanswered is redialled at once).
     const s = this.settingsValue;
-    const key = `${host}:${port}`;
-    const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext && !this.noMse.has(key));
+    const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext);
     const dialHash = torrent.dialHashBytes;
     const mse = encrypt
       ? MseTransport.outgoing(transport, {
@@ -845,8 +840,6 @@ export class Session extends TypedEmitter<SessionEvents> {
     const fallBack = (): boolean => {
       // Only a peer that never answered our public key (a plaintext-only one drops it) is retried in plaintext.
       if (!mse || mse.established || mse.peerSpeaksMse || s.out_enc_policy !== 'enabled' || this.closedFlag || torrent.closed) return false;
-      if (this.noMse.size >= NO_MSE_MEMORY) this.noMse.clear();
-      this.noMse.add(key);
       this.connectPeer(torrent, host, port, true);
       return true;
     };
@@ -955,7 +948,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       // An encrypted dial that ends before the BitTorrent handshake says why (e.g. a plaintext-only peer
       // with out_enc_policy forced), as libtorrent's peer_disconnected_alert would.
       if (mse) this.emit('peer_disconnected', { info_hash: outgoingTorrent.infoHash, ip: peer.ip, port: peer.port, reason: peer.closeReason });
-      outgoingTorrent.connectFailed(peer.ip, peer.port, false);
+      // Failed in the handshake: the peer list's pe_support makes the next dial try the other way.
+      outgoingTorrent.connectFailed(peer.ip, peer.port, false, mse === null ? 'plaintext' : mse.established ? undefined : 'encrypted');
     };
     peer.handshakeReceived = (h: Handshake): void => {
       clearTimeout(timer);
