@@ -13,6 +13,12 @@ import { finished, sessionsForThisFile, waitFor } from '../helpers/engine.js';
 import { startLtDownload, startLtSeed } from '../helpers/libtorrent.js';
 import { startTransmission } from '../helpers/transmission.js';
 import { generateDhKeyPair } from '../../packages/engine/src/transport/mse-handshake.js';
+import { MseTransport } from '../../packages/engine/src/transport/mse.js';
+import { TcpTransport } from '../../packages/engine/src/transport/tcp.js';
+import { createTorrentFromData } from '@spritzle/engine';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
 const newSession = sessionsForThisFile();
 const FORCED = { out_enc_policy: 'forced', in_enc_policy: 'forced', allowed_enc_level: 'rc4' } as const;
@@ -245,6 +251,41 @@ describe('plaintext retry (out_enc_policy enabled)', () => {
       for (const s of sockets) s.destroy();
       front.close();
     }
+  });
+});
+
+describe('incoming MSE handshakes find their torrent by its SKEY', () => {
+  /** An encrypted handshake naming `skey` to the session: the method, or why it failed. */
+  async function handshake(port: number, skey: Uint8Array): Promise<string> {
+    const tcp = TcpTransport.connect('127.0.0.1', port);
+    await new Promise<void>((r) => tcp.socket.once('connect', () => r()));
+    return new Promise<string>((resolve) => {
+      const mse = MseTransport.outgoing(tcp, {
+        skey, level: 'rc4',
+        onHandshakeEnd: (r, reason) => {
+          resolve(r ? r.method : reason ?? 'failed');
+          mse.close('done');
+        },
+      });
+      mse.attach({ onData() {}, onDrain() {}, onClosed() {} });
+    });
+  }
+
+  it('by a hybrid\'s v1 hash and its truncated v2 hash, and by neither once it is removed', async () => {
+    const data = randomBytes(50_000);
+    const t = createTorrentFromData([{ path: ['h.bin'], data }], { version: 'hybrid', pieceLength: 16384, name: 'h.bin', singleFile: true });
+    const dir = await tmpDir('mse-skey');
+    await writeFile(path.join(dir, 'h.bin'), data);
+    const session = await newSession();
+    const h = await session.addTorrent({ ti: t.torrent, save_path: dir });
+    await waitFor(() => h.status().state === 'seeding');
+    const v1 = Buffer.from(t.infoHashV1!, 'hex');
+    const v2 = Buffer.from(t.infoHashV2!.slice(0, 40), 'hex');
+    expect(await handshake(session.listenPort, v1)).toBe('rc4');
+    expect(await handshake(session.listenPort, v2)).toBe('rc4');
+    await session.removeTorrent(t.infoHashV1!);
+    expect(await handshake(session.listenPort, v1)).toMatch(/closed/);
+    expect(await handshake(session.listenPort, v2)).toMatch(/closed/);
   });
 });
 

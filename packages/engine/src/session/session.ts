@@ -16,7 +16,7 @@ import { UtpSocketManager } from '../transport/utp/socket-manager.js';
 import { UdpSocket } from '../transport/utp/udp-socket.js';
 import { isUtp, type UtpConnection, type UtpSettings } from '../transport/utp/connection.js';
 import { HandshakeSlots, MseTransport } from '../transport/mse.js';
-import { skeyHash } from '../transport/mse-handshake.js';
+import { SkeyIndex } from '../transport/mse-skeys.js';
 import { Torrent, type TorrentHost } from '../torrent/torrent.js';
 import { TorrentHandle } from '../torrent/torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
@@ -208,7 +208,10 @@ export class Session extends TypedEmitter<SessionEvents> {
         if (hash !== undefined) {
           const t = this.torrentsByHash.get(hash);
           if (t) this.wake(t);
-          if (t && name === 'metadata_received' && t.v2Hash !== undefined) this.v2Torrents.add(t);
+          if (t && name === 'metadata_received' && t.v2Hash !== undefined) {
+            this.v2Torrents.add(t);
+            this.skeys.set(t, skeysOf(t)); // a hybrid's metadata brings its v2 swarm
+          }
         }
         this.emit(name, payload);
       },
@@ -464,6 +467,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
     if (torrent.v2Hash !== undefined) this.v2Torrents.add(torrent);
+    this.skeys.set(torrent, skeysOf(torrent));
     this.handles.set(infoHash, handle);
     // At the bottom of the queue: only its own position is new.
     this.queue.add(torrent);
@@ -576,6 +580,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
     this.v2Torrents.delete(torrent);
+    this.skeys.delete(torrent);
     this.handles.delete(key);
     if (torrent.queuePosition >= 0) {
       // Only the torrents below it move up.
@@ -756,25 +761,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   private readonly mseSlots = new HandshakeSlots(MSE_HANDSHAKE_LIMIT);
-  /** HASH('req2', info-hash) of each torrent, hex: what an incoming MSE handshake names its torrent by. */
-  private readonly skeyHashes = new WeakMap<Torrent, string>();
+  /** Every torrent's SKEYs by HASH('req2', SKEY): what an incoming MSE handshake names its torrent by. */
+  private readonly skeys = new SkeyIndex<Torrent>();
 
-  /** The torrent an incoming MSE handshake asks for (its SKEY), across every torrent of the session. */
-  private readonly findSkey = (req2: Uint8Array): Uint8Array | null => {
-    const want = Buffer.from(req2).toString('hex');
-    for (const t of this.torrentsByHash.values()) {
-      let h = this.skeyHashes.get(t);
-      if (h === undefined) {
-        h = Buffer.from(skeyHash(t.infoHashBytes)).toString('hex');
-        this.skeyHashes.set(t, h);
-      }
-      if (h === want) return t.infoHashBytes;
-      // A hybrid's v2 swarm (BEP 52) names it by the truncated v2 hash.
-      const v2 = t.v2Hash !== undefined && !t.v2Only ? Buffer.from(t.v2Hash.slice(0, 40), 'hex') : null;
-      if (v2 && Buffer.from(skeyHash(v2)).toString('hex') === want) return v2;
-    }
-    return null;
-  };
+  /** The torrent an incoming MSE handshake asks for (its SKEY), across every torrent of the session: one lookup. */
+  private readonly findSkey = (req2: Uint8Array): Uint8Array | null => this.skeys.find(req2);
 
   /** Counts an MSE handshake's end: a failure is an error on an encrypted connection (peer.error_encrypted_peers). */
   private readonly mseEnded = (ok: boolean): void => {
@@ -1218,3 +1209,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 }
 
+/** The SKEYs a torrent's MSE connections may name: its info-hash, and a hybrid's v2 swarm (BEP 52: truncated v2 hash). */
+function skeysOf(t: Torrent): Uint8Array[] {
+  const v2 = t.v2SwarmHash;
+  return v2 === undefined ? [t.infoHashBytes] : [t.infoHashBytes, Buffer.from(v2, 'hex')];
+}
