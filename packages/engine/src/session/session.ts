@@ -829,7 +829,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       : null;
     const peer = new PeerConnection(mse ?? transport, 'outgoing', this.counters, this.peerBuffers);
     const fallBack = (): boolean => {
-      // Only a peer that never answered our public key (a plaintext-only one drops it) is retried in plaintext.
+      // A peer that never answered our public key (a plaintext-only one drops it) is redialled in plaintext at
+      // once; any other failure in the handshake waits for the peer list's next dial (plaintext, by pe_support).
       if (!mse || mse.established || mse.peerSpeaksMse || s.out_enc_policy !== 'enabled' || this.closedFlag || torrent.closed) return false;
       this.connectPeer(torrent, host, port, true);
       return true;
