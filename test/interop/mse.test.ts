@@ -12,6 +12,13 @@ import { dataFiles, makeTorrent, sameBytes, tmpDir, type TestTorrent } from '../
 import { finished, sessionsForThisFile, waitFor } from '../helpers/engine.js';
 import { startLtDownload, startLtSeed } from '../helpers/libtorrent.js';
 import { startTransmission } from '../helpers/transmission.js';
+import { generateDhKeyPair } from '../../packages/engine/src/transport/mse-handshake.js';
+import { MseTransport } from '../../packages/engine/src/transport/mse.js';
+import { TcpTransport } from '../../packages/engine/src/transport/tcp.js';
+import { createTorrentFromData } from '@spritzle/engine';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
 const newSession = sessionsForThisFile();
 const FORCED = { out_enc_policy: 'forced', in_enc_policy: 'forced', allowed_enc_level: 'rc4' } as const;
@@ -156,6 +163,129 @@ describe('MSE with Transmission (encryption required)', () => {
     } finally {
       await tr.stop();
     }
+  });
+});
+
+describe('MSE with Transmission preferring plaintext, against our default settings', () => {
+  // Transmission's encryption 0 (prefer plaintext) answers our crypto_provide (plaintext and RC4) with
+  // plaintext and then reads our BitTorrent handshake in the clear: an RC4-encrypted IA read as garbage
+  // made it close every connection. With encryption 1 it selects RC4.
+  for (const [encryption, level] of [[0, 'both'], [0, 'plaintext'], [1, 'both']] as const) {
+    it(`downloads from Transmission (encryption ${encryption}) with allowed_enc_level ${level}`, async () => {
+      const t = await torrent(`tr${encryption}-${level}`, 1_500_000);
+      const tr = await startTransmission(await tmpDir('mse-tr-pref'), { encryption });
+      try {
+        const id = await tr.add(t.torrentBytes, t.dataRoot);
+        await tr.waitFor(id, (x) => x.percentDone === 1);
+        const session = await newSession({ enable_outgoing_utp: false, allowed_enc_level: level, ...SLOW });
+        const save = await tmpDir('mse-tr-pref-dl');
+        const h = await session.addTorrent({ ti: t.torrentBytes, save_path: save, peers: [`127.0.0.1:${tr.peerPort}`] });
+        const p = await peerSeen(h);
+        expect(encryption === 0 ? p.plaintext_encrypted : p.rc4_encrypted).toBe(true);
+        await finished(session, h);
+        await sameData(t, save);
+        expect(session.stats()['peer.error_encrypted_peers'] ?? 0).toBe(0);
+      } finally {
+        await tr.stop();
+      }
+    });
+  }
+
+  it('seeds to Transmission (encryption 0) that it dials', async () => {
+    const t = await torrent('tr0-get', 1_500_000);
+    const tr = await startTransmission(await tmpDir('mse-tr0-get'), { encryption: 0 });
+    try {
+      const session = await newSession({ enable_outgoing_utp: false });
+      const h = await session.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+      await waitFor(() => h.status().state === 'seeding');
+      const save = await tmpDir('mse-tr0-got');
+      const id = await tr.add(t.torrentBytes, save);
+      h.connectPeer('127.0.0.1', tr.peerPort); // Transmission dials no one it was not told of
+      const done = await tr.waitFor(id, (x) => x.percentDone === 1);
+      expect(done.error).toBe(0);
+      await sameData(t, save);
+      expect(session.stats()['peer.error_encrypted_peers'] ?? 0).toBe(0);
+    } finally {
+      await tr.stop();
+    }
+  });
+});
+
+describe('plaintext retry (out_enc_policy enabled)', () => {
+  it('dials in plaintext after an encrypted attempt fails in the handshake, even when the peer answered our key', async () => {
+    // In front of a plaintext-only seed: a peer that answers an MSE public key with one of its own, then
+    // closes (as Transmission did before; a fast plaintext redial is only for peers that never answer).
+    const t = await torrent('retry', 500_000);
+    const plain = await newSession({ out_enc_policy: 'disabled', in_enc_policy: 'disabled' });
+    const hp = await plain.addTorrent({ ti: t.torrentBytes, save_path: t.dataRoot });
+    await waitFor(() => hp.status().state === 'seeding');
+    const kinds: string[] = [];
+    const sockets = new Set<net.Socket>();
+    const front = net.createServer((sock) => {
+      sockets.add(sock);
+      sock.once('data', (first: Buffer) => {
+        if (first[0] === 19) {
+          kinds.push('plaintext');
+          const up = net.connect(plain.listenPort, '127.0.0.1', () => up.write(first));
+          sockets.add(up);
+          sock.pipe(up).pipe(sock);
+          up.on('error', () => sock.destroy());
+          sock.on('error', () => up.destroy());
+          return;
+        }
+        kinds.push('mse');
+        sock.write(generateDhKeyPair().publicKey);
+        sock.once('data', () => sock.destroy()); // step 3: refused
+      });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (front.address() as net.AddressInfo).port;
+      const session = await newSession({ enable_outgoing_utp: false });
+      const h = await session.addTorrent({ ti: t.torrentBytes, save_path: await tmpDir('mse-retry'), peers: [`127.0.0.1:${port}`] });
+      await waitFor(() => kinds.length >= 2, 30_000, 'a second dial');
+      expect(kinds.slice(0, 2)).toEqual(['mse', 'plaintext']);
+      await finished(session, h);
+      expect(h.status().total_payload_download).toBeGreaterThanOrEqual(500_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      front.close();
+    }
+  });
+});
+
+describe('incoming MSE handshakes find their torrent by its SKEY', () => {
+  /** An encrypted handshake naming `skey` to the session: the method, or why it failed. */
+  async function handshake(port: number, skey: Uint8Array): Promise<string> {
+    const tcp = TcpTransport.connect('127.0.0.1', port);
+    await new Promise<void>((r) => tcp.socket.once('connect', () => r()));
+    return new Promise<string>((resolve) => {
+      const mse = MseTransport.outgoing(tcp, {
+        skey, level: 'rc4',
+        onHandshakeEnd: (r, reason) => {
+          resolve(r ? r.method : reason ?? 'failed');
+          mse.close('done');
+        },
+      });
+      mse.attach({ onData() {}, onDrain() {}, onClosed() {} });
+    });
+  }
+
+  it('by a hybrid\'s v1 hash and its truncated v2 hash, and by neither once it is removed', async () => {
+    const data = randomBytes(50_000);
+    const t = createTorrentFromData([{ path: ['h.bin'], data }], { version: 'hybrid', pieceLength: 16384, name: 'h.bin', singleFile: true });
+    const dir = await tmpDir('mse-skey');
+    await writeFile(path.join(dir, 'h.bin'), data);
+    const session = await newSession();
+    const h = await session.addTorrent({ ti: t.torrent, save_path: dir });
+    await waitFor(() => h.status().state === 'seeding');
+    const v1 = Buffer.from(t.infoHashV1!, 'hex');
+    const v2 = Buffer.from(t.infoHashV2!.slice(0, 40), 'hex');
+    expect(await handshake(session.listenPort, v1)).toBe('rc4');
+    expect(await handshake(session.listenPort, v2)).toBe('rc4');
+    await session.removeTorrent(t.infoHashV1!);
+    expect(await handshake(session.listenPort, v1)).toMatch(/closed/);
+    expect(await handshake(session.listenPort, v2)).toMatch(/closed/);
   });
 });
 

@@ -10,11 +10,8 @@ import { finished, sessionsForThisFile, waitFor } from '../helpers/engine.js';
 import { startTransmission } from '../helpers/transmission.js';
 
 const newSession = sessionsForThisFile();
-/**
- * Plaintext: with out_enc_policy `enabled`, Transmission 3.00 (encryption preferred or not) closes our MSE
- * handshake after its Yb, over TCP as over uTP (a peer-layer matter, not uTP's: the MSE tests use `forced`).
- */
-const UTP_ONLY = { enable_outgoing_tcp: false, enable_incoming_tcp: false, out_enc_policy: 'disabled' } as const;
+/** Our default encryption settings (out_enc_policy enabled): MSE over uTP, Transmission selecting plaintext. */
+const UTP_ONLY = { enable_outgoing_tcp: false, enable_incoming_tcp: false } as const;
 
 async function sameData(t: TestTorrent, save: string): Promise<void> {
   const src = dataFiles(t, t.dataRoot);
@@ -52,6 +49,7 @@ describe('uTP with Transmission 3.00 (our TCP off both ways)', () => {
       const st = session.stats();
       expect(st['utp.utp_payload_pkts_in']!).toBeGreaterThan(4_000_037 / 1500);
       expect(st['peer.num_tcp_peers'] ?? 0).toBe(0);
+      expect(st['peer.error_encrypted_peers'] ?? 0).toBe(0); // MSE worked at once: no plaintext retry
     } finally {
       await tr.stop();
     }
@@ -71,6 +69,7 @@ describe('uTP with Transmission 3.00 (our TCP off both ways)', () => {
       await sameData(t, save);
       expect([...seen]).toEqual(['utp']);
       expect(session.stats()['utp.utp_payload_pkts_out']!).toBeGreaterThan(3_000_017 / 1500);
+      expect(session.stats()['peer.error_encrypted_peers'] ?? 0).toBe(0);
     } finally {
       await tr.stop();
     }

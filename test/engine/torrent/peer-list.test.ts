@@ -82,6 +82,47 @@ describe('PeerList', () => {
     expect(dialled(list, 1)).toEqual(['10.0.0.1:7000']);
   });
 
+  describe('plaintext after a failed encrypted handshake (libtorrent\'s pe_support)', () => {
+    /** Dials due far enough apart for any backoff: whether each is plaintext. */
+    const plaintextDials = (list: PeerList, now: number): boolean[] => {
+      const out: boolean[] = [];
+      list.dialCandidates(limits(), now, (_h, _p, plaintext) => out.push(plaintext));
+      return out;
+    };
+
+    it('dials plaintext after an encrypted attempt fails in its handshake, and encrypted again after a plaintext one fails', () => {
+      const list = new PeerList();
+      list.add('10.0.0.1', 7000);
+      expect(plaintextDials(list, 1)).toEqual([false]);
+      list.dialFailed('10.0.0.1', 7000, false, 'encrypted');
+      expect(plaintextDials(list, 100_000)).toEqual([true]);
+      list.dialFailed('10.0.0.1', 7000, false, 'plaintext');
+      expect(plaintextDials(list, 200_000)).toEqual([false]);
+    });
+
+    it('keeps dialling the way that worked', () => {
+      const list = new PeerList();
+      list.add('10.0.0.1', 7000);
+      plaintextDials(list, 1);
+      list.dialFailed('10.0.0.1', 7000, false, 'encrypted');
+      plaintextDials(list, 100_000);
+      list.connected('10.0.0.1', 7000, false);
+      list.disconnected('10.0.0.1', 7000, 100_000, false);
+      expect(plaintextDials(list, 1_000_000)).toEqual([true]);
+      list.connected('10.0.0.1', 7000, true);
+      list.disconnected('10.0.0.1', 7000, 1_000_000, false);
+      expect(plaintextDials(list, 2_000_000)).toEqual([false]);
+    });
+
+    it('is not moved by a dial that never connected', () => {
+      const list = new PeerList();
+      list.add('10.0.0.1', 7000);
+      plaintextDials(list, 1);
+      list.dialFailed('10.0.0.1', 7000, false);
+      expect(plaintextDials(list, 100_000)).toEqual([false]);
+    });
+  });
+
   it('never dials a skipped address again', () => {
     const list = new PeerList();
     list.add('10.0.0.1', 7000);

@@ -73,8 +73,8 @@ describe('MSE Diffie-Hellman', () => {
 });
 
 describe('the MSE handshake', () => {
-  it('negotiates RC4 and carries the BitTorrent handshake inside step 3 (IA)', () => {
-    const a = initiator(CRYPTO_PLAINTEXT | CRYPTO_RC4);
+  it('negotiates RC4 and, offering RC4 alone, carries the BitTorrent handshake inside step 3 (IA)', () => {
+    const a = initiator(CRYPTO_RC4);
     const b = responder(CRYPTO_PLAINTEXT | CRYPTO_RC4, true);
     run(a, b);
     expect(a.result?.method).toBe('rc4');
@@ -126,7 +126,28 @@ describe('the MSE handshake', () => {
     expect(a.result?.method).toBe('plaintext');
     expect(b.result?.method).toBe('plaintext');
     expect(a.result?.encrypt).toBeNull();
-    expect(hex(b.result!.payload)).toBe(hex(BT_HANDSHAKE)); // IA is RC4 even then, and arrives decrypted
+  });
+
+  it('sends no initial payload when it offers plaintext: a responder that selects plaintext reads the BitTorrent handshake in the clear', () => {
+    // As libtorrent does: len(IA) = 0, and the owner sends its handshake after step 4, as selected.
+    let asked = 0;
+    for (const provide of [CRYPTO_PLAINTEXT | CRYPTO_RC4, CRYPTO_PLAINTEXT]) {
+      const a = new MseHandshake(
+        { role: 'initiator', skey: INFO_HASH, cryptoProvide: provide, initialPayload: () => (asked++, BT_HANDSHAKE) },
+        { keys: generateDhKeyPair(privA), padLength: () => 0 },
+      );
+      const b = responder(CRYPTO_PLAINTEXT | CRYPTO_RC4, false, { padLength: () => 0 });
+      const { aToB } = run(a, b);
+      expect(b.result?.method).toBe('plaintext');
+      expect(b.result!.payload.length).toBe(0);
+      // Step 3 ends with len(IA) = 0: 96 of Ya, 20 + 20 of hashes, E(VC, crypto_provide, len(PadC) 0, len(IA) 0).
+      expect(aToB.length).toBe(96 + 40 + 8 + 4 + 2 + 2);
+      const s = generateDhKeyPair(privA).secret(generateDhKeyPair(privB).publicKey);
+      const tail = new Uint8Array(aToB.subarray(136));
+      new Rc4(createHash('sha1').update('keyA').update(s).update(INFO_HASH).digest()).apply(tail);
+      expect(hex(tail.subarray(12, 16))).toBe('00000000');
+    }
+    expect(asked).toBe(0);
   });
 
   it('selects like libtorrent: RC4 when preferred or the only common method, plaintext otherwise, none without overlap', () => {
@@ -141,7 +162,8 @@ describe('the MSE handshake', () => {
   });
 
   describe('from recorded byte streams, split at every boundary', () => {
-    const a = initiator(CRYPTO_PLAINTEXT | CRYPTO_RC4);
+    // RC4 alone offered, so that the stream carries an initial payload too.
+    const a = initiator(CRYPTO_RC4);
     const b = responder(CRYPTO_PLAINTEXT | CRYPTO_RC4, true);
     const { aToB, bToA } = run(a, b);
     // A payload message follows each side's handshake in the same stream.

@@ -118,7 +118,7 @@ describe('the MSE transport', () => {
   });
 
   it('calls back when the bytes of a write have gone out, for writes made before and after the handshake', async () => {
-    const c = connect();
+    const c = connect({ outLevel: 'rc4' }); // RC4 alone: the first write travels as IA
     const flushed: string[] = [];
     c.out.write(BT_HANDSHAKE, () => flushed.push('handshake (as IA)'));
     await c.inSink.until(() => c.inSink.bytes().length >= 68);
@@ -137,6 +137,27 @@ describe('the MSE transport', () => {
     await c.inSink.until(() => c.inSink.bytes().length >= 68 + MESSAGE.length);
     expect(c.out.encryption).toBe('plaintext');
     expect(hex(c.a.wire())).toContain(hex(MESSAGE));
+  });
+
+  it('offering plaintext too, sends the BitTorrent handshake after crypto_select, in the clear when plaintext is selected', async () => {
+    // Transmission, selecting plaintext, reads the handshake from the clear stream (an RC4 IA is garbage to it).
+    for (const outLevel of ['both', 'plaintext'] as const) {
+      const c = connect({ outLevel, preferRc4: false });
+      c.out.write(BT_HANDSHAKE);
+      await c.inSink.until(() => c.inSink.bytes().length >= 68);
+      expect(hex(c.inSink.bytes())).toBe(hex(BT_HANDSHAKE));
+      expect(hex(c.a.wire())).toContain(hex(BT_HANDSHAKE));
+      expect(c.inc.encryption).toBe('plaintext');
+    }
+  });
+
+  it('offering plaintext too, sends the BitTorrent handshake RC4-encrypted after crypto_select when RC4 is selected', async () => {
+    const c = connect({ outLevel: 'both', preferRc4: true });
+    c.out.write(BT_HANDSHAKE);
+    await c.inSink.until(() => c.inSink.bytes().length >= 68);
+    expect(hex(c.inSink.bytes())).toBe(hex(BT_HANDSHAKE));
+    expect(c.inc.encryption).toBe('rc4');
+    expect(hex(c.a.wire())).not.toContain(hex(BT_HANDSHAKE.subarray(1, 20)));
   });
 
   it('passes a plaintext BitTorrent connection through when incoming encryption is enabled', async () => {

@@ -16,7 +16,7 @@ import { UtpSocketManager } from '../transport/utp/socket-manager.js';
 import { UdpSocket } from '../transport/utp/udp-socket.js';
 import { isUtp, type UtpConnection, type UtpSettings } from '../transport/utp/connection.js';
 import { HandshakeSlots, MseTransport } from '../transport/mse.js';
-import { skeyHash } from '../transport/mse-handshake.js';
+import { SkeyIndex } from '../transport/mse-skeys.js';
 import { Torrent, type TorrentHost } from '../torrent/torrent.js';
 import { TorrentHandle } from '../torrent/torrent-handle.js';
 import { normalizeAddParams, TORRENT_FLAGS, type AddTorrentParams, type NormalizedAddParams } from './add-torrent-params.js';
@@ -52,8 +52,6 @@ const PEER_BUFFER_BUDGET = 64 * 1024 * 1024;
  * of buffer, so a flood of them is refused beyond this instead of computed.
  */
 const MSE_HANDSHAKE_LIMIT = 64;
-/** Peers remembered as not speaking MSE (dialled in plaintext next time, as libtorrent's pe_support flag). */
-const NO_MSE_MEMORY = 10_000;
 
 /** The classes of torrents libtorrent counts (ses.num_*_torrents), by the first that applies. */
 const enum TorrentClass { error, stopped, checking, seeding, uploadOnly, downloading }
@@ -213,13 +211,18 @@ export class Session extends TypedEmitter<SessionEvents> {
         if (hash !== undefined) {
           const t = this.torrentsByHash.get(hash);
           if (t) this.wake(t);
-          if (t && name === 'metadata_received' && t.v2Hash !== undefined) this.v2Torrents.add(t);
+          if (t && name === 'metadata_received' && t.v2Hash !== undefined) {
+            this.v2Torrents.add(t);
+            this.skeys.set(t, skeysOf(t)); // a hybrid's metadata brings its v2 swarm
+          }
+          // A hybrid added by a btmh magnet took its v1 hash (emitted once the torrent holds it): new SKEYs.
+          if (t && name === 'torrent_update') this.skeys.set(t, skeysOf(t));
         }
         this.emit(name, payload);
       },
       wake: (t) => this.wake(t),
       renameTorrent: (t, from, to) => this.renameTorrent(t, from, to),
-      connect: (t, host, port) => this.connectPeer(t, host, port),
+      connect: (t, host, port, plaintext) => this.connectPeer(t, host, port, plaintext),
       requestRechoke: () => this.scheduleRechoke(),
       downLimiter: this.downLimiter,
       upLimiter: this.upLimiter,
@@ -476,6 +479,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (selectOnly && !info) this.selectOnMetadata(torrent, selectOnly);
     this.torrentsByHash.set(infoHash, torrent);
     if (torrent.v2Hash !== undefined) this.v2Torrents.add(torrent);
+    this.skeys.set(torrent, skeysOf(torrent));
     this.handles.set(infoHash, handle);
     // At the bottom of the queue: only its own position is new.
     this.queue.add(torrent);
@@ -588,7 +592,6 @@ export class Session extends TypedEmitter<SessionEvents> {
     renameKey(this.torrentsByHash, from, to);
     renameKey(this.handles, from, to);
     this.discovery?.rename(from, to);
-    this.skeyHashes.delete(t);
     return true;
   }
 
@@ -599,6 +602,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!torrent) throw new SpritzleError('torrent_not_found', `no torrent ${infoHash} in the session`);
     this.torrentsByHash.delete(key);
     this.v2Torrents.delete(torrent);
+    this.skeys.delete(torrent);
     this.handles.delete(key);
     if (torrent.queuePosition >= 0) {
       // Only the torrents below it move up.
@@ -779,27 +783,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   private readonly mseSlots = new HandshakeSlots(MSE_HANDSHAKE_LIMIT);
-  /** "host:port" of peers whose encrypted handshake failed: out_enc_policy enabled dials them in plaintext. */
-  private readonly noMse = new Set<string>();
-  /** HASH('req2', info-hash) of each torrent, hex: what an incoming MSE handshake names its torrent by. */
-  private readonly skeyHashes = new WeakMap<Torrent, string>();
+  /** Every torrent's SKEYs by HASH('req2', SKEY): what an incoming MSE handshake names its torrent by. */
+  private readonly skeys = new SkeyIndex<Torrent>();
 
-  /** The torrent an incoming MSE handshake asks for (its SKEY), across every torrent of the session. */
-  private readonly findSkey = (req2: Uint8Array): Uint8Array | null => {
-    const want = Buffer.from(req2).toString('hex');
-    for (const t of this.torrentsByHash.values()) {
-      let h = this.skeyHashes.get(t);
-      if (h === undefined) {
-        h = Buffer.from(skeyHash(t.infoHashBytes)).toString('hex');
-        this.skeyHashes.set(t, h);
-      }
-      if (h === want) return t.infoHashBytes;
-      // A hybrid's v2 swarm (BEP 52) names it by the truncated v2 hash.
-      const v2 = t.v2Hash !== undefined && !t.v2Only ? Buffer.from(t.v2Hash.slice(0, 40), 'hex') : null;
-      if (v2 && Buffer.from(skeyHash(v2)).toString('hex') === want) return v2;
-    }
-    return null;
-  };
+  /** The torrent an incoming MSE handshake asks for (its SKEY), across every torrent of the session: one lookup. */
+  private readonly findSkey = (req2: Uint8Array): Uint8Array | null => this.skeys.find(req2);
 
   /** Counts an MSE handshake's end: a failure is an error on an encrypted connection (peer.error_encrypted_peers). */
   private readonly mseEnded = (ok: boolean): void => {
@@ -850,11 +838,10 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** A connected transport (TCP or uTP): MSE over it as out_enc_policy says, then the BitTorrent handshake. */
   private startOutgoing(torrent: Torrent, transport: TcpTransport | UtpConnection, host: string, port: number, plaintext: boolean): void {
-    // out_enc_policy: forced always encrypts; enabled encrypts unless this peer failed the encrypted
-    // handshake before (then, as libtorrent, it is dialled again in plaintext at once).
+    // out_enc_policy: forced always encrypts; enabled encrypts unless the peer list says this peer's last
+    // encrypted handshake failed (its pe_support; a peer that dropped our key unanswered is redialled at once).
     const s = this.settingsValue;
-    const key = `${host}:${port}`;
-    const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext && !this.noMse.has(key));
+    const encrypt = s.out_enc_policy === 'forced' || (s.out_enc_policy === 'enabled' && !plaintext);
     const dialHash = torrent.dialHashBytes;
     const mse = encrypt
       ? MseTransport.outgoing(transport, {
@@ -864,10 +851,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       : null;
     const peer = new PeerConnection(mse ?? transport, 'outgoing', this.counters, this.peerBuffers);
     const fallBack = (): boolean => {
-      // Only a peer that never answered our public key (a plaintext-only one drops it) is retried in plaintext.
+      // A peer that never answered our public key (a plaintext-only one drops it) is redialled in plaintext at
+      // once; any other failure in the handshake waits for the peer list's next dial (plaintext, by pe_support).
       if (!mse || mse.established || mse.peerSpeaksMse || s.out_enc_policy !== 'enabled' || this.closedFlag || torrent.closed) return false;
-      if (this.noMse.size >= NO_MSE_MEMORY) this.noMse.clear();
-      this.noMse.add(key);
       this.connectPeer(torrent, host, port, true);
       return true;
     };
@@ -976,7 +962,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       // An encrypted dial that ends before the BitTorrent handshake says why (e.g. a plaintext-only peer
       // with out_enc_policy forced), as libtorrent's peer_disconnected_alert would.
       if (mse) this.emit('peer_disconnected', { info_hash: outgoingTorrent.infoHash, ip: peer.ip, port: peer.port, reason: peer.closeReason });
-      outgoingTorrent.connectFailed(peer.ip, peer.port, false);
+      // Failed in the handshake: the peer list's pe_support makes the next dial try the other way.
+      outgoingTorrent.connectFailed(peer.ip, peer.port, false, mse === null ? 'plaintext' : mse.established ? undefined : 'encrypted');
     };
     peer.handshakeReceived = (h: Handshake): void => {
       clearTimeout(timer);
@@ -1252,4 +1239,10 @@ function renameKey<V>(map: Map<string, V>, from: string, to: string): void {
   const entries = [...map].map(([k, v]): [string, V] => [k === from ? to : k, v]);
   map.clear();
   for (const [k, v] of entries) map.set(k, v);
+}
+
+/** The SKEYs a torrent's MSE connections may name: its info-hash, and a hybrid's v2 swarm (BEP 52: truncated v2 hash). */
+function skeysOf(t: Torrent): Uint8Array[] {
+  const v2 = t.v2SwarmHash;
+  return v2 === undefined ? [t.infoHashBytes] : [t.infoHashBytes, Buffer.from(v2, 'hex')];
 }

@@ -10,7 +10,16 @@ export interface KnownPeer {
   skip: boolean;
   /** It had every piece when we last saw it. */
   seed: boolean;
+  /**
+   * libtorrent's pe_support: with out_enc_policy `enabled`, whether the next dial tries MSE. An encrypted
+   * dial that fails in its handshake clears it (the next dial is plaintext), a plaintext one that fails
+   * sets it again, and a handshake that works leaves it at what worked.
+   */
+  peSupport: boolean;
 }
+
+/** Which kind of dial failed in its handshake (before the BitTorrent handshake came). */
+export type HandshakeFailure = 'encrypted' | 'plaintext';
 
 /** What the peer list needs to decide whom to dial. */
 export interface DialLimits {
@@ -79,7 +88,7 @@ export class PeerList {
     }
     if (known || this.bannedAddresses.has(key)) return;
     if (this.known.size >= MAX_PEER_LIST && !this.makeRoom(now)) return;
-    this.known.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false, seed: false });
+    this.known.set(key, { host, port, lastAttempt: 0, failures: 0, connected: false, connecting: false, skip: false, seed: false, peSupport: true });
   }
 
   /**
@@ -108,8 +117,11 @@ export class PeerList {
     for (const k of this.known.values()) k.lastAttempt = 0;
   }
 
-  /** Chooses the peers to dial now and marks them connecting; `dial` is called for each. */
-  dialCandidates(limits: DialLimits, now: number, dial: (host: string, port: number) => void): void {
+  /**
+   * Chooses the peers to dial now and marks them connecting; `dial` is called for each, with `plaintext`
+   * when its last encrypted attempt failed in the handshake (see peSupport).
+   */
+  dialCandidates(limits: DialLimits, now: number, dial: (host: string, port: number, plaintext: boolean) => void): void {
     let halfOpen = 0;
     for (const k of this.known.values()) if (k.connecting) halfOpen++;
     for (const k of this.known.values()) {
@@ -125,7 +137,7 @@ export class PeerList {
       k.connecting = true;
       k.lastAttempt = now;
       halfOpen++;
-      dial(k.host, k.port);
+      dial(k.host, k.port, !k.peSupport);
     }
   }
 
@@ -146,22 +158,27 @@ export class PeerList {
     return at;
   }
 
-  /** A dial ended without a usable connection; `skip`: never dial that address again. */
-  dialFailed(host: string, port: number, skip: boolean): void {
+  /**
+   * A dial ended without a usable connection; `skip`: never dial that address again; `handshake`: it
+   * connected but failed in the handshake, encrypted or plaintext (the next dial tries the other).
+   */
+  dialFailed(host: string, port: number, skip: boolean, handshake?: HandshakeFailure): void {
     const k = this.known.get(addressKey(host, port));
     if (!k) return;
     k.connecting = false;
     k.failures++;
     if (skip) k.skip = true;
+    if (handshake !== undefined) k.peSupport = handshake === 'plaintext';
   }
 
-  /** Our dial of this address became a peer connection. */
-  connected(host: string, port: number): void {
+  /** Our dial of this address became a peer connection, `encrypted` (MSE) or not: later dials try the same. */
+  connected(host: string, port: number, encrypted?: boolean): void {
     const k = this.known.get(addressKey(host, port));
     if (!k) return;
     k.connecting = false;
     k.connected = true;
     k.failures = 0;
+    if (encrypted !== undefined) k.peSupport = encrypted;
   }
 
   /** A connection to this address ended at `now`; `seed`: the peer had every piece. */

@@ -25,7 +25,7 @@ import type { ResumeData } from './resume.js';
 import { RateLimiter } from '../algo/bandwidth.js';
 import type { DeadlineOwner, PieceDeadlines } from '../algo/piece-deadlines.js';
 import type { DiscoveryTorrent, PeerSource, TorrentDiscovery } from '../discovery/types.js';
-import { PeerList } from './peer-list.js';
+import { PeerList, type HandshakeFailure } from './peer-list.js';
 import { BLOCK_REDUNDANT, BlockRequests, unsolicitedBlock, type RequestTorrent } from './requests.js';
 import { BLOCK_SIZE } from '../block-size.js';
 import { MAX_PENDING_DISK_BYTES, PieceAssembly, type AssemblyDiskIo, type AssemblyListener, type Contributor } from './piece-assembly.js';
@@ -63,7 +63,7 @@ export interface TorrentHost {
    */
   renameTorrent?(torrent: Torrent, from: string, to: string): boolean;
   /** Dial a peer for this torrent; the session calls attachPeer once the handshake checks out. */
-  connect(torrent: Torrent, host: string, port: number): void;
+  connect(torrent: Torrent, host: string, port: number, plaintext: boolean): void;
   /** Ask for a rechoke soon (a peer became interested, a slot opened). */
   requestRechoke(): void;
   /** Session-wide bandwidth limits (download_rate_limit / upload_rate_limit). */
@@ -855,13 +855,13 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     this.peerList.dialCandidates(
       { connections: this.peers.size, maxConnections: this.maxConnections, seeding: this.isSeeding, minReconnectTime: this.host.settings.min_reconnect_time },
       Date.now(),
-      (host, port) => this.host.connect(this, host, port),
+      (host, port, plaintext) => this.host.connect(this, host, port, plaintext),
     );
   }
 
-  /** The session's dial ended without a usable connection. */
-  connectFailed(host: string, port: number, skip: boolean): void {
-    this.peerList.dialFailed(host, port, skip);
+  /** The session's dial ended without a usable connection (`handshake`: it failed in the handshake). */
+  connectFailed(host: string, port: number, skip: boolean, handshake?: HandshakeFailure): void {
+    this.peerList.dialFailed(host, port, skip, handshake);
     this.host.wake?.(this); // its next dial is due later: the session schedules it
   }
 
@@ -876,7 +876,7 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** A connection whose handshake checked out joins the torrent: its wire events are wired to the jobs. */
   attachPeer(peer: PeerConnection): void {
-    if (peer.direction === 'outgoing') this.peerList.connected(peer.ip, peer.port);
+    if (peer.direction === 'outgoing') this.peerList.connected(peer.ip, peer.port, peer.encryption !== 'none');
     this.peers.add(peer);
     peer.maxOutQueue = this.host.settings.max_out_request_queue;
     const now = Date.now();

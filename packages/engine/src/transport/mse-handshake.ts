@@ -91,7 +91,10 @@ export interface MseInitiatorOptions {
   skey: Uint8Array;
   /** Bits of CRYPTO_PLAINTEXT / CRYPTO_RC4 we accept. */
   cryptoProvide: number;
-  /** The initial payload sent inside step 3 (the BitTorrent handshake; at most 65535 bytes), asked for then. */
+  /**
+   * The initial payload sent inside step 3 (the BitTorrent handshake; at most 65535 bytes), asked for then,
+   * and only when RC4 alone is offered (see sendsInitialPayload); otherwise the owner sends it after step 4.
+   */
   initialPayload(): Uint8Array;
 }
 
@@ -340,7 +343,7 @@ export class MseHandshake {
   }
 
   private step3(o: MseInitiatorOptions, s: Uint8Array): Uint8Array {
-    const ia = o.initialPayload();
+    const ia = sendsInitialPayload(o.cryptoProvide) ? o.initialPayload() : NO_PAYLOAD;
     if (ia.length > 0xffff) throw new MseError('initial payload too long');
     const pad = this.padLength();
     const msg = new Uint8Array(40 + 8 + 4 + 2 + pad + 2 + ia.length);
@@ -404,6 +407,19 @@ export class MseHandshake {
     this.head = this.tail = 0;
     this.state = 'done';
   }
+}
+
+const NO_PAYLOAD = new Uint8Array(0);
+
+/**
+ * Whether the initiator sends its BitTorrent handshake as IA in step 3: only when it offers RC4 alone. IA is
+ * always RC4-encrypted, but a responder that selects plaintext may read the BitTorrent handshake from the
+ * clear stream that follows step 4 (Transmission's handshake.c turns decryption off and never reads IA as
+ * such), where an encrypted IA reads as garbage. libtorrent never sends IA; with RC4 alone every responder
+ * decrypts what follows step 3 as one RC4 stream, so IA saves a round trip safely.
+ */
+export function sendsInitialPayload(cryptoProvide: number): boolean {
+  return cryptoProvide === CRYPTO_RC4;
 }
 
 /** libtorrent's choice for a responder: RC4 when offered and wanted (prefer_rc4, or RC4 only), else plaintext. */

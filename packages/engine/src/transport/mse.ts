@@ -3,8 +3,9 @@
  * (mse-handshake.ts) on the inner transport's bytes, then hands the owner (the peer connection) plaintext
  * and sends its writes RC4-encrypted, or as they are when plaintext was negotiated.
  *
- * Outgoing: `MseTransport.outgoing` starts the handshake at once; the owner's first writes (its BitTorrent
- * handshake) travel inside the handshake as the initial payload, the rest wait until it is done.
+ * Outgoing: `MseTransport.outgoing` starts the handshake at once; the owner's writes wait until it is done
+ * and then go out as negotiated, except that with RC4 alone offered its first writes (its BitTorrent
+ * handshake) travel inside the handshake as the initial payload (see sendsInitialPayload).
  * Incoming: `MseTransport.incoming` tells the two kinds apart by the first byte (19 starts a plaintext
  * BitTorrent handshake, anything else is an MSE public key) and refuses what the policy forbids.
  */
