@@ -240,6 +240,22 @@ export class FileHashTree {
     }
   }
 
+  /** Calls `each` with every page of hashes this tree holds below its root (for treesToWire). */
+  eachPage(each: (h: number, key: number, hashes: Uint8Array, known: Uint8Array) => void): void {
+    this.pages.forEach((pages, h) => pages.forEach((page, key) => each(h, key, page.hashes, page.known)));
+  }
+
+  /**
+   * Takes a page as eachPage gave it, in the same tree on another thread (what it holds was verified
+   * there). The arrays are kept, not copied.
+   */
+  adoptPage(h: number, key: number, hashes: Uint8Array, known: Uint8Array): void {
+    if (h >= this.height || hashes.length !== PAGE * HASH_SIZE || known.length !== PAGE) throw new RangeError('not a page of this tree');
+    if (this.pages[h]!.has(key)) throw new RangeError('a page of this tree adopted twice');
+    this.pages[h]!.set(key, { hashes, known });
+    for (let j = 0; j < PAGE; j++) if (known[j] === 1) this.knownCount[h]!++;
+  }
+
   /** Node i at height h (padding beyond the real nodes), or undefined when not known. */
   node(h: number, i: number): Uint8Array | undefined {
     if (i >= this.layerCount(h)) return padHash(h);
@@ -420,5 +436,39 @@ export class FileHashTree {
       if ((p.i ^ 1) < this.layerCount(p.h)) this.store(p.h, p.i ^ 1, p.uncle, 0);
     }
     return true;
+  }
+}
+
+/**
+ * Trees' hashes as they cross threads: every page of every tree in three buffers (a page is 8 KiB of
+ * hashes and 256 flags), so rebuilding them costs a few views per page instead of a message of objects.
+ */
+export interface TreesWire {
+  /** Per page: its tree (index in the list given), height and page number. */
+  index: Uint32Array;
+  hashes: Uint8Array;
+  known: Uint8Array;
+}
+
+export function treesToWire(trees: readonly FileHashTree[]): TreesWire {
+  let pages = 0;
+  for (const t of trees) t.eachPage(() => pages++);
+  const w: TreesWire = { index: new Uint32Array(pages * 3), hashes: new Uint8Array(pages * PAGE * HASH_SIZE), known: new Uint8Array(pages * PAGE) };
+  let n = 0;
+  trees.forEach((t, i) => t.eachPage((h, key, hashes, known) => {
+    w.index.set([i, h, key], n * 3);
+    w.hashes.set(hashes, n * PAGE * HASH_SIZE);
+    w.known.set(known, n * PAGE);
+    n++;
+  }));
+  return w;
+}
+
+/** Puts the pages of treesToWire(trees) into `trees`, the same trees rebuilt (from their roots) on this thread. */
+export function treesFromWire(trees: readonly FileHashTree[], w: TreesWire): void {
+  for (let n = 0; n < w.index.length / 3; n++) {
+    const tree = trees[w.index[n * 3]!];
+    if (!tree) throw new RangeError('a page of a tree that is not there');
+    tree.adoptPage(w.index[n * 3 + 1]!, w.index[n * 3 + 2]!, w.hashes.subarray(n * PAGE * HASH_SIZE, (n + 1) * PAGE * HASH_SIZE), w.known.subarray(n * PAGE, (n + 1) * PAGE));
   }
 }
