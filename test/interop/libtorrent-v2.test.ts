@@ -279,10 +279,11 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
     const liar = await lyingPeer(info, parent);
     const s = await session();
     const save = await tmpDir('bad-block-dl');
-    // The liar first, the seed once the bad block has arrived: racing from the start, the seed's copy of the
-    // block could win and the lie would never be checked. The seed brings the v2 hashes that check it.
+    // The liar first, the seed once the bad block's piece has failed (the engine then asks the liar for its
+    // block hashes): with the seed there earlier, its copy of the block could win (end-game) and the lie would
+    // never be checked. The seed brings the v2 hashes that name the bad block.
     const h = await s.addTorrent({ ti: torrentBytes, save_path: save, peers: [`127.0.0.1:${liar.port}`] });
-    await waitFor(() => liar.corrupted >= 1);
+    await waitFor(() => liar.blockHashRequests >= 1);
     h.connectPeer('127.0.0.1', seed.port);
     await finished(s, h);
     await expectSameTree(root, path.join(save, 'bad-block'));
@@ -300,16 +301,20 @@ describe('BitTorrent v2 and hybrid torrents with libtorrent', () => {
 
 /**
  * A v2 peer that has everything and serves it, except that the first second block of a piece it is asked
- * for goes out corrupted; it refuses every hash request (so another peer must tell which block was bad).
+ * for whose first byte is a file's (not the pad after a file's last piece, which no hash covers) goes out
+ * corrupted; it refuses every hash request (so another peer must tell which block was bad) and counts the
+ * requests for block hashes (layer 0).
  */
-async function lyingPeer(info: ReturnType<typeof parseTorrentFile>, parent: string): Promise<{ port: number; corrupted: number; close(): void }> {
+async function lyingPeer(info: ReturnType<typeof parseTorrentFile>, parent: string): Promise<{ port: number; corrupted: number; blockHashRequests: number; close(): void }> {
   const data = Buffer.alloc(info.totalLength);
+  const isPad = new Uint8Array(info.totalLength);
   let off = 0;
   for (const f of info.files) {
     if (!f.pad && f.length > 0) readFileSync(path.join(parent, f.path)).copy(data, off);
+    if (f.pad) isPad.fill(1, off, off + f.length);
     off += f.length;
   }
-  const state = { corrupted: 0 };
+  const state = { corrupted: 0, blockHashRequests: 0 };
   const server = net.createServer((socket) => {
     socket.on('error', () => undefined);
     const none = (): void => undefined;
@@ -323,14 +328,16 @@ async function lyingPeer(info: ReturnType<typeof parseTorrentFile>, parent: stri
       onBitfield: none, onCancel: none, onPort: none, onSuggest: none, onHaveAll: none, onHaveNone: none, onReject: none,
       onAllowedFast: none, onExtended: none, onPiece: none, onHashes: none, onHashReject: none,
       onRequest: (index, offset, length) => {
-        const block = Buffer.from(data.subarray(index * info.pieceLength + offset, index * info.pieceLength + offset + length));
-        if (offset === 16384 && state.corrupted === 0) {
+        const at = index * info.pieceLength + offset;
+        const block = Buffer.from(data.subarray(at, at + length));
+        if (offset === 16384 && state.corrupted === 0 && isPad[at] === 0) {
           block[0] ^= 0xff;
           state.corrupted++;
         }
         socket.write(Buffer.concat([encodePieceHeader(index, offset, length), block]));
       },
       onHashRequest: (root, base, index, count, proofLayers) => {
+        if (base === 0) state.blockHashRequests++;
         socket.write(encodeHashMessage(MSG.hashReject, root, base, index, count, proofLayers));
       },
     };
@@ -347,6 +354,7 @@ async function lyingPeer(info: ReturnType<typeof parseTorrentFile>, parent: stri
   return {
     port: (server.address() as net.AddressInfo).port,
     get corrupted() { return state.corrupted; },
+    get blockHashRequests() { return state.blockHashRequests; },
     close: () => server.close(),
   };
 }

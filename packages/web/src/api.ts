@@ -50,7 +50,7 @@ export type TorrentStatus = TorrentRow & Record<string, unknown> & { pieces: boo
 export type Settings = Record<string, string | number | boolean>;
 export interface DiskSpace { path: string; free_bytes: number; total_bytes: number }
 
-async function call<T>(method: string, path: string, body?: BodyInit | object): Promise<T> {
+async function call<T>(method: string, path: string, body?: RequestInit['body'] | object): Promise<T> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {

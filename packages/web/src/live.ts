@@ -105,6 +105,7 @@ export class Live {
   private onEvent(name: string, data: string): void {
     if (name === 'stats') this.onStats(JSON.parse(data) as StatsEvent);
     else if (name === 'torrent_removed') this.onRemoved((JSON.parse(data) as { info_hash: string }).info_hash);
+    else if (name === 'torrent_update') this.onRenamed(JSON.parse(data) as { info_hash: string; old_info_hash: string });
     else if (FILE_EVENTS.has(name)) this.lastEventHash = (JSON.parse(data) as { info_hash: string }).info_hash;
   }
 
@@ -158,6 +159,15 @@ export class Live {
     this.byHash.delete(hash);
     this.rows = this.rows.filter((r) => r.info_hash !== hash);
     this.changed();
+  }
+
+  /**
+   * A hybrid added by its v2 hash is known by its v1 hash from now on: its row under the old hash goes (the
+   * next stats event brings it under the new one, a hash that stream has not sent yet).
+   */
+  private onRenamed({ info_hash, old_info_hash }: { info_hash: string; old_info_hash: string }): void {
+    if (this.watched?.hash === old_info_hash) this.watched = { hash: info_hash, history: this.watched.history };
+    this.onRemoved(old_info_hash);
   }
 
   watch(hash: string | null): void {

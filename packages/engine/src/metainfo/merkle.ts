@@ -186,7 +186,8 @@ export class FileHashTree {
   readonly root: Uint8Array;
   /**
    * pages[h]: the verified nodes of height h in pages of PAGE nodes, allocated when first written, so a
-   * tree costs memory for what it holds, not for the size its file claims.
+   * tree costs memory for what it holds, not for the size its file claims. Below the root only: the root
+   * is `root` (a page for it would cost 8 KiB per file, 800 MB for a 100,000-file v2 torrent).
    */
   private readonly pages: Map<number, Page>[];
   /** knownCount[h]: how many real nodes of height h are known. */
@@ -199,9 +200,10 @@ export class FileHashTree {
     this.height = log2(nextPow2(this.numBlocks));
     this.pieceHeight = Math.min(log2(this.blocksPerPiece), this.height);
     this.numPieces = Math.ceil(this.numBlocks / this.blocksPerPiece);
-    this.pages = Array.from({ length: this.height + 1 }, () => new Map<number, Page>());
+    this.pages = [];
+    for (let h = 0; h < this.height; h++) this.pages.push(new Map<number, Page>());
     this.knownCount = new Array<number>(this.height + 1).fill(0);
-    this.store(this.height, 0, this.root, 0);
+    this.knownCount[this.height] = 1;
   }
 
   /** Real nodes at height h. */
@@ -215,6 +217,8 @@ export class FileHashTree {
 
   /** Stores `count` packed nodes of height h from index i: one copy per page they fall in. */
   private storeRun(h: number, i: number, src: Uint8Array, at: number, count: number): void {
+    // The root is known from the start; whatever is stored was verified against it, so it is the root.
+    if (h >= this.height) return;
     while (count > 0) {
       const key = Math.floor(i / PAGE);
       let page = this.pages[h]!.get(key);
@@ -236,9 +240,26 @@ export class FileHashTree {
     }
   }
 
+  /** Calls `each` with every page of hashes this tree holds below its root (for treesToWire). */
+  eachPage(each: (h: number, key: number, hashes: Uint8Array, known: Uint8Array) => void): void {
+    this.pages.forEach((pages, h) => pages.forEach((page, key) => each(h, key, page.hashes, page.known)));
+  }
+
+  /**
+   * Takes a page as eachPage gave it, in the same tree on another thread (what it holds was verified
+   * there). The arrays are kept, not copied.
+   */
+  adoptPage(h: number, key: number, hashes: Uint8Array, known: Uint8Array): void {
+    if (h >= this.height || hashes.length !== PAGE * HASH_SIZE || known.length !== PAGE) throw new RangeError('not a page of this tree');
+    if (this.pages[h]!.has(key)) throw new RangeError('a page of this tree adopted twice');
+    this.pages[h]!.set(key, { hashes, known });
+    for (let j = 0; j < PAGE; j++) if (known[j] === 1) this.knownCount[h]!++;
+  }
+
   /** Node i at height h (padding beyond the real nodes), or undefined when not known. */
   node(h: number, i: number): Uint8Array | undefined {
     if (i >= this.layerCount(h)) return padHash(h);
+    if (h === this.height) return this.root;
     const page = this.pages[h]?.get(Math.floor(i / PAGE));
     const j = i % PAGE;
     if (page?.known[j] !== 1) return undefined;
@@ -415,5 +436,39 @@ export class FileHashTree {
       if ((p.i ^ 1) < this.layerCount(p.h)) this.store(p.h, p.i ^ 1, p.uncle, 0);
     }
     return true;
+  }
+}
+
+/**
+ * Trees' hashes as they cross threads: every page of every tree in three buffers (a page is 8 KiB of
+ * hashes and 256 flags), so rebuilding them costs a few views per page instead of a message of objects.
+ */
+export interface TreesWire {
+  /** Per page: its tree (index in the list given), height and page number. */
+  index: Uint32Array;
+  hashes: Uint8Array;
+  known: Uint8Array;
+}
+
+export function treesToWire(trees: readonly FileHashTree[]): TreesWire {
+  let pages = 0;
+  for (const t of trees) t.eachPage(() => pages++);
+  const w: TreesWire = { index: new Uint32Array(pages * 3), hashes: new Uint8Array(pages * PAGE * HASH_SIZE), known: new Uint8Array(pages * PAGE) };
+  let n = 0;
+  trees.forEach((t, i) => t.eachPage((h, key, hashes, known) => {
+    w.index.set([i, h, key], n * 3);
+    w.hashes.set(hashes, n * PAGE * HASH_SIZE);
+    w.known.set(known, n * PAGE);
+    n++;
+  }));
+  return w;
+}
+
+/** Puts the pages of treesToWire(trees) into `trees`, the same trees rebuilt (from their roots) on this thread. */
+export function treesFromWire(trees: readonly FileHashTree[], w: TreesWire): void {
+  for (let n = 0; n < w.index.length / 3; n++) {
+    const tree = trees[w.index[n * 3]!];
+    if (!tree) throw new RangeError('a page of a tree that is not there');
+    tree.adoptPage(w.index[n * 3 + 1]!, w.index[n * 3 + 2]!, w.hashes.subarray(n * PAGE * HASH_SIZE, (n + 1) * PAGE * HASH_SIZE), w.known.subarray(n * PAGE, (n + 1) * PAGE));
   }
 }

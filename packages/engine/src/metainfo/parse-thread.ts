@@ -44,7 +44,7 @@ async function parseOffThread(kind: ParseJob['kind'], bytes: Uint8Array): Promis
   const parse = kind === 'torrent' ? parseTorrentFile : parseInfoDict;
   // Without a compiled worker (a build that lost it) parsing still works, only on this thread.
   if (!(bytes instanceof Uint8Array) || bytes.length < OFF_THREAD_PARSE_BYTES || !workerFile) return parse(bytes);
-  return infoOf(await inPool(workerFile, { kind, bytes }), () => parse(bytes));
+  return infoOf(await inPool(workerFile, { kind, bytes }));
 }
 
 /**
@@ -63,7 +63,7 @@ export async function checkMetadataOffThread(bytes: Uint8Array, expect: Expected
   }
   if (!reply.ok && 'mismatch' in reply) return { ok: false, mismatch: true };
   try {
-    return { ok: true, info: infoOf(reply, () => parseInfoDict(bytes)) };
+    return { ok: true, info: infoOf(reply) };
   } catch (e) {
     return { ok: false, mismatch: false, error: e as Error };
   }
@@ -84,10 +84,9 @@ async function inPool(file: URL, job: ParseJob): Promise<ParseReply> {
 }
 
 /** The TorrentInfo of a parser thread's reply, or its error thrown (typed as the synchronous parser's). */
-function infoOf(reply: ParseReply, parseHere: () => TorrentInfo): TorrentInfo {
-  // A v2 or hybrid torrent's merkle trees are class instances that do not survive the thread crossing:
-  // those are parsed again here (the worker still proved the bytes sound without blocking on a bad one).
-  if (reply.ok) return reply.info.v2 !== undefined ? parseHere() : fromWire(reply.info);
+function infoOf(reply: ParseReply): TorrentInfo {
+  // v2 and hybrid torrents too: their merkle trees cross as pages of hashes (v2ToWire), not parsed again here.
+  if (reply.ok) return fromWire(reply.info);
   if ('mismatch' in reply) throw new Error('the info dictionary does not match the info-hash');
   if (reply.code) throw new SpritzleError(reply.code, reply.message, reply.field !== undefined ? { field: reply.field } : undefined);
   throw new Error(reply.message);

@@ -10,7 +10,7 @@ import { SpritzleError } from '../errors.js';
 import { sanitizeTorrentPath } from '../storage/paths.js';
 import type { BencodeLimits } from './bencode.js';
 import { dictGet, hasDuplicateKeys, parseBNode, type BNode } from './bnode.js';
-import { BLOCK_SIZE, FileHashTree, HASH_SIZE, sha256 } from './merkle.js';
+import { BLOCK_SIZE, FileHashTree, HASH_SIZE, sha256, treesFromWire, treesToWire, type TreesWire } from './merkle.js';
 
 /** One file of the file tree, in tree order. */
 export interface V2File {
@@ -124,11 +124,19 @@ export function parseV2Info(info: BNode, infoBytes: Uint8Array, name: string, pi
     seen.add(f.path);
   }
 
+  const padDir = singleFile ? '' : `${name}/`;
+  const { layout, pieces, numPieces } = v2Layout(files, padDir, pieceLength, limits);
+  const infoHashV2Bytes = createHash('sha256').update(infoBytes).digest();
+  return { infoHashV2: infoHashV2Bytes.toString('hex'), infoHashV2Bytes, files, layout, pieces, piecesByRoot: byRoot(pieces), numPieces, singleFile };
+}
+
+/** The piece layout of a v2 file list: pad files after each file that does not end on a piece, and each file's (empty) tree. */
+function v2Layout(files: readonly V2File[], padDir: string, pieceLength: number, limits: V2Limits): Pick<V2Info, 'layout' | 'pieces' | 'numPieces'> {
   const layout: LayoutFile[] = [];
   const pieces: V2FilePieces[] = [];
   let offset = 0;
-  const padDir = singleFile ? '' : `${name}/`;
-  for (const [i, f] of files.entries()) {
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
     layout.push({ path: f.path, length: f.length, pad: false });
     if (f.length === 0) continue;
     const numPieces = Math.ceil(f.length / pieceLength);
@@ -144,13 +152,83 @@ export function parseV2Info(info: BNode, infoBytes: Uint8Array, name: string, pi
   const numPieces = offset / pieceLength;
   if (numPieces === 0) invalid('the torrent holds no data');
   if (numPieces > limits.maxPieces) invalid(`more than ${limits.maxPieces} pieces (the limit)`);
-  const infoHashV2Bytes = createHash('sha256').update(infoBytes).digest();
+  return { layout, pieces, numPieces };
+}
+
+function byRoot(pieces: readonly V2FilePieces[]): Map<string, V2FilePieces> {
   const piecesByRoot = new Map<string, V2FilePieces>();
   for (const p of pieces) {
     const key = Buffer.from(p.tree.root).toString('hex');
     if (!piecesByRoot.has(key)) piecesByRoot.set(key, p);
   }
-  return { infoHashV2: infoHashV2Bytes.toString('hex'), infoHashV2Bytes, files, layout, pieces, piecesByRoot, numPieces, singleFile };
+  return piecesByRoot;
+}
+
+/**
+ * A V2Info as it crosses threads (see parse-wire.ts): columns and buffers, not 100,000 file objects and
+ * merkle trees, which a thread message would copy one by one (or, for the trees' class, lose). The layout
+ * is rebuilt from the files, each tree from the pages of hashes it holds.
+ */
+export interface V2Wire {
+  infoHashV2: string;
+  singleFile: boolean;
+  /** The folder of the pad files' paths ('' for a single file). */
+  padDir: string;
+  pieceLength: number;
+  /** All file paths end to end; file i's ends at pathEnds[i]. Attributes likewise. */
+  paths: string;
+  pathEnds: Uint32Array;
+  attrs: string;
+  attrEnds: Uint32Array;
+  lengths: Float64Array;
+  /** 32 bytes per file: its pieces root, zeros for an empty file (a root is never all zeros). */
+  roots: Uint8Array;
+  /** The trees' hashes below their roots (V2Info.pieces order), as FileHashTree.toWire packs them. */
+  trees: TreesWire;
+}
+
+export function v2ToWire(v2: V2Info, pieceLength: number): V2Wire {
+  const n = v2.files.length;
+  const pathEnds = new Uint32Array(n);
+  const attrEnds = new Uint32Array(n);
+  const lengths = new Float64Array(n);
+  const roots = new Uint8Array(n * HASH_SIZE);
+  let pathEnd = 0;
+  let attrEnd = 0;
+  v2.files.forEach((f, i) => {
+    pathEnds[i] = pathEnd += f.path.length;
+    attrEnds[i] = attrEnd += f.attr.length;
+    lengths[i] = f.length;
+    if (f.piecesRoot) roots.set(f.piecesRoot, i * HASH_SIZE);
+  });
+  const pad = v2.layout.find((f) => f.pad);
+  const padDir = pad ? pad.path.slice(0, pad.path.lastIndexOf('.pad/')) : '';
+  return {
+    infoHashV2: v2.infoHashV2, singleFile: v2.singleFile, padDir, pieceLength,
+    paths: v2.files.map((f) => f.path).join(''), pathEnds, attrs: v2.files.map((f) => f.attr).join(''), attrEnds, lengths, roots,
+    trees: treesToWire(v2.pieces.map((p) => p.tree)),
+  };
+}
+
+/** The buffers of a V2Wire, to transfer. */
+export function v2WireBuffers(w: V2Wire): ArrayBuffer[] {
+  return [w.pathEnds, w.attrEnds, w.lengths, w.roots, w.trees.index, w.trees.hashes, w.trees.known].map((a) => a.buffer as ArrayBuffer);
+}
+
+export function v2FromWire(w: V2Wire): V2Info {
+  const n = w.pathEnds.length;
+  const files: V2File[] = new Array(n);
+  for (let i = 0, p = 0, a = 0; i < n; p = w.pathEnds[i]!, a = w.attrEnds[i]!, i++) {
+    const path = w.paths.slice(p, w.pathEnds[i]);
+    const attr = w.attrs.slice(a, w.attrEnds[i]);
+    const length = w.lengths[i]!;
+    files[i] = length === 0 ? { path, length, attr } : { path, length, piecesRoot: w.roots.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE), attr };
+  }
+  // Checked where it was parsed: no limit can be exceeded here.
+  const { layout, pieces, numPieces } = v2Layout(files, w.padDir, w.pieceLength, { maxFiles: Infinity, maxPieces: Infinity });
+  treesFromWire(pieces.map((p) => p.tree), w.trees);
+  const infoHashV2Bytes = Buffer.from(w.infoHashV2, 'hex');
+  return { infoHashV2: w.infoHashV2, infoHashV2Bytes, files, layout, pieces, piecesByRoot: byRoot(pieces), numPieces, singleFile: w.singleFile };
 }
 
 /** A file tree node is a file when its only key is the empty string. */
