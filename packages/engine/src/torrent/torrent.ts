@@ -471,9 +471,19 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
     const pad = new PadBytes(layout);
     this.pad = pad.total > 0 ? pad : null;
+    // Blocks wholly in padding are zeros by definition: never requested (libtorrent never asks for them).
+    for (const piece of pad.pieces()) {
+      if (piece >= picker.numPieces) continue;
+      const blocks: number[] = [];
+      for (let b = 0, nb = picker.blocksInPiece(piece); b < nb; b++) {
+        const len = picker.blockLength(piece, b);
+        if (pad.inRange(piece, b * BLOCK_SIZE, len) === len) blocks.push(b);
+      }
+      picker.setPadBlocks(piece, blocks);
+    }
     this.requests = new BlockRequests(new Torrent.RequestsView(this), picker, host.counters, this.downLimiter, host.downLimiter, host.tcpDownLimiter);
     this.assembly = new PieceAssembly(
-      { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters },
+      { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters, pad: this.pad },
       new Torrent.AssemblyView(this),
     );
     this.hashes = info.v2
