@@ -1421,16 +1421,19 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   setCategory(name: string): void {
     this.category = name;
     this.needSaveResume = true;
+    this.host.emit('torrent_labels_changed', { info_hash: this.infoHash, changed: 'category' });
   }
 
   setTags(tags: readonly string[]): void {
     this.tags = [...tags];
     this.needSaveResume = true;
+    this.host.emit('torrent_labels_changed', { info_hash: this.infoHash, changed: 'tags' });
   }
 
   setShareLimits(limits: TorrentShareLimits): void {
     this.shareLimits = { ...limits };
     this.needSaveResume = true;
+    this.host.emit('torrent_labels_changed', { info_hash: this.infoHash, changed: 'share_limits' });
   }
 
   setFlag(flag: number, on: boolean): void {
