@@ -1378,9 +1378,11 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** Its web seeds with state and rates (BEP 19). */
   webSeedInfo(): WebSeedInfo[] {
-    return this.webSeeds?.list() ?? this.pendingUrlSeeds.map((url) => ({
-      url, state: 'idle' as const, error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0,
-    }));
+    if (this.webSeeds) return this.webSeeds.list();
+    const pending = (url: string, type: 'url' | 'http'): WebSeedInfo => ({
+      url, type, state: 'idle', error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0,
+    });
+    return [...this.pendingUrlSeeds.map((u) => pending(u, 'url')), ...this.pendingHttpSeeds.map((u) => pending(u, 'http'))];
   }
 
   /** libtorrent's add_url_seed. */
