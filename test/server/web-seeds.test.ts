@@ -16,7 +16,27 @@ describe('web seeds over REST', () => {
     const res = await postFile(api, t.torrentBytes, { url_seeds: ['http://127.0.0.1:9/seed/'], paused: true });
     expect(res.status).toBe(201);
     const list = await (await fetch(`${api.url}/torrent/${t.infoHash}/web_seeds`)).json();
-    expect(list).toEqual([{ url: 'http://127.0.0.1:9/seed/', state: 'idle', error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0 }]);
+    expect(list).toEqual([{ url: 'http://127.0.0.1:9/seed/', type: 'url', state: 'idle', error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0 }]);
+  });
+
+  it('says which entries are BEP 19 url seeds and which BEP 17 http seeds (libtorrent\'s web_seed_entry type)', async () => {
+    const t = await testTorrent(api.work);
+    const res = await postFile(api, t.torrentBytes, { url_seeds: ['http://127.0.0.1:9/files/'], http_seeds: ['http://127.0.0.1:9/seed.php'], paused: true });
+    expect(res.status).toBe(201);
+    const list = (await (await fetch(`${api.url}/torrent/${t.infoHash}/web_seeds`)).json()) as { url: string; type: string }[];
+    expect(list.map(({ url, type }) => ({ url, type }))).toEqual([
+      { url: 'http://127.0.0.1:9/files/', type: 'url' },
+      { url: 'http://127.0.0.1:9/seed.php', type: 'http' },
+    ]);
+  });
+
+  it('types the web seeds of a torrent added by info-hash, before its metadata comes (library)', async () => {
+    const hash = 'ab'.repeat(20);
+    const h = await api.session.addTorrent({ info_hash: hash, url_seeds: ['http://127.0.0.1:9/f/'], http_seeds: ['http://127.0.0.1:9/s'], paused: true });
+    expect(h.webSeeds().map(({ url, type }) => ({ url, type }))).toEqual([
+      { url: 'http://127.0.0.1:9/f/', type: 'url' },
+      { url: 'http://127.0.0.1:9/s', type: 'http' },
+    ]);
   });
 
   it('POST adds one (201 with the list); a URL that is not http(s) is a 400 naming url', async () => {

@@ -466,7 +466,8 @@ function build(): OpenApiDocument {
           description: 'Every engine event as `event: <name>` / `data: <json>` (torrent_added, torrent_removed, state_changed, '
             + 'metadata_received, torrent_update (a hybrid added by its v2 hash alone is known by its v1 hash from then on: '
             + '`info_hash` the new, `old_info_hash` the old, both still name it), piece_finished, hash_failed, torrent_finished, torrent_paused, torrent_resumed, torrent_checked, '
-            + 'torrent_error, peer_connected, peer_disconnected, peer_banned, dht_error, lsd_error, url_seed), a `stats` event (schema StatsEvent) on connect and '
+            + 'torrent_error, torrent_labels_changed (a torrent\'s category, tags or share limits changed: `changed` names which), '
+            + 'peer_connected, peer_disconnected, peer_banned, dht_error, lsd_error, url_seed), a `stats` event (schema StatsEvent) on connect and '
             + 'then periodically, and `: heartbeat` comments.',
           responses: {
             200: {

@@ -61,9 +61,10 @@ const M3U: Record<string, MediaType> = {
 
 const WEB_SEED: JsonSchema = {
   type: 'object', additionalProperties: false,
-  required: ['url', 'state', 'error', 'failures', 'total_download', 'download_rate', 'retry_at'],
+  required: ['url', 'type', 'state', 'error', 'failures', 'total_download', 'download_rate', 'retry_at'],
   properties: {
     url: { type: 'string' },
+    type: { type: 'string', enum: ['url', 'http'], description: "url: a BEP 19 url seed (url-list, url_seeds); http: a BEP 17 http seed (httpseeds, http_seeds); libtorrent's web_seed_entry type names" },
     state: { type: 'string', enum: ['idle', 'downloading', 'backoff', 'failed'], description: 'backoff: retried at retry_at; failed: dropped after repeated failures' },
     error: { type: 'string', description: 'the last failure, empty if none' },
     failures: { type: 'integer', minimum: 0, description: 'failures in a row' },
@@ -73,8 +74,8 @@ const WEB_SEED: JsonSchema = {
   },
 };
 const WEB_SEEDS_EXAMPLE = [
-  { url: 'https://mirror.example.org/pub/album/', state: 'downloading', error: '', failures: 0, total_download: 52428800, download_rate: 2097152, retry_at: 0 },
-  { url: 'http://dead.example.org/album/', state: 'backoff', error: 'HTTP 404 Not Found', failures: 2, total_download: 0, download_rate: 0, retry_at: 1764500000000 },
+  { url: 'https://mirror.example.org/pub/album/', type: 'url', state: 'downloading', error: '', failures: 0, total_download: 52428800, download_rate: 2097152, retry_at: 0 },
+  { url: 'http://dead.example.org/album/', type: 'url', state: 'backoff', error: 'HTTP 404 Not Found', failures: 2, total_download: 0, download_rate: 0, retry_at: 1764500000000 },
 ];
 
 export const STREAM_PATHS: Record<string, PathItem> = {

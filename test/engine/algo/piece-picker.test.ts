@@ -522,3 +522,28 @@ describe('PiecePicker state', () => {
     expect(verified).toBeGreaterThan(50);
   });
 });
+
+describe('PiecePicker BEP 47 padding', () => {
+  it('never hands out a pad block, and a piece is complete once its other blocks arrive', () => {
+    const pp = picker(2, 4);
+    pp.setPadBlocks(0, [2, 3]);
+    expect(pick(pp, only(0), 10, SEQ)).toEqual([0, 1]);
+    expect(pp.markReceived(0)).toBe(true);
+    expect(pp.isPieceComplete(0)).toBe(false);
+    expect(pp.markReceived(1)).toBe(true);
+    expect(pp.isPieceComplete(0)).toBe(true);
+  });
+
+  it('drops a piece whose only requests were aborted, and skips its pad blocks when it starts again', () => {
+    const pp = picker(2, 4);
+    pp.setPadBlocks(1, [3]);
+    expect(pick(pp, only(1), 10, SEQ)).toEqual([4, 5, 6]);
+    for (const id of [4, 5, 6]) pp.abortRequest(id);
+    expect(pp.numPartial).toBe(0);
+    expect(pick(pp, only(1), 10, SEQ)).toEqual([4, 5, 6]);
+  });
+
+  it('refuses a piece of padding only', () => {
+    expect(() => picker(1, 2).setPadBlocks(0, [0, 1])).toThrow(RangeError);
+  });
+});

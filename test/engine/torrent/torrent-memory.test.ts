@@ -13,11 +13,16 @@ import { InlineDiskIo, fakePeer, infoFor, multiFileInfoFor, sentRequests, startW
 import { buildStatus, buildSummary, SUMMARY_FIELDS } from '../../../packages/engine/src/torrent/status.js';
 import type { TorrentInfo } from '../../../packages/engine/src/metainfo/metainfo.js';
 import { MovableStorage } from '../../../packages/engine/src/torrent/move-storage.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createTorrentFromPath } from '../../../packages/engine/src/metainfo/create.js';
+import { parseTorrentFile } from '../../../packages/engine/src/metainfo/metainfo.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Feeds a seed's blocks to every request the torrent makes until it seeds. */
-async function downloadFromSeed(t: ReturnType<typeof memoryTorrent>): Promise<void> {
+/** Feeds a seed's blocks to every request the torrent makes until it seeds; the requests it made. */
+async function downloadFromSeed(t: ReturnType<typeof memoryTorrent>): Promise<[number, number, number][]> {
   const { data, info, counters, torrent } = t;
   const { peer, transport } = await startWithSeedPeer(torrent, info, counters);
   transport.feed(wire.unchoke());
@@ -32,6 +37,7 @@ async function downloadFromSeed(t: ReturnType<typeof memoryTorrent>): Promise<vo
     answered = asked.length;
     await turn();
   }
+  return sentRequests(transport);
 }
 
 function memoryTorrent(opts: { seed?: boolean; data?: Uint8Array; info?: TorrentInfo } = {}) {
@@ -140,4 +146,33 @@ describe('Torrent over memory storage', () => {
     expect([st.total_done, st.total_wanted, st.total_wanted_done, st.total_payload_download]).toEqual([a + b, a + b, a + b, a + b]);
     expect(t.counters.get(M.net_recv_payload_bytes)).toBe(a + b);
   });
+
+  for (const version of ['hybrid', 'v2'] as const) {
+    it(`never requests a block that lies wholly in BEP 47 padding (${version}), and verifies its pieces without it`, async () => {
+      // Two files that end inside a piece: the rest of that piece is padding (a hybrid's pad file, a v2 file's tail).
+      const pieceLength = 4 * BLOCK;
+      const a = testData(2 * pieceLength + 5000, 3), b = testData(pieceLength + 123, 4);
+      const dir = mkdtempSync(path.join(tmpdir(), 'spritzle-pad-'));
+      try {
+        writeFileSync(path.join(dir, 'a.bin'), a);
+        writeFileSync(path.join(dir, 'b.bin'), b);
+        const info = parseTorrentFile((await createTorrentFromPath(dir, { version, pieceLength })).torrent);
+        // The pieces' bytes: each file from a piece boundary, zeros after it.
+        const data = new Uint8Array(info.numPieces * pieceLength);
+        data.set(a, 0);
+        data.set(b, 3 * pieceLength);
+        const t = memoryTorrent({ data, info });
+        const asked = await downloadFromSeed(t);
+        expect(t.torrent.state).toBe('seeding');
+        const real = info.files.map((f, i) => ({ f, i })).filter(({ f }) => !f.pad);
+        expect(real.map(({ i }) => Buffer.from(t.storages[0]!.file(i)!))).toEqual([Buffer.from(a), Buffer.from(b)]);
+        const wholePad = asked.filter(([index, offset]) => (index === 2 && offset >= 5000) || (index === 4 && offset >= 123));
+        expect(wholePad).toEqual([]);
+        // What remains was asked for: the files' blocks, each once.
+        expect(asked).toHaveLength(2 * 4 + 1 + 4 + 1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

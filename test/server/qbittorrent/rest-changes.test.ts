@@ -53,4 +53,21 @@ describe('REST changes in the compat adapters', () => {
     expect((await patch(hashes[1]!, { tags: ['new'] })).status).toBe(200);
     expect((await get()).find((t) => t.hashString === hashes[1])!.labels).toEqual(['new']);
   });
+
+  it('sync/maindata\'s next delta carries a category, tags and a ratio limit set through the library (torrent_labels_changed)', async () => {
+    const { rid } = await maindata(0);
+    const events: unknown[] = [];
+    api.session.on('torrent_labels_changed', (e) => void events.push(e));
+    const h = api.session.findTorrent(hashes[1]!)!;
+    h.setCategory('films');
+    h.addTags(['uhd']);
+    h.setShareLimits({ ratio_limit: 3 });
+    expect(events).toEqual([
+      { info_hash: hashes[1], changed: 'category' },
+      { info_hash: hashes[1], changed: 'tags' },
+      { info_hash: hashes[1], changed: 'share_limits' },
+    ]);
+    const delta = await maindata(rid);
+    expect(delta.torrents?.[hashes[1]!]).toMatchObject({ category: 'films', tags: expect.stringContaining('uhd'), ratio_limit: 3 });
+  });
 });

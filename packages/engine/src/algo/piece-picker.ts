@@ -138,6 +138,8 @@ export class PiecePicker {
   private numOpen = 0;
   private blkReceived = new Uint8Array(0);
   private blkReq = new Uint16Array(0);
+  /** BEP 47: per piece, its blocks that lie wholly in padding (zeros by definition: never requested). */
+  private readonly padBlocks = new Map<number, readonly number[]>();
   /** Marks blocks already handed out (or excluded) by the current end-game pick. */
   private blkStamp = new Uint32Array(0);
   private epoch = 0;
@@ -211,6 +213,25 @@ export class PiecePicker {
   blockLength(piece: number, block: number): number {
     const len = piece === this.numPieces - 1 ? this.lastPieceLength : this.pieceLength;
     return Math.min(this.blockSize, len - block * this.blockSize);
+  }
+
+  /**
+   * Blocks of `piece` that lie wholly in BEP 47 padding: counted as received whenever the piece starts, so
+   * they are never requested (libtorrent's mark_as_pad). A piece always keeps at least one real block.
+   */
+  setPadBlocks(piece: number, blocks: readonly number[]): void {
+    this.checkPiece(piece);
+    const nb = this.blocksInPiece(piece);
+    const valid = [...new Set(blocks)].filter((b) => Number.isInteger(b) && b >= 0 && b < nb);
+    if (valid.length >= nb) throw new RangeError(`piece ${piece} cannot be padding only`);
+    if (this.pieceSlot[piece] >= 0) throw new Error(`piece ${piece} is already under way`);
+    if (valid.length === 0) this.padBlocks.delete(piece);
+    else this.padBlocks.set(piece, valid);
+  }
+
+  /** Blocks of the piece that are not padding (the ones a peer must send). */
+  private realBlocks(piece: number): number {
+    return this.blocksInPiece(piece) - (this.padBlocks.get(piece)?.length ?? 0);
   }
 
   // ---- what we have ----
@@ -447,7 +468,7 @@ export class PiecePicker {
       if (free === 1) this.openAdd(s);
       if (block < this.slotHint[s]) this.slotHint[s] = block;
       // Nothing requested or received any more: like libtorrent, the piece stops being partial.
-      if (free === this.blocksInPiece(piece)) this.releaseSlot(s);
+      if (free === this.realBlocks(piece)) this.releaseSlot(s);
     }
   }
 
@@ -779,6 +800,12 @@ export class PiecePicker {
     this.slotHint[s] = 0;
     this.blkReceived.fill(0, s * bpp, s * bpp + bpp);
     this.blkReq.fill(0, s * bpp, s * bpp + bpp);
+    const pad = this.padBlocks.get(piece);
+    if (pad !== undefined) {
+      for (const b of pad) this.blkReceived[s * bpp + b] = 1;
+      this.slotReceived[s] = pad.length;
+      this.slotFree[s] -= pad.length;
+    }
     this.openPos[s] = -1;
     this.openAdd(s);
     if (this.pos[piece] >= 0) {

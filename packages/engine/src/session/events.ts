@@ -50,6 +50,11 @@ export interface SessionEvents {
   storage_moved: { info_hash: string; save_path: string };
   /** move_storage failed; the files stay (or were put back) where they were. */
   storage_moved_failed: { info_hash: string; error: string };
+  /**
+   * A torrent's category, tags or share limits changed (through its handle, or the session removing a
+   * category or tag it had): nothing else announces it, and the compat adapters' caches wait for an event.
+   */
+  torrent_labels_changed: { info_hash: string; changed: 'category' | 'tags' | 'share_limits' };
   /** The categories or the tags known without a torrent changed (for whoever saves the session's state). */
   labels_changed: { categories: { name: string; save_path: string }[]; tags: string[] };
   /** The DHT node could not start (libtorrent's dht_error_alert); it stays off until the settings change. */

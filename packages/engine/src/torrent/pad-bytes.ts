@@ -30,6 +30,18 @@ export class PadBytes {
     this.total = total;
   }
 
+  /** The pieces that hold pad bytes. */
+  pieces(): IterableIterator<number> {
+    return this.ranges.keys();
+  }
+
+  /** Writes zeros over the piece's pad bytes in `buf` (the piece's bytes from its start). */
+  zero(piece: number, buf: Uint8Array): void {
+    const r = this.ranges.get(piece);
+    if (r === undefined) return;
+    for (let i = 0; i < r.length; i += 2) buf.fill(0, r[i]!, Math.min(r[i + 1]!, buf.length));
+  }
+
   /** Pad bytes in the piece. */
   inPiece(piece: number): number {
     return this.perPiece.get(piece) ?? 0;

@@ -11,6 +11,7 @@ import type { WebSeed } from './web-seeds.js';
 /** Who sent a piece's blocks: peers, and web seeds (BEP 19). */
 export type Contributor = PeerConnection | WebSeed;
 import type { TorrentStorage } from '../storage/torrent-storage.js';
+import type { PadBytes } from './pad-bytes.js';
 import { BLOCK_SIZE } from '../metainfo/merkle.js';
 import { fileAtPiece } from '../metainfo/v2.js';
 
@@ -65,6 +66,8 @@ export interface AssemblyDeps {
   readonly diskIo: AssemblyDiskIo;
   readonly bufferPool: Pick<DiskBufferPool, 'alloc' | 'release'>;
   readonly counters: Counters;
+  /** BEP 47 padding: its blocks are never requested, so the assembly writes their zeros itself. */
+  readonly pad?: PadBytes | null;
 }
 
 /**
@@ -89,8 +92,10 @@ export class PieceAssembly {
   add(peer: Contributor, index: number, offset: number, buf: Uint8Array): void {
     let part = this.partial.get(index);
     if (!part) {
-      // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed.
+      // Not zero-filled on reuse: every byte is overwritten by blocks before the piece is hashed, but for
+      // the padding, which no peer sends (the picker counts those blocks as had): a hybrid's SHA-1 covers it.
       part = { buf: this.deps.bufferPool.alloc(this.deps.info.pieceLength), contributors: [], from: [] };
+      this.deps.pad?.zero(index, part.buf);
       this.partial.set(index, part);
     }
     if (this.deps.info.v2) part.from[offset / BLOCK_SIZE] = peer;

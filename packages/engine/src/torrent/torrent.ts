@@ -471,9 +471,19 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
     const storage = this.storage = new MovableStorage(host.openStorage(this.savePath, layout), this.savePath, layout, (p, l) => host.openStorage(p, l));
     const pad = new PadBytes(layout);
     this.pad = pad.total > 0 ? pad : null;
+    // Blocks wholly in padding are zeros by definition: never requested (libtorrent never asks for them).
+    for (const piece of pad.pieces()) {
+      if (piece >= picker.numPieces) continue;
+      const blocks: number[] = [];
+      for (let b = 0, nb = picker.blocksInPiece(piece); b < nb; b++) {
+        const len = picker.blockLength(piece, b);
+        if (pad.inRange(piece, b * BLOCK_SIZE, len) === len) blocks.push(b);
+      }
+      picker.setPadBlocks(piece, blocks);
+    }
     this.requests = new BlockRequests(new Torrent.RequestsView(this), picker, host.counters, this.downLimiter, host.downLimiter, host.tcpDownLimiter);
     this.assembly = new PieceAssembly(
-      { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters },
+      { info, layout, picker, storage, diskIo: host.diskIo, bufferPool: host.bufferPool, counters: host.counters, pad: this.pad },
       new Torrent.AssemblyView(this),
     );
     this.hashes = info.v2
@@ -1368,9 +1378,11 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
 
   /** Its web seeds with state and rates (BEP 19). */
   webSeedInfo(): WebSeedInfo[] {
-    return this.webSeeds?.list() ?? this.pendingUrlSeeds.map((url) => ({
-      url, state: 'idle' as const, error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0,
-    }));
+    if (this.webSeeds) return this.webSeeds.list();
+    const pending = (url: string, type: 'url' | 'http'): WebSeedInfo => ({
+      url, type, state: 'idle', error: '', failures: 0, total_download: 0, download_rate: 0, retry_at: 0,
+    });
+    return [...this.pendingUrlSeeds.map((u) => pending(u, 'url')), ...this.pendingHttpSeeds.map((u) => pending(u, 'http'))];
   }
 
   /** libtorrent's add_url_seed. */
@@ -1411,16 +1423,19 @@ export class Torrent implements DiscoveryTorrent, TorrentControl {
   setCategory(name: string): void {
     this.category = name;
     this.needSaveResume = true;
+    this.host.emit('torrent_labels_changed', { info_hash: this.infoHash, changed: 'category' });
   }
 
   setTags(tags: readonly string[]): void {
     this.tags = [...tags];
     this.needSaveResume = true;
+    this.host.emit('torrent_labels_changed', { info_hash: this.infoHash, changed: 'tags' });
   }
 
   setShareLimits(limits: TorrentShareLimits): void {
     this.shareLimits = { ...limits };
     this.needSaveResume = true;
+    this.host.emit('torrent_labels_changed', { info_hash: this.infoHash, changed: 'share_limits' });
   }
 
   setFlag(flag: number, on: boolean): void {

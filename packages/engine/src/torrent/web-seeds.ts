@@ -6,6 +6,8 @@ import { BLOCK_SIZE } from '../block-size.js';
 /** A web seed in a torrent's list (libtorrent's url_seeds, with what spritzle knows of each). */
 export interface WebSeedInfo {
   url: string;
+  /** url: a BEP 19 url seed; http: a BEP 17 http seed (libtorrent's web_seed_entry type names). */
+  type: WebSeedKind;
   /** idle: waits for work; downloading: a request is out; backoff: failed, retried at retry_at; failed: dropped. */
   state: 'idle' | 'downloading' | 'backoff' | 'failed';
   /** The last failure ('' if none). */
@@ -66,7 +68,7 @@ export class WebSeed {
 
   info(): WebSeedInfo {
     return {
-      url: this.url, state: this.state, error: this.error, failures: this.failures, total_download: this.totalDownload,
+      url: this.url, type: this.kind, state: this.state, error: this.error, failures: this.failures, total_download: this.totalDownload,
       download_rate: Math.round(this.downloadRate), retry_at: this.retryAt,
     };
   }
