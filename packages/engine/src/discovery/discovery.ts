@@ -6,6 +6,7 @@ import { DhtNode, type DhtState } from './dht.js';
 import { Lsd, LSD_ADDRESS, LSD_PORT } from './lsd.js';
 import { TorrentDiscoveryImpl, type DiscoveryServices } from './torrent-discovery.js';
 import type { TrackerHost } from './tracker.js';
+import { WakeQueue } from './wake-queue.js';
 import type { DiscoveryContext, DiscoveryOptions, DiscoveryTorrent, SessionDiscovery, TorrentDiscovery } from './types.js';
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -34,11 +35,14 @@ const DHT_STATE_KEY = 'dht state';
 /**
  * The session's discovery: one DHT node on the session's port (enable_dht, dht_bootstrap_nodes), one LSD
  * socket (enable_lsd), the tracker byte and queue counters, and a TorrentDiscovery per torrent, all driven
- * by one one-second timer.
+ * by one one-second timer that visits only the torrents with something due (a paused one, or one whose
+ * next announce is minutes away, costs nothing per second).
  */
 export class Discovery implements SessionDiscovery {
   private readonly opts: Readonly<Required<DiscoveryOptions>>;
   private readonly torrents = new Map<string, TorrentDiscoveryImpl>();
+  /** Torrents by when their discovery next has something due. */
+  private readonly due = new WakeQueue<TorrentDiscoveryImpl>();
   private readonly dht: DhtNode;
   private readonly lsd: Lsd;
   private readonly local: Set<string>;
@@ -93,10 +97,15 @@ export class Discovery implements SessionDiscovery {
       lsdAnnounce: (hash) => this.lsdBatch.push(hash),
       isSelf: (host, port) => this.isSelf(host, port),
       kick: (td) => {
-        td.tick(Date.now());
+        const now = Date.now();
+        td.tick(now);
         this.flushLsd();
+        this.due.wakeBy(td, td.nextWake(now));
       },
+      reschedule: (td) => this.due.wakeBy(td, td.nextWake(Date.now())),
+      tickMs: TICK_MS,
       detach: (td) => {
+        this.due.remove(td);
         if (this.torrents.get(td.t.infoHash) === td) this.torrents.delete(td.t.infoHash);
       },
     };
@@ -233,11 +242,23 @@ export class Discovery implements SessionDiscovery {
     return port === this.ctx.listenPort && this.local.has(host);
   }
 
+  /** Torrents queued to be visited by the discovery tick (for tests: a paused torrent is not). */
+  get queuedTorrents(): number {
+    return this.due.size;
+  }
+
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
     this.dhtBudget = DHT_ANNOUNCES_PER_TICK;
-    for (const td of this.torrents.values()) td.tick(now);
+    const due = this.due;
+    // A torrent ticked here is queued again no earlier than the next tick, so this loop ends.
+    const later = now + 1;
+    for (let td = due.popDue(now); td !== undefined; td = due.popDue(now)) {
+      td.tick(now);
+      due.remove(td);
+      due.wakeBy(td, Math.max(later, td.nextWake(now)));
+    }
     this.flushLsd();
   }
 

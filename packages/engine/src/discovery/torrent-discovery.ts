@@ -4,6 +4,7 @@ import { isDialable, type Endpoint } from './addr.js';
 import { utPex, type PexOwner, type PexPeer } from './pex.js';
 import { TrackerList, type TrackerHost } from './tracker.js';
 import type { DiscoveryStatus, DiscoveryTorrent, TorrentDiscovery, TrackerInfo } from './types.js';
+import type { Wakeable } from './wake-queue.js';
 
 /** What one torrent's discovery uses of the session's. */
 export interface DiscoveryServices {
@@ -21,14 +22,20 @@ export interface DiscoveryServices {
   isSelf(host: string, port: number): boolean;
   /** Run this torrent's tick now (it just started) instead of within the next second. */
   kick(td: TorrentDiscoveryImpl): void;
+  /** Something may be due sooner than the torrent's queued wake: ask it again (nextWake). */
+  reschedule(td: TorrentDiscoveryImpl): void;
+  /** The discovery tick's period (ms): what "look again at the next tick" means. */
+  readonly tickMs: number;
   detach(td: TorrentDiscoveryImpl): void;
 }
 
 /**
  * One torrent's presence in trackers, the DHT, LSD and PEX. The session's one-second discovery tick drives
- * it; nothing here runs per block or per message.
+ * it, visiting it only when nextWake says something may be due; nothing here runs per block or per message.
  */
-export class TorrentDiscoveryImpl implements TorrentDiscovery {
+export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
+  wakeAt = 0;
+  wakeIndex = -1;
   private readonly list: TrackerList;
   private active = false;
   private closed = false;
@@ -79,10 +86,12 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
 
   completed(): void {
     this.list.completed();
+    this.s.reschedule(this);
   }
 
   metadataReceived(trackers: readonly (readonly string[])[]): void {
     this.list.merge(trackers);
+    this.s.reschedule(this);
   }
 
   status(): DiscoveryStatus {
@@ -100,6 +109,7 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
 
   addTracker(url: string, tier = 0): void {
     this.list.add(url, tier);
+    this.s.reschedule(this);
   }
 
   removeTracker(url: string): boolean {
@@ -111,20 +121,24 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
     this.nextDht = 0;
     this.nextLsd = 0;
     if (this.active) this.s.kick(this);
+    else this.s.reschedule(this);
   }
 
   /** The session's DHT node (re)started: look up and announce at the next tick. */
   forceDht(): void {
     this.nextDht = 0;
+    this.s.reschedule(this);
   }
 
   /** The LSD socket (re)started. */
   forceLsd(): void {
     this.nextLsd = 0;
+    this.s.reschedule(this);
   }
 
   scrapeTracker(): void {
     this.list.scrape();
+    this.s.reschedule(this);
   }
 
   attachWire(wire: Wire, peer: { ip: string; port: number }): void {
@@ -132,7 +146,29 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery {
     if (wire.extendedHandshake.p === undefined) wire.extendedHandshake.p = this.s.listenPort;
     // A private torrent does not even offer ut_pex (libtorrent does the same).
     if (this.closed || !this.pexAllowed) return;
-    wire.use(utPex(this.pexOwner, peer, (p) => this.pex.add(p)));
+    wire.use(utPex(this.pexOwner, peer, (p) => {
+      this.pex.add(p);
+      this.s.reschedule(this);
+    }));
+  }
+
+  /**
+   * The earliest time (ms) tick() may have something to do; Infinity when only a call (start, a new tracker,
+   * a DHT or LSD start) can make something due. Never later than the truth: waking early costs one visit,
+   * waking late would miss an announce. A paused torrent with no request in flight is Infinity.
+   */
+  nextWake(now: number): number {
+    if (this.closed) return Infinity;
+    let at = this.list.nextDueAt(now);
+    if (!this.active || this.t.isPrivate) return at;
+    const s = this.s;
+    // A feature off by a torrent flag is looked at each tick: flags change without telling discovery.
+    const soon = now + s.tickMs;
+    if (s.dhtRunning()) at = Math.min(at, this.dhtAllowed ? this.nextDht : soon);
+    if (s.lsdRunning()) at = Math.min(at, this.lsdAllowed ? this.nextLsd : soon);
+    // Peers speaking ut_pex: each is due once a minute; they are connected peers, so few torrents have any.
+    if (this.pex.size > 0) at = Math.min(at, soon);
+    return at;
   }
 
   /** The session's discovery tick (about once a second). */

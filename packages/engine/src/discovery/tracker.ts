@@ -477,6 +477,27 @@ export class TrackerList {
     };
   }
 
+  /**
+   * The earliest time tick() may start a request (ms): `now` while one is in flight (its answer sets the next,
+   * so the caller looks again soon), Infinity when only a call on the list can make one due (stopped, no
+   * usable tracker). Never later than tick() would act, so a caller that ticks then misses nothing.
+   */
+  nextDueAt(now: number): number {
+    if (this.closed) return Infinity;
+    if (this.busy || this.scrapeWanted) return now;
+    if (!this.started) return Infinity;
+    let best = Infinity;
+    for (const e of this.entries) {
+      if (!e.kind) continue;
+      if (this.completedPending && e.startSent && !e.completeSent) return now;
+      if (e.nextAnnounce < best) best = e.nextAnnounce;
+      if (e.fails === 0 && e.startSent) break;
+    }
+    const s = this.current ?? this.entries.find((e) => e.kind && canScrape(e));
+    if (s && s.verified && canScrape(s)) best = Math.min(best, s.lastScrape + s.intervalS * 1000);
+    return best;
+  }
+
   /** Seconds until tick() would announce next, following the same walk. */
   private nextAnnounceS(now: number): number {
     if (!this.started || this.busy) return 0;
