@@ -24,11 +24,12 @@ afterEach(async () => {
   await Promise.all(discoveries.splice(0).map((d) => d.close()));
 });
 
-async function discovery(): Promise<Discovery> {
+async function discovery(dht = false): Promise<Discovery> {
   jest.useFakeTimers({ now: 1_000_000 });
+  // The DHT node, when on, binds an ephemeral port of 127.0.0.1 and knows no other node.
   const d = new Discovery({
-    counters: new Counters(), settings: { ...DEFAULT_SETTINGS, enable_dht: false, enable_lsd: false },
-    peerId: new Uint8Array(20), listenPort: 6881, listenHost: '127.0.0.1',
+    counters: new Counters(), settings: { ...DEFAULT_SETTINGS, enable_dht: dht, dht_bootstrap_nodes: '', enable_lsd: false },
+    peerId: new Uint8Array(20), listenPort: 0, listenHost: '127.0.0.1',
   });
   discoveries.push(d);
   await d.start();
@@ -74,6 +75,22 @@ describe('discovery wake-ups', () => {
     jest.advanceTimersByTime(10_000);
     expect(seen.count).toBeLessThanOrEqual(1);
     expect(d.queuedTorrents).toBe(0);
+  });
+
+  it('torrents waiting for the DHT budget (4 rounds a tick) are visited 4 a tick, each once, not all of them every tick', async () => {
+    const d = await discovery(true);
+    expect(d.isDhtRunning()).toBe(true);
+    const tds = Array.from({ length: 50 }, (_, i) => d.forTorrent(fakeTorrent(10 + i), []));
+    // Starting, the first 4 take the budget left; the other 46 wait.
+    for (const td of tds) td.start();
+    const seen = tds.map(visits);
+    const total = () => seen.reduce((n, v) => n + v.count, 0);
+    jest.advanceTimersByTime(3000);
+    expect(total()).toBe(12);
+    jest.advanceTimersByTime(20_000);
+    // Each waiting torrent visited once, for its round; then nothing is due for the announce interval.
+    expect(total()).toBe(46);
+    expect(seen.every((v, i) => v.count === (i < 4 ? 0 : 1))).toBe(true);
   });
 });
 

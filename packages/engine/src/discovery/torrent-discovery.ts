@@ -15,8 +15,10 @@ export interface DiscoveryServices {
   /** The session's DHT node runs (enable_dht and bound). */
   dhtRunning(): boolean;
   lsdRunning(): boolean;
-  /** Starts get_peers + announce_peer now; false if this tick's budget is spent (try again next tick). */
+  /** Starts get_peers + announce_peer now; false if this tick's budget is spent (then dhtWait). */
   dhtAnnounce(t: DiscoveryTorrent): boolean;
+  /** Queues the torrent for a later tick's DHT budget (first come, first served); it sets dhtWaiting. */
+  dhtWait(td: TorrentDiscoveryImpl): void;
   /** Queues the info-hash for this tick's LSD datagram. */
   lsdAnnounce(infoHash: string): void;
   isSelf(host: string, port: number): boolean;
@@ -36,6 +38,8 @@ export interface DiscoveryServices {
 export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
   wakeAt = 0;
   wakeIndex = -1;
+  /** In the session's queue for a DHT round: its wake need not count the DHT. */
+  dhtWaiting = false;
   private readonly list: TrackerList;
   private active = false;
   private closed = false;
@@ -164,7 +168,7 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
     const s = this.s;
     // A feature off by a torrent flag is looked at each tick: flags change without telling discovery.
     const soon = now + s.tickMs;
-    if (s.dhtRunning()) at = Math.min(at, this.dhtAllowed ? this.nextDht : soon);
+    if (s.dhtRunning() && !this.dhtWaiting) at = Math.min(at, this.dhtAllowed ? this.nextDht : soon);
     if (s.lsdRunning()) at = Math.min(at, this.lsdAllowed ? this.nextLsd : soon);
     // Peers speaking ut_pex: each is due once a minute; they are connected peers, so few torrents have any.
     if (this.pex.size > 0) at = Math.min(at, soon);
@@ -177,7 +181,10 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
     this.list.tick(now);
     if (!this.active) return;
     const s = this.s;
-    if (now >= this.nextDht && this.dhtAllowed && s.dhtRunning() && s.dhtAnnounce(this.t)) this.nextDht = now + s.dhtIntervalMs;
+    if (now >= this.nextDht && !this.dhtWaiting && this.dhtAllowed && s.dhtRunning()) {
+      if (s.dhtAnnounce(this.t)) this.nextDht = now + s.dhtIntervalMs;
+      else s.dhtWait(this);
+    }
     if (now >= this.nextLsd && this.lsdAllowed && s.lsdRunning()) {
       s.lsdAnnounce(this.t.infoHash);
       this.nextLsd = now + s.lsdIntervalMs;
