@@ -45,18 +45,26 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
   private closed = false;
   private nextDht = 0;
   private nextLsd = 0;
-  private readonly pex = new Set<PexPeer>();
-  private readonly pexOwner: PexOwner;
+  /** Wires speaking ut_pex, and what they need of this torrent: made at the first peer (most loaded torrents have none). */
+  private pexPeers: { readonly peers: Set<PexPeer>; readonly owner: PexOwner } | null = null;
 
   constructor(private readonly s: DiscoveryServices, readonly t: DiscoveryTorrent, trackers: readonly string[], tiers?: readonly number[]) {
     this.list = new TrackerList(s.trackerHost, t, trackers, tiers);
-    this.pexOwner = {
+  }
+
+  private pexState(): { readonly peers: Set<PexPeer>; readonly owner: PexOwner } {
+    if (this.pexPeers) return this.pexPeers;
+    const peers = new Set<PexPeer>();
+    const { s, t } = this;
+    const owner: PexOwner = {
       enabled: () => !this.closed && this.pexAllowed,
-      received: (peers: Endpoint[]) => {
-        for (const p of peers) if (isDialable(p.host, p.port) && !s.isSelf(p.host, p.port)) t.addPeer(p.host, p.port, 'pex');
+      received: (found: Endpoint[]) => {
+        for (const p of found) if (isDialable(p.host, p.port) && !s.isSelf(p.host, p.port)) t.addPeer(p.host, p.port, 'pex');
       },
-      detach: (p: PexPeer) => this.pex.delete(p),
+      detach: (p: PexPeer) => peers.delete(p),
     };
+    this.pexPeers = { peers, owner };
+    return this.pexPeers;
   }
 
   // BEP 27: a private torrent uses its trackers only. For a magnet this is known once metadata arrives.
@@ -150,8 +158,9 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
     if (wire.extendedHandshake.p === undefined) wire.extendedHandshake.p = this.s.listenPort;
     // A private torrent does not even offer ut_pex (libtorrent does the same).
     if (this.closed || !this.pexAllowed) return;
-    wire.use(utPex(this.pexOwner, peer, (p) => {
-      this.pex.add(p);
+    const pex = this.pexState();
+    wire.use(utPex(pex.owner, peer, (p) => {
+      pex.peers.add(p);
       this.s.reschedule(this);
     }));
   }
@@ -171,7 +180,7 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
     if (s.dhtRunning() && !this.dhtWaiting) at = Math.min(at, this.dhtAllowed ? this.nextDht : soon);
     if (s.lsdRunning()) at = Math.min(at, this.lsdAllowed ? this.nextLsd : soon);
     // Peers speaking ut_pex: each is due once a minute; they are connected peers, so few torrents have any.
-    if (this.pex.size > 0) at = Math.min(at, soon);
+    if (this.pexPeers && this.pexPeers.peers.size > 0) at = Math.min(at, soon);
     return at;
   }
 
@@ -189,9 +198,10 @@ export class TorrentDiscoveryImpl implements TorrentDiscovery, Wakeable {
       s.lsdAnnounce(this.t.infoHash);
       this.nextLsd = now + s.lsdIntervalMs;
     }
-    if (this.pex.size > 0 && this.pexAllowed) {
+    const pex = this.pexPeers?.peers;
+    if (pex && pex.size > 0 && this.pexAllowed) {
       let current: Endpoint[] | null = null;
-      for (const p of this.pex) {
+      for (const p of pex) {
         if (!p.due(now)) continue;
         current ??= this.t.connectedPeers();
         p.maybeSend(now, current);

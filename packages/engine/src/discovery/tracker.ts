@@ -136,9 +136,10 @@ export class TrackerList {
   private numComplete = -1;
   private numIncomplete = -1;
   private lastScrapeAt = 0;
-  private readonly stops = new Set<Promise<void>>();
-  /** Requests in flight, aborted when the list closes. */
-  private readonly live = new Set<AbortController>();
+  /** event=stopped requests in flight (made at the first: most loaded torrents never send one). */
+  private stops: Set<Promise<void>> | null = null;
+  /** Requests in flight, aborted when the list closes (made at the first request). */
+  private live: Set<AbortController> | null = null;
   /** BEP 3 / BEP 15 `key`: one random number per torrent, so a tracker knows us across address changes. */
   /** libtorrent's tracker key, drawn at the first announce (a restore of 50,000 torrents spent 0.4 s drawing them). */
   private keyValue = -1;
@@ -263,7 +264,7 @@ export class TrackerList {
     if (this.closed) return;
     this.stop();
     this.closed = true;
-    if (this.stops.size > 0) {
+    if (this.stops && this.stops.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all(this.stops),
@@ -274,7 +275,7 @@ export class TrackerList {
       ]);
       clearTimeout(timer);
     }
-    for (const c of this.live) c.abort();
+    if (this.live) for (const c of this.live) c.abort();
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -387,8 +388,9 @@ export class TrackerList {
     const p = this.request(e, 'stopped').then((r) => {
       if (!r.ok) e.message = r.error;
     });
-    this.stops.add(p);
-    void p.finally(() => this.stops.delete(p));
+    const stops = (this.stops ??= new Set());
+    stops.add(p);
+    void p.finally(() => stops.delete(p));
   }
 
   private async scrapeOne(e: TrackerEntry): Promise<void> {
@@ -421,7 +423,8 @@ export class TrackerList {
     const ac = new AbortController();
     const guard = setTimeout(() => ac.abort(), REQUEST_GUARD_MS);
     guard.unref();
-    this.live.add(ac);
+    const live = (this.live ??= new Set());
+    live.add(ac);
     h.queued(1);
     let sent = 0;
     let recv = 0;
@@ -455,7 +458,7 @@ export class TrackerList {
       return { ok: false, error: message };
     } finally {
       clearTimeout(guard);
-      this.live.delete(ac);
+      live.delete(ac);
       h.queued(-1);
       // net.sent_tracker_bytes / net.recv_tracker_bytes: what went over the wire (headers estimated for HTTP).
       h.counters.inc(M.net_sent_tracker_bytes, sent);
