@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { SpritzleError, confineSavePath, decodeResumeData, isSpritzleError, parseTorrentFileOffThread, type Session } from '@spritzle/engine';
-import { peekResume } from './resume-peek.js';
+import { SpritzleError, confineSavePath, decodeResumeData, isSpritzleError, parseTorrentFileOffThread, type ResumeData, type Session } from '@spritzle/engine';
 import type { TorrentRecord } from './torrent-record.js';
 
 /**
@@ -58,9 +57,11 @@ export class Restorer {
     let problem = `its ${src.resumeWord} is missing`;
     if (src.resume) {
       try {
-        const why = await this.resumeProblem(hash, src.resume, src.resumeWord);
+        // Decoded once, here: the session takes the decoded form rather than decoding the bytes again.
+        const resume = decodeResumeData(src.resume);
+        const why = await this.resumeProblem(hash, resume, src.resumeWord);
         if (why === null) {
-          await this.session.addTorrent({ resume_data: src.resume });
+          await this.session.addTorrent({}, { resume });
           record.resume = src.resume;
           return { outcome: 'restored', record };
         }
@@ -108,11 +109,10 @@ export class Restorer {
    * Why resume data cannot restore torrent `hash` as it is, or null when it can (as far as its info-hash
    * and save path tell: the session refuses it if the rest is damaged).
    */
-  private async resumeProblem(hash: string, bytes: Uint8Array, word: string): Promise<string | null> {
-    const r = peekResume(bytes);
-    if (r.infoHash !== hash) return `its ${word} holds another torrent's resume data (${r.infoHash})`;
+  private async resumeProblem(hash: string, r: ResumeData, word: string): Promise<string | null> {
+    if (r.info_hash !== hash) return `its ${word} holds another torrent's resume data (${r.info_hash})`;
     try {
-      await this.confine(r.savePath);
+      await this.confine(r.save_path);
     } catch (e) {
       return `its ${word}'s ${(e as Error).message}`;
     }

@@ -81,6 +81,13 @@ export const TOP_PRIORITY = 7;
 /** Number of wanted priority levels (1..7); each has its own run of availability buckets. */
 const LEVELS = 7;
 const MAX_REQUESTS = 0xffff;
+/** The slot arrays of a picker with no partial piece yet: shared, since nothing can be written to them. */
+const NO_I32 = new Int32Array(0);
+const NO_U8 = new Uint8Array(0);
+const NO_U16 = new Uint16Array(0);
+const NO_U32 = new Uint32Array(0);
+/** Slots made at a torrent's first partial piece. */
+const FIRST_SLOTS = 16;
 
 export class PiecePicker {
   readonly numPieces: number;
@@ -122,26 +129,27 @@ export class PiecePicker {
   private readonly seqCursor = new Int32Array(TOP_PRIORITY + 1);
   private readonly revCursor = new Int32Array(TOP_PRIORITY + 1);
 
-  // Slots (partial pieces), kept dense in 0..numSlots-1: the partial list is the slot range.
+  // Slots (partial pieces), kept dense in 0..numSlots-1: the partial list is the slot range. None exist
+  // until the first partial piece: a seed, or a torrent that is not downloading, never makes them.
   private slotCap = 0;
   private numSlots = 0;
-  private slotPiece = new Int32Array(0);
+  private slotPiece = NO_I32;
   /** Blocks neither requested nor received. */
-  private slotFree = new Int32Array(0);
-  private slotReceived = new Int32Array(0);
+  private slotFree = NO_I32;
+  private slotReceived = NO_I32;
   /** No free block below this index: resumes the block scan. */
-  private slotHint = new Int32Array(0);
+  private slotHint = NO_I32;
   /** Slots with at least one free block, so pick() does not walk fully requested pieces. */
-  private openList = new Int32Array(0);
+  private openList = NO_I32;
   /** Index of a slot in openList, -1 when it has no free block. */
-  private openPos = new Int32Array(0);
+  private openPos = NO_I32;
   private numOpen = 0;
-  private blkReceived = new Uint8Array(0);
-  private blkReq = new Uint16Array(0);
-  /** BEP 47: per piece, its blocks that lie wholly in padding (zeros by definition: never requested). */
-  private readonly padBlocks = new Map<number, readonly number[]>();
+  private blkReceived = NO_U8;
+  private blkReq = NO_U16;
+  /** BEP 47: per piece, its blocks that lie wholly in padding (zeros by definition: never requested). Most torrents have none. */
+  private padBlocks: Map<number, readonly number[]> | null = null;
   /** Marks blocks already handed out (or excluded) by the current end-game pick. */
-  private blkStamp = new Uint32Array(0);
+  private blkStamp = NO_U32;
   private epoch = 0;
 
   private rng: number;
@@ -197,7 +205,6 @@ export class PiecePicker {
     this.rng = (seed ?? Math.floor(Math.random() * 0x100000000)) >>> 0 || 0x9e3779b9;
     this.resetCursors();
     this.rebuild(this.L);
-    this.growSlots(16);
   }
 
   get counters(): Readonly<PickerCounters> {
@@ -225,13 +232,13 @@ export class PiecePicker {
     const valid = [...new Set(blocks)].filter((b) => Number.isInteger(b) && b >= 0 && b < nb);
     if (valid.length >= nb) throw new RangeError(`piece ${piece} cannot be padding only`);
     if (this.pieceSlot[piece] >= 0) throw new Error(`piece ${piece} is already under way`);
-    if (valid.length === 0) this.padBlocks.delete(piece);
-    else this.padBlocks.set(piece, valid);
+    if (valid.length === 0) this.padBlocks?.delete(piece);
+    else (this.padBlocks ??= new Map()).set(piece, valid);
   }
 
   /** Blocks of the piece that are not padding (the ones a peer must send). */
   private realBlocks(piece: number): number {
-    return this.blocksInPiece(piece) - (this.padBlocks.get(piece)?.length ?? 0);
+    return this.blocksInPiece(piece) - (this.padBlocks?.get(piece)?.length ?? 0);
   }
 
   // ---- what we have ----
@@ -790,7 +797,7 @@ export class PiecePicker {
   // ---- slots ----
 
   private startPiece(piece: number): number {
-    if (this.numSlots === this.slotCap) this.growSlots(this.slotCap * 2);
+    if (this.numSlots === this.slotCap) this.growSlots(Math.max(FIRST_SLOTS, this.slotCap * 2));
     const s = this.numSlots++;
     const bpp = this.blocksPerPiece;
     this.slotPiece[s] = piece;
@@ -800,7 +807,7 @@ export class PiecePicker {
     this.slotHint[s] = 0;
     this.blkReceived.fill(0, s * bpp, s * bpp + bpp);
     this.blkReq.fill(0, s * bpp, s * bpp + bpp);
-    const pad = this.padBlocks.get(piece);
+    const pad = this.padBlocks?.get(piece);
     if (pad !== undefined) {
       for (const b of pad) this.blkReceived[s * bpp + b] = 1;
       this.slotReceived[s] = pad.length;

@@ -6,6 +6,7 @@ import { DhtNode, type DhtState } from './dht.js';
 import { Lsd, LSD_ADDRESS, LSD_PORT } from './lsd.js';
 import { TorrentDiscoveryImpl, type DiscoveryServices } from './torrent-discovery.js';
 import type { TrackerHost } from './tracker.js';
+import { WakeQueue } from './wake-queue.js';
 import type { DiscoveryContext, DiscoveryOptions, DiscoveryTorrent, SessionDiscovery, TorrentDiscovery } from './types.js';
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -34,11 +35,19 @@ const DHT_STATE_KEY = 'dht state';
 /**
  * The session's discovery: one DHT node on the session's port (enable_dht, dht_bootstrap_nodes), one LSD
  * socket (enable_lsd), the tracker byte and queue counters, and a TorrentDiscovery per torrent, all driven
- * by one one-second timer.
+ * by one one-second timer that visits only the torrents with something due (a paused one, or one whose
+ * next announce is minutes away, costs nothing per second).
  */
 export class Discovery implements SessionDiscovery {
   private readonly opts: Readonly<Required<DiscoveryOptions>>;
   private readonly torrents = new Map<string, TorrentDiscoveryImpl>();
+  /** Torrents by when their discovery next has something due. */
+  private readonly due = new WakeQueue<TorrentDiscoveryImpl>();
+  /**
+   * Torrents whose DHT round is due but found the tick's budget spent, in arrival order: each tick serves
+   * them first, so 50,000 torrents starting with the DHT on cost 4 visits a second, not 50,000.
+   */
+  private readonly dhtWaiting = new Set<TorrentDiscoveryImpl>();
   private readonly dht: DhtNode;
   private readonly lsd: Lsd;
   private readonly local: Set<string>;
@@ -90,13 +99,23 @@ export class Discovery implements SessionDiscovery {
         if (t.v2SwarmHash) this.dht.announce(Buffer.from(t.v2SwarmHash, 'hex'), ctx.listenPort);
         return true;
       },
+      dhtWait: (td) => {
+        td.dhtWaiting = true;
+        this.dhtWaiting.add(td);
+      },
       lsdAnnounce: (hash) => this.lsdBatch.push(hash),
       isSelf: (host, port) => this.isSelf(host, port),
       kick: (td) => {
-        td.tick(Date.now());
+        const now = Date.now();
+        td.tick(now);
         this.flushLsd();
+        this.due.wakeBy(td, td.nextWake(now));
       },
+      reschedule: (td) => this.due.wakeBy(td, td.nextWake(Date.now())),
+      tickMs: TICK_MS,
       detach: (td) => {
+        this.due.remove(td);
+        this.dhtWaiting.delete(td);
         if (this.torrents.get(td.t.infoHash) === td) this.torrents.delete(td.t.infoHash);
       },
     };
@@ -241,12 +260,30 @@ export class Discovery implements SessionDiscovery {
     return port === this.ctx.listenPort && this.local.has(host);
   }
 
+  /** Torrents queued to be visited by the discovery tick (for tests: a paused torrent is not). */
+  get queuedTorrents(): number {
+    return this.due.size;
+  }
+
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
     this.dhtBudget = DHT_ANNOUNCES_PER_TICK;
-    for (const td of this.torrents.values()) td.tick(now);
+    for (const td of this.dhtWaiting) {
+      if (this.dhtBudget <= 0) break;
+      this.dhtWaiting.delete(td);
+      td.dhtWaiting = false;
+      this.visit(td, now);
+    }
+    for (let td = this.due.popDue(now); td !== undefined; td = this.due.popDue(now)) this.visit(td, now);
     this.flushLsd();
+  }
+
+  private visit(td: TorrentDiscoveryImpl, now: number): void {
+    td.tick(now);
+    // Queued again no earlier than the next tick, so the tick's loop ends.
+    this.due.remove(td);
+    this.due.wakeBy(td, Math.max(now + 1, td.nextWake(now)));
   }
 
   private flushLsd(): void {

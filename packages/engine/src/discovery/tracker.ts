@@ -136,9 +136,10 @@ export class TrackerList {
   private numComplete = -1;
   private numIncomplete = -1;
   private lastScrapeAt = 0;
-  private readonly stops = new Set<Promise<void>>();
-  /** Requests in flight, aborted when the list closes. */
-  private readonly live = new Set<AbortController>();
+  /** event=stopped requests in flight (made at the first: most loaded torrents never send one). */
+  private stops: Set<Promise<void>> | null = null;
+  /** Requests in flight, aborted when the list closes (made at the first request). */
+  private live: Set<AbortController> | null = null;
   /** BEP 3 / BEP 15 `key`: one random number per torrent, so a tracker knows us across address changes. */
   /** libtorrent's tracker key, drawn at the first announce (a restore of 50,000 torrents spent 0.4 s drawing them). */
   private keyValue = -1;
@@ -275,7 +276,7 @@ export class TrackerList {
     if (this.closed) return;
     this.stop();
     this.closed = true;
-    if (this.stops.size > 0) {
+    if (this.stops && this.stops.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all(this.stops),
@@ -286,7 +287,7 @@ export class TrackerList {
       ]);
       clearTimeout(timer);
     }
-    for (const c of this.live) c.abort();
+    if (this.live) for (const c of this.live) c.abort();
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -399,8 +400,9 @@ export class TrackerList {
     const p = this.request(e, 'stopped').then((r) => {
       if (!r.ok) e.message = r.error;
     });
-    this.stops.add(p);
-    void p.finally(() => this.stops.delete(p));
+    const stops = (this.stops ??= new Set());
+    stops.add(p);
+    void p.finally(() => stops.delete(p));
   }
 
   private async scrapeOne(e: TrackerEntry): Promise<void> {
@@ -433,7 +435,8 @@ export class TrackerList {
     const ac = new AbortController();
     const guard = setTimeout(() => ac.abort(), REQUEST_GUARD_MS);
     guard.unref();
-    this.live.add(ac);
+    const live = (this.live ??= new Set());
+    live.add(ac);
     h.queued(1);
     let sent = 0;
     let recv = 0;
@@ -467,7 +470,7 @@ export class TrackerList {
       return { ok: false, error: message };
     } finally {
       clearTimeout(guard);
-      this.live.delete(ac);
+      live.delete(ac);
       h.queued(-1);
       // net.sent_tracker_bytes / net.recv_tracker_bytes: what went over the wire (headers estimated for HTTP).
       h.counters.inc(M.net_sent_tracker_bytes, sent);
@@ -487,6 +490,27 @@ export class TrackerList {
       last_scrape: this.lastScrapeAt ? Math.floor((now - this.lastScrapeAt) / 1000) : -1,
       announcing_to_trackers: this.started && this.hasTrackers,
     };
+  }
+
+  /**
+   * The earliest time tick() may start a request (ms): `now` while one is in flight (its answer sets the next,
+   * so the caller looks again soon), Infinity when only a call on the list can make one due (stopped, no
+   * usable tracker). Never later than tick() would act, so a caller that ticks then misses nothing.
+   */
+  nextDueAt(now: number): number {
+    if (this.closed) return Infinity;
+    if (this.busy || this.scrapeWanted) return now;
+    if (!this.started) return Infinity;
+    let best = Infinity;
+    for (const e of this.entries) {
+      if (!e.kind) continue;
+      if (this.completedPending && e.startSent && !e.completeSent) return now;
+      if (e.nextAnnounce < best) best = e.nextAnnounce;
+      if (e.fails === 0 && e.startSent) break;
+    }
+    const s = this.current ?? this.entries.find((e) => e.kind && canScrape(e));
+    if (s && s.verified && canScrape(s)) best = Math.min(best, s.lastScrape + s.intervalS * 1000);
+    return best;
   }
 
   /** Seconds until tick() would announce next, following the same walk. */

@@ -216,7 +216,7 @@ function flagsFrom(v: unknown): number {
  * error naming it. Source fields (`ti`/`info_hash`/`url`) are checked for type here; which one is given
  * is checked by the session.
  */
-export function normalizeAddParams(input: unknown): NormalizedAddParams {
+export function normalizeAddParams(input: unknown, decodedResume?: ResumeData): NormalizedAddParams {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new SpritzleError('invalid_param', 'add-torrent params must be an object', { field: 'params' });
   }
@@ -306,9 +306,9 @@ export function normalizeAddParams(input: unknown): NormalizedAddParams {
   for (const key of ['total_uploaded', 'total_downloaded'] as const) {
     if (p[key] !== undefined) out[key] = intIn(key, p[key], 0, Number.MAX_SAFE_INTEGER);
   }
-  if (p.resume_data !== undefined) {
-    if (!(p.resume_data instanceof Uint8Array)) bad('resume_data', 'must be the bytes of a resume file');
-    const r = decodeResumeData(p.resume_data);
+  if (p.resume_data !== undefined || decodedResume) {
+    if (p.resume_data !== undefined && !(p.resume_data instanceof Uint8Array)) bad('resume_data', 'must be the bytes of a resume file');
+    const r = decodedResume ?? decodeResumeData(p.resume_data as Uint8Array);
     out.resume = r;
     // What the caller gives explicitly wins over what the resume file remembers.
     out.save_path ??= r.save_path;

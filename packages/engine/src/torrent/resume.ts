@@ -158,14 +158,14 @@ function decodeKnownKeys(bytes: Uint8Array): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   let pos = 1;
   while (pos < bytes.length && bytes[pos] !== 0x65) {
-    const keyEnd = checkBencode(bytes, VALUE_LIMITS, pos);
-    const key = bdecode(bytes.subarray(pos, keyEnd));
-    if (!(key instanceof Uint8Array)) throw new BencodeError('dictionary key is not a string', pos);
-    const name = Buffer.from(key).toString('latin1');
-    const end = checkBencode(bytes, PER_FILE_LIMITS.get(name) ?? VALUE_LIMITS, keyEnd);
+    const keyEnd = checked(bytes, VALUE_LIMITS, pos);
+    if (!isDigit(bytes[pos]!)) throw new BencodeError('dictionary key is not a string', pos);
+    const keyStart = contentStart(bytes, pos);
+    const name = latin1(bytes, keyStart, keyEnd);
+    const end = checked(bytes, PER_FILE_LIMITS.get(name) ?? VALUE_LIMITS, keyEnd);
     if (name === 'file sizes') out[name] = intPairs(bytes, keyEnd);
     else if (name === 'file_priorities') out[name] = intList(bytes, keyEnd);
-    else if (KNOWN_KEYS.has(name)) out[name] = bdecode(bytes.subarray(keyEnd, end));
+    else if (KNOWN_KEYS.has(name)) out[name] = checkedValue(bytes, keyEnd, end);
     pos = end;
   }
   if (pos >= bytes.length) throw new BencodeError('truncated', pos);
@@ -185,6 +185,65 @@ function readInt(b: Uint8Array, r: { pos: number }): number {
   for (let c = b[p]!; c !== END; c = b[++p]!) n = n * 10 + (c - ZERO);
   r.pos = p + 1;
   return neg ? -n : n;
+}
+
+const isDigit = (c: number): boolean => c >= ZERO && c <= ZERO + 9;
+
+/** checkBencode's most digits of a string length and of an integer. */
+const MAX_LEN_DIGITS = 15;
+const MAX_INT_DIGITS = 20;
+
+/**
+ * The end of the value at `pos`, as checkBencode(b, limits, pos) gives it: a string or an integer it would
+ * accept is measured here (one token, within any limits), anything else is left to it (a list, a
+ * dictionary, or bytes it refuses with its own error). Keys and most values of resume data are strings
+ * and integers, and a checkBencode call per key and per value was a good part of the decode's cost.
+ */
+function checked(b: Uint8Array, limits: BencodeLimits, pos: number): number {
+  const c = b[pos];
+  if (c === undefined) return checkBencode(b, limits, pos);
+  if (isDigit(c)) {
+    let len = 0;
+    let p = pos;
+    while (p < b.length && isDigit(b[p]!)) len = len * 10 + (b[p++]! - ZERO);
+    if (p - pos <= MAX_LEN_DIGITS && b[p] === 0x3a && len <= b.length - (p + 1)) return p + 1 + len;
+  } else if (c === INT) {
+    let p = pos + 1;
+    if (b[p] === MINUS) p++;
+    const digits = p;
+    while (p < b.length && isDigit(b[p]!)) p++;
+    const n = p - digits;
+    const negativeZero = digits > pos + 1 && n === 1 && b[digits] === ZERO;
+    if (n > 0 && n <= MAX_INT_DIGITS && b[p] === END && !negativeZero) return p + 1;
+  }
+  return checkBencode(b, limits, pos);
+}
+
+/** Bytes as latin1 text: built directly for a short key (a Buffer per key cost more than the rest of its decode). */
+function latin1(b: Uint8Array, start: number, end: number): string {
+  if (end - start > 64) return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+  let t = '';
+  for (let i = start; i < end; i++) t += String.fromCharCode(b[i]!);
+  return t;
+}
+
+/** Where the content of the checked string at `at` starts (past its length and ":"). */
+function contentStart(b: Uint8Array, at: number): number {
+  let p = at;
+  while (b[p] !== 0x3a) p++;
+  return p + 1;
+}
+
+/**
+ * The checked value between `at` and `end`, as bdecode gives it. Integers and strings, most of resume
+ * data's values, are read here (a string as a copy of its own, as bdecode's is): a bdecode call per value
+ * copied and scanned it again, most of the decode's cost with 50,000 torrents to restore.
+ */
+function checkedValue(b: Uint8Array, at: number, end: number): unknown {
+  const c = b[at]!;
+  if (c === INT) return readInt(b, { pos: at });
+  if (isDigit(c)) return b.slice(contentStart(b, at), end);
+  return bdecode(b.subarray(at, end));
 }
 
 /** A checked list of integers at `at`, or null. */
