@@ -16,7 +16,7 @@ export type { DiscoveryOptions, PeerSource, TrackerInfo } from './discovery/type
 export { TorrentHandle, type TorrentCondition } from './torrent/torrent-handle.js';
 export { TORRENT_UPDATE_RULES, validateTorrentUpdate, type TorrentUpdate } from './torrent/torrent-update.js';
 export { TorrentReadStream, type ReadStreamOptions, type ReadStreamSource } from './torrent/read-stream.js';
-export type { WebSeedInfo } from './torrent/web-seeds.js';
+export type { WebSeedInfo, WebSeedKind } from './torrent/web-seeds.js';
 export type { FileInfo, PeerInfo } from './torrent/torrent-view.js';
 export type { TorrentStatus, TorrentSummary, ErrorCodeJson } from './torrent/status.js';
 export { SUMMARY_FIELDS } from './torrent/status.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { HandshakeSlots, MseTransport, type EncLevel, type EncPolicy } from '../../../packages/engine/src/transport/mse.js';
-import { skeyHash } from '../../../packages/engine/src/transport/mse-handshake.js';
+import { generateDhKeyPair, skeyHash } from '../../../packages/engine/src/transport/mse-handshake.js';
 import { MemoryTransport, RecordingSink } from '../../helpers/memory-transport.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const INFO_HASH = new Uint8Array(createHash('sha1').update('a torrent').digest());
-const BT_HANDSHAKE = new Uint8Array(68).map((_, i) => (i === 0 ? 19 : 0x41 + (i % 26)));
+const BT_HANDSHAKE = new Uint8Array(68).map((_, i) => (i < 20 ? Buffer.from('\x13BitTorrent protocol', 'latin1')[i]! : 0x41 + (i % 26)));
 const MESSAGE = new Uint8Array(Buffer.from('0000000d06000000070000400000004000', 'hex')); // a request
 const findSkey = (req2: Uint8Array): Uint8Array | null => (hex(req2) === hex(skeyHash(INFO_HASH)) ? INFO_HASH : null);
 
@@ -172,6 +172,40 @@ describe('the MSE transport', () => {
     expect(inc.encryption).toBe('none');
     inc.write(MESSAGE);
     expect(hex(b.wire())).toBe(hex(MESSAGE));
+  });
+
+  it('takes a public key that starts with the byte 19 (one in 256) for MSE, not for a plaintext handshake', async () => {
+    let keys = generateDhKeyPair();
+    for (let i = 0; keys.publicKey[0] !== 19; i++) {
+      if (i > 20_000) throw new Error('no key starting with 19');
+      keys = generateDhKeyPair();
+    }
+    const [a, b] = MemoryTransport.pair();
+    const out = MseTransport.outgoing(a, { skey: INFO_HASH, level: 'rc4', deps: { keys } });
+    const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: true, findSkey });
+    const outSink = new RecordingSink();
+    const inSink = new RecordingSink();
+    out.attach(outSink);
+    inc.attach(inSink);
+    out.write(BT_HANDSHAKE);
+    await inSink.until(() => inSink.bytes().length >= 68);
+    expect(hex(inSink.bytes())).toBe(hex(BT_HANDSHAKE));
+    expect(inc.encryption).toBe('rc4');
+  });
+
+  it('waits for the 20 bytes that tell a plaintext handshake, however they are cut', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const inc = MseTransport.incoming(b, { policy: 'enabled', level: 'both', preferRc4: false, findSkey });
+    const sink = new RecordingSink();
+    inc.attach(sink);
+    a.attach(new RecordingSink());
+    for (const cut of [1, 5, 19, 20, 68]) {
+      const prev = cut === 1 ? 0 : [1, 5, 19, 20][[1, 5, 19, 20, 68].indexOf(cut) - 1]!;
+      a.write(BT_HANDSHAKE.subarray(prev, cut));
+    }
+    await sink.until(() => sink.bytes().length >= 68);
+    expect(hex(sink.bytes())).toBe(hex(BT_HANDSHAKE));
+    expect(inc.encryption).toBe('none');
   });
 
   it('refuses a plaintext connection when incoming encryption is forced, saying why', async () => {

@@ -31,8 +31,13 @@ export function cryptoBits(level: EncLevel): number {
 /** What a connection turned out to be: plaintext BitTorrent, or MSE with the negotiated method. */
 export type Encryption = 'none' | MseMethod;
 
-/** A BitTorrent handshake starts with its protocol string's length, 19; an MSE public key almost never does. */
+/** A BitTorrent handshake starts with its protocol string's length, 19. */
 export const PLAINTEXT_FIRST_BYTE = 19;
+/**
+ * How an incoming plaintext connection starts. One MSE public key in 256 starts with the byte 19 too, so the
+ * kind is told by these 20 bytes, as libtorrent does, not by the first one alone.
+ */
+const PLAINTEXT_PREFIX = new Uint8Array([PLAINTEXT_FIRST_BYTE, ...Buffer.from('BitTorrent protocol', 'latin1')]);
 
 export interface MseTransportEvents {
   /** The handshake is over (result) or failed before it was over (error's reason); called once. */
@@ -115,6 +120,8 @@ function sendSpan(n: number): Uint8Array {
  */
 export class MseTransport implements Transport, TransportSink {
   private mode: Mode;
+  /** The first bytes of an incoming connection while they could still be a plaintext handshake's. */
+  private sniffed: Uint8Array | null = null;
   private sink: TransportSink | null = null;
   private handshake: MseHandshake | null = null;
   private encryptor: Rc4 | null = null;
@@ -299,10 +306,19 @@ export class MseTransport implements Transport, TransportSink {
 
   // ------------------------------------------------------------------
 
-  private sniff(data: Uint8Array): void {
+  private sniff(chunk: Uint8Array): void {
     const o = this.incomingOptions!;
-    if (data.length === 0) return;
-    if (data[0] === PLAINTEXT_FIRST_BYTE) {
+    if (chunk.length === 0) return;
+    // The first bytes may come in pieces: keep them (a copy: `chunk` is a read buffer) until they decide.
+    const data = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
+    this.sniffed = null;
+    let same = 0;
+    while (same < PLAINTEXT_PREFIX.length && same < data.length && data[same] === PLAINTEXT_PREFIX[same]) same++;
+    if (same === data.length && same < PLAINTEXT_PREFIX.length) {
+      this.sniffed = Uint8Array.from(data);
+      return;
+    }
+    if (same === PLAINTEXT_PREFIX.length) {
       o.onKind?.('plaintext');
       if (o.policy === 'forced') return this.close('plaintext connection refused: encryption is required (in_enc_policy forced)');
       this.mode = 'plaintext';
