@@ -913,7 +913,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       socket.destroy();
       return;
     }
-    // The MSE transport tells a plaintext handshake (first byte 19) from an encrypted one and applies
+    // The MSE transport tells a plaintext handshake (its 20-byte header) from an encrypted one and applies
     // in_enc_policy; past the encrypted handshake it is transparent to the peer connection.
     const s = this.settingsValue;
     const mse = MseTransport.incoming(TcpTransport.accept(socket), {

@@ -6,8 +6,8 @@
  * Outgoing: `MseTransport.outgoing` starts the handshake at once; the owner's writes wait until it is done
  * and then go out as negotiated, except that with RC4 alone offered its first writes (its BitTorrent
  * handshake) travel inside the handshake as the initial payload (see sendsInitialPayload).
- * Incoming: `MseTransport.incoming` tells the two kinds apart by the first byte (19 starts a plaintext
- * BitTorrent handshake, anything else is an MSE public key) and refuses what the policy forbids.
+ * Incoming: `MseTransport.incoming` tells the two kinds apart by the first 20 bytes (a plaintext BitTorrent
+ * handshake's header, or else an MSE public key) and refuses what the policy forbids.
  */
 import type { Transport, TransportSink } from './transport.js';
 import {
@@ -15,6 +15,7 @@ import {
   type MseHandshakeDeps, type MseMethod, type MseResult,
 } from './mse-handshake.js';
 import type { Rc4 } from './rc4.js';
+import { PROTOCOL } from '../wire/codec.js';
 
 /**
  * libtorrent's enc_policy (out_enc_policy, in_enc_policy): `forced` refuses plaintext connections, `enabled`
@@ -31,13 +32,11 @@ export function cryptoBits(level: EncLevel): number {
 /** What a connection turned out to be: plaintext BitTorrent, or MSE with the negotiated method. */
 export type Encryption = 'none' | MseMethod;
 
-/** A BitTorrent handshake starts with its protocol string's length, 19. */
-export const PLAINTEXT_FIRST_BYTE = 19;
 /**
- * How an incoming plaintext connection starts. One MSE public key in 256 starts with the byte 19 too, so the
- * kind is told by these 20 bytes, as libtorrent does, not by the first one alone.
+ * How an incoming plaintext connection starts: the protocol string's length (19), then the string. One MSE
+ * public key in 256 starts with the byte 19 too, so these 20 bytes decide, as in libtorrent, not the first alone.
  */
-const PLAINTEXT_PREFIX = new Uint8Array([PLAINTEXT_FIRST_BYTE, ...Buffer.from('BitTorrent protocol', 'latin1')]);
+const PLAINTEXT_PREFIX = Buffer.from(String.fromCharCode(PROTOCOL.length) + PROTOCOL, 'latin1');
 
 export interface MseTransportEvents {
   /** The handshake is over (result) or failed before it was over (error's reason); called once. */
@@ -52,7 +51,7 @@ export interface IncomingOptions extends MseTransportEvents {
   preferRc4: boolean;
   /** HASH('req2', SKEY) → SKEY, over every torrent of the session. */
   findSkey(req2: Uint8Array): Uint8Array | null;
-  /** Called when the first byte decides the kind of the connection (before any handshake work). */
+  /** Called when the first bytes decide the kind of the connection (before any handshake work). */
   onKind?(kind: 'plaintext' | 'mse'): void;
   /**
    * Handshakes in progress, shared by the session: the Diffie-Hellman step is the expensive part, so an MSE
@@ -155,7 +154,7 @@ export class MseTransport implements Transport, TransportSink {
     return t;
   }
 
-  /** Accepting side: waits for the first byte to tell plaintext from MSE. */
+  /** Accepting side: waits for the first bytes to tell plaintext from MSE. */
   static incoming(inner: Transport, o: IncomingOptions): MseTransport {
     const t = new MseTransport(inner, 'sniffing', o);
     t.incomingOptions = o;
@@ -315,7 +314,7 @@ export class MseTransport implements Transport, TransportSink {
     let same = 0;
     while (same < PLAINTEXT_PREFIX.length && same < data.length && data[same] === PLAINTEXT_PREFIX[same]) same++;
     if (same === data.length && same < PLAINTEXT_PREFIX.length) {
-      this.sniffed = Uint8Array.from(data);
+      this.sniffed = data === chunk ? Uint8Array.from(chunk) : data; // a concat is already a copy
       return;
     }
     if (same === PLAINTEXT_PREFIX.length) {
